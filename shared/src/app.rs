@@ -1,0 +1,54 @@
+//! What a function needs at run time: config, state store, Twilio client.
+//! Built once at init; handlers borrow it.
+
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError};
+use crate::store::{DynamoStore, Store};
+use crate::twilio::TwilioClient;
+
+#[derive(Debug, Clone)]
+pub struct App<S> {
+    pub config: Arc<Config>,
+    pub store: S,
+    pub twilio: TwilioClient,
+}
+
+impl<S: Store> App<S> {
+    pub fn new(config: Config, store: S) -> Self {
+        let twilio = TwilioClient::new(&config.twilio);
+        Self {
+            config: Arc::new(config),
+            store,
+            twilio,
+        }
+    }
+}
+
+impl App<DynamoStore> {
+    /// The production wiring: config from the environment, DynamoDB from the
+    /// standard AWS environment. Fails with the name of a bad variable.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let store = DynamoStore::from_env(config.table_name.clone()).await;
+        Ok(Self::new(config, store))
+    }
+}
+
+/// The whole `main` of a function binary: logging, config and store from the
+/// environment (failing init with a clear message), then the Lambda loop.
+pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(App<DynamoStore>, lambda_http::Request) -> Fut,
+    Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send,
+{
+    crate::telemetry::init();
+    let app = App::from_env().await.inspect_err(|error| {
+        tracing::error!(%error, "configuration is incomplete; fix the function's environment");
+    })?;
+    lambda_http::run(lambda_http::service_fn(|event| {
+        let response = handler(app.clone(), event);
+        async move { Ok::<_, lambda_http::Error>(response.await) }
+    }))
+    .await
+}

@@ -1,0 +1,422 @@
+//! Typed configuration, read once at init from the environment.
+//!
+//! A missing or malformed variable fails start-up with an error naming it, so
+//! a bad deploy shows up in the first cold start's log, not in a caller's ear.
+
+use std::time::Duration;
+
+use crate::domain::hours::BusinessHours;
+use crate::phone;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("missing required environment variable {0}")]
+    Missing(&'static str),
+    #[error("environment variable {var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+/// How the worker's answer is confirmed before the caller is bridged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerMode {
+    /// Async AMD under a whisper; a `human` verdict or a key press bridges.
+    Hybrid,
+    /// Sync AMD: Twilio holds the call until the verdict, then runs our TwiML.
+    Sync,
+    /// Always ask the worker to press 1 (call screening).
+    Screen,
+}
+
+#[derive(Debug, Clone)]
+pub struct TwilioConfig {
+    pub account_sid: String,
+    /// Checks `X-Twilio-Signature`; also the REST password when no API key is set.
+    pub auth_token: String,
+    /// `(key SID, secret)` for REST, recommended over the auth token.
+    pub api_key: Option<(String, String)>,
+    pub api_url: String,
+    pub taskrouter_url: String,
+    pub workspace_sid: String,
+    pub workflow_sid: String,
+    /// The Twilio number that rings workers and sends their SMS.
+    pub caller_id: String,
+}
+
+impl TwilioConfig {
+    /// HTTP Basic credentials for the REST API.
+    pub fn rest_credentials(&self) -> (&str, &str) {
+        match &self.api_key {
+            Some((key, secret)) => (key, secret),
+            None => (&self.account_sid, &self.auth_token),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Activities {
+    pub available: String,
+    pub offline: String,
+    pub unavailable: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub twilio: TwilioConfig,
+    pub activities: Activities,
+    pub no_worker_queue_sid: String,
+    /// Skills in menu order (digit 1 is the first).
+    pub skills: Vec<String>,
+    pub table_name: String,
+    /// Base of every signed URL, no trailing slash.
+    pub public_base_url: String,
+
+    pub ring_timeout: Duration,
+    pub amd_timeout: Duration,
+    pub answer_mode: AnswerMode,
+    /// How long the whisper's `<Gather>` waits for the worker's key.
+    pub press1_timeout: Duration,
+    /// Consecutive misses before a worker is taken out of rotation.
+    pub misses_before_unavailable: u32,
+
+    pub business_name: String,
+    pub greeting: String,
+    pub hold_music_url: String,
+    pub voicemail_max_length: Duration,
+    pub voicemail_notify_numbers: Vec<String>,
+    pub voicemail_notify_workers: bool,
+    /// Replaces Homeline's voicemail with the business's own TwiML.
+    pub no_answer_twiml_url: Option<String>,
+    pub business_hours: Option<BusinessHours>,
+}
+
+pub const DEFAULT_API_URL: &str = "https://api.twilio.com";
+pub const DEFAULT_TASKROUTER_URL: &str = "https://taskrouter.twilio.com";
+pub const DEFAULT_HOLD_MUSIC_URL: &str =
+    "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3";
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the config from any variable source (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&get);
+        let account_sid = vars.sid("TWILIO_ACCOUNT_SID", "AC")?;
+        let api_key = match (vars.optional("TWILIO_API_KEY"), vars.optional("TWILIO_API_SECRET")) {
+            (Some(key), Some(secret)) => {
+                check_sid("TWILIO_API_KEY", &key, "SK")?;
+                Some((key, secret))
+            }
+            (None, None) => None,
+            (Some(_), None) => return Err(ConfigError::Missing("TWILIO_API_SECRET")),
+            (None, Some(_)) => return Err(ConfigError::Missing("TWILIO_API_KEY")),
+        };
+        let twilio = TwilioConfig {
+            account_sid,
+            auth_token: vars.required("TWILIO_AUTH_TOKEN")?,
+            api_key,
+            api_url: vars.url("TWILIO_API_URL", DEFAULT_API_URL)?,
+            taskrouter_url: vars.url("TWILIO_TASKROUTER_URL", DEFAULT_TASKROUTER_URL)?,
+            workspace_sid: vars.sid("TWILIO_WORKSPACE_SID", "WS")?,
+            workflow_sid: vars.sid("TWILIO_WORKFLOW_SID", "WW")?,
+            caller_id: vars.phone("TWILIO_CALLER_ID")?,
+        };
+        let activities = Activities {
+            available: vars.sid("TWILIO_ACTIVITY_AVAILABLE_SID", "WA")?,
+            offline: vars.sid("TWILIO_ACTIVITY_OFFLINE_SID", "WA")?,
+            unavailable: vars.sid("TWILIO_ACTIVITY_UNAVAILABLE_SID", "WA")?,
+        };
+        let skills = parse_skills(&vars.required("SKILLS")?)
+            .map_err(|reason| ConfigError::Invalid { var: "SKILLS", reason })?;
+        let public_base_url = vars.url("PUBLIC_BASE_URL", "")?;
+        if public_base_url.is_empty() {
+            return Err(ConfigError::Missing("PUBLIC_BASE_URL"));
+        }
+        let answer_mode = match vars.optional("ANSWER_MODE").as_deref() {
+            None | Some("hybrid") => AnswerMode::Hybrid,
+            Some("sync") => AnswerMode::Sync,
+            Some("screen") => AnswerMode::Screen,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "ANSWER_MODE",
+                    reason: format!("{other:?} is not one of hybrid, sync, screen"),
+                });
+            }
+        };
+        let voicemail_notify_numbers = match vars.optional("VOICEMAIL_NOTIFY_NUMBERS") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(|n| {
+                    phone::normalize(n).map_err(|e| ConfigError::Invalid {
+                        var: "VOICEMAIL_NOTIFY_NUMBERS",
+                        reason: e.to_string(),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let business_hours = match vars.optional("BUSINESS_HOURS") {
+            None => None,
+            Some(spec) => {
+                let zone = vars.optional("TIME_ZONE").unwrap_or_else(|| "UTC".into());
+                Some(BusinessHours::parse(&spec, &zone).map_err(|reason| {
+                    ConfigError::Invalid { var: "BUSINESS_HOURS", reason }
+                })?)
+            }
+        };
+        Ok(Self {
+            twilio,
+            activities,
+            no_worker_queue_sid: vars.sid("NO_WORKER_QUEUE_SID", "WQ")?,
+            skills,
+            table_name: vars.required("TABLE_NAME")?,
+            public_base_url,
+            ring_timeout: vars.seconds("RING_TIMEOUT_SECS", 20, 5..=60)?,
+            amd_timeout: vars.seconds("AMD_TIMEOUT_SECS", 5, 3..=59)?,
+            answer_mode,
+            press1_timeout: vars.seconds("PRESS1_TIMEOUT_SECS", 8, 2..=20)?,
+            misses_before_unavailable: vars.number("MISSES_BEFORE_UNAVAILABLE", 1, 1..=100)?,
+            business_name: vars.optional("BUSINESS_NAME").unwrap_or_else(|| "Homeline".into()),
+            greeting: vars
+                .optional("GREETING")
+                .unwrap_or_else(|| "Thank you for calling.".into()),
+            hold_music_url: vars.url("HOLD_MUSIC_URL", DEFAULT_HOLD_MUSIC_URL)?,
+            voicemail_max_length: vars.seconds("VOICEMAIL_MAX_SECS", 120, 10..=3600)?,
+            voicemail_notify_numbers,
+            voicemail_notify_workers: vars.flag("VOICEMAIL_NOTIFY_WORKERS")?,
+            no_answer_twiml_url: match vars.optional("NO_ANSWER_TWIML_URL") {
+                Some(_) => Some(vars.url("NO_ANSWER_TWIML_URL", "")?),
+                None => None,
+            },
+            business_hours,
+        })
+    }
+
+    /// `PUBLIC_BASE_URL` + `path_and_query` (which starts with `/`).
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.public_base_url, path_and_query)
+    }
+
+    /// The skill a menu digit selects (`1` is the first skill).
+    pub fn skill_for_digit(&self, digit: &str) -> Option<&str> {
+        let n: usize = digit.trim().parse().ok()?;
+        self.skills.get(n.checked_sub(1)?).map(String::as_str)
+    }
+
+    pub fn has_skill(&self, skill: &str) -> bool {
+        self.skills.iter().any(|s| s == skill)
+    }
+}
+
+/// Skills are lower-case words (`[a-z0-9_-]`), unique, at least one.
+pub fn parse_skills(list: &str) -> Result<Vec<String>, String> {
+    let mut skills: Vec<String> = Vec::new();
+    for raw in list.split(',') {
+        let skill = raw.trim().to_ascii_lowercase();
+        if skill.is_empty() {
+            continue;
+        }
+        if !skill
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!("skill {skill:?} may only use letters, digits, - and _"));
+        }
+        if skills.contains(&skill) {
+            return Err(format!("skill {skill:?} is listed twice"));
+        }
+        skills.push(skill);
+    }
+    if skills.is_empty() {
+        return Err("at least one skill is needed, e.g. sales,support".into());
+    }
+    Ok(skills)
+}
+
+fn check_sid(var: &'static str, value: &str, prefix: &str) -> Result<(), ConfigError> {
+    let ok = value.len() == 34
+        && value.starts_with(prefix)
+        && value[2..].chars().all(|c| c.is_ascii_hexdigit());
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            var,
+            reason: format!("expected a {prefix}... SID of 34 characters"),
+        })
+    }
+}
+
+struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Vars<'_> {
+    fn optional(&self, name: &str) -> Option<String> {
+        (self.0)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name))
+    }
+
+    fn sid(&self, name: &'static str, prefix: &str) -> Result<String, ConfigError> {
+        let value = self.required(name)?;
+        check_sid(name, &value, prefix)?;
+        Ok(value)
+    }
+
+    fn phone(&self, name: &'static str) -> Result<String, ConfigError> {
+        phone::normalize(&self.required(name)?).map_err(|e| ConfigError::Invalid {
+            var: name,
+            reason: e.to_string(),
+        })
+    }
+
+    /// An http(s) URL without a trailing slash; `default` when unset.
+    fn url(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        let Some(value) = self.optional(name) else {
+            return Ok(default.to_string());
+        };
+        if !(value.starts_with("https://") || value.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                var: name,
+                reason: "must start with https:// or http://".into(),
+            });
+        }
+        Ok(value.trim_end_matches('/').to_string())
+    }
+
+    fn number(
+        &self,
+        name: &'static str,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<u32, ConfigError> {
+        let Some(value) = self.optional(name) else {
+            return Ok(default);
+        };
+        match value.parse::<u32>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(ConfigError::Invalid {
+                var: name,
+                reason: format!(
+                    "{value:?} is not a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            }),
+        }
+    }
+
+    fn seconds(
+        &self,
+        name: &'static str,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<Duration, ConfigError> {
+        self.number(name, default, range)
+            .map(|s| Duration::from_secs(u64::from(s)))
+    }
+
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.optional(name).as_deref() {
+            None | Some("false") | Some("0") | Some("no") => Ok(false),
+            Some("true") | Some("1") | Some("yes") => Ok(true),
+            Some(other) => Err(ConfigError::Invalid {
+                var: name,
+                reason: format!("{other:?} is not true or false"),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// A complete, valid environment with fake SIDs and the test token.
+    pub fn test_env() -> HashMap<&'static str, String> {
+        let sid = |p: &str, n: u8| format!("{p}{}", format!("{n:x}").repeat(32));
+        HashMap::from([
+            ("TWILIO_ACCOUNT_SID", sid("AC", 1)),
+            ("TWILIO_AUTH_TOKEN", "12345".to_string()),
+            ("TWILIO_WORKSPACE_SID", sid("WS", 2)),
+            ("TWILIO_WORKFLOW_SID", sid("WW", 3)),
+            ("TWILIO_ACTIVITY_AVAILABLE_SID", sid("WA", 4)),
+            ("TWILIO_ACTIVITY_OFFLINE_SID", sid("WA", 5)),
+            ("TWILIO_ACTIVITY_UNAVAILABLE_SID", sid("WA", 6)),
+            ("NO_WORKER_QUEUE_SID", sid("WQ", 7)),
+            ("TWILIO_CALLER_ID", "+15005550006".to_string()),
+            ("SKILLS", "sales, Support".to_string()),
+            ("TABLE_NAME", "homeline".to_string()),
+            ("PUBLIC_BASE_URL", "https://example.execute-api.us-east-1.amazonaws.com/".to_string()),
+        ])
+    }
+
+    fn load(env: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn valid_environment_parses_with_defaults() {
+        let config = load(&test_env()).expect("valid");
+        assert_eq!(config.skills, vec!["sales", "support"]);
+        assert_eq!(
+            config.public_base_url,
+            "https://example.execute-api.us-east-1.amazonaws.com"
+        );
+        assert_eq!(config.ring_timeout, Duration::from_secs(20));
+        assert_eq!(config.answer_mode, AnswerMode::Hybrid);
+        assert_eq!(config.twilio.api_url, DEFAULT_API_URL);
+        assert_eq!(config.twilio.rest_credentials().1, "12345");
+        assert_eq!(config.skill_for_digit("2"), Some("support"));
+        assert_eq!(config.skill_for_digit("0"), None);
+        assert_eq!(config.skill_for_digit("3"), None);
+    }
+
+    #[test]
+    fn missing_variable_is_named() {
+        for var in ["TWILIO_AUTH_TOKEN", "SKILLS", "TABLE_NAME", "PUBLIC_BASE_URL", "NO_WORKER_QUEUE_SID"] {
+            let mut env = test_env();
+            env.remove(var);
+            let err = load(&env).expect_err(var);
+            assert_eq!(err, ConfigError::Missing(var));
+            assert!(err.to_string().contains(var));
+        }
+    }
+
+    #[test]
+    fn malformed_variables_are_named() {
+        let cases = [
+            ("TWILIO_WORKSPACE_SID", "WS123"),
+            ("TWILIO_ACTIVITY_OFFLINE_SID", "WQ44444444444444444444444444444444"),
+            ("RING_TIMEOUT_SECS", "600"),
+            ("ANSWER_MODE", "loud"),
+            ("TWILIO_CALLER_ID", "call me"),
+            ("PUBLIC_BASE_URL", "example.com"),
+            ("SKILLS", "sales,sales"),
+            ("VOICEMAIL_NOTIFY_WORKERS", "maybe"),
+        ];
+        for (var, value) in cases {
+            let mut env = test_env();
+            env.insert(var, value.to_string());
+            match load(&env) {
+                Err(ConfigError::Invalid { var: named, .. }) => assert_eq!(named, var),
+                other => panic!("{var}={value}: expected Invalid, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn api_key_needs_its_secret() {
+        let mut env = test_env();
+        env.insert("TWILIO_API_KEY", format!("SK{}", "a".repeat(32)));
+        assert_eq!(load(&env).unwrap_err(), ConfigError::Missing("TWILIO_API_SECRET"));
+        env.insert("TWILIO_API_SECRET", "shh".into());
+        let config = load(&env).expect("valid");
+        assert_eq!(config.twilio.rest_credentials().1, "shh");
+    }
+}

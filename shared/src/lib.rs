@@ -1,0 +1,21 @@
+//! Homeline's shared crate: everything the six Lambda functions and the
+//! `homeline` operator tool have in common.
+//!
+//! Every function follows the same shape:
+//! `parse -> verify signature -> decide (pure, in `domain`) -> effects -> respond`.
+
+pub mod app;
+pub mod config;
+pub mod deadline;
+pub mod domain;
+pub mod http;
+pub mod phone;
+pub mod signature;
+pub mod store;
+pub mod telemetry;
+pub mod twilio;
+pub mod twiml;
+
+pub use app::App;
+pub use config::Config;
+pub use deadline::Deadline;

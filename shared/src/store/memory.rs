@@ -1,0 +1,156 @@
+//! In-memory store for unit tests. Same semantics as the DynamoDB adapter
+//! (checked by the shared contract suite), no persistence.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{
+    Attempt, AttemptChange, AttemptState, AttemptStore, OnceStore, StoreError, Voicemail,
+    VoicemailStore, WorkerProfile, WorkerStore, Write,
+};
+
+#[derive(Debug, Default)]
+struct Tables {
+    workers: BTreeMap<String, WorkerProfile>,
+    attempts: HashMap<String, Attempt>,
+    voicemails: HashMap<String, Voicemail>,
+    markers: HashMap<String, ()>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    tables: Arc<Mutex<Tables>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        // A test that panicked while holding the lock leaves consistent data:
+        // every method below mutates in one step.
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl WorkerStore for MemoryStore {
+    async fn get_worker(&self, phone: &str) -> Result<Option<WorkerProfile>, StoreError> {
+        Ok(self.lock().workers.get(phone).cloned())
+    }
+
+    async fn put_worker(&self, profile: &WorkerProfile) -> Result<Write, StoreError> {
+        let mut tables = self.lock();
+        let stored_version = tables.workers.get(&profile.phone).map(|p| p.version);
+        let matches = match stored_version {
+            None => profile.version == 0,
+            Some(v) => v == profile.version && profile.version != 0,
+        };
+        if !matches {
+            return Ok(Write::Lost);
+        }
+        let mut stored = profile.clone();
+        stored.version = profile.version + 1;
+        tables.workers.insert(profile.phone.clone(), stored);
+        Ok(Write::Applied)
+    }
+
+    async fn remove_worker(&self, phone: &str) -> Result<Option<WorkerProfile>, StoreError> {
+        Ok(self.lock().workers.remove(phone))
+    }
+
+    async fn list_workers(&self) -> Result<Vec<WorkerProfile>, StoreError> {
+        Ok(self.lock().workers.values().cloned().collect())
+    }
+}
+
+impl AttemptStore for MemoryStore {
+    async fn create_attempt(&self, attempt: &Attempt) -> Result<Write, StoreError> {
+        let mut tables = self.lock();
+        if tables.attempts.contains_key(&attempt.reservation_sid) {
+            return Ok(Write::Lost);
+        }
+        tables
+            .attempts
+            .insert(attempt.reservation_sid.clone(), attempt.clone());
+        Ok(Write::Applied)
+    }
+
+    async fn get_attempt(&self, reservation_sid: &str) -> Result<Option<Attempt>, StoreError> {
+        Ok(self.lock().attempts.get(reservation_sid).cloned())
+    }
+
+    async fn transition(
+        &self,
+        reservation_sid: &str,
+        from: &[AttemptState],
+        to: AttemptState,
+        change: &AttemptChange,
+    ) -> Result<Write, StoreError> {
+        let mut tables = self.lock();
+        let Some(attempt) = tables.attempts.get_mut(reservation_sid) else {
+            return Ok(Write::Lost);
+        };
+        if !from.contains(&attempt.state) {
+            return Ok(Write::Lost);
+        }
+        attempt.state = to;
+        if let Some(outcome) = &change.outcome {
+            attempt.outcome = Some(outcome.clone());
+        }
+        if let Some(code) = change.sip_response_code {
+            attempt.sip_response_code = Some(code);
+        }
+        if let Some(call_sid) = &change.call_sid {
+            attempt.call_sid = Some(call_sid.clone());
+        }
+        Ok(Write::Applied)
+    }
+
+    async fn set_call_sid(&self, reservation_sid: &str, call_sid: &str) -> Result<(), StoreError> {
+        if let Some(attempt) = self.lock().attempts.get_mut(reservation_sid) {
+            attempt.call_sid = Some(call_sid.to_string());
+        }
+        Ok(())
+    }
+}
+
+impl VoicemailStore for MemoryStore {
+    async fn put_voicemail(&self, voicemail: &Voicemail) -> Result<Write, StoreError> {
+        let mut tables = self.lock();
+        if tables.voicemails.contains_key(&voicemail.recording_sid) {
+            return Ok(Write::Lost);
+        }
+        tables
+            .voicemails
+            .insert(voicemail.recording_sid.clone(), voicemail.clone());
+        Ok(Write::Applied)
+    }
+
+    async fn list_voicemails(&self, limit: usize) -> Result<Vec<Voicemail>, StoreError> {
+        let mut all: Vec<Voicemail> = self.lock().voicemails.values().cloned().collect();
+        all.sort_by(|a, b| {
+            b.received_at
+                .cmp(&a.received_at)
+                .then_with(|| b.recording_sid.cmp(&a.recording_sid))
+        });
+        all.truncate(limit);
+        Ok(all)
+    }
+}
+
+impl OnceStore for MemoryStore {
+    async fn claim_once(&self, key: &str, _ttl_secs: u64) -> Result<Write, StoreError> {
+        let mut tables = self.lock();
+        if tables.markers.contains_key(key) {
+            return Ok(Write::Lost);
+        }
+        tables.markers.insert(key.to_string(), ());
+        Ok(Write::Applied)
+    }
+
+    async fn release_once(&self, key: &str) -> Result<(), StoreError> {
+        self.lock().markers.remove(key);
+        Ok(())
+    }
+}
