@@ -103,7 +103,10 @@ impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars(&get);
         let account_sid = vars.sid("TWILIO_ACCOUNT_SID", "AC")?;
-        let api_key = match (vars.optional("TWILIO_API_KEY"), vars.optional("TWILIO_API_SECRET")) {
+        let api_key = match (
+            vars.optional("TWILIO_API_KEY"),
+            vars.optional("TWILIO_API_SECRET"),
+        ) {
             (Some(key), Some(secret)) => {
                 check_sid("TWILIO_API_KEY", &key, "SK")?;
                 Some((key, secret))
@@ -127,8 +130,11 @@ impl Config {
             offline: vars.sid("TWILIO_ACTIVITY_OFFLINE_SID", "WA")?,
             unavailable: vars.sid("TWILIO_ACTIVITY_UNAVAILABLE_SID", "WA")?,
         };
-        let skills = parse_skills(&vars.required("SKILLS")?)
-            .map_err(|reason| ConfigError::Invalid { var: "SKILLS", reason })?;
+        let skills =
+            parse_skills(&vars.required("SKILLS")?).map_err(|reason| ConfigError::Invalid {
+                var: "SKILLS",
+                reason,
+            })?;
         let public_base_url = vars.url("PUBLIC_BASE_URL", "")?;
         if public_base_url.is_empty() {
             return Err(ConfigError::Missing("PUBLIC_BASE_URL"));
@@ -162,9 +168,12 @@ impl Config {
             None => None,
             Some(spec) => {
                 let zone = vars.optional("TIME_ZONE").unwrap_or_else(|| "UTC".into());
-                Some(BusinessHours::parse(&spec, &zone).map_err(|reason| {
-                    ConfigError::Invalid { var: "BUSINESS_HOURS", reason }
-                })?)
+                Some(
+                    BusinessHours::parse(&spec, &zone).map_err(|reason| ConfigError::Invalid {
+                        var: "BUSINESS_HOURS",
+                        reason,
+                    })?,
+                )
             }
         };
         Ok(Self {
@@ -179,7 +188,9 @@ impl Config {
             answer_mode,
             press1_timeout: vars.seconds("PRESS1_TIMEOUT_SECS", 8, 2..=20)?,
             misses_before_unavailable: vars.number("MISSES_BEFORE_UNAVAILABLE", 1, 1..=100)?,
-            business_name: vars.optional("BUSINESS_NAME").unwrap_or_else(|| "Homeline".into()),
+            business_name: vars
+                .optional("BUSINESS_NAME")
+                .unwrap_or_else(|| "Homeline".into()),
             greeting: vars
                 .optional("GREETING")
                 .unwrap_or_else(|| "Thank you for calling.".into()),
@@ -223,7 +234,9 @@ pub fn parse_skills(list: &str) -> Result<Vec<String>, String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            return Err(format!("skill {skill:?} may only use letters, digits, - and _"));
+            return Err(format!(
+                "skill {skill:?} may only use letters, digits, - and _"
+            ));
         }
         if skills.contains(&skill) {
             return Err(format!("skill {skill:?} is listed twice"));
@@ -254,7 +267,9 @@ struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
 
 impl Vars<'_> {
     fn optional(&self, name: &str) -> Option<String> {
-        (self.0)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
     }
 
     fn required(&self, name: &'static str) -> Result<String, ConfigError> {
@@ -352,7 +367,10 @@ pub(crate) mod tests {
             ("TWILIO_CALLER_ID", "+15005550006".to_string()),
             ("SKILLS", "sales, Support".to_string()),
             ("TABLE_NAME", "homeline".to_string()),
-            ("PUBLIC_BASE_URL", "https://example.execute-api.us-east-1.amazonaws.com/".to_string()),
+            (
+                "PUBLIC_BASE_URL",
+                "https://example.execute-api.us-east-1.amazonaws.com/".to_string(),
+            ),
         ])
     }
 
@@ -379,7 +397,13 @@ pub(crate) mod tests {
 
     #[test]
     fn missing_variable_is_named() {
-        for var in ["TWILIO_AUTH_TOKEN", "SKILLS", "TABLE_NAME", "PUBLIC_BASE_URL", "NO_WORKER_QUEUE_SID"] {
+        for var in [
+            "TWILIO_AUTH_TOKEN",
+            "SKILLS",
+            "TABLE_NAME",
+            "PUBLIC_BASE_URL",
+            "NO_WORKER_QUEUE_SID",
+        ] {
             let mut env = test_env();
             env.remove(var);
             let err = load(&env).expect_err(var);
@@ -392,7 +416,10 @@ pub(crate) mod tests {
     fn malformed_variables_are_named() {
         let cases = [
             ("TWILIO_WORKSPACE_SID", "WS123"),
-            ("TWILIO_ACTIVITY_OFFLINE_SID", "WQ44444444444444444444444444444444"),
+            (
+                "TWILIO_ACTIVITY_OFFLINE_SID",
+                "WQ44444444444444444444444444444444",
+            ),
             ("RING_TIMEOUT_SECS", "600"),
             ("ANSWER_MODE", "loud"),
             ("TWILIO_CALLER_ID", "call me"),
@@ -414,7 +441,10 @@ pub(crate) mod tests {
     fn api_key_needs_its_secret() {
         let mut env = test_env();
         env.insert("TWILIO_API_KEY", format!("SK{}", "a".repeat(32)));
-        assert_eq!(load(&env).unwrap_err(), ConfigError::Missing("TWILIO_API_SECRET"));
+        assert_eq!(
+            load(&env).unwrap_err(),
+            ConfigError::Missing("TWILIO_API_SECRET")
+        );
         env.insert("TWILIO_API_SECRET", "shh".into());
         let config = load(&env).expect("valid");
         assert_eq!(config.twilio.rest_credentials().1, "shh");

@@ -54,10 +54,24 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_number() {
-        for bad in ["+1 (555) abc", "", "+", "12345", "+0123456789", "555-1234", "+1234567890123456", "tel:+15551234567"] {
+        for bad in [
+            "+1 (555) abc",
+            "",
+            "+",
+            "12345",
+            "+0123456789",
+            "555-1234",
+            "+1234567890123456",
+            "tel:+15551234567",
+        ] {
             assert!(normalize(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(normalize("+1 (555) abc").unwrap_err().to_string().contains("E.164"));
+        assert!(
+            normalize("+1 (555) abc")
+                .unwrap_err()
+                .to_string()
+                .contains("E.164")
+        );
     }
 
     #[test]

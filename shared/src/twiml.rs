@@ -247,7 +247,9 @@ impl Gather {
     }
 
     pub fn pause(mut self, seconds: u32) -> Self {
-        self.0.children.push(Element::new("Pause").attr("length", seconds));
+        self.0
+            .children
+            .push(Element::new("Pause").attr("length", seconds));
         self
     }
 }

@@ -277,10 +277,7 @@ pub trait OnceStore: Send + Sync {
 }
 
 /// Everything a function may need; implemented by both stores.
-pub trait Store:
-    WorkerStore + AttemptStore + VoicemailStore + OnceStore + Clone + 'static
-{
-}
+pub trait Store: WorkerStore + AttemptStore + VoicemailStore + OnceStore + Clone + 'static {}
 
 impl<T> Store for T where
     T: WorkerStore + AttemptStore + VoicemailStore + OnceStore + Clone + 'static

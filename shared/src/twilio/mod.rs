@@ -149,8 +149,20 @@ impl TwilioClient {
     }
 
     /// Places an outbound call; returns its call SID.
-    pub async fn create_call(&self, call: &NewCall, deadline: Deadline) -> Result<String, TwilioError> {
-        let _ = (call, deadline, &self.http, &self.api_url, &self.account_sid, &self.username, &self.password);
+    pub async fn create_call(
+        &self,
+        call: &NewCall,
+        deadline: Deadline,
+    ) -> Result<String, TwilioError> {
+        let _ = (
+            call,
+            deadline,
+            &self.http,
+            &self.api_url,
+            &self.account_sid,
+            &self.username,
+            &self.password,
+        );
         todo!("twilio client")
     }
 
@@ -184,11 +196,22 @@ impl TwilioClient {
         activity_sid: Option<&str>,
         deadline: Deadline,
     ) -> Result<Worker, TwilioError> {
-        let _ = (friendly_name, attributes, activity_sid, deadline, &self.taskrouter_url, &self.workspace_sid);
+        let _ = (
+            friendly_name,
+            attributes,
+            activity_sid,
+            deadline,
+            &self.taskrouter_url,
+            &self.workspace_sid,
+        );
         todo!("twilio client")
     }
 
-    pub async fn fetch_worker(&self, worker_sid: &str, deadline: Deadline) -> Result<Worker, TwilioError> {
+    pub async fn fetch_worker(
+        &self,
+        worker_sid: &str,
+        deadline: Deadline,
+    ) -> Result<Worker, TwilioError> {
         let _ = (worker_sid, deadline);
         todo!("twilio client")
     }
@@ -237,7 +260,10 @@ impl TwilioClient {
         todo!("twilio client")
     }
 
-    pub async fn list_activities(&self, deadline: Deadline) -> Result<Vec<ActivityInfo>, TwilioError> {
+    pub async fn list_activities(
+        &self,
+        deadline: Deadline,
+    ) -> Result<Vec<ActivityInfo>, TwilioError> {
         let _ = deadline;
         todo!("twilio client")
     }

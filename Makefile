@@ -1,0 +1,26 @@
+# The commands people run. `make help` lists them.
+SHELL := /bin/bash
+STACK := scripts/local-stack.sh
+
+.PHONY: help setup test fmt-check clippy unit build release
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## install the local stack (DynamoDB Local, Prism, Twilio specs, cargo-lambda, cfn-lint) into .local/
+	$(STACK) install
+
+test: fmt-check clippy ## format check, clippy, then every test against the real local stack
+	$(STACK) run -- cargo test --workspace --all-targets
+
+fmt-check:
+	cargo fmt --all --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+build: ## debug build of every binary
+	cargo build --workspace
+
+release: ## optimised build of every binary (warning-free)
+	RUSTFLAGS="-D warnings" cargo build --workspace --release
