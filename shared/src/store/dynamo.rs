@@ -56,24 +56,39 @@ impl AttemptStore for DynamoStore {
         todo!("DynamoDB adapter")
     }
 
-    async fn get_attempt(&self, reservation_sid: &str) -> Result<Option<Attempt>, StoreError> {
-        let _ = reservation_sid;
+    async fn get_attempt(
+        &self,
+        task_sid: &str,
+        reservation_sid: &str,
+    ) -> Result<Option<Attempt>, StoreError> {
+        let _ = (task_sid, reservation_sid);
+        todo!("DynamoDB adapter")
+    }
+
+    async fn list_attempts(&self, task_sid: &str) -> Result<Vec<Attempt>, StoreError> {
+        let _ = task_sid;
         todo!("DynamoDB adapter")
     }
 
     async fn transition(
         &self,
+        task_sid: &str,
         reservation_sid: &str,
         from: &[AttemptState],
         to: AttemptState,
         change: &AttemptChange,
     ) -> Result<Write, StoreError> {
-        let _ = (reservation_sid, from, to, change);
+        let _ = (task_sid, reservation_sid, from, to, change);
         todo!("DynamoDB adapter")
     }
 
-    async fn set_call_sid(&self, reservation_sid: &str, call_sid: &str) -> Result<(), StoreError> {
-        let _ = (reservation_sid, call_sid);
+    async fn set_call_sid(
+        &self,
+        task_sid: &str,
+        reservation_sid: &str,
+        call_sid: &str,
+    ) -> Result<(), StoreError> {
+        let _ = (task_sid, reservation_sid, call_sid);
         todo!("DynamoDB adapter")
     }
 }

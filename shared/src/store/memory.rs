@@ -12,7 +12,8 @@ use super::{
 #[derive(Debug, Default)]
 struct Tables {
     workers: BTreeMap<String, WorkerProfile>,
-    attempts: HashMap<String, Attempt>,
+    /// By (task SID, reservation SID).
+    attempts: BTreeMap<(String, String), Attempt>,
     voicemails: HashMap<String, Voicemail>,
     markers: HashMap<String, ()>,
 }
@@ -64,31 +65,55 @@ impl WorkerStore for MemoryStore {
     }
 }
 
+fn key(task_sid: &str, reservation_sid: &str) -> (String, String) {
+    (task_sid.to_string(), reservation_sid.to_string())
+}
+
 impl AttemptStore for MemoryStore {
     async fn create_attempt(&self, attempt: &Attempt) -> Result<Write, StoreError> {
         let mut tables = self.lock();
-        if tables.attempts.contains_key(&attempt.reservation_sid) {
+        let key = (attempt.task_sid.clone(), attempt.reservation_sid.clone());
+        if tables.attempts.contains_key(&key) {
             return Ok(Write::Lost);
         }
-        tables
-            .attempts
-            .insert(attempt.reservation_sid.clone(), attempt.clone());
+        tables.attempts.insert(key, attempt.clone());
         Ok(Write::Applied)
     }
 
-    async fn get_attempt(&self, reservation_sid: &str) -> Result<Option<Attempt>, StoreError> {
-        Ok(self.lock().attempts.get(reservation_sid).cloned())
+    async fn get_attempt(
+        &self,
+        task_sid: &str,
+        reservation_sid: &str,
+    ) -> Result<Option<Attempt>, StoreError> {
+        Ok(self
+            .lock()
+            .attempts
+            .get(&key(task_sid, reservation_sid))
+            .cloned())
+    }
+
+    async fn list_attempts(&self, task_sid: &str) -> Result<Vec<Attempt>, StoreError> {
+        let mut attempts: Vec<Attempt> = self
+            .lock()
+            .attempts
+            .values()
+            .filter(|a| a.task_sid == task_sid)
+            .cloned()
+            .collect();
+        attempts.sort_by_key(|a| a.created_at);
+        Ok(attempts)
     }
 
     async fn transition(
         &self,
+        task_sid: &str,
         reservation_sid: &str,
         from: &[AttemptState],
         to: AttemptState,
         change: &AttemptChange,
     ) -> Result<Write, StoreError> {
         let mut tables = self.lock();
-        let Some(attempt) = tables.attempts.get_mut(reservation_sid) else {
+        let Some(attempt) = tables.attempts.get_mut(&key(task_sid, reservation_sid)) else {
             return Ok(Write::Lost);
         };
         if !from.contains(&attempt.state) {
@@ -107,8 +132,17 @@ impl AttemptStore for MemoryStore {
         Ok(Write::Applied)
     }
 
-    async fn set_call_sid(&self, reservation_sid: &str, call_sid: &str) -> Result<(), StoreError> {
-        if let Some(attempt) = self.lock().attempts.get_mut(reservation_sid) {
+    async fn set_call_sid(
+        &self,
+        task_sid: &str,
+        reservation_sid: &str,
+        call_sid: &str,
+    ) -> Result<(), StoreError> {
+        if let Some(attempt) = self
+            .lock()
+            .attempts
+            .get_mut(&key(task_sid, reservation_sid))
+        {
             attempt.call_sid = Some(call_sid.to_string());
         }
         Ok(())

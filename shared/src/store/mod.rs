@@ -174,7 +174,9 @@ impl AttemptState {
     }
 }
 
-/// One attempt to reach a worker for a reservation, keyed by reservation SID.
+/// One attempt to reach a worker for a reservation, keyed by task and
+/// reservation SID (every callback carries both), so the attempts of a task
+/// can be listed when its caller hangs up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
     pub reservation_sid: String,
@@ -213,13 +215,21 @@ pub trait AttemptStore: Send + Sync {
     /// Strongly consistent read.
     fn get_attempt(
         &self,
+        task_sid: &str,
         reservation_sid: &str,
     ) -> impl Future<Output = Result<Option<Attempt>, StoreError>> + Send;
+
+    /// Every attempt of a task (strongly consistent), oldest first.
+    fn list_attempts(
+        &self,
+        task_sid: &str,
+    ) -> impl Future<Output = Result<Vec<Attempt>, StoreError>> + Send;
 
     /// Moves the attempt to `to` if its state is one of `from`, writing
     /// `change` in the same conditional write.
     fn transition(
         &self,
+        task_sid: &str,
         reservation_sid: &str,
         from: &[AttemptState],
         to: AttemptState,
@@ -229,6 +239,7 @@ pub trait AttemptStore: Send + Sync {
     /// Stores the worker leg's call SID (without a state condition).
     fn set_call_sid(
         &self,
+        task_sid: &str,
         reservation_sid: &str,
         call_sid: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
