@@ -13,7 +13,7 @@ setup: ## install the local stack (DynamoDB Local, Prism, Twilio specs, cargo-la
 test: lint-template fmt-check clippy ## template lint, format check, clippy, then every test against the real local stack
 	$(STACK) run -- cargo test --workspace --all-targets
 
-lint-template: ## cfn-lint template.yaml (and its CloudFormation translation when the SAM translator is installed)
+lint-template: ## cfn-lint template.yaml, check it against the code (and lint its SAM translation when the translator is installed)
 	scripts/lint-template.sh
 
 fmt-check:

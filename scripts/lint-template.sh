@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Lints template.yaml with cfn-lint, then (when the SAM translator is
-# installed) lints its CloudFormation translation, which is where circular
-# dependencies between functions and the API show up.
+# Lints template.yaml with cfn-lint, checks it against the code (routes,
+# binaries, config variables), then (when the SAM translator is installed)
+# lints its CloudFormation translation: only there do circular dependencies
+# and errors in Globals show up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CFN_LINT=.local/venv/bin/cfn-lint
@@ -11,6 +12,7 @@ if [ ! -x "$CFN_LINT" ]; then
   exit 1
 fi
 "$CFN_LINT" template.yaml
+.local/venv/bin/python scripts/check-template.py
 if "$PYTHON" -c 'import samtranslator' 2>/dev/null; then
   translated=$(mktemp --suffix=.json)
   trap 'rm -f "$translated"' EXIT
