@@ -1,1 +1,184 @@
+//! End-to-end proof for Homeline: a Twilio stand-in with simulated time (a
+//! discrete-event scheduler), a minimal TaskRouter, a phone network of
+//! scripted people and machines, and a TwiML interpreter for both legs,
+//! driving the real functions in-process with signed webhooks.
+//!
+//! Time: the simulation is paused while a webhook is being handled; REST
+//! requests the function makes meanwhile (over real HTTP, to the stand-in's
+//! server on 127.0.0.1) apply at that paused simulated instant.
 
+pub mod homeline;
+pub mod phones;
+pub mod report;
+pub mod rest;
+pub mod sim;
+pub mod taskrouter;
+pub mod twiml;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use shared::Config;
+
+pub use phones::{Caller, Phone, PhoneProfile, WorkerScript};
+pub use report::Outcome;
+pub use sim::{Chaos, World};
+
+/// Simulated milliseconds since the start of a run.
+pub type Ms = u64;
+
+pub const PUBLIC_BASE_URL: &str = testkit::PUBLIC_BASE_URL;
+
+/// A function's answer: HTTP status and body.
+pub type Reply<'a> = Pin<Box<dyn Future<Output = (u16, String)> + Send + 'a>>;
+
+/// Whatever answers Twilio's webhooks (the real functions, or a test double).
+pub trait Endpoints: Send + Sync {
+    fn call(
+        &self,
+        path: String,
+        query: Vec<(String, String)>,
+        params: Vec<(String, String)>,
+    ) -> Reply<'_>;
+}
+
+/// TaskRouter settings matching a Homeline configuration.
+pub fn taskrouter_settings(config: &Config) -> taskrouter::Settings {
+    let a = &config.activities;
+    taskrouter::Settings {
+        workspace_sid: config.twilio.workspace_sid.clone(),
+        workflow_sid: config.twilio.workflow_sid.clone(),
+        account_sid: config.twilio.account_sid.clone(),
+        activities: vec![
+            (a.available.clone(), "Available".into(), true),
+            (a.offline.clone(), "Offline".into(), false),
+            (a.unavailable.clone(), "Unavailable".into(), false),
+        ],
+        available_activity: a.available.clone(),
+        offline_activity: a.offline.clone(),
+        timeout_activity: a.unavailable.clone(),
+        skills: config.skills.clone(),
+        no_worker_queue_sid: config.no_worker_queue_sid.clone(),
+        queue_timeout_ms: 60_000,
+        reservation_timeout_ms: 120_000,
+        max_reservations_per_task: 40,
+    }
+}
+
+/// The running stand-in.
+pub struct Sim {
+    pub shared: Arc<rest::Shared>,
+    /// Base URL of the REST server (TWILIO_API_URL and TWILIO_TASKROUTER_URL).
+    pub base_url: String,
+    endpoints: Mutex<Option<Arc<dyn Endpoints>>>,
+}
+
+impl Sim {
+    /// Starts the REST server. Webhooks go nowhere until [`Sim::connect`].
+    pub async fn start(world: World, prism: Option<rest::Prism>) -> Self {
+        let shared = Arc::new(rest::Shared::new(world, prism));
+        let base_url = rest::serve(shared.clone()).await;
+        Self {
+            shared,
+            base_url,
+            endpoints: Mutex::new(None),
+        }
+    }
+
+    pub fn connect(&self, endpoints: Arc<dyn Endpoints>) {
+        *self.endpoints.lock().expect("lock") = Some(endpoints);
+    }
+
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.shared.world()
+    }
+
+    pub fn now(&self) -> Ms {
+        self.world().now
+    }
+
+    /// Runs every event due up to `until` (simulated), delivering webhooks as they arise.
+    pub async fn run_until(&self, until: Ms) {
+        loop {
+            let hook = self.world().out.pop_front();
+            if let Some(hook) = hook {
+                self.deliver(hook).await;
+                continue;
+            }
+            let ev = self.world().pop(until);
+            match ev {
+                Some(ev) => self.world().fire(ev),
+                None => break,
+            }
+        }
+        let mut world = self.world();
+        world.now = world.now.max(until);
+    }
+
+    /// Runs for `ms` more simulated milliseconds.
+    pub async fn run_for(&self, ms: Ms) {
+        let until = self.now() + ms;
+        self.run_until(until).await;
+    }
+
+    async fn deliver(&self, hook: sim::Hook) {
+        let endpoints = self.endpoints.lock().expect("lock").clone();
+        let Some(rest) = hook.url.strip_prefix(PUBLIC_BASE_URL) else {
+            self.world().respond(&hook, 404, "");
+            return;
+        };
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let query_pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query).unwrap_or_default();
+        let (status, body) = match endpoints {
+            Some(e) => {
+                e.call(path.to_string(), query_pairs, hook.params.clone())
+                    .await
+            }
+            None => (503, "no endpoints connected".into()),
+        };
+        let mut world = self.world();
+        if path == "/intake/sms"
+            && let Some((_, from)) = hook.params.iter().find(|(k, _)| k == "From")
+        {
+            world.sms_delivered(from);
+        }
+        let at = world.now;
+        world.delivered.push(sim::Delivered {
+            at,
+            path: path.to_string(),
+            query: query.to_string(),
+            params: hook.params.clone(),
+            status,
+            body: body.clone(),
+        });
+        world.respond(&hook, status, &body);
+    }
+
+    /// Every Prism violation of the requests served so far.
+    pub async fn spec_violations(&self) -> Vec<String> {
+        self.shared.violations().await
+    }
+
+    /// Schedules a caller.
+    pub fn call_in(&self, caller: Caller) {
+        let at = caller.arrive;
+        self.world().schedule(at, sim::Ev::CallerArrives(caller));
+    }
+
+    /// Schedules an SMS from `from` to the worker line.
+    pub fn sms_at(&self, at: Ms, from: &str, body: &str) {
+        self.world().schedule(
+            at,
+            sim::Ev::Sms {
+                from: from.to_string(),
+                body: body.to_string(),
+            },
+        );
+    }
+
+    pub fn add_worker(&self, worker: WorkerScript) {
+        self.world().workers.insert(worker.phone.clone(), worker);
+    }
+}

@@ -1,0 +1,216 @@
+//! The outcome of a run: where every caller ended, the invariants, and the
+//! worker-side timings per phone type (issue 8, item 5).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::Ms;
+use crate::sim::{CallStatus, World};
+
+/// Timings of the worker legs that reached one kind of phone.
+#[derive(Debug, Default, Clone)]
+pub struct PhoneStats {
+    pub legs: usize,
+    pub answered: usize,
+    pub bridged: usize,
+    /// Answer → first sound the worker hears.
+    pub silence: Vec<Ms>,
+    /// Answer → caller bridged.
+    pub to_bridge: Vec<Ms>,
+}
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub callers: usize,
+    pub to_person: usize,
+    pub to_machine: usize,
+    pub voicemail: usize,
+    pub hung_up: usize,
+    /// Callers who ended nowhere sensible, with why.
+    pub lost: Vec<String>,
+    pub legs_ringing: usize,
+    pub callers_on_line: usize,
+    pub reservations_pending: usize,
+    pub offer_loops: usize,
+    /// Call start → bridged, for bridged callers.
+    pub answer_times: Vec<Ms>,
+    pub per_phone: BTreeMap<&'static str, PhoneStats>,
+    pub anomalies: Vec<String>,
+}
+
+/// A caller who waited this long in the nobody queue was not sent to voicemail.
+const NOBODY_QUEUE_GRACE: Ms = 10_000;
+
+fn mean(v: &[Ms]) -> f64 {
+    if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<Ms>() as f64 / v.len() as f64
+    }
+}
+
+fn p95(v: &[Ms]) -> Ms {
+    let mut s = v.to_vec();
+    s.sort_unstable();
+    s.get((s.len() * 95).div_ceil(100).saturating_sub(1))
+        .copied()
+        .unwrap_or(0)
+}
+
+impl Outcome {
+    pub fn of(world: &World) -> Self {
+        let mut o = Outcome {
+            reservations_pending: world.tr.pending_reservations().len(),
+            offer_loops: world.tr.offer_loops.len(),
+            anomalies: world.anomalies.clone(),
+            ..Default::default()
+        };
+        for call in world.calls.values() {
+            if call.caller.is_some() {
+                o.callers += 1;
+                if !call.status.ended() {
+                    o.callers_on_line += 1;
+                }
+                let machine_peer = call
+                    .peer
+                    .as_ref()
+                    .and_then(|p| world.calls.get(p))
+                    .and_then(|w| w.phone.as_ref())
+                    .is_some_and(|p| p.is_machine());
+                let stuck_in_nobody = call.nobody_since.is_some_and(|since| {
+                    call.ended.unwrap_or(world.now).saturating_sub(since) > NOBODY_QUEUE_GRACE
+                }) && !call.voicemail_recorded;
+                if let Some(bridged) = call.bridged {
+                    o.answer_times.push(bridged - call.created);
+                    if machine_peer {
+                        o.to_machine += 1;
+                    } else {
+                        o.to_person += 1;
+                    }
+                } else if call.voicemail_recorded {
+                    o.voicemail += 1;
+                } else if stuck_in_nobody {
+                    o.lost
+                        .push(format!("{}: left in the nobody queue", call.sid));
+                } else if call.hung_up_self {
+                    o.hung_up += 1;
+                } else if !call.status.ended() {
+                    o.lost
+                        .push(format!("{}: still on the line, {:?}", call.sid, call.leg));
+                } else {
+                    o.lost.push(format!(
+                        "{}: ended without a person or voicemail (heard {:?})",
+                        call.sid, call.heard
+                    ));
+                }
+            } else if let Some(phone) = &call.phone {
+                if matches!(call.status, CallStatus::Queued | CallStatus::Ringing) {
+                    o.legs_ringing += 1;
+                }
+                let stats = o.per_phone.entry(phone.kind()).or_default();
+                stats.legs += 1;
+                if let Some(answered) = call.answered {
+                    stats.answered += 1;
+                    let heard = call.first_audio.or(call.ended).unwrap_or(world.now);
+                    stats.silence.push(heard.saturating_sub(answered));
+                    if let Some(bridged) = call.bridged {
+                        stats.bridged += 1;
+                        stats.to_bridge.push(bridged - answered);
+                    }
+                }
+            }
+        }
+        o
+    }
+
+    /// The invariants every run must keep.
+    pub fn invariant_failures(&self) -> Vec<String> {
+        let mut f = Vec::new();
+        if self.to_machine > 0 {
+            f.push(format!("{} callers bridged to a machine", self.to_machine));
+        }
+        if !self.lost.is_empty() {
+            f.push(format!("{} callers lost: {:?}", self.lost.len(), self.lost));
+        }
+        if self.legs_ringing > 0 {
+            f.push(format!("{} worker legs left ringing", self.legs_ringing));
+        }
+        if self.reservations_pending > 0 {
+            f.push(format!(
+                "{} reservations left pending",
+                self.reservations_pending
+            ));
+        }
+        if self.offer_loops > 0 {
+            f.push(format!(
+                "{} tasks offered again and again",
+                self.offer_loops
+            ));
+        }
+        f
+    }
+
+    pub fn table(&self) -> String {
+        let mut t = String::new();
+        let s = |ms: f64| ms / 1000.0;
+        let _ = writeln!(t, "| outcome | callers |\n|---|---|");
+        for (name, n) in [
+            ("bridged to a person", self.to_person),
+            ("bridged to a machine", self.to_machine),
+            ("voicemail recorded", self.voicemail),
+            ("hung up while waiting", self.hung_up),
+            ("lost", self.lost.len()),
+            ("total", self.callers),
+        ] {
+            let _ = writeln!(t, "| {name} | {n} |");
+        }
+        let _ = writeln!(
+            t,
+            "\n| invariant | value |\n|---|---|\n| worker legs left ringing | {} |\n| reservations left pending | {} |\n| tasks offered in a loop | {} |\n| time to answer, mean | {:.1} s |\n| time to answer, p95 | {:.1} s |",
+            self.legs_ringing,
+            self.reservations_pending,
+            self.offer_loops,
+            s(mean(&self.answer_times)),
+            s(p95(&self.answer_times) as f64),
+        );
+        let _ = writeln!(
+            t,
+            "\n| worker's phone | legs | answered | bridged | silence after answering, mean / max | answer → bridge, mean / max |\n|---|---|---|---|---|---|"
+        );
+        for (kind, st) in &self.per_phone {
+            let max = |v: &[Ms]| v.iter().max().copied().unwrap_or(0) as f64;
+            let _ = writeln!(
+                t,
+                "| {kind} | {} | {} | {} | {:.1} s / {:.1} s | {} |",
+                st.legs,
+                st.answered,
+                st.bridged,
+                s(mean(&st.silence)),
+                s(max(&st.silence)),
+                if st.to_bridge.is_empty() {
+                    "-".to_string()
+                } else {
+                    format!(
+                        "{:.1} s / {:.1} s",
+                        s(mean(&st.to_bridge)),
+                        s(max(&st.to_bridge))
+                    )
+                },
+            );
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p95_and_mean() {
+        let v: Vec<Ms> = (1..=100).collect();
+        assert_eq!(p95(&v), 95);
+        assert_eq!(mean(&[1000, 3000]), 2000.0);
+        assert_eq!(p95(&[]), 0);
+    }
+}

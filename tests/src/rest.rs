@@ -1,0 +1,431 @@
+//! The REST side of the stand-in: the Twilio endpoints Homeline calls,
+//! served on 127.0.0.1, applied to the [`World`] at the current simulated
+//! instant, and each forwarded to Prism (Twilio's OpenAPI spec) so a request
+//! that breaks the spec is a recorded violation.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+use crate::sim::{Outbound, RestCall, World};
+use crate::taskrouter::{Effects, RestError};
+
+/// Where Prism mocks the two Twilio specs.
+#[derive(Debug, Clone)]
+pub struct Prism {
+    pub api_url: String,
+    pub taskrouter_url: String,
+}
+
+impl Prism {
+    /// From `scripts/local-stack.sh run`'s environment.
+    pub fn from_env() -> Result<Self, String> {
+        let get = |k: &str| {
+            std::env::var(k).map_err(|_| {
+                format!("{k} is not set: run under `scripts/local-stack.sh run -- ...` so requests are checked against Twilio's OpenAPI spec")
+            })
+        };
+        Ok(Self {
+            api_url: get("HOMELINE_TEST_PRISM_API_URL")?,
+            taskrouter_url: get("HOMELINE_TEST_PRISM_TASKROUTER_URL")?,
+        })
+    }
+}
+
+pub struct Shared {
+    pub world: Mutex<World>,
+    prism: Option<Prism>,
+    http: reqwest::Client,
+    checks: Mutex<Vec<JoinHandle<Option<String>>>>,
+}
+
+impl Shared {
+    pub fn new(world: World, prism: Option<Prism>) -> Self {
+        Self {
+            world: Mutex::new(world),
+            prism,
+            http: reqwest::Client::new(),
+            checks: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Waits for every spec check; returns the violations.
+    pub async fn violations(&self) -> Vec<String> {
+        let checks: Vec<_> = self.checks.lock().expect("lock").drain(..).collect();
+        let mut out = Vec::new();
+        for check in checks {
+            match check.await {
+                Ok(Some(v)) => out.push(v),
+                Ok(None) => {}
+                Err(e) => out.push(format!("spec check failed to run: {e}")),
+            }
+        }
+        out
+    }
+
+    /// How many requests were checked against the spec.
+    pub fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        self.world.lock().expect("world lock")
+    }
+}
+
+/// Serves the endpoints on 127.0.0.1:0; returns the base URL.
+pub async fn serve(shared: Arc<Shared>) -> String {
+    let app = Router::new().fallback(handle).with_state(shared);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.ok();
+    });
+    format!("http://{addr}")
+}
+
+fn error(status: u16, code: u32, message: &str) -> Response {
+    let body = json!({
+        "code": code,
+        "message": message,
+        "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+        "status": status,
+    });
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+fn rest_error(e: RestError) -> Response {
+    error(e.status, e.code, &e.message)
+}
+
+fn ok(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let mut params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    if let Some(q) = uri.query() {
+        params.extend(serde_urlencoded::from_str::<Vec<(String, String)>>(q).unwrap_or_default());
+    }
+    check_with_prism(&shared, &method, &uri, &headers, &body);
+    let mut world = shared.world();
+    let response = if !headers.contains_key("authorization") {
+        error(401, 20003, "Authenticate")
+    } else if let Some(status) = world.faults.pop_front() {
+        let code = if status == 429 { 20429 } else { 20500 };
+        error(status, code, "stand-in fault")
+    } else {
+        route(&mut world, &method, &path, &params)
+    };
+    let at = world.now;
+    world.rest.push(RestCall {
+        at,
+        method: method.to_string(),
+        path,
+        params,
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+fn check_with_prism(
+    shared: &Arc<Shared>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) {
+    let Some(prism) = &shared.prism else { return };
+    let base = if uri.path().starts_with("/v1/") {
+        &prism.taskrouter_url
+    } else {
+        &prism.api_url
+    };
+    let url = format!(
+        "{base}{}",
+        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+    );
+    let mut request = shared.http.request(method.clone(), &url).body(body.clone());
+    for name in ["authorization", "content-type", "accept"] {
+        if let Some(v) = headers.get(name) {
+            request = request.header(name, v.clone());
+        }
+    }
+    let what = format!("{method} {}", uri.path());
+    let sent = String::from_utf8_lossy(body).into_owned();
+    let check = tokio::spawn(async move {
+        match request.send().await {
+            Ok(r) if r.status().as_u16() < 400 => None,
+            Ok(r) => {
+                let status = r.status();
+                let text = r.text().await.unwrap_or_default();
+                Some(format!(
+                    "{what} ({sent}) breaks Twilio's spec: {status} {text}"
+                ))
+            }
+            Err(e) => Some(format!("{what}: Prism unreachable: {e}")),
+        }
+    });
+    shared.checks.lock().expect("lock").push(check);
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn route(world: &mut World, method: &Method, path: &str, params: &[(String, String)]) -> Response {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let account = world.account_sid.clone();
+    let workspace = world.tr.settings.workspace_sid.clone();
+    match (method.as_str(), segments.as_slice()) {
+        ("POST", ["2010-04-01", "Accounts", ac, "Calls.json"]) if *ac == account => {
+            create_call(world, params)
+        }
+        ("POST", ["2010-04-01", "Accounts", ac, "Calls", call]) if *ac == account => {
+            let sid = call.trim_end_matches(".json");
+            match world.update_call(sid, param(params, "Status"), param(params, "Url")) {
+                Ok(()) => ok(StatusCode::OK, call_json(world, sid)),
+                Err((status, code, message)) => error(status, code, &message),
+            }
+        }
+        ("POST", ["2010-04-01", "Accounts", ac, "Messages.json"]) if *ac == account => {
+            let (Some(to), Some(body)) = (param(params, "To"), param(params, "Body")) else {
+                return error(400, 21604, "A 'To' phone number and a 'Body' are required.");
+            };
+            let from = param(params, "From").unwrap_or_default().to_string();
+            world.message_sent(to, body);
+            let sid = world.sid("SM");
+            ok(
+                StatusCode::CREATED,
+                json!({"sid": sid, "account_sid": account, "to": to, "from": from, "body": body,
+                       "status": "queued", "direction": "outbound-api", "num_segments": "1",
+                       "api_version": "2010-04-01", "uri": format!("/2010-04-01/Accounts/{account}/Messages/{sid}.json")}),
+            )
+        }
+        (_, ["v1", "Workspaces", ws, rest @ ..]) if *ws == workspace => {
+            taskrouter(world, method, rest, params)
+        }
+        _ => error(
+            404,
+            20404,
+            &format!("The requested resource {path} was not found"),
+        ),
+    }
+}
+
+fn create_call(world: &mut World, params: &[(String, String)]) -> Response {
+    let (Some(to), Some(from), Some(url)) = (
+        param(params, "To"),
+        param(params, "From"),
+        param(params, "Url"),
+    ) else {
+        return error(400, 21205, "To, From and Url are required");
+    };
+    let secs = |name: &str, default: u64| {
+        param(params, name)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(default)
+            * 1000
+    };
+    let amd =
+        param(params, "MachineDetection").is_some_and(|m| m == "Enable" || m == "DetectMessageEnd");
+    let async_amd = param(params, "AsyncAmd") == Some("true");
+    let out = Outbound {
+        url: url.to_string(),
+        status_callback: param(params, "StatusCallback").map(str::to_string),
+        status_events: params
+            .iter()
+            .filter(|(k, _)| k == "StatusCallbackEvent")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        timeout_ms: secs("Timeout", 60),
+        machine_detection: amd,
+        amd_timeout_ms: secs("MachineDetectionTimeout", 30),
+        async_amd_callback: if async_amd && amd {
+            param(params, "AsyncAmdStatusCallback").map(str::to_string)
+        } else {
+            None
+        },
+    };
+    let call = world.create_call(to, from, out);
+    ok(StatusCode::CREATED, call_json(world, &call.sid))
+}
+
+fn call_json(world: &World, sid: &str) -> Value {
+    let Some(call) = world.calls.get(sid) else {
+        return json!({});
+    };
+    let account = &world.account_sid;
+    json!({
+        "sid": call.sid, "account_sid": account, "to": call.to, "from": call.from,
+        "status": call.status.as_str(),
+        "direction": if call.inbound { "inbound" } else { "outbound-api" },
+        "api_version": "2010-04-01",
+        "answered_by": call.answered_by,
+        "uri": format!("/2010-04-01/Accounts/{account}/Calls/{sid}.json"),
+    })
+}
+
+fn taskrouter(
+    world: &mut World,
+    method: &Method,
+    rest: &[&str],
+    params: &[(String, String)],
+) -> Response {
+    let now = world.now;
+    let mut fx = Effects::default();
+    let response = match (method.as_str(), rest) {
+        ("POST", ["Workers"]) => {
+            let Some(name) = param(params, "FriendlyName") else {
+                return error(400, 20001, "Missing required parameter FriendlyName");
+            };
+            let attributes = match param(params, "Attributes").map(serde_json::from_str::<Value>) {
+                None => json!({}),
+                Some(Ok(v)) => v,
+                Some(Err(_)) => return error(400, 20001, "Attributes is not valid JSON"),
+            };
+            match world.tr.create_worker(
+                name,
+                attributes,
+                param(params, "ActivitySid"),
+                now,
+                &mut fx,
+            ) {
+                Ok(sid) => ok(
+                    StatusCode::CREATED,
+                    world.tr.worker_json(&world.tr.workers[&sid]),
+                ),
+                Err(e) => rest_error(e),
+            }
+        }
+        ("GET", ["Workers"]) => {
+            let name = param(params, "FriendlyName");
+            let workers: Vec<Value> = world
+                .tr
+                .workers
+                .values()
+                .filter(|w| name.is_none_or(|n| w.friendly_name.eq_ignore_ascii_case(n)))
+                .map(|w| world.tr.worker_json(w))
+                .collect();
+            ok(
+                StatusCode::OK,
+                json!({"workers": workers, "meta": meta("workers")}),
+            )
+        }
+        ("GET", ["Workers", sid]) => match world.tr.workers.get(*sid) {
+            Some(w) => ok(StatusCode::OK, world.tr.worker_json(w)),
+            None => error(404, 20404, "Worker not found"),
+        },
+        ("POST", ["Workers", sid]) => {
+            let attributes = match param(params, "Attributes").map(serde_json::from_str::<Value>) {
+                None => None,
+                Some(Ok(v)) => Some(v),
+                Some(Err(_)) => return error(400, 20001, "Attributes is not valid JSON"),
+            };
+            let reject = param(params, "RejectPendingReservations") == Some("true");
+            match world.tr.update_worker(
+                sid,
+                param(params, "ActivitySid"),
+                attributes,
+                reject,
+                now,
+                &mut fx,
+            ) {
+                Ok(()) => ok(
+                    StatusCode::OK,
+                    world.tr.worker_json(&world.tr.workers[*sid]),
+                ),
+                Err(e) => rest_error(e),
+            }
+        }
+        ("POST", ["Tasks", task]) => match param(params, "AssignmentStatus") {
+            Some("canceled") => {
+                let reason = param(params, "Reason").unwrap_or("canceled");
+                match world.tr.cancel_task(task, reason, now, &mut fx) {
+                    Ok(()) => ok(StatusCode::OK, task_json(world, task)),
+                    Err(e) => rest_error(e),
+                }
+            }
+            _ => error(400, 20001, "Only AssignmentStatus=canceled is modelled"),
+        },
+        ("POST", ["Tasks", _task, "Reservations", res]) => match param(params, "ReservationStatus")
+        {
+            Some("rejected") => {
+                match world
+                    .tr
+                    .reject(res, param(params, "WorkerActivitySid"), now, &mut fx)
+                {
+                    Ok(()) => ok(StatusCode::OK, reservation_json(world, res)),
+                    Err(e) => rest_error(e),
+                }
+            }
+            other => {
+                world.anomalies.push(format!(
+                    "reservation {res} updated over REST with {other:?}"
+                ));
+                error(400, 20001, "Only ReservationStatus=rejected is modelled")
+            }
+        },
+        ("GET", ["Activities"]) => {
+            let s = &world.tr.settings;
+            let activities: Vec<Value> = s
+                .activities
+                .iter()
+                .map(|(sid, name, available)| {
+                    json!({"sid": sid, "friendly_name": name, "available": available,
+                           "account_sid": s.account_sid, "workspace_sid": s.workspace_sid})
+                })
+                .collect();
+            ok(
+                StatusCode::OK,
+                json!({"activities": activities, "meta": meta("activities")}),
+            )
+        }
+        _ => error(404, 20404, "The requested resource was not found"),
+    };
+    world.apply(fx);
+    response
+}
+
+fn meta(key: &str) -> Value {
+    json!({"page": 0, "page_size": 50, "first_page_url": "", "previous_page_url": null,
+           "next_page_url": null, "url": "", "key": key})
+}
+
+fn task_json(world: &World, sid: &str) -> Value {
+    match world.tr.tasks.get(sid) {
+        Some(t) => json!({"sid": t.sid, "assignment_status": t.status.as_str(),
+                          "attributes": t.attributes.to_string(), "task_queue_sid": t.queue_sid,
+                          "workspace_sid": world.tr.settings.workspace_sid, "reason": t.canceled_reason}),
+        None => json!({}),
+    }
+}
+
+fn reservation_json(world: &World, sid: &str) -> Value {
+    match world.tr.reservations.get(sid) {
+        Some(r) => {
+            json!({"sid": r.sid, "reservation_status": format!("{:?}", r.status).to_lowercase(),
+                          "task_sid": r.task_sid, "worker_sid": r.worker_sid,
+                          "workspace_sid": world.tr.settings.workspace_sid})
+        }
+        None => json!({}),
+    }
+}

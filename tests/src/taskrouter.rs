@@ -1,0 +1,958 @@
+//! A minimal TaskRouter: workers, activities, the workflow of TWILIO.md
+//! section 7, tasks, reservations and the events they raise. Pure state: each
+//! operation returns [`Effects`] (event callbacks, assignment callbacks,
+//! timers) that the simulator delivers.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::Ms;
+
+/// Workflow and workspace settings (Twilio's defaults unless a test changes them).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub workspace_sid: String,
+    pub workflow_sid: String,
+    pub account_sid: String,
+    /// `(sid, name, available)`.
+    pub activities: Vec<(String, String, bool)>,
+    pub available_activity: String,
+    pub offline_activity: String,
+    /// Where a worker goes when a reservation times out (TimeoutActivitySid).
+    pub timeout_activity: String,
+    pub skills: Vec<String>,
+    pub no_worker_queue_sid: String,
+    /// Timeout of each skill's queue target.
+    pub queue_timeout_ms: Ms,
+    /// TaskReservationTimeout.
+    pub reservation_timeout_ms: Ms,
+    /// A task offered more often than this is flagged (pitfall 4's loop).
+    pub max_reservations_per_task: usize,
+}
+
+impl Settings {
+    pub fn queue_sid(&self, skill: &str) -> Option<String> {
+        self.skills
+            .iter()
+            .position(|s| s == skill)
+            .map(|i| format!("WQ{:032x}", i + 1))
+    }
+    fn queue_name(&self, queue_sid: &str) -> String {
+        if queue_sid == self.no_worker_queue_sid {
+            return "Nobody".into();
+        }
+        self.skills
+            .iter()
+            .find(|s| self.queue_sid(s).as_deref() == Some(queue_sid))
+            .cloned()
+            .unwrap_or_default()
+    }
+    fn activity_name(&self, sid: &str) -> String {
+        self.activities
+            .iter()
+            .find(|(s, _, _)| s == sid)
+            .map(|(_, n, _)| n.clone())
+            .unwrap_or_default()
+    }
+    pub fn is_available_activity(&self, sid: &str) -> bool {
+        self.activities.iter().any(|(s, _, a)| s == sid && *a)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Worker {
+    pub sid: String,
+    pub friendly_name: String,
+    pub activity_sid: String,
+    pub attributes: Value,
+    /// When the worker last became free (longest idle is offered first).
+    pub idle_since: Ms,
+    /// The reservation the worker holds (pending or accepted), if any.
+    pub reservation: Option<String>,
+}
+
+impl Worker {
+    pub fn skills(&self) -> Vec<String> {
+        self.attributes["skills"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    Pending,
+    Reserved,
+    Assigned,
+    Canceled,
+    Completed,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Reserved => "reserved",
+            TaskStatus::Assigned => "assigned",
+            TaskStatus::Canceled => "canceled",
+            TaskStatus::Completed => "completed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub sid: String,
+    pub attributes: Value,
+    pub status: TaskStatus,
+    pub queue_sid: Option<String>,
+    /// Index of the workflow target the task sits in.
+    pub target: usize,
+    /// The target's timeout fired while a reservation was pending: move on when it settles.
+    pub target_timeout_due: bool,
+    pub created: Ms,
+    pub reservations: Vec<String>,
+    pub canceled_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReservationStatus {
+    Pending,
+    Accepted,
+    Rejected,
+    Timeout,
+    Canceled,
+    Completed,
+}
+
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    pub sid: String,
+    pub task_sid: String,
+    pub worker_sid: String,
+    pub status: ReservationStatus,
+    pub created: Ms,
+}
+
+/// A timer TaskRouter sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Timer {
+    Reservation(String),
+    Target { task: String, target: usize },
+}
+
+/// What an operation asks the simulator to do.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// Event callbacks (form params), in order.
+    pub events: Vec<Vec<(String, String)>>,
+    /// Assignment callbacks to make (form params), with the reservation SID.
+    pub assignments: Vec<(String, Vec<(String, String)>)>,
+    pub timers: Vec<(Ms, Timer)>,
+}
+
+/// A REST error as Twilio words it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestError {
+    pub status: u16,
+    pub code: u32,
+    pub message: String,
+}
+
+fn rest_error(status: u16, code: u32, message: impl Into<String>) -> RestError {
+    RestError {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+#[derive(Debug)]
+pub struct TaskRouter {
+    pub settings: Settings,
+    pub workers: BTreeMap<String, Worker>,
+    pub tasks: BTreeMap<String, Task>,
+    pub reservations: BTreeMap<String, Reservation>,
+    /// Tasks offered more than `max_reservations_per_task` times.
+    pub offer_loops: Vec<String>,
+    next_sid: u64,
+}
+
+impl TaskRouter {
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            workers: BTreeMap::new(),
+            tasks: BTreeMap::new(),
+            reservations: BTreeMap::new(),
+            offer_loops: Vec::new(),
+            next_sid: 0x1000,
+        }
+    }
+
+    fn sid(&mut self, prefix: &str) -> String {
+        self.next_sid += 1;
+        format!("{prefix}{:032x}", self.next_sid)
+    }
+
+    fn base(&self, event: &str, resource: &str, sid: &str, now: Ms) -> Vec<(String, String)> {
+        vec![
+            ("EventType".into(), event.into()),
+            ("EventDescription".into(), format!("{event} (stand-in)")),
+            ("ResourceType".into(), resource.into()),
+            ("ResourceSid".into(), sid.into()),
+            ("Timestamp".into(), (now / 1000).to_string()),
+            ("AccountSid".into(), self.settings.account_sid.clone()),
+            ("WorkspaceSid".into(), self.settings.workspace_sid.clone()),
+        ]
+    }
+
+    fn task_params(&self, task: &Task) -> Vec<(String, String)> {
+        let mut p = vec![
+            ("TaskSid".into(), task.sid.clone()),
+            ("TaskAttributes".into(), task.attributes.to_string()),
+            ("TaskAssignmentStatus".into(), task.status.as_str().into()),
+            ("WorkflowSid".into(), self.settings.workflow_sid.clone()),
+        ];
+        if let Some(q) = &task.queue_sid {
+            p.push(("TaskQueueSid".into(), q.clone()));
+            p.push(("TaskQueueName".into(), self.settings.queue_name(q)));
+        }
+        if let Some(r) = &task.canceled_reason {
+            p.push(("TaskCanceledReason".into(), r.clone()));
+        }
+        p
+    }
+
+    fn worker_params(&self, worker: &Worker) -> Vec<(String, String)> {
+        vec![
+            ("WorkerSid".into(), worker.sid.clone()),
+            ("WorkerName".into(), worker.friendly_name.clone()),
+            ("WorkerAttributes".into(), worker.attributes.to_string()),
+            ("WorkerActivitySid".into(), worker.activity_sid.clone()),
+            (
+                "WorkerActivityName".into(),
+                self.settings.activity_name(&worker.activity_sid),
+            ),
+        ]
+    }
+
+    fn task_event(&self, fx: &mut Effects, event: &str, task_sid: &str, now: Ms) {
+        if let Some(task) = self.tasks.get(task_sid) {
+            let mut p = self.base(event, "task", task_sid, now);
+            p.extend(self.task_params(task));
+            fx.events.push(p);
+        }
+    }
+
+    fn reservation_event(&self, fx: &mut Effects, event: &str, res_sid: &str, now: Ms) {
+        let Some(res) = self.reservations.get(res_sid) else {
+            return;
+        };
+        let mut p = self.base(event, "reservation", res_sid, now);
+        p.push(("ReservationSid".into(), res_sid.into()));
+        if let Some(task) = self.tasks.get(&res.task_sid) {
+            p.extend(self.task_params(task));
+        }
+        if let Some(worker) = self.workers.get(&res.worker_sid) {
+            p.extend(self.worker_params(worker));
+        }
+        fx.events.push(p);
+    }
+
+    fn worker_event(&self, fx: &mut Effects, worker_sid: &str, now: Ms) {
+        if let Some(worker) = self.workers.get(worker_sid) {
+            let mut p = self.base("worker.activity.update", "worker", worker_sid, now);
+            p.extend(self.worker_params(worker));
+            fx.events.push(p);
+        }
+    }
+
+    // ---- workers ----
+
+    pub fn create_worker(
+        &mut self,
+        friendly_name: &str,
+        attributes: Value,
+        activity_sid: Option<&str>,
+        now: Ms,
+        fx: &mut Effects,
+    ) -> Result<String, RestError> {
+        if friendly_name.is_empty() || friendly_name.len() > 64 {
+            return Err(rest_error(400, 20001, "FriendlyName is invalid"));
+        }
+        if self
+            .workers
+            .values()
+            .any(|w| w.friendly_name.eq_ignore_ascii_case(friendly_name))
+        {
+            return Err(rest_error(
+                409,
+                20001,
+                "A Worker with this FriendlyName already exists",
+            ));
+        }
+        let activity = activity_sid
+            .unwrap_or(&self.settings.offline_activity)
+            .to_string();
+        if !self
+            .settings
+            .activities
+            .iter()
+            .any(|(s, _, _)| *s == activity)
+        {
+            return Err(rest_error(
+                400,
+                20001,
+                "ActivitySid is not in this workspace",
+            ));
+        }
+        let sid = self.sid("WK");
+        self.workers.insert(
+            sid.clone(),
+            Worker {
+                sid: sid.clone(),
+                friendly_name: friendly_name.to_string(),
+                activity_sid: activity,
+                attributes,
+                idle_since: now,
+                reservation: None,
+            },
+        );
+        self.dispatch(now, fx);
+        Ok(sid)
+    }
+
+    pub fn worker_json(&self, worker: &Worker) -> Value {
+        let s = &self.settings;
+        json!({
+            "sid": worker.sid,
+            "account_sid": s.account_sid,
+            "workspace_sid": s.workspace_sid,
+            "friendly_name": worker.friendly_name,
+            "activity_sid": worker.activity_sid,
+            "activity_name": s.activity_name(&worker.activity_sid),
+            "available": s.is_available_activity(&worker.activity_sid),
+            "attributes": worker.attributes.to_string(),
+            "date_created": "2026-11-25T14:00:00Z",
+            "date_updated": "2026-11-25T14:00:00Z",
+            "date_status_changed": "2026-11-25T14:00:00Z",
+            "url": format!("https://taskrouter.twilio.com/v1/Workspaces/{}/Workers/{}", s.workspace_sid, worker.sid),
+            "links": {},
+        })
+    }
+
+    /// Worker update: attributes and/or activity. Going to an unavailable
+    /// activity with a pending reservation needs `reject_pending`.
+    pub fn update_worker(
+        &mut self,
+        worker_sid: &str,
+        activity_sid: Option<&str>,
+        attributes: Option<Value>,
+        reject_pending: bool,
+        now: Ms,
+        fx: &mut Effects,
+    ) -> Result<(), RestError> {
+        let Some(worker) = self.workers.get(worker_sid).cloned() else {
+            return Err(rest_error(404, 20404, "Worker not found"));
+        };
+        if let Some(activity) = activity_sid
+            && !self
+                .settings
+                .activities
+                .iter()
+                .any(|(s, _, _)| s == activity)
+        {
+            return Err(rest_error(
+                400,
+                20001,
+                "ActivitySid is not in this workspace",
+            ));
+        }
+        let pending = worker.reservation.clone().filter(|r| {
+            self.reservations
+                .get(r)
+                .is_some_and(|r| r.status == ReservationStatus::Pending)
+        });
+        let leaving = activity_sid.is_some_and(|a| !self.settings.is_available_activity(a));
+        if leaving && pending.is_some() && !reject_pending {
+            return Err(rest_error(
+                400,
+                20001,
+                "Worker has pending reservations; set RejectPendingReservations",
+            ));
+        }
+        if let Some(attributes) = attributes
+            && let Some(w) = self.workers.get_mut(worker_sid)
+        {
+            w.attributes = attributes;
+        }
+        if let (Some(res), true) = (pending, leaving) {
+            self.settle_reservation(&res, ReservationStatus::Rejected, None, now, fx);
+        }
+        if let Some(activity) = activity_sid {
+            self.set_activity(worker_sid, activity, now, fx);
+        }
+        self.dispatch(now, fx);
+        Ok(())
+    }
+
+    fn set_activity(&mut self, worker_sid: &str, activity: &str, now: Ms, fx: &mut Effects) {
+        let Some(w) = self.workers.get_mut(worker_sid) else {
+            return;
+        };
+        if w.activity_sid == activity {
+            return;
+        }
+        w.activity_sid = activity.to_string();
+        if self.settings.is_available_activity(activity) {
+            w.idle_since = now;
+        }
+        self.worker_event(fx, worker_sid, now);
+    }
+
+    // ---- tasks ----
+
+    /// A task from `<Enqueue>`: routed through the workflow at once.
+    pub fn create_task(&mut self, attributes: Value, now: Ms, fx: &mut Effects) -> String {
+        let sid = self.sid("WT");
+        self.tasks.insert(
+            sid.clone(),
+            Task {
+                sid: sid.clone(),
+                attributes,
+                status: TaskStatus::Pending,
+                queue_sid: None,
+                target: 0,
+                target_timeout_due: false,
+                created: now,
+                reservations: Vec::new(),
+                canceled_reason: None,
+            },
+        );
+        self.task_event(fx, "task.created", &sid, now);
+        self.enter_target(&sid, 0, now, fx);
+        self.dispatch(now, fx);
+        sid
+    }
+
+    /// The workflow's targets for a task: its skill's queue (timeout,
+    /// `skip_if: workers.available == 0`) then the nobody queue.
+    fn targets(&self, task: &Task) -> Vec<(String, Option<Ms>, bool)> {
+        let nobody = (self.settings.no_worker_queue_sid.clone(), None, false);
+        match task.attributes["skill"]
+            .as_str()
+            .and_then(|s| self.settings.queue_sid(s))
+        {
+            Some(queue) => vec![(queue, Some(self.settings.queue_timeout_ms), true), nobody],
+            None => vec![nobody],
+        }
+    }
+
+    /// Workers a queue targets (`skills HAS '<skill>'`); the nobody queue targets none.
+    fn queue_matches(&self, queue_sid: &str, worker: &Worker) -> bool {
+        let skill = self.settings.queue_name(queue_sid);
+        queue_sid != self.settings.no_worker_queue_sid && worker.skills().contains(&skill)
+    }
+
+    /// `workers.available` of a queue: matching workers in an available activity.
+    pub fn available_in_queue(&self, queue_sid: &str) -> usize {
+        self.workers
+            .values()
+            .filter(|w| {
+                self.settings.is_available_activity(&w.activity_sid)
+                    && self.queue_matches(queue_sid, w)
+            })
+            .count()
+    }
+
+    fn enter_target(&mut self, task_sid: &str, from: usize, now: Ms, fx: &mut Effects) {
+        let Some(task) = self.tasks.get(task_sid) else {
+            return;
+        };
+        let targets = self.targets(task);
+        let mut index = from;
+        while index < targets.len() {
+            let (queue, _, skip_if_empty) = &targets[index];
+            if *skip_if_empty && self.available_in_queue(queue) == 0 && index + 1 < targets.len() {
+                index += 1;
+                continue;
+            }
+            break;
+        }
+        if index >= targets.len() {
+            // The last target timed out: the task is canceled.
+            self.task_event(fx, "workflow.timeout", task_sid, now);
+            self.cancel_task(task_sid, "Workflow Timeout", now, fx).ok();
+            return;
+        }
+        let (queue, timeout, _) = targets[index].clone();
+        if let Some(task) = self.tasks.get_mut(task_sid) {
+            task.target = index;
+            task.queue_sid = Some(queue);
+            task.target_timeout_due = false;
+        }
+        self.task_event(fx, "task-queue.entered", task_sid, now);
+        if let Some(timeout) = timeout {
+            fx.timers.push((
+                now + timeout,
+                Timer::Target {
+                    task: task_sid.to_string(),
+                    target: index,
+                },
+            ));
+        }
+    }
+
+    /// Cancels a pending or reserved task (REST or the caller hanging up).
+    pub fn cancel_task(
+        &mut self,
+        task_sid: &str,
+        reason: &str,
+        now: Ms,
+        fx: &mut Effects,
+    ) -> Result<(), RestError> {
+        let Some(task) = self.tasks.get(task_sid) else {
+            return Err(rest_error(404, 20404, "Task not found"));
+        };
+        if !matches!(task.status, TaskStatus::Pending | TaskStatus::Reserved) {
+            return Err(rest_error(
+                400,
+                20001,
+                format!("Cannot cancel task {task_sid} because it is not pending or reserved"),
+            ));
+        }
+        let pending: Vec<String> = task
+            .reservations
+            .iter()
+            .filter(|r| {
+                self.reservations
+                    .get(*r)
+                    .is_some_and(|r| r.status == ReservationStatus::Pending)
+            })
+            .cloned()
+            .collect();
+        if let Some(task) = self.tasks.get_mut(task_sid) {
+            task.status = TaskStatus::Canceled;
+            task.canceled_reason = Some(reason.to_string());
+        }
+        for res in pending {
+            self.settle_reservation(&res, ReservationStatus::Canceled, None, now, fx);
+        }
+        self.task_event(fx, "task.canceled", task_sid, now);
+        self.dispatch(now, fx);
+        Ok(())
+    }
+
+    // ---- reservations ----
+
+    /// Offers pending tasks (oldest first) to free, available, matching
+    /// workers (longest idle first).
+    pub fn dispatch(&mut self, now: Ms, fx: &mut Effects) {
+        let pending: Vec<String> = self
+            .tasks
+            .values()
+            .filter(|t| t.status == TaskStatus::Pending)
+            .map(|t| (t.created, t.sid.clone()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|(_, sid)| sid)
+            .collect();
+        for task_sid in pending {
+            let Some(task) = self.tasks.get(&task_sid) else {
+                continue;
+            };
+            let Some(queue) = task.queue_sid.clone() else {
+                continue;
+            };
+            if task.reservations.len() >= self.settings.max_reservations_per_task {
+                if !self.offer_loops.contains(&task_sid) {
+                    self.offer_loops.push(task_sid.clone());
+                }
+                continue;
+            }
+            let Some(worker_sid) = self
+                .workers
+                .values()
+                .filter(|w| {
+                    w.reservation.is_none()
+                        && self.settings.is_available_activity(&w.activity_sid)
+                        && self.queue_matches(&queue, w)
+                })
+                .min_by_key(|w| (w.idle_since, w.sid.clone()))
+                .map(|w| w.sid.clone())
+            else {
+                continue;
+            };
+            self.reserve(&task_sid, &worker_sid, now, fx);
+        }
+    }
+
+    fn reserve(&mut self, task_sid: &str, worker_sid: &str, now: Ms, fx: &mut Effects) {
+        let sid = self.sid("WR");
+        self.reservations.insert(
+            sid.clone(),
+            Reservation {
+                sid: sid.clone(),
+                task_sid: task_sid.to_string(),
+                worker_sid: worker_sid.to_string(),
+                status: ReservationStatus::Pending,
+                created: now,
+            },
+        );
+        if let Some(task) = self.tasks.get_mut(task_sid) {
+            task.status = TaskStatus::Reserved;
+            task.reservations.push(sid.clone());
+        }
+        if let Some(worker) = self.workers.get_mut(worker_sid) {
+            worker.reservation = Some(sid.clone());
+        }
+        self.reservation_event(fx, "reservation.created", &sid, now);
+        fx.timers.push((
+            now + self.settings.reservation_timeout_ms,
+            Timer::Reservation(sid.clone()),
+        ));
+        let (Some(task), Some(worker)) = (self.tasks.get(task_sid), self.workers.get(worker_sid))
+        else {
+            return;
+        };
+        let params = vec![
+            ("Timestamp".into(), (now / 1000).to_string()),
+            ("AccountSid".into(), self.settings.account_sid.clone()),
+            ("WorkspaceSid".into(), self.settings.workspace_sid.clone()),
+            ("WorkflowSid".into(), self.settings.workflow_sid.clone()),
+            (
+                "TaskQueueSid".into(),
+                task.queue_sid.clone().unwrap_or_default(),
+            ),
+            ("WorkerSid".into(), worker_sid.to_string()),
+            ("WorkerAttributes".into(), worker.attributes.to_string()),
+            ("TaskSid".into(), task_sid.to_string()),
+            ("TaskAttributes".into(), task.attributes.to_string()),
+            (
+                "TaskAge".into(),
+                ((now.saturating_sub(task.created)) / 1000).to_string(),
+            ),
+            ("TaskPriority".into(), "0".into()),
+            ("ReservationSid".into(), sid.clone()),
+        ];
+        fx.assignments.push((sid, params));
+    }
+
+    /// Ends a pending reservation (reject, timeout, cancel) or completes an accepted one.
+    fn settle_reservation(
+        &mut self,
+        res_sid: &str,
+        status: ReservationStatus,
+        activity: Option<&str>,
+        now: Ms,
+        fx: &mut Effects,
+    ) {
+        let Some(res) = self.reservations.get_mut(res_sid) else {
+            return;
+        };
+        res.status = status;
+        let (task_sid, worker_sid) = (res.task_sid.clone(), res.worker_sid.clone());
+        if let Some(w) = self.workers.get_mut(&worker_sid)
+            && w.reservation.as_deref() == Some(res_sid)
+        {
+            w.reservation = None;
+            w.idle_since = now;
+        }
+        let event = match status {
+            ReservationStatus::Rejected => "reservation.rejected",
+            ReservationStatus::Timeout => "reservation.timeout",
+            ReservationStatus::Canceled => "reservation.canceled",
+            ReservationStatus::Completed => "reservation.completed",
+            ReservationStatus::Accepted => "reservation.accepted",
+            ReservationStatus::Pending => return,
+        };
+        self.reservation_event(fx, event, res_sid, now);
+        if let Some(activity) = activity {
+            self.set_activity(&worker_sid, activity, now, fx);
+        }
+        let due = match self.tasks.get_mut(&task_sid) {
+            Some(task) if task.status == TaskStatus::Reserved => {
+                task.status = TaskStatus::Pending;
+                task.target_timeout_due
+            }
+            _ => false,
+        };
+        if due && let Some(target) = self.tasks.get(&task_sid).map(|t| t.target) {
+            self.enter_target(&task_sid, target + 1, now, fx);
+        }
+    }
+
+    /// The assignment callback's answer (`{}` keeps the reservation pending).
+    pub fn assignment_answer(&mut self, res_sid: &str, answer: &Value, now: Ms, fx: &mut Effects) {
+        if answer["instruction"].as_str() == Some("reject") {
+            let activity = answer["activity_sid"].as_str().map(str::to_string);
+            self.reject(res_sid, activity.as_deref(), now, fx).ok();
+        }
+    }
+
+    /// REST reject: only a pending reservation can be rejected.
+    pub fn reject(
+        &mut self,
+        res_sid: &str,
+        activity: Option<&str>,
+        now: Ms,
+        fx: &mut Effects,
+    ) -> Result<(), RestError> {
+        match self.reservations.get(res_sid).map(|r| r.status) {
+            None => Err(rest_error(404, 20404, "Reservation not found")),
+            Some(ReservationStatus::Pending) => {
+                if let Some(a) = activity
+                    && !self.settings.activities.iter().any(|(s, _, _)| s == a)
+                {
+                    return Err(rest_error(400, 20001, "WorkerActivitySid is invalid"));
+                }
+                self.settle_reservation(res_sid, ReservationStatus::Rejected, activity, now, fx);
+                self.dispatch(now, fx);
+                Ok(())
+            }
+            Some(_) => Err(rest_error(
+                400,
+                20001,
+                "Reservation is not in expected state [pending]",
+            )),
+        }
+    }
+
+    /// `<Dial><Queue reservationSid>`: accepts a pending reservation; returns the task.
+    pub fn accept(&mut self, res_sid: &str, now: Ms, fx: &mut Effects) -> Option<String> {
+        let res = self.reservations.get_mut(res_sid)?;
+        if res.status != ReservationStatus::Pending {
+            return None;
+        }
+        res.status = ReservationStatus::Accepted;
+        let task_sid = res.task_sid.clone();
+        if let Some(task) = self.tasks.get_mut(&task_sid) {
+            task.status = TaskStatus::Assigned;
+        }
+        self.reservation_event(fx, "reservation.accepted", res_sid, now);
+        Some(task_sid)
+    }
+
+    /// The bridged call ended: task and reservation complete, the worker
+    /// goes to the post-work activity and is free again.
+    pub fn complete(&mut self, res_sid: &str, post_work: Option<&str>, now: Ms, fx: &mut Effects) {
+        let Some(task_sid) = self.reservations.get(res_sid).map(|r| r.task_sid.clone()) else {
+            return;
+        };
+        if let Some(task) = self.tasks.get_mut(&task_sid) {
+            task.status = TaskStatus::Completed;
+        }
+        self.task_event(fx, "task.completed", &task_sid, now);
+        self.settle_reservation(res_sid, ReservationStatus::Completed, post_work, now, fx);
+        self.dispatch(now, fx);
+    }
+
+    pub fn on_timer(&mut self, timer: &Timer, now: Ms, fx: &mut Effects) {
+        match timer {
+            Timer::Reservation(res) => {
+                if self.reservations.get(res).map(|r| r.status) == Some(ReservationStatus::Pending)
+                {
+                    let activity = self.settings.timeout_activity.clone();
+                    self.settle_reservation(
+                        res,
+                        ReservationStatus::Timeout,
+                        Some(&activity),
+                        now,
+                        fx,
+                    );
+                }
+            }
+            Timer::Target { task, target } => {
+                let Some(t) = self.tasks.get_mut(task) else {
+                    return;
+                };
+                if t.target != *target {
+                    return;
+                }
+                match t.status {
+                    TaskStatus::Pending => self.enter_target(task, target + 1, now, fx),
+                    TaskStatus::Reserved => t.target_timeout_due = true,
+                    _ => {}
+                }
+            }
+        }
+        self.dispatch(now, fx);
+    }
+
+    pub fn pending_reservations(&self) -> Vec<&Reservation> {
+        self.reservations
+            .values()
+            .filter(|r| r.status == ReservationStatus::Pending)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AVAIL: &str = "WA0000000000000000000000000000000a";
+    const OFF: &str = "WA0000000000000000000000000000000b";
+    const UNAV: &str = "WA0000000000000000000000000000000c";
+    const NOBODY: &str = "WQ0000000000000000000000000000000f";
+
+    fn router() -> TaskRouter {
+        TaskRouter::new(Settings {
+            workspace_sid: "WS1".into(),
+            workflow_sid: "WW1".into(),
+            account_sid: "AC1".into(),
+            activities: vec![
+                (AVAIL.into(), "Available".into(), true),
+                (OFF.into(), "Offline".into(), false),
+                (UNAV.into(), "Unavailable".into(), false),
+            ],
+            available_activity: AVAIL.into(),
+            offline_activity: OFF.into(),
+            timeout_activity: UNAV.into(),
+            skills: vec!["sales".into(), "support".into()],
+            no_worker_queue_sid: NOBODY.into(),
+            queue_timeout_ms: 60_000,
+            reservation_timeout_ms: 120_000,
+            max_reservations_per_task: 5,
+        })
+    }
+
+    fn event_types(fx: &Effects) -> Vec<String> {
+        fx.events
+            .iter()
+            .map(|p| p.iter().find(|(k, _)| k == "EventType").unwrap().1.clone())
+            .collect()
+    }
+
+    fn param<'a>(p: &'a [(String, String)], k: &str) -> &'a str {
+        &p.iter().find(|(n, _)| n == k).unwrap().1
+    }
+
+    fn worker(tr: &mut TaskRouter, name: &str, skill: &str, now: Ms) -> String {
+        let mut fx = Effects::default();
+        tr.create_worker(
+            name,
+            json!({"skills":[skill],"contact_uri":"+15550000001"}),
+            Some(AVAIL),
+            now,
+            &mut fx,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn nobody_available_skips_to_the_nobody_queue() {
+        let mut tr = router();
+        let mut fx = Effects::default();
+        let task = tr.create_task(json!({"skill":"sales"}), 0, &mut fx);
+        assert_eq!(tr.tasks[&task].queue_sid.as_deref(), Some(NOBODY));
+        assert_eq!(event_types(&fx), vec!["task.created", "task-queue.entered"]);
+        assert!(fx.assignments.is_empty());
+    }
+
+    #[test]
+    fn longest_idle_matching_worker_is_offered_and_times_out() {
+        let mut tr = router();
+        let support = worker(&mut tr, "s", "support", 0);
+        let late = worker(&mut tr, "late", "sales", 5);
+        let early = worker(&mut tr, "early", "sales", 1);
+        let _ = support;
+        let mut fx = Effects::default();
+        let task = tr.create_task(json!({"skill":"sales"}), 10, &mut fx);
+        assert_eq!(fx.assignments.len(), 1);
+        let (res, params) = &fx.assignments[0];
+        assert_eq!(param(params, "WorkerSid"), early);
+        assert_eq!(tr.tasks[&task].status, TaskStatus::Reserved);
+        // The reservation times out: the worker goes unavailable, the other one is offered.
+        let mut fx2 = Effects::default();
+        tr.on_timer(&Timer::Reservation(res.clone()), 130_010, &mut fx2);
+        assert_eq!(tr.workers[&early].activity_sid, UNAV);
+        assert_eq!(fx2.assignments.len(), 1);
+        assert_eq!(param(&fx2.assignments[0].1, "WorkerSid"), late);
+        assert!(event_types(&fx2).contains(&"reservation.timeout".to_string()));
+    }
+
+    #[test]
+    fn reject_without_activity_reoffers_the_same_worker_until_flagged() {
+        let mut tr = router();
+        let w = worker(&mut tr, "w", "sales", 0);
+        let mut fx = Effects::default();
+        let task = tr.create_task(json!({"skill":"sales"}), 1, &mut fx);
+        for _ in 0..10 {
+            let Some((res, _)) = fx.assignments.pop() else {
+                break;
+            };
+            fx = Effects::default();
+            tr.reject(&res, None, 2, &mut fx).unwrap();
+            assert_eq!(tr.workers[&w].activity_sid, AVAIL);
+        }
+        assert_eq!(tr.tasks[&task].reservations.len(), 5);
+        assert_eq!(tr.offer_loops, vec![task]);
+    }
+
+    #[test]
+    fn reject_with_unavailable_moves_on_and_settled_reject_is_a_4xx() {
+        let mut tr = router();
+        let w = worker(&mut tr, "w", "sales", 0);
+        let mut fx = Effects::default();
+        let task = tr.create_task(json!({"skill":"sales"}), 1, &mut fx);
+        let res = fx.assignments[0].0.clone();
+        tr.reject(&res, Some(UNAV), 2, &mut fx).unwrap();
+        assert_eq!(tr.workers[&w].activity_sid, UNAV);
+        assert_eq!(tr.tasks[&task].status, TaskStatus::Pending);
+        let err = tr.reject(&res, Some(UNAV), 3, &mut fx).unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(tr.accept(&res, 3, &mut fx).is_none());
+    }
+
+    #[test]
+    fn queue_timeout_waits_for_the_pending_reservation() {
+        let mut tr = router();
+        let _w = worker(&mut tr, "w", "sales", 0);
+        let mut fx = Effects::default();
+        let task = tr.create_task(json!({"skill":"sales"}), 0, &mut fx);
+        let res = fx.assignments[0].0.clone();
+        let target = Timer::Target {
+            task: task.clone(),
+            target: 0,
+        };
+        tr.on_timer(&target, 60_000, &mut fx);
+        assert_ne!(tr.tasks[&task].queue_sid.as_deref(), Some(NOBODY));
+        let mut fx = Effects::default();
+        tr.reject(&res, Some(UNAV), 61_000, &mut fx).unwrap();
+        assert_eq!(tr.tasks[&task].queue_sid.as_deref(), Some(NOBODY));
+        assert!(event_types(&fx).contains(&"task-queue.entered".to_string()));
+    }
+
+    #[test]
+    fn accept_then_complete_frees_the_worker_and_cancel_rules() {
+        let mut tr = router();
+        let w = worker(&mut tr, "w", "sales", 0);
+        let mut fx = Effects::default();
+        let task = tr.create_task(json!({"skill":"sales"}), 0, &mut fx);
+        let res = fx.assignments[0].0.clone();
+        assert_eq!(tr.accept(&res, 1, &mut fx), Some(task.clone()));
+        assert!(tr.cancel_task(&task, "x", 2, &mut fx).is_err());
+        tr.complete(&res, Some(AVAIL), 3, &mut fx);
+        assert!(tr.workers[&w].reservation.is_none());
+        // Offline with a pending reservation needs RejectPendingReservations.
+        let mut fx = Effects::default();
+        let task2 = tr.create_task(json!({"skill":"sales"}), 4, &mut fx);
+        assert!(
+            tr.update_worker(&w, Some(OFF), None, false, 5, &mut fx)
+                .is_err()
+        );
+        tr.update_worker(&w, Some(OFF), None, true, 5, &mut fx)
+            .unwrap();
+        assert_eq!(tr.tasks[&task2].status, TaskStatus::Pending);
+        tr.cancel_task(&task2, "hangup", 6, &mut fx).unwrap();
+        assert_eq!(tr.tasks[&task2].status, TaskStatus::Canceled);
+    }
+}

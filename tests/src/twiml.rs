@@ -1,0 +1,207 @@
+//! TwiML as the stand-in executes it: the verbs Homeline uses, parsed from
+//! the XML a function answers with. Unknown verbs are kept as such so a
+//! scenario can see that Twilio would have refused the document.
+
+use roxmltree::{Document, Node};
+
+/// One verb of a TwiML document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verb {
+    Say(String),
+    Play {
+        url: String,
+        loops: u32,
+    },
+    Pause(u32),
+    Gather(Gather),
+    Enqueue(Enqueue),
+    /// `<Dial><Queue reservationSid>`.
+    DialQueue(DialQueue),
+    Record(Record),
+    Redirect(String),
+    Hangup,
+    Leave,
+    Reject,
+    /// `<Message>` in an SMS reply.
+    Message(String),
+    /// A verb the stand-in does not model (Twilio would run it; Homeline must not use it here).
+    Unsupported(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gather {
+    pub action: Option<String>,
+    pub num_digits: Option<u32>,
+    /// Seconds to wait for the first digit after the prompts finish (Twilio's default 5).
+    pub timeout: u32,
+    /// Say / Play / Pause nested in the Gather.
+    pub prompts: Vec<Verb>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enqueue {
+    pub workflow_sid: Option<String>,
+    pub action: Option<String>,
+    pub wait_url: Option<String>,
+    /// The `<Task>` JSON text.
+    pub task: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialQueue {
+    pub reservation_sid: Option<String>,
+    pub post_work_activity_sid: Option<String>,
+    pub action: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub action: Option<String>,
+    pub max_length: u32,
+    pub recording_status_callback: Option<String>,
+}
+
+/// Parses a `<Response>` document. Errors name what Twilio would reject.
+pub fn parse(xml: &str) -> Result<Vec<Verb>, String> {
+    let doc = Document::parse(xml).map_err(|e| format!("TwiML is not XML: {e}"))?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "Response" {
+        return Err(format!(
+            "TwiML root is <{}>, not <Response>",
+            root.tag_name().name()
+        ));
+    }
+    Ok(root.children().filter(Node::is_element).map(verb).collect())
+}
+
+fn text(node: Node) -> String {
+    node.text().unwrap_or_default().trim().to_string()
+}
+
+fn attr(node: Node, name: &str) -> Option<String> {
+    node.attribute(name).map(str::to_string)
+}
+
+fn number(node: Node, name: &str) -> Option<u32> {
+    node.attribute(name).and_then(|v| v.trim().parse().ok())
+}
+
+fn verb(node: Node) -> Verb {
+    match node.tag_name().name() {
+        "Say" => Verb::Say(text(node)),
+        "Play" => Verb::Play {
+            url: text(node),
+            loops: number(node, "loop").unwrap_or(1),
+        },
+        "Pause" => Verb::Pause(number(node, "length").unwrap_or(1)),
+        "Gather" => Verb::Gather(Gather {
+            action: attr(node, "action"),
+            num_digits: number(node, "numDigits"),
+            timeout: number(node, "timeout").unwrap_or(5),
+            prompts: node.children().filter(Node::is_element).map(verb).collect(),
+        }),
+        "Enqueue" => Verb::Enqueue(Enqueue {
+            workflow_sid: attr(node, "workflowSid"),
+            action: attr(node, "action"),
+            wait_url: attr(node, "waitUrl"),
+            task: node.children().find(|c| c.has_tag_name("Task")).map(text),
+        }),
+        "Dial" => match node.children().find(|c| c.has_tag_name("Queue")) {
+            Some(queue) => Verb::DialQueue(DialQueue {
+                reservation_sid: attr(queue, "reservationSid"),
+                post_work_activity_sid: attr(queue, "postWorkActivitySid"),
+                action: attr(node, "action"),
+            }),
+            None => Verb::Unsupported("Dial without Queue".into()),
+        },
+        "Record" => Verb::Record(Record {
+            action: attr(node, "action"),
+            max_length: number(node, "maxLength").unwrap_or(3600),
+            recording_status_callback: attr(node, "recordingStatusCallback"),
+        }),
+        "Redirect" => Verb::Redirect(text(node)),
+        "Hangup" => Verb::Hangup,
+        "Leave" => Verb::Leave,
+        "Reject" => Verb::Reject,
+        "Message" => Verb::Message(text(node)),
+        other => Verb::Unsupported(other.to_string()),
+    }
+}
+
+/// How long a verb keeps the line busy, in simulated milliseconds: speech at
+/// 2.5 words per second (at least one second), a hold-music file 30 s.
+pub fn duration_ms(verb: &Verb) -> u64 {
+    match verb {
+        Verb::Say(text) => (text.split_whitespace().count() as u64 * 400).max(1000),
+        Verb::Play { loops, .. } => 30_000 * u64::from((*loops).clamp(1, 10)),
+        Verb::Pause(secs) => u64::from(*secs) * 1000,
+        Verb::Gather(g) => g.prompts.iter().map(duration_ms).sum(),
+        _ => 0,
+    }
+}
+
+/// Whether the verb makes a sound the listener hears at once.
+pub fn is_audible(verb: &Verb) -> bool {
+    match verb {
+        Verb::Say(_) | Verb::Play { .. } => true,
+        Verb::Gather(g) => g.prompts.first().is_some_and(is_audible),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_verbs_homeline_uses() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?><Response>
+            <Gather action="/inbound/menu" numDigits="1" timeout="4"><Say>For sales press 1</Say></Gather>
+            <Enqueue workflowSid="WW1" action="/inbound/after" waitUrl="/inbound/wait"><Task>{"skill":"sales"}</Task></Enqueue>
+            <Dial action="/amd-result/after"><Queue reservationSid="WR1" postWorkActivitySid="WA1"/></Dial>
+            <Record action="/inbound/recorded" maxLength="120" recordingStatusCallback="/inbound/recording"/>
+            <Pause length="2"/><Redirect>/x</Redirect><Hangup/><Conference>x</Conference></Response>"#;
+        let verbs = parse(xml).unwrap();
+        assert_eq!(verbs.len(), 8);
+        let Verb::Gather(g) = &verbs[0] else { panic!() };
+        assert_eq!((g.num_digits, g.timeout), (Some(1), 4));
+        assert_eq!(g.prompts, vec![Verb::Say("For sales press 1".into())]);
+        let Verb::Enqueue(e) = &verbs[1] else {
+            panic!()
+        };
+        assert_eq!(e.task.as_deref(), Some(r#"{"skill":"sales"}"#));
+        assert_eq!(e.wait_url.as_deref(), Some("/inbound/wait"));
+        let Verb::DialQueue(d) = &verbs[2] else {
+            panic!()
+        };
+        assert_eq!(d.reservation_sid.as_deref(), Some("WR1"));
+        assert_eq!(d.action.as_deref(), Some("/amd-result/after"));
+        let Verb::Record(r) = &verbs[3] else { panic!() };
+        assert_eq!(r.max_length, 120);
+        assert_eq!(verbs[4], Verb::Pause(2));
+        assert_eq!(verbs[5], Verb::Redirect("/x".into()));
+        assert_eq!(verbs[7], Verb::Unsupported("Conference".into()));
+    }
+
+    #[test]
+    fn refuses_what_twilio_refuses() {
+        assert!(parse("not xml").is_err());
+        assert!(parse("<Foo/>").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            duration_ms(&Verb::Say("one two three four five".into())),
+            2000
+        );
+        assert_eq!(duration_ms(&Verb::Say("hi".into())), 1000);
+        assert_eq!(duration_ms(&Verb::Pause(3)), 3000);
+        assert!(is_audible(&Verb::Gather(Gather {
+            action: None,
+            num_digits: None,
+            timeout: 5,
+            prompts: vec![Verb::Say("x".into())]
+        })));
+    }
+}
