@@ -655,3 +655,115 @@ async fn race_put_voicemail<S: Store>(store: S) {
         vec![voicemail(1, 1_700_000_000 + winner as i64)]
     );
 }
+
+/// What only the DynamoDB adapter has: the table set-up and reading back
+/// items it did not write.
+mod dynamodb_adapter {
+    use aws_sdk_dynamodb::config::{Credentials, Region};
+    use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
+    use shared::store::dynamo::create_table;
+    use shared::store::{DynamoStore, StoreError, WorkerStore};
+    use testkit::dynamo::{dynamodb_url, fresh_store};
+
+    #[tokio::test]
+    async fn create_table_is_idempotent_and_turns_ttl_on() {
+        let store = fresh_store().await;
+        // Again on the existing table, as every `make dev` does.
+        if let Err(e) = create_table(store.client(), store.table()).await {
+            panic!("second create_table failed: {e}");
+        }
+        let ttl = store
+            .client()
+            .describe_time_to_live()
+            .table_name(store.table())
+            .send()
+            .await
+            .expect("DescribeTimeToLive");
+        let description = ttl.time_to_live_description().expect("TTL description");
+        assert_eq!(
+            description.time_to_live_status(),
+            Some(&TimeToLiveStatus::Enabled)
+        );
+        assert_eq!(description.attribute_name(), Some("expires_at"));
+    }
+
+    async fn put_raw(store: &DynamoStore, fields: &[(&str, AttributeValue)]) {
+        let mut put = store.client().put_item().table_name(store.table());
+        for (name, value) in fields {
+            put = put.item(*name, value.clone());
+        }
+        put.send().await.expect("raw PutItem");
+    }
+
+    fn s(v: &str) -> AttributeValue {
+        AttributeValue::S(v.into())
+    }
+
+    fn n(v: &str) -> AttributeValue {
+        AttributeValue::N(v.into())
+    }
+
+    #[tokio::test]
+    async fn missing_or_mistyped_attributes_are_malformed() {
+        let store = fresh_store().await;
+        let profile = |phone: &str, misses: AttributeValue| {
+            vec![
+                ("pk", s("WORKERS")),
+                ("sk", s(&format!("WORKER#{phone}"))),
+                ("phone", s(phone)),
+                ("name", s("Ann")),
+                ("skills", AttributeValue::L(vec![s("sales")])),
+                ("misses", misses),
+                ("answered_total", n("0")),
+                ("missed_total", n("0")),
+                ("version", n("1")),
+            ]
+        };
+        // Well-formed first, so the failures below are about the one attribute.
+        put_raw(&store, &profile("+15550000001", n("0"))).await;
+        assert!(store.get_worker("+15550000001").await.is_ok());
+
+        put_raw(&store, &profile("+15550000002", s("zero"))).await;
+        put_raw(&store, &profile("+15550000003", n("-1"))).await;
+        let mut no_name = profile("+15550000004", n("0"));
+        no_name.retain(|(name, _)| *name != "name");
+        put_raw(&store, &no_name).await;
+
+        for (phone, attribute) in [
+            ("+15550000002", "misses"),
+            ("+15550000003", "misses"),
+            ("+15550000004", "name"),
+        ] {
+            match store.get_worker(phone).await {
+                Err(StoreError::Malformed { key, reason }) => {
+                    assert_eq!(key, format!("WORKERS/WORKER#{phone}"));
+                    assert!(reason.contains(attribute), "{reason}");
+                }
+                other => panic!("{phone}: expected Malformed, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            store.list_workers().await,
+            Err(StoreError::Malformed { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn failures_are_unavailable_without_secrets() {
+        let secret = "wJalrXUtnFEMI-not-a-real-secret";
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version_latest()
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDEXAMPLE", secret, None, None, "test"))
+            .endpoint_url(dynamodb_url())
+            .build();
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), "no-such-table");
+        match store.get_worker("+15550000001").await {
+            Err(StoreError::Unavailable(message)) => {
+                assert!(message.contains("GetItem"), "{message}");
+                assert!(!message.contains(secret), "{message}");
+            }
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+}

@@ -797,3 +797,38 @@ impl OnceStore for DynamoStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::CancellationReason;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+
+    use super::*;
+
+    fn canceled(codes: &[&str]) -> TransactWriteItemsError {
+        let reasons = codes
+            .iter()
+            .map(|code| CancellationReason::builder().code(*code).build())
+            .collect();
+        TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder()
+                .set_cancellation_reasons(Some(reasons))
+                .build(),
+        )
+    }
+
+    // The race test on DynamoDB Local never saw a conflict; real DynamoDB reports them.
+    #[test]
+    fn voicemail_transaction_outcomes() {
+        let exists = canceled(&["ConditionalCheckFailed", "None"]);
+        assert!(voicemail_exists(&exists));
+        assert!(!transaction_conflict(&exists));
+
+        let conflict = canceled(&["TransactionConflict", "None"]);
+        assert!(transaction_conflict(&conflict));
+        assert!(!voicemail_exists(&conflict));
+
+        let throttled = canceled(&["ThrottlingError", "None"]);
+        assert!(!voicemail_exists(&throttled) && !transaction_conflict(&throttled));
+    }
+}
