@@ -182,3 +182,6 @@ impl Sim {
         self.world().workers.insert(worker.phone.clone(), worker);
     }
 }
+
+#[cfg(test)]
+mod selftest;
