@@ -672,6 +672,7 @@ async fn the_deadline_stops_retries() {
     );
     let attempts = twilio.requests_for(Route::UpdateTask).len();
     assert!((2..20).contains(&attempts), "{attempts} attempts");
+    twilio.idle().await;
     twilio.assert_spec_valid();
 }
 
@@ -694,6 +695,7 @@ async fn slow_twilio_beyond_the_deadline_returns_in_time() {
         elapsed <= budget + Duration::from_millis(150),
         "took {elapsed:?}"
     );
+    twilio.idle().await;
     twilio.assert_spec_valid();
 }
 
@@ -710,6 +712,7 @@ async fn a_create_that_timed_out_after_sending_is_not_replayed() {
 
     assert!(outcome.is_err(), "{outcome:?}");
     assert_eq!(twilio.requests_for(Route::CreateCall).len(), 1);
+    twilio.idle().await;
     twilio.assert_spec_valid();
 }
 
