@@ -9,6 +9,8 @@
 
 mod transport;
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::Value;
 
@@ -136,6 +138,7 @@ pub struct TwilioClient {
     workspace_sid: String,
     username: String,
     password: String,
+    attempt_timeout: Duration,
 }
 
 impl TwilioClient {
@@ -157,7 +160,14 @@ impl TwilioClient {
             workspace_sid: config.workspace_sid.clone(),
             username: username.to_string(),
             password: password.to_string(),
+            attempt_timeout: transport::ATTEMPT_TIMEOUT,
         }
+    }
+
+    /// Caps each attempt at `timeout` (default 10 s); the deadline still bounds the whole.
+    pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
     }
 
     /// Places an outbound call; returns its call SID.
