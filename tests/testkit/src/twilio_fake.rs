@@ -15,6 +15,18 @@
 //! (pending, pending, in progress), because tests start from webhooks that
 //! name SIDs Twilio made. Settle one first with `set_*_status` to exercise the
 //! "already settled" answers.
+//!
+//! Failure injection: `fail_next(Route::CreateCall, 2, 429)` (then the normal
+//! answer), `fail_next_with(route, n, Failure::twilio(..) | Failure::raw(..))`,
+//! `delay(route, d)` (the request still takes effect at once, like a slow
+//! Twilio). After a client gave up on a slow answer, `idle().await` before
+//! `assert_spec_valid()`.
+//!
+//! Error answers follow Twilio: 401/20003 bad credentials, 404/20404 unknown
+//! resource, 400/21220 updating an ended call, 400/20001 "Cannot cancel task ..
+//! not pending or reserved", 400/20001 "Reservation .. is not in expected
+//! state" (code unconfirmed), 409/20001 FriendlyName taken (status and code
+//! unconfirmed: Twilio answers 400/20001 for a taken TaskQueue name).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
