@@ -225,3 +225,6 @@ fn ask<S: Store>(
         .gather(gather.say(question))
         .redirect_with_method(url, "POST")
 }
+
+#[cfg(test)]
+mod tests;
