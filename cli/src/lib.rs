@@ -41,6 +41,9 @@ pub enum Command {
     /// Enroll, remove and list workers.
     #[command(subcommand)]
     Workers(WorkersCommand),
+    /// Manage the DynamoDB table.
+    #[command(subcommand)]
+    Table(TableCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +69,12 @@ pub struct AddArgs {
     /// Skills they take calls for, comma-separated, e.g. sales,support (checked against SKILLS when set).
     #[arg(long)]
     pub skills: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TableCommand {
+    /// Create the table named by TABLE_NAME (keys pk/sk, on-demand, TTL on expires_at). Safe to repeat.
+    Create,
 }
 
 #[derive(Debug, PartialEq, Eq)]

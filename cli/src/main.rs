@@ -1,8 +1,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use homeline_cli::{Cli, Command, run_workers, table_name};
+use homeline_cli::{Cli, Command, TableCommand, run_workers, table_name};
 use shared::store::DynamoStore;
+use shared::store::dynamo::create_table;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -13,6 +14,11 @@ async fn main() -> ExitCode {
         match cli.command {
             Command::Workers(command) => {
                 run_workers(command, &store, &env, &mut std::io::stdout()).await
+            }
+            Command::Table(TableCommand::Create) => {
+                create_table(store.client(), store.table()).await?;
+                println!("Table {} is ready.", store.table());
+                Ok(())
             }
         }
     }

@@ -15,7 +15,9 @@ async fn exec(
 ) -> Result<String, CliError> {
     let cli = Cli::try_parse_from(std::iter::once("homeline").chain(args.iter().copied()))
         .map_err(|e| CliError::Invalid(e.to_string()))?;
-    let Command::Workers(command) = cli.command;
+    let Command::Workers(command) = cli.command else {
+        return Err(CliError::Invalid("not a workers command".into()));
+    };
     let lookup = |name: &str| env.get(name).map(|v| v.to_string());
     let mut out = Vec::new();
     run_workers(command, store, &lookup, &mut out).await?;
