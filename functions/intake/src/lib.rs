@@ -225,6 +225,3 @@ fn ask<S: Store>(
         .gather(gather.say(question))
         .redirect_with_method(url, "POST")
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,15 +1,12 @@
-//! Handler unit tests on the in-memory store. Twilio points at an
-//! unroutable placeholder, so every path here must answer without it.
+//! Handler tests on the in-memory store. Twilio points at an unroutable
+//! placeholder, so every path here must answer without it.
 
-use lambda_http::Request;
+mod common;
+
+use common::{ANA, STRANGER, answer, call, sms};
 use shared::App;
 use shared::store::{Activity, MemoryStore, WorkerProfile, WorkerStore};
-use testkit::events::{self, body_text};
-
-use super::handle;
-
-const ANA: &str = "+15551230001";
-const STRANGER: &str = "+15559990000";
+use testkit::events;
 
 async fn app_with_ana() -> App<MemoryStore> {
     let app = App::new(testkit::test_config(&[]), MemoryStore::new());
@@ -17,36 +14,6 @@ async fn app_with_ana() -> App<MemoryStore> {
     ana.activity = Some(Activity::Offline);
     assert!(app.store.put_worker(&ana).await.expect("put").applied());
     app
-}
-
-fn sms(from: &str, body: &str) -> Request {
-    events::form_request(
-        "/intake/sms",
-        &[],
-        &[
-            ("MessageSid", "SM00000000000000000000000000000001"),
-            ("From", from),
-            ("To", testkit::CALLER_ID),
-            ("Body", body),
-        ],
-    )
-}
-
-fn call(path: &str, query: &[(&str, &str)], from: &str, digits: Option<&str>) -> Request {
-    let mut params = vec![
-        ("CallSid", "CA00000000000000000000000000000001"),
-        ("From", from),
-        ("To", testkit::CALLER_ID),
-    ];
-    if let Some(digits) = digits {
-        params.push(("Digits", digits));
-    }
-    events::form_request(path, query, &params)
-}
-
-async fn answer(app: &App<MemoryStore>, request: Request) -> (u16, String) {
-    let response = handle(app.clone(), request).await;
-    (response.status().as_u16(), body_text(&response))
 }
 
 async fn ana(app: &App<MemoryStore>) -> WorkerProfile {
