@@ -236,3 +236,55 @@ async fn remove_of_an_online_worker_without_twilio_settings_names_the_variable_a
         "{listed}"
     );
 }
+
+#[tokio::test]
+async fn remove_sets_the_taskrouter_worker_offline_then_forgets_the_worker() {
+    let store = fresh_store().await;
+    let twilio = testkit::twilio_fake::TwilioFake::start().await;
+    let attributes = serde_json::json!({"contact_uri": "+15550100005", "skills": ["sales"]});
+    let worker_sid = twilio.add_worker("+15550100005", &attributes, testkit::ACTIVITY_AVAILABLE);
+    let mut profile = shared::store::WorkerProfile::new("+15550100005", "Ed", vec!["sales".into()]);
+    profile.worker_sid = Some(worker_sid.clone());
+    profile.activity = Some(Activity::Available);
+    assert!(store.put_worker(&profile).await.expect("put").applied());
+
+    // The binary blocks its thread; the fake answers from the runtime meanwhile.
+    let table = store.table().to_string();
+    let taskrouter_url = twilio.taskrouter_url().to_string();
+    let output = tokio::task::spawn_blocking(move || {
+        let twilio_env = [
+            ("TWILIO_ACCOUNT_SID", testkit::ACCOUNT_SID),
+            ("TWILIO_AUTH_TOKEN", testkit::AUTH_TOKEN),
+            ("TWILIO_WORKSPACE_SID", testkit::WORKSPACE_SID),
+            ("TWILIO_ACTIVITY_OFFLINE_SID", testkit::ACTIVITY_OFFLINE),
+            ("TWILIO_TASKROUTER_URL", taskrouter_url.as_str()),
+        ];
+        homeline(
+            &table,
+            &twilio_env,
+            &["workers", "remove", "+1 555 010 0005"],
+        )
+    })
+    .await
+    .expect("join");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(&format!("TaskRouter worker {worker_sid} set Offline")),
+        "{}",
+        stdout(&output)
+    );
+
+    let updates = twilio.worker_updates();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(
+        updates[0].param("ActivitySid"),
+        Some(testkit::ACTIVITY_OFFLINE)
+    );
+    assert_eq!(updates[0].param("RejectPendingReservations"), Some("true"));
+    assert_eq!(
+        twilio.worker(&worker_sid).expect("worker").activity_sid,
+        testkit::ACTIVITY_OFFLINE
+    );
+    assert_eq!(store.get_worker("+15550100005").await.expect("get"), None);
+    twilio.assert_spec_valid();
+}

@@ -69,7 +69,7 @@ pub async fn go_online<S: Store>(
                 Ok(worker) => worker.sid,
                 // FriendlyName is unique in the workspace: a concurrent `on`,
                 // or an earlier one whose table write failed, made it.
-                Err(e) if e.status() == Some(409) => {
+                Err(e) if e.is_conflict() => {
                     let Some(existing) = app.twilio.find_worker(&profile.phone, deadline).await?
                     else {
                         return Err(e.into());

@@ -79,10 +79,16 @@ impl Rig {
     }
 }
 
-fn message(xml: &str) -> &str {
+/// The SMS text of a `<Message>` reply, XML entities decoded.
+fn message(xml: &str) -> String {
     let start = xml.find("<Message>").map_or(0, |i| i + "<Message>".len());
     let end = xml.find("</Message>").unwrap_or(xml.len());
-    &xml[start..end]
+    xml[start..end]
+        .replace("&apos;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 #[tokio::test]
