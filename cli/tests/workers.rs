@@ -28,6 +28,15 @@ fn homeline(table: &str, extra_env: &[(&str, &str)], args: &[&str]) -> Output {
     }
 }
 
+/// `homeline workers add <phone> --name <name> --skills <skills>`.
+fn add(table: &str, phone: &str, name: &str, skills: &str) -> Output {
+    homeline(
+        table,
+        &[],
+        &["workers", "add", phone, "--name", name, "--skills", skills],
+    )
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -52,33 +61,9 @@ async fn table_create_then_add_list_remove_end_to_end() {
         );
     }
 
-    let added = homeline(
-        &table,
-        &[],
-        &[
-            "workers",
-            "add",
-            "+1 (555) 010-0001",
-            "--name",
-            "Ana",
-            "--skills",
-            "sales,support",
-        ],
-    );
+    let added = add(&table, "+1 (555) 010-0001", "Ana", "sales,support");
     assert!(added.status.success(), "add: {}", stderr(&added));
-    let added = homeline(
-        &table,
-        &[],
-        &[
-            "workers",
-            "add",
-            "5550100002",
-            "--name",
-            "Bo",
-            "--skills",
-            "support",
-        ],
-    );
+    let added = add(&table, "5550100002", "Bo", "support");
     assert!(added.status.success(), "add: {}", stderr(&added));
 
     let store = DynamoStore::local(&dynamodb_url(), table.clone());
@@ -133,19 +118,7 @@ async fn table_create_then_add_list_remove_end_to_end() {
 #[tokio::test]
 async fn bad_phone_is_rejected_with_a_clear_error_and_nothing_stored() {
     let store = fresh_store().await;
-    let output = homeline(
-        store.table(),
-        &[],
-        &[
-            "workers",
-            "add",
-            "+1 (555) abc",
-            "--name",
-            "Ana",
-            "--skills",
-            "sales",
-        ],
-    );
+    let output = add(store.table(), "+1 (555) abc", "Ana", "sales");
     assert!(!output.status.success());
     let err = stderr(&output);
     assert!(
@@ -161,19 +134,7 @@ async fn bad_phone_is_rejected_with_a_clear_error_and_nothing_stored() {
 #[tokio::test]
 async fn unknown_skill_and_missing_table_name_fail_clearly() {
     let store = fresh_store().await;
-    let output = homeline(
-        store.table(),
-        &[],
-        &[
-            "workers",
-            "add",
-            "+15550100003",
-            "--name",
-            "Cy",
-            "--skills",
-            "billing",
-        ],
-    );
+    let output = add(store.table(), "+15550100003", "Cy", "billing");
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("billing not in SKILLS (sales,support)"),
@@ -192,19 +153,7 @@ async fn unknown_skill_and_missing_table_name_fail_clearly() {
 #[tokio::test]
 async fn remove_of_an_online_worker_without_twilio_settings_names_the_variable_and_keeps_it() {
     let store = fresh_store().await;
-    let added = homeline(
-        store.table(),
-        &[],
-        &[
-            "workers",
-            "add",
-            "+15550100004",
-            "--name",
-            "Di",
-            "--skills",
-            "sales",
-        ],
-    );
+    let added = add(store.table(), "+15550100004", "Di", "sales");
     assert!(added.status.success(), "{}", stderr(&added));
     let mut profile = store
         .get_worker("+15550100004")

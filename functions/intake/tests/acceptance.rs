@@ -12,7 +12,7 @@ use shared::App;
 use shared::store::{Activity, DynamoStore, WorkerProfile, WorkerStore};
 use testkit::dynamo::fresh_store;
 use testkit::events;
-use testkit::twilio_fake::{Route, TwilioFake};
+use testkit::twilio_fake::{RecordedRequest, Route, TwilioFake};
 use testkit::{ACTIVITY_AVAILABLE, ACTIVITY_OFFLINE, CALLER_ID};
 
 struct Rig {
@@ -65,6 +65,12 @@ impl Rig {
         items
     }
 
+    async fn assert_online_for(&self, skills: &[&str]) {
+        let ana = self.ana().await;
+        assert_eq!(ana.activity, Some(Activity::Available));
+        assert_eq!(ana.skills, skills);
+    }
+
     async fn sms(&self, from: &str, body: &str) -> String {
         let (status, xml) = answer(&self.app, sms(from, body)).await;
         assert_eq!(status, 200, "{xml}");
@@ -77,6 +83,12 @@ impl Rig {
         assert_eq!(status, 200, "{xml}");
         xml
     }
+}
+
+/// The worker attributes a create or update sent.
+fn attributes(request: &RecordedRequest) -> serde_json::Value {
+    let raw = request.param("Attributes").expect("Attributes sent");
+    serde_json::from_str(raw).expect("Attributes are JSON")
 }
 
 /// The SMS text of a `<Message>` reply, XML entities decoded.
@@ -163,8 +175,7 @@ async fn on_sales_creates_the_worker_available_with_the_right_attributes() {
     let request = &created[0];
     assert_eq!(request.param("FriendlyName"), Some(ANA));
     assert_eq!(request.param("ActivitySid"), Some(ACTIVITY_AVAILABLE));
-    let attributes: serde_json::Value =
-        serde_json::from_str(request.param("Attributes").expect("Attributes")).expect("JSON");
+    let attributes = attributes(request);
     assert_eq!(
         attributes,
         json!({"contact_uri": ANA, "skills": ["sales"], "name": "Ana"})
@@ -201,14 +212,9 @@ async fn repeating_on_is_harmless_and_on_alone_reuses_the_last_skills() {
     assert_eq!(rig.twilio.workers().len(), 1);
     let last = rig.twilio.worker_updates().pop().expect("updates");
     assert_eq!(last.param("ActivitySid"), Some(ACTIVITY_AVAILABLE));
-    let attributes: serde_json::Value =
-        serde_json::from_str(last.param("Attributes").expect("Attributes")).expect("JSON");
+    let attributes = attributes(&last);
     assert_eq!(attributes["skills"], json!(["support"]));
-    let ana = rig.ana().await;
-    assert_eq!(
-        (ana.activity, ana.skills),
-        (Some(Activity::Available), vec!["support".to_string()])
-    );
+    rig.assert_online_for(&["support"]).await;
     rig.twilio.assert_spec_valid();
 }
 
@@ -298,14 +304,9 @@ async fn voice_menu_online_asks_the_skill_then_confirms() {
 
     let created = rig.twilio.workers_created();
     assert_eq!(created.len(), 1);
-    let attributes: serde_json::Value =
-        serde_json::from_str(created[0].param("Attributes").expect("Attributes")).expect("JSON");
+    let attributes = attributes(&created[0]);
     assert_eq!(attributes["skills"], json!(["support"]));
-    let ana = rig.ana().await;
-    assert_eq!(
-        (ana.activity, ana.skills),
-        (Some(Activity::Available), vec!["support".to_string()])
-    );
+    rig.assert_online_for(&["support"]).await;
     rig.twilio.assert_spec_valid();
 }
 

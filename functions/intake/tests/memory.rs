@@ -16,6 +16,13 @@ async fn app_with_ana() -> App<MemoryStore> {
     app
 }
 
+/// Ana's key press (or none) on a voice-menu step; the TwiML answer.
+async fn step(app: &App<MemoryStore>, path: &str, attempt: &str, digits: Option<&str>) -> String {
+    answer(app, call(path, &[("attempt", attempt)], ANA, digits))
+        .await
+        .1
+}
+
 async fn ana(app: &App<MemoryStore>) -> WorkerProfile {
     app.store
         .get_worker(ANA)
@@ -152,18 +159,10 @@ async fn voice_greets_by_name_with_an_absolute_signed_menu() {
 #[tokio::test]
 async fn voice_no_input_repeats_once_then_says_goodbye() {
     let app = app_with_ana().await;
-    let (_, xml) = answer(
-        &app,
-        call("/intake/voice/menu", &[("attempt", "1")], ANA, None),
-    )
-    .await;
+    let xml = step(&app, "/intake/voice/menu", "1", None).await;
     assert!(xml.contains("Sorry, I didn&apos;t get that."), "{xml}");
     assert!(xml.contains("/intake/voice/menu?attempt=2"), "{xml}");
-    let (_, xml) = answer(
-        &app,
-        call("/intake/voice/menu", &[("attempt", "2")], ANA, None),
-    )
-    .await;
+    let xml = step(&app, "/intake/voice/menu", "2", None).await;
     assert!(xml.contains("<Say>Goodbye.</Say><Hangup/>"), "{xml}");
     assert!(!xml.contains("<Gather"), "{xml}");
 }
@@ -171,21 +170,13 @@ async fn voice_no_input_repeats_once_then_says_goodbye() {
 #[tokio::test]
 async fn voice_online_asks_for_the_skill_in_menu_order() {
     let app = app_with_ana().await;
-    let (_, xml) = answer(
-        &app,
-        call("/intake/voice/menu", &[("attempt", "1")], ANA, Some("1")),
-    )
-    .await;
+    let xml = step(&app, "/intake/voice/menu", "1", Some("1")).await;
     assert!(xml.contains("/intake/voice/skill?attempt=1"), "{xml}");
     assert!(
         xml.contains("For sales, press 1. For support, press 2."),
         "{xml}"
     );
-    let (_, xml) = answer(
-        &app,
-        call("/intake/voice/skill", &[("attempt", "1")], ANA, Some("7")),
-    )
-    .await;
+    let xml = step(&app, "/intake/voice/skill", "1", Some("7")).await;
     assert!(
         xml.contains("/intake/voice/skill?attempt=2") && xml.contains("Sorry"),
         "{xml}"
@@ -196,11 +187,7 @@ async fn voice_online_asks_for_the_skill_in_menu_order() {
 #[tokio::test]
 async fn voice_status_then_the_menu_again() {
     let app = app_with_ana().await;
-    let (_, xml) = answer(
-        &app,
-        call("/intake/voice/menu", &[("attempt", "2")], ANA, Some("3")),
-    )
-    .await;
+    let xml = step(&app, "/intake/voice/menu", "2", Some("3")).await;
     assert!(xml.contains("<Say>You are offline.</Say>"), "{xml}");
     assert!(xml.contains("/intake/voice/menu?attempt=1"), "{xml}");
 }
