@@ -95,24 +95,20 @@ async fn sms_reply<S: Store>(
 ) -> Result<String, IntakeError> {
     let profile = enrolled(app, phone).await?;
     let plan = domain::decide_sms(command, profile.as_ref(), &app.config.skills);
-    let Some(profile) = profile else {
-        return Ok(match plan {
-            SmsPlan::Reply(text) => text,
-            _ => replies::stranger(),
-        });
-    };
-    Ok(match plan {
-        SmsPlan::Reply(text) => text,
-        SmsPlan::GoOnline(skills) => {
+    Ok(match (plan, profile) {
+        (SmsPlan::Reply(text), _) => text,
+        (SmsPlan::GoOnline(skills), Some(profile)) => {
             let first = domain::is_first_online(&profile);
             roster::go_online(app, &profile, &skills, deadline).await?;
             let save_number = first.then_some(app.config.twilio.caller_id.as_str());
             replies::online(&skills, save_number)
         }
-        SmsPlan::GoOffline => {
+        (SmsPlan::GoOffline, Some(profile)) => {
             roster::go_offline(app, &profile, deadline).await?;
             replies::offline()
         }
+        // `decide_sms` plans no change for a stranger; refuse all the same.
+        (_, None) => replies::stranger(),
     })
 }
 
@@ -147,12 +143,13 @@ async fn voice_answer<S: Store>(
 ) -> Result<twiml::Response, IntakeError> {
     let profile = enrolled(app, phone).await?;
     let action = domain::decide_voice(step, profile.as_ref(), digits, attempt, &app.config.skills);
-    let Some(profile) = profile else {
-        return Ok(twiml::Response::new().say(prompts::refusal()).hangup());
-    };
     let skills = &app.config.skills;
+    // `decide_voice` refuses a stranger; without a profile there is nothing else to say.
+    let Some(profile) = profile else {
+        return Ok(refusal());
+    };
     Ok(match action {
-        VoiceAction::Refuse => twiml::Response::new().say(prompts::refusal()).hangup(),
+        VoiceAction::Refuse => refusal(),
         VoiceAction::Menu { attempt, reprompt } => {
             let opening = if step == VoiceStep::Greet {
                 prompts::greeting(&profile)
@@ -196,6 +193,11 @@ async fn voice_answer<S: Store>(
         }
         VoiceAction::Goodbye => twiml::Response::new().say(prompts::goodbye()).hangup(),
     })
+}
+
+/// Not enrolled: a short refusal, then hang up.
+fn refusal() -> twiml::Response {
+    twiml::Response::new().say(prompts::refusal()).hangup()
 }
 
 /// A one-key `<Gather>` for `step`; with no key Twilio falls through to the

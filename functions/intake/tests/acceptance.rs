@@ -413,6 +413,13 @@ async fn twilio_500_on_the_update_gets_a_friendly_reply_and_leaves_state_consist
         rig.twilio.requests_for(Route::UpdateWorker).len() > 1,
         "retried"
     );
+    // The voice menu's offline meets the same failure: an apology, not silence.
+    let xml = rig.call("/intake/voice/menu", "1", Some("2")).await;
+    assert!(
+        xml.contains("couldn&apos;t update right now") && xml.ends_with("<Hangup/></Response>"),
+        "{xml}"
+    );
+    assert_eq!(rig.ana().await, online);
     rig.twilio.assert_spec_valid();
 }
 
