@@ -3,3 +3,4 @@
 //! function crates); nothing here does I/O.
 
 pub mod hours;
+pub mod intake;
