@@ -7,6 +7,7 @@
 //! requests the function makes meanwhile (over real HTTP, to the stand-in's
 //! server on 127.0.0.1) apply at that paused simulated instant.
 
+pub mod harness;
 pub mod homeline;
 pub mod phones;
 pub mod report;
@@ -176,6 +177,13 @@ impl Sim {
                 body: body.to_string(),
             },
         );
+    }
+
+    /// The caller of `call_sid` hangs up now.
+    pub fn hang_up(&self, call_sid: &str) {
+        let mut world = self.world();
+        let now = world.now;
+        world.schedule(now, sim::Ev::Patience(call_sid.to_string()));
     }
 
     pub fn add_worker(&self, worker: WorkerScript) {

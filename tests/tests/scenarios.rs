@@ -1,0 +1,381 @@
+//! Outcome scenarios: the real functions on DynamoDB Local behind the
+//! Twilio stand-in (simulated time, Prism-checked REST). Run with
+//! `scripts/local-stack.sh run -- cargo test -p homeline-tests --test scenarios`.
+
+use homeline_tests::harness::{Stage, caller, caller_leg, legs_to};
+use homeline_tests::sim::{CallStatus, Leg};
+use homeline_tests::taskrouter::ReservationStatus;
+use homeline_tests::{Chaos, Outcome, Phone};
+
+const ANA: &str = "+15550001001";
+const BEN: &str = "+15550001002";
+const CAL: &str = "+15550001003";
+const CUSTOMER: &str = "+15557770001";
+const MINUTE: u64 = 60_000;
+
+fn assert_invariants(stage: &Stage) -> Outcome {
+    let world = stage.sim.world();
+    let outcome = Outcome::of(&world);
+    assert!(
+        outcome.invariant_failures().is_empty(),
+        "{:?}\n{}\nanomalies: {:?}",
+        outcome.invariant_failures(),
+        outcome.table(),
+        world.anomalies
+    );
+    outcome
+}
+
+fn bridged_to(stage: &Stage, from: &str) -> Option<String> {
+    let world = stage.sim.world();
+    let call = caller_leg(&world, from)?;
+    let peer = call.peer.as_ref()?;
+    world.calls.get(peer).map(|w| w.to.clone())
+}
+
+fn texts_to(stage: &Stage, phone: &str) -> Vec<String> {
+    stage
+        .sim
+        .world()
+        .messages
+        .iter()
+        .filter(|m| m.to == phone)
+        .map(|m| m.body.clone())
+        .collect()
+}
+
+fn worker_activity(stage: &Stage, phone: &str) -> Option<String> {
+    let world = stage.sim.world();
+    world
+        .tr
+        .workers
+        .values()
+        .find(|w| w.attributes["contact_uri"].as_str() == Some(phone))
+        .map(|w| w.activity_sid.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_goes_online_by_sms_then_gets_a_call() {
+    let stage = Stage::start(&[], 1).await;
+    stage.worker(ANA, "sales", Phone::fast_human()).await;
+    stage.sim.sms_at(0, ANA, "on sales");
+    stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
+    stage.sim.run_until(5 * MINUTE).await;
+
+    assert!(
+        !texts_to(&stage, ANA).is_empty(),
+        "no confirmation SMS to the worker"
+    );
+    assert_eq!(
+        worker_activity(&stage, ANA).as_deref(),
+        Some(testkit::ACTIVITY_AVAILABLE)
+    );
+    assert_eq!(bridged_to(&stage, CUSTOMER).as_deref(), Some(ANA));
+    {
+        let world = stage.sim.world();
+        let creates: Vec<_> = world
+            .rest
+            .iter()
+            .filter(|r| r.path.ends_with("/Calls.json"))
+            .collect();
+        assert_eq!(creates.len(), 1, "one call to the worker");
+        assert_eq!(creates[0].param("To"), Some(ANA));
+        // The default answer mode is the hybrid: async AMD under a whisper.
+        assert_eq!(creates[0].param("AsyncAmd"), Some("true"));
+        let leg = legs_to(&world, ANA)[0];
+        let answered = leg.answered.expect("answered");
+        assert!(
+            leg.first_audio.is_some_and(|t| t - answered < 1_000),
+            "the worker hears the whisper within a second of answering"
+        );
+    }
+    let outcome = assert_invariants(&stage);
+    assert_eq!((outcome.callers, outcome.to_person), (1, 1));
+    stage.assert_spec_clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_workers_voicemail_answers_then_the_next_worker_gets_the_caller() {
+    let stage = Stage::start(&[], 2).await;
+    stage.worker(ANA, "sales", Phone::voicemail()).await;
+    stage.worker(BEN, "sales", Phone::fast_human()).await;
+    // Ana goes online first: she is the longest idle and is offered first.
+    stage.sim.sms_at(0, ANA, "on sales");
+    stage.sim.sms_at(1_000, BEN, "on sales");
+    stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
+    stage.sim.run_until(5 * MINUTE).await;
+
+    assert_eq!(
+        legs_to(&stage.sim.world(), ANA).len(),
+        1,
+        "Ana's phone rang once"
+    );
+    assert_eq!(bridged_to(&stage, CUSTOMER).as_deref(), Some(BEN));
+    assert_eq!(
+        worker_activity(&stage, ANA).as_deref(),
+        Some(testkit::ACTIVITY_UNAVAILABLE)
+    );
+    assert!(
+        texts_to(&stage, ANA).len() >= 2,
+        "Ana is told she missed a call"
+    );
+    let outcome = assert_invariants(&stage);
+    assert_eq!((outcome.to_person, outcome.to_machine), (1, 0));
+    stage.assert_spec_clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_worker_then_the_next_one() {
+    let stage = Stage::start(&[], 3).await;
+    stage.worker(ANA, "sales", Phone::Busy).await;
+    stage.worker(BEN, "sales", Phone::fast_human()).await;
+    stage.sim.sms_at(0, ANA, "on sales");
+    stage.sim.sms_at(1_000, BEN, "on sales");
+    stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
+    stage.sim.run_until(5 * MINUTE).await;
+
+    assert_eq!(bridged_to(&stage, CUSTOMER).as_deref(), Some(BEN));
+    assert_eq!(
+        worker_activity(&stage, ANA).as_deref(),
+        Some(testkit::ACTIVITY_UNAVAILABLE)
+    );
+    {
+        let world = stage.sim.world();
+        let ana_res: Vec<_> = world
+            .tr
+            .reservations
+            .values()
+            .filter(|r| world.tr.workers[&r.worker_sid].attributes["contact_uri"] == ANA)
+            .collect();
+        assert_eq!(ana_res.len(), 1);
+        assert_eq!(
+            ana_res[0].status,
+            ReservationStatus::Rejected,
+            "busy rejects, not a timeout"
+        );
+    }
+    assert_invariants(&stage);
+    stage.assert_spec_clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_online_voicemail_is_recorded_and_announced() {
+    let owner = "+15559990001";
+    let stage = Stage::start(&[("VOICEMAIL_NOTIFY_NUMBERS", owner)], 4).await;
+    stage.worker(ANA, "sales", Phone::fast_human()).await; // enrolled, never online
+    stage.sim.call_in(caller(CUSTOMER, 1_000, '1'));
+    stage.sim.run_until(5 * MINUTE).await;
+
+    let call = caller_leg(&stage.sim.world(), CUSTOMER)
+        .cloned()
+        .expect("caller");
+    assert!(
+        call.voicemail_recorded,
+        "the caller left a voicemail; heard {:?}",
+        call.heard
+    );
+    use shared::store::VoicemailStore;
+    let stored = stage
+        .app
+        .store
+        .list_voicemails(10)
+        .await
+        .expect("list voicemails");
+    assert_eq!(stored.len(), 1, "one voicemail item in DynamoDB");
+    assert_eq!(stored[0].caller, CUSTOMER);
+    assert_eq!(stored[0].skill, "sales");
+    assert_eq!(texts_to(&stage, owner).len(), 1, "the owner is told once");
+    let outcome = assert_invariants(&stage);
+    assert_eq!(outcome.voicemail, 1);
+    stage.assert_spec_clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_hangs_up_while_the_workers_phone_rings_and_the_leg_is_canceled() {
+    let stage = Stage::start(&[], 5).await;
+    let ringing_long = Phone::Person {
+        answer_after: 18_000,
+        verdict: "human",
+        amd_after: 1_500,
+        press_after: Some(2_000),
+    };
+    stage.worker(ANA, "sales", ringing_long).await;
+    stage.sim.sms_at(0, ANA, "on sales");
+    stage.sim.call_in(caller(CUSTOMER, 5_000, '1'));
+    let ringing = stage
+        .run_until_true(2 * MINUTE, |w| {
+            legs_to(w, ANA)
+                .iter()
+                .any(|l| l.status == CallStatus::Ringing)
+        })
+        .await;
+    assert!(ringing, "Ana's phone never rang");
+    let caller_sid = caller_leg(&stage.sim.world(), CUSTOMER)
+        .unwrap()
+        .sid
+        .clone();
+    stage.sim.hang_up(&caller_sid);
+    let hung_up_at = stage.sim.now();
+    stage.sim.run_for(MINUTE).await;
+
+    let world = stage.sim.world();
+    let leg = legs_to(&world, ANA)[0].clone();
+    assert_eq!(
+        leg.status,
+        CallStatus::Canceled,
+        "the ringing leg is canceled"
+    );
+    assert!(leg.answered.is_none(), "Ana never answers into silence");
+    assert!(leg.ended.unwrap() - hung_up_at < 2_000, "canceled at once");
+    let updates = world
+        .rest
+        .iter()
+        .filter(|r| r.path.ends_with(&format!("/Calls/{}.json", leg.sid)))
+        .count();
+    assert_eq!(updates, 1, "one update of the leg");
+    drop(world);
+    let outcome = assert_invariants(&stage);
+    assert_eq!(outcome.hung_up, 1);
+    stage.assert_spec_clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_texts_off_while_ringing() {
+    let stage = Stage::start(&[], 6).await;
+    let ringing_long = Phone::Person {
+        answer_after: 15_000,
+        verdict: "human",
+        amd_after: 1_500,
+        press_after: Some(2_000),
+    };
+    stage.worker(ANA, "sales", ringing_long).await;
+    stage.worker(BEN, "sales", Phone::fast_human()).await;
+    stage.sim.sms_at(0, ANA, "on sales");
+    stage.sim.sms_at(1_000, BEN, "on sales");
+    stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
+    let ringing = stage
+        .run_until_true(2 * MINUTE, |w| {
+            legs_to(w, ANA)
+                .iter()
+                .any(|l| l.status == CallStatus::Ringing)
+        })
+        .await;
+    assert!(ringing, "Ana's phone never rang");
+    let now = stage.sim.now();
+    stage.sim.sms_at(now, ANA, "off");
+    stage.sim.run_for(5 * MINUTE).await;
+
+    assert_eq!(
+        worker_activity(&stage, ANA).as_deref(),
+        Some(testkit::ACTIVITY_OFFLINE)
+    );
+    assert_eq!(bridged_to(&stage, CUSTOMER).as_deref(), Some(BEN));
+    {
+        let world = stage.sim.world();
+        assert!(
+            legs_to(&world, ANA).iter().all(|l| l.bridged.is_none()),
+            "Ana is not bridged after going off"
+        );
+    }
+    assert_invariants(&stage);
+    stage.assert_spec_clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicated_and_reordered_callbacks_act_once() {
+    let stage = Stage::start(&[], 7).await;
+    stage.worker(ANA, "sales", Phone::voicemail()).await;
+    stage.worker(BEN, "sales", Phone::Busy).await;
+    stage.worker(CAL, "sales", Phone::fast_human()).await;
+    stage.sim.sms_at(0, ANA, "on sales");
+    stage.sim.sms_at(1_000, BEN, "on sales");
+    stage.sim.sms_at(2_000, CAL, "on sales");
+    stage.sim.run_until(5_000).await;
+    // From now on every status, AMD, recording and TaskRouter event callback
+    // arrives twice, each copy up to 3 s late (so out of order).
+    stage.sim.world().chaos = Some(Chaos {
+        duplicate: true,
+        max_delay_ms: 3_000,
+    });
+    stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
+    stage.sim.run_until(6 * MINUTE).await;
+
+    assert_eq!(bridged_to(&stage, CUSTOMER).as_deref(), Some(CAL));
+    {
+        let world = stage.sim.world();
+        for res in world.tr.reservations.keys() {
+            let rejects = world
+                .rest
+                .iter()
+                .filter(|r| r.path.ends_with(&format!("/Reservations/{res}")))
+                .count();
+            assert!(rejects <= 1, "reservation {res} updated {rejects} times");
+        }
+        for phone in [ANA, BEN] {
+            let misses = world
+                .messages
+                .iter()
+                .filter(|m| m.to == phone && m.at > 5_000)
+                .count();
+            assert_eq!(misses, 1, "{phone} gets exactly one miss SMS");
+        }
+    }
+    let outcome = assert_invariants(&stage);
+    assert_eq!(outcome.to_person, 1);
+    stage.assert_spec_clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twilio_answering_429_and_500_for_a_while() {
+    let stage = Stage::start(&[], 8).await;
+    stage.worker(ANA, "sales", Phone::voicemail()).await;
+    stage.worker(BEN, "sales", Phone::fast_human()).await;
+    stage.sim.sms_at(0, ANA, "on sales");
+    stage.sim.sms_at(1_000, BEN, "on sales");
+    stage.sim.run_until(5_000).await;
+    // Each of the next requests is answered 429 then 500, alternately, six times.
+    stage
+        .sim
+        .world()
+        .faults
+        .extend([429, 500, 429, 500, 429, 500]);
+    stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
+    stage.sim.run_until(6 * MINUTE).await;
+
+    {
+        let world = stage.sim.world();
+        assert!(world.faults.is_empty(), "the faults were served");
+        let failed = world
+            .rest
+            .iter()
+            .filter(|r| r.status == 429 || r.status == 500)
+            .count();
+        assert_eq!(failed, 6);
+    }
+    assert_eq!(bridged_to(&stage, CUSTOMER).as_deref(), Some(BEN));
+    assert_invariants(&stage);
+    stage.assert_spec_clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_caller_is_never_left_waiting_in_a_queue_leg() {
+    // A caller who presses nothing still reaches a skill (the first), then a person.
+    let stage = Stage::start(&[], 9).await;
+    stage.worker(ANA, "sales", Phone::fast_human()).await;
+    stage.sim.sms_at(0, ANA, "on sales");
+    stage
+        .sim
+        .call_in(homeline_tests::Caller::new(CUSTOMER, 5_000, None));
+    stage.sim.run_until(5 * MINUTE).await;
+    assert_eq!(bridged_to(&stage, CUSTOMER).as_deref(), Some(ANA));
+    let world = stage.sim.world();
+    assert!(
+        world
+            .calls
+            .values()
+            .all(|c| !matches!(c.leg, Leg::InQueue { .. }))
+    );
+    drop(world);
+    assert_invariants(&stage);
+    stage.assert_spec_clean().await;
+}
