@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 STACK := scripts/local-stack.sh
 
-.PHONY: help setup test lint-template fmt-check clippy unit build release
+.PHONY: help setup test lint-template fmt-check clippy unit build release simulate
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -12,6 +12,9 @@ setup: ## install the local stack (DynamoDB Local, Prism, Twilio specs, cargo-la
 
 test: lint-template fmt-check clippy ## template lint, format check, clippy, then every test against the real local stack
 	$(STACK) run -- cargo test --workspace --all-targets
+
+simulate: ## 200 callers over a simulated hour through the real functions and a Twilio stand-in; prints the outcome table
+	$(STACK) run -- cargo run -p homeline-tests --example simulate
 
 lint-template: ## cfn-lint template.yaml, check it against the code (and lint its SAM translation when the translator is installed)
 	scripts/lint-template.sh

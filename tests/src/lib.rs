@@ -9,6 +9,7 @@
 
 pub mod harness;
 pub mod homeline;
+pub mod load;
 pub mod phones;
 pub mod report;
 pub mod rest;

@@ -218,22 +218,23 @@ async fn caller_hangs_up_while_the_workers_phone_rings_and_the_leg_is_canceled()
     let hung_up_at = stage.sim.now();
     stage.sim.run_for(MINUTE).await;
 
-    let world = stage.sim.world();
-    let leg = legs_to(&world, ANA)[0].clone();
-    assert_eq!(
-        leg.status,
-        CallStatus::Canceled,
-        "the ringing leg is canceled"
-    );
-    assert!(leg.answered.is_none(), "Ana never answers into silence");
-    assert!(leg.ended.unwrap() - hung_up_at < 2_000, "canceled at once");
-    let updates = world
-        .rest
-        .iter()
-        .filter(|r| r.path.ends_with(&format!("/Calls/{}.json", leg.sid)))
-        .count();
-    assert_eq!(updates, 1, "one update of the leg");
-    drop(world);
+    {
+        let world = stage.sim.world();
+        let leg = legs_to(&world, ANA)[0].clone();
+        assert_eq!(
+            leg.status,
+            CallStatus::Canceled,
+            "the ringing leg is canceled"
+        );
+        assert!(leg.answered.is_none(), "Ana never answers into silence");
+        assert!(leg.ended.unwrap() - hung_up_at < 2_000, "canceled at once");
+        let updates = world
+            .rest
+            .iter()
+            .filter(|r| r.path.ends_with(&format!("/Calls/{}.json", leg.sid)))
+            .count();
+        assert_eq!(updates, 1, "one update of the leg");
+    }
     let outcome = assert_invariants(&stage);
     assert_eq!(outcome.hung_up, 1);
     stage.assert_spec_clean().await;
@@ -368,14 +369,15 @@ async fn the_caller_is_never_left_waiting_in_a_queue_leg() {
         .call_in(homeline_tests::Caller::new(CUSTOMER, 5_000, None));
     stage.sim.run_until(5 * MINUTE).await;
     assert_eq!(bridged_to(&stage, CUSTOMER).as_deref(), Some(ANA));
-    let world = stage.sim.world();
-    assert!(
-        world
-            .calls
-            .values()
-            .all(|c| !matches!(c.leg, Leg::InQueue { .. }))
-    );
-    drop(world);
+    {
+        let world = stage.sim.world();
+        assert!(
+            world
+                .calls
+                .values()
+                .all(|c| !matches!(c.leg, Leg::InQueue { .. }))
+        );
+    }
     assert_invariants(&stage);
     stage.assert_spec_clean().await;
 }

@@ -1,0 +1,55 @@
+//! `make simulate`: 200 callers over a simulated hour against 20 workers with
+//! mixed phones and three skills, through the real functions. Prints the
+//! outcome table; fails when an invariant does not hold.
+//! Sizes: `SIM_CALLERS`, `SIM_WORKERS`, `SIM_MINUTES`, `SIM_SEED`; `SIM_CHAOS=1`
+//! duplicates and re-orders callbacks.
+
+use homeline_tests::load::{Plan, run};
+
+fn var(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> std::process::ExitCode {
+    let full = Plan::full();
+    let plan = Plan {
+        callers: var("SIM_CALLERS", full.callers as u64) as usize,
+        workers: var("SIM_WORKERS", full.workers as u64) as usize,
+        span: var("SIM_MINUTES", full.span / 60_000) * 60_000,
+        seed: var("SIM_SEED", full.seed),
+        chaos: var("SIM_CHAOS", 0) == 1,
+    };
+    let started = std::time::Instant::now();
+    let outcome = run(plan).await;
+    println!(
+        "{} callers over {} simulated minutes, {} workers, skills {:?} (seed {}), in {:.1} s of real time\n",
+        plan.callers,
+        plan.span / 60_000,
+        plan.workers,
+        homeline_tests::load::SKILLS,
+        plan.seed,
+        started.elapsed().as_secs_f64()
+    );
+    println!("{}", outcome.table());
+    let failures = outcome.invariant_failures();
+    if !outcome.anomalies.is_empty() {
+        println!("anomalies ({}):", outcome.anomalies.len());
+        for a in outcome.anomalies.iter().take(20) {
+            println!("  {a}");
+        }
+    }
+    if failures.is_empty() {
+        println!("invariants: all hold");
+        std::process::ExitCode::SUCCESS
+    } else {
+        println!("INVARIANTS BROKEN:");
+        for f in failures {
+            println!("  {f}");
+        }
+        std::process::ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,120 @@
+//! The load run: callers over a simulated hour against workers with mixed
+//! phone behaviour and several skills.
+
+use crate::harness::Stage;
+use crate::phones::{Caller, Phone, PhoneProfile, WorkerScript};
+use crate::{Chaos, Ms, Outcome};
+
+pub const SKILLS: [&str; 3] = ["sales", "support", "billing"];
+
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub callers: usize,
+    pub workers: usize,
+    /// Callers arrive uniformly over this span.
+    pub span: Ms,
+    pub seed: u64,
+    /// Callbacks duplicated and re-ordered.
+    pub chaos: bool,
+}
+
+impl Plan {
+    /// 200 callers over an hour, 20 workers.
+    pub fn full() -> Self {
+        Self {
+            callers: 200,
+            workers: 20,
+            span: 3_600_000,
+            seed: 42,
+            chaos: false,
+        }
+    }
+}
+
+/// Phone behaviour by worker type: most answer, some are often busy, some
+/// let calls go to voicemail, some screen unknown callers, some lose signal.
+fn profile(i: usize) -> (&'static str, PhoneProfile) {
+    use Phone::*;
+    let fast = Phone::fast_human();
+    let slow = Phone::slow_human();
+    match i % 10 {
+        0..=3 => (
+            "reliable",
+            PhoneProfile(vec![(85, fast), (10, slow), (5, NoAnswer)]),
+        ),
+        4 | 5 => (
+            "often busy",
+            PhoneProfile(vec![(50, fast), (30, Busy), (20, Phone::voicemail())]),
+        ),
+        6 => (
+            "voicemail-prone",
+            PhoneProfile(vec![(40, fast), (60, Phone::voicemail())]),
+        ),
+        7 => (
+            "screens unknown callers",
+            PhoneProfile(vec![(50, Phone::screener()), (50, slow)]),
+        ),
+        8 => (
+            "patchy signal",
+            PhoneProfile(vec![(50, Unreachable), (50, fast)]),
+        ),
+        _ => ("slow to pick up", PhoneProfile(vec![(100, slow)])),
+    }
+}
+
+/// Runs the plan on a fresh stage; returns the outcome (after every call ended).
+pub async fn run(plan: Plan) -> Outcome {
+    let skills = SKILLS.join(",");
+    let stage = Stage::start(&[("SKILLS", skills.as_str())], plan.seed).await;
+    let mut rng = fastrand::Rng::with_seed(plan.seed);
+    for i in 0..plan.workers {
+        let phone = format!("+1555100{i:04}");
+        let mut skills = vec![SKILLS[i % SKILLS.len()].to_string()];
+        if i % 4 == 0 {
+            skills.push(SKILLS[(i + 1) % SKILLS.len()].to_string());
+        }
+        let (kind, profile) = profile(i);
+        stage
+            .enroll(WorkerScript {
+                phone: phone.clone(),
+                name: format!("{kind} {i}"),
+                skills: skills.clone(),
+                profile,
+                rejoin_after: Some(rng.u64(120_000..=300_000)),
+            })
+            .await;
+        stage
+            .sim
+            .sms_at(i as Ms * 500, &phone, &format!("on {}", skills.join(" ")));
+    }
+    for i in 0..plan.callers {
+        let digit = match rng.u8(0..20) {
+            0 => None,
+            d => Some(char::from(b'1' + d % SKILLS.len() as u8)),
+        };
+        stage.sim.call_in(Caller {
+            from: format!("+1555700{i:04}"),
+            arrive: 30_000 + rng.u64(0..plan.span),
+            digit,
+            patience: rng.u64(60_000..=300_000),
+            talk: rng.u64(60_000..=240_000),
+            message: rng.u64(10_000..=40_000),
+        });
+    }
+    if plan.chaos {
+        stage.sim.world().chaos = Some(Chaos {
+            duplicate: true,
+            max_delay_ms: 2_000,
+        });
+    }
+    // Long enough for every caller to finish.
+    stage.sim.run_until(30_000 + plan.span + 30 * 60_000).await;
+    let outcome = Outcome::of(&stage.sim.world());
+    let violations = stage.sim.spec_violations().await;
+    assert!(
+        violations.is_empty(),
+        "requests breaking Twilio's spec:\n{}",
+        violations.join("\n")
+    );
+    outcome
+}
