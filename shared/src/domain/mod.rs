@@ -2,4 +2,5 @@
 //! current state and returns what to do. Effects happen at the edge (the
 //! function crates); nothing here does I/O.
 
+pub mod attempt;
 pub mod hours;
