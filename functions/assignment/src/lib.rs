@@ -1,10 +1,235 @@
-//! `assignment`: see DESIGN.md.
+//! `assignment`: TaskRouter's assignment callback. Records the attempt, rings
+//! the worker's phone with answering machine detection and answers `{}` at
+//! once, leaving the reservation pending; the worker leg's webhooks
+//! (`amd-result`, `dial-status`) settle it.
+//!
+//! The phone is WorkerAttributes `contact_uri`; without one, the profile whose
+//! `worker_sid` is the offered worker (profiles are keyed by phone, so this
+//! lists the roster: fine for a small business, and only a fallback).
+
+use std::time::Duration;
 
 use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
 use shared::App;
-use shared::store::Store;
+use shared::Deadline;
+use shared::config::{AnswerMode, Config};
+use shared::domain::attempt::{OPEN, leg_url, paths, whole_secs};
+use shared::http::{self, Rejection, TwilioRequest};
+use shared::miss;
+use shared::phone;
+use shared::store::{Attempt, AttemptChange, AttemptState, Store, now_secs};
+use shared::twilio::{MachineDetection, NewCall};
+
+/// TaskRouter waits 5 s; keep a margin for a cold start and the network.
+pub const BUDGET: Duration = Duration::from_millis(3500);
+/// The part of the budget the Calls create may use (retries included), so a
+/// slow Twilio still leaves time to answer with a reject instruction.
+pub const CALL_CREATE_BUDGET: Duration = Duration::from_millis(2500);
 
 pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
-    let _ = (app, event);
-    todo!("assignment")
+    let deadline = Deadline::after(BUDGET);
+    let request = match http::verified(&event, &app.config) {
+        Ok(request) => request,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let offer = match Offer::parse(&request) {
+        Ok(offer) => offer,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let phone = match offer.contact_phone.clone() {
+        Some(phone) => Some(phone),
+        None => phone_from_profile(&app, &offer.worker_sid).await,
+    };
+    let attempt = Attempt {
+        reservation_sid: offer.reservation_sid,
+        task_sid: offer.task_sid,
+        worker_sid: offer.worker_sid,
+        phone: phone.clone().unwrap_or_default(),
+        skill: offer.skill,
+        caller_call_sid: offer.caller_call_sid,
+        call_sid: None,
+        state: AttemptState::Dialing,
+        outcome: None,
+        sip_response_code: None,
+        created_at: now_secs(),
+    };
+    match app.store.create_attempt(&attempt).await {
+        Ok(write) if write.applied() => {}
+        Ok(_) => {
+            tracing::info!(reservation_sid = %attempt.reservation_sid, "repeated assignment callback; the worker is already being called");
+            return http::json(&json!({}));
+        }
+        Err(error) => {
+            // Without a record no callback could be trusted: pass the task on
+            // without blaming the worker for our outage.
+            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the attempt");
+            return reject(&app.config.activities.available);
+        }
+    }
+    if phone.is_none() {
+        tracing::warn!(reservation_sid = %attempt.reservation_sid, worker_sid = %attempt.worker_sid, "worker has no phone to ring");
+        return cannot_place(&app, &attempt, "no-phone", deadline).await;
+    }
+    let call = new_call(&app.config, &attempt);
+    let call_deadline = Deadline::at(
+        deadline
+            .instant()
+            .min(tokio::time::Instant::now() + CALL_CREATE_BUDGET),
+    );
+    match app.twilio.create_call(&call, call_deadline).await {
+        Ok(call_sid) => {
+            tracing::info!(reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
+                %call_sid, worker_sid = %attempt.worker_sid, "ringing the worker");
+            if let Err(error) = app
+                .store
+                .set_call_sid(&attempt.task_sid, &attempt.reservation_sid, &call_sid)
+                .await
+            {
+                // The leg's webhooks carry CallSid and store it with their decision.
+                tracing::warn!(%error, reservation_sid = %attempt.reservation_sid, %call_sid, "could not store the call SID");
+            }
+            http::json(&json!({}))
+        }
+        Err(error) => {
+            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
+                "could not place the call to the worker");
+            cannot_place(&app, &attempt, "call-failed", deadline).await
+        }
+    }
+}
+
+/// The assignment callback's parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub reservation_sid: String,
+    pub task_sid: String,
+    pub worker_sid: String,
+    /// WorkerAttributes `contact_uri` (E.164; `tel:` allowed), when valid.
+    pub contact_phone: Option<String>,
+    pub skill: String,
+    /// TaskAttributes `call_sid`: the caller's call.
+    pub caller_call_sid: Option<String>,
+}
+
+impl Offer {
+    pub fn parse(request: &TwilioRequest) -> Result<Self, Rejection> {
+        let worker = json_param(request, "WorkerAttributes");
+        let task = json_param(request, "TaskAttributes");
+        let text = |v: &Value, key: &str| {
+            v.get(key)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        Ok(Self {
+            reservation_sid: request.require("ReservationSid")?.to_string(),
+            task_sid: request.require("TaskSid")?.to_string(),
+            worker_sid: request.require("WorkerSid")?.to_string(),
+            contact_phone: text(&worker, "contact_uri")
+                .and_then(|uri| phone::normalize(uri.strip_prefix("tel:").unwrap_or(&uri)).ok()),
+            skill: text(&task, "skill").unwrap_or_else(|| "a customer".to_string()),
+            caller_call_sid: text(&task, "call_sid"),
+        })
+    }
+}
+
+/// A JSON attribute string; missing or malformed reads as `{}` (the fields
+/// that matter are checked one by one).
+fn json_param(request: &TwilioRequest, name: &str) -> Value {
+    request
+        .param(name)
+        .and_then(|raw| serde_json::from_str(raw).ok())
+        .unwrap_or_else(|| json!({}))
+}
+
+async fn phone_from_profile<S: Store>(app: &App<S>, worker_sid: &str) -> Option<String> {
+    match app.store.list_workers().await {
+        Ok(profiles) => profiles
+            .into_iter()
+            .find(|p| p.worker_sid.as_deref() == Some(worker_sid))
+            .map(|p| p.phone),
+        Err(error) => {
+            tracing::error!(%error, %worker_sid, "could not look up the worker's profile");
+            None
+        }
+    }
+}
+
+/// The outbound call to the worker. Ring time and AMD stay well under the
+/// reservation timeout (pitfall 1): 20 s + 5 s (+ 8 s press-1) by default
+/// against TaskRouter's 120 s.
+pub fn new_call(config: &Config, attempt: &Attempt) -> NewCall {
+    let url = |path: &str| config.url(&leg_url(path, &attempt.task_sid, &attempt.reservation_sid));
+    let async_callback = match config.answer_mode {
+        AnswerMode::Sync => None,
+        AnswerMode::Hybrid | AnswerMode::Screen => Some(url(paths::VERDICT)),
+    };
+    NewCall {
+        to: attempt.phone.clone(),
+        from: config.twilio.caller_id.clone(),
+        url: url(paths::ANSWER),
+        status_callback: url(paths::DIAL_STATUS),
+        // Busy, no-answer, failed and canceled all arrive as the final event.
+        status_callback_events: vec!["completed"],
+        timeout_secs: whole_secs(config.ring_timeout),
+        machine_detection: Some(MachineDetection {
+            mode: "Enable",
+            timeout_secs: whole_secs(config.amd_timeout),
+            async_callback,
+        }),
+    }
+}
+
+/// The worker cannot be rung: the attempt is a miss, and TaskRouter is told
+/// to pass the task on, moving the worker to the activity the miss count
+/// calls for (the reject instruction sets it; a REST update would race it).
+async fn cannot_place<S: Store>(
+    app: &App<S>,
+    attempt: &Attempt,
+    reason: &str,
+    deadline: Deadline,
+) -> Response<Body> {
+    let change = AttemptChange {
+        outcome: Some(reason.to_string()),
+        ..AttemptChange::default()
+    };
+    match app
+        .store
+        .transition(
+            &attempt.task_sid,
+            &attempt.reservation_sid,
+            OPEN,
+            AttemptState::Missed,
+            &change,
+        )
+        .await
+    {
+        Ok(write) if write.applied() => {}
+        // A leg webhook decided already (a call created despite the error).
+        Ok(_) => return http::json(&json!({})),
+        Err(error) => {
+            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the miss");
+        }
+    }
+    let activities = &app.config.activities;
+    let count = miss::count_miss(app, attempt).await.unwrap_or_else(|error| {
+        tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not count the miss");
+        None
+    });
+    let activity = match count {
+        Some(c) if !c.out_of_rotation && c.went_offline => &activities.offline,
+        Some(c) if !c.out_of_rotation => &activities.available,
+        _ => &activities.unavailable,
+    };
+    if count.is_some_and(|c| c.out_of_rotation) && !attempt.phone.is_empty() {
+        // Best effort inside what is left of the 5 s: the answer matters more.
+        let _ = miss::notify_out_of_rotation(app, attempt, reason, deadline).await;
+    }
+    reject(activity)
+}
+
+fn reject(activity_sid: &str) -> Response<Body> {
+    http::json(&json!({"instruction": "reject", "activity_sid": activity_sid}))
 }

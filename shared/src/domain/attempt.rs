@@ -39,6 +39,11 @@ pub fn leg_url(path: &str, task_sid: &str, reservation_sid: &str) -> String {
     format!("{path}?TaskSid={task_sid}&ReservationSid={reservation_sid}")
 }
 
+/// A duration as the whole seconds TwiML and the REST API take.
+pub fn whole_secs(d: std::time::Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
+}
+
 /// `AnsweredBy` from answering machine detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AnsweredBy {
