@@ -121,3 +121,293 @@ pub fn after_bridge(dial_call_status: Option<&str>) -> String {
         Twiml::new().say(CALLER_GONE).hangup().to_xml()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::store::{AttemptState, AttemptStore, MemoryStore, WorkerProfile, WorkerStore};
+    use testkit::events::{badly_signed_form_request, body_text, form_request};
+    use testkit::{ACTIVITY_AVAILABLE, sid, test_config};
+
+    const PHONE: &str = "+15551230001";
+
+    fn app(mode: &str) -> App<MemoryStore> {
+        App::new(test_config(&[("ANSWER_MODE", mode)]), MemoryStore::new())
+    }
+
+    fn attempt(state: AttemptState) -> Attempt {
+        Attempt {
+            reservation_sid: sid("WR", 1),
+            task_sid: sid("WT", 1),
+            worker_sid: sid("WK", 1),
+            phone: PHONE.into(),
+            skill: "sales".into(),
+            caller_call_sid: Some(sid("CA", 9)),
+            call_sid: Some(sid("CA", 1)),
+            state,
+            outcome: None,
+            sip_response_code: None,
+            created_at: 0,
+        }
+    }
+
+    async fn seeded(mode: &str, state: AttemptState) -> App<MemoryStore> {
+        let app = app(mode);
+        assert!(
+            app.store
+                .create_attempt(&attempt(state))
+                .await
+                .expect("test setup")
+                .applied()
+        );
+        let mut profile = WorkerProfile::new(PHONE, "Ann", vec!["sales".into()]);
+        profile.misses = 0;
+        assert!(
+            app.store
+                .put_worker(&profile)
+                .await
+                .expect("test setup")
+                .applied()
+        );
+        app
+    }
+
+    async fn post(app: &App<MemoryStore>, path: &str, params: &[(&str, &str)]) -> (u16, String) {
+        let (wt, wr) = (sid("WT", 1), sid("WR", 1));
+        let query = [("TaskSid", wt.as_str()), ("ReservationSid", wr.as_str())];
+        let response = handle(app.clone(), form_request(path, &query, params)).await;
+        (response.status().as_u16(), body_text(&response))
+    }
+
+    async fn state(app: &App<MemoryStore>) -> (AttemptState, Option<String>) {
+        let a = app
+            .store
+            .get_attempt(&sid("WT", 1), &sid("WR", 1))
+            .await
+            .expect("test setup")
+            .expect("test setup");
+        (a.state, a.outcome)
+    }
+
+    fn leg_query() -> String {
+        format!(
+            "TaskSid={}&amp;ReservationSid={}",
+            sid("WT", 1),
+            sid("WR", 1)
+        )
+    }
+
+    fn expected_bridge() -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>Homeline call for sales.</Say><Dial action="https://homeline.example.com/amd-result/after-bridge?{q}"><Queue reservationSid="{wr}" postWorkActivitySid="{ACTIVITY_AVAILABLE}"/></Dial></Response>"#,
+            q = leg_query(),
+            wr = sid("WR", 1),
+        )
+    }
+
+    fn expected_prompt() -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" timeout="8" action="https://homeline.example.com/amd-result/key?{q}"><Say>Homeline call for sales. Press 1 to take it.</Say></Gather><Redirect>https://homeline.example.com/amd-result/key?{q}</Redirect></Response>"#,
+            q = leg_query(),
+        )
+    }
+
+    #[tokio::test]
+    async fn hybrid_answer_plays_the_prompt_and_marks_the_attempt_answered() {
+        let app = seeded("hybrid", AttemptState::Dialing).await;
+        let (status, body) = post(&app, "/amd-result", &[("CallSid", &sid("CA", 1))]).await;
+        assert_eq!(status, 200);
+        assert_eq!(body, expected_prompt());
+        assert_eq!(state(&app).await, (AttemptState::Answered, None));
+        // Twilio repeats the answer URL: the same prompt, nothing else.
+        assert_eq!(post(&app, "/amd-result", &[]).await.1, expected_prompt());
+    }
+
+    #[tokio::test]
+    async fn sync_human_bridges_with_the_whisper_and_resets_misses() {
+        let app = seeded("sync", AttemptState::Dialing).await;
+        let mut profile = app
+            .store
+            .get_worker(PHONE)
+            .await
+            .expect("store works")
+            .expect("attempt exists");
+        profile.misses = 2;
+        assert!(
+            app.store
+                .put_worker(&profile)
+                .await
+                .expect("test setup")
+                .applied()
+        );
+        let (status, body) = post(&app, "/amd-result", &[("AnsweredBy", "human")]).await;
+        assert_eq!(status, 200);
+        assert_eq!(body, expected_bridge());
+        assert_eq!(
+            state(&app).await,
+            (AttemptState::Bridging, Some("human".into()))
+        );
+        let profile = app
+            .store
+            .get_worker(PHONE)
+            .await
+            .expect("store works")
+            .expect("attempt exists");
+        assert_eq!((profile.misses, profile.answered_total), (0, 1));
+        // Delivered twice: bridges again (the first reply never ran), counts once.
+        assert_eq!(
+            post(&app, "/amd-result", &[("AnsweredBy", "human")])
+                .await
+                .1,
+            expected_bridge()
+        );
+        let profile = app
+            .store
+            .get_worker(PHONE)
+            .await
+            .expect("store works")
+            .expect("attempt exists");
+        assert_eq!(profile.answered_total, 1);
+    }
+
+    #[tokio::test]
+    async fn sync_unknown_prompts_and_key_one_bridges() {
+        let app = seeded("sync", AttemptState::Dialing).await;
+        let (_, body) = post(&app, "/amd-result", &[("AnsweredBy", "unknown")]).await;
+        assert_eq!(body, expected_prompt());
+        let (_, body) = post(&app, "/amd-result/key", &[("Digits", "1")]).await;
+        assert_eq!(body, expected_bridge());
+        assert_eq!(
+            state(&app).await,
+            (AttemptState::Bridging, Some("key".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn another_key_asks_again() {
+        let app = seeded("hybrid", AttemptState::Answered).await;
+        let (_, body) = post(&app, "/amd-result/key", &[("Digits", "5")]).await;
+        assert_eq!(body, expected_prompt());
+        assert_eq!(state(&app).await, (AttemptState::Answered, None));
+    }
+
+    #[tokio::test]
+    async fn late_key_press_after_a_miss_gets_a_goodbye() {
+        let app = seeded("hybrid", AttemptState::Missed).await;
+        let (status, body) = post(&app, "/amd-result/key", &[("Digits", "1")]).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            body,
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>This call is no longer waiting for you. Goodbye.</Say><Hangup/></Response>"#
+        );
+        assert_eq!(state(&app).await.0, AttemptState::Missed);
+    }
+
+    #[tokio::test]
+    async fn late_key_press_after_a_human_verdict_holds_for_the_redirect() {
+        let app = app("hybrid");
+        let mut bridged = attempt(AttemptState::Bridging);
+        bridged.outcome = Some("human".into());
+        assert!(
+            app.store
+                .create_attempt(&bridged)
+                .await
+                .expect("test setup")
+                .applied()
+        );
+        let (_, body) = post(&app, "/amd-result/key", &[("Digits", "1")]).await;
+        assert!(!body.contains("<Dial"), "{body}");
+        assert!(body.contains("<Pause length=\"5\"/>"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn bridge_url_bridges_only_a_decided_human() {
+        let app = seeded("hybrid", AttemptState::Bridging).await;
+        assert_eq!(
+            post(&app, "/amd-result/bridge", &[]).await.1,
+            expected_bridge()
+        );
+        let app = seeded("hybrid", AttemptState::Canceled).await;
+        assert!(
+            post(&app, "/amd-result/bridge", &[])
+                .await
+                .1
+                .contains("Goodbye")
+        );
+    }
+
+    #[tokio::test]
+    async fn late_verdict_does_nothing() {
+        let app = seeded("hybrid", AttemptState::Bridging).await;
+        for verdict in ["human", "machine_start", "unknown"] {
+            let (status, body) =
+                post(&app, "/amd-result/verdict", &[("AnsweredBy", verdict)]).await;
+            assert_eq!(status, 200);
+            assert!(body.ends_with("<Response/>"), "{body}");
+            assert_eq!(state(&app).await, (AttemptState::Bridging, None));
+        }
+    }
+
+    #[tokio::test]
+    async fn after_bridge_tells_the_worker_when_the_caller_is_gone() {
+        let app = app("hybrid");
+        let (_, ok) = post(
+            &app,
+            "/amd-result/after-bridge",
+            &[("DialCallStatus", "completed")],
+        )
+        .await;
+        assert!(ok.ends_with("<Response><Hangup/></Response>"), "{ok}");
+        let (_, gone) = post(
+            &app,
+            "/amd-result/after-bridge",
+            &[("DialCallStatus", "failed")],
+        )
+        .await;
+        assert!(gone.contains("the caller has already hung up"), "{gone}");
+    }
+
+    #[tokio::test]
+    async fn unknown_reservation_hangs_up() {
+        let app = app("hybrid");
+        let (_, body) = post(&app, "/amd-result", &[]).await;
+        assert!(body.ends_with("<Response><Hangup/></Response>"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn malformed_requests_are_400() {
+        let app = seeded("hybrid", AttemptState::Answered).await;
+        assert_eq!(
+            post(&app, "/amd-result/verdict", &[("AnsweredBy", "robot")])
+                .await
+                .0,
+            400
+        );
+        assert_eq!(post(&app, "/amd-result/elsewhere", &[]).await.0, 400);
+        let response = handle(app.clone(), form_request("/amd-result", &[], &[])).await;
+        assert_eq!(response.status().as_u16(), 400);
+    }
+
+    #[tokio::test]
+    async fn bad_signature_is_403_and_changes_nothing() {
+        let app = seeded("sync", AttemptState::Dialing).await;
+        let (wt, wr) = (sid("WT", 1), sid("WR", 1));
+        let query = [("TaskSid", wt.as_str()), ("ReservationSid", wr.as_str())];
+        for path in [
+            "/amd-result",
+            "/amd-result/verdict",
+            "/amd-result/key",
+            "/amd-result/bridge",
+            "/amd-result/after-bridge",
+        ] {
+            let params = [("AnsweredBy", "human"), ("Digits", "1")];
+            let response = handle(
+                app.clone(),
+                badly_signed_form_request(path, &query, &params),
+            )
+            .await;
+            assert_eq!(response.status().as_u16(), 403, "{path}");
+            assert_eq!(state(&app).await, (AttemptState::Dialing, None), "{path}");
+        }
+    }
+}

@@ -233,3 +233,213 @@ async fn cannot_place<S: Store>(
 fn reject(activity_sid: &str) -> Response<Body> {
     http::json(&json!({"instruction": "reject", "activity_sid": activity_sid}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::store::{AttemptStore, MemoryStore, WorkerProfile, WorkerStore};
+    use testkit::events::{badly_signed_form_request, body_text, form_request};
+    use testkit::{ACTIVITY_UNAVAILABLE, CALLER_ID, sid, test_config};
+
+    fn params(worker_attributes: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("AccountSid", testkit::ACCOUNT_SID.to_string()),
+            ("WorkspaceSid", testkit::WORKSPACE_SID.to_string()),
+            ("ReservationSid", sid("WR", 1)),
+            ("TaskSid", sid("WT", 1)),
+            ("WorkerSid", sid("WK", 1)),
+            ("WorkerAttributes", worker_attributes.to_string()),
+            (
+                "TaskAttributes",
+                format!(r#"{{"skill":"sales","call_sid":"{}"}}"#, sid("CA", 9)),
+            ),
+        ]
+    }
+
+    fn request(worker_attributes: &str) -> Request {
+        let owned = params(worker_attributes);
+        let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        form_request("/assignment", &[], &pairs)
+    }
+
+    fn app(mode: &str) -> App<MemoryStore> {
+        App::new(test_config(&[("ANSWER_MODE", mode)]), MemoryStore::new())
+    }
+
+    #[tokio::test]
+    async fn no_phone_rejects_with_the_unavailable_activity_and_counts_a_miss() {
+        let app = app("hybrid");
+        let response = handle(app.clone(), request(r#"{"skills":["sales"]}"#)).await;
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(
+            response.headers()["content-type"]
+                .to_str()
+                .expect("test setup"),
+            "application/json"
+        );
+        let body: Value = serde_json::from_str(&body_text(&response)).expect("test setup");
+        assert_eq!(
+            body,
+            json!({"instruction": "reject", "activity_sid": ACTIVITY_UNAVAILABLE})
+        );
+        let attempt = app
+            .store
+            .get_attempt(&sid("WT", 1), &sid("WR", 1))
+            .await
+            .expect("test setup")
+            .expect("test setup");
+        assert_eq!(attempt.state, AttemptState::Missed);
+        assert_eq!(attempt.outcome.as_deref(), Some("no-phone"));
+        assert_eq!(attempt.caller_call_sid, Some(sid("CA", 9)));
+    }
+
+    #[tokio::test]
+    async fn a_repeated_callback_answers_empty_without_calling_again() {
+        // The client points at a closed port: any Twilio request would fail
+        // and turn the answer into a reject.
+        let app = app("hybrid");
+        let first = Attempt {
+            reservation_sid: sid("WR", 1),
+            task_sid: sid("WT", 1),
+            worker_sid: sid("WK", 1),
+            phone: "+15551230001".into(),
+            skill: "sales".into(),
+            caller_call_sid: None,
+            call_sid: Some(sid("CA", 1)),
+            state: AttemptState::Answered,
+            outcome: None,
+            sip_response_code: None,
+            created_at: 1,
+        };
+        assert!(
+            app.store
+                .create_attempt(&first)
+                .await
+                .expect("test setup")
+                .applied()
+        );
+        let response = handle(app.clone(), request(r#"{"contact_uri":"+15551230001"}"#)).await;
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(body_text(&response), "{}");
+        let stored = app
+            .store
+            .get_attempt(&sid("WT", 1), &sid("WR", 1))
+            .await
+            .expect("test setup");
+        assert_eq!(stored, Some(first));
+    }
+
+    #[tokio::test]
+    async fn bad_signature_is_403_and_writes_nothing() {
+        let app = app("hybrid");
+        let owned = params(r#"{"contact_uri":"+15551230001"}"#);
+        let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let response = handle(
+            app.clone(),
+            badly_signed_form_request("/assignment", &[], &pairs),
+        )
+        .await;
+        assert_eq!(response.status().as_u16(), 403);
+        assert!(
+            app.store
+                .list_attempts(&sid("WT", 1))
+                .await
+                .expect("test setup")
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_reservation_is_400() {
+        let app = app("hybrid");
+        let response = handle(
+            app.clone(),
+            form_request("/assignment", &[], &[("TaskSid", &sid("WT", 1))]),
+        )
+        .await;
+        assert_eq!(response.status().as_u16(), 400);
+    }
+
+    #[tokio::test]
+    async fn the_phone_falls_back_to_the_profile_of_the_worker() {
+        let app = app("hybrid");
+        let mut profile = WorkerProfile::new("+15551230002", "Bo", vec!["sales".into()]);
+        profile.worker_sid = Some(sid("WK", 1));
+        assert!(
+            app.store
+                .put_worker(&profile)
+                .await
+                .expect("test setup")
+                .applied()
+        );
+        assert_eq!(
+            phone_from_profile(&app, &sid("WK", 1)).await.as_deref(),
+            Some("+15551230002")
+        );
+        assert_eq!(phone_from_profile(&app, &sid("WK", 2)).await, None);
+    }
+
+    #[test]
+    fn offer_reads_contact_uri_and_task_attributes() {
+        let owned = params(r#"{"contact_uri":"tel:+1 (555) 123-0001"}"#);
+        let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let request =
+            TwilioRequest::parse(&form_request("/assignment", &[], &pairs)).expect("test setup");
+        let offer = Offer::parse(&request).expect("test setup");
+        assert_eq!(offer.contact_phone.as_deref(), Some("+15551230001"));
+        assert_eq!(offer.skill, "sales");
+        assert_eq!(offer.caller_call_sid, Some(sid("CA", 9)));
+        for bad in ["not json", r#"{"contact_uri":"client:ann"}"#, "{}"] {
+            let owned = params(bad);
+            let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let request = TwilioRequest::parse(&form_request("/assignment", &[], &pairs))
+                .expect("test setup");
+            assert_eq!(
+                Offer::parse(&request).expect("test setup").contact_phone,
+                None,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_call_carries_the_signed_leg_urls_and_amd() {
+        let attempt = Attempt {
+            reservation_sid: sid("WR", 1),
+            task_sid: sid("WT", 1),
+            worker_sid: sid("WK", 1),
+            phone: "+15551230001".into(),
+            skill: "sales".into(),
+            caller_call_sid: None,
+            call_sid: None,
+            state: AttemptState::Dialing,
+            outcome: None,
+            sip_response_code: None,
+            created_at: 0,
+        };
+        let q = format!("TaskSid={}&ReservationSid={}", sid("WT", 1), sid("WR", 1));
+        let base = testkit::PUBLIC_BASE_URL;
+        let hybrid = new_call(&test_config(&[]), &attempt);
+        assert_eq!(
+            hybrid,
+            NewCall {
+                to: "+15551230001".into(),
+                from: CALLER_ID.into(),
+                url: format!("{base}/amd-result?{q}"),
+                status_callback: format!("{base}/dial-status?{q}"),
+                status_callback_events: vec!["completed"],
+                timeout_secs: 20,
+                machine_detection: Some(MachineDetection {
+                    mode: "Enable",
+                    timeout_secs: 5,
+                    async_callback: Some(format!("{base}/amd-result/verdict?{q}")),
+                }),
+            }
+        );
+        let sync = new_call(&test_config(&[("ANSWER_MODE", "sync")]), &attempt);
+        assert_eq!(
+            sync.machine_detection.expect("test setup").async_callback,
+            None
+        );
+    }
+}

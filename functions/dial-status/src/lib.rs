@@ -45,3 +45,100 @@ fn parse(request: &TwilioRequest) -> Result<(LegCallback, LegEvent), Rejection> 
     };
     Ok((LegCallback::from_request(request)?, event))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::store::{Attempt, AttemptState, AttemptStore, MemoryStore};
+    use testkit::events::{badly_signed_form_request, form_request};
+    use testkit::{sid, test_config};
+
+    async fn seeded(state: AttemptState) -> App<MemoryStore> {
+        let app = App::new(test_config(&[]), MemoryStore::new());
+        let attempt = Attempt {
+            reservation_sid: sid("WR", 1),
+            task_sid: sid("WT", 1),
+            worker_sid: sid("WK", 1),
+            phone: "+15551230001".into(),
+            skill: "sales".into(),
+            caller_call_sid: None,
+            call_sid: None,
+            state,
+            outcome: Some("human".into()),
+            sip_response_code: None,
+            created_at: 0,
+        };
+        assert!(
+            app.store
+                .create_attempt(&attempt)
+                .await
+                .expect("test setup")
+                .applied()
+        );
+        app
+    }
+
+    async fn post(app: &App<MemoryStore>, params: &[(&str, &str)]) -> u16 {
+        let (wt, wr) = (sid("WT", 1), sid("WR", 1));
+        let query = [("TaskSid", wt.as_str()), ("ReservationSid", wr.as_str())];
+        let response = handle(app.clone(), form_request("/dial-status", &query, params)).await;
+        response.status().as_u16()
+    }
+
+    async fn stored(app: &App<MemoryStore>) -> Attempt {
+        app.store
+            .get_attempt(&sid("WT", 1), &sid("WR", 1))
+            .await
+            .expect("test setup")
+            .expect("test setup")
+    }
+
+    #[tokio::test]
+    async fn completed_closes_a_bridged_attempt_with_its_sip_code() {
+        let app = seeded(AttemptState::Bridging).await;
+        let call = sid("CA", 1);
+        let params = [
+            ("CallSid", call.as_str()),
+            ("CallStatus", "completed"),
+            ("SipResponseCode", "200"),
+        ];
+        assert_eq!(post(&app, &params).await, 200);
+        let a = stored(&app).await;
+        assert_eq!(a.state, AttemptState::Completed);
+        assert_eq!(a.sip_response_code, Some(200));
+        assert_eq!(a.call_sid, Some(call.clone()));
+        assert_eq!(a.outcome.as_deref(), Some("human"));
+        // Twice: nothing changes.
+        assert_eq!(post(&app, &params).await, 200);
+        assert_eq!(stored(&app).await, a);
+    }
+
+    #[tokio::test]
+    async fn progress_events_change_nothing() {
+        let app = seeded(AttemptState::Dialing).await;
+        assert_eq!(post(&app, &[("CallStatus", "ringing")]).await, 200);
+        assert_eq!(stored(&app).await.state, AttemptState::Dialing);
+    }
+
+    #[tokio::test]
+    async fn malformed_callbacks_are_400() {
+        let app = seeded(AttemptState::Dialing).await;
+        assert_eq!(post(&app, &[("CallStatus", "exploded")]).await, 400);
+        assert_eq!(post(&app, &[]).await, 400);
+        assert_eq!(
+            post(&app, &[("CallStatus", "busy"), ("SipResponseCode", "4x6")]).await,
+            400
+        );
+        assert_eq!(stored(&app).await.state, AttemptState::Dialing);
+    }
+
+    #[tokio::test]
+    async fn bad_signature_is_403_and_changes_nothing() {
+        let app = seeded(AttemptState::Dialing).await;
+        let (wt, wr) = (sid("WT", 1), sid("WR", 1));
+        let query = [("TaskSid", wt.as_str()), ("ReservationSid", wr.as_str())];
+        let request = badly_signed_form_request("/dial-status", &query, &[("CallStatus", "busy")]);
+        assert_eq!(handle(app.clone(), request).await.status().as_u16(), 403);
+        assert_eq!(stored(&app).await.state, AttemptState::Dialing);
+    }
+}
