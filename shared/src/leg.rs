@@ -11,7 +11,7 @@ use crate::deadline::Deadline;
 use crate::domain::attempt::{self, Effect, LegEvent, Reply, paths};
 use crate::http::{Rejection, TwilioRequest};
 use crate::miss;
-use crate::store::{Attempt, AttemptChange, Store, StoreError};
+use crate::store::{Attempt, Store, StoreError};
 use crate::twilio::CallUpdate;
 
 /// Call webhooks have 15 s in all; keep a margin for the cold start and reply.
@@ -94,7 +94,15 @@ pub async fn handle_event<S: Store>(
             continue;
         }
         let from = attempt.state;
-        apply_change(&mut attempt, transition.to, &change);
+        // Read back what was written (strongly consistent) rather than
+        // re-applying the change here.
+        if let Some(stored) = app
+            .store
+            .get_attempt(&leg.task_sid, &leg.reservation_sid)
+            .await?
+        {
+            attempt = stored;
+        }
         tracing::info!(
             reservation_sid = %leg.reservation_sid,
             task_sid = %leg.task_sid,
@@ -117,19 +125,6 @@ pub async fn handle_event<S: Store>(
         "attempt {} kept changing during {ROUNDS} decisions",
         leg.reservation_sid
     )))
-}
-
-fn apply_change(attempt: &mut Attempt, to: crate::store::AttemptState, change: &AttemptChange) {
-    attempt.state = to;
-    if let Some(outcome) = &change.outcome {
-        attempt.outcome = Some(outcome.clone());
-    }
-    if let Some(code) = change.sip_response_code {
-        attempt.sip_response_code = Some(code);
-    }
-    if let Some(call_sid) = &change.call_sid {
-        attempt.call_sid = Some(call_sid.clone());
-    }
 }
 
 /// One effect; failures are logged with the SIDs (the decision stands: a

@@ -136,18 +136,11 @@ mod tests {
     }
 
     fn attempt(state: AttemptState) -> Attempt {
+        let (wr, wt, wk) = (sid("WR", 1), sid("WT", 1), sid("WK", 1));
         Attempt {
-            reservation_sid: sid("WR", 1),
-            task_sid: sid("WT", 1),
-            worker_sid: sid("WK", 1),
-            phone: PHONE.into(),
-            skill: "sales".into(),
-            caller_call_sid: Some(sid("CA", 9)),
             call_sid: Some(sid("CA", 1)),
             state,
-            outcome: None,
-            sip_response_code: None,
-            created_at: 0,
+            ..attempt::dialing(&wr, &wt, &wk, PHONE, "sales", None, 0)
         }
     }
 

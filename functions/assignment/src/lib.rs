@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use shared::App;
 use shared::Deadline;
 use shared::config::{AnswerMode, Config};
-use shared::domain::attempt::{OPEN, leg_url, paths, whole_secs};
+use shared::domain::attempt::{OPEN, dialing, leg_url, paths, whole_secs};
 use shared::http::{self, Rejection, TwilioRequest};
 use shared::miss;
 use shared::phone;
@@ -41,19 +41,15 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         Some(phone) => Some(phone),
         None => phone_from_profile(&app, &offer.worker_sid).await,
     };
-    let attempt = Attempt {
-        reservation_sid: offer.reservation_sid,
-        task_sid: offer.task_sid,
-        worker_sid: offer.worker_sid,
-        phone: phone.clone().unwrap_or_default(),
-        skill: offer.skill,
-        caller_call_sid: offer.caller_call_sid,
-        call_sid: None,
-        state: AttemptState::Dialing,
-        outcome: None,
-        sip_response_code: None,
-        created_at: now_secs(),
-    };
+    let attempt = dialing(
+        &offer.reservation_sid,
+        &offer.task_sid,
+        &offer.worker_sid,
+        phone.as_deref().unwrap_or_default(),
+        &offer.skill,
+        offer.caller_call_sid,
+        now_secs(),
+    );
     match app.store.create_attempt(&attempt).await {
         Ok(write) if write.applied() => {}
         Ok(_) => {
@@ -262,6 +258,11 @@ mod tests {
         form_request("/assignment", &[], &pairs)
     }
 
+    fn sample() -> Attempt {
+        let (wr, wt, wk) = (sid("WR", 1), sid("WT", 1), sid("WK", 1));
+        dialing(&wr, &wt, &wk, "+15551230001", "sales", None, 1)
+    }
+
     fn app(mode: &str) -> App<MemoryStore> {
         App::new(test_config(&[("ANSWER_MODE", mode)]), MemoryStore::new())
     }
@@ -299,17 +300,9 @@ mod tests {
         // and turn the answer into a reject.
         let app = app("hybrid");
         let first = Attempt {
-            reservation_sid: sid("WR", 1),
-            task_sid: sid("WT", 1),
-            worker_sid: sid("WK", 1),
-            phone: "+15551230001".into(),
-            skill: "sales".into(),
-            caller_call_sid: None,
             call_sid: Some(sid("CA", 1)),
             state: AttemptState::Answered,
-            outcome: None,
-            sip_response_code: None,
-            created_at: 1,
+            ..sample()
         };
         assert!(
             app.store
@@ -404,19 +397,7 @@ mod tests {
 
     #[test]
     fn the_call_carries_the_signed_leg_urls_and_amd() {
-        let attempt = Attempt {
-            reservation_sid: sid("WR", 1),
-            task_sid: sid("WT", 1),
-            worker_sid: sid("WK", 1),
-            phone: "+15551230001".into(),
-            skill: "sales".into(),
-            caller_call_sid: None,
-            call_sid: None,
-            state: AttemptState::Dialing,
-            outcome: None,
-            sip_response_code: None,
-            created_at: 0,
-        };
+        let attempt = sample();
         let q = format!("TaskSid={}&ReservationSid={}", sid("WT", 1), sid("WR", 1));
         let base = testkit::PUBLIC_BASE_URL;
         let hybrid = new_call(&test_config(&[]), &attempt);

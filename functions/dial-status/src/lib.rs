@@ -49,24 +49,18 @@ fn parse(request: &TwilioRequest) -> Result<(LegCallback, LegEvent), Rejection> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::domain::attempt::dialing;
     use shared::store::{Attempt, AttemptState, AttemptStore, MemoryStore};
     use testkit::events::{badly_signed_form_request, form_request};
     use testkit::{sid, test_config};
 
     async fn seeded(state: AttemptState) -> App<MemoryStore> {
         let app = App::new(test_config(&[]), MemoryStore::new());
+        let (wr, wt, wk) = (sid("WR", 1), sid("WT", 1), sid("WK", 1));
         let attempt = Attempt {
-            reservation_sid: sid("WR", 1),
-            task_sid: sid("WT", 1),
-            worker_sid: sid("WK", 1),
-            phone: "+15551230001".into(),
-            skill: "sales".into(),
-            caller_call_sid: None,
-            call_sid: None,
             state,
             outcome: Some("human".into()),
-            sip_response_code: None,
-            created_at: 0,
+            ..dialing(&wr, &wt, &wk, "+15551230001", "sales", None, 0)
         };
         assert!(
             app.store

@@ -39,6 +39,32 @@ pub fn leg_url(path: &str, task_sid: &str, reservation_sid: &str) -> String {
     format!("{path}?TaskSid={task_sid}&ReservationSid={reservation_sid}")
 }
 
+/// The attempt recorded when a reservation is offered: dialing, undecided,
+/// no leg yet.
+pub fn dialing(
+    reservation_sid: &str,
+    task_sid: &str,
+    worker_sid: &str,
+    phone: &str,
+    skill: &str,
+    caller_call_sid: Option<String>,
+    created_at: i64,
+) -> Attempt {
+    Attempt {
+        reservation_sid: reservation_sid.to_string(),
+        task_sid: task_sid.to_string(),
+        worker_sid: worker_sid.to_string(),
+        phone: phone.to_string(),
+        skill: skill.to_string(),
+        caller_call_sid,
+        call_sid: None,
+        state: AttemptState::Dialing,
+        outcome: None,
+        sip_response_code: None,
+        created_at,
+    }
+}
+
 /// A duration as the whole seconds TwiML and the REST API take.
 pub fn whole_secs(d: std::time::Duration) -> u32 {
     u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
@@ -456,17 +482,9 @@ mod tests {
 
     fn attempt(state: AttemptState, outcome: Option<&str>) -> Attempt {
         Attempt {
-            reservation_sid: "WR1".into(),
-            task_sid: "WT1".into(),
-            worker_sid: "WK1".into(),
-            phone: "+15551230001".into(),
-            skill: "sales".into(),
-            caller_call_sid: None,
-            call_sid: None,
             state,
             outcome: outcome.map(str::to_string),
-            sip_response_code: None,
-            created_at: 0,
+            ..dialing("WR1", "WT1", "WK1", "+15551230001", "sales", None, 0)
         }
     }
 
