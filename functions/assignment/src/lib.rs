@@ -167,8 +167,10 @@ pub fn new_call(config: &Config, attempt: &Attempt) -> NewCall {
         from: config.twilio.caller_id.clone(),
         url: url(paths::ANSWER),
         status_callback: url(paths::DIAL_STATUS),
-        // Busy, no-answer, failed and canceled all arrive as the final event.
-        status_callback_events: vec!["completed"],
+        // None named: Twilio's default is `completed` only, the final event
+        // that also reports busy, no-answer, failed and canceled. (Prism
+        // refuses a single repeated-param value as "must be array".)
+        status_callback_events: Vec::new(),
         timeout_secs: whole_secs(config.ring_timeout),
         machine_detection: Some(MachineDetection {
             mode: "Enable",
@@ -408,7 +410,7 @@ mod tests {
                 from: CALLER_ID.into(),
                 url: format!("{base}/amd-result?{q}"),
                 status_callback: format!("{base}/dial-status?{q}"),
-                status_callback_events: vec!["completed"],
+                status_callback_events: Vec::new(),
                 timeout_secs: 20,
                 machine_detection: Some(MachineDetection {
                     mode: "Enable",
