@@ -278,6 +278,8 @@ async fn happy_path_sync_places_one_call_and_bridges_a_human() {
     assert_eq!(attempt.outcome.as_deref(), Some("human"));
     assert_eq!(attempt.sip_response_code, Some(200));
     assert!(rig.rejects().is_empty());
+    // Pitfall 3: the `<Queue reservationSid>` accepts; never REST as well.
+    assert!(rig.twilio.requests_for(Route::UpdateReservation).is_empty());
     assert_eq!(rig.profile().await.answered_total, 1);
     rig.twilio.assert_spec_valid();
 }
@@ -639,4 +641,32 @@ async fn hybrid_every_callback_twice_and_reordered_decides_once() {
     assert_eq!(rig.profile().await.answered_total, 1);
     assert_eq!(rig.attempt().await.state, AttemptState::Completed);
     rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn concurrent_machine_verdict_and_key_press_decide_once() {
+    for _ in 0..5 {
+        let rig = setup("hybrid").await;
+        rig.assign().await;
+        rig.leg("/amd-result", &[]).await;
+        let ((_, _), (_, key), status) = tokio::join!(
+            rig.leg("/amd-result/verdict", &[("AnsweredBy", "machine_start")]),
+            rig.leg("/amd-result/key", &[("Digits", "1")]),
+            rig.status("busy", "486"),
+        );
+        assert_eq!(status, 200);
+        let bridged = key.contains("<Dial");
+        let rejects = rig.rejects().len();
+        assert_eq!(
+            usize::from(bridged) + rejects,
+            1,
+            "key reply {key}, {rejects} rejects"
+        );
+        assert!(rig.twilio.messages_sent().len() <= 1);
+        let state = rig.attempt().await.state;
+        // A bridged leg's later busy status only closes the attempt.
+        let decided_bridge = matches!(state, AttemptState::Bridging | AttemptState::Completed);
+        assert_eq!(decided_bridge, bridged, "{state:?}");
+        rig.twilio.assert_spec_valid();
+    }
 }

@@ -374,6 +374,15 @@ mod tests {
         assert_eq!(phone_from_profile(&app, &sid("WK", 2)).await, None);
     }
 
+    /// Pitfall 1: by default the phone gives up (ring + AMD + the press-1
+    /// prompt) well before TaskRouter's default 120 s reservation timeout.
+    #[test]
+    fn the_worker_leg_ends_before_the_reservation_times_out() {
+        let config = test_config(&[]);
+        let leg = config.ring_timeout + config.amd_timeout + config.press1_timeout;
+        assert!(leg < Duration::from_secs(60), "{leg:?}");
+    }
+
     #[test]
     fn offer_reads_contact_uri_and_task_attributes() {
         let owned = params(r#"{"contact_uri":"tel:+1 (555) 123-0001"}"#);
