@@ -90,8 +90,9 @@ pub async fn count_miss<S: Store>(
     let counted = update_profile(app, &attempt.phone, |profile| {
         profile.misses = profile.misses.saturating_add(1);
         profile.missed_total = profile.missed_total.saturating_add(1);
-        let out = profile.misses >= threshold;
+        // A worker who texted `off` meanwhile stays Offline, and is not told.
         let offline = profile.activity == Some(Activity::Offline);
+        let out = profile.misses >= threshold && !offline;
         if out {
             profile.activity = Some(Activity::Unavailable);
         }

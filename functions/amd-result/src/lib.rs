@@ -155,14 +155,13 @@ mod tests {
         );
         let mut profile = WorkerProfile::new(PHONE, "Ann", vec!["sales".into()]);
         profile.misses = 0;
-        assert!(
-            app.store
-                .put_worker(&profile)
-                .await
-                .expect("test setup")
-                .applied()
-        );
+        save(&app, &profile).await;
         app
+    }
+
+    async fn save(app: &App<MemoryStore>, profile: &WorkerProfile) {
+        let write = app.store.put_worker(profile).await.expect("store works");
+        assert!(write.applied());
     }
 
     async fn post(app: &App<MemoryStore>, path: &str, params: &[(&str, &str)]) -> (u16, String) {
@@ -226,13 +225,7 @@ mod tests {
             .expect("store works")
             .expect("attempt exists");
         profile.misses = 2;
-        assert!(
-            app.store
-                .put_worker(&profile)
-                .await
-                .expect("test setup")
-                .applied()
-        );
+        save(&app, &profile).await;
         let (status, body) = post(&app, "/amd-result", &[("AnsweredBy", "human")]).await;
         assert_eq!(status, 200);
         assert_eq!(body, expected_bridge());
