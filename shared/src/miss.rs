@@ -34,30 +34,29 @@ pub async fn record_miss<S: Store>(
     let Some(counted) = count_miss(app, attempt).await? else {
         return Ok(());
     };
-    let activity = if counted.out_of_rotation {
-        Some(&app.config.activities.unavailable)
+    let activities = &app.config.activities;
+    let activity_sid = if counted.out_of_rotation {
+        &activities.unavailable
     } else if counted.went_offline {
-        // They texted `off` meanwhile: leave them be.
-        None
+        // They texted `off` meanwhile: the reject's activity must not stick.
+        &activities.offline
     } else {
-        Some(&app.config.activities.available)
+        &activities.available
+    };
+    let update = WorkerUpdate {
+        activity_sid: Some(activity_sid.clone()),
+        attributes: None,
+        reject_pending_reservations: counted.out_of_rotation,
     };
     let mut result = Ok(());
-    if let Some(activity_sid) = activity {
-        let update = WorkerUpdate {
-            activity_sid: Some(activity_sid.clone()),
-            attributes: None,
-            reject_pending_reservations: counted.out_of_rotation,
-        };
-        if let Err(error) = app
-            .twilio
-            .update_worker(&attempt.worker_sid, &update, deadline)
-            .await
-        {
-            tracing::error!(%error, worker_sid = %attempt.worker_sid,
-                reservation_sid = %attempt.reservation_sid, "could not set the worker's activity after a miss");
-            result = Err(error.into());
-        }
+    if let Err(error) = app
+        .twilio
+        .update_worker(&attempt.worker_sid, &update, deadline)
+        .await
+    {
+        tracing::error!(%error, worker_sid = %attempt.worker_sid,
+            reservation_sid = %attempt.reservation_sid, "could not set the worker's activity after a miss");
+        result = Err(error.into());
     }
     if counted.out_of_rotation {
         notify_out_of_rotation(app, attempt, reason, deadline).await?;

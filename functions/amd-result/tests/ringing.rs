@@ -511,6 +511,34 @@ async fn below_the_threshold_a_miss_puts_the_worker_back_without_an_sms() {
     rig.twilio.assert_spec_valid();
 }
 
+#[tokio::test]
+async fn a_worker_who_went_offline_meanwhile_stays_offline_untold() {
+    let rig = setup("hybrid").await;
+    rig.assign().await;
+    let mut profile = rig.profile().await;
+    profile.activity = Some(Activity::Offline);
+    assert!(
+        rig.app
+            .store
+            .put_worker(&profile)
+            .await
+            .expect("store")
+            .applied()
+    );
+    rig.status("no-answer", "487").await;
+    assert_eq!(rig.rejects().len(), 1);
+    assert_eq!(
+        rig.twilio
+            .worker(&rig.worker_sid)
+            .expect("worker")
+            .activity_sid,
+        testkit::ACTIVITY_OFFLINE
+    );
+    assert!(rig.twilio.messages_sent().is_empty());
+    assert_eq!(rig.profile().await.activity, Some(Activity::Offline));
+    rig.twilio.assert_spec_valid();
+}
+
 // ---- hybrid: async AMD under the whisper, press 1 on doubt ----
 
 #[tokio::test]
