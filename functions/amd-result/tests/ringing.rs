@@ -395,6 +395,24 @@ async fn a_settled_reservation_answering_400_is_not_an_error() {
 }
 
 #[tokio::test]
+async fn a_reject_twilio_fails_at_first_is_retried_within_the_budget() {
+    let rig = setup("hybrid").await;
+    rig.assign().await;
+    rig.twilio.fail_next(Route::UpdateReservation, 2, 503);
+    assert_eq!(rig.status("busy", "486").await, 200);
+    let accepted = rig.twilio.reservation_updates();
+    assert_eq!(accepted.len(), 1, "{accepted:?}");
+    assert_eq!(
+        rig.twilio
+            .reservation_status(&rig.reservation_sid)
+            .as_deref(),
+        Some("rejected")
+    );
+    assert_eq!(rig.twilio.messages_sent().len(), 1);
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
 async fn slow_twilio_still_answers_inside_the_budget() {
     let rig = setup("hybrid").await;
     rig.twilio.delay(Route::CreateCall, Duration::from_secs(2));

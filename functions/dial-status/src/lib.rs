@@ -108,6 +108,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_status_for_an_unknown_attempt_is_acknowledged_and_ignored() {
+        let app = App::new(test_config(&[]), MemoryStore::new());
+        assert_eq!(post(&app, &[("CallStatus", "busy")]).await, 200);
+        assert!(
+            app.store
+                .list_attempts(&sid("WT", 1))
+                .await
+                .expect("store works")
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
     async fn progress_events_change_nothing() {
         let app = seeded(AttemptState::Dialing).await;
         assert_eq!(post(&app, &[("CallStatus", "ringing")]).await, 200);
