@@ -2,5 +2,6 @@
 //! current state and returns what to do. Effects happen at the edge (the
 //! function crates); nothing here does I/O.
 
+pub mod attempt;
 pub mod hours;
 pub mod intake;
