@@ -2,7 +2,8 @@
 //! mixed phones and three skills, through the real functions. Prints the
 //! outcome table; fails when an invariant does not hold.
 //! Sizes: `SIM_CALLERS`, `SIM_WORKERS`, `SIM_MINUTES`, `SIM_SEED`; `SIM_CHAOS=1`
-//! duplicates and re-orders callbacks.
+//! duplicates and re-orders callbacks; `SIM_ANSWER_MODE=sync|screen|hybrid`
+//! overrides Homeline's answer mode (compare the worker's silence).
 
 use homeline_tests::load::{Plan, run};
 
@@ -22,15 +23,22 @@ async fn main() -> std::process::ExitCode {
         span: var("SIM_MINUTES", full.span / 60_000) * 60_000,
         seed: var("SIM_SEED", full.seed),
         chaos: var("SIM_CHAOS", 0) == 1,
+        answer_mode: match std::env::var("SIM_ANSWER_MODE").as_deref() {
+            Ok("sync") => Some("sync"),
+            Ok("screen") => Some("screen"),
+            Ok("hybrid") => Some("hybrid"),
+            _ => None,
+        },
     };
     let started = std::time::Instant::now();
     let outcome = run(plan).await;
     println!(
-        "{} callers over {} simulated minutes, {} workers, skills {:?} (seed {}), in {:.1} s of real time\n",
+        "{} callers over {} simulated minutes, {} workers, skills {:?}, answer mode {} (seed {}), in {:.1} s of real time\n",
         plan.callers,
         plan.span / 60_000,
         plan.workers,
         homeline_tests::load::SKILLS,
+        plan.answer_mode.unwrap_or("default"),
         plan.seed,
         started.elapsed().as_secs_f64()
     );

@@ -16,6 +16,8 @@ pub struct Plan {
     pub seed: u64,
     /// Callbacks duplicated and re-ordered.
     pub chaos: bool,
+    /// `ANSWER_MODE` (`hybrid`, `sync`, `screen`); `None` is Homeline's default.
+    pub answer_mode: Option<&'static str>,
 }
 
 impl Plan {
@@ -27,6 +29,7 @@ impl Plan {
             span: 3_600_000,
             seed: 42,
             chaos: false,
+            answer_mode: None,
         }
     }
 }
@@ -65,7 +68,11 @@ fn profile(i: usize) -> (&'static str, PhoneProfile) {
 /// Runs the plan on a fresh stage; returns the outcome (after every call ended).
 pub async fn run(plan: Plan) -> Outcome {
     let skills = SKILLS.join(",");
-    let stage = Stage::start(&[("SKILLS", skills.as_str())], plan.seed).await;
+    let mut overrides = vec![("SKILLS", skills.as_str())];
+    if let Some(mode) = plan.answer_mode {
+        overrides.push(("ANSWER_MODE", mode));
+    }
+    let stage = Stage::start(&overrides, plan.seed).await;
     let mut rng = fastrand::Rng::with_seed(plan.seed);
     for i in 0..plan.workers {
         let phone = format!("+1555100{i:04}");

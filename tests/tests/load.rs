@@ -10,6 +10,7 @@ async fn twenty_callers_over_ten_minutes_keep_every_invariant() {
         span: 600_000,
         seed: 11,
         chaos: true,
+        answer_mode: None,
     })
     .await;
     println!("{}", outcome.table());
