@@ -359,8 +359,8 @@ async fn twilio_answering_429_and_500_for_a_while() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_caller_is_never_left_waiting_in_a_queue_leg() {
-    // A caller who presses nothing still reaches a skill (the first), then a person.
+async fn a_caller_who_presses_nothing_reaches_the_first_skill() {
+    // No menu key: the menu repeats once, then the first skill (sales) takes the call.
     let stage = Stage::start(&[], 9).await;
     stage.worker(ANA, "sales", Phone::fast_human()).await;
     stage.sim.sms_at(0, ANA, "on sales");
