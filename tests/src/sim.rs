@@ -177,11 +177,14 @@ pub enum Ev {
         call: String,
         epoch: u64,
     },
-    GatherDigits {
+    /// The Gather ends: with digits, or without (then the action runs only
+    /// with `actionOnEmptyResult`, else the next verb).
+    GatherDone {
         call: String,
         epoch: u64,
         action: Option<String>,
-        digits: String,
+        digits: Option<String>,
+        action_on_empty: bool,
     },
     Ring(String),
     Answer(String),
@@ -621,19 +624,23 @@ impl World {
                             let action = g.action.clone();
                             self.schedule(
                                 now + after,
-                                Ev::GatherDigits {
+                                Ev::GatherDone {
                                     call: sid.into(),
                                     epoch,
                                     action,
-                                    digits: digit.to_string(),
+                                    digits: Some(digit.to_string()),
+                                    action_on_empty: false,
                                 },
                             );
                         }
                         _ => self.schedule(
                             timeout_at,
-                            Ev::Step {
+                            Ev::GatherDone {
                                 call: sid.into(),
                                 epoch,
+                                action: g.action.clone(),
+                                digits: None,
+                                action_on_empty: g.action_on_empty_result,
                             },
                         ),
                     }
@@ -1117,25 +1124,31 @@ impl World {
                     self.advance(&call);
                 }
             }
-            Ev::GatherDigits {
+            Ev::GatherDone {
                 call,
                 epoch,
                 action,
                 digits,
+                action_on_empty,
             } => {
-                if self
+                if !self
                     .calls
                     .get(&call)
                     .is_some_and(|c| c.epoch == epoch && !c.status.ended())
                 {
-                    let doc = self.calls[&call].doc_url.clone();
-                    let url = action.unwrap_or(doc);
-                    self.fetch(
+                    return;
+                }
+                let doc = self.calls[&call].doc_url.clone();
+                let url = action.unwrap_or(doc);
+                match digits {
+                    Some(digits) => self.fetch(
                         &call,
                         &url,
                         vec![p("Digits", digits), p("FinishedOnKey", "")],
                         false,
-                    );
+                    ),
+                    None if action_on_empty => self.fetch(&call, &url, vec![], false),
+                    None => self.advance(&call),
                 }
             }
             Ev::Ring(sid) => {

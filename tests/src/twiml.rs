@@ -36,6 +36,8 @@ pub struct Gather {
     pub timeout: u32,
     /// Say / Play / Pause nested in the Gather.
     pub prompts: Vec<Verb>,
+    /// `actionOnEmptyResult="true"`: the action is requested even without digits.
+    pub action_on_empty_result: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -99,6 +101,7 @@ fn verb(node: Node) -> Verb {
             num_digits: number(node, "numDigits"),
             timeout: number(node, "timeout").unwrap_or(5),
             prompts: node.children().filter(Node::is_element).map(verb).collect(),
+            action_on_empty_result: node.attribute("actionOnEmptyResult") == Some("true"),
         }),
         "Enqueue" => Verb::Enqueue(Enqueue {
             workflow_sid: attr(node, "workflowSid"),
@@ -156,7 +159,7 @@ mod tests {
     #[test]
     fn parses_the_verbs_homeline_uses() {
         let xml = r#"<?xml version="1.0" encoding="UTF-8"?><Response>
-            <Gather action="/inbound/menu" numDigits="1" timeout="4"><Say>For sales press 1</Say></Gather>
+            <Gather action="/inbound/menu" numDigits="1" timeout="4" actionOnEmptyResult="true"><Say>For sales press 1</Say></Gather>
             <Enqueue workflowSid="WW1" action="/inbound/after" waitUrl="/inbound/wait"><Task>{"skill":"sales"}</Task></Enqueue>
             <Dial action="/amd-result/after"><Queue reservationSid="WR1" postWorkActivitySid="WA1"/></Dial>
             <Record action="/inbound/recorded" maxLength="120" recordingStatusCallback="/inbound/recording"/>
@@ -164,7 +167,10 @@ mod tests {
         let verbs = parse(xml).unwrap();
         assert_eq!(verbs.len(), 8);
         let Verb::Gather(g) = &verbs[0] else { panic!() };
-        assert_eq!((g.num_digits, g.timeout), (Some(1), 4));
+        assert_eq!(
+            (g.num_digits, g.timeout, g.action_on_empty_result),
+            (Some(1), 4, true)
+        );
         assert_eq!(g.prompts, vec![Verb::Say("For sales press 1".into())]);
         let Verb::Enqueue(e) = &verbs[1] else {
             panic!()
@@ -201,7 +207,8 @@ mod tests {
             action: None,
             num_digits: None,
             timeout: 5,
-            prompts: vec![Verb::Say("x".into())]
+            prompts: vec![Verb::Say("x".into())],
+            action_on_empty_result: false,
         })));
     }
 }
