@@ -11,7 +11,7 @@ setup: ## install the local stack (DynamoDB Local, Prism, Twilio specs, cargo-la
 	$(STACK) install
 
 test: setup lint-template fmt-check clippy ## template lint, format check, clippy, then every test against the real local stack
-	$(STACK) run -- bash -c 'cargo test --workspace --all-targets && cargo test --workspace --doc'
+	$(STACK) run -- bash -c 'cargo test --workspace --all-targets --no-fail-fast && cargo test --workspace --doc'
 
 dev: ## serve every function on 127.0.0.1:9000 (cargo lambda watch) with DynamoDB Local, reading .env
 	scripts/dev.sh
