@@ -2,4 +2,6 @@
 //! current state and returns what to do. Effects happen at the edge (the
 //! function crates); nothing here does I/O.
 
+pub mod events;
 pub mod hours;
+pub mod inbound;
