@@ -47,7 +47,7 @@ impl Element {
         out.push_str(self.name);
         for (name, value) in &self.attrs {
             let _ = write!(out, " {name}=\"");
-            escape_into(value, out);
+            escape_into(value, Context::Attribute, out);
             out.push('"');
         }
         if self.text.is_none() && self.children.is_empty() {
@@ -56,7 +56,7 @@ impl Element {
         }
         out.push('>');
         if let Some(text) = &self.text {
-            escape_into(text, out);
+            escape_into(text, Context::Text, out);
         }
         for child in &self.children {
             child.write(out);
@@ -65,7 +65,18 @@ impl Element {
     }
 }
 
-fn escape_into(s: &str, out: &mut String) {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Context {
+    Text,
+    Attribute,
+}
+
+/// Escapes for XML 1.0. In attributes, tab and line breaks become character
+/// references: a parser would otherwise read them as spaces. Characters XML
+/// 1.0 forbids (most control characters) are dropped, since one of them in,
+/// say, an echoed SMS would make Twilio reject the whole document.
+fn escape_into(s: &str, context: Context, out: &mut String) {
+    let attribute = context == Context::Attribute;
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -73,6 +84,11 @@ fn escape_into(s: &str, out: &mut String) {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            '\t' if attribute => out.push_str("&#9;"),
+            '\n' if attribute => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(c),
+            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => {}
             _ => out.push(c),
         }
     }
@@ -378,5 +394,29 @@ impl Record {
         trim => "trim": &str,
         recording_status_callback => "recordingStatusCallback": &str,
         recording_status_callback_event => "recordingStatusCallbackEvent": &str,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn characters_xml_forbids_are_dropped_and_the_rest_kept() {
+        let xml = Response::new()
+            .message("a\u{0}b\u{1b}c\u{ffff}d\te\r\nf")
+            .to_xml();
+        assert!(
+            xml.ends_with("<Message>abcd\te&#13;\nf</Message></Response>"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn whitespace_in_attributes_survives_parsing() {
+        let xml = Response::new()
+            .say_with(Say::new("x").voice("a\tb\nc\rd"))
+            .to_xml();
+        assert!(xml.contains(r#"voice="a&#9;b&#10;c&#13;d""#), "{xml}");
     }
 }

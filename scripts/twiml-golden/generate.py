@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""Golden TwiML fixtures, produced by Twilio's official Python library.
+
+`shared/tests/twiml_golden.rs` builds the same documents with our builder
+(`shared::twiml`) and compares them canonically with these files (element
+names, attribute maps, text). Each case below has a twin of the same name in
+that test; the test fails when a fixture has no case or a case no fixture.
+
+Regenerate (from the repository root):
+
+    python3 -m venv /tmp/twiml-venv
+    /tmp/twiml-venv/bin/pip install 'twilio>=9,<10'
+    /tmp/twiml-venv/bin/python scripts/twiml-golden/generate.py
+    git diff shared/tests/fixtures/twiml/   # review, then commit
+
+The fixtures were last generated with twilio 9.13.0 (the version is also
+written into README.md next to them). Values are fakes: SIDs are a prefix +
+32 hex digits, phone numbers are Twilio's magic test numbers.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import twilio
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
+
+OUT = Path(__file__).resolve().parents[2] / "shared" / "tests" / "fixtures" / "twiml"
+
+BASE = "https://example.execute-api.us-east-1.amazonaws.com"
+WORKFLOW = "WW" + "3" * 32
+RESERVATION = "WR" + "7" * 32
+ACTIVITY = "WA" + "4" * 32
+CALLER_ID = "+15005550006"
+
+
+def task_json(attributes):
+    # serde_json's compact form with sorted keys and raw UTF-8, which is what
+    # `Enqueue::task` writes, so the texts can be compared exactly.
+    return json.dumps(attributes, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def response_empty():
+    return VoiceResponse()
+
+
+def say():
+    r = VoiceResponse()
+    r.say("Thank you for calling.")
+    r.say("Bonjour.", voice="Polly.Celine", language="fr-FR", loop=2)
+    return r
+
+
+def play():
+    r = VoiceResponse()
+    r.play(BASE + "/hold.mp3")
+    r.play("http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3", loop=0)
+    return r
+
+
+def pause():
+    r = VoiceResponse()
+    r.pause(length=2)
+    return r
+
+
+def gather():
+    r = VoiceResponse()
+    g = Gather(
+        action="/inbound/menu",
+        method="POST",
+        input="dtmf",
+        num_digits=1,
+        timeout=5,
+        finish_on_key="#",
+        action_on_empty_result=True,
+    )
+    g.say("For sales press 1.", voice="Polly.Joanna")
+    g.play(BASE + "/menu.mp3")
+    g.pause(length=1)
+    g.say("For support press 2.")
+    r.append(g)
+    r.append(Gather(input="dtmf speech", action_on_empty_result=False))
+    r.say("We did not get your choice. Goodbye.")
+    return r
+
+
+def dial_queue():
+    r = VoiceResponse()
+    d = Dial(
+        action="/dial-status?reservation=" + RESERVATION,
+        timeout=20,
+        caller_id=CALLER_ID,
+        answer_on_bridge=True,
+        time_limit=3600,
+    )
+    # An empty queue name: with reservationSid, Twilio bridges the task's caller.
+    d.queue("", reservation_sid=RESERVATION, post_work_activity_sid=ACTIVITY)
+    r.append(d)
+    return r
+
+
+def dial_number():
+    r = VoiceResponse()
+    d = Dial(caller_id=CALLER_ID, answer_on_bridge=False, timeout=15)
+    d.number("+15005550006")
+    r.append(d)
+    return r
+
+
+def enqueue_task():
+    r = VoiceResponse()
+    e = Enqueue(
+        workflow_sid=WORKFLOW,
+        action="/inbound/after-queue",
+        wait_url="/inbound/hold",
+        wait_url_method="POST",
+    )
+    e.task(task_json({"skill": "sales", "caller": "+15005550006", "call_sid": "CA" + "1" * 32}))
+    r.append(e)
+    return r
+
+
+def enqueue_task_priority():
+    r = VoiceResponse()
+    e = Enqueue(workflow_sid=WORKFLOW, action="/inbound/after-queue", method="POST")
+    e.task(task_json({"skill": "support"}), priority=10, timeout=600)
+    r.append(e)
+    return r
+
+
+def record():
+    r = VoiceResponse()
+    r.say("Please leave a message after the beep.")
+    r.record(
+        action="/inbound/voicemail",
+        method="POST",
+        max_length=120,
+        play_beep=True,
+        timeout=5,
+        trim="trim-silence",
+        finish_on_key="#",
+        recording_status_callback="/inbound/recording",
+        recording_status_callback_event="completed absent",
+    )
+    r.record(play_beep=False, trim="do-not-trim")
+    return r
+
+
+def redirect():
+    r = VoiceResponse()
+    r.redirect("/inbound/menu")
+    r.redirect("/inbound/menu?retry=1&skill=sales", method="GET")
+    return r
+
+
+def hangup():
+    r = VoiceResponse()
+    r.hangup()
+    return r
+
+
+def leave():
+    r = VoiceResponse()
+    r.leave()
+    return r
+
+
+def message():
+    r = MessagingResponse()
+    r.message("You are now available for sales.\nText OFF to stop.")
+    return r
+
+
+def escaping():
+    """Text and attributes that must be escaped, and non-ASCII."""
+    r = VoiceResponse()
+    r.say("Tom & Jerry's <shop> says \"hi\" — café ünïcode 日本 🎧")
+    r.redirect("/inbound/menu?a=1&b=<2>&c=\"3\"&d='4'&e=é", method="POST")
+    r.say("x", voice="a&b<c>d\"e'f\tg\nh")
+    e = Enqueue(workflow_sid=WORKFLOW, wait_url="/inbound/hold?x=1&y=2")
+    e.task(task_json({"caller": "O'Brien & <Sons>", "note": "\"quoted\" é"}))
+    r.append(e)
+    return r
+
+
+def sms_escaping():
+    r = MessagingResponse()
+    r.message("Status: on <sales> & \"support\" — Zoë's line")
+    return r
+
+
+CASES = [
+    response_empty,
+    say,
+    play,
+    pause,
+    gather,
+    dial_queue,
+    dial_number,
+    enqueue_task,
+    enqueue_task_priority,
+    record,
+    redirect,
+    hangup,
+    leave,
+    message,
+    escaping,
+    sms_escaping,
+]
+
+
+def main():
+    major = int(twilio.__version__.split(".")[0])
+    if major != 9:
+        sys.exit(f"expected twilio 9.x, found {twilio.__version__}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    wanted = set()
+    for case in CASES:
+        path = OUT / f"{case.__name__}.xml"
+        wanted.add(path.name)
+        path.write_text(case().to_xml() + "\n", encoding="utf-8")
+    for stale in OUT.glob("*.xml"):
+        if stale.name not in wanted:
+            stale.unlink()
+    (OUT / "README.md").write_text(
+        "Generated by `scripts/twiml-golden/generate.py` with the official "
+        f"`twilio` Python library {twilio.__version__}. Do not edit by hand.\n",
+        encoding="utf-8",
+    )
+    print(f"wrote {len(CASES)} fixtures to {OUT} (twilio {twilio.__version__})")
+
+
+if __name__ == "__main__":
+    main()
