@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 STACK := scripts/local-stack.sh
 
-.PHONY: help setup test fmt-check clippy unit build release
+.PHONY: help setup test lint-template fmt-check clippy unit build release
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -10,8 +10,11 @@ help: ## this list
 setup: ## install the local stack (DynamoDB Local, Prism, Twilio specs, cargo-lambda, cfn-lint) into .local/
 	$(STACK) install
 
-test: fmt-check clippy ## format check, clippy, then every test against the real local stack
+test: lint-template fmt-check clippy ## template lint, format check, clippy, then every test against the real local stack
 	$(STACK) run -- cargo test --workspace --all-targets
+
+lint-template: ## cfn-lint template.yaml, check it against the code (and lint its SAM translation when the translator is installed)
+	scripts/lint-template.sh
 
 fmt-check:
 	cargo fmt --all --check

@@ -22,6 +22,8 @@ PRISM_VERSION="5.14.2"
 TWILIO_CLI_CORE_VERSION="9.0.0"
 CARGO_LAMBDA_VERSION="1.9.2"
 CFN_LINT_VERSION="1.58.0"
+# Translates template.yaml so cfn-lint also sees the generated CloudFormation.
+SAM_TRANSLATOR_VERSION="1.103.0"
 
 log() { printf 'local-stack: %s\n' "$*" >&2; }
 
@@ -62,11 +64,13 @@ install() {
       package/src/services/twilio-api/twilio_taskrouter_v1.json
     rm -rf "$tmp"
   fi
-  if [ ! -x "$LOCAL/venv/bin/cfn-lint" ] || [ ! -x "$LOCAL/venv/bin/cargo-lambda" ]; then
-    log "installing cargo-lambda==$CARGO_LAMBDA_VERSION and cfn-lint==$CFN_LINT_VERSION into .local/venv"
+  if [ ! -x "$LOCAL/venv/bin/cfn-lint" ] || [ ! -x "$LOCAL/venv/bin/cargo-lambda" ] \
+    || ! "$LOCAL/venv/bin/python" -c 'import samtranslator' 2>/dev/null; then
+    log "installing cargo-lambda, cfn-lint and aws-sam-translator into .local/venv"
     python3 -m venv "$LOCAL/venv"
     "$LOCAL/venv/bin/pip" install -q --disable-pip-version-check \
-      "cargo-lambda==$CARGO_LAMBDA_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+      "cargo-lambda==$CARGO_LAMBDA_VERSION" "cfn-lint==$CFN_LINT_VERSION" \
+      "aws-sam-translator==$SAM_TRANSLATOR_VERSION"
   fi
 }
 

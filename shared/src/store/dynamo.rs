@@ -1,11 +1,80 @@
-//! The DynamoDB adapter over the single table (`pk`, `sk`, TTL `expires_at`).
+//! The DynamoDB adapter over the single table (string keys `pk`, `sk`; number
+//! TTL attribute `expires_at`).
+//!
+//! # Items
+//!
+//! | item | `pk` | `sk` | `expires_at` |
+//! |---|---|---|---|
+//! | worker profile | `WORKERS` | `WORKER#<phone>` | none |
+//! | attempt | `TASK#<task SID>` | `ATTEMPT#<reservation SID>` | `created_at` + [`ATTEMPT_TTL_SECS`] |
+//! | voicemail (listing) | `VOICEMAILS` | `<received_at, 20 digits>#<recording SID>` | none |
+//! | voicemail (uniqueness) | `VOICEMAIL#<recording SID>` | `VOICEMAIL` | none |
+//! | once-only marker | `ONCE#<key>` | `ONCE` | claim time + TTL |
+//!
+//! Why this layout:
+//! - All profiles share one partition, so listing them is a strongly
+//!   consistent Query ordered by phone that never reads attempts or markers
+//!   (a small business has a handful of workers; the partition stays tiny).
+//! - The attempts of a task share a partition: the hang-up clean-up Queries them.
+//! - A voicemail is two items written in one transaction: the uniqueness item
+//!   makes `put_voicemail` idempotent per recording SID (a retried recording
+//!   callback carries a later `received_at`), the listing item gives "most
+//!   recent first" with a reverse Query that reads only `limit` items.
+//! - DynamoDB deletes expired items lazily (up to days late), so a marker
+//!   counts as claimed only while `expires_at` is in the future.
+//!
+//! Attributes are named like the struct fields. Optional fields are absent
+//! when `None`; skills are a list of strings (a string set may not be empty).
+//! Profiles carry `version` for optimistic concurrency.
+//!
+//! Every state change is a conditional write; a failed condition is
+//! [`Write::Lost`]. Reads are strongly consistent. Any other DynamoDB failure
+//! (after the SDK's own retries) is [`StoreError::Unavailable`]; an item that
+//! cannot be read back is [`StoreError::Malformed`].
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::fmt::Debug;
+use std::str::FromStr;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, ReturnValue,
+    ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
+};
 
 use super::{
-    Attempt, AttemptChange, AttemptState, AttemptStore, OnceStore, StoreError, Voicemail,
-    VoicemailStore, WorkerProfile, WorkerStore, Write,
+    ATTEMPT_TTL_SECS, Activity, Attempt, AttemptChange, AttemptState, AttemptStore, OnceStore,
+    StoreError, Voicemail, VoicemailStore, WorkerProfile, WorkerStore, Write, now_secs,
 };
+
+type Item = HashMap<String, AttributeValue>;
+
+const WORKERS_PK: &str = "WORKERS";
+const VOICEMAILS_PK: &str = "VOICEMAILS";
+const TTL_ATTRIBUTE: &str = "expires_at";
+
+fn worker_sk(phone: &str) -> String {
+    format!("WORKER#{phone}")
+}
+
+fn attempt_pk(task_sid: &str) -> String {
+    format!("TASK#{task_sid}")
+}
+
+fn attempt_sk(reservation_sid: &str) -> String {
+    format!("ATTEMPT#{reservation_sid}")
+}
+
+fn once_pk(key: &str) -> String {
+    format!("ONCE#{key}")
+}
 
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -24,36 +93,467 @@ impl DynamoStore {
     /// A client from the standard AWS environment (`AWS_REGION`,
     /// `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local, ...).
     pub async fn from_env(table: impl Into<String>) -> Self {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        // Bounded so one slow call cannot eat a callback's whole 5 s budget;
+        // the SDK retries within these bounds.
+        let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .operation_attempt_timeout(Duration::from_millis(1500))
+            .operation_timeout(Duration::from_secs(3))
+            .build();
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .load()
+            .await;
         Self::new(Client::new(&sdk), table)
     }
+
+    /// A store on DynamoDB Local at `endpoint` (tests, `make dev`).
+    pub fn local(endpoint: &str, table: impl Into<String>) -> Self {
+        Self::new(local_client(endpoint), table)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get_item(&self, op: &str, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(op, &e))?;
+        Ok(out.item)
+    }
+
+    /// Runs a strongly consistent Query over every page, stopping at `limit` items.
+    async fn query(
+        &self,
+        op: &str,
+        query: QueryFluentBuilder,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut pages = query
+            .table_name(&self.table)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while items.len() < limit {
+            match pages.next().await {
+                Some(Ok(item)) => items.push(item),
+                Some(Err(e)) => return Err(unavailable(op, &e)),
+                None => break,
+            }
+        }
+        Ok(items)
+    }
+}
+
+/// A DynamoDB client for DynamoDB Local: static fake credentials, us-east-1.
+pub fn local_client(endpoint: &str) -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version_latest()
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "homeline-local",
+        ))
+        .endpoint_url(endpoint)
+        .build();
+    Client::from_conf(config)
+}
+
+/// Creates the table (`pk`/`sk`, on-demand) and enables TTL on `expires_at`.
+/// Idempotent: an existing table (and TTL already on) is fine.
+pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError> {
+    let key = |attribute: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(attribute)
+            .key_type(key_type)
+            .build()
+    };
+    let string_attribute = |attribute: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(attribute)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let created = client
+        .create_table()
+        .table_name(name)
+        .key_schema(key("pk", KeyType::Hash).map_err(|e| unavailable("CreateTable", &e))?)
+        .key_schema(key("sk", KeyType::Range).map_err(|e| unavailable("CreateTable", &e))?)
+        .attribute_definitions(string_attribute("pk").map_err(|e| unavailable("CreateTable", &e))?)
+        .attribute_definitions(string_attribute("sk").map_err(|e| unavailable("CreateTable", &e))?)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    // An existing table is fine: the command is run on every `make dev`.
+    if let Err(e) = created
+        && !e
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_in_use_exception())
+    {
+        return Err(unavailable("CreateTable", &e));
+    }
+    client
+        .wait_until_table_exists()
+        .table_name(name)
+        .wait(Duration::from_secs(300))
+        .await
+        .map_err(|e| unavailable("DescribeTable (waiting for the table)", &e))?;
+
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(|e| unavailable("DescribeTimeToLive", &e))?;
+    if let Some(description) = ttl.time_to_live_description() {
+        let on = matches!(
+            description.time_to_live_status(),
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        );
+        if on && description.attribute_name() == Some(TTL_ATTRIBUTE) {
+            return Ok(());
+        }
+    }
+    let spec = TimeToLiveSpecification::builder()
+        .enabled(true)
+        .attribute_name(TTL_ATTRIBUTE)
+        .build()
+        .map_err(|e| unavailable("UpdateTimeToLive", &e))?;
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(spec)
+        .send()
+        .await
+        .map_err(|e| unavailable("UpdateTimeToLive", &e))?;
+    Ok(())
+}
+
+/// The error chain (no request, no credentials), prefixed with the operation.
+fn unavailable(op: &str, err: &(dyn Error + 'static)) -> StoreError {
+    StoreError::Unavailable(format!("DynamoDB {op}: {}", DisplayErrorContext(err)))
+}
+
+/// The outcome of a conditional write: a failed condition is a lost race.
+fn conditional<O, E, R>(
+    op: &str,
+    result: Result<O, SdkError<E, R>>,
+    condition_failed: impl FnOnce(&E) -> bool,
+) -> Result<Write, StoreError>
+where
+    E: Error + 'static,
+    R: Debug + 'static,
+{
+    match result {
+        Ok(_) => Ok(Write::Applied),
+        Err(e) if e.as_service_error().is_some_and(condition_failed) => Ok(Write::Lost),
+        Err(e) => Err(unavailable(op, &e)),
+    }
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Typed access to a stored item; anything missing or mistyped is `Malformed`.
+struct Fields<'a> {
+    item: &'a Item,
+}
+
+impl Fields<'_> {
+    fn malformed(&self, reason: String) -> StoreError {
+        let key_part = |name: &str| match self.item.get(name) {
+            Some(AttributeValue::S(v)) => v.as_str(),
+            _ => "?",
+        };
+        StoreError::Malformed {
+            key: format!("{}/{}", key_part("pk"), key_part("sk")),
+            reason,
+        }
+    }
+
+    fn opt_string(&self, name: &str) -> Result<Option<String>, StoreError> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::S(v)) => Ok(Some(v.clone())),
+            Some(_) => Err(self.malformed(format!("`{name}` is not a string"))),
+        }
+    }
+
+    fn string(&self, name: &str) -> Result<String, StoreError> {
+        self.opt_string(name)?
+            .ok_or_else(|| self.malformed(format!("`{name}` is missing")))
+    }
+
+    fn opt_number<T: FromStr>(&self, name: &str) -> Result<Option<T>, StoreError> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::N(v)) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| self.malformed(format!("`{name}` = {v} is out of range"))),
+            Some(_) => Err(self.malformed(format!("`{name}` is not a number"))),
+        }
+    }
+
+    fn number<T: FromStr>(&self, name: &str) -> Result<T, StoreError> {
+        self.opt_number(name)?
+            .ok_or_else(|| self.malformed(format!("`{name}` is missing")))
+    }
+
+    fn strings(&self, name: &str) -> Result<Vec<String>, StoreError> {
+        let Some(AttributeValue::L(values)) = self.item.get(name) else {
+            return Err(self.malformed(format!("`{name}` is not a list")));
+        };
+        values
+            .iter()
+            .map(|v| match v {
+                AttributeValue::S(v) => Ok(v.clone()),
+                _ => Err(self.malformed(format!("`{name}` holds a non-string"))),
+            })
+            .collect()
+    }
+
+    fn parsed<T>(&self, name: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, StoreError> {
+        let raw = self.string(name)?;
+        parse(&raw).ok_or_else(|| self.malformed(format!("`{name}` = {raw:?} is unknown")))
+    }
+
+    fn opt_parsed<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, StoreError> {
+        self.opt_string(name)?
+            .map(|raw| {
+                parse(&raw).ok_or_else(|| self.malformed(format!("`{name}` = {raw:?} is unknown")))
+            })
+            .transpose()
+    }
+}
+
+/// Sets `name` to `value`, or leaves it out when `None`.
+fn put_opt(item: &mut Item, name: &str, value: Option<AttributeValue>) {
+    if let Some(value) = value {
+        item.insert(name.to_string(), value);
+    }
+}
+
+fn worker_item(profile: &WorkerProfile, version: u64) -> Item {
+    let mut item = Item::from([
+        ("pk".to_string(), s(WORKERS_PK)),
+        ("sk".to_string(), s(worker_sk(&profile.phone))),
+        ("phone".to_string(), s(&profile.phone)),
+        ("name".to_string(), s(&profile.name)),
+        (
+            "skills".to_string(),
+            AttributeValue::L(profile.skills.iter().map(s).collect()),
+        ),
+        ("misses".to_string(), n(profile.misses)),
+        ("answered_total".to_string(), n(profile.answered_total)),
+        ("missed_total".to_string(), n(profile.missed_total)),
+        ("version".to_string(), n(version)),
+    ]);
+    put_opt(&mut item, "worker_sid", profile.worker_sid.as_ref().map(s));
+    put_opt(
+        &mut item,
+        "activity",
+        profile.activity.map(|a| s(a.as_str())),
+    );
+    item
+}
+
+fn worker_from(item: &Item) -> Result<WorkerProfile, StoreError> {
+    let f = Fields { item };
+    Ok(WorkerProfile {
+        phone: f.string("phone")?,
+        name: f.string("name")?,
+        skills: f.strings("skills")?,
+        worker_sid: f.opt_string("worker_sid")?,
+        activity: f.opt_parsed("activity", Activity::parse)?,
+        misses: f.number("misses")?,
+        answered_total: f.number("answered_total")?,
+        missed_total: f.number("missed_total")?,
+        version: f.number("version")?,
+    })
+}
+
+fn attempt_item(attempt: &Attempt) -> Item {
+    let mut item = Item::from([
+        ("pk".to_string(), s(attempt_pk(&attempt.task_sid))),
+        ("sk".to_string(), s(attempt_sk(&attempt.reservation_sid))),
+        ("reservation_sid".to_string(), s(&attempt.reservation_sid)),
+        ("task_sid".to_string(), s(&attempt.task_sid)),
+        ("worker_sid".to_string(), s(&attempt.worker_sid)),
+        ("phone".to_string(), s(&attempt.phone)),
+        ("skill".to_string(), s(&attempt.skill)),
+        ("state".to_string(), s(attempt.state.as_str())),
+        ("created_at".to_string(), n(attempt.created_at)),
+        (
+            TTL_ATTRIBUTE.to_string(),
+            n(attempt.created_at.saturating_add(ATTEMPT_TTL_SECS)),
+        ),
+    ]);
+    put_opt(
+        &mut item,
+        "caller_call_sid",
+        attempt.caller_call_sid.as_ref().map(s),
+    );
+    put_opt(&mut item, "call_sid", attempt.call_sid.as_ref().map(s));
+    put_opt(&mut item, "outcome", attempt.outcome.as_ref().map(s));
+    put_opt(
+        &mut item,
+        "sip_response_code",
+        attempt.sip_response_code.map(n),
+    );
+    item
+}
+
+fn attempt_from(item: &Item) -> Result<Attempt, StoreError> {
+    let f = Fields { item };
+    Ok(Attempt {
+        reservation_sid: f.string("reservation_sid")?,
+        task_sid: f.string("task_sid")?,
+        worker_sid: f.string("worker_sid")?,
+        phone: f.string("phone")?,
+        skill: f.string("skill")?,
+        caller_call_sid: f.opt_string("caller_call_sid")?,
+        call_sid: f.opt_string("call_sid")?,
+        state: f.parsed("state", AttemptState::parse)?,
+        outcome: f.opt_string("outcome")?,
+        sip_response_code: f.opt_number("sip_response_code")?,
+        created_at: f.number("created_at")?,
+    })
+}
+
+/// Sorts by time, then recording SID; a (nonsensical) negative time sorts first.
+fn voicemail_sk(voicemail: &Voicemail) -> String {
+    format!(
+        "{:020}#{}",
+        voicemail.received_at.max(0),
+        voicemail.recording_sid
+    )
+}
+
+fn voicemail_item(voicemail: &Voicemail) -> Item {
+    Item::from([
+        ("pk".to_string(), s(VOICEMAILS_PK)),
+        ("sk".to_string(), s(voicemail_sk(voicemail))),
+        ("recording_sid".to_string(), s(&voicemail.recording_sid)),
+        ("call_sid".to_string(), s(&voicemail.call_sid)),
+        ("caller".to_string(), s(&voicemail.caller)),
+        ("skill".to_string(), s(&voicemail.skill)),
+        ("recording_url".to_string(), s(&voicemail.recording_url)),
+        ("duration_secs".to_string(), n(voicemail.duration_secs)),
+        ("received_at".to_string(), n(voicemail.received_at)),
+    ])
+}
+
+fn voicemail_from(item: &Item) -> Result<Voicemail, StoreError> {
+    let f = Fields { item };
+    Ok(Voicemail {
+        recording_sid: f.string("recording_sid")?,
+        call_sid: f.string("call_sid")?,
+        caller: f.string("caller")?,
+        skill: f.string("skill")?,
+        recording_url: f.string("recording_url")?,
+        duration_secs: f.number("duration_secs")?,
+        received_at: f.number("received_at")?,
+    })
 }
 
 impl WorkerStore for DynamoStore {
     async fn get_worker(&self, phone: &str) -> Result<Option<WorkerProfile>, StoreError> {
-        let _ = (&self.client, &self.table, phone);
-        todo!("DynamoDB adapter")
+        self.get_item("GetItem (worker)", WORKERS_PK.to_string(), worker_sk(phone))
+            .await?
+            .as_ref()
+            .map(worker_from)
+            .transpose()
     }
 
     async fn put_worker(&self, profile: &WorkerProfile) -> Result<Write, StoreError> {
-        let _ = profile;
-        todo!("DynamoDB adapter")
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(worker_item(
+                profile,
+                profile.version.saturating_add(1),
+            )));
+        let put = if profile.version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("#version = :version")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":version", n(profile.version))
+        };
+        conditional("PutItem (worker)", put.send().await, |e| {
+            e.is_conditional_check_failed_exception()
+        })
     }
 
     async fn remove_worker(&self, phone: &str) -> Result<Option<WorkerProfile>, StoreError> {
-        let _ = phone;
-        todo!("DynamoDB adapter")
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(WORKERS_PK))
+            .key("sk", s(worker_sk(phone)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| unavailable("DeleteItem (worker)", &e))?;
+        out.attributes.as_ref().map(worker_from).transpose()
     }
 
     async fn list_workers(&self) -> Result<Vec<WorkerProfile>, StoreError> {
-        todo!("DynamoDB adapter")
+        let query = self
+            .client
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(WORKERS_PK))
+            .expression_attribute_values(":prefix", s(worker_sk("")));
+        // Keys sort by phone already.
+        self.query("Query (workers)", query, usize::MAX)
+            .await?
+            .iter()
+            .map(worker_from)
+            .collect()
     }
 }
 
 impl AttemptStore for DynamoStore {
     async fn create_attempt(&self, attempt: &Attempt) -> Result<Write, StoreError> {
-        let _ = attempt;
-        todo!("DynamoDB adapter")
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(attempt_item(attempt)))
+            .condition_expression("attribute_not_exists(pk)");
+        conditional("PutItem (attempt)", put.send().await, |e| {
+            e.is_conditional_check_failed_exception()
+        })
     }
 
     async fn get_attempt(
@@ -61,13 +561,33 @@ impl AttemptStore for DynamoStore {
         task_sid: &str,
         reservation_sid: &str,
     ) -> Result<Option<Attempt>, StoreError> {
-        let _ = (task_sid, reservation_sid);
-        todo!("DynamoDB adapter")
+        self.get_item(
+            "GetItem (attempt)",
+            attempt_pk(task_sid),
+            attempt_sk(reservation_sid),
+        )
+        .await?
+        .as_ref()
+        .map(attempt_from)
+        .transpose()
     }
 
     async fn list_attempts(&self, task_sid: &str) -> Result<Vec<Attempt>, StoreError> {
-        let _ = task_sid;
-        todo!("DynamoDB adapter")
+        let query = self
+            .client
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(attempt_pk(task_sid)))
+            .expression_attribute_values(":prefix", s(attempt_sk("")));
+        let mut attempts = self
+            .query("Query (attempts)", query, usize::MAX)
+            .await?
+            .iter()
+            .map(attempt_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Stable: equal times stay in reservation SID order.
+        attempts.sort_by_key(|a| a.created_at);
+        Ok(attempts)
     }
 
     async fn transition(
@@ -78,8 +598,60 @@ impl AttemptStore for DynamoStore {
         to: AttemptState,
         change: &AttemptChange,
     ) -> Result<Write, StoreError> {
-        let _ = (task_sid, reservation_sid, from, to, change);
-        todo!("DynamoDB adapter")
+        if from.is_empty() {
+            // No state allowed: nothing can match (and `IN ()` is not valid).
+            return Ok(Write::Lost);
+        }
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(attempt_pk(task_sid)))
+            .key("sk", s(attempt_sk(reservation_sid)))
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":to", s(to.as_str()));
+        let mut set = vec!["#state = :to"];
+        let changes = [
+            (
+                "outcome = :outcome",
+                ":outcome",
+                change.outcome.as_ref().map(s),
+            ),
+            (
+                "sip_response_code = :sip",
+                ":sip",
+                change.sip_response_code.map(n),
+            ),
+            (
+                "call_sid = :call_sid",
+                ":call_sid",
+                change.call_sid.as_ref().map(s),
+            ),
+        ];
+        for (clause, placeholder, value) in changes {
+            if let Some(value) = value {
+                set.push(clause);
+                update = update.expression_attribute_values(placeholder, value);
+            }
+        }
+        let mut allowed = Vec::with_capacity(from.len());
+        for (i, state) in from.iter().enumerate() {
+            let placeholder = format!(":from{i}");
+            update = update.expression_attribute_values(&placeholder, s(state.as_str()));
+            allowed.push(placeholder);
+        }
+        let update = update
+            .update_expression(format!("SET {}", set.join(", ")))
+            // attribute_exists: an UpdateItem on a missing key would create a stub item.
+            .condition_expression(format!(
+                "attribute_exists(pk) AND #state IN ({})",
+                allowed.join(", ")
+            ));
+        conditional(
+            "UpdateItem (attempt transition)",
+            update.send().await,
+            |e| e.is_conditional_check_failed_exception(),
+        )
     }
 
     async fn set_call_sid(
@@ -88,31 +660,175 @@ impl AttemptStore for DynamoStore {
         reservation_sid: &str,
         call_sid: &str,
     ) -> Result<(), StoreError> {
-        let _ = (task_sid, reservation_sid, call_sid);
-        todo!("DynamoDB adapter")
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(attempt_pk(task_sid)))
+            .key("sk", s(attempt_sk(reservation_sid)))
+            .update_expression("SET call_sid = :call_sid")
+            .expression_attribute_values(":call_sid", s(call_sid))
+            // No attempt, nothing to annotate (and no stub item created).
+            .condition_expression("attribute_exists(pk)");
+        conditional("UpdateItem (attempt call SID)", update.send().await, |e| {
+            e.is_conditional_check_failed_exception()
+        })
+        .map(|_| ())
     }
 }
 
+/// Both voicemail items fail their condition together, so either code means "stored".
+fn voicemail_exists(e: &TransactWriteItemsError) -> bool {
+    transaction_reasons(e).any(|code| code == "ConditionalCheckFailed")
+}
+
+/// Another transaction on the same items was in flight: try again.
+fn transaction_conflict(e: &TransactWriteItemsError) -> bool {
+    transaction_reasons(e).any(|code| code == "TransactionConflict")
+}
+
+fn transaction_reasons(e: &TransactWriteItemsError) -> impl Iterator<Item = &str> {
+    let reasons = match e {
+        TransactWriteItemsError::TransactionCanceledException(e) => e.cancellation_reasons(),
+        _ => &[],
+    };
+    reasons.iter().filter_map(|r| r.code())
+}
+
+/// Attempts at a voicemail transaction that conflicts with a concurrent one.
+const TRANSACTION_TRIES: u32 = 5;
+
 impl VoicemailStore for DynamoStore {
     async fn put_voicemail(&self, voicemail: &Voicemail) -> Result<Write, StoreError> {
-        let _ = voicemail;
-        todo!("DynamoDB adapter")
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map(|put| TransactWriteItem::builder().put(put).build())
+                .map_err(|e| unavailable("TransactWriteItems (voicemail)", &e))
+        };
+        let unique = Item::from([
+            (
+                "pk".to_string(),
+                s(format!("VOICEMAIL#{}", voicemail.recording_sid)),
+            ),
+            ("sk".to_string(), s("VOICEMAIL")),
+            ("listed_as".to_string(), s(voicemail_sk(voicemail))),
+        ]);
+        let items = vec![put(unique)?, put(voicemail_item(voicemail))?];
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(Write::Applied),
+                Err(e) if e.as_service_error().is_some_and(voicemail_exists) => {
+                    return Ok(Write::Lost);
+                }
+                Err(e)
+                    if tries < TRANSACTION_TRIES
+                        && e.as_service_error().is_some_and(transaction_conflict) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(
+                        fastrand::u64(10..=50) * u64::from(tries),
+                    ))
+                    .await;
+                }
+                Err(e) => return Err(unavailable("TransactWriteItems (voicemail)", &e)),
+            }
+        }
     }
 
     async fn list_voicemails(&self, limit: usize) -> Result<Vec<Voicemail>, StoreError> {
-        let _ = limit;
-        todo!("DynamoDB adapter")
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query = self
+            .client
+            .query()
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(VOICEMAILS_PK))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX));
+        self.query("Query (voicemails)", query, limit)
+            .await?
+            .iter()
+            .map(voicemail_from)
+            .collect()
     }
 }
 
 impl OnceStore for DynamoStore {
     async fn claim_once(&self, key: &str, ttl_secs: u64) -> Result<Write, StoreError> {
-        let _ = (key, ttl_secs);
-        todo!("DynamoDB adapter")
+        let now = now_secs();
+        let expires_at = now.saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(once_pk(key)))
+            .item("sk", s("ONCE"))
+            .item(TTL_ATTRIBUTE, n(expires_at))
+            // TTL deletion lags, so an expired marker that still exists is free.
+            .condition_expression("attribute_not_exists(pk) OR #expires_at <= :now")
+            .expression_attribute_names("#expires_at", TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", n(now));
+        conditional("PutItem (once marker)", put.send().await, |e| {
+            e.is_conditional_check_failed_exception()
+        })
     }
 
     async fn release_once(&self, key: &str) -> Result<(), StoreError> {
-        let _ = key;
-        todo!("DynamoDB adapter")
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(once_pk(key)))
+            .key("sk", s("ONCE"))
+            .send()
+            .await
+            .map_err(|e| unavailable("DeleteItem (once marker)", &e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::CancellationReason;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+
+    use super::*;
+
+    fn canceled(codes: &[&str]) -> TransactWriteItemsError {
+        let reasons = codes
+            .iter()
+            .map(|code| CancellationReason::builder().code(*code).build())
+            .collect();
+        TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder()
+                .set_cancellation_reasons(Some(reasons))
+                .build(),
+        )
+    }
+
+    // The race test on DynamoDB Local never saw a conflict; real DynamoDB reports them.
+    #[test]
+    fn voicemail_transaction_outcomes() {
+        let exists = canceled(&["ConditionalCheckFailed", "None"]);
+        assert!(voicemail_exists(&exists));
+        assert!(!transaction_conflict(&exists));
+
+        let conflict = canceled(&["TransactionConflict", "None"]);
+        assert!(transaction_conflict(&conflict));
+        assert!(!voicemail_exists(&conflict));
+
+        let throttled = canceled(&["ThrottlingError", "None"]);
+        assert!(!voicemail_exists(&throttled) && !transaction_conflict(&throttled));
     }
 }

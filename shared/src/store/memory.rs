@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
     Attempt, AttemptChange, AttemptState, AttemptStore, OnceStore, StoreError, Voicemail,
-    VoicemailStore, WorkerProfile, WorkerStore, Write,
+    VoicemailStore, WorkerProfile, WorkerStore, Write, now_secs,
 };
 
 #[derive(Debug, Default)]
@@ -15,7 +15,8 @@ struct Tables {
     /// By (task SID, reservation SID).
     attempts: BTreeMap<(String, String), Attempt>,
     voicemails: HashMap<String, Voicemail>,
-    markers: HashMap<String, ()>,
+    /// Marker key to expiry (Unix seconds).
+    markers: HashMap<String, i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -174,12 +175,19 @@ impl VoicemailStore for MemoryStore {
 }
 
 impl OnceStore for MemoryStore {
-    async fn claim_once(&self, key: &str, _ttl_secs: u64) -> Result<Write, StoreError> {
+    async fn claim_once(&self, key: &str, ttl_secs: u64) -> Result<Write, StoreError> {
+        let now = now_secs();
         let mut tables = self.lock();
-        if tables.markers.contains_key(key) {
+        // Like DynamoDB: an expired marker no longer counts, deleted or not.
+        if tables
+            .markers
+            .get(key)
+            .is_some_and(|&expires_at| expires_at > now)
+        {
             return Ok(Write::Lost);
         }
-        tables.markers.insert(key.to_string(), ());
+        let expires_at = now.saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX));
+        tables.markers.insert(key.to_string(), expires_at);
         Ok(Write::Applied)
     }
 

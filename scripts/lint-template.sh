@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Lints template.yaml with cfn-lint, checks it against the code (routes,
+# binaries, config variables), then (when the SAM translator is installed)
+# lints its CloudFormation translation: only there do circular dependencies
+# and errors in Globals show up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CFN_LINT=.local/venv/bin/cfn-lint
+PYTHON=${SAM_TRANSLATOR_PYTHON:-.local/venv/bin/python}
+if [ ! -x "$CFN_LINT" ]; then
+  echo "lint-template: $CFN_LINT is missing; run 'make setup'" >&2
+  exit 1
+fi
+"$CFN_LINT" template.yaml
+.local/venv/bin/python scripts/check-template.py
+if "$PYTHON" -c 'import samtranslator' 2>/dev/null; then
+  translated=$(mktemp --suffix=.json)
+  trap 'rm -f "$translated"' EXIT
+  "$PYTHON" scripts/sam-translate.py template.yaml >"$translated"
+  "$CFN_LINT" "$translated"
+  echo "lint-template: template.yaml and its CloudFormation translation are clean"
+else
+  echo "lint-template: template.yaml is clean; SKIPPED the translated check" \
+    "(aws-sam-translator not importable by $PYTHON; set SAM_TRANSLATOR_PYTHON)" >&2
+fi

@@ -1,0 +1,769 @@
+//! The store contract, written once and run against both the in-memory fake
+//! and DynamoDB Local (one test per case and backend).
+//!
+//! Run with `scripts/local-stack.sh run -- cargo test -p shared --test store_contract`;
+//! the `dynamodb::` tests fail with instructions when the local stack is not up.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use shared::store::{
+    Activity, Attempt, AttemptChange, AttemptState, Store, StoreError, Voicemail, WorkerProfile,
+    Write,
+};
+use testkit::sid;
+use tokio::sync::Barrier;
+
+/// Runs every listed case against each backend.
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(shared::store::MemoryStore::new()).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(testkit::dynamo::fresh_store().await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    worker_roundtrip,
+    workers_listed_by_phone_and_nothing_else,
+    worker_remove,
+    worker_versions,
+    attempt_create_and_get,
+    attempt_create_twice_is_lost,
+    attempt_transition_from_allowed_states_only,
+    attempt_transition_writes_only_given_fields,
+    attempt_transition_of_missing_attempt_is_lost,
+    attempts_listed_per_task_oldest_first,
+    attempt_set_call_sid,
+    voicemail_put_is_idempotent_per_recording,
+    voicemails_listed_most_recent_first,
+    once_claim_and_release,
+    once_expired_marker_can_be_claimed,
+    race_transition,
+    race_create_attempt,
+    race_claim_once,
+    race_put_worker,
+    race_put_voicemail,
+);
+
+const RACERS: usize = 16;
+
+fn phone(n: u64) -> String {
+    format!("+1555000{n:04}")
+}
+
+fn profile(n: u64) -> WorkerProfile {
+    let mut p = WorkerProfile::new(
+        phone(n),
+        format!("Worker {n}"),
+        vec!["sales".into(), "support".into()],
+    );
+    p.worker_sid = Some(sid("WK", n));
+    p.activity = Some(Activity::Available);
+    p.misses = 2;
+    p.answered_total = 40;
+    p.missed_total = 3;
+    p
+}
+
+fn attempt(task: u64, reservation: u64, created_at: i64) -> Attempt {
+    Attempt {
+        reservation_sid: sid("WR", reservation),
+        task_sid: sid("WT", task),
+        worker_sid: sid("WK", reservation),
+        phone: phone(reservation),
+        skill: "sales".into(),
+        caller_call_sid: Some(sid("CA", 1000 + task)),
+        call_sid: None,
+        state: AttemptState::Dialing,
+        outcome: None,
+        sip_response_code: None,
+        created_at,
+    }
+}
+
+fn voicemail(n: u64, received_at: i64) -> Voicemail {
+    Voicemail {
+        recording_sid: sid("RE", n),
+        call_sid: sid("CA", n),
+        caller: phone(900 + n),
+        skill: "support".into(),
+        recording_url: format!(
+            "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/{}",
+            sid("RE", n)
+        ),
+        duration_secs: 17,
+        received_at,
+    }
+}
+
+fn stored<T>(result: Result<T, StoreError>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => panic!("store failed: {e}"),
+    }
+}
+
+/// `profile` as the store hands it back at `version`.
+fn at_version(mut profile: WorkerProfile, version: u64) -> WorkerProfile {
+    profile.version = version;
+    profile
+}
+
+async fn worker_roundtrip<S: Store>(store: S) {
+    assert_eq!(stored(store.get_worker(&phone(1)).await), None);
+
+    let full = profile(1);
+    assert_eq!(stored(store.put_worker(&full).await), Write::Applied);
+    assert_eq!(
+        stored(store.get_worker(&phone(1)).await),
+        Some(at_version(full, 1))
+    );
+
+    // Fresh enrolment: no skills, no TaskRouter worker, no activity yet.
+    let bare = WorkerProfile::new(phone(2), "Bare", vec![]);
+    assert_eq!(stored(store.put_worker(&bare).await), Write::Applied);
+    assert_eq!(
+        stored(store.get_worker(&phone(2)).await),
+        Some(at_version(bare, 1))
+    );
+}
+
+async fn workers_listed_by_phone_and_nothing_else<S: Store>(store: S) {
+    for n in [3, 1, 2] {
+        assert!(stored(store.put_worker(&profile(n)).await).applied());
+    }
+    // Other kinds of items in the same table must not show up.
+    assert!(stored(store.create_attempt(&attempt(1, 1, 10)).await).applied());
+    assert!(stored(store.put_voicemail(&voicemail(1, 10)).await).applied());
+    assert!(stored(store.claim_once("WORKER#+15550000009", 60).await).applied());
+
+    let listed = stored(store.list_workers().await);
+    assert_eq!(
+        listed,
+        vec![
+            at_version(profile(1), 1),
+            at_version(profile(2), 1),
+            at_version(profile(3), 1),
+        ]
+    );
+}
+
+async fn worker_remove<S: Store>(store: S) {
+    assert!(stored(store.put_worker(&profile(1)).await).applied());
+    assert!(stored(store.put_worker(&profile(2)).await).applied());
+
+    assert_eq!(
+        stored(store.remove_worker(&phone(1)).await),
+        Some(at_version(profile(1), 1))
+    );
+    assert_eq!(stored(store.get_worker(&phone(1)).await), None);
+    assert_eq!(stored(store.remove_worker(&phone(1)).await), None);
+    assert_eq!(
+        stored(store.list_workers().await),
+        vec![at_version(profile(2), 1)]
+    );
+
+    // Re-enrolling after removal starts again at version 0.
+    assert_eq!(stored(store.put_worker(&profile(1)).await), Write::Applied);
+    assert_eq!(
+        stored(store.get_worker(&phone(1)).await).map(|p| p.version),
+        Some(1)
+    );
+}
+
+async fn worker_versions<S: Store>(store: S) {
+    let original = profile(1);
+    assert_eq!(stored(store.put_worker(&original).await), Write::Applied);
+
+    // Creating over an existing profile loses and changes nothing.
+    let mut other = profile(1);
+    other.name = "Impostor".into();
+    assert_eq!(stored(store.put_worker(&other).await), Write::Lost);
+    let v1 = stored(store.get_worker(&phone(1)).await).expect("profile stored");
+    assert_eq!(v1, at_version(original.clone(), 1));
+
+    // An update from the current version applies and bumps it.
+    let mut update = v1.clone();
+    update.misses = 0;
+    update.activity = Some(Activity::Offline);
+    assert_eq!(stored(store.put_worker(&update).await), Write::Applied);
+    let v2 = stored(store.get_worker(&phone(1)).await).expect("profile stored");
+    assert_eq!(v2, at_version(update, 2));
+
+    // A stale writer (read version 1) and a writer from the future both lose.
+    let mut stale = v1;
+    stale.name = "Stale".into();
+    assert_eq!(stored(store.put_worker(&stale).await), Write::Lost);
+    let future = at_version(v2.clone(), 7);
+    assert_eq!(stored(store.put_worker(&future).await), Write::Lost);
+    assert_eq!(stored(store.get_worker(&phone(1)).await), Some(v2));
+
+    // Updating a profile that does not exist loses.
+    assert_eq!(
+        stored(store.put_worker(&at_version(profile(2), 1)).await),
+        Write::Lost
+    );
+    assert_eq!(stored(store.get_worker(&phone(2)).await), None);
+}
+
+async fn attempt_create_and_get<S: Store>(store: S) {
+    assert_eq!(
+        stored(store.get_attempt(&sid("WT", 1), &sid("WR", 1)).await),
+        None
+    );
+
+    let bare = attempt(1, 1, 100);
+    let full = Attempt {
+        caller_call_sid: None,
+        call_sid: Some(sid("CA", 5)),
+        state: AttemptState::Answered,
+        outcome: Some("human".into()),
+        sip_response_code: Some(200),
+        ..attempt(1, 2, 101)
+    };
+    for a in [&bare, &full] {
+        assert_eq!(stored(store.create_attempt(a).await), Write::Applied);
+        assert_eq!(
+            stored(store.get_attempt(&a.task_sid, &a.reservation_sid).await).as_ref(),
+            Some(a)
+        );
+    }
+    // Keyed by task and reservation: the same reservation SID under another task is another attempt.
+    assert_eq!(
+        stored(store.get_attempt(&sid("WT", 2), &sid("WR", 1)).await),
+        None
+    );
+}
+
+async fn attempt_create_twice_is_lost<S: Store>(store: S) {
+    let first = attempt(1, 1, 100);
+    assert_eq!(stored(store.create_attempt(&first).await), Write::Applied);
+    let again = Attempt {
+        worker_sid: sid("WK", 99),
+        state: AttemptState::Missed,
+        created_at: 200,
+        ..first.clone()
+    };
+    assert_eq!(stored(store.create_attempt(&again).await), Write::Lost);
+    assert_eq!(
+        stored(
+            store
+                .get_attempt(&first.task_sid, &first.reservation_sid)
+                .await
+        ),
+        Some(first)
+    );
+}
+
+async fn attempt_transition_from_allowed_states_only<S: Store>(store: S) {
+    use AttemptState::*;
+    let a = attempt(1, 1, 100);
+    let (wt, wr) = (a.task_sid.clone(), a.reservation_sid.clone());
+    assert!(stored(store.create_attempt(&a).await).applied());
+    let get = || async { stored(store.get_attempt(&wt, &wr).await).expect("attempt stored") };
+
+    let none = AttemptChange::default();
+    // Not in an allowed state: nothing changes.
+    assert_eq!(
+        stored(
+            store
+                .transition(&wt, &wr, &[Answered], Bridging, &none)
+                .await
+        ),
+        Write::Lost
+    );
+    assert_eq!(get().await, a);
+    // No allowed state at all.
+    assert_eq!(
+        stored(store.transition(&wt, &wr, &[], Bridging, &none).await),
+        Write::Lost
+    );
+    assert_eq!(get().await.state, Dialing);
+
+    assert_eq!(
+        stored(
+            store
+                .transition(&wt, &wr, &[Dialing, Answered], Answered, &none)
+                .await
+        ),
+        Write::Applied
+    );
+    assert_eq!(get().await.state, Answered);
+
+    let human = AttemptChange {
+        outcome: Some("human".into()),
+        ..AttemptChange::default()
+    };
+    assert_eq!(
+        stored(
+            store
+                .transition(&wt, &wr, &[Dialing, Answered], Bridging, &human)
+                .await
+        ),
+        Write::Applied
+    );
+    // The same callback again (retried or late) cannot apply twice.
+    let machine = AttemptChange {
+        outcome: Some("machine_start".into()),
+        ..AttemptChange::default()
+    };
+    assert_eq!(
+        stored(
+            store
+                .transition(&wt, &wr, &[Dialing, Answered], Missed, &machine)
+                .await
+        ),
+        Write::Lost
+    );
+    let now = get().await;
+    assert_eq!(
+        (now.state, now.outcome.as_deref()),
+        (Bridging, Some("human"))
+    );
+
+    assert_eq!(
+        stored(
+            store
+                .transition(&wt, &wr, &[Bridging], Completed, &none)
+                .await
+        ),
+        Write::Applied
+    );
+    assert_eq!(get().await.state, Completed);
+}
+
+async fn attempt_transition_writes_only_given_fields<S: Store>(store: S) {
+    use AttemptState::*;
+    let a = Attempt {
+        outcome: Some("ringing".into()),
+        ..attempt(1, 1, 100)
+    };
+    let (wt, wr) = (a.task_sid.clone(), a.reservation_sid.clone());
+    assert!(stored(store.create_attempt(&a).await).applied());
+
+    let with_call = AttemptChange {
+        call_sid: Some(sid("CA", 7)),
+        sip_response_code: Some(180),
+        ..AttemptChange::default()
+    };
+    assert!(
+        stored(
+            store
+                .transition(&wt, &wr, &[Dialing], Answered, &with_call)
+                .await
+        )
+        .applied()
+    );
+    let after = stored(store.get_attempt(&wt, &wr).await).expect("attempt stored");
+    assert_eq!(
+        after,
+        Attempt {
+            state: Answered,
+            call_sid: Some(sid("CA", 7)),
+            sip_response_code: Some(180),
+            ..a.clone()
+        }
+    );
+
+    let busy = AttemptChange {
+        outcome: Some("busy".into()),
+        sip_response_code: Some(486),
+        call_sid: None,
+    };
+    assert!(stored(store.transition(&wt, &wr, &[Answered], Missed, &busy).await).applied());
+    let after = stored(store.get_attempt(&wt, &wr).await).expect("attempt stored");
+    assert_eq!(
+        after,
+        Attempt {
+            state: Missed,
+            call_sid: Some(sid("CA", 7)),
+            outcome: Some("busy".into()),
+            sip_response_code: Some(486),
+            ..a
+        }
+    );
+}
+
+async fn attempt_transition_of_missing_attempt_is_lost<S: Store>(store: S) {
+    let (wt, wr) = (sid("WT", 1), sid("WR", 1));
+    let change = AttemptChange {
+        outcome: Some("human".into()),
+        ..AttemptChange::default()
+    };
+    assert_eq!(
+        stored(
+            store
+                .transition(
+                    &wt,
+                    &wr,
+                    &[AttemptState::Dialing],
+                    AttemptState::Bridging,
+                    &change
+                )
+                .await
+        ),
+        Write::Lost
+    );
+    // And it left nothing behind.
+    assert_eq!(stored(store.get_attempt(&wt, &wr).await), None);
+    assert_eq!(stored(store.list_attempts(&wt).await), vec![]);
+}
+
+async fn attempts_listed_per_task_oldest_first<S: Store>(store: S) {
+    // Reservation order differs from time order on purpose; 4 and 2 tie in time.
+    let task1 = [
+        attempt(1, 1, 300),
+        attempt(1, 4, 200),
+        attempt(1, 3, 100),
+        attempt(1, 2, 200),
+    ];
+    let task2 = attempt(2, 9, 50);
+    for a in task1.iter().chain([&task2]) {
+        assert!(stored(store.create_attempt(a).await).applied());
+    }
+    let listed = stored(store.list_attempts(&sid("WT", 1)).await);
+    let order: Vec<_> = listed.iter().map(|a| a.reservation_sid.clone()).collect();
+    // Equal times keep reservation SID order.
+    assert_eq!(
+        order,
+        vec![sid("WR", 3), sid("WR", 2), sid("WR", 4), sid("WR", 1)]
+    );
+    assert_eq!(
+        stored(store.list_attempts(&sid("WT", 2)).await),
+        vec![task2]
+    );
+    assert_eq!(stored(store.list_attempts(&sid("WT", 3)).await), vec![]);
+}
+
+async fn attempt_set_call_sid<S: Store>(store: S) {
+    let a = Attempt {
+        state: AttemptState::Missed,
+        ..attempt(1, 1, 100)
+    };
+    assert!(stored(store.create_attempt(&a).await).applied());
+    stored(
+        store
+            .set_call_sid(&a.task_sid, &a.reservation_sid, &sid("CA", 8))
+            .await,
+    );
+    // No state condition: it lands whatever the state, and touches nothing else.
+    assert_eq!(
+        stored(store.get_attempt(&a.task_sid, &a.reservation_sid).await),
+        Some(Attempt {
+            call_sid: Some(sid("CA", 8)),
+            ..a
+        })
+    );
+
+    // For an unknown attempt it is a no-op that creates nothing.
+    stored(
+        store
+            .set_call_sid(&sid("WT", 5), &sid("WR", 5), &sid("CA", 9))
+            .await,
+    );
+    assert_eq!(
+        stored(store.get_attempt(&sid("WT", 5), &sid("WR", 5)).await),
+        None
+    );
+    assert_eq!(stored(store.list_attempts(&sid("WT", 5)).await), vec![]);
+}
+
+async fn voicemail_put_is_idempotent_per_recording<S: Store>(store: S) {
+    let first = voicemail(1, 1_700_000_000);
+    assert_eq!(stored(store.put_voicemail(&first).await), Write::Applied);
+    // A retried recording callback arrives later, with another time.
+    let retry = Voicemail {
+        received_at: 1_700_000_090,
+        duration_secs: 18,
+        ..first.clone()
+    };
+    assert_eq!(stored(store.put_voicemail(&retry).await), Write::Lost);
+    assert_eq!(stored(store.put_voicemail(&first).await), Write::Lost);
+    assert_eq!(stored(store.list_voicemails(10).await), vec![first]);
+}
+
+async fn voicemails_listed_most_recent_first<S: Store>(store: S) {
+    assert_eq!(stored(store.list_voicemails(10).await), vec![]);
+    let all = [
+        voicemail(1, 1_700_000_300),
+        voicemail(2, 1_700_000_100),
+        voicemail(3, 1_700_000_900),
+        voicemail(4, 1_700_000_300),
+        voicemail(5, 999_999_999), // one digit fewer: ordered by number, not text
+    ];
+    for v in &all {
+        assert!(stored(store.put_voicemail(v).await).applied());
+    }
+    // Newest first; equal times by recording SID, highest first.
+    let expected = vec![
+        all[2].clone(),
+        all[3].clone(),
+        all[0].clone(),
+        all[1].clone(),
+        all[4].clone(),
+    ];
+    assert_eq!(stored(store.list_voicemails(10).await), expected);
+    assert_eq!(
+        stored(store.list_voicemails(2).await),
+        expected[..2].to_vec()
+    );
+    assert_eq!(stored(store.list_voicemails(0).await), vec![]);
+}
+
+async fn once_claim_and_release<S: Store>(store: S) {
+    let key = format!("voicemail-redirect#{}", sid("WT", 1));
+    assert_eq!(stored(store.claim_once(&key, 3600).await), Write::Applied);
+    assert_eq!(stored(store.claim_once(&key, 3600).await), Write::Lost);
+    assert_eq!(
+        stored(store.claim_once("other", 3600).await),
+        Write::Applied
+    );
+
+    stored(store.release_once(&key).await);
+    assert_eq!(stored(store.claim_once(&key, 3600).await), Write::Applied);
+    assert_eq!(stored(store.claim_once(&key, 3600).await), Write::Lost);
+    // Releasing what was never claimed is fine.
+    stored(store.release_once("never-claimed").await);
+    assert_eq!(stored(store.claim_once("other", 3600).await), Write::Lost);
+}
+
+async fn once_expired_marker_can_be_claimed<S: Store>(store: S) {
+    // TTL 0: expired at once, though DynamoDB has not deleted it.
+    assert_eq!(stored(store.claim_once("k", 0).await), Write::Applied);
+    assert_eq!(stored(store.claim_once("k", 3600).await), Write::Applied);
+    assert_eq!(stored(store.claim_once("k", 3600).await), Write::Lost);
+}
+
+/// Starts `RACERS` tasks doing `op` at once; asserts exactly one applies and
+/// the rest lose, and returns the winner's index.
+async fn race<S, F, Fut>(store: &S, op: F) -> usize
+where
+    S: Store,
+    F: Fn(S, usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<Write, StoreError>> + Send + 'static,
+{
+    let start = Arc::new(Barrier::new(RACERS));
+    let racers: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let (store, op, start) = (store.clone(), op.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                op(store, i).await
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for (i, racer) in racers.into_iter().enumerate() {
+        match racer.await {
+            Ok(Ok(Write::Applied)) => winners.push(i),
+            Ok(Ok(Write::Lost)) => {}
+            Ok(Err(e)) => panic!("racer {i}: store failed: {e}"),
+            Err(e) => panic!("racer {i} panicked: {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one racer wins, got {winners:?}");
+    winners[0]
+}
+
+async fn race_transition<S: Store>(store: S) {
+    let a = attempt(1, 1, 100);
+    assert!(stored(store.create_attempt(&a).await).applied());
+    let winner = race(&store, |store: S, i| async move {
+        let change = AttemptChange {
+            outcome: Some(format!("racer-{i}")),
+            ..AttemptChange::default()
+        };
+        store
+            .transition(
+                &sid("WT", 1),
+                &sid("WR", 1),
+                &[AttemptState::Dialing, AttemptState::Answered],
+                AttemptState::Bridging,
+                &change,
+            )
+            .await
+    })
+    .await;
+    let after =
+        stored(store.get_attempt(&a.task_sid, &a.reservation_sid).await).expect("attempt stored");
+    assert_eq!(after.state, AttemptState::Bridging);
+    assert_eq!(after.outcome, Some(format!("racer-{winner}")));
+}
+
+async fn race_create_attempt<S: Store>(store: S) {
+    let winner = race(&store, |store: S, i| async move {
+        let a = Attempt {
+            worker_sid: sid("WK", i as u64),
+            ..attempt(1, 1, 100)
+        };
+        store.create_attempt(&a).await
+    })
+    .await;
+    let listed = stored(store.list_attempts(&sid("WT", 1)).await);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].worker_sid, sid("WK", winner as u64));
+}
+
+async fn race_claim_once<S: Store>(store: S) {
+    race(&store, |store: S, _| async move {
+        store.claim_once("miss-sms#WR1", 3600).await
+    })
+    .await;
+    assert_eq!(
+        stored(store.claim_once("miss-sms#WR1", 3600).await),
+        Write::Lost
+    );
+}
+
+async fn race_put_worker<S: Store>(store: S) {
+    assert!(stored(store.put_worker(&profile(1)).await).applied());
+    let read = stored(store.get_worker(&phone(1)).await).expect("profile stored");
+    let winner = race(&store, move |store: S, i| {
+        let mut update = read.clone();
+        update.name = format!("racer-{i}");
+        async move { store.put_worker(&update).await }
+    })
+    .await;
+    let after = stored(store.get_worker(&phone(1)).await).expect("profile stored");
+    assert_eq!((after.name, after.version), (format!("racer-{winner}"), 2));
+}
+
+async fn race_put_voicemail<S: Store>(store: S) {
+    let winner = race(&store, |store: S, i| async move {
+        // Each racer is a retry of the same recording callback at its own time.
+        store
+            .put_voicemail(&voicemail(1, 1_700_000_000 + i as i64))
+            .await
+    })
+    .await;
+    assert_eq!(
+        stored(store.list_voicemails(100).await),
+        vec![voicemail(1, 1_700_000_000 + winner as i64)]
+    );
+}
+
+/// What only the DynamoDB adapter has: the table set-up and reading back
+/// items it did not write.
+mod dynamodb_adapter {
+    use aws_sdk_dynamodb::config::{Credentials, Region};
+    use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
+    use shared::store::dynamo::create_table;
+    use shared::store::{DynamoStore, StoreError, WorkerStore};
+    use testkit::dynamo::{dynamodb_url, fresh_store};
+
+    #[tokio::test]
+    async fn create_table_is_idempotent_and_turns_ttl_on() {
+        let store = fresh_store().await;
+        // Again on the existing table, as every `make dev` does.
+        if let Err(e) = create_table(store.client(), store.table()).await {
+            panic!("second create_table failed: {e}");
+        }
+        let ttl = store
+            .client()
+            .describe_time_to_live()
+            .table_name(store.table())
+            .send()
+            .await
+            .expect("DescribeTimeToLive");
+        let description = ttl.time_to_live_description().expect("TTL description");
+        assert_eq!(
+            description.time_to_live_status(),
+            Some(&TimeToLiveStatus::Enabled)
+        );
+        assert_eq!(description.attribute_name(), Some("expires_at"));
+    }
+
+    async fn put_raw(store: &DynamoStore, fields: &[(&str, AttributeValue)]) {
+        let mut put = store.client().put_item().table_name(store.table());
+        for (name, value) in fields {
+            put = put.item(*name, value.clone());
+        }
+        put.send().await.expect("raw PutItem");
+    }
+
+    fn s(v: &str) -> AttributeValue {
+        AttributeValue::S(v.into())
+    }
+
+    fn n(v: &str) -> AttributeValue {
+        AttributeValue::N(v.into())
+    }
+
+    #[tokio::test]
+    async fn missing_or_mistyped_attributes_are_malformed() {
+        let store = fresh_store().await;
+        let profile = |phone: &str, misses: AttributeValue| {
+            vec![
+                ("pk", s("WORKERS")),
+                ("sk", s(&format!("WORKER#{phone}"))),
+                ("phone", s(phone)),
+                ("name", s("Ann")),
+                ("skills", AttributeValue::L(vec![s("sales")])),
+                ("misses", misses),
+                ("answered_total", n("0")),
+                ("missed_total", n("0")),
+                ("version", n("1")),
+            ]
+        };
+        // Well-formed first, so the failures below are about the one attribute.
+        put_raw(&store, &profile("+15550000001", n("0"))).await;
+        assert!(store.get_worker("+15550000001").await.is_ok());
+
+        put_raw(&store, &profile("+15550000002", s("zero"))).await;
+        put_raw(&store, &profile("+15550000003", n("-1"))).await;
+        let mut no_name = profile("+15550000004", n("0"));
+        no_name.retain(|(name, _)| *name != "name");
+        put_raw(&store, &no_name).await;
+
+        for (phone, attribute) in [
+            ("+15550000002", "misses"),
+            ("+15550000003", "misses"),
+            ("+15550000004", "name"),
+        ] {
+            match store.get_worker(phone).await {
+                Err(StoreError::Malformed { key, reason }) => {
+                    assert_eq!(key, format!("WORKERS/WORKER#{phone}"));
+                    assert!(reason.contains(attribute), "{reason}");
+                }
+                other => panic!("{phone}: expected Malformed, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            store.list_workers().await,
+            Err(StoreError::Malformed { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn failures_are_unavailable_without_secrets() {
+        let secret = "wJalrXUtnFEMI-not-a-real-secret";
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version_latest()
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDEXAMPLE", secret, None, None, "test"))
+            .endpoint_url(dynamodb_url())
+            .build();
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), "no-such-table");
+        match store.get_worker("+15550000001").await {
+            Err(StoreError::Unavailable(message)) => {
+                assert!(message.contains("GetItem"), "{message}");
+                assert!(!message.contains(secret), "{message}");
+            }
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+}
