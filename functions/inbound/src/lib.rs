@@ -15,6 +15,8 @@
 
 use std::time::Duration;
 
+use tracing::Instrument as _;
+
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::inbound::{
@@ -50,7 +52,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         "/inbound/voicemail" => mailbox(config, &request)
             .map(|mailbox| http::twiml(voicemail(config, &request, &mailbox, Twiml::new()))),
         "/inbound/recorded" => Ok(http::twiml(recorded(&request))),
-        "/inbound/recording-status" => return recording_status(&app, &request).await,
+        "/inbound/recording-status" => recording_status(&app, &request).await,
         other => {
             tracing::warn!(path = other, "no such inbound step");
             return status(StatusCode::NOT_FOUND);
@@ -215,36 +217,40 @@ fn recorded(request: &TwilioRequest) -> String {
 /// A repeated callback finds the voicemail stored and every announcement
 /// claimed; an announcement that failed gave its claim back, so a
 /// redelivery sends it.
-async fn recording_status<S: Store>(app: &App<S>, request: &TwilioRequest) -> Response<Body> {
+async fn recording_status<S: Store>(
+    app: &App<S>,
+    request: &TwilioRequest,
+) -> Result<Response<Body>, Rejection> {
     let deadline = Deadline::after(BUDGET);
-    let parsed = (|| {
-        let skill = mailbox(&app.config, request)?;
-        let recording_status = request.require("RecordingStatus")?;
-        Ok::<_, Rejection>((skill, recording_status))
-    })();
-    let (skill, recording_status) = match parsed {
-        Ok(parsed) => parsed,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let skill = mailbox(&app.config, request)?;
+    let recording_status = request.require("RecordingStatus")?;
     if recording_status != "completed" {
         tracing::info!(
             recording_sid = request.param("RecordingSid"),
             recording_status,
             "recording not completed; nothing to store"
         );
-        return http::no_content();
+        return Ok(http::no_content());
     }
-    let voicemail = match new_voicemail(request, skill) {
-        Ok(voicemail) => voicemail,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let voicemail = new_voicemail(request, skill)?;
     let span = tracing::info_span!(
         "voicemail",
         recording_sid = %voicemail.recording_sid,
         call_sid = %voicemail.call_sid
     );
-    let _enter = span.enter();
-    match app.store.put_voicemail(&voicemail).await {
+    Ok(store_and_announce(app, &voicemail, deadline)
+        .instrument(span)
+        .await)
+}
+
+/// Stores the voicemail (a repeat finds it stored) and announces it to every
+/// recipient not yet told.
+async fn store_and_announce<S: Store>(
+    app: &App<S>,
+    voicemail: &Voicemail,
+    deadline: Deadline,
+) -> Response<Body> {
+    match app.store.put_voicemail(voicemail).await {
         Ok(write) if write.applied() => {
             tracing::info!(skill = %voicemail.skill, "voicemail stored")
         }
@@ -271,7 +277,7 @@ async fn recording_status<S: Store>(app: &App<S>, request: &TwilioRequest) -> Re
         &workers,
         &voicemail.skill,
     );
-    let text = decide::voicemail_announcement(&voicemail);
+    let text = decide::voicemail_announcement(voicemail);
     let mut failed = false;
     for to in &recipients {
         failed |= !announce(app, &voicemail.recording_sid, to, &text, deadline).await;
