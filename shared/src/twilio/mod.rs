@@ -7,10 +7,14 @@
 //! reservation or task that is already settled is [`Settled::Already`], not an
 //! error.
 
+mod transport;
+
+use reqwest::Method;
 use serde_json::Value;
 
 use crate::config::TwilioConfig;
 use crate::deadline::Deadline;
+use transport::{Exchange, Replay};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TwilioError {
@@ -137,8 +141,16 @@ pub struct TwilioClient {
 impl TwilioClient {
     pub fn new(config: &TwilioConfig) -> Self {
         let (username, password) = config.rest_credentials();
+        let http = reqwest::Client::builder()
+            .connect_timeout(transport::CONNECT_TIMEOUT)
+            .build()
+            .unwrap_or_else(|error| {
+                // Only a broken TLS set-up gets here; per-request timeouts still apply.
+                tracing::error!(%error, "Twilio HTTP client set-up failed; using defaults");
+                reqwest::Client::new()
+            });
         Self {
-            http: reqwest::Client::new(),
+            http,
             api_url: config.api_url.clone(),
             taskrouter_url: config.taskrouter_url.clone(),
             account_sid: config.account_sid.clone(),
@@ -154,16 +166,33 @@ impl TwilioClient {
         call: &NewCall,
         deadline: Deadline,
     ) -> Result<String, TwilioError> {
-        let _ = (
-            call,
-            deadline,
-            &self.http,
-            &self.api_url,
-            &self.account_sid,
-            &self.username,
-            &self.password,
+        let mut form = vec![
+            ("To", call.to.clone()),
+            ("From", call.from.clone()),
+            ("Url", call.url.clone()),
+            ("Method", "POST".to_string()),
+            ("StatusCallback", call.status_callback.clone()),
+            ("StatusCallbackMethod", "POST".to_string()),
+        ];
+        form.extend(
+            call.status_callback_events
+                .iter()
+                .map(|event| ("StatusCallbackEvent", (*event).to_string())),
         );
-        todo!("twilio client")
+        form.push(("Timeout", call.timeout_secs.to_string()));
+        if let Some(amd) = &call.machine_detection {
+            form.push(("MachineDetection", amd.mode.to_string()));
+            form.push(("MachineDetectionTimeout", amd.timeout_secs.to_string()));
+            if let Some(callback) = &amd.async_callback {
+                form.push(("AsyncAmd", "true".to_string()));
+                form.push(("AsyncAmdStatusCallback", callback.clone()));
+                form.push(("AsyncAmdStatusCallbackMethod", "POST".to_string()));
+            }
+        }
+        let body = self
+            .post(self.api("/Calls.json"), &form, Replay::Unsure, deadline)
+            .await?;
+        sid_of(&body)
     }
 
     /// Redirects, cancels or hangs up a call. A call that has already ended is `Settled::Already`.
@@ -173,8 +202,16 @@ impl TwilioClient {
         update: &CallUpdate,
         deadline: Deadline,
     ) -> Result<Settled, TwilioError> {
-        let _ = (call_sid, update, deadline);
-        todo!("twilio client")
+        let form = match update {
+            CallUpdate::Redirect(url) => vec![("Url", url.clone()), ("Method", "POST".to_string())],
+            CallUpdate::Cancel => vec![("Status", "canceled".to_string())],
+            CallUpdate::Complete => vec![("Status", "completed".to_string())],
+        };
+        let url = self.api(&format!("/Calls/{call_sid}.json"));
+        settle(
+            self.post(url, &form, Replay::Safe, deadline).await,
+            call_settled,
+        )
     }
 
     /// Sends an SMS; returns its message SID.
@@ -185,10 +222,19 @@ impl TwilioClient {
         body: &str,
         deadline: Deadline,
     ) -> Result<String, TwilioError> {
-        let _ = (from, to, body, deadline);
-        todo!("twilio client")
+        let form = [
+            ("To", to.to_string()),
+            ("From", from.to_string()),
+            ("Body", body.to_string()),
+        ];
+        let body = self
+            .post(self.api("/Messages.json"), &form, Replay::Unsure, deadline)
+            .await?;
+        sid_of(&body)
     }
 
+    /// Creates a worker. A FriendlyName already taken is an API error for
+    /// which [`TwilioError::is_conflict`] holds.
     pub async fn create_worker(
         &self,
         friendly_name: &str,
@@ -196,15 +242,17 @@ impl TwilioClient {
         activity_sid: Option<&str>,
         deadline: Deadline,
     ) -> Result<Worker, TwilioError> {
-        let _ = (
-            friendly_name,
-            attributes,
-            activity_sid,
-            deadline,
-            &self.taskrouter_url,
-            &self.workspace_sid,
-        );
-        todo!("twilio client")
+        let mut form = vec![
+            ("FriendlyName", friendly_name.to_string()),
+            ("Attributes", attributes.to_string()),
+        ];
+        if let Some(activity) = activity_sid {
+            form.push(("ActivitySid", activity.to_string()));
+        }
+        let body = self
+            .post(self.taskrouter("/Workers"), &form, Replay::Unsure, deadline)
+            .await?;
+        Worker::from_json(&body)
     }
 
     pub async fn fetch_worker(
@@ -212,8 +260,8 @@ impl TwilioClient {
         worker_sid: &str,
         deadline: Deadline,
     ) -> Result<Worker, TwilioError> {
-        let _ = (worker_sid, deadline);
-        todo!("twilio client")
+        let url = self.taskrouter(&format!("/Workers/{worker_sid}"));
+        Worker::from_json(&self.get(url, deadline).await?)
     }
 
     /// The worker with this FriendlyName (fetched singly, so attributes are filled in).
@@ -222,8 +270,24 @@ impl TwilioClient {
         friendly_name: &str,
         deadline: Deadline,
     ) -> Result<Option<Worker>, TwilioError> {
-        let _ = (friendly_name, deadline);
-        todo!("twilio client")
+        let query = serde_urlencoded::to_string([("FriendlyName", friendly_name)])
+            .map_err(|e| TwilioError::Decode(e.to_string()))?;
+        let list = self
+            .get(self.taskrouter(&format!("/Workers?{query}")), deadline)
+            .await?;
+        let Some(listed) = list
+            .get("workers")
+            .and_then(Value::as_array)
+            .and_then(|workers| workers.first())
+        else {
+            return Ok(None);
+        };
+        // Lists may carry `attributes: null`; only the single fetch is complete.
+        if listed.get("attributes").is_some_and(Value::is_string) {
+            return Worker::from_json(listed).map(Some);
+        }
+        let sid = sid_of(listed)?;
+        self.fetch_worker(&sid, deadline).await.map(Some)
     }
 
     pub async fn update_worker(
@@ -232,8 +296,18 @@ impl TwilioClient {
         update: &WorkerUpdate,
         deadline: Deadline,
     ) -> Result<Worker, TwilioError> {
-        let _ = (worker_sid, update, deadline);
-        todo!("twilio client")
+        let mut form = Vec::new();
+        if let Some(activity) = &update.activity_sid {
+            form.push(("ActivitySid", activity.clone()));
+        }
+        if let Some(attributes) = &update.attributes {
+            form.push(("Attributes", attributes.to_string()));
+        }
+        if update.reject_pending_reservations {
+            form.push(("RejectPendingReservations", "true".to_string()));
+        }
+        let url = self.taskrouter(&format!("/Workers/{worker_sid}"));
+        Worker::from_json(&self.post(url, &form, Replay::Safe, deadline).await?)
     }
 
     /// Rejects a pending reservation, moving the worker to `activity_sid`.
@@ -245,8 +319,15 @@ impl TwilioClient {
         activity_sid: &str,
         deadline: Deadline,
     ) -> Result<Settled, TwilioError> {
-        let _ = (task_sid, reservation_sid, activity_sid, deadline);
-        todo!("twilio client")
+        let form = [
+            ("ReservationStatus", "rejected".to_string()),
+            ("WorkerActivitySid", activity_sid.to_string()),
+        ];
+        let url = self.taskrouter(&format!("/Tasks/{task_sid}/Reservations/{reservation_sid}"));
+        settle(
+            self.post(url, &form, Replay::Safe, deadline).await,
+            state_settled,
+        )
     }
 
     /// Cancels a task. A task no longer pending or reserved is `Settled::Already`.
@@ -256,15 +337,255 @@ impl TwilioClient {
         reason: &str,
         deadline: Deadline,
     ) -> Result<Settled, TwilioError> {
-        let _ = (task_sid, reason, deadline);
-        todo!("twilio client")
+        let form = [
+            ("AssignmentStatus", "canceled".to_string()),
+            ("Reason", reason.to_string()),
+        ];
+        let url = self.taskrouter(&format!("/Tasks/{task_sid}"));
+        settle(
+            self.post(url, &form, Replay::Safe, deadline).await,
+            state_settled,
+        )
     }
 
     pub async fn list_activities(
         &self,
         deadline: Deadline,
     ) -> Result<Vec<ActivityInfo>, TwilioError> {
-        let _ = deadline;
-        todo!("twilio client")
+        // A workspace has a handful of activities: one page holds them all.
+        let body = self
+            .get(self.taskrouter("/Activities?PageSize=1000"), deadline)
+            .await?;
+        let activities = body
+            .get("activities")
+            .and_then(Value::as_array)
+            .ok_or_else(|| TwilioError::Decode("activity list without `activities`".into()))?;
+        activities
+            .iter()
+            .map(|activity| {
+                Ok(ActivityInfo {
+                    sid: sid_of(activity)?,
+                    friendly_name: text(activity, "friendly_name").unwrap_or_default(),
+                    available: activity
+                        .get("available")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                })
+            })
+            .collect()
+    }
+
+    /// `TWILIO_API_URL/2010-04-01/Accounts/{AC}` + `path`.
+    fn api(&self, path: &str) -> String {
+        format!(
+            "{}/2010-04-01/Accounts/{}{path}",
+            self.api_url, self.account_sid
+        )
+    }
+
+    /// `TWILIO_TASKROUTER_URL/v1/Workspaces/{WS}` + `path`.
+    fn taskrouter(&self, path: &str) -> String {
+        format!(
+            "{}/v1/Workspaces/{}{path}",
+            self.taskrouter_url, self.workspace_sid
+        )
+    }
+
+    async fn post(
+        &self,
+        url: String,
+        form: &[(&'static str, String)],
+        replay: Replay,
+        deadline: Deadline,
+    ) -> Result<Value, TwilioError> {
+        let exchange = Exchange {
+            method: Method::POST,
+            url,
+            form,
+            replay,
+        };
+        self.exchange(exchange, deadline).await
+    }
+
+    async fn get(&self, url: String, deadline: Deadline) -> Result<Value, TwilioError> {
+        let exchange = Exchange {
+            method: Method::GET,
+            url,
+            form: &[],
+            replay: Replay::Safe,
+        };
+        self.exchange(exchange, deadline).await
+    }
+}
+
+/// An update's result, with "already settled" answers (per `already`) as `Settled::Already`.
+fn settle(
+    result: Result<Value, TwilioError>,
+    already: fn(u16, u32, &str) -> bool,
+) -> Result<Settled, TwilioError> {
+    match result {
+        Ok(_) => Ok(Settled::Done),
+        Err(TwilioError::Api {
+            status,
+            code,
+            ref message,
+        }) if already(status, code, message) => {
+            tracing::debug!(status, code, message, "already settled at Twilio");
+            Ok(Settled::Already)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// 21220 "Call is not in-progress. Cannot redirect." (or cancel/complete):
+/// the call ended; 404: it is gone.
+fn call_settled(status: u16, code: u32, _message: &str) -> bool {
+    status == 404 || code == CALL_NOT_IN_PROGRESS
+}
+
+/// A reservation no longer pending, or a task no longer pending or reserved,
+/// answers 400 with a message about its state ("Cannot cancel task .. because
+/// it is not pending or reserved"; the reservation's exact code is
+/// unconfirmed, so the message decides); 404: it is gone.
+fn state_settled(status: u16, _code: u32, message: &str) -> bool {
+    status == 404 || (is_conflict_status(status) && mentions_settled_state(message))
+}
+
+fn is_conflict_status(status: u16) -> bool {
+    status == 400 || status == 409
+}
+
+fn mentions_settled_state(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "not pending",
+        "expected state",
+        "not in a pending",
+        "already",
+    ]
+    .iter()
+    .any(|phrase| message.contains(phrase))
+}
+
+/// Twilio's code for updating a call that is no longer in progress.
+pub const CALL_NOT_IN_PROGRESS: u32 = 21220;
+
+impl TwilioError {
+    /// Whether Twilio refused a create because the name is taken (409, or a
+    /// 400 saying it already exists).
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            TwilioError::Api {
+                status, message, ..
+            } => *status == 409 || (*status == 400 && message.contains("already exists")),
+            _ => false,
+        }
+    }
+}
+
+impl Worker {
+    fn from_json(json: &Value) -> Result<Self, TwilioError> {
+        // `attributes` is a JSON string, possibly null or empty.
+        let attributes = match json.get("attributes").and_then(Value::as_str) {
+            Some(raw) if !raw.trim().is_empty() => serde_json::from_str(raw)
+                .map_err(|e| TwilioError::Decode(format!("worker attributes: {e}")))?,
+            _ => Value::Object(Default::default()),
+        };
+        Ok(Worker {
+            sid: sid_of(json)?,
+            friendly_name: text(json, "friendly_name").unwrap_or_default(),
+            activity_sid: text(json, "activity_sid"),
+            activity_name: text(json, "activity_name"),
+            attributes,
+            available: json
+                .get("available")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        })
+    }
+}
+
+fn text(json: &Value, field: &str) -> Option<String> {
+    json.get(field).and_then(Value::as_str).map(str::to_string)
+}
+
+fn sid_of(json: &Value) -> Result<String, TwilioError> {
+    text(json, "sid").ok_or_else(|| TwilioError::Decode("answer without a `sid`".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn worker_attributes_are_parsed_from_their_json_string() {
+        let listed = |attributes: Value| {
+            json!({"sid": "WK1", "friendly_name": "+15551230001", "activity_sid": "WA1",
+                   "activity_name": "Available", "available": true, "attributes": attributes})
+        };
+        let worker = Worker::from_json(&listed(json!(r#"{"skills":["sales"]}"#))).expect("worker");
+        assert_eq!(worker.attributes, json!({"skills": ["sales"]}));
+        assert!(worker.available);
+        for empty in [Value::Null, json!(""), json!("  ")] {
+            let worker = Worker::from_json(&listed(empty.clone())).expect("worker");
+            assert_eq!(worker.attributes, json!({}), "{empty}");
+        }
+        assert!(matches!(
+            Worker::from_json(&listed(json!("{not json"))),
+            Err(TwilioError::Decode(_))
+        ));
+        assert!(matches!(
+            Worker::from_json(&json!({"friendly_name": "x"})),
+            Err(TwilioError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn settled_answers_are_recognised_and_others_are_not() {
+        assert!(call_settled(
+            400,
+            CALL_NOT_IN_PROGRESS,
+            "Call is not in-progress. Cannot redirect."
+        ));
+        assert!(call_settled(
+            404,
+            20404,
+            "The requested resource was not found"
+        ));
+        assert!(!call_settled(400, 21205, "Url parameter is required."));
+        assert!(state_settled(
+            400,
+            20001,
+            "Cannot cancel task WT1 in workspace WS1 for account AC1 because it is not pending or reserved."
+        ));
+        assert!(state_settled(
+            400,
+            20001,
+            "Reservation WR1 is not in expected state [pending]"
+        ));
+        assert!(!state_settled(
+            400,
+            20001,
+            "WorkerActivitySid is not a valid Activity"
+        ));
+        assert!(!state_settled(
+            500,
+            20500,
+            "Internal Server Error, not pending"
+        ));
+    }
+
+    #[test]
+    fn conflicts_are_recognised() {
+        let api = |status, message: &str| TwilioError::Api {
+            status,
+            code: 20001,
+            message: message.into(),
+        };
+        assert!(api(409, "Worker already exists").is_conflict());
+        assert!(api(400, "Worker with FriendlyName x already exists").is_conflict());
+        assert!(!api(400, "Missing FriendlyName").is_conflict());
+        assert!(!TwilioError::DeadlineExceeded.is_conflict());
     }
 }

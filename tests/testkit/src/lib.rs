@@ -4,6 +4,7 @@
 
 pub mod dynamo;
 pub mod events;
+pub mod fixtures;
 pub mod twilio_fake;
 
 use std::collections::HashMap;

@@ -1,0 +1,336 @@
+//! The events/ fixtures: one signed API Gateway event per meaningful
+//! situation of every function, with the status each must answer.
+//!
+//! `cargo run -p testkit --bin gen-events` writes them to `events/`; a test
+//! checks the files equal what this catalogue generates, so they never drift,
+//! and another feeds each through its function under cargo-lambda's emulator.
+//! The state they expect (an enrolled worker, open attempts) is described by
+//! the constants here and seeded by that test; `sam local invoke` against an
+//! empty table still gets a well-formed answer.
+
+use serde_json::json;
+
+use crate::events::{Signing, Webhook};
+use crate::{ACCOUNT_SID, CALLER_ID, NO_WORKER_QUEUE_SID, WORKFLOW_SID, WORKSPACE_SID};
+
+/// The enrolled worker the fixtures speak for (skills: sales).
+pub const WORKER_PHONE: &str = "+15551230001";
+pub const WORKER_NAME: &str = "Ada";
+pub const WORKER_SID: &str = "WK00000000000000000000000000000005";
+/// A number that is not enrolled.
+pub const STRANGER_PHONE: &str = "+15559990000";
+/// The customer calling the business line.
+pub const CUSTOMER_PHONE: &str = "+15557654321";
+pub const CUSTOMER_CALL_SID: &str = "CA00000000000000000000000000000c01";
+pub const WORKER_CALL_SID: &str = "CA00000000000000000000000000000c02";
+pub const TASK_SID: &str = "WT00000000000000000000000000000003";
+/// The reservation of the assignment fixture and of the human verdict.
+pub const RESERVATION_SID: &str = "WR00000000000000000000000000000004";
+/// Open attempts the other worker-leg fixtures refer to, one each.
+pub const MACHINE_RESERVATION_SID: &str = "WR00000000000000000000000000000014";
+pub const BUSY_RESERVATION_SID: &str = "WR00000000000000000000000000000024";
+pub const NO_ANSWER_RESERVATION_SID: &str = "WR00000000000000000000000000000034";
+pub const MESSAGE_SID: &str = "SM00000000000000000000000000000006";
+pub const RECORDING_SID: &str = "RE00000000000000000000000000000007";
+pub const SALES_QUEUE_SID: &str = "WQ00000000000000000000000000000008";
+
+/// One fixture: its file name (without `.json`), the function (binary) it
+/// is for, the webhook, and what the function must answer.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    pub name: &'static str,
+    pub function: &'static str,
+    pub webhook: Webhook,
+    pub status: u16,
+    /// A fragment the body must contain (TwiML verbs, JSON).
+    pub body_contains: Option<&'static str>,
+}
+
+fn sms(body: &str, from: &str) -> Webhook {
+    Webhook::form(
+        "/intake/sms",
+        &[
+            ("ToCountry", "US"),
+            ("SmsMessageSid", MESSAGE_SID),
+            ("NumMedia", "0"),
+            ("SmsSid", MESSAGE_SID),
+            ("SmsStatus", "received"),
+            ("Body", body),
+            ("To", CALLER_ID),
+            ("NumSegments", "1"),
+            ("MessageSid", MESSAGE_SID),
+            ("AccountSid", ACCOUNT_SID),
+            ("From", from),
+            ("ApiVersion", "2010-04-01"),
+        ],
+    )
+}
+
+fn voice(path: &str, call_sid: &str, from: &str, extra: &[(&str, &str)]) -> Webhook {
+    let mut params = vec![
+        ("AccountSid", ACCOUNT_SID),
+        ("ApiVersion", "2010-04-01"),
+        ("CallSid", call_sid),
+        ("CallStatus", "in-progress"),
+        ("Called", CALLER_ID),
+        ("Caller", from),
+        ("Direction", "inbound"),
+        ("From", from),
+        ("To", CALLER_ID),
+    ];
+    params.extend_from_slice(extra);
+    Webhook::form(path, &params)
+}
+
+/// A request on the worker's leg, as Twilio makes it for the call Homeline placed.
+fn leg(path: &str, reservation_sid: &str, extra: &[(&str, &str)]) -> Webhook {
+    let mut params = vec![
+        ("AccountSid", ACCOUNT_SID),
+        ("ApiVersion", "2010-04-01"),
+        ("CallSid", WORKER_CALL_SID),
+        ("Called", WORKER_PHONE),
+        ("Direction", "outbound-api"),
+        ("From", CALLER_ID),
+        ("To", WORKER_PHONE),
+    ];
+    params.extend_from_slice(extra);
+    Webhook::form(path, &params)
+        .query(&[("TaskSid", TASK_SID), ("ReservationSid", reservation_sid)])
+}
+
+fn task_attributes() -> String {
+    json!({
+        "skill": "sales",
+        "call_sid": CUSTOMER_CALL_SID,
+        "from": CUSTOMER_PHONE,
+        "to": CALLER_ID,
+        "caller": CUSTOMER_PHONE,
+        "called": CALLER_ID,
+    })
+    .to_string()
+}
+
+fn worker_attributes() -> String {
+    json!({"contact_uri": WORKER_PHONE, "skills": ["sales"], "name": WORKER_NAME}).to_string()
+}
+
+fn event(event_type: &str, extra: &[(&str, &str)]) -> Webhook {
+    let mut params = vec![
+        ("AccountSid", ACCOUNT_SID),
+        ("WorkspaceSid", WORKSPACE_SID),
+        ("EventType", event_type),
+        ("Timestamp", "1795615200"),
+    ];
+    params.extend_from_slice(extra);
+    Webhook::form("/taskrouter-events", &params)
+}
+
+/// Every fixture, in the order the emulator test feeds them.
+pub fn all() -> Vec<Fixture> {
+    let task_attributes = task_attributes();
+    let worker_attributes = worker_attributes();
+    let fixture = |name, function, webhook, status, body_contains| Fixture {
+        name,
+        function,
+        webhook,
+        status,
+        body_contains,
+    };
+    vec![
+        // intake: the worker line
+        fixture("intake-sms-on", "intake", sms("on sales", WORKER_PHONE), 200, Some("<Message>")),
+        fixture("intake-sms-status", "intake", sms("status", WORKER_PHONE), 200, Some("<Message>")),
+        fixture("intake-sms-off", "intake", sms("off", WORKER_PHONE), 200, Some("<Message>")),
+        fixture("intake-sms-stranger", "intake", sms("on sales", STRANGER_PHONE), 200, Some("<Message>")),
+        fixture(
+            "intake-sms-bad-signature",
+            "intake",
+            sms("on sales", WORKER_PHONE).signing(Signing::Wrong),
+            403,
+            None,
+        ),
+        fixture(
+            "intake-voice-call",
+            "intake",
+            voice("/intake/voice", "CA00000000000000000000000000000c03", WORKER_PHONE, &[]),
+            200,
+            Some("<Gather"),
+        ),
+        fixture(
+            "intake-voice-menu-status",
+            "intake",
+            voice("/intake/voice/menu", "CA00000000000000000000000000000c03", WORKER_PHONE, &[("Digits", "3")]),
+            200,
+            Some("<Say"),
+        ),
+        // inbound: the customer line
+        fixture(
+            "inbound-call",
+            "inbound",
+            voice("/inbound", CUSTOMER_CALL_SID, CUSTOMER_PHONE, &[("CallStatus", "ringing")]),
+            200,
+            Some("<Gather"),
+        ),
+        fixture(
+            "inbound-menu-digit",
+            "inbound",
+            voice("/inbound/menu", CUSTOMER_CALL_SID, CUSTOMER_PHONE, &[("Digits", "1")]),
+            200,
+            Some("<Enqueue"),
+        ),
+        fixture(
+            "inbound-wait",
+            "inbound",
+            voice(
+                "/inbound/wait",
+                CUSTOMER_CALL_SID,
+                CUSTOMER_PHONE,
+                &[("QueuePosition", "2"), ("QueueTime", "30"), ("AvgQueueTime", "45"), ("CurrentQueueSize", "2")],
+            ),
+            200,
+            Some("<Play"),
+        ),
+        fixture(
+            "inbound-recording-completed",
+            "inbound",
+            Webhook::form(
+                "/inbound/recording-status",
+                &[
+                    ("AccountSid", ACCOUNT_SID),
+                    ("CallSid", CUSTOMER_CALL_SID),
+                    ("RecordingSid", RECORDING_SID),
+                    ("RecordingUrl", "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000001/Recordings/RE00000000000000000000000000000007"),
+                    ("RecordingStatus", "completed"),
+                    ("RecordingDuration", "14"),
+                    ("RecordingChannels", "1"),
+                    ("RecordingSource", "RecordVerb"),
+                    ("RecordingStartTime", "Wed, 25 Nov 2026 14:00:00 +0000"),
+                ],
+            )
+            .query(&[("skill", "sales"), ("caller", CUSTOMER_PHONE)]),
+            200,
+            None,
+        ),
+        // assignment: TaskRouter offers the task to the worker
+        fixture(
+            "assignment",
+            "assignment",
+            Webhook::form(
+                "/assignment",
+                &[
+                    ("AccountSid", ACCOUNT_SID),
+                    ("WorkspaceSid", WORKSPACE_SID),
+                    ("WorkflowSid", WORKFLOW_SID),
+                    ("TaskQueueSid", SALES_QUEUE_SID),
+                    ("WorkerSid", WORKER_SID),
+                    ("WorkerAttributes", &worker_attributes),
+                    ("TaskSid", TASK_SID),
+                    ("TaskAttributes", &task_attributes),
+                    ("TaskAge", "3"),
+                    ("TaskPriority", "0"),
+                    ("ReservationSid", RESERVATION_SID),
+                    ("Timestamp", "1795615200"),
+                ],
+            ),
+            200,
+            Some("{"),
+        ),
+        // amd-result: the worker's phone answered
+        fixture(
+            "amd-result-answered",
+            "amd-result",
+            leg("/amd-result", RESERVATION_SID, &[("CallStatus", "in-progress")]),
+            200,
+            Some("<Gather"),
+        ),
+        fixture(
+            "amd-result-verdict-human",
+            "amd-result",
+            leg(
+                "/amd-result/verdict",
+                RESERVATION_SID,
+                &[("AnsweredBy", "human"), ("MachineDetectionDuration", "1340")],
+            ),
+            200,
+            None,
+        ),
+        fixture(
+            "amd-result-verdict-machine",
+            "amd-result",
+            leg(
+                "/amd-result/verdict",
+                MACHINE_RESERVATION_SID,
+                &[("AnsweredBy", "machine_start"), ("MachineDetectionDuration", "3120")],
+            ),
+            200,
+            None,
+        ),
+        // dial-status: the worker's phone did not answer
+        fixture(
+            "dial-status-busy",
+            "dial-status",
+            leg(
+                "/dial-status",
+                BUSY_RESERVATION_SID,
+                &[("CallStatus", "busy"), ("SipResponseCode", "486"), ("CallDuration", "0"), ("SequenceNumber", "0")],
+            ),
+            200,
+            None,
+        ),
+        fixture(
+            "dial-status-no-answer",
+            "dial-status",
+            leg(
+                "/dial-status",
+                NO_ANSWER_RESERVATION_SID,
+                &[("CallStatus", "no-answer"), ("SipResponseCode", "487"), ("CallDuration", "0"), ("SequenceNumber", "0")],
+            ),
+            200,
+            None,
+        ),
+        // taskrouter-events
+        fixture(
+            "taskrouter-events-no-worker-queue",
+            "taskrouter-events",
+            event(
+                "task-queue.entered",
+                &[
+                    ("ResourceType", "task"),
+                    ("ResourceSid", "WT00000000000000000000000000000013"),
+                    ("TaskSid", "WT00000000000000000000000000000013"),
+                    ("TaskAttributes", &task_attributes),
+                    ("TaskQueueSid", NO_WORKER_QUEUE_SID),
+                    ("TaskQueueName", "Nobody"),
+                    ("WorkflowSid", WORKFLOW_SID),
+                ],
+            ),
+            204,
+            None,
+        ),
+        fixture(
+            "taskrouter-events-task-canceled",
+            "taskrouter-events",
+            event(
+                "task.canceled",
+                &[
+                    ("ResourceType", "task"),
+                    ("ResourceSid", TASK_SID),
+                    ("TaskSid", TASK_SID),
+                    ("TaskAttributes", &task_attributes),
+                    ("TaskAssignmentStatus", "canceled"),
+                    ("TaskCanceledReason", "hangup"),
+                ],
+            ),
+            204,
+            None,
+        ),
+    ]
+}
+
+/// The fixture file's text: the event as pretty JSON with a final newline.
+pub fn render(fixture: &Fixture) -> String {
+    let mut text = serde_json::to_string_pretty(&fixture.webhook.event())
+        .unwrap_or_else(|e| panic!("fixture {} does not serialise: {e}", fixture.name));
+    text.push('\n');
+    text
+}
