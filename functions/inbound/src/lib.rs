@@ -230,7 +230,7 @@ async fn recording_status<S: Store>(
             recording_status,
             "recording not completed; nothing to store"
         );
-        return Ok(http::no_content());
+        return Ok(acknowledged());
     }
     let voicemail = new_voicemail(request, skill)?;
     let span = tracing::info_span!(
@@ -286,7 +286,7 @@ async fn store_and_announce<S: Store>(
         // Twilio may deliver the callback again; the claims make that safe.
         status(StatusCode::INTERNAL_SERVER_ERROR)
     } else {
-        http::no_content()
+        acknowledged()
     }
 }
 
@@ -345,6 +345,12 @@ async fn announce<S: Store>(
 /// `a=b&c=d`, values form-encoded.
 fn query(pairs: &[(&str, &str)]) -> String {
     serde_urlencoded::to_string(pairs).unwrap_or_default()
+}
+
+/// A status callback's answer: Twilio ignores the body; an empty document
+/// keeps every inbound answer TwiML.
+fn acknowledged() -> Response<Body> {
+    http::twiml(Twiml::new().to_xml())
 }
 
 fn status(code: StatusCode) -> Response<Body> {
