@@ -348,3 +348,60 @@ async fn worker_activity<S: Store>(
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use shared::store::{MemoryStore, OnceStore};
+
+    use super::*;
+
+    fn app() -> App<MemoryStore> {
+        App::new(testkit::test_config(&[]), MemoryStore::new())
+    }
+
+    fn api(status: u16) -> TwilioError {
+        TwilioError::Api {
+            status,
+            code: 20001,
+            message: "test".into(),
+        }
+    }
+
+    #[test]
+    fn only_failures_a_retry_could_fix_are_retryable() {
+        assert!(is_retryable(&TwilioError::DeadlineExceeded));
+        assert!(is_retryable(&TwilioError::Transport("reset".into())));
+        assert!(is_retryable(&api(429)));
+        assert!(is_retryable(&api(503)));
+        assert!(!is_retryable(&api(400)));
+        assert!(!is_retryable(&api(404)));
+        assert!(!is_retryable(&TwilioError::Decode("junk".into())));
+    }
+
+    #[tokio::test]
+    async fn once_runs_an_effect_once_and_gives_the_claim_back_only_for_a_retryable_failure() {
+        let app = app();
+        let runs = AtomicUsize::new(0);
+        for _ in 0..2 {
+            let result = once(&app, "done", async {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+            .await;
+            assert!(result.is_ok());
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+
+        let retryable = once(&app, "slow", async { Err(TwilioError::DeadlineExceeded) }).await;
+        assert!(matches!(retryable, Err(Retry::Twilio(_))));
+        let reclaimed = app.store.claim_once("slow", 60).await.expect("claim");
+        assert_eq!(reclaimed, Write::Applied, "released for a redelivery");
+
+        let refused = once(&app, "refused", async { Err(api(400)) }).await;
+        assert!(refused.is_ok(), "nothing a redelivery could fix");
+        let reclaimed = app.store.claim_once("refused", 60).await.expect("claim");
+        assert_eq!(reclaimed, Write::Lost, "kept: not tried again");
+    }
+}
