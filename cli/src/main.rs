@@ -1,1 +1,33 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use homeline_cli::{Cli, Command, TableCommand, run_workers, table_name};
+use shared::store::DynamoStore;
+use shared::store::dynamo::create_table;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = |name: &str| std::env::var(name).ok();
+    let result = async {
+        let store = DynamoStore::from_env(table_name(&env)?).await;
+        match cli.command {
+            Command::Workers(command) => {
+                run_workers(command, &store, &env, &mut std::io::stdout()).await
+            }
+            Command::Table(TableCommand::Create) => {
+                create_table(store.client(), store.table()).await?;
+                println!("Table {} is ready.", store.table());
+                Ok(())
+            }
+        }
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
