@@ -79,9 +79,9 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         } => reservation_ended(&app, &task_sid, &reservation_sid, end, deadline).await,
         TaskRouterEvent::WorkerActivity {
             worker_sid,
-            contact_uri,
+            phone,
             activity,
-        } => worker_activity(&app, &worker_sid, contact_uri.as_deref(), activity).await,
+        } => worker_activity(&app, &worker_sid, phone.as_deref(), activity).await,
         TaskRouterEvent::Ignored { event_type } => {
             tracing::debug!(event_type, "TaskRouter event ignored");
             Ok(())
@@ -299,10 +299,10 @@ async fn close_attempt<S: Store>(
 async fn worker_activity<S: Store>(
     app: &App<S>,
     worker_sid: &str,
-    contact_uri: Option<&str>,
+    phone: Option<&str>,
     activity: Option<Activity>,
 ) -> Result<(), Retry> {
-    let (Some(phone), Some(activity)) = (contact_uri, activity) else {
+    let (Some(phone), Some(activity)) = (phone, activity) else {
         tracing::info!(
             worker_sid,
             "activity update for an unknown phone or activity; ignored"

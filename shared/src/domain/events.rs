@@ -46,8 +46,8 @@ pub enum TaskRouterEvent {
     /// A worker's activity changed in TaskRouter.
     WorkerActivity {
         worker_sid: String,
-        /// WorkerAttributes `contact_uri`: the profile's phone key.
-        contact_uri: Option<String>,
+        /// WorkerAttributes `contact_uri` in E.164: the profile's key.
+        phone: Option<String>,
         /// `None` for an activity Homeline does not know.
         activity: Option<Activity>,
     },
@@ -111,13 +111,19 @@ pub fn classify<'a>(
             let activity_sid = require("WorkerActivitySid")?;
             TaskRouterEvent::WorkerActivity {
                 worker_sid: require("WorkerSid")?,
-                contact_uri: string_field(&attributes, "contact_uri"),
+                phone: string_field(&attributes, "contact_uri").and_then(|uri| contact_phone(&uri)),
                 activity: activity_for(&activity_sid, activities),
             }
         }
         _ => TaskRouterEvent::Ignored { event_type },
     };
     Ok(event)
+}
+
+/// `+15551234567` or `tel:+15551234567` as E.164; anything else (a SIP
+/// address, a client name) is no enrolled phone.
+fn contact_phone(uri: &str) -> Option<String> {
+    crate::phone::normalize(uri.strip_prefix("tel:").unwrap_or(uri)).ok()
 }
 
 fn activity_for(activity_sid: &str, activities: &Activities) -> Option<Activity> {
@@ -245,7 +251,7 @@ mod tests {
             event,
             Ok(TaskRouterEvent::WorkerActivity {
                 worker_sid: "WK1".into(),
-                contact_uri: Some("+15550001111".into()),
+                phone: Some("+15550001111".into()),
                 activity: Some(Activity::Unavailable),
             })
         );
@@ -259,10 +265,24 @@ mod tests {
             unknown,
             Ok(TaskRouterEvent::WorkerActivity {
                 worker_sid: "WK1".into(),
-                contact_uri: None,
+                phone: None,
                 activity: None,
             })
         );
+    }
+
+    #[test]
+    fn contact_uris_become_profile_keys() {
+        assert_eq!(
+            contact_phone("tel:+15550001111").as_deref(),
+            Some("+15550001111")
+        );
+        assert_eq!(
+            contact_phone("+15550001111").as_deref(),
+            Some("+15550001111")
+        );
+        assert_eq!(contact_phone("sip:ann@example.com"), None);
+        assert_eq!(contact_phone("client:ann"), None);
     }
 
     #[test]
