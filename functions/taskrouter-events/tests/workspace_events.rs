@@ -505,3 +505,31 @@ async fn an_attempt_whose_call_is_not_placed_yet_is_closed_without_a_hang_up() {
     assert_eq!(stored.outcome.as_deref(), Some("task-canceled"));
     assert!(line.twilio.requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_hang_up_that_timed_out_reopens_the_attempt_for_the_redelivered_event() {
+    let line = line().await;
+    let (task, reservation, leg) = (sid("WT", 14), sid("WR", 14), sid("CA", 0xe0));
+    line.attempt(&task, &reservation, &leg, AttemptState::Dialing)
+        .await;
+    let event = [("EventType", "task.canceled"), ("TaskSid", task.as_str())];
+
+    line.twilio
+        .delay(Route::UpdateCall, std::time::Duration::from_secs(12));
+    assert_eq!(line.event(&event).await, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(line.state(&task, &reservation).await, AttemptState::Dialing);
+
+    line.twilio
+        .delay(Route::UpdateCall, std::time::Duration::ZERO);
+    assert_eq!(line.event(&event).await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        line.state(&task, &reservation).await,
+        AttemptState::Canceled
+    );
+    assert_eq!(
+        line.count(Route::UpdateCall),
+        2,
+        "tried again after the timeout"
+    );
+    line.twilio.assert_spec_valid();
+}
