@@ -22,6 +22,7 @@ use lambda_http::{Body, Request, Response};
 use shared::domain::inbound::{
     self as decide, AfterQueue, GENERAL_MAILBOX, MenuStep, voicemail_recipients,
 };
+use shared::domain::intake::prompts;
 use shared::http::{self, Rejection, TwilioRequest};
 use shared::store::{Store, Voicemail, now_secs};
 use shared::twiml::{Enqueue, Gather, Play, Record, Response as Twiml};
@@ -95,7 +96,7 @@ fn menu_offer(config: &Config, twiml: Twiml, try_no: u32) -> String {
                 .timeout(MENU_TIMEOUT_SECS)
                 .action(&action)
                 .action_on_empty_result(true)
-                .say(decide::menu_prompt(&config.skills)),
+                .say(prompts::skill_menu(&config.skills)),
         )
         .to_xml()
 }

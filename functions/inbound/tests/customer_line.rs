@@ -65,7 +65,7 @@ fn expected_enqueue(before: &str, skill: &str) -> String {
 
 fn expected_menu(before: &str, try_no: u32) -> String {
     format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><Response>{before}<Gather input="dtmf" numDigits="1" timeout="5" action="{PUBLIC_BASE_URL}/inbound/menu?try={try_no}" actionOnEmptyResult="true"><Say>For sales press 1, for support press 2.</Say></Gather></Response>"#
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response>{before}<Gather input="dtmf" numDigits="1" timeout="5" action="{PUBLIC_BASE_URL}/inbound/menu?try={try_no}" actionOnEmptyResult="true"><Say>For sales, press 1. For support, press 2.</Say></Gather></Response>"#
     )
 }
 

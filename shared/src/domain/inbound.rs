@@ -9,21 +9,6 @@ pub const MENU_TRIES: u32 = 2;
 /// The voicemail box of a call that never chose a skill (after hours).
 pub const GENERAL_MAILBOX: &str = "general";
 
-/// "For sales press 1, for support press 2."
-pub fn menu_prompt(skills: &[String]) -> String {
-    let options: Vec<String> = skills
-        .iter()
-        .enumerate()
-        .map(|(i, skill)| format!("for {skill} press {}", i + 1))
-        .collect();
-    let mut prompt = options.join(", ");
-    if let Some(first) = prompt.get(..1) {
-        prompt.replace_range(..1, &first.to_ascii_uppercase());
-    }
-    prompt.push('.');
-    prompt
-}
-
 /// What the caller's menu input leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MenuStep<'a> {
@@ -140,14 +125,6 @@ mod tests {
 
     fn skills(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn menu_names_each_skill_with_its_digit() {
-        assert_eq!(
-            menu_prompt(&skills(&["sales", "support"])),
-            "For sales press 1, for support press 2."
-        );
     }
 
     #[test]
