@@ -26,15 +26,12 @@ pub fn choose_skill<'a>(skills: &'a [String], digits: Option<&str>, try_no: u32)
         .and_then(|d| d.trim().parse::<usize>().ok())
         .and_then(|n| n.checked_sub(1))
         .and_then(|i| skills.get(i));
-    match (chosen, skills.first()) {
-        (Some(skill), _) => MenuStep::Enqueue(skill),
-        (None, Some(_)) if try_no < MENU_TRIES => MenuStep::Repeat {
+    // Config guarantees a first skill; a choice falls back to it on the last try.
+    let fallback = || (try_no >= MENU_TRIES).then(|| skills.first()).flatten();
+    match chosen.or_else(fallback) {
+        Some(skill) => MenuStep::Enqueue(skill),
+        None => MenuStep::Repeat {
             next_try: try_no + 1,
-        },
-        (None, Some(first)) => MenuStep::Enqueue(first),
-        // Config guarantees at least one skill; with none there is nothing to offer.
-        (None, None) => MenuStep::Repeat {
-            next_try: MENU_TRIES,
         },
     }
 }
