@@ -6,7 +6,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use shared::http::{TwilioRequest, verified};
 use shared::signature;
-use testkit::events::{Webhook, form_request};
+use testkit::events::{Webhook, form_request, pairs};
 use testkit::{AUTH_TOKEN, test_config};
 
 const PATH: &str = "/dial-status";
@@ -42,10 +42,7 @@ fn bench(c: &mut Criterion) {
     let webhook = Webhook::form(PATH, &status_callback()).query(&query);
     let url = webhook.url();
     let signature = webhook.signature().unwrap_or_default();
-    let params: Vec<(String, String)> = status_callback()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let params = pairs(&status_callback());
     let request = form_request(PATH, &query, &status_callback());
     let config = test_config(&[]);
 
