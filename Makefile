@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 STACK := scripts/local-stack.sh
 
-.PHONY: help setup test lint-template fmt-check clippy build release dev events simulate
+.PHONY: help setup test lint-template fmt-check clippy build release dev events bench simulate
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -11,10 +11,13 @@ setup: ## install the local stack (DynamoDB Local, Prism, Twilio specs, cargo-la
 	$(STACK) install
 
 test: setup lint-template fmt-check clippy ## template lint, format check, clippy, then every test against the real local stack
-	$(STACK) run -- bash -c 'cargo test --workspace --all-targets && cargo test --workspace --doc'
+	$(STACK) run -- bash -c 'cargo test --workspace --all-targets --no-fail-fast && cargo test --workspace --doc'
 
 dev: ## serve every function on 127.0.0.1:9000 (cargo lambda watch) with DynamoDB Local, reading .env
 	scripts/dev.sh
+
+bench: ## release sizes, cold start-up vs a minimal lambda_http binary and node, CPU per webhook piece
+	scripts/bench.sh
 
 events: ## regenerate the signed events/ fixtures
 	cargo run -q -p testkit --bin gen-events

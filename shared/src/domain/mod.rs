@@ -3,5 +3,7 @@
 //! function crates); nothing here does I/O.
 
 pub mod attempt;
+pub mod events;
 pub mod hours;
+pub mod inbound;
 pub mod intake;
