@@ -193,15 +193,12 @@ pub enum Ev {
         status: CallStatus,
         sip: u16,
     },
-    SyncAmd {
+    /// AMD's verdict is known: sync requests the answer URL, async POSTs the callback.
+    Amd {
         call: String,
         verdict: String,
         after: Ms,
-    },
-    AsyncAmd {
-        call: String,
-        verdict: String,
-        after: Ms,
+        sync: bool,
     },
     Patience(String),
     BridgeEnd {
@@ -1205,10 +1202,11 @@ impl World {
                 }
             }
             Ev::Answer(sid) => self.answer(&sid),
-            Ev::SyncAmd {
+            Ev::Amd {
                 call,
                 verdict,
                 after,
+                sync,
             } => {
                 let Some(c) = self.calls.get_mut(&call) else {
                     return;
@@ -1217,33 +1215,24 @@ impl World {
                     return;
                 }
                 c.answered_by = Some(verdict.clone());
-                let url = c
-                    .outbound
-                    .as_ref()
-                    .map(|o| o.url.clone())
-                    .unwrap_or_default();
-                self.fetch(
-                    &call,
-                    &url,
-                    vec![
-                        p("AnsweredBy", verdict),
-                        p("MachineDetectionDuration", after.to_string()),
-                    ],
-                    false,
-                );
-            }
-            Ev::AsyncAmd {
-                call,
-                verdict,
-                after,
-            } => {
-                let Some(c) = self.calls.get_mut(&call) else {
-                    return;
-                };
-                if c.status.ended() {
+                if sync {
+                    // Sync AMD: the answer URL is requested only now, with the verdict.
+                    let url = c
+                        .outbound
+                        .as_ref()
+                        .map(|o| o.url.clone())
+                        .unwrap_or_default();
+                    self.fetch(
+                        &call,
+                        &url,
+                        vec![
+                            p("AnsweredBy", verdict),
+                            p("MachineDetectionDuration", after.to_string()),
+                        ],
+                        false,
+                    );
                     return;
                 }
-                c.answered_by = Some(verdict.clone());
                 let Some(url) = c
                     .outbound
                     .as_ref()
@@ -1370,26 +1359,20 @@ impl World {
         } else {
             (verdict, after)
         };
-        if out.machine_detection && out.async_amd_callback.is_none() {
-            self.schedule(
-                now + after,
-                Ev::SyncAmd {
-                    call: sid.into(),
-                    verdict: verdict.into(),
-                    after,
-                },
-            );
-            return;
-        }
+        let sync = out.async_amd_callback.is_none();
         if out.machine_detection {
             self.schedule(
                 now + after,
-                Ev::AsyncAmd {
+                Ev::Amd {
                     call: sid.into(),
                     verdict: verdict.into(),
                     after,
+                    sync,
                 },
             );
+            if sync {
+                return;
+            }
         }
         self.fetch(sid, &out.url, vec![], false);
     }

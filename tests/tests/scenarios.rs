@@ -54,6 +54,28 @@ fn worker_activity(stage: &Stage, phone: &str) -> Option<String> {
         .map(|w| w.activity_sid.clone())
 }
 
+/// A person who lets the phone ring 15-18 s (under the 20 s ring time) before answering.
+fn slow_to_answer(answer_after: u64) -> Phone {
+    Phone::Person {
+        answer_after,
+        verdict: "human",
+        amd_after: 1_500,
+        press_after: Some(2_000),
+    }
+}
+
+/// Runs until a leg to `phone` rings.
+async fn until_ringing(stage: &Stage, phone: &str) {
+    let ringing = stage
+        .run_until_true(2 * MINUTE, |w| {
+            legs_to(w, phone)
+                .iter()
+                .any(|l| l.status == CallStatus::Ringing)
+        })
+        .await;
+    assert!(ringing, "{phone} never rang");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_goes_online_by_sms_then_gets_a_call() {
     let stage = Stage::start(&[], 1).await;
@@ -193,23 +215,10 @@ async fn nobody_online_voicemail_is_recorded_and_announced() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caller_hangs_up_while_the_workers_phone_rings_and_the_leg_is_canceled() {
     let stage = Stage::start(&[], 5).await;
-    let ringing_long = Phone::Person {
-        answer_after: 18_000,
-        verdict: "human",
-        amd_after: 1_500,
-        press_after: Some(2_000),
-    };
-    stage.worker(ANA, "sales", ringing_long).await;
+    stage.worker(ANA, "sales", slow_to_answer(18_000)).await;
     stage.sim.sms_at(0, ANA, "on sales");
     stage.sim.call_in(caller(CUSTOMER, 5_000, '1'));
-    let ringing = stage
-        .run_until_true(2 * MINUTE, |w| {
-            legs_to(w, ANA)
-                .iter()
-                .any(|l| l.status == CallStatus::Ringing)
-        })
-        .await;
-    assert!(ringing, "Ana's phone never rang");
+    until_ringing(&stage, ANA).await;
     let caller_sid = caller_leg(&stage.sim.world(), CUSTOMER)
         .unwrap()
         .sid
@@ -243,25 +252,12 @@ async fn caller_hangs_up_while_the_workers_phone_rings_and_the_leg_is_canceled()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_texts_off_while_ringing() {
     let stage = Stage::start(&[], 6).await;
-    let ringing_long = Phone::Person {
-        answer_after: 15_000,
-        verdict: "human",
-        amd_after: 1_500,
-        press_after: Some(2_000),
-    };
-    stage.worker(ANA, "sales", ringing_long).await;
+    stage.worker(ANA, "sales", slow_to_answer(15_000)).await;
     stage.worker(BEN, "sales", Phone::fast_human()).await;
     stage.sim.sms_at(0, ANA, "on sales");
     stage.sim.sms_at(1_000, BEN, "on sales");
     stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
-    let ringing = stage
-        .run_until_true(2 * MINUTE, |w| {
-            legs_to(w, ANA)
-                .iter()
-                .any(|l| l.status == CallStatus::Ringing)
-        })
-        .await;
-    assert!(ringing, "Ana's phone never rang");
+    until_ringing(&stage, ANA).await;
     let now = stage.sim.now();
     stage.sim.sms_at(now, ANA, "off");
     stage.sim.run_for(5 * MINUTE).await;
