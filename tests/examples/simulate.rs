@@ -43,6 +43,12 @@ async fn main() -> std::process::ExitCode {
         started.elapsed().as_secs_f64()
     );
     println!("{}", outcome.table());
+    if let Some(kb) = peak_rss_kb() {
+        println!(
+            "peak RSS of this process (stand-in and all six functions in-process): {:.1} MB\n",
+            kb as f64 / 1024.0
+        );
+    }
     let failures = outcome.invariant_failures();
     if !outcome.anomalies.is_empty() {
         println!("anomalies ({}):", outcome.anomalies.len());
@@ -60,4 +66,13 @@ async fn main() -> std::process::ExitCode {
         }
         std::process::ExitCode::FAILURE
     }
+}
+
+/// `VmHWM` of /proc/self/status (Linux), in kB.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }

@@ -377,3 +377,103 @@ async fn a_caller_who_presses_nothing_reaches_the_first_skill() {
     assert_invariants(&stage);
     stage.assert_spec_clean().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screening_assistant_is_never_bridged_and_the_next_worker_gets_the_caller() {
+    let stage = Stage::start(&[], 10).await;
+    stage.worker(ANA, "sales", Phone::screener()).await;
+    stage.worker(BEN, "sales", Phone::fast_human()).await;
+    stage.sim.sms_at(0, ANA, "on sales");
+    stage.sim.sms_at(1_000, BEN, "on sales");
+    stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
+    stage.sim.run_until(5 * MINUTE).await;
+
+    assert_eq!(bridged_to(&stage, CUSTOMER).as_deref(), Some(BEN));
+    {
+        let world = stage.sim.world();
+        let leg = legs_to(&world, ANA)[0].clone();
+        assert!(leg.bridged.is_none());
+        // Hung up by Homeline after the machine verdict, not left to the assistant.
+        let hung_up = leg.ended.unwrap() - leg.answered.unwrap();
+        assert!(hung_up < 10_000, "the assistant's leg lasted {hung_up} ms");
+    }
+    assert_eq!(
+        worker_activity(&stage, ANA).as_deref(),
+        Some(testkit::ACTIVITY_UNAVAILABLE)
+    );
+    let outcome = assert_invariants(&stage);
+    assert_eq!(outcome.to_machine, 0);
+    stage.assert_spec_clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_answer_mode_bridges_after_the_verdict() {
+    let stage = Stage::start(&[("ANSWER_MODE", "sync")], 11).await;
+    stage.worker(ANA, "sales", Phone::voicemail()).await;
+    stage.worker(BEN, "sales", Phone::fast_human()).await;
+    stage.sim.sms_at(0, ANA, "on sales");
+    stage.sim.sms_at(1_000, BEN, "on sales");
+    stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
+    stage.sim.run_until(5 * MINUTE).await;
+
+    assert_eq!(bridged_to(&stage, CUSTOMER).as_deref(), Some(BEN));
+    {
+        let world = stage.sim.world();
+        let create = world
+            .rest
+            .iter()
+            .find(|r| r.path.ends_with("/Calls.json"))
+            .expect("a call placed");
+        assert_eq!(create.param("MachineDetection"), Some("Enable"));
+        assert_ne!(create.param("AsyncAmd"), Some("true"), "sync AMD");
+        let ben = legs_to(&world, BEN)[0].clone();
+        assert_eq!(ben.answered_by.as_deref(), Some("human"));
+    }
+    let outcome = assert_invariants(&stage);
+    assert_eq!(outcome.to_machine, 0);
+    stage.assert_spec_clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reservation_timing_out_while_ringing_hangs_up_the_leg_and_moves_on() {
+    let stage = Stage::start(&[], 12).await;
+    // A workflow whose reservation timeout (15 s) is shorter than the ring time (20 s).
+    stage.sim.world().tr.settings.reservation_timeout_ms = 15_000;
+    stage.worker(ANA, "sales", Phone::NoAnswer).await;
+    stage.worker(BEN, "sales", Phone::fast_human()).await;
+    stage.sim.sms_at(0, ANA, "on sales");
+    stage.sim.sms_at(1_000, BEN, "on sales");
+    stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
+    stage.sim.run_until(5 * MINUTE).await;
+
+    assert_eq!(bridged_to(&stage, CUSTOMER).as_deref(), Some(BEN));
+    {
+        let world = stage.sim.world();
+        let ana_res = world
+            .tr
+            .reservations
+            .values()
+            .find(|r| world.tr.workers[&r.worker_sid].attributes["contact_uri"] == ANA)
+            .expect("Ana was offered the call");
+        assert_eq!(ana_res.status, ReservationStatus::Timeout);
+        let leg = legs_to(&world, ANA)[0].clone();
+        assert_eq!(
+            leg.status,
+            CallStatus::Canceled,
+            "the ringing leg is hung up"
+        );
+        let timed_out_at = ana_res.created + 15_000;
+        assert!(leg.ended.unwrap() - timed_out_at < 2_000, "at once");
+    }
+    assert_ne!(
+        worker_activity(&stage, ANA).as_deref(),
+        Some(testkit::ACTIVITY_AVAILABLE),
+        "Ana is out of rotation"
+    );
+    assert!(
+        texts_to(&stage, ANA).len() >= 2,
+        "Ana is told she missed a call"
+    );
+    assert_invariants(&stage);
+    stage.assert_spec_clean().await;
+}
