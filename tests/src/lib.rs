@@ -103,15 +103,29 @@ impl Sim {
     /// Runs every event due up to `until` (simulated), delivering webhooks as they arise.
     pub async fn run_until(&self, until: Ms) {
         loop {
-            let hook = self.world().out.pop_front();
-            if let Some(hook) = hook {
-                self.deliver(hook).await;
+            let batch: Vec<sim::Hook> = {
+                let mut world = self.world();
+                if world.concurrent {
+                    world.out.drain(..).collect()
+                } else {
+                    world.out.pop_front().into_iter().collect()
+                }
+            };
+            if !batch.is_empty() {
+                self.deliver(batch).await;
                 continue;
             }
-            let ev = self.world().pop(until);
-            match ev {
-                Some(ev) => self.world().fire(ev),
-                None => break,
+            let mut world = self.world();
+            let Some(ev) = world.pop(until) else {
+                break;
+            };
+            world.fire(ev);
+            if world.concurrent {
+                // Everything due at this instant goes out together.
+                let now = world.now;
+                while let Some(ev) = world.pop(now) {
+                    world.fire(ev);
+                }
             }
         }
         let mut world = self.world();
@@ -124,23 +138,45 @@ impl Sim {
         self.run_until(until).await;
     }
 
-    async fn deliver(&self, hook: sim::Hook) {
+    /// Sends webhooks due at this instant, all at once (as Twilio sends
+    /// separate HTTP requests), then applies the answers in order.
+    async fn deliver(&self, batch: Vec<sim::Hook>) {
         let endpoints = self.endpoints.lock().expect("lock").clone();
-        let Some(rest) = hook.url.strip_prefix(PUBLIC_BASE_URL) else {
-            self.world().respond(&hook, 404, "");
-            return;
-        };
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let query_pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(query).unwrap_or_default();
-        let (status, body) = match endpoints {
-            Some(e) => {
-                e.call(path.to_string(), query_pairs, hook.params.clone())
-                    .await
+        let mut requests = tokio::task::JoinSet::new();
+        for (i, hook) in batch.iter().enumerate() {
+            let endpoints = endpoints.clone();
+            let url = hook.url.clone();
+            let params = hook.params.clone();
+            requests.spawn(async move {
+                let Some(rest) = url.strip_prefix(PUBLIC_BASE_URL) else {
+                    return (i, (404, String::new()));
+                };
+                let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+                let query = serde_urlencoded::from_str(query).unwrap_or_default();
+                let reply = match endpoints {
+                    Some(e) => e.call(path.to_string(), query, params).await,
+                    None => (503, "no endpoints connected".into()),
+                };
+                (i, reply)
+            });
+        }
+        let mut replies: Vec<(usize, (u16, String))> = Vec::new();
+        while let Some(done) = requests.join_next().await {
+            match done {
+                Ok(reply) => replies.push(reply),
+                Err(e) => panic!("webhook delivery task failed: {e}"),
             }
-            None => (503, "no endpoints connected".into()),
-        };
+        }
+        replies.sort_by_key(|(i, _)| *i);
+        for (i, (status, body)) in replies {
+            self.record(&batch[i], status, &body);
+        }
+    }
+
+    fn record(&self, hook: &sim::Hook, status: u16, body: &str) {
         let mut world = self.world();
+        let rest = hook.url.strip_prefix(PUBLIC_BASE_URL).unwrap_or(&hook.url);
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         if path == "/intake/sms"
             && let Some((_, from)) = hook.params.iter().find(|(k, _)| k == "From")
         {
@@ -153,9 +189,9 @@ impl Sim {
             query: query.to_string(),
             params: hook.params.clone(),
             status,
-            body: body.clone(),
+            body: body.to_string(),
         });
-        world.respond(&hook, status, &body);
+        world.respond(hook, status, body);
     }
 
     /// Every Prism violation of the requests served so far.

@@ -109,10 +109,12 @@ pub async fn run(plan: Plan) -> Outcome {
         });
     }
     if plan.chaos {
-        stage.sim.world().chaos = Some(Chaos {
+        let mut world = stage.sim.world();
+        world.chaos = Some(Chaos {
             duplicate: true,
             max_delay_ms: 2_000,
         });
+        world.concurrent = true;
     }
     // Long enough for every caller to finish.
     stage.sim.run_until(30_000 + plan.span + 30 * 60_000).await;

@@ -294,6 +294,8 @@ pub struct World {
     /// REST answers to force: the next requests get these HTTP statuses.
     pub faults: VecDeque<u16>,
     pub chaos: Option<Chaos>,
+    /// Webhooks due at the same instant are sent concurrently (else one by one).
+    pub concurrent: bool,
     pub rng: fastrand::Rng,
     pub out: VecDeque<Hook>,
     next_sid: u64,
@@ -322,6 +324,7 @@ impl World {
             anomalies: Vec::new(),
             faults: VecDeque::new(),
             chaos: None,
+            concurrent: false,
             rng: fastrand::Rng::with_seed(seed),
             out: VecDeque::new(),
             next_sid: 0x100,
@@ -403,10 +406,17 @@ impl World {
         match self.chaos {
             None => self.out.push_back(hook),
             Some(chaos) => {
-                let copies = if chaos.duplicate { 2 } else { 1 };
-                for _ in 0..copies {
-                    let delay = self.rng.u64(0..=chaos.max_delay_ms);
-                    self.schedule(self.now + delay, Ev::Deliver(hook.clone()));
+                let first = self.rng.u64(0..=chaos.max_delay_ms);
+                self.schedule(self.now + first, Ev::Deliver(hook.clone()));
+                if chaos.duplicate {
+                    // Half the copies arrive together with the original (a
+                    // concurrent retry), the others at their own random time.
+                    let second = if self.rng.bool() {
+                        first
+                    } else {
+                        self.rng.u64(0..=chaos.max_delay_ms)
+                    };
+                    self.schedule(self.now + second, Ev::Deliver(hook));
                 }
             }
         }

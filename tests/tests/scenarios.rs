@@ -289,11 +289,17 @@ async fn duplicated_and_reordered_callbacks_act_once() {
     stage.sim.sms_at(2_000, CAL, "on sales");
     stage.sim.run_until(5_000).await;
     // From now on every status, AMD, recording and TaskRouter event callback
-    // arrives twice, each copy up to 3 s late (so out of order).
-    stage.sim.world().chaos = Some(Chaos {
-        duplicate: true,
-        max_delay_ms: 3_000,
-    });
+    // arrives twice, each copy up to 3 s late (so out of order), half the
+    // duplicates at the same instant as the original.
+    {
+        let mut world = stage.sim.world();
+        world.chaos = Some(Chaos {
+            duplicate: true,
+            max_delay_ms: 3_000,
+        });
+        // Copies due at the same instant are delivered concurrently.
+        world.concurrent = true;
+    }
     stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
     stage.sim.run_until(6 * MINUTE).await;
 
