@@ -32,6 +32,10 @@ pub struct Outcome {
     pub callers_on_line: usize,
     pub reservations_pending: usize,
     pub offer_loops: usize,
+    /// Reservations whose reject reached Twilio more than once (429/5xx answers are not "reached").
+    pub repeated_rejects: usize,
+    /// Reservations whose worker's phone was called more than once.
+    pub repeated_rings: usize,
     /// Call start → bridged, for bridged callers.
     pub answer_times: Vec<Ms>,
     pub per_phone: BTreeMap<&'static str, PhoneStats>,
@@ -40,6 +44,12 @@ pub struct Outcome {
 
 /// A caller who waited this long in the nobody queue was not sent to voicemail.
 const NOBODY_QUEUE_GRACE: Ms = 10_000;
+
+/// The reservation SID a callback URL's query carries (`WR` + 32 hex digits).
+fn reservation_in(url: &str) -> Option<String> {
+    let at = url.find("=WR")? + 1;
+    url.get(at..at + 34).map(str::to_string)
+}
 
 fn mean(v: &[Ms]) -> f64 {
     if v.is_empty() {
@@ -65,6 +75,24 @@ impl Outcome {
             anomalies: world.anomalies.clone(),
             ..Default::default()
         };
+        let mut rejects: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut rings: BTreeMap<String, usize> = BTreeMap::new();
+        for r in world
+            .rest
+            .iter()
+            .filter(|r| r.status != 429 && r.status < 500)
+        {
+            if let Some((_, res)) = r.path.rsplit_once("/Reservations/") {
+                *rejects.entry(res).or_default() += 1;
+            }
+            if r.path.ends_with("/Calls.json")
+                && let Some(res) = r.param("Url").and_then(reservation_in)
+            {
+                *rings.entry(res).or_default() += 1;
+            }
+        }
+        o.repeated_rejects = rejects.values().filter(|n| **n > 1).count();
+        o.repeated_rings = rings.values().filter(|n| **n > 1).count();
         for call in world.calls.values() {
             if call.caller.is_some() {
                 o.callers += 1;
@@ -141,6 +169,18 @@ impl Outcome {
                 self.reservations_pending
             ));
         }
+        if self.repeated_rejects > 0 {
+            f.push(format!(
+                "{} reservations rejected more than once",
+                self.repeated_rejects
+            ));
+        }
+        if self.repeated_rings > 0 {
+            f.push(format!(
+                "{} reservations rang the worker more than once",
+                self.repeated_rings
+            ));
+        }
         if self.offer_loops > 0 {
             f.push(format!(
                 "{} tasks offered again and again",
@@ -166,10 +206,12 @@ impl Outcome {
         }
         let _ = writeln!(
             t,
-            "\n| invariant | value |\n|---|---|\n| worker legs left ringing | {} |\n| reservations left pending | {} |\n| tasks offered in a loop | {} |\n| time to answer, mean | {:.1} s |\n| time to answer, p95 | {:.1} s |",
+            "\n| invariant | value |\n|---|---|\n| worker legs left ringing | {} |\n| reservations left pending | {} |\n| tasks offered in a loop | {} |\n| reservations rejected twice / rung twice | {} / {} |\n| time to answer, mean | {:.1} s |\n| time to answer, p95 | {:.1} s |",
             self.legs_ringing,
             self.reservations_pending,
             self.offer_loops,
+            self.repeated_rejects,
+            self.repeated_rings,
             s(mean(&self.answer_times)),
             s(p95(&self.answer_times) as f64),
         );
@@ -212,5 +254,12 @@ mod tests {
         assert_eq!(p95(&v), 95);
         assert_eq!(mean(&[1000, 3000]), 2000.0);
         assert_eq!(p95(&[]), 0);
+        let res = format!("WR{:032x}", 9);
+        assert_eq!(
+            reservation_in(&format!(
+                "https://x/amd-result?TaskSid=WT1&ReservationSid={res}"
+            )),
+            Some(res)
+        );
     }
 }
