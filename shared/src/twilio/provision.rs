@@ -313,6 +313,33 @@ impl Provisioner {
 
     pub async fn run(&self, desired: &Desired) -> Result<Outcome, ProvisionError> {
         let mut outcome = Outcome::default();
+        // Numbers are bought, not provisioned: check them before changing anything.
+        let mut numbers = Vec::new();
+        for (number, _) in desired.number_webhooks() {
+            let url = self.client.api(&format!(
+                "/IncomingPhoneNumbers.json?{}",
+                query("PhoneNumber", number)
+            ));
+            let found = self.list(&url, "incoming_phone_numbers").await?;
+            let Some(resource) = found
+                .into_iter()
+                .find(|n| text(n, "phone_number").as_deref() == Some(number))
+            else {
+                return Err(ProvisionError::NumberNotFound(number.to_string()));
+            };
+            for (field, kind) in [
+                ("voice_application_sid", "voice"),
+                ("sms_application_sid", "SMS"),
+            ] {
+                if let Some(app) = text(&resource, field).filter(|s| !s.is_empty()) {
+                    outcome.warnings.push(format!(
+                        "{number} sends {kind} to TwiML App {app}, which overrides its {kind} URL: \
+                         remove the app from the number in the Twilio Console"
+                    ));
+                }
+            }
+            numbers.push(resource);
+        }
         let workspaces = self
             .list(
                 &self.workspaces_url(&format!(
@@ -415,7 +442,7 @@ impl Provisioner {
                 .unwrap_or_else(|| format!("<new queue {name}>"))
         };
         let nobody = queue_sid(NOBODY_QUEUE_NAME);
-        let configuration = desired.workflow_configuration(&queue_sid, &nobody);
+        let configuration = desired.workflow_configuration(queue_sid, &nobody);
 
         let workflows = self.list_in(scoped("/Workflows"), "workflows").await?;
         let (workflow, _) = self
@@ -446,35 +473,13 @@ impl Provisioner {
         let workflow_sid = workflow.sid.clone();
         outcome.steps.push(workflow);
 
-        for (number, webhooks) in desired.number_webhooks() {
-            let url = self.client.api(&format!(
-                "/IncomingPhoneNumbers.json?{}",
-                query("PhoneNumber", number)
-            ));
-            let found = self.list(&url, "incoming_phone_numbers").await?;
-            let Some(resource) = found
-                .iter()
-                .find(|n| text(n, "phone_number").as_deref() == Some(number))
-            else {
-                return Err(ProvisionError::NumberNotFound(number.to_string()));
-            };
-            for (field, kind) in [
-                ("voice_application_sid", "voice"),
-                ("sms_application_sid", "SMS"),
-            ] {
-                if let Some(app) = text(resource, field).filter(|s| !s.is_empty()) {
-                    outcome.warnings.push(format!(
-                        "{number} sends {kind} to TwiML App {app}, which overrides its {kind} URL: \
-                         remove the app from the number in the Twilio Console"
-                    ));
-                }
-            }
+        for (resource, webhooks) in numbers.iter().zip(desired.number_webhooks()) {
             let (step, _) = self
                 .ensure(
-                    format!("number {number}"),
+                    format!("number {}", webhooks.0),
                     Some(resource),
                     &self.client.api("/IncomingPhoneNumbers"),
-                    &webhooks,
+                    &webhooks.1,
                 )
                 .await?;
             outcome.steps.push(step);
