@@ -141,6 +141,35 @@ impl Stand {
         );
     }
 
+    /// A workspace made earlier by hand, with these activities; its SID.
+    fn add_workspace(&self, name: &str, activities: &[(&str, bool)]) -> String {
+        let mut state = self.state();
+        let workspace = state.new_sid("WS");
+        state.insert(
+            "/v1/Workspaces",
+            json!({"sid": workspace, "friendly_name": name}),
+        );
+        for (activity, available) in activities {
+            let sid = state.new_sid("WA");
+            state.insert(
+                &format!("/v1/Workspaces/{workspace}/Activities"),
+                json!({"sid": sid, "friendly_name": activity, "available": available}),
+            );
+        }
+        workspace
+    }
+
+    /// Changes a field of the resource named `name`, as someone in the Console might.
+    fn edit(&self, suffix: &str, name: &str, field: &str, value: Value) {
+        let mut state = self.state();
+        let (_, resource) = state
+            .resources
+            .iter_mut()
+            .find(|(c, r)| c.ends_with(suffix) && r["friendly_name"] == name)
+            .expect("resource to edit");
+        resource[field] = value;
+    }
+
     fn requests(&self) -> Vec<Recorded> {
         self.state().requests.clone()
     }
@@ -793,4 +822,100 @@ async fn errors_name_the_problem_and_never_show_the_token() {
     let bad = twilio.provision(&["--base-url", "abc.example.com"]).await;
     assert_eq!(bad.code, Some(2));
     assert!(bad.stderr.contains("--base-url"), "{}", bad.stderr);
+}
+
+#[tokio::test]
+async fn an_older_workspace_gets_the_missing_activities_and_is_reused() {
+    let twilio = Stand::start().await;
+    // Workspaces made before 2018 came with Idle/Busy/Reserved/Offline.
+    let workspace = twilio.add_workspace(
+        "Homeline",
+        &[
+            ("Idle", true),
+            ("Busy", false),
+            ("Reserved", false),
+            ("Offline", false),
+        ],
+    );
+    let run = twilio.provision(&[]).await.ok();
+    assert!(
+        twilio.creates_under("/v1/Workspaces").is_empty(),
+        "the workspace is reused"
+    );
+    assert_eq!(
+        twilio.creates_under("/Activities").len(),
+        2,
+        "{:#?}",
+        twilio.requests()
+    );
+    let activities = twilio.creates_under("/Activities");
+    let available = activities
+        .iter()
+        .find(|r| r.param("FriendlyName") == Some("Available"))
+        .expect("Available created");
+    assert_eq!(available.param("Available"), Some("true"));
+    let unavailable = activities
+        .iter()
+        .find(|r| r.param("FriendlyName") == Some("Unavailable"))
+        .expect("Unavailable created");
+    assert_eq!(unavailable.param("Available"), Some("false"));
+    assert!(
+        run.stdout
+            .contains(&format!("TwilioWorkspaceSid={workspace} ")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        twilio.named("/v1/Workspaces", "Homeline")["timeout_activity_sid"],
+        twilio.named("/Activities", "Unavailable")["sid"]
+    );
+    twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn a_nobody_queue_opened_to_everyone_is_closed_again() {
+    let twilio = Stand::start().await;
+    twilio.provision(&[]).await.ok();
+    // Pitfall 9: a blank TargetWorkers matches every worker.
+    twilio.edit(
+        "/TaskQueues",
+        "No one available",
+        "target_workers",
+        json!("1==1"),
+    );
+    twilio.clear_requests();
+    let run = twilio.provision(&[]).await.ok();
+    let writes = twilio.writes();
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    assert_eq!(writes[0].names(), vec!["TargetWorkers"]);
+    assert_eq!(
+        twilio.named("/TaskQueues", "No one available")["target_workers"],
+        "1 == 2"
+    );
+    assert!(
+        run.stdout
+            .contains("update     task queue \"No one available\""),
+        "{}",
+        run.stdout
+    );
+    twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn an_available_activity_that_is_not_available_stops_provisioning() {
+    let twilio = Stand::start().await;
+    twilio.add_workspace("Homeline", &[("Offline", false), ("Available", false)]);
+    let run = twilio.provision(&[]).await;
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("activity \"Available\""),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("available=false"), "{}", run.stderr);
+    assert!(
+        twilio.writes().is_empty(),
+        "nothing changes: {:#?}",
+        twilio.writes()
+    );
 }

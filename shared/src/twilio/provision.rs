@@ -349,10 +349,20 @@ impl Provisioner {
                 "workspaces",
             )
             .await?;
+        let found = named(&workspaces, &desired.workspace_name).cloned();
+        // An activity Homeline cannot use stops the run before anything changes.
+        let mut activities = match &found {
+            Some(existing) => {
+                let url = self.workspaces_url(&format!("/{}/Activities", sid_of(existing)?));
+                self.list_in(Some(url), "activities").await?
+            }
+            None => Vec::new(),
+        };
+        check_activities(&activities)?;
         let (step, workspace) = self
             .ensure(
                 format!("workspace {:?}", desired.workspace_name),
-                named(&workspaces, &desired.workspace_name),
+                found.as_ref(),
                 &self.workspaces_url(""),
                 &[
                     Param::text("FriendlyName", "friendly_name", &desired.workspace_name),
@@ -377,8 +387,11 @@ impl Provisioner {
                 .as_ref()
                 .map(|ws| self.workspaces_url(&format!("/{ws}{path}")))
         };
-
-        let activities = self.list_in(scoped("/Activities"), "activities").await?;
+        if found.is_none() {
+            // A new workspace comes with default activities.
+            activities = self.list_in(scoped("/Activities"), "activities").await?;
+            check_activities(&activities)?;
+        }
         let mut activity_sids = Vec::new();
         for (name, available) in ACTIVITIES {
             let step = self
@@ -578,17 +591,6 @@ impl Provisioner {
     ) -> Result<Step, ProvisionError> {
         let resource = format!("activity {name:?}");
         if let Some(existing) = named(activities, name) {
-            let have = existing
-                .get("available")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            if have != available {
-                return Err(ProvisionError::Activity {
-                    name,
-                    have,
-                    want: available,
-                });
-            }
             return Ok(Step {
                 resource,
                 change: Change::Unchanged,
@@ -640,6 +642,23 @@ impl Provisioner {
             None => Ok(Vec::new()),
         }
     }
+}
+
+/// Availability is fixed when an activity is created: one named like
+/// Homeline's but with the other availability cannot be used or fixed.
+fn check_activities(activities: &[Value]) -> Result<(), ProvisionError> {
+    for (name, want) in ACTIVITIES {
+        if let Some(activity) = named(activities, name) {
+            let have = activity
+                .get("available")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if have != want {
+                return Err(ProvisionError::Activity { name, have, want });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A collection's URL, or one resource's; the 2010 API wants `.json`.
