@@ -2,16 +2,25 @@
 SHELL := /bin/bash
 STACK := scripts/local-stack.sh
 
-.PHONY: help setup test lint-template fmt-check clippy unit build release
+.PHONY: help setup test lint-template fmt-check clippy build release dev events bench
 
 help: ## this list
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 setup: ## install the local stack (DynamoDB Local, Prism, Twilio specs, cargo-lambda, cfn-lint) into .local/
 	$(STACK) install
 
-test: lint-template fmt-check clippy ## template lint, format check, clippy, then every test against the real local stack
-	$(STACK) run -- cargo test --workspace --all-targets
+test: setup lint-template fmt-check clippy ## template lint, format check, clippy, then every test against the real local stack
+	$(STACK) run -- bash -c 'cargo test --workspace --all-targets --no-fail-fast && cargo test --workspace --doc'
+
+dev: ## serve every function on 127.0.0.1:9000 (cargo lambda watch) with DynamoDB Local, reading .env
+	scripts/dev.sh
+
+bench: ## release sizes, cold start-up vs a minimal lambda_http binary and node, CPU per webhook piece
+	scripts/bench.sh
+
+events: ## regenerate the signed events/ fixtures
+	cargo run -q -p testkit --bin gen-events
 
 lint-template: ## cfn-lint template.yaml, check it against the code (and lint its SAM translation when the translator is installed)
 	scripts/lint-template.sh

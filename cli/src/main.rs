@@ -1,30 +1,36 @@
-//! `homeline`: the operator's tool.
-
-mod provision;
-
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-
-#[derive(Parser)]
-#[command(
-    name = "homeline",
-    version,
-    about = "Set up and run Homeline at Twilio"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    Provision(provision::Args),
-}
+use clap::Parser;
+use homeline_cli::{Cli, Command, TableCommand, provision, run_workers, table_name};
+use shared::store::DynamoStore;
+use shared::store::dynamo::create_table;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match Cli::parse().command {
-        Command::Provision(args) => provision::run(args).await,
+    let cli = Cli::parse();
+    let env = |name: &str| std::env::var(name).ok();
+    let result = async {
+        match cli.command {
+            Command::Workers(command) => {
+                let store = DynamoStore::from_env(table_name(&env)?).await;
+                run_workers(command, &store, &env, &mut std::io::stdout()).await
+            }
+            Command::Table(TableCommand::Create) => {
+                let store = DynamoStore::from_env(table_name(&env)?).await;
+                create_table(store.client(), store.table()).await?;
+                println!("Table {} is ready.", store.table());
+                Ok(())
+            }
+            // Twilio only: no table needed.
+            Command::Provision(args) => provision::run(args, &env, &mut std::io::stdout()).await,
+        }
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
     }
 }

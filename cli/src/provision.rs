@@ -2,13 +2,15 @@
 //! workspace, activities, queues and workflow and the numbers' webhooks, then
 //! prints the SIDs for `sam deploy --parameter-overrides`.
 
-use std::process::ExitCode;
+use std::io::Write;
 use std::time::Duration;
 
-use shared::config::{DEFAULT_API_URL, DEFAULT_TASKROUTER_URL, TwilioConfig, parse_skills};
+use shared::config::parse_skills;
 use shared::deadline::Deadline;
 use shared::phone;
-use shared::twilio::provision::{Desired, Provisioner};
+use shared::twilio::provision::{Desired, ProvisionError, Provisioner};
+
+use crate::{CliError, Env, twilio_credentials};
 
 /// The whole run, retries included; a handful of requests take seconds.
 const BUDGET: Duration = Duration::from_secs(120);
@@ -58,113 +60,80 @@ pub struct Args {
     dry_run: bool,
 }
 
-pub async fn run(args: Args) -> ExitCode {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let (credentials, desired) = match prepare(env, &args) {
-        Ok(prepared) => prepared,
-        Err(message) => {
-            eprintln!("homeline provision: {message}");
-            return ExitCode::from(2);
-        }
-    };
+pub async fn run(args: Args, env: Env<'_>, out: &mut dyn Write) -> Result<(), CliError> {
+    let credentials = twilio_credentials(env, WHY)?;
+    let desired = desired(&args)?;
     let provisioner = Provisioner::new(&credentials, args.dry_run, Deadline::after(BUDGET));
-    let outcome = match provisioner.run(&desired).await {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            eprintln!("homeline provision: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let outcome = provisioner
+        .run(&desired)
+        .await
+        .map_err(|error| match error {
+            ProvisionError::Twilio(e) => CliError::from(e),
+            other => CliError::Invalid(other.to_string()),
+        })?;
     if args.dry_run {
-        println!("Dry run: nothing was changed. Plan:");
+        writeln!(out, "Dry run: nothing was changed. Plan:")?;
     }
     for step in &outcome.steps {
-        println!("{step}");
+        writeln!(out, "{step}")?;
     }
     for warning in &outcome.warnings {
         eprintln!("warning: {warning}");
     }
     match &outcome.sids {
         Some(sids) => {
-            println!("Parameters for `sam deploy --parameter-overrides`:");
-            println!("{}", sids.parameter_overrides(&desired.skills));
+            writeln!(out, "Parameters for `sam deploy --parameter-overrides`:")?;
+            writeln!(out, "{}", sids.parameter_overrides(&desired.skills))?;
         }
-        None => println!("The SIDs are known once the resources exist: run without --dry-run."),
+        None => writeln!(
+            out,
+            "The SIDs are known once the resources exist: run without --dry-run."
+        )?,
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
-/// Credentials and the desired state, or a message naming what is wrong.
-fn prepare(
-    env: impl Fn(&str) -> Option<String>,
-    args: &Args,
-) -> Result<(TwilioConfig, Desired), String> {
-    let required = |name: &str| env(name).ok_or_else(|| format!("{name} is not set"));
-    let account_sid = required("TWILIO_ACCOUNT_SID")?;
-    if !account_sid.starts_with("AC") || account_sid.len() != 34 {
-        return Err("TWILIO_ACCOUNT_SID must look like AC followed by 32 hex digits".into());
-    }
-    let api_key = match (env("TWILIO_API_KEY"), env("TWILIO_API_SECRET")) {
-        (Some(key), Some(secret)) => Some((key, secret)),
-        (None, None) => None,
-        (Some(_), None) => return Err("TWILIO_API_SECRET is not set (TWILIO_API_KEY is)".into()),
-        (None, Some(_)) => return Err("TWILIO_API_KEY is not set (TWILIO_API_SECRET is)".into()),
+const WHY: &str = "provision creates the TaskRouter resources and sets the numbers' webhooks";
+
+/// The desired state from the command line, or a message naming what is wrong.
+fn desired(args: &Args) -> Result<Desired, CliError> {
+    let number = |flag: &str, value: &str| {
+        phone::normalize(value).map_err(|e| CliError::Invalid(format!("--{flag}: {e}")))
     };
-    let auth_token = match (&api_key, env("TWILIO_AUTH_TOKEN")) {
-        (_, Some(token)) => token,
-        (Some(_), None) => String::new(),
-        (None, None) => {
-            return Err(
-                "TWILIO_AUTH_TOKEN is not set (or set TWILIO_API_KEY and TWILIO_API_SECRET)".into(),
-            );
-        }
-    };
-    let base_url = |name: &str, default: &str| -> Result<String, String> {
-        base(&env(name).unwrap_or_else(|| default.to_string()), name)
-    };
-    let credentials = TwilioConfig {
-        account_sid,
-        auth_token,
-        api_key,
-        api_url: base_url("TWILIO_API_URL", DEFAULT_API_URL)?,
-        taskrouter_url: base_url("TWILIO_TASKROUTER_URL", DEFAULT_TASKROUTER_URL)?,
-        // Provisioning creates these; it does not read them.
-        workspace_sid: String::new(),
-        workflow_sid: String::new(),
-        caller_id: String::new(),
-    };
-    let number =
-        |flag: &str, value: &str| phone::normalize(value).map_err(|e| format!("--{flag}: {e}"));
     let customer_number = number("customer-number", &args.customer_number)?;
     let worker_number = match &args.worker_number {
         Some(worker) => number("worker-number", worker)?,
         None => customer_number.clone(),
     };
-    let desired = Desired {
-        workspace_name: args.workspace_name.trim().to_string(),
-        base_url: base(&args.base_url, "--base-url")?,
-        skills: parse_skills(&args.skills).map_err(|e| format!("--skills: {e}"))?,
+    let workspace_name = args.workspace_name.trim().to_string();
+    if workspace_name.is_empty() || workspace_name.chars().count() > 64 {
+        return Err(CliError::Invalid(
+            "--workspace-name must have 1 to 64 characters".into(),
+        ));
+    }
+    Ok(Desired {
+        workspace_name,
+        base_url: base_url(&args.base_url)?,
+        skills: parse_skills(&args.skills)
+            .map_err(|e| CliError::Invalid(format!("--skills: {e}")))?,
         customer_number,
         worker_number,
         reservation_timeout_secs: Desired::reservation_timeout(args.ring_timeout, args.amd_timeout),
         queue_timeout_secs: args.queue_timeout,
-    };
-    if desired.workspace_name.is_empty() || desired.workspace_name.chars().count() > 64 {
-        return Err("--workspace-name must have 1 to 64 characters".into());
-    }
-    Ok((credentials, desired))
+    })
 }
 
 /// An http(s) base URL without a trailing slash.
-fn base(url: &str, what: &str) -> Result<String, String> {
+fn base_url(url: &str) -> Result<String, CliError> {
     let url = url.trim().trim_end_matches('/');
-    let rest = url
+    let host = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
-    match rest {
+    match host {
         Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(url.to_string()),
-        _ => Err(format!(
-            "{what}: {url:?} is not an http(s) URL such as https://abc.execute-api.us-east-1.amazonaws.com"
-        )),
+        _ => Err(CliError::Invalid(format!(
+            "--base-url: {url:?} is not an http(s) URL such as \
+             https://abc.execute-api.us-east-1.amazonaws.com"
+        ))),
     }
 }

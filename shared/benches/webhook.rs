@@ -6,7 +6,8 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use shared::http::{TwilioRequest, verified};
 use shared::signature;
-use testkit::events::{Webhook, form_request};
+use shared::twiml::{Dial, Queue, Response};
+use testkit::events::{Webhook, form_request, pairs};
 use testkit::{AUTH_TOKEN, test_config};
 
 const PATH: &str = "/dial-status";
@@ -42,10 +43,7 @@ fn bench(c: &mut Criterion) {
     let webhook = Webhook::form(PATH, &status_callback()).query(&query);
     let url = webhook.url();
     let signature = webhook.signature().unwrap_or_default();
-    let params: Vec<(String, String)> = status_callback()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let params = pairs(&status_callback());
     let request = form_request(PATH, &query, &status_callback());
     let config = test_config(&[]);
 
@@ -64,6 +62,24 @@ fn bench(c: &mut Criterion) {
     });
     c.bench_function("http::verified, 20-param form", |b| {
         b.iter(|| verified(black_box(&request), black_box(&config)))
+    });
+    // The biggest document a webhook renders: the worker's whisper and bridge.
+    c.bench_function("twiml: whisper + Dial/Queue bridge", |b| {
+        b.iter(|| {
+            Response::new()
+                .say(black_box("Homeline call for sales."))
+                .dial(
+                    Dial::new()
+                        .action("https://homeline.example.com/amd-result/after-bridge?TaskSid=WT00000000000000000000000000000003&ReservationSid=WR00000000000000000000000000000004")
+                        .queue(
+                            Queue::new("")
+                                .reservation_sid("WR00000000000000000000000000000004")
+                                .post_work_activity_sid("WA0000000000000000000000000000000a"),
+                        ),
+                )
+                .say("The caller has already hung up. Thank you.")
+                .to_xml()
+        })
     });
 }
 

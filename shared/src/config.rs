@@ -222,7 +222,8 @@ impl Config {
     }
 }
 
-/// Skills are lower-case words (`[a-z0-9_-]`), unique, at least one.
+/// Skills are lower-case words (`[a-z0-9_]`), unique, at least one. No
+/// hyphens: TaskRouter expressions such as `skills HAS 'x-y'` mis-handle them.
 pub fn parse_skills(list: &str) -> Result<Vec<String>, String> {
     let mut skills: Vec<String> = Vec::new();
     for raw in list.split(',') {
@@ -230,12 +231,9 @@ pub fn parse_skills(list: &str) -> Result<Vec<String>, String> {
         if skill.is_empty() {
             continue;
         }
-        if !skill
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
+        if !skill.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!(
-                "skill {skill:?} may only use letters, digits, - and _"
+                "skill {skill:?} may only use letters, digits and _"
             ));
         }
         if skills.contains(&skill) {
@@ -425,6 +423,7 @@ pub(crate) mod tests {
             ("TWILIO_CALLER_ID", "call me"),
             ("PUBLIC_BASE_URL", "example.com"),
             ("SKILLS", "sales,sales"),
+            ("SKILLS", "after-hours"),
             ("VOICEMAIL_NOTIFY_WORKERS", "maybe"),
         ];
         for (var, value) in cases {

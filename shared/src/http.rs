@@ -244,6 +244,7 @@ fn required<'a>(value: Option<&'a str>, kind: &str, name: &str) -> Result<&'a st
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signature::tests::pairs;
 
     const BASE: &str = "https://homeline.example.com";
     const TOKEN: &str = "12345";
@@ -266,12 +267,6 @@ mod tests {
     fn form(uri: &str, raw_path: &str, body: &str) -> Request {
         let headers = [("content-type", "application/x-www-form-urlencoded")];
         request(uri, raw_path, &headers, body.as_bytes())
-    }
-
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect()
     }
 
     fn body_of(response: &Response<Body>) -> &str {

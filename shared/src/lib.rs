@@ -9,6 +9,7 @@ pub mod config;
 pub mod deadline;
 pub mod domain;
 pub mod http;
+pub mod leg;
 pub mod miss;
 pub mod phone;
 pub mod signature;

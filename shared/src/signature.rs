@@ -179,7 +179,7 @@ impl<'a> SplitUrl<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const TOKEN: &str = "12345";
@@ -189,7 +189,7 @@ mod tests {
     const BODY_HASH: &str = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
     const JSON_SIGNATURE: &str = "a9nBmqA0ju/hNViExpshrM61xv4=";
 
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    pub(crate) fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
             .collect()

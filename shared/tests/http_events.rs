@@ -8,7 +8,7 @@ use shared::http::{Rejection, TwilioRequest, verified};
 use shared::signature;
 use testkit::events::{
     self, API_GATEWAY_HOST, Signing, Webhook, badly_signed_form_request, body_text, form_event,
-    form_request, json_request, unsigned_form_request,
+    form_request, json_request, pairs, unsigned_form_request,
 };
 use testkit::{AUTH_TOKEN, PUBLIC_BASE_URL, test_config};
 
@@ -24,12 +24,6 @@ fn call_params() -> Vec<(&'static str, &'static str)> {
         ("StatusCallbackEvent", "ringing"),
         ("StatusCallbackEvent", "answered"),
     ]
-}
-
-fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-        .collect()
 }
 
 /// An event written the way API Gateway documents payload 2.0, independent

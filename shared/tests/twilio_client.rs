@@ -667,11 +667,12 @@ async fn the_deadline_stops_retries() {
         "{outcome:?}"
     );
     assert!(
-        elapsed <= budget + Duration::from_millis(150),
+        elapsed <= budget + Duration::from_millis(300),
         "took {elapsed:?}"
     );
     let attempts = twilio.requests_for(Route::UpdateTask).len();
     assert!((2..20).contains(&attempts), "{attempts} attempts");
+    twilio.idle().await;
     twilio.assert_spec_valid();
 }
 
@@ -691,25 +692,61 @@ async fn slow_twilio_beyond_the_deadline_returns_in_time() {
         "{outcome:?}"
     );
     assert!(
-        elapsed <= budget + Duration::from_millis(150),
+        elapsed <= budget + Duration::from_millis(300),
         "took {elapsed:?}"
     );
+    twilio.idle().await;
     twilio.assert_spec_valid();
 }
 
 #[tokio::test]
 async fn a_create_that_timed_out_after_sending_is_not_replayed() {
     let (twilio, client) = setup().await;
-    // Twilio acted (the call exists) but answered too late: placing it again
+    let client = client.with_attempt_timeout(Duration::from_millis(300));
+    // Twilio acted (the call exists) but answered late: placing it again
     // would ring the worker twice.
-    twilio.delay(Route::CreateCall, Duration::from_secs(3));
+    twilio.delay(Route::CreateCall, Duration::from_secs(1));
+
+    let started = Instant::now();
+    let outcome = client.create_call(&worker_call(), budget()).await;
+
+    assert!(
+        matches!(outcome, Err(TwilioError::Transport(_))),
+        "{outcome:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(twilio.requests_for(Route::CreateCall).len(), 1);
+    twilio.idle().await;
+    twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn an_update_that_timed_out_is_replayed_within_the_deadline() {
+    let (twilio, client) = setup().await;
+    let client = client.with_attempt_timeout(Duration::from_millis(300));
+    twilio.delay(Route::UpdateTask, Duration::from_secs(1));
 
     let outcome = client
-        .create_call(&worker_call(), Deadline::after(Duration::from_millis(400)))
+        .cancel_task(
+            &sid("WT", 9),
+            "caller hung up",
+            Deadline::after(Duration::from_millis(1500)),
+        )
         .await;
 
-    assert!(outcome.is_err(), "{outcome:?}");
-    assert_eq!(twilio.requests_for(Route::CreateCall).len(), 1);
+    assert!(
+        matches!(outcome, Err(TwilioError::DeadlineExceeded)),
+        "{outcome:?}"
+    );
+    let attempts = twilio.requests_for(Route::UpdateTask);
+    assert!(attempts.len() >= 2, "{} attempts", attempts.len());
+    // The first attempt canceled the task; the replays find it settled.
+    assert_eq!(attempts[1].status, 400);
+    twilio.idle().await;
     twilio.assert_spec_valid();
 }
 

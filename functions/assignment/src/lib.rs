@@ -1,10 +1,437 @@
-//! `assignment`: see DESIGN.md.
+//! `assignment`: TaskRouter's assignment callback. Records the attempt, rings
+//! the worker's phone with answering machine detection and answers `{}` at
+//! once, leaving the reservation pending; the worker leg's webhooks
+//! (`amd-result`, `dial-status`) settle it.
+//!
+//! The phone is WorkerAttributes `contact_uri`; without one, the profile whose
+//! `worker_sid` is the offered worker (profiles are keyed by phone, so this
+//! lists the roster: fine for a small business, and only a fallback).
+
+use std::time::Duration;
 
 use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
 use shared::App;
-use shared::store::Store;
+use shared::Deadline;
+use shared::config::{AnswerMode, Config};
+use shared::domain::attempt::{OPEN, dialing, leg_url, paths, whole_secs};
+use shared::http::{self, Rejection, TwilioRequest};
+use shared::miss;
+use shared::phone;
+use shared::store::{Attempt, AttemptChange, AttemptState, Store, now_secs};
+use shared::twilio::{MachineDetection, NewCall};
+
+/// TaskRouter waits 5 s; keep a margin for a cold start and the network.
+pub const BUDGET: Duration = Duration::from_millis(3500);
+/// The part of the budget the Calls create may use (retries included), so a
+/// slow Twilio still leaves time to answer with a reject instruction.
+pub const CALL_CREATE_BUDGET: Duration = Duration::from_millis(2500);
 
 pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
-    let _ = (app, event);
-    todo!("assignment")
+    let deadline = Deadline::after(BUDGET);
+    let request = match http::verified(&event, &app.config) {
+        Ok(request) => request,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let offer = match Offer::parse(&request) {
+        Ok(offer) => offer,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let phone = match offer.contact_phone.clone() {
+        Some(phone) => Some(phone),
+        None => phone_from_profile(&app, &offer.worker_sid).await,
+    };
+    let attempt = dialing(
+        &offer.reservation_sid,
+        &offer.task_sid,
+        &offer.worker_sid,
+        phone.as_deref().unwrap_or_default(),
+        &offer.skill,
+        offer.caller_call_sid,
+        now_secs(),
+    );
+    match app.store.create_attempt(&attempt).await {
+        Ok(write) if write.applied() => {}
+        Ok(_) => {
+            tracing::info!(reservation_sid = %attempt.reservation_sid, "repeated assignment callback; the worker is already being called");
+            return http::json(&json!({}));
+        }
+        Err(error) => {
+            // Without a record no callback could be trusted: pass the task on
+            // without blaming the worker for our outage.
+            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the attempt");
+            return reject(&app.config.activities.available);
+        }
+    }
+    if phone.is_none() {
+        tracing::warn!(reservation_sid = %attempt.reservation_sid, worker_sid = %attempt.worker_sid, "worker has no phone to ring");
+        return cannot_place(&app, &attempt, "no-phone", deadline).await;
+    }
+    let call = new_call(&app.config, &attempt);
+    let call_deadline = Deadline::at(
+        deadline
+            .instant()
+            .min(tokio::time::Instant::now() + CALL_CREATE_BUDGET),
+    );
+    match app.twilio.create_call(&call, call_deadline).await {
+        Ok(call_sid) => {
+            tracing::info!(reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
+                %call_sid, worker_sid = %attempt.worker_sid, "ringing the worker");
+            if let Err(error) = app
+                .store
+                .set_call_sid(&attempt.task_sid, &attempt.reservation_sid, &call_sid)
+                .await
+            {
+                // The leg's webhooks carry CallSid and store it with their decision.
+                tracing::warn!(%error, reservation_sid = %attempt.reservation_sid, %call_sid, "could not store the call SID");
+            }
+            http::json(&json!({}))
+        }
+        Err(error) => {
+            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
+                "could not place the call to the worker");
+            cannot_place(&app, &attempt, "call-failed", deadline).await
+        }
+    }
+}
+
+/// The assignment callback's parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub reservation_sid: String,
+    pub task_sid: String,
+    pub worker_sid: String,
+    /// WorkerAttributes `contact_uri` (E.164; `tel:` allowed), when valid.
+    pub contact_phone: Option<String>,
+    pub skill: String,
+    /// TaskAttributes `call_sid`: the caller's call.
+    pub caller_call_sid: Option<String>,
+}
+
+impl Offer {
+    pub fn parse(request: &TwilioRequest) -> Result<Self, Rejection> {
+        let worker = json_param(request, "WorkerAttributes");
+        let task = json_param(request, "TaskAttributes");
+        let text = |v: &Value, key: &str| {
+            v.get(key)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        Ok(Self {
+            reservation_sid: request.require("ReservationSid")?.to_string(),
+            task_sid: request.require("TaskSid")?.to_string(),
+            worker_sid: request.require("WorkerSid")?.to_string(),
+            contact_phone: text(&worker, "contact_uri")
+                .and_then(|uri| phone::normalize(uri.strip_prefix("tel:").unwrap_or(&uri)).ok()),
+            skill: text(&task, "skill").unwrap_or_else(|| "a customer".to_string()),
+            caller_call_sid: text(&task, "call_sid"),
+        })
+    }
+}
+
+/// A JSON attribute string; missing or malformed reads as `{}` (the fields
+/// that matter are checked one by one).
+fn json_param(request: &TwilioRequest, name: &str) -> Value {
+    request
+        .param(name)
+        .and_then(|raw| serde_json::from_str(raw).ok())
+        .unwrap_or_else(|| json!({}))
+}
+
+async fn phone_from_profile<S: Store>(app: &App<S>, worker_sid: &str) -> Option<String> {
+    match app.store.list_workers().await {
+        Ok(profiles) => profiles
+            .into_iter()
+            .find(|p| p.worker_sid.as_deref() == Some(worker_sid))
+            .map(|p| p.phone),
+        Err(error) => {
+            tracing::error!(%error, %worker_sid, "could not look up the worker's profile");
+            None
+        }
+    }
+}
+
+/// The outbound call to the worker. Ring time and AMD stay well under the
+/// reservation timeout (pitfall 1): 20 s + 5 s (+ 8 s press-1) by default
+/// against TaskRouter's 120 s.
+pub fn new_call(config: &Config, attempt: &Attempt) -> NewCall {
+    let url = |path: &str| config.url(&leg_url(path, &attempt.task_sid, &attempt.reservation_sid));
+    let async_callback = match config.answer_mode {
+        AnswerMode::Sync => None,
+        AnswerMode::Hybrid | AnswerMode::Screen => Some(url(paths::VERDICT)),
+    };
+    NewCall {
+        to: attempt.phone.clone(),
+        from: config.twilio.caller_id.clone(),
+        url: url(paths::ANSWER),
+        status_callback: url(paths::DIAL_STATUS),
+        // None named: Twilio's default is `completed` only, the final event
+        // that also reports busy, no-answer, failed and canceled. (Prism
+        // refuses a single repeated-param value as "must be array".)
+        status_callback_events: Vec::new(),
+        timeout_secs: whole_secs(config.ring_timeout),
+        machine_detection: Some(MachineDetection {
+            mode: "Enable",
+            timeout_secs: whole_secs(config.amd_timeout),
+            async_callback,
+        }),
+    }
+}
+
+/// The worker cannot be rung: the attempt is a miss, and TaskRouter is told
+/// to pass the task on, moving the worker to the activity the miss count
+/// calls for (the reject instruction sets it; a REST update would race it).
+async fn cannot_place<S: Store>(
+    app: &App<S>,
+    attempt: &Attempt,
+    reason: &str,
+    deadline: Deadline,
+) -> Response<Body> {
+    let change = AttemptChange {
+        outcome: Some(reason.to_string()),
+        ..AttemptChange::default()
+    };
+    match app
+        .store
+        .transition(
+            &attempt.task_sid,
+            &attempt.reservation_sid,
+            OPEN,
+            AttemptState::Missed,
+            &change,
+        )
+        .await
+    {
+        Ok(write) if write.applied() => {}
+        // A leg webhook decided already (a call created despite the error).
+        Ok(_) => return http::json(&json!({})),
+        Err(error) => {
+            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the miss");
+        }
+    }
+    let activities = &app.config.activities;
+    let count = miss::count_miss(app, attempt).await.unwrap_or_else(|error| {
+        tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not count the miss");
+        None
+    });
+    let activity = match count {
+        Some(c) if !c.out_of_rotation && c.went_offline => &activities.offline,
+        Some(c) if !c.out_of_rotation => &activities.available,
+        _ => &activities.unavailable,
+    };
+    if count.is_some_and(|c| c.out_of_rotation) && !attempt.phone.is_empty() {
+        // Best effort inside what is left of the 5 s: the answer matters more.
+        let _ = miss::notify_out_of_rotation(app, attempt, reason, deadline).await;
+    }
+    reject(activity)
+}
+
+fn reject(activity_sid: &str) -> Response<Body> {
+    http::json(&json!({"instruction": "reject", "activity_sid": activity_sid}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::store::{AttemptStore, MemoryStore, WorkerProfile, WorkerStore};
+    use testkit::events::{badly_signed_form_request, body_text, form_request};
+    use testkit::{ACTIVITY_UNAVAILABLE, CALLER_ID, sid, test_config};
+
+    fn params(worker_attributes: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("AccountSid", testkit::ACCOUNT_SID.to_string()),
+            ("WorkspaceSid", testkit::WORKSPACE_SID.to_string()),
+            ("ReservationSid", sid("WR", 1)),
+            ("TaskSid", sid("WT", 1)),
+            ("WorkerSid", sid("WK", 1)),
+            ("WorkerAttributes", worker_attributes.to_string()),
+            (
+                "TaskAttributes",
+                format!(r#"{{"skill":"sales","call_sid":"{}"}}"#, sid("CA", 9)),
+            ),
+        ]
+    }
+
+    fn request(worker_attributes: &str) -> Request {
+        let owned = params(worker_attributes);
+        let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        form_request("/assignment", &[], &pairs)
+    }
+
+    fn sample() -> Attempt {
+        let (wr, wt, wk) = (sid("WR", 1), sid("WT", 1), sid("WK", 1));
+        dialing(&wr, &wt, &wk, "+15551230001", "sales", None, 1)
+    }
+
+    fn app(mode: &str) -> App<MemoryStore> {
+        App::new(test_config(&[("ANSWER_MODE", mode)]), MemoryStore::new())
+    }
+
+    #[tokio::test]
+    async fn no_phone_rejects_with_the_unavailable_activity_and_counts_a_miss() {
+        let app = app("hybrid");
+        let response = handle(app.clone(), request(r#"{"skills":["sales"]}"#)).await;
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(
+            response.headers()["content-type"]
+                .to_str()
+                .expect("test setup"),
+            "application/json"
+        );
+        let body: Value = serde_json::from_str(&body_text(&response)).expect("test setup");
+        assert_eq!(
+            body,
+            json!({"instruction": "reject", "activity_sid": ACTIVITY_UNAVAILABLE})
+        );
+        let attempt = app
+            .store
+            .get_attempt(&sid("WT", 1), &sid("WR", 1))
+            .await
+            .expect("test setup")
+            .expect("test setup");
+        assert_eq!(attempt.state, AttemptState::Missed);
+        assert_eq!(attempt.outcome.as_deref(), Some("no-phone"));
+        assert_eq!(attempt.caller_call_sid, Some(sid("CA", 9)));
+    }
+
+    #[tokio::test]
+    async fn a_repeated_callback_answers_empty_without_calling_again() {
+        // The client points at a closed port: any Twilio request would fail
+        // and turn the answer into a reject.
+        let app = app("hybrid");
+        let first = Attempt {
+            call_sid: Some(sid("CA", 1)),
+            state: AttemptState::Answered,
+            ..sample()
+        };
+        assert!(
+            app.store
+                .create_attempt(&first)
+                .await
+                .expect("test setup")
+                .applied()
+        );
+        let response = handle(app.clone(), request(r#"{"contact_uri":"+15551230001"}"#)).await;
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(body_text(&response), "{}");
+        let stored = app
+            .store
+            .get_attempt(&sid("WT", 1), &sid("WR", 1))
+            .await
+            .expect("test setup");
+        assert_eq!(stored, Some(first));
+    }
+
+    #[tokio::test]
+    async fn bad_signature_is_403_and_writes_nothing() {
+        let app = app("hybrid");
+        let owned = params(r#"{"contact_uri":"+15551230001"}"#);
+        let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let response = handle(
+            app.clone(),
+            badly_signed_form_request("/assignment", &[], &pairs),
+        )
+        .await;
+        assert_eq!(response.status().as_u16(), 403);
+        assert!(
+            app.store
+                .list_attempts(&sid("WT", 1))
+                .await
+                .expect("test setup")
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_reservation_is_400() {
+        let app = app("hybrid");
+        let response = handle(
+            app.clone(),
+            form_request("/assignment", &[], &[("TaskSid", &sid("WT", 1))]),
+        )
+        .await;
+        assert_eq!(response.status().as_u16(), 400);
+    }
+
+    #[tokio::test]
+    async fn the_phone_falls_back_to_the_profile_of_the_worker() {
+        let app = app("hybrid");
+        let mut profile = WorkerProfile::new("+15551230002", "Bo", vec!["sales".into()]);
+        profile.worker_sid = Some(sid("WK", 1));
+        assert!(
+            app.store
+                .put_worker(&profile)
+                .await
+                .expect("test setup")
+                .applied()
+        );
+        assert_eq!(
+            phone_from_profile(&app, &sid("WK", 1)).await.as_deref(),
+            Some("+15551230002")
+        );
+        assert_eq!(phone_from_profile(&app, &sid("WK", 2)).await, None);
+    }
+
+    /// Pitfall 1: by default the phone gives up (ring + AMD + the press-1
+    /// prompt) well before TaskRouter's default 120 s reservation timeout.
+    #[test]
+    fn the_worker_leg_ends_before_the_reservation_times_out() {
+        let config = test_config(&[]);
+        let leg = config.ring_timeout + config.amd_timeout + config.press1_timeout;
+        assert!(leg < Duration::from_secs(60), "{leg:?}");
+    }
+
+    #[test]
+    fn offer_reads_contact_uri_and_task_attributes() {
+        let owned = params(r#"{"contact_uri":"tel:+1 (555) 123-0001"}"#);
+        let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let request =
+            TwilioRequest::parse(&form_request("/assignment", &[], &pairs)).expect("test setup");
+        let offer = Offer::parse(&request).expect("test setup");
+        assert_eq!(offer.contact_phone.as_deref(), Some("+15551230001"));
+        assert_eq!(offer.skill, "sales");
+        assert_eq!(offer.caller_call_sid, Some(sid("CA", 9)));
+        for bad in ["not json", r#"{"contact_uri":"client:ann"}"#, "{}"] {
+            let owned = params(bad);
+            let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let request = TwilioRequest::parse(&form_request("/assignment", &[], &pairs))
+                .expect("test setup");
+            assert_eq!(
+                Offer::parse(&request).expect("test setup").contact_phone,
+                None,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_call_carries_the_signed_leg_urls_and_amd() {
+        let attempt = sample();
+        let q = format!("TaskSid={}&ReservationSid={}", sid("WT", 1), sid("WR", 1));
+        let base = testkit::PUBLIC_BASE_URL;
+        let hybrid = new_call(&test_config(&[]), &attempt);
+        assert_eq!(
+            hybrid,
+            NewCall {
+                to: "+15551230001".into(),
+                from: CALLER_ID.into(),
+                url: format!("{base}/amd-result?{q}"),
+                status_callback: format!("{base}/dial-status?{q}"),
+                status_callback_events: Vec::new(),
+                timeout_secs: 20,
+                machine_detection: Some(MachineDetection {
+                    mode: "Enable",
+                    timeout_secs: 5,
+                    async_callback: Some(format!("{base}/amd-result/verdict?{q}")),
+                }),
+            }
+        );
+        let sync = new_call(&test_config(&[("ANSWER_MODE", "sync")]), &attempt);
+        assert_eq!(
+            sync.machine_detection.expect("test setup").async_callback,
+            None
+        );
+    }
 }

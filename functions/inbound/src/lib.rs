@@ -1,10 +1,361 @@
-//! `inbound`: see DESIGN.md.
+//! `inbound`: the customer line's voice webhook and the steps below it.
+//!
+//! | path | Twilio calls it as | answers |
+//! |---|---|---|
+//! | `/inbound` | the number's voice URL | greeting, then menu or queue (voicemail after hours) |
+//! | `/inbound/menu?try=N` | the menu `<Gather>` action | queue for the chosen skill, or the menu again |
+//! | `/inbound/wait` | the `<Enqueue>` `waitUrl` | position, then one play of the hold music |
+//! | `/inbound/after-queue?skill=S` | the `<Enqueue>` `action` | nothing, or voicemail |
+//! | `/inbound/voicemail?skill=S` | redirect by `taskrouter-events` | apology and `<Record>` |
+//! | `/inbound/recorded` | the `<Record>` action | thanks, goodbye |
+//! | `/inbound/recording-status?skill=S&caller=C` | `recordingStatusCallback` | stores and announces the voicemail |
+//!
+//! The skill and the caller travel in the query of URLs we hand to Twilio, so
+//! the signature covers them.
 
+use std::time::Duration;
+
+use tracing::Instrument as _;
+
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::App;
-use shared::store::Store;
+use shared::domain::inbound::{
+    self as decide, AfterQueue, GENERAL_MAILBOX, MenuStep, voicemail_recipients,
+};
+use shared::domain::intake::prompts;
+use shared::http::{self, Rejection, TwilioRequest};
+use shared::store::{Store, Voicemail, now_secs};
+use shared::twiml::{Enqueue, Gather, Play, Record, Response as Twiml};
+use shared::{App, Config, Deadline};
+
+/// Call webhooks have 15 s in all; keep a margin for the answer itself.
+const BUDGET: Duration = Duration::from_secs(12);
+/// Seconds the menu waits for a key.
+const MENU_TIMEOUT_SECS: u32 = 5;
+/// An announcement is sent at most once per recording and recipient; the
+/// marker outlives any redelivery of the callback.
+const ANNOUNCED_TTL_SECS: u64 = 7 * 24 * 3600;
 
 pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
-    let _ = (app, event);
-    todo!("inbound")
+    let request = match http::verified(&event, &app.config) {
+        Ok(request) => request,
+        Err(rejection) => {
+            tracing::warn!(path = event.uri().path(), %rejection, "inbound request refused");
+            return rejection.into_response();
+        }
+    };
+    let config = &app.config;
+    let result = match request.path.trim_end_matches('/') {
+        "/inbound" => Ok(http::twiml(entry(config, &request))),
+        "/inbound/menu" => menu(config, &request),
+        "/inbound/wait" => Ok(http::twiml(wait(config, &request))),
+        "/inbound/after-queue" => after_queue(config, &request),
+        "/inbound/voicemail" => mailbox(config, &request)
+            .map(|mailbox| http::twiml(voicemail(config, &request, &mailbox, Twiml::new()))),
+        "/inbound/recorded" => Ok(http::twiml(recorded(&request))),
+        "/inbound/recording-status" => recording_status(&app, &request).await,
+        other => {
+            tracing::warn!(path = other, "no such inbound step");
+            return status(StatusCode::NOT_FOUND);
+        }
+    };
+    result.unwrap_or_else(|rejection| {
+        tracing::warn!(path = %request.path, %rejection, "inbound request refused");
+        rejection.into_response()
+    })
+}
+
+/// The first answer: greeting, then voicemail after hours, the queue for a
+/// one-skill line, or the menu.
+fn entry(config: &Config, request: &TwilioRequest) -> String {
+    let greeting = Twiml::new().say(config.greeting.as_str());
+    let open = config
+        .business_hours
+        .as_ref()
+        .is_none_or(|hours| hours.is_open(chrono::Utc::now()));
+    if !open {
+        tracing::info!(
+            call_sid = request.param("CallSid"),
+            "after hours: voicemail"
+        );
+        return voicemail(config, request, GENERAL_MAILBOX, greeting);
+    }
+    match config.skills.as_slice() {
+        [only] => enqueue(config, greeting, only),
+        _ => menu_offer(config, greeting, 1),
+    }
+}
+
+fn menu_offer(config: &Config, twiml: Twiml, try_no: u32) -> String {
+    let action = config.url(&format!("/inbound/menu?try={try_no}"));
+    twiml
+        .gather(
+            Gather::new()
+                .input("dtmf")
+                .num_digits(1)
+                .timeout(MENU_TIMEOUT_SECS)
+                .action(&action)
+                .action_on_empty_result(true)
+                .say(prompts::skill_menu(&config.skills)),
+        )
+        .to_xml()
+}
+
+fn menu(config: &Config, request: &TwilioRequest) -> Result<Response<Body>, Rejection> {
+    let try_no = match request.query("try") {
+        None => 1,
+        Some(n) => n
+            .parse()
+            .map_err(|_| Rejection::BadRequest(format!("try={n:?} is not a number")))?,
+    };
+    let xml = match decide::choose_skill(&config.skills, request.param("Digits"), try_no) {
+        MenuStep::Enqueue(skill) => {
+            tracing::info!(call_sid = request.param("CallSid"), skill, "menu choice");
+            enqueue(config, Twiml::new(), skill)
+        }
+        MenuStep::Repeat { next_try } => menu_offer(
+            config,
+            Twiml::new().say("Sorry, that is not an option."),
+            next_try,
+        ),
+    };
+    Ok(http::twiml(xml))
+}
+
+/// `<Enqueue>` into the workflow; TaskRouter adds call_sid, from and to itself.
+fn enqueue(config: &Config, twiml: Twiml, skill: &str) -> String {
+    let action = config.url(&format!(
+        "/inbound/after-queue?{}",
+        query(&[("skill", skill)])
+    ));
+    twiml
+        .enqueue(
+            Enqueue::workflow(&config.twilio.workflow_sid)
+                .action(&action)
+                .wait_url(&config.url("/inbound/wait"))
+                .task(&serde_json::json!({ "skill": skill })),
+        )
+        .to_xml()
+}
+
+/// The wait loop: the caller's position, then the hold music once. Twilio
+/// requests the wait URL again when it ends, so the position is repeated
+/// after every play; no state, no I/O, a quick answer.
+fn wait(config: &Config, request: &TwilioRequest) -> String {
+    let mut twiml = Twiml::new();
+    if let Some(position) = decide::position_announcement(request.param("QueuePosition")) {
+        twiml = twiml.say(position);
+    }
+    twiml
+        .play_with(Play::new(config.hold_music_url.as_str()).loop_count(1))
+        .to_xml()
+}
+
+fn after_queue(config: &Config, request: &TwilioRequest) -> Result<Response<Body>, Rejection> {
+    let mailbox = mailbox(config, request)?;
+    let result = request.require("QueueResult")?;
+    tracing::info!(
+        call_sid = request.param("CallSid"),
+        queue_result = result,
+        skill = %mailbox,
+        "caller left the queue"
+    );
+    let xml = match decide::after_queue(result) {
+        AfterQueue::End => Twiml::new().to_xml(),
+        AfterQueue::Voicemail => voicemail(config, request, &mailbox, Twiml::new()),
+    };
+    Ok(http::twiml(xml))
+}
+
+/// The skill in the query, checked against the configuration; none is the
+/// general box.
+fn mailbox(config: &Config, request: &TwilioRequest) -> Result<String, Rejection> {
+    match request.query("skill") {
+        None => Ok(GENERAL_MAILBOX.to_string()),
+        Some(skill) if config.has_skill(skill) || skill == GENERAL_MAILBOX => Ok(skill.to_string()),
+        Some(skill) => Err(Rejection::BadRequest(format!("unknown skill {skill:?}"))),
+    }
+}
+
+/// Voicemail for `mailbox` after `twiml`, or the business's own TwiML.
+fn voicemail(config: &Config, request: &TwilioRequest, mailbox: &str, twiml: Twiml) -> String {
+    if let Some(url) = &config.no_answer_twiml_url {
+        return twiml.redirect(url.as_str()).to_xml();
+    }
+    // The recording status callback does not carry the caller: send it along.
+    let caller = request.param("From").unwrap_or("unknown");
+    let status_url = config.url(&format!(
+        "/inbound/recording-status?{}",
+        query(&[("skill", mailbox), ("caller", caller)])
+    ));
+    let max_length = u32::try_from(config.voicemail_max_length.as_secs()).unwrap_or(u32::MAX);
+    twiml
+        .say(decide::voicemail_apology(mailbox))
+        .record(
+            Record::new()
+                .action(&config.url("/inbound/recorded"))
+                .max_length(max_length)
+                .play_beep(true)
+                .recording_status_callback(&status_url),
+        )
+        // Reached only when nothing was recorded.
+        .say("We did not receive a message. Goodbye.")
+        .hangup()
+        .to_xml()
+}
+
+fn recorded(request: &TwilioRequest) -> String {
+    if request.param("Digits") == Some("hangup") {
+        return Twiml::new().to_xml();
+    }
+    Twiml::new()
+        .say("Thank you. Your message has been recorded. Goodbye.")
+        .hangup()
+        .to_xml()
+}
+
+/// Stores a completed recording once and announces it once per recipient.
+/// A repeated callback finds the voicemail stored and every announcement
+/// claimed; an announcement that failed gave its claim back, so a
+/// redelivery sends it.
+async fn recording_status<S: Store>(
+    app: &App<S>,
+    request: &TwilioRequest,
+) -> Result<Response<Body>, Rejection> {
+    let deadline = Deadline::after(BUDGET);
+    let skill = mailbox(&app.config, request)?;
+    let recording_status = request.require("RecordingStatus")?;
+    if recording_status != "completed" {
+        tracing::info!(
+            recording_sid = request.param("RecordingSid"),
+            recording_status,
+            "recording not completed; nothing to store"
+        );
+        return Ok(acknowledged());
+    }
+    let voicemail = new_voicemail(request, skill)?;
+    let span = tracing::info_span!(
+        "voicemail",
+        recording_sid = %voicemail.recording_sid,
+        call_sid = %voicemail.call_sid
+    );
+    Ok(store_and_announce(app, &voicemail, deadline)
+        .instrument(span)
+        .await)
+}
+
+/// Stores the voicemail (a repeat finds it stored) and announces it to every
+/// recipient not yet told.
+async fn store_and_announce<S: Store>(
+    app: &App<S>,
+    voicemail: &Voicemail,
+    deadline: Deadline,
+) -> Response<Body> {
+    match app.store.put_voicemail(voicemail).await {
+        Ok(write) if write.applied() => {
+            tracing::info!(skill = %voicemail.skill, "voicemail stored")
+        }
+        Ok(_) => tracing::info!("voicemail already stored"),
+        Err(error) => {
+            tracing::error!(%error, "voicemail not stored");
+            return status(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    }
+    let workers = if app.config.voicemail_notify_workers {
+        match app.store.list_workers().await {
+            Ok(workers) => workers,
+            Err(error) => {
+                tracing::error!(%error, "workers not listed; announcing to configured numbers only");
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let recipients = voicemail_recipients(
+        &app.config.voicemail_notify_numbers,
+        app.config.voicemail_notify_workers,
+        &workers,
+        &voicemail.skill,
+    );
+    let text = decide::voicemail_announcement(voicemail);
+    let mut failed = false;
+    for to in &recipients {
+        failed |= !announce(app, &voicemail.recording_sid, to, &text, deadline).await;
+    }
+    if failed {
+        // Twilio may deliver the callback again; the claims make that safe.
+        status(StatusCode::INTERNAL_SERVER_ERROR)
+    } else {
+        acknowledged()
+    }
+}
+
+fn new_voicemail(request: &TwilioRequest, skill: String) -> Result<Voicemail, Rejection> {
+    Ok(Voicemail {
+        recording_sid: request.require("RecordingSid")?.to_string(),
+        call_sid: request.require("CallSid")?.to_string(),
+        caller: request.query("caller").unwrap_or("unknown").to_string(),
+        skill,
+        recording_url: request.require("RecordingUrl")?.to_string(),
+        // Twilio sends -1 when the length is unknown.
+        duration_secs: request
+            .param("RecordingDuration")
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0),
+        received_at: now_secs(),
+    })
+}
+
+/// Sends one announcement unless already sent; false when it failed.
+async fn announce<S: Store>(
+    app: &App<S>,
+    recording_sid: &str,
+    to: &str,
+    text: &str,
+    deadline: Deadline,
+) -> bool {
+    let marker = format!("voicemail-sms#{recording_sid}#{to}");
+    match app.store.claim_once(&marker, ANNOUNCED_TTL_SECS).await {
+        Ok(write) if write.applied() => {}
+        Ok(_) => return true,
+        Err(error) => {
+            tracing::error!(%error, to, "announcement not claimed");
+            return false;
+        }
+    }
+    let sent = app
+        .twilio
+        .send_sms(&app.config.twilio.caller_id, to, text, deadline)
+        .await;
+    match sent {
+        Ok(message_sid) => {
+            tracing::info!(to, message_sid, "voicemail announced");
+            true
+        }
+        Err(error) => {
+            tracing::error!(%error, to, "voicemail announcement failed; claim released for a retry");
+            if let Err(error) = app.store.release_once(&marker).await {
+                tracing::error!(%error, to, "announcement claim not released");
+            }
+            false
+        }
+    }
+}
+
+/// `a=b&c=d`, values form-encoded.
+fn query(pairs: &[(&str, &str)]) -> String {
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
+}
+
+/// A status callback's answer: Twilio ignores the body; an empty document
+/// keeps every inbound answer TwiML.
+fn acknowledged() -> Response<Body> {
+    http::twiml(Twiml::new().to_xml())
+}
+
+fn status(code: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = code;
+    response
 }

@@ -1,10 +1,229 @@
-//! `intake`: see DESIGN.md.
+//! `intake`: the worker line's SMS and voice webhooks. An enrolled worker
+//! texts `on sales` / `off` / `status` / `help`, or calls and uses a key
+//! menu; Homeline finds or creates their TaskRouter worker, sets its activity
+//! and attributes, keeps the profile in the table and confirms.
+//!
+//! Routes: `POST /intake/sms`, `POST /intake/voice`, `POST /intake/voice/menu`,
+//! `POST /intake/voice/skill` (the last two carry a signed `attempt` query).
+
+mod roster;
+
+use std::time::Duration;
 
 use lambda_http::{Body, Request, Response};
 use shared::App;
-use shared::store::Store;
+use shared::domain::intake::{self as domain, SmsPlan, VoiceAction, VoiceStep, prompts, replies};
+use shared::http::{self, Rejection, TwilioRequest};
+use shared::store::{Store, WorkerProfile};
+use shared::twiml::{self, Gather};
+use shared::{Deadline, phone};
+
+pub use roster::IntakeError;
+
+/// Twilio gives a webhook 15 s in all; Twilio calls get 10 s of it, leaving
+/// room for the table and the answer.
+const TWILIO_BUDGET: Duration = Duration::from_secs(10);
+/// Seconds the voice menu waits for a key.
+const GATHER_TIMEOUT_SECS: u32 = 6;
 
 pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
-    let _ = (app, event);
-    todo!("intake")
+    // The signature first: a forged request gets nothing read or written.
+    let request = match http::verified(&event, &app.config) {
+        Ok(request) => request,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let deadline = Deadline::after(TWILIO_BUDGET);
+    let result = if request.path.trim_end_matches('/') == "/intake/sms" {
+        sms(&app, &request, deadline).await
+    } else if let Some(step) = VoiceStep::from_path(&request.path) {
+        voice(&app, &request, step, deadline).await
+    } else {
+        Err(Rejection::BadRequest(format!(
+            "intake does not serve {}",
+            request.path
+        )))
+    };
+    result.unwrap_or_else(Rejection::into_response)
+}
+
+/// Twilio's `From`, in E.164 when it is a phone number. Withheld or
+/// alphanumeric senders are `None` and treated as strangers.
+fn caller(request: &TwilioRequest) -> Result<Option<String>, Rejection> {
+    let from = request.require("From")?;
+    Ok(phone::normalize(from).ok())
+}
+
+/// The profile of an enrolled caller, `None` for a stranger.
+async fn enrolled<S: Store>(
+    app: &App<S>,
+    phone: Option<&str>,
+) -> Result<Option<WorkerProfile>, IntakeError> {
+    match phone {
+        Some(phone) => Ok(app.store.get_worker(phone).await?),
+        None => Ok(None),
+    }
+}
+
+async fn sms<S: Store>(
+    app: &App<S>,
+    request: &TwilioRequest,
+    deadline: Deadline,
+) -> Result<Response<Body>, Rejection> {
+    let phone = caller(request)?;
+    // An empty body (a picture, say) is a message: it gets the help text.
+    let body = request
+        .param("Body")
+        .ok_or_else(|| Rejection::BadRequest("missing parameter Body".into()))?;
+    let message_sid = request.param("MessageSid").unwrap_or_default();
+    let command = domain::parse_sms(body);
+    let reply = match sms_reply(app, phone.as_deref(), &command, deadline).await {
+        Ok(reply) => reply,
+        Err(error) => {
+            tracing::error!(message_sid, %error, "intake SMS could not be applied");
+            replies::try_again()
+        }
+    };
+    tracing::info!(message_sid, command = ?command, "intake SMS answered");
+    Ok(http::twiml(twiml::Response::new().message(reply).to_xml()))
+}
+
+async fn sms_reply<S: Store>(
+    app: &App<S>,
+    phone: Option<&str>,
+    command: &domain::SmsCommand,
+    deadline: Deadline,
+) -> Result<String, IntakeError> {
+    let profile = enrolled(app, phone).await?;
+    let plan = domain::decide_sms(command, profile.as_ref(), &app.config.skills);
+    Ok(match (plan, profile) {
+        (SmsPlan::Reply(text), _) => text,
+        (SmsPlan::GoOnline(skills), Some(profile)) => {
+            let first = domain::is_first_online(&profile);
+            roster::go_online(app, &profile, &skills, deadline).await?;
+            let save_number = first.then_some(app.config.twilio.caller_id.as_str());
+            replies::online(&skills, save_number)
+        }
+        (SmsPlan::GoOffline, Some(profile)) => {
+            roster::go_offline(app, &profile, deadline).await?;
+            replies::offline()
+        }
+        // `decide_sms` plans no change for a stranger; refuse all the same.
+        (_, None) => replies::stranger(),
+    })
+}
+
+async fn voice<S: Store>(
+    app: &App<S>,
+    request: &TwilioRequest,
+    step: VoiceStep,
+    deadline: Deadline,
+) -> Result<Response<Body>, Rejection> {
+    let phone = caller(request)?;
+    let call_sid = request.param("CallSid").unwrap_or_default();
+    let attempt = domain::parse_attempt(request.query("attempt"));
+    let digits = request.param("Digits");
+    let answer = match voice_answer(app, phone.as_deref(), step, digits, attempt, deadline).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::error!(call_sid, %error, "intake call could not be applied");
+            twiml::Response::new().say(prompts::try_again()).hangup()
+        }
+    };
+    tracing::info!(call_sid, ?step, attempt, "intake call answered");
+    Ok(http::twiml(answer.to_xml()))
+}
+
+async fn voice_answer<S: Store>(
+    app: &App<S>,
+    phone: Option<&str>,
+    step: VoiceStep,
+    digits: Option<&str>,
+    attempt: u32,
+    deadline: Deadline,
+) -> Result<twiml::Response, IntakeError> {
+    let profile = enrolled(app, phone).await?;
+    let action = domain::decide_voice(step, profile.as_ref(), digits, attempt, &app.config.skills);
+    let skills = &app.config.skills;
+    // `decide_voice` refuses a stranger; without a profile there is nothing else to say.
+    let Some(profile) = profile else {
+        return Ok(refusal());
+    };
+    Ok(match action {
+        VoiceAction::Refuse => refusal(),
+        VoiceAction::Menu { attempt, reprompt } => {
+            let opening = if step == VoiceStep::Greet {
+                prompts::greeting(&profile)
+            } else if reprompt {
+                prompts::not_understood()
+            } else {
+                String::new()
+            };
+            ask(app, VoiceStep::Menu, attempt, &opening, &prompts::menu())
+        }
+        VoiceAction::AskSkill { attempt, reprompt } => {
+            let opening = if reprompt {
+                prompts::not_understood()
+            } else {
+                String::new()
+            };
+            ask(
+                app,
+                VoiceStep::Skill,
+                attempt,
+                &opening,
+                &prompts::skill_menu(skills),
+            )
+        }
+        VoiceAction::Status => ask(
+            app,
+            VoiceStep::Menu,
+            1,
+            &prompts::status(&profile),
+            &prompts::menu(),
+        ),
+        VoiceAction::GoOnline(chosen) => {
+            roster::go_online(app, &profile, &chosen, deadline).await?;
+            twiml::Response::new()
+                .say(prompts::online(&chosen))
+                .hangup()
+        }
+        VoiceAction::GoOffline => {
+            roster::go_offline(app, &profile, deadline).await?;
+            twiml::Response::new().say(prompts::offline()).hangup()
+        }
+        VoiceAction::Goodbye => twiml::Response::new().say(prompts::goodbye()).hangup(),
+    })
+}
+
+/// Not enrolled: a short refusal, then hang up.
+fn refusal() -> twiml::Response {
+    twiml::Response::new().say(prompts::refusal()).hangup()
+}
+
+/// A one-key `<Gather>` for `step`; with no key Twilio falls through to the
+/// `<Redirect>`, which comes back to the same step without `Digits`. URLs
+/// are absolute (Twilio resolves relative ones against the API Gateway host,
+/// which would break the signature) and carry the attempt.
+fn ask<S: Store>(
+    app: &App<S>,
+    step: VoiceStep,
+    attempt: u32,
+    opening: &str,
+    question: &str,
+) -> twiml::Response {
+    let url = app
+        .config
+        .url(&format!("{}?attempt={attempt}", step.path()));
+    let mut gather = Gather::new()
+        .input("dtmf")
+        .num_digits(1)
+        .timeout(GATHER_TIMEOUT_SECS)
+        .action(&url)
+        .method("POST");
+    if !opening.is_empty() {
+        gather = gather.say(opening);
+    }
+    twiml::Response::new()
+        .gather(gather.say(question))
+        .redirect_with_method(url, "POST")
 }

@@ -2,4 +2,8 @@
 //! current state and returns what to do. Effects happen at the edge (the
 //! function crates); nothing here does I/O.
 
+pub mod attempt;
+pub mod events;
 pub mod hours;
+pub mod inbound;
+pub mod intake;

@@ -10,6 +10,8 @@
 pub mod provision;
 mod transport;
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::Value;
 
@@ -128,7 +130,7 @@ pub struct ActivityInfo {
     pub available: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TwilioClient {
     http: reqwest::Client,
     api_url: String,
@@ -137,6 +139,21 @@ pub struct TwilioClient {
     workspace_sid: String,
     username: String,
     password: String,
+    attempt_timeout: Duration,
+}
+
+/// Shows where the client points and as whom, never the secret.
+impl std::fmt::Debug for TwilioClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioClient")
+            .field("api_url", &self.api_url)
+            .field("taskrouter_url", &self.taskrouter_url)
+            .field("account_sid", &self.account_sid)
+            .field("workspace_sid", &self.workspace_sid)
+            .field("username", &self.username)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TwilioClient {
@@ -158,7 +175,14 @@ impl TwilioClient {
             workspace_sid: config.workspace_sid.clone(),
             username: username.to_string(),
             password: password.to_string(),
+            attempt_timeout: transport::ATTEMPT_TIMEOUT,
         }
+    }
+
+    /// Caps each attempt at `timeout` (default 10 s); the deadline still bounds the whole.
+    pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
     }
 
     /// Places an outbound call; returns its call SID.
@@ -575,6 +599,23 @@ mod tests {
             20500,
             "Internal Server Error, not pending"
         ));
+    }
+
+    #[test]
+    fn debug_output_hides_the_secret() {
+        let config = TwilioConfig {
+            account_sid: "AC1".into(),
+            auth_token: "token-secret".into(),
+            api_key: Some(("SK1".into(), "key-secret".into())),
+            api_url: "http://127.0.0.1:9".into(),
+            taskrouter_url: "http://127.0.0.1:9".into(),
+            workspace_sid: "WS1".into(),
+            workflow_sid: "WW1".into(),
+            caller_id: "+15005550006".into(),
+        };
+        let shown = format!("{:?}", TwilioClient::new(&config));
+        assert!(shown.contains("SK1"), "{shown}");
+        assert!(!shown.contains("secret"), "{shown}");
     }
 
     #[test]

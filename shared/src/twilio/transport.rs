@@ -15,8 +15,8 @@ use crate::deadline::Deadline;
 
 /// Connection set-up limit: a healthy Twilio edge answers in well under this.
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Ceiling of one attempt, so one stuck request cannot eat a long budget.
-const REQUEST_TIMEOUT_CAP: Duration = Duration::from_secs(10);
+/// Default ceiling of one attempt, so one stuck request cannot eat a long budget.
+pub(super) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// First backoff step; doubled per retry up to [`BACKOFF_CAP`].
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(2);
@@ -124,7 +124,7 @@ impl super::TwilioClient {
             .http
             .request(exchange.method.clone(), &exchange.url)
             .basic_auth(&self.username, Some(&self.password))
-            .timeout(remaining.min(REQUEST_TIMEOUT_CAP));
+            .timeout(remaining.min(self.attempt_timeout));
         if exchange.method == Method::POST {
             request = request.form(exchange.form);
         }
@@ -141,7 +141,8 @@ impl super::TwilioClient {
             .map(Duration::from_secs);
         let body = match response.bytes().await {
             Ok(body) => body,
-            Err(error) => return Err(transport_failure(error, Replay::Safe)),
+            // Twilio has answered, so it acted: a create must not be replayed.
+            Err(error) => return Err(transport_failure(error, exchange.replay)),
         };
         if status.is_success() {
             if body.is_empty() {

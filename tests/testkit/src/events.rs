@@ -52,7 +52,7 @@ pub struct Webhook {
 impl Webhook {
     /// A form POST to `path` with `params` (in this order), validly signed.
     pub fn form(path: &str, params: &[(&str, &str)]) -> Self {
-        Self::new(path, Payload::Form(owned(params)))
+        Self::new(path, Payload::Form(pairs(params)))
     }
 
     /// A JSON POST to `path`; `bodySHA256` is added to the query, validly signed.
@@ -72,7 +72,7 @@ impl Webhook {
 
     /// Query parameters of the URL Twilio calls (part of the signed URL).
     pub fn query(mut self, query: &[(&str, &str)]) -> Self {
-        self.query = owned(query);
+        self.query = pairs(query);
         self
     }
 
@@ -240,7 +240,8 @@ pub fn body_text(response: &Response<Body>) -> String {
     String::from_utf8_lossy(response.body()).into_owned()
 }
 
-fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+/// Name/value pairs as owned strings, the shape `signature` and `http` use.
+pub fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_string(), (*v).to_string()))

@@ -334,3 +334,33 @@ pub fn render(fixture: &Fixture) -> String {
     text.push('\n');
     text
 }
+
+/// Runs every fixture of `function` through `handle` and checks the declared
+/// status and body fragment, so each function keeps the catalogue's promises.
+pub async fn assert_declared_answers<F, Fut>(function: &str, handle: F)
+where
+    F: Fn(lambda_http::Request) -> Fut,
+    Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>>,
+{
+    let ours: Vec<Fixture> = all()
+        .into_iter()
+        .filter(|f| f.function == function)
+        .collect();
+    assert!(
+        !ours.is_empty(),
+        "the catalogue lists no {function} fixtures"
+    );
+    for fixture in ours {
+        let response = handle(fixture.webhook.request()).await;
+        assert_eq!(
+            response.status().as_u16(),
+            fixture.status,
+            "{}",
+            fixture.name
+        );
+        if let Some(fragment) = fixture.body_contains {
+            let body = crate::events::body_text(&response);
+            assert!(body.contains(fragment), "{}: {body}", fixture.name);
+        }
+    }
+}

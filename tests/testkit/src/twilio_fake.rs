@@ -15,6 +15,18 @@
 //! (pending, pending, in progress), because tests start from webhooks that
 //! name SIDs Twilio made. Settle one first with `set_*_status` to exercise the
 //! "already settled" answers.
+//!
+//! Failure injection: `fail_next(Route::CreateCall, 2, 429)` (then the normal
+//! answer), `fail_next_with(route, n, Failure::twilio(..) | Failure::raw(..))`,
+//! `delay(route, d)` (the request still takes effect at once, like a slow
+//! Twilio). After a client gave up on a slow answer, `idle().await` before
+//! `assert_spec_valid()`.
+//!
+//! Error answers follow Twilio: 401/20003 bad credentials, 404/20404 unknown
+//! resource, 400/21220 updating an ended call, 400/20001 "Cannot cancel task ..
+//! not pending or reserved", 400/20001 "Reservation .. is not in expected
+//! state" (code unconfirmed), 409/20001 FriendlyName taken (status and code
+//! unconfirmed: Twilio answers 400/20001 for a taken TaskQueue name).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -64,6 +76,8 @@ pub enum SpecVerdict {
     },
     /// The request could not be checked (Prism not configured or not answering).
     Unchecked(String),
+    /// Prism has not answered yet (see [`TwilioFake::idle`]).
+    Pending,
 }
 
 /// One request as the fake received it.
@@ -503,6 +517,23 @@ impl TwilioFake {
 
     // ---- spec check ----
 
+    /// Waits until every request received so far has been checked by Prism
+    /// (needed after a client gave up on a slow answer).
+    pub async fn idle(&self) {
+        let until = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self
+            .requests()
+            .iter()
+            .any(|r| r.spec == SpecVerdict::Pending)
+        {
+            assert!(
+                tokio::time::Instant::now() < until,
+                "Prism did not check the fake's requests within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Requests Prism refused or could not check.
     pub fn spec_violations(&self) -> Vec<RecordedRequest> {
         self.requests()
@@ -535,6 +566,9 @@ impl TwilioFake {
                     }
                 }
                 SpecVerdict::Unchecked(why) => report.push_str(&format!("    unchecked: {why}\n")),
+                SpecVerdict::Pending => report.push_str(
+                    "    still being checked: the client gave up on it; await `idle()` first\n",
+                ),
                 SpecVerdict::Valid => {}
             }
         }
@@ -703,15 +737,38 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Spawned so the request is recorded, acted on and checked even when the
+    // client gives up on it (as Twilio acts on a request whose answer is late).
+    let received = tokio::spawn(receive(inner, method, uri, headers, body)).await;
+    let (answer, delay) = match received {
+        Ok(received) => received,
+        Err(e) => (
+            Answer::error(500, 20500, &format!("Twilio fake failed: {e}")),
+            Duration::ZERO,
+        ),
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    answer.into_response()
+}
+
+/// Records and answers one request; the spec verdict is filled in when Prism answers.
+async fn receive(
+    inner: Arc<Inner>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (Answer, Duration) {
     let path = uri.path().to_string();
+    let target = Target::parse(&method, &path);
+    let route = target.as_ref().map(Target::route);
     let query = pairs(uri.query().unwrap_or(""));
     let form = pairs(&String::from_utf8_lossy(&body));
     let (auth_user, password) = basic_auth(&headers);
-    let spec = check_spec(&inner, &method, &uri, &headers, &body).await;
-    let target = Target::parse(&method, &path);
-    let route = target.as_ref().map(Target::route);
 
-    let (answer, delay) = {
+    let (index, answer, delay) = {
         let mut state = inner.state();
         let authenticated = auth_user.as_deref() == Some(state.credentials.0.as_str())
             && password.as_deref() == Some(state.credentials.1.as_str());
@@ -736,15 +793,14 @@ async fn handle(
             route,
             status: answer.status,
             sid: answer.sid.clone(),
-            spec,
+            spec: SpecVerdict::Pending,
         });
         let delay = route.and_then(|r| state.delays.get(&r).copied());
-        (answer, delay.unwrap_or_default())
+        (state.requests.len() - 1, answer, delay.unwrap_or_default())
     };
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    answer.into_response()
+    let verdict = check_spec(&inner, &method, &uri, &headers, &body).await;
+    inner.state().requests[index].spec = verdict;
+    (answer, delay)
 }
 
 fn pairs(encoded: &str) -> Vec<(String, String)> {

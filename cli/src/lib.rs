@@ -1,0 +1,356 @@
+//! `homeline`: the operator's tool. Manages the roster of workers (only
+//! enrolled phones may go online) in the same DynamoDB table the functions
+//! use, and creates that table.
+//!
+//! It reads only what it needs from the environment: `TABLE_NAME` and the
+//! standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB` for
+//! DynamoDB Local); `workers remove` also needs Twilio's, to set the
+//! TaskRouter worker Offline.
+
+pub mod provision;
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use shared::config::{DEFAULT_API_URL, DEFAULT_TASKROUTER_URL, TwilioConfig, parse_skills};
+use shared::domain::intake::offline_update;
+use shared::phone;
+use shared::store::{StoreError, WorkerProfile, WorkerStore};
+use shared::twilio::{TwilioClient, TwilioError};
+use shared::{Deadline, store::Activity};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "homeline",
+    version,
+    about = "Homeline operator tool: manage the workers who may take calls from home",
+    long_about = "Homeline operator tool: manage the roster of workers who may take the \
+                  business's calls on their own phones.\n\n\
+                  Environment: TABLE_NAME (the DynamoDB table), the standard AWS variables \
+                  (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local), \
+                  SKILLS (optional: skills are checked against it), and for `workers remove` \
+                  TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN (or TWILIO_API_KEY + TWILIO_API_SECRET), \
+                  TWILIO_WORKSPACE_SID, TWILIO_ACTIVITY_OFFLINE_SID."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Enroll, remove and list workers.
+    #[command(subcommand)]
+    Workers(WorkersCommand),
+    /// Manage the DynamoDB table.
+    #[command(subcommand)]
+    Table(TableCommand),
+    /// Create or update the TaskRouter workspace, queues, workflow and number webhooks.
+    Provision(provision::Args),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkersCommand {
+    /// Enroll a worker: their phone may then text `on <skill>` or call in to go online.
+    Add(AddArgs),
+    /// Remove a worker from the roster; their TaskRouter worker is set Offline first.
+    Remove {
+        /// The worker's phone, e.g. +15551234567 (spaces, dashes and parentheses are fine).
+        phone: String,
+    },
+    /// List enrolled workers: name, phone, skills, activity, TaskRouter worker SID, call counts.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The worker's phone, e.g. +15551234567 (spaces, dashes and parentheses are fine).
+    pub phone: String,
+    /// The name the voice menu greets them with.
+    #[arg(long)]
+    pub name: String,
+    /// Skills they take calls for, comma-separated, e.g. sales,support (checked against SKILLS when set).
+    #[arg(long)]
+    pub skills: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TableCommand {
+    /// Create the table named by TABLE_NAME (keys pk/sk, on-demand, TTL on expires_at). Safe to repeat.
+    Create,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum CliError {
+    /// A required environment variable is not set.
+    MissingVar {
+        var: &'static str,
+        why: &'static str,
+    },
+    /// Bad input on the command line or in the environment.
+    Invalid(String),
+    Store(String),
+    Twilio(String),
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::MissingVar { var, why } => {
+                write!(f, "environment variable {var} is not set: {why}")
+            }
+            CliError::Invalid(message) => f.write_str(message),
+            CliError::Store(message) => write!(f, "DynamoDB: {message}"),
+            CliError::Twilio(message) => write!(f, "Twilio: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        CliError::Store(e.to_string())
+    }
+}
+
+impl From<TwilioError> for CliError {
+    fn from(e: TwilioError) -> Self {
+        CliError::Twilio(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Invalid(format!("cannot write the output: {e}"))
+    }
+}
+
+/// Where the tool reads its environment from (tests pass a map).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn var(env: Env<'_>, name: &str) -> Option<String> {
+    env(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn required(env: Env<'_>, name: &'static str, why: &'static str) -> Result<String, CliError> {
+    var(env, name).ok_or(CliError::MissingVar { var: name, why })
+}
+
+/// `TABLE_NAME`, the table every command works on.
+pub fn table_name(env: Env<'_>) -> Result<String, CliError> {
+    required(
+        env,
+        "TABLE_NAME",
+        "name the DynamoDB table Homeline uses, e.g. TABLE_NAME=homeline",
+    )
+}
+
+/// What `workers remove` needs to set a TaskRouter worker Offline.
+struct TaskRouterAccess {
+    client: TwilioClient,
+    offline_activity_sid: String,
+}
+
+fn taskrouter_access(env: Env<'_>) -> Result<TaskRouterAccess, CliError> {
+    const WHY: &str = "workers remove sets the worker's TaskRouter worker Offline and needs \
+                       Twilio credentials";
+    let credentials = twilio_credentials(env, WHY)?;
+    let config = TwilioConfig {
+        workspace_sid: required(env, "TWILIO_WORKSPACE_SID", WHY)?,
+        ..credentials
+    };
+    Ok(TaskRouterAccess {
+        client: TwilioClient::new(&config),
+        offline_activity_sid: required(env, "TWILIO_ACTIVITY_OFFLINE_SID", WHY)?,
+    })
+}
+
+/// Twilio's account, REST credentials and base URLs from the environment;
+/// `why` says which command needs them. Workspace, workflow and caller ID are
+/// left empty for the caller to fill in if it uses them.
+fn twilio_credentials(env: Env<'_>, why: &'static str) -> Result<TwilioConfig, CliError> {
+    let api_key = match (var(env, "TWILIO_API_KEY"), var(env, "TWILIO_API_SECRET")) {
+        (Some(key), Some(secret)) => Some((key, secret)),
+        (Some(_), None) => {
+            return Err(CliError::MissingVar {
+                var: "TWILIO_API_SECRET",
+                why,
+            });
+        }
+        _ => None,
+    };
+    let auth_token = match &api_key {
+        Some(_) => String::new(),
+        None => required(env, "TWILIO_AUTH_TOKEN", why)?,
+    };
+    Ok(TwilioConfig {
+        account_sid: required(env, "TWILIO_ACCOUNT_SID", why)?,
+        auth_token,
+        api_key,
+        api_url: var(env, "TWILIO_API_URL").unwrap_or_else(|| DEFAULT_API_URL.into()),
+        taskrouter_url: var(env, "TWILIO_TASKROUTER_URL")
+            .unwrap_or_else(|| DEFAULT_TASKROUTER_URL.into()),
+        workspace_sid: String::new(),
+        workflow_sid: String::new(),
+        caller_id: String::new(),
+    })
+}
+
+/// How long `workers remove` waits for Twilio (retries included).
+const TWILIO_BUDGET: Duration = Duration::from_secs(20);
+
+/// Runs a `workers` command against `store`, writing its report to `out`.
+pub async fn run_workers<S: WorkerStore>(
+    command: WorkersCommand,
+    store: &S,
+    env: Env<'_>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    match command {
+        WorkersCommand::Add(args) => add(args, store, env, out).await,
+        WorkersCommand::Remove { phone } => remove(&phone, store, env, out).await,
+        WorkersCommand::List => list(store, out).await,
+    }
+}
+
+fn normalize(input: &str) -> Result<String, CliError> {
+    phone::normalize(input).map_err(|e| CliError::Invalid(e.to_string()))
+}
+
+/// The skills asked for, checked against `SKILLS` when it is set (the
+/// functions only route those), else only for their form.
+fn enrolled_skills(asked: &str, env: Env<'_>) -> Result<Vec<String>, CliError> {
+    let skills = parse_skills(asked).map_err(|e| CliError::Invalid(format!("--skills: {e}")))?;
+    if let Some(configured) = var(env, "SKILLS") {
+        let configured = parse_skills(&configured)
+            .map_err(|e| CliError::Invalid(format!("environment variable SKILLS: {e}")))?;
+        let unknown: Vec<&str> = skills
+            .iter()
+            .filter(|s| !configured.contains(s))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(CliError::Invalid(format!(
+                "--skills: {} not in SKILLS ({})",
+                unknown.join(", "),
+                configured.join(",")
+            )));
+        }
+    }
+    Ok(skills)
+}
+
+async fn add<S: WorkerStore>(
+    args: AddArgs,
+    store: &S,
+    env: Env<'_>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let phone = normalize(&args.phone)?;
+    let name = args.name.trim();
+    if name.is_empty() {
+        return Err(CliError::Invalid("--name must not be empty".into()));
+    }
+    let skills = enrolled_skills(&args.skills, env)?;
+    let profile = WorkerProfile::new(&phone, name, skills);
+    if !store.put_worker(&profile).await?.applied() {
+        return Err(CliError::Invalid(format!(
+            "{phone} is already enrolled; `homeline workers remove {phone}` first to re-enroll"
+        )));
+    }
+    writeln!(
+        out,
+        "Enrolled {name} ({phone}) for {}. They can now text `on` to the Homeline number.",
+        profile.skills.join(", ")
+    )?;
+    Ok(())
+}
+
+async fn remove<S: WorkerStore>(
+    input: &str,
+    store: &S,
+    env: Env<'_>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let phone = normalize(input)?;
+    let Some(profile) = store.get_worker(&phone).await? else {
+        return Err(CliError::Invalid(format!("{phone} is not enrolled")));
+    };
+    // TaskRouter first: if Twilio fails, the roster entry stays and the
+    // command can be repeated, instead of leaving an Available worker behind.
+    if let Some(worker_sid) = &profile.worker_sid {
+        let access = taskrouter_access(env)?;
+        let update = offline_update(&access.offline_activity_sid);
+        match access
+            .client
+            .update_worker(worker_sid, &update, Deadline::after(TWILIO_BUDGET))
+            .await
+        {
+            Ok(_) => writeln!(out, "TaskRouter worker {worker_sid} set Offline.")?,
+            Err(e) if e.status() == Some(404) => {
+                writeln!(out, "TaskRouter worker {worker_sid} no longer exists.")?
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    store.remove_worker(&phone).await?;
+    writeln!(out, "Removed {} ({phone}) from the roster.", profile.name)?;
+    Ok(())
+}
+
+async fn list<S: WorkerStore>(store: &S, out: &mut dyn Write) -> Result<(), CliError> {
+    let workers = store.list_workers().await?;
+    if workers.is_empty() {
+        writeln!(
+            out,
+            "No workers enrolled. Add one with `homeline workers add`."
+        )?;
+        return Ok(());
+    }
+    let header = [
+        "NAME",
+        "PHONE",
+        "SKILLS",
+        "ACTIVITY",
+        "WORKER SID",
+        "ANSWERED",
+        "MISSED",
+    ]
+    .map(String::from);
+    let rows: Vec<[String; 7]> = workers
+        .iter()
+        .map(|w| {
+            [
+                w.name.clone(),
+                w.phone.clone(),
+                w.skills.join(","),
+                w.activity.map_or("-", Activity::as_str).to_string(),
+                w.worker_sid.clone().unwrap_or_else(|| "-".into()),
+                w.answered_total.to_string(),
+                w.missed_total.to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        writeln!(out, "{}", cells.join("  ").trim_end())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

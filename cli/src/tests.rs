@@ -1,0 +1,252 @@
+//! In-process tests on the in-memory store; the real binary against
+//! DynamoDB Local is tested in `cli/tests/`.
+
+use std::collections::HashMap;
+
+use clap::Parser;
+use shared::store::{Activity, MemoryStore, WorkerStore};
+
+use super::*;
+
+async fn exec(
+    store: &MemoryStore,
+    env: &HashMap<&str, &str>,
+    args: &[&str],
+) -> Result<String, CliError> {
+    let cli = Cli::try_parse_from(std::iter::once("homeline").chain(args.iter().copied()))
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    let Command::Workers(command) = cli.command else {
+        return Err(CliError::Invalid("not a workers command".into()));
+    };
+    let lookup = |name: &str| env.get(name).map(|v| v.to_string());
+    let mut out = Vec::new();
+    run_workers(command, store, &lookup, &mut out).await?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+async fn add(
+    store: &MemoryStore,
+    env: &HashMap<&str, &str>,
+    phone: &str,
+    name: &str,
+    skills: &str,
+) -> Result<String, CliError> {
+    let args = ["workers", "add", phone, "--name", name, "--skills", skills];
+    exec(store, env, &args).await
+}
+
+fn skills_env() -> HashMap<&'static str, &'static str> {
+    HashMap::from([("SKILLS", "sales,support")])
+}
+
+#[tokio::test]
+async fn add_normalizes_the_phone_and_lists_it() {
+    let store = MemoryStore::new();
+    let env = skills_env();
+    let out = add(
+        &store,
+        &env,
+        "+1 (555) 123-4567",
+        "Ana Li",
+        "Sales, support",
+    )
+    .await
+    .expect("add");
+    assert!(
+        out.contains("Enrolled Ana Li (+15551234567) for sales, support"),
+        "{out}"
+    );
+    let profile = store
+        .get_worker("+15551234567")
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(profile.skills, vec!["sales", "support"]);
+    assert_eq!(profile.worker_sid, None);
+    let out = exec(&store, &env, &["workers", "list"])
+        .await
+        .expect("list");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(
+        lines[0], "NAME    PHONE         SKILLS         ACTIVITY  WORKER SID  ANSWERED  MISSED",
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("Ana Li  +15551234567  sales,support  -"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_a_clear_error_and_stores_nothing() {
+    let store = MemoryStore::new();
+    let env = skills_env();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "workers",
+                "add",
+                "+1 (555) abc",
+                "--name",
+                "Ana",
+                "--skills",
+                "sales",
+            ],
+            "E.164",
+        ),
+        (
+            &[
+                "workers",
+                "add",
+                "+15551234567",
+                "--name",
+                " ",
+                "--skills",
+                "sales",
+            ],
+            "--name",
+        ),
+        (
+            &[
+                "workers",
+                "add",
+                "+15551234567",
+                "--name",
+                "Ana",
+                "--skills",
+                "billing",
+            ],
+            "billing not in SKILLS",
+        ),
+        (
+            &[
+                "workers",
+                "add",
+                "+15551234567",
+                "--name",
+                "Ana",
+                "--skills",
+                "sa les",
+            ],
+            "--skills",
+        ),
+        (
+            &["workers", "add", "+15551234567", "--name", "Ana"],
+            "--skills",
+        ),
+    ];
+    for (args, expected) in cases {
+        let err = exec(&store, &env, args).await.expect_err(&args.join(" "));
+        assert!(err.to_string().contains(expected), "{args:?}: {err}");
+    }
+    assert!(store.list_workers().await.expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn without_skills_config_any_well_formed_skill_is_accepted() {
+    let store = MemoryStore::new();
+    let out = exec(
+        &store,
+        &HashMap::new(),
+        &[
+            "workers",
+            "add",
+            "5551234567",
+            "--name",
+            "Bo",
+            "--skills",
+            "billing",
+        ],
+    )
+    .await
+    .expect("add");
+    assert!(out.contains("+15551234567"), "{out}");
+}
+
+#[tokio::test]
+async fn adding_twice_is_refused_and_keeps_the_first() {
+    let store = MemoryStore::new();
+    let env = skills_env();
+    add(&store, &env, "+15551234567", "Ana", "sales")
+        .await
+        .expect("add");
+    let err = add(&store, &env, "+15551234567", "Bo", "support")
+        .await
+        .expect_err("second add");
+    assert!(err.to_string().contains("already enrolled"), "{err}");
+    let profile = store
+        .get_worker("+15551234567")
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(profile.name, "Ana");
+}
+
+#[tokio::test]
+async fn remove_without_a_taskrouter_worker_needs_no_twilio() {
+    let store = MemoryStore::new();
+    let env = skills_env();
+    add(&store, &env, "+15551234567", "Ana", "sales")
+        .await
+        .expect("add");
+    let out = exec(&store, &env, &["workers", "remove", "555-123-4567"])
+        .await
+        .expect("remove");
+    assert!(out.contains("Removed Ana (+15551234567)"), "{out}");
+    assert!(store.list_workers().await.expect("list").is_empty());
+    let err = exec(&store, &env, &["workers", "remove", "+15551234567"])
+        .await
+        .expect_err("gone");
+    assert!(err.to_string().contains("not enrolled"), "{err}");
+}
+
+#[tokio::test]
+async fn remove_with_a_taskrouter_worker_names_the_missing_twilio_variable() {
+    let store = MemoryStore::new();
+    let mut profile =
+        shared::store::WorkerProfile::new("+15551234567", "Ana", vec!["sales".into()]);
+    profile.worker_sid = Some(testkit::sid("WK", 1));
+    profile.activity = Some(Activity::Available);
+    assert!(store.put_worker(&profile).await.expect("put").applied());
+    let mut env = skills_env();
+    env.insert("TWILIO_ACCOUNT_SID", testkit::ACCOUNT_SID);
+    let err = exec(&store, &env, &["workers", "remove", "+15551234567"])
+        .await
+        .expect_err("no token");
+    assert_eq!(
+        err,
+        CliError::MissingVar {
+            var: "TWILIO_AUTH_TOKEN",
+            why: "workers remove sets the worker's TaskRouter worker Offline and needs Twilio credentials"
+        }
+    );
+    assert!(
+        err.to_string().contains("TWILIO_AUTH_TOKEN is not set"),
+        "{err}"
+    );
+    assert_eq!(
+        store.list_workers().await.expect("list").len(),
+        1,
+        "kept until TaskRouter is updated"
+    );
+}
+
+#[test]
+fn missing_table_name_is_named() {
+    let err = table_name(&|_: &str| None).expect_err("unset");
+    assert!(err.to_string().contains("TABLE_NAME"), "{err}");
+}
+
+#[test]
+fn help_texts_describe_every_command() {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    command.build();
+    let workers = command.find_subcommand("workers").expect("workers");
+    for name in ["add", "remove", "list"] {
+        let sub = workers.find_subcommand(name).expect(name);
+        assert!(sub.get_about().is_some(), "{name} has no help text");
+    }
+    Cli::command().debug_assert();
+}

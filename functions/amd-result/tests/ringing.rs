@@ -1,0 +1,718 @@
+//! Acceptance scenarios for ringing a worker (issues 4 and 8): `assignment`,
+//! `amd-result` and `dial-status` on DynamoDB Local and the Twilio fake, every
+//! Twilio request checked against Twilio's OpenAPI spec (Prism).
+//!
+//! Run with `scripts/local-stack.sh run -- cargo test -p amd-result`.
+
+use std::time::{Duration, Instant};
+
+use lambda_http::{Body, Response};
+use serde_json::{Value, json};
+use shared::App;
+use shared::store::{
+    Activity, Attempt, AttemptState, AttemptStore, DynamoStore, WorkerProfile, WorkerStore,
+};
+use testkit::dynamo::fresh_store;
+use testkit::events::{badly_signed_form_request, body_text, form_request};
+use testkit::twilio_fake::{Failure, RecordedRequest, Route, TwilioFake};
+use testkit::{
+    ACTIVITY_AVAILABLE, ACTIVITY_UNAVAILABLE, CALLER_ID, PUBLIC_BASE_URL, sid, test_config,
+};
+
+const PHONE: &str = "+15551230001";
+
+struct Rig {
+    twilio: TwilioFake,
+    app: App<DynamoStore>,
+    worker_sid: String,
+    task_sid: String,
+    reservation_sid: String,
+}
+
+async fn setup(mode: &str) -> Rig {
+    rig_with(&[("ANSWER_MODE", mode)]).await
+}
+
+async fn rig_with(settings: &[(&str, &str)]) -> Rig {
+    let twilio = TwilioFake::start().await;
+    let mut overrides: Vec<(&str, &str)> = twilio.config_overrides().to_vec();
+    overrides.extend_from_slice(settings);
+    let config = test_config(&overrides);
+    let store = fresh_store().await;
+    let worker_sid = twilio.add_worker(
+        "Ann",
+        &json!({"contact_uri": PHONE, "skills": ["sales"]}),
+        ACTIVITY_AVAILABLE,
+    );
+    let mut profile = WorkerProfile::new(PHONE, "Ann", vec!["sales".into()]);
+    profile.worker_sid = Some(worker_sid.clone());
+    profile.activity = Some(Activity::Available);
+    assert!(store.put_worker(&profile).await.expect("store").applied());
+    let (task_sid, reservation_sid) = (sid("WT", 1), sid("WR", 1));
+    twilio.add_reservation(&task_sid, &reservation_sid, &worker_sid);
+    Rig {
+        app: App::new(config, store),
+        twilio,
+        worker_sid,
+        task_sid,
+        reservation_sid,
+    }
+}
+
+impl Rig {
+    fn assignment_params(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AccountSid", testkit::ACCOUNT_SID.to_string()),
+            ("WorkspaceSid", testkit::WORKSPACE_SID.to_string()),
+            ("WorkflowSid", testkit::WORKFLOW_SID.to_string()),
+            ("TaskQueueSid", sid("WQ", 1)),
+            ("WorkerSid", self.worker_sid.clone()),
+            (
+                "WorkerAttributes",
+                json!({"contact_uri": PHONE, "skills": ["sales"]}).to_string(),
+            ),
+            ("TaskSid", self.task_sid.clone()),
+            (
+                "TaskAttributes",
+                json!({"skill": "sales", "call_sid": sid("CA", 9), "caller": "+15559870000"})
+                    .to_string(),
+            ),
+            ("TaskAge", "3".into()),
+            ("TaskPriority", "0".into()),
+            ("ReservationSid", self.reservation_sid.clone()),
+        ]
+    }
+
+    async fn assign(&self) -> Response<Body> {
+        let owned = self.assignment_params();
+        let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assignment::handle(self.app.clone(), form_request("/assignment", &[], &pairs)).await
+    }
+
+    /// The worker leg's SID (the fake's answer to the one Calls create).
+    fn call_sid(&self) -> String {
+        let created = self.twilio.calls_created();
+        assert_eq!(created.len(), 1, "exactly one call to the worker");
+        created[0]
+            .sid
+            .clone()
+            .expect("the fake gave the call a SID")
+    }
+
+    /// A webhook about the worker leg, signed, with the attempt in the query.
+    async fn leg(&self, path: &str, params: &[(&str, &str)]) -> (u16, String) {
+        let call_sid = self.call_sid();
+        let mut all = vec![
+            ("AccountSid", testkit::ACCOUNT_SID),
+            ("CallSid", call_sid.as_str()),
+            ("From", CALLER_ID),
+            ("To", PHONE),
+            ("Direction", "outbound-api"),
+        ];
+        all.extend_from_slice(params);
+        let query = [
+            ("TaskSid", self.task_sid.as_str()),
+            ("ReservationSid", self.reservation_sid.as_str()),
+        ];
+        let request = form_request(path, &query, &all);
+        let response = if path == "/dial-status" {
+            dial_status::handle(self.app.clone(), request).await
+        } else {
+            amd_result::handle(self.app.clone(), request).await
+        };
+        (response.status().as_u16(), body_text(&response))
+    }
+
+    async fn status(&self, status: &str, sip: &str) -> u16 {
+        self.leg(
+            "/dial-status",
+            &[
+                ("CallStatus", status),
+                ("SipResponseCode", sip),
+                ("CallDuration", "0"),
+            ],
+        )
+        .await
+        .0
+    }
+
+    async fn attempt(&self) -> Attempt {
+        self.app
+            .store
+            .get_attempt(&self.task_sid, &self.reservation_sid)
+            .await
+            .expect("store")
+            .expect("the attempt is recorded")
+    }
+
+    async fn profile(&self) -> WorkerProfile {
+        self.app
+            .store
+            .get_worker(PHONE)
+            .await
+            .expect("store")
+            .expect("profile")
+    }
+
+    /// Every reject sent, whatever Twilio answered.
+    fn rejects(&self) -> Vec<RecordedRequest> {
+        self.twilio
+            .requests_for(Route::UpdateReservation)
+            .into_iter()
+            .filter(|r| r.param("ReservationStatus") == Some("rejected"))
+            .collect()
+    }
+
+    fn redirects(&self) -> Vec<RecordedRequest> {
+        self.twilio
+            .call_updates()
+            .into_iter()
+            .filter(|r| r.param("Url").is_some())
+            .collect()
+    }
+
+    fn hangups(&self) -> Vec<RecordedRequest> {
+        self.twilio
+            .call_updates()
+            .into_iter()
+            .filter(|r| r.param("Status") == Some("completed"))
+            .collect()
+    }
+
+    fn leg_url(&self, path: &str) -> String {
+        format!(
+            "{PUBLIC_BASE_URL}{path}?TaskSid={}&ReservationSid={}",
+            self.task_sid, self.reservation_sid
+        )
+    }
+
+    fn expected_bridge(&self) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>Homeline call for sales.</Say><Dial action="{}"><Queue reservationSid="{}" postWorkActivitySid="{ACTIVITY_AVAILABLE}"/></Dial></Response>"#,
+            self.leg_url("/amd-result/after-bridge")
+                .replace('&', "&amp;"),
+            self.reservation_sid
+        )
+    }
+
+    fn expected_prompt(&self) -> String {
+        let key = self.leg_url("/amd-result/key").replace('&', "&amp;");
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" timeout="8" action="{key}"><Say>Homeline call for sales. Press 1 to take it.</Say></Gather><Redirect>{key}</Redirect></Response>"#
+        )
+    }
+
+    /// One reject with the unavailable activity, the worker Unavailable in
+    /// TaskRouter and in the table, one SMS telling them how to come back.
+    async fn assert_one_miss(&self, outcome: &str) {
+        let rejects = self.rejects();
+        assert_eq!(rejects.len(), 1, "one reject: {rejects:?}");
+        assert_eq!(
+            rejects[0].param("WorkerActivitySid"),
+            Some(ACTIVITY_UNAVAILABLE)
+        );
+        assert_eq!(
+            rejects[0].path_sid("Reservations"),
+            Some(self.reservation_sid.as_str())
+        );
+        let worker = self.twilio.worker(&self.worker_sid).expect("worker");
+        assert_eq!(worker.activity_sid, ACTIVITY_UNAVAILABLE);
+        let profile = self.profile().await;
+        assert_eq!(profile.activity, Some(Activity::Unavailable));
+        assert_eq!((profile.misses, profile.missed_total), (1, 1));
+        let sms = self.twilio.messages_sent();
+        assert_eq!(sms.len(), 1, "one SMS: {sms:?}");
+        assert_eq!(sms[0].param("To"), Some(PHONE));
+        assert_eq!(sms[0].param("From"), Some(CALLER_ID));
+        assert!(
+            sms[0].param("Body").is_some_and(|b| b.contains("Text ON")),
+            "{sms:?}"
+        );
+        let attempt = self.attempt().await;
+        assert_eq!(attempt.state, AttemptState::Missed);
+        assert_eq!(attempt.outcome.as_deref(), Some(outcome));
+        self.twilio.assert_spec_valid();
+    }
+}
+
+fn is_empty_twiml(body: &str) -> bool {
+    body.ends_with("<Response/>")
+}
+
+#[tokio::test]
+async fn happy_path_sync_places_one_call_and_bridges_a_human() {
+    let rig = setup("sync").await;
+    let response = rig.assign().await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()["content-type"].to_str().expect("ascii"),
+        "application/json"
+    );
+    assert_eq!(body_text(&response), "{}");
+    let created = rig.twilio.calls_created();
+    assert_eq!(created.len(), 1);
+    let call = &created[0];
+    assert_eq!(call.param("To"), Some(PHONE));
+    assert_eq!(call.param("From"), Some(CALLER_ID));
+    assert_eq!(call.param("Url"), Some(rig.leg_url("/amd-result").as_str()));
+    assert_eq!(
+        call.param("StatusCallback"),
+        Some(rig.leg_url("/dial-status").as_str())
+    );
+    // Twilio's default: only the final `completed` event.
+    assert!(call.params("StatusCallbackEvent").is_empty());
+    assert_eq!(call.param("Timeout"), Some("20"));
+    assert_eq!(call.param("MachineDetection"), Some("Enable"));
+    assert_eq!(call.param("MachineDetectionTimeout"), Some("5"));
+    assert_eq!(call.param("AsyncAmd"), None);
+    let attempt = rig.attempt().await;
+    assert_eq!(attempt.state, AttemptState::Dialing);
+    assert_eq!(attempt.call_sid, Some(rig.call_sid()));
+
+    let (status, twiml) = rig.leg("/amd-result", &[("AnsweredBy", "human")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(twiml, rig.expected_bridge());
+    assert_eq!(rig.status("completed", "200").await, 200);
+    let attempt = rig.attempt().await;
+    assert_eq!(attempt.state, AttemptState::Completed);
+    assert_eq!(attempt.outcome.as_deref(), Some("human"));
+    assert_eq!(attempt.sip_response_code, Some(200));
+    assert!(rig.rejects().is_empty());
+    // Pitfall 3: the `<Queue reservationSid>` accepts; never REST as well.
+    assert!(rig.twilio.requests_for(Route::UpdateReservation).is_empty());
+    assert_eq!(rig.profile().await.answered_total, 1);
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn hybrid_call_create_carries_async_amd_and_its_callback() {
+    let rig = setup("hybrid").await;
+    assert_eq!(body_text(&rig.assign().await), "{}");
+    let created = rig.twilio.calls_created();
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].param("MachineDetection"), Some("Enable"));
+    assert_eq!(created[0].param("AsyncAmd"), Some("true"));
+    assert_eq!(
+        created[0].param("AsyncAmdStatusCallback"),
+        Some(rig.leg_url("/amd-result/verdict").as_str())
+    );
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn machine_and_fax_verdicts_reject_hang_up_and_take_the_worker_out() {
+    for verdict in ["machine_start", "fax"] {
+        let rig = setup("sync").await;
+        rig.assign().await;
+        for _ in 0..2 {
+            let (status, twiml) = rig.leg("/amd-result", &[("AnsweredBy", verdict)]).await;
+            assert_eq!(status, 200);
+            assert!(twiml.ends_with("<Response><Hangup/></Response>"), "{twiml}");
+        }
+        rig.assert_one_miss(verdict).await;
+    }
+}
+
+#[tokio::test]
+async fn unreached_statuses_reject_once_and_take_the_worker_out() {
+    for (status, sip) in [
+        ("busy", "486"),
+        ("no-answer", "487"),
+        ("failed", "404"),
+        ("canceled", "487"),
+    ] {
+        let rig = setup("hybrid").await;
+        rig.assign().await;
+        assert_eq!(rig.status(status, sip).await, 200);
+        assert_eq!(rig.status(status, sip).await, 200);
+        rig.assert_one_miss(status).await;
+        assert_eq!(
+            rig.attempt().await.sip_response_code,
+            Some(sip.parse().expect("number"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn sync_unknown_prompts_and_key_one_bridges() {
+    let rig = setup("sync").await;
+    rig.assign().await;
+    let (_, twiml) = rig.leg("/amd-result", &[("AnsweredBy", "unknown")]).await;
+    assert_eq!(twiml, rig.expected_prompt());
+    let (_, twiml) = rig.leg("/amd-result/key", &[("Digits", "1")]).await;
+    assert_eq!(twiml, rig.expected_bridge());
+    assert_eq!(rig.attempt().await.outcome.as_deref(), Some("key"));
+    assert!(rig.rejects().is_empty());
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn sync_unknown_without_a_key_is_a_miss() {
+    let rig = setup("sync").await;
+    rig.assign().await;
+    rig.leg("/amd-result", &[("AnsweredBy", "unknown")]).await;
+    // The prompt's fall-through: the key route without Digits.
+    let (_, twiml) = rig.leg("/amd-result/key", &[]).await;
+    assert!(twiml.ends_with("<Response><Hangup/></Response>"), "{twiml}");
+    rig.assert_one_miss("no-key").await;
+}
+
+#[tokio::test]
+async fn status_before_amd_and_amd_before_status_decide_once() {
+    // Status first: busy decides; the late verdict only hangs up.
+    let rig = setup("sync").await;
+    rig.assign().await;
+    rig.status("busy", "486").await;
+    let (_, twiml) = rig
+        .leg("/amd-result", &[("AnsweredBy", "machine_start")])
+        .await;
+    assert!(twiml.ends_with("<Response><Hangup/></Response>"), "{twiml}");
+    rig.assert_one_miss("busy").await;
+
+    // Verdict first: the machine decides; completed only records the SIP code.
+    let rig = setup("sync").await;
+    rig.assign().await;
+    rig.leg("/amd-result", &[("AnsweredBy", "machine_start")])
+        .await;
+    rig.status("completed", "200").await;
+    rig.status("completed", "200").await;
+    rig.assert_one_miss("machine_start").await;
+    assert_eq!(rig.attempt().await.sip_response_code, Some(200));
+}
+
+#[tokio::test]
+async fn a_settled_reservation_answering_400_is_not_an_error() {
+    let rig = setup("hybrid").await;
+    rig.assign().await;
+    rig.twilio
+        .set_reservation_status(&rig.task_sid, &rig.reservation_sid, "timeout");
+    assert_eq!(rig.status("no-answer", "487").await, 200);
+    let rejects = rig.rejects();
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0].status, 400, "the fake answers as Twilio does");
+    assert_eq!(rig.attempt().await.state, AttemptState::Missed);
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn a_reject_twilio_fails_at_first_is_retried_within_the_budget() {
+    let rig = setup("hybrid").await;
+    rig.assign().await;
+    rig.twilio.fail_next(Route::UpdateReservation, 2, 503);
+    assert_eq!(rig.status("busy", "486").await, 200);
+    let accepted = rig.twilio.reservation_updates();
+    assert_eq!(accepted.len(), 1, "{accepted:?}");
+    assert_eq!(
+        rig.twilio
+            .reservation_status(&rig.reservation_sid)
+            .as_deref(),
+        Some("rejected")
+    );
+    assert_eq!(rig.twilio.messages_sent().len(), 1);
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn slow_twilio_still_answers_inside_the_budget() {
+    let rig = setup("hybrid").await;
+    rig.twilio.delay(Route::CreateCall, Duration::from_secs(2));
+    let started = Instant::now();
+    let response = rig.assign().await;
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_millis(3600), "{elapsed:?}");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(body_text(&response), "{}");
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn failing_twilio_gets_a_reject_instruction_inside_the_budget() {
+    let rig = setup("hybrid").await;
+    rig.twilio
+        .fail_next_with(Route::CreateCall, 100, Failure::status(503));
+    let started = Instant::now();
+    let response = rig.assign().await;
+    assert!(started.elapsed() < Duration::from_millis(3600));
+    let body: Value = serde_json::from_str(&body_text(&response)).expect("json");
+    assert_eq!(
+        body,
+        json!({"instruction": "reject", "activity_sid": ACTIVITY_UNAVAILABLE})
+    );
+    assert_eq!(rig.attempt().await.state, AttemptState::Missed);
+    // The instruction moved the worker; the SMS tells them.
+    assert_eq!(rig.twilio.messages_sent().len(), 1);
+    assert!(
+        rig.rejects().is_empty(),
+        "no REST reject besides the instruction"
+    );
+
+    // Twilio refusing the number outright (21211): the same.
+    let rig = setup("hybrid").await;
+    rig.twilio.fail_next_with(
+        Route::CreateCall,
+        1,
+        Failure::twilio(400, 21211, "The 'To' number is not a valid phone number."),
+    );
+    let body: Value = serde_json::from_str(&body_text(&rig.assign().await)).expect("json");
+    assert_eq!(body["instruction"], "reject");
+}
+
+#[tokio::test]
+async fn a_repeated_assignment_callback_rings_once() {
+    let rig = setup("hybrid").await;
+    assert_eq!(body_text(&rig.assign().await), "{}");
+    assert_eq!(body_text(&rig.assign().await), "{}");
+    assert_eq!(rig.twilio.calls_created().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_signature_on_each_function_is_403_with_no_effect() {
+    let rig = setup("hybrid").await;
+    let owned = rig.assignment_params();
+    let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response = assignment::handle(
+        rig.app.clone(),
+        badly_signed_form_request("/assignment", &[], &pairs),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 403);
+    let query = [
+        ("TaskSid", rig.task_sid.as_str()),
+        ("ReservationSid", rig.reservation_sid.as_str()),
+    ];
+    let leg = [
+        ("AnsweredBy", "machine_start"),
+        ("CallStatus", "busy"),
+        ("Digits", "1"),
+    ];
+    for path in ["/amd-result", "/amd-result/verdict", "/amd-result/key"] {
+        let r = amd_result::handle(
+            rig.app.clone(),
+            badly_signed_form_request(path, &query, &leg),
+        )
+        .await;
+        assert_eq!(r.status().as_u16(), 403, "{path}");
+    }
+    let r = dial_status::handle(
+        rig.app.clone(),
+        badly_signed_form_request("/dial-status", &query, &leg),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(
+        rig.app
+            .store
+            .list_attempts(&rig.task_sid)
+            .await
+            .expect("store")
+            .is_empty()
+    );
+    assert!(rig.twilio.requests().is_empty());
+    assert_eq!(rig.profile().await.misses, 0);
+}
+
+#[tokio::test]
+async fn below_the_threshold_a_miss_puts_the_worker_back_without_an_sms() {
+    let rig = rig_with(&[("MISSES_BEFORE_UNAVAILABLE", "2")]).await;
+    rig.assign().await;
+    rig.status("no-answer", "487").await;
+    assert_eq!(rig.rejects().len(), 1);
+    assert_eq!(
+        rig.twilio
+            .worker(&rig.worker_sid)
+            .expect("worker")
+            .activity_sid,
+        ACTIVITY_AVAILABLE
+    );
+    assert!(rig.twilio.messages_sent().is_empty());
+    assert_eq!(rig.profile().await.misses, 1);
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn a_worker_who_went_offline_meanwhile_stays_offline_untold() {
+    let rig = setup("hybrid").await;
+    rig.assign().await;
+    let mut profile = rig.profile().await;
+    profile.activity = Some(Activity::Offline);
+    assert!(
+        rig.app
+            .store
+            .put_worker(&profile)
+            .await
+            .expect("store")
+            .applied()
+    );
+    rig.status("no-answer", "487").await;
+    assert_eq!(rig.rejects().len(), 1);
+    assert_eq!(
+        rig.twilio
+            .worker(&rig.worker_sid)
+            .expect("worker")
+            .activity_sid,
+        testkit::ACTIVITY_OFFLINE
+    );
+    assert!(rig.twilio.messages_sent().is_empty());
+    assert_eq!(rig.profile().await.activity, Some(Activity::Offline));
+    rig.twilio.assert_spec_valid();
+}
+
+// ---- hybrid: async AMD under the whisper, press 1 on doubt ----
+
+#[tokio::test]
+async fn hybrid_answer_plays_the_prompt_at_once() {
+    let rig = setup("hybrid").await;
+    rig.assign().await;
+    let (_, twiml) = rig.leg("/amd-result", &[]).await;
+    assert_eq!(twiml, rig.expected_prompt());
+    assert_eq!(rig.attempt().await.state, AttemptState::Answered);
+    assert!(rig.twilio.call_updates().is_empty());
+}
+
+#[tokio::test]
+async fn hybrid_human_verdict_first_redirects_once_and_a_late_key_does_nothing() {
+    let rig = setup("hybrid").await;
+    rig.assign().await;
+    rig.leg("/amd-result", &[]).await;
+    for _ in 0..2 {
+        let (status, body) = rig
+            .leg("/amd-result/verdict", &[("AnsweredBy", "human")])
+            .await;
+        assert_eq!(status, 200);
+        assert!(is_empty_twiml(&body), "{body}");
+    }
+    let redirects = rig.redirects();
+    assert_eq!(redirects.len(), 1);
+    assert_eq!(
+        redirects[0].param("Url"),
+        Some(rig.leg_url("/amd-result/bridge").as_str())
+    );
+    assert_eq!(
+        redirects[0].path_sid("Calls"),
+        Some(rig.call_sid().as_str())
+    );
+    let (_, bridge) = rig.leg("/amd-result/bridge", &[]).await;
+    assert_eq!(bridge, rig.expected_bridge());
+    let before = rig.twilio.requests().len();
+    let (_, late) = rig.leg("/amd-result/key", &[("Digits", "1")]).await;
+    assert!(!late.contains("<Dial"), "{late}");
+    assert_eq!(rig.twilio.requests().len(), before);
+    assert!(rig.rejects().is_empty());
+    assert_eq!(rig.attempt().await.outcome.as_deref(), Some("human"));
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn hybrid_key_first_bridges_and_late_verdicts_do_nothing() {
+    let rig = setup("hybrid").await;
+    rig.assign().await;
+    rig.leg("/amd-result", &[]).await;
+    let (_, twiml) = rig.leg("/amd-result/key", &[("Digits", "1")]).await;
+    assert_eq!(twiml, rig.expected_bridge());
+    for verdict in ["human", "machine_start"] {
+        rig.leg("/amd-result/verdict", &[("AnsweredBy", verdict)])
+            .await;
+    }
+    assert!(rig.twilio.call_updates().is_empty());
+    assert!(rig.rejects().is_empty());
+    assert_eq!(rig.attempt().await.outcome.as_deref(), Some("key"));
+    rig.status("completed", "200").await;
+    assert_eq!(rig.attempt().await.state, AttemptState::Completed);
+}
+
+#[tokio::test]
+async fn hybrid_machine_first_rejects_hangs_up_and_a_late_key_gets_a_goodbye() {
+    let rig = setup("hybrid").await;
+    rig.assign().await;
+    rig.leg("/amd-result", &[]).await;
+    rig.leg("/amd-result/verdict", &[("AnsweredBy", "machine_start")])
+        .await;
+    rig.leg("/amd-result/verdict", &[("AnsweredBy", "machine_start")])
+        .await;
+    let (_, late) = rig.leg("/amd-result/key", &[("Digits", "1")]).await;
+    assert!(
+        late.contains("Goodbye") && late.contains("<Hangup/>"),
+        "{late}"
+    );
+    assert!(!late.contains("<Dial"));
+    let hangups = rig.hangups();
+    assert_eq!(hangups.len(), 1);
+    assert_eq!(hangups[0].path_sid("Calls"), Some(rig.call_sid().as_str()));
+    rig.status("completed", "200").await;
+    rig.assert_one_miss("machine_start").await;
+}
+
+#[tokio::test]
+async fn hybrid_no_key_and_unknown_is_one_miss_in_either_order() {
+    for unknown_first in [true, false] {
+        let rig = setup("hybrid").await;
+        rig.assign().await;
+        rig.leg("/amd-result", &[]).await;
+        let unknown = [("AnsweredBy", "unknown")];
+        if unknown_first {
+            rig.leg("/amd-result/verdict", &unknown).await;
+            assert!(rig.rejects().is_empty(), "unknown waits for the key");
+        }
+        rig.leg("/amd-result/key", &[]).await;
+        rig.leg("/amd-result/key", &[]).await;
+        if !unknown_first {
+            rig.leg("/amd-result/verdict", &unknown).await;
+        }
+        rig.status("completed", "200").await;
+        rig.assert_one_miss("no-key").await;
+    }
+}
+
+#[tokio::test]
+async fn hybrid_every_callback_twice_and_reordered_decides_once() {
+    let rig = setup("hybrid").await;
+    rig.assign().await;
+    let human = [("AnsweredBy", "human")];
+    // The verdict overtakes the answer URL, then everything comes twice.
+    rig.leg("/amd-result/verdict", &human).await;
+    let (_, first) = rig.leg("/amd-result", &[]).await;
+    assert!(
+        !first.contains("<Dial"),
+        "never bridge in the first TwiML: {first}"
+    );
+    rig.leg("/amd-result", &[]).await;
+    rig.leg("/amd-result/verdict", &human).await;
+    rig.leg("/amd-result/bridge", &[]).await;
+    rig.leg("/amd-result/bridge", &[]).await;
+    rig.status("completed", "200").await;
+    rig.status("completed", "200").await;
+    assert_eq!(rig.redirects().len(), 1);
+    assert!(rig.rejects().is_empty());
+    assert!(rig.twilio.messages_sent().is_empty());
+    assert_eq!(rig.profile().await.answered_total, 1);
+    assert_eq!(rig.attempt().await.state, AttemptState::Completed);
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn concurrent_machine_verdict_and_key_press_decide_once() {
+    for _ in 0..5 {
+        let rig = setup("hybrid").await;
+        rig.assign().await;
+        rig.leg("/amd-result", &[]).await;
+        let ((_, _), (_, key), status) = tokio::join!(
+            rig.leg("/amd-result/verdict", &[("AnsweredBy", "machine_start")]),
+            rig.leg("/amd-result/key", &[("Digits", "1")]),
+            rig.status("busy", "486"),
+        );
+        assert_eq!(status, 200);
+        let bridged = key.contains("<Dial");
+        let rejects = rig.rejects().len();
+        assert_eq!(
+            usize::from(bridged) + rejects,
+            1,
+            "key reply {key}, {rejects} rejects"
+        );
+        assert!(rig.twilio.messages_sent().len() <= 1);
+        let state = rig.attempt().await.state;
+        // A bridged leg's later busy status only closes the attempt.
+        let decided_bridge = matches!(state, AttemptState::Bridging | AttemptState::Completed);
+        assert_eq!(decided_bridge, bridged, "{state:?}");
+        rig.twilio.assert_spec_valid();
+    }
+}

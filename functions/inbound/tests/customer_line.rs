@@ -1,0 +1,412 @@
+//! The customer line end to end through the handler, on DynamoDB Local and
+//! the Twilio fake (every REST request checked against Twilio's spec).
+//! Run under `scripts/local-stack.sh run -- cargo test -p inbound`.
+
+use chrono::{Datelike, Duration, Utc};
+use lambda_http::http::StatusCode;
+use shared::App;
+use shared::store::{DynamoStore, Voicemail, VoicemailStore, WorkerProfile, WorkerStore};
+use testkit::dynamo::fresh_store;
+use testkit::events::{badly_signed_form_request, body_text, form_request, unsigned_form_request};
+use testkit::twilio_fake::{Failure, Route, TwilioFake};
+use testkit::{CALLER_ID, PUBLIC_BASE_URL, WORKFLOW_SID};
+
+const CUSTOMER: &str = "+15557654321";
+const CALL_SID: &str = "CA00000000000000000000000000000c01";
+const RECORDING_SID: &str = "RE00000000000000000000000000000e01";
+const RECORDING_URL: &str = "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000001/Recordings/RE00000000000000000000000000000e01";
+
+async fn line(extra: &[(&str, &str)]) -> (App<DynamoStore>, TwilioFake) {
+    let twilio = TwilioFake::start().await;
+    let mut overrides: Vec<(&str, &str)> = twilio.config_overrides().to_vec();
+    overrides.extend_from_slice(extra);
+    let config = testkit::test_config(&overrides);
+    (App::new(config, fresh_store().await), twilio)
+}
+
+/// The parameters of a voice webhook from the customer's call.
+fn call(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut params = vec![
+        ("AccountSid", testkit::ACCOUNT_SID),
+        ("CallSid", CALL_SID),
+        ("From", CUSTOMER),
+        ("To", "+15550009999"),
+        ("CallStatus", "in-progress"),
+        ("Direction", "inbound"),
+    ];
+    params.extend_from_slice(extra);
+    params
+}
+
+async fn post(
+    app: &App<DynamoStore>,
+    path: &str,
+    query: &[(&str, &str)],
+    params: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let response = inbound::handle(app.clone(), form_request(path, query, params)).await;
+    (response.status(), body_text(&response))
+}
+
+/// The menu step's answer on try `try_no` to `digits` (`None`: no Digits at all).
+async fn menu(app: &App<DynamoStore>, try_no: &str, digits: Option<&str>) -> (StatusCode, String) {
+    let mut params = call(&[]);
+    if let Some(digits) = digits {
+        params.push(("Digits", digits));
+    }
+    post(app, "/inbound/menu", &[("try", try_no)], &params).await
+}
+
+fn expected_enqueue(before: &str, skill: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response>{before}<Enqueue workflowSid="{WORKFLOW_SID}" action="{PUBLIC_BASE_URL}/inbound/after-queue?skill={skill}" waitUrl="{PUBLIC_BASE_URL}/inbound/wait"><Task>{{&quot;skill&quot;:&quot;{skill}&quot;}}</Task></Enqueue></Response>"#
+    )
+}
+
+fn expected_menu(before: &str, try_no: u32) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response>{before}<Gather input="dtmf" numDigits="1" timeout="5" action="{PUBLIC_BASE_URL}/inbound/menu?try={try_no}" actionOnEmptyResult="true"><Say>For sales, press 1. For support, press 2.</Say></Gather></Response>"#
+    )
+}
+
+fn expected_voicemail(before: &str, apology: &str, skill: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response>{before}<Say>{apology}</Say><Record action="{PUBLIC_BASE_URL}/inbound/recorded" maxLength="120" playBeep="true" recordingStatusCallback="{PUBLIC_BASE_URL}/inbound/recording-status?skill={skill}&amp;caller=%2B15557654321"/><Say>We did not receive a message. Goodbye.</Say><Hangup/></Response>"#
+    )
+}
+
+const GREETING: &str = "<Say>Thank you for calling.</Say>";
+
+#[tokio::test]
+async fn menu_digits_map_to_skills() {
+    let (app, twilio) = line(&[]).await;
+    let (status, body) = post(&app, "/inbound", &[], &call(&[])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, expected_menu(GREETING, 1));
+
+    for (digit, skill) in [("1", "sales"), ("2", "support")] {
+        let (status, body) = menu(&app, "1", Some(digit)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, expected_enqueue("", skill), "digit {digit}");
+    }
+    assert!(twilio.requests().is_empty(), "the menu needs no REST call");
+}
+
+#[tokio::test]
+async fn one_skill_line_has_no_menu() {
+    let (app, _twilio) = line(&[("SKILLS", "sales")]).await;
+    let (status, body) = post(&app, "/inbound", &[], &call(&[])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, expected_enqueue(GREETING, "sales"));
+    assert!(!body.contains("<Gather"));
+}
+
+#[tokio::test]
+async fn invalid_input_repeats_the_menu_once_then_takes_the_first_skill() {
+    let (app, _twilio) = line(&[]).await;
+    let sorry = "<Say>Sorry, that is not an option.</Say>";
+
+    let (_, body) = menu(&app, "1", Some("7")).await;
+    assert_eq!(body, expected_menu(sorry, 2), "invalid digit: menu again");
+    let (_, body) = menu(&app, "1", None).await;
+    assert_eq!(body, expected_menu(sorry, 2), "no input: menu again");
+
+    let (_, body) = menu(&app, "2", Some("")).await;
+    assert_eq!(
+        body,
+        expected_enqueue("", "sales"),
+        "second miss: first skill"
+    );
+    let (_, body) = menu(&app, "2", Some("2")).await;
+    assert_eq!(
+        body,
+        expected_enqueue("", "support"),
+        "a valid second answer counts"
+    );
+
+    let (status, _) = menu(&app, "x", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn wait_announces_the_position_then_plays_hold_music_once() {
+    let (app, _twilio) = line(&[("HOLD_MUSIC_URL", "https://music.example.com/hold.mp3")]).await;
+    let queue = [
+        ("QueuePosition", "2"),
+        ("QueueTime", "30"),
+        ("CurrentQueueSize", "3"),
+    ];
+    let (_, body) = post(&app, "/inbound/wait", &[], &call(&queue)).await;
+    assert_eq!(
+        body,
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>You are caller number 2.</Say><Play loop="1">https://music.example.com/hold.mp3</Play></Response>"#
+    );
+    let (_, body) = post(&app, "/inbound/wait", &[], &call(&[])).await;
+    assert!(
+        !body.contains("<Say>"),
+        "no position, no announcement: {body}"
+    );
+}
+
+#[tokio::test]
+async fn queue_results_end_quietly_or_go_to_voicemail() {
+    let (app, _twilio) = line(&[]).await;
+    for result in ["bridged", "hangup", "redirected"] {
+        let (status, body) = post(
+            &app,
+            "/inbound/after-queue",
+            &[("skill", "sales")],
+            &call(&[("QueueResult", result), ("QueueTime", "12")]),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            body, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#,
+            "{result}"
+        );
+    }
+    let apology = "Sorry, no one from support can take your call right now. Please leave a message after the tone, and we will call you back.";
+    for result in ["queue-full", "error", "system-error"] {
+        let (_, body) = post(
+            &app,
+            "/inbound/after-queue",
+            &[("skill", "support")],
+            &call(&[("QueueResult", result)]),
+        )
+        .await;
+        assert_eq!(body, expected_voicemail("", apology, "support"), "{result}");
+    }
+    let (status, _) = post(
+        &app,
+        "/inbound/after-queue",
+        &[("skill", "billing")],
+        &call(&[("QueueResult", "error")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a skill not configured");
+}
+
+#[tokio::test]
+async fn custom_twiml_replaces_voicemail() {
+    let (app, _twilio) =
+        line(&[("NO_ANSWER_TWIML_URL", "https://biz.example.com/closed.xml")]).await;
+    let (_, body) = post(
+        &app,
+        "/inbound/voicemail",
+        &[("skill", "sales")],
+        &call(&[]),
+    )
+    .await;
+    assert_eq!(
+        body,
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Redirect>https://biz.example.com/closed.xml</Redirect></Response>"#
+    );
+}
+
+#[tokio::test]
+async fn outside_business_hours_callers_go_straight_to_voicemail() {
+    // Open only on the day after tomorrow: closed now, whatever the hour.
+    let day = (Utc::now() + Duration::days(2)).weekday().to_string();
+    let hours = format!("{day} 00:00-24:00");
+    let (app, twilio) = line(&[("BUSINESS_HOURS", &hours), ("TIME_ZONE", "UTC")]).await;
+    let (status, body) = post(&app, "/inbound", &[], &call(&[])).await;
+    assert_eq!(status, StatusCode::OK);
+    let apology = "Sorry, we are closed right now. Please leave a message after the tone, and we will call you back.";
+    assert_eq!(body, expected_voicemail(GREETING, apology, "general"));
+    assert!(!body.contains("<Enqueue"));
+    assert!(twilio.requests().is_empty());
+
+    // Open from yesterday to tomorrow: the menu as usual.
+    let from = (Utc::now() - Duration::days(1)).weekday().to_string();
+    let to = (Utc::now() + Duration::days(1)).weekday().to_string();
+    let hours = format!("{from}-{to} 00:00-24:00");
+    let (app, _twilio) = line(&[("BUSINESS_HOURS", &hours)]).await;
+    let (_, body) = post(&app, "/inbound", &[], &call(&[])).await;
+    assert_eq!(body, expected_menu(GREETING, 1));
+}
+
+fn recording(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut params = vec![
+        ("AccountSid", testkit::ACCOUNT_SID),
+        ("CallSid", CALL_SID),
+        ("RecordingSid", RECORDING_SID),
+        ("RecordingUrl", RECORDING_URL),
+        ("RecordingStatus", "completed"),
+        ("RecordingDuration", "42"),
+        ("RecordingChannels", "1"),
+        ("RecordingSource", "RecordVerb"),
+    ];
+    params.retain(|(k, _)| extra.iter().all(|(e, _)| e != k));
+    params.extend_from_slice(extra);
+    params
+}
+
+async fn voicemails(app: &App<DynamoStore>) -> Vec<Voicemail> {
+    app.store
+        .list_voicemails(10)
+        .await
+        .expect("list voicemails")
+}
+
+/// Twilio reports the recording of the customer's voicemail for sales complete.
+async fn recording_completed(app: &App<DynamoStore>) -> StatusCode {
+    post(
+        app,
+        "/inbound/recording-status",
+        &STATUS_QUERY,
+        &recording(&[]),
+    )
+    .await
+    .0
+}
+
+/// Where accepted SMS went, sorted.
+fn texted(twilio: &TwilioFake) -> Vec<String> {
+    let mut to: Vec<String> = twilio
+        .messages_sent()
+        .iter()
+        .filter_map(|m| m.param("To").map(str::to_string))
+        .collect();
+    to.sort_unstable();
+    to
+}
+
+const STATUS_QUERY: [(&str, &str); 2] = [("skill", "sales"), ("caller", CUSTOMER)];
+
+#[tokio::test]
+async fn recording_completed_is_stored_and_announced_once_per_number_even_when_delivered_twice() {
+    let (app, twilio) = line(&[("VOICEMAIL_NOTIFY_NUMBERS", "+15550000001, +15550000002")]).await;
+    // The voicemail step hands Twilio the status callback carrying skill and caller.
+    let (_, body) = post(
+        &app,
+        "/inbound/voicemail",
+        &[("skill", "sales")],
+        &call(&[]),
+    )
+    .await;
+    assert!(body.contains("/inbound/recording-status?skill=sales&amp;caller=%2B15557654321"));
+
+    for delivery in 0..2 {
+        let (status, _) = post(
+            &app,
+            "/inbound/recording-status",
+            &STATUS_QUERY,
+            &recording(&[]),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "delivery {delivery}");
+    }
+    let voicemails = voicemails(&app).await;
+    assert_eq!(voicemails.len(), 1);
+    let voicemail = &voicemails[0];
+    assert_eq!(voicemail.recording_sid, RECORDING_SID);
+    assert_eq!(voicemail.call_sid, CALL_SID);
+    assert_eq!(voicemail.caller, CUSTOMER);
+    assert_eq!(voicemail.skill, "sales");
+    assert_eq!(voicemail.recording_url, RECORDING_URL);
+    assert_eq!(voicemail.duration_secs, 42);
+
+    assert_eq!(texted(&twilio), ["+15550000001", "+15550000002"]);
+    for message in &twilio.messages_sent() {
+        assert_eq!(message.param("From"), Some(CALLER_ID));
+        assert_eq!(
+            message.param("Body"),
+            Some(
+                format!("New voicemail for sales from {CUSTOMER} (0:42): {RECORDING_URL}").as_str()
+            )
+        );
+    }
+    twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn workers_with_the_skill_are_told_when_asked_to() {
+    let (app, twilio) = line(&[
+        ("VOICEMAIL_NOTIFY_NUMBERS", "+15550000001"),
+        ("VOICEMAIL_NOTIFY_WORKERS", "true"),
+    ])
+    .await;
+    for (phone, skills) in [
+        ("+15550000011", vec!["sales".to_string()]),
+        ("+15550000012", vec!["support".to_string()]),
+    ] {
+        let profile = WorkerProfile::new(phone, "worker", skills);
+        assert!(app.store.put_worker(&profile).await.expect("put").applied());
+    }
+    let status = recording_completed(&app).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(texted(&twilio), ["+15550000001", "+15550000011"]);
+    twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn a_failed_announcement_is_sent_on_redelivery_and_the_others_are_not_repeated() {
+    let (app, twilio) = line(&[("VOICEMAIL_NOTIFY_NUMBERS", "+15550000001,+15550000002")]).await;
+    twilio.fail_next_with(
+        Route::SendMessage,
+        1,
+        Failure::twilio(
+            400,
+            21611,
+            "This 'From' number has exceeded the maximum number of queued messages",
+        ),
+    );
+    let status = recording_completed(&app).await;
+    assert_eq!(
+        status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "a lost SMS asks for a redelivery"
+    );
+    assert_eq!(texted(&twilio).len(), 1);
+
+    let status = recording_completed(&app).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(texted(&twilio), ["+15550000001", "+15550000002"]);
+    assert_eq!(voicemails(&app).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_unfinished_recording_stores_nothing() {
+    let (app, twilio) = line(&[("VOICEMAIL_NOTIFY_NUMBERS", "+15550000001")]).await;
+    let (status, _) = post(
+        &app,
+        "/inbound/recording-status",
+        &STATUS_QUERY,
+        &recording(&[("RecordingStatus", "absent")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(voicemails(&app).await.is_empty());
+    assert!(twilio.requests().is_empty());
+}
+
+#[tokio::test]
+async fn bad_signature_is_403_and_changes_nothing() {
+    let (app, twilio) = line(&[("VOICEMAIL_NOTIFY_NUMBERS", "+15550000001")]).await;
+    let params = recording(&[]);
+    for request in [
+        badly_signed_form_request("/inbound/recording-status", &STATUS_QUERY, &params),
+        unsigned_form_request("/inbound/recording-status", &STATUS_QUERY, &params),
+        badly_signed_form_request("/inbound", &[], &call(&[])),
+    ] {
+        let response = inbound::handle(app.clone(), request).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(!body_text(&response).contains("<Enqueue"));
+    }
+    assert!(voicemails(&app).await.is_empty());
+    assert!(twilio.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_signed_query_cannot_be_edited() {
+    let (app, _twilio) = line(&[]).await;
+    // Signed for skill=sales, delivered with skill=support.
+    let mut event = testkit::events::form_event(
+        "/inbound/after-queue",
+        &[("skill", "sales")],
+        &call(&[("QueueResult", "error")]),
+    );
+    event["rawQueryString"] = serde_json::json!("skill=support");
+    let response = inbound::handle(app, testkit::events::request(&event)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}

@@ -1,0 +1,155 @@
+//! The effects of going online or offline: TaskRouter first, then the table.
+//!
+//! Order matters for consistency. TaskRouter is changed first; only when it
+//! has accepted the change is the profile written. If Twilio fails, the
+//! table is untouched and the worker is asked to try again. If the table
+//! write fails after TaskRouter changed, repeating the command converges:
+//! `on` finds the worker by FriendlyName (the phone), `off` looks it up the
+//! same way when the table has no worker SID.
+
+use shared::App;
+use shared::Deadline;
+use shared::domain::intake as domain;
+use shared::store::{Store, StoreError, WorkerProfile, WorkerStore};
+use shared::twilio::{TwilioError, WorkerUpdate};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Twilio(#[from] TwilioError),
+    /// Other writers kept winning the conditional write.
+    #[error("the profile of {0} kept changing under concurrent updates")]
+    Contended(String),
+    /// The operator removed the worker while the command was applied.
+    #[error("{0} was removed from the roster during the update")]
+    Removed(String),
+}
+
+/// Conditional writes lost in a row before giving up.
+const SAVE_TRIES: usize = 5;
+
+/// Makes the worker Available in TaskRouter with `skills`, creating the
+/// TaskRouter worker on the first `on`, then records it in the profile.
+pub async fn go_online<S: Store>(
+    app: &App<S>,
+    profile: &WorkerProfile,
+    skills: &[String],
+    deadline: Deadline,
+) -> Result<(), IntakeError> {
+    let attributes = domain::worker_attributes(profile, skills);
+    let update = WorkerUpdate {
+        activity_sid: Some(app.config.activities.available.clone()),
+        attributes: Some(attributes.clone()),
+        reject_pending_reservations: false,
+    };
+    let known = match &profile.worker_sid {
+        Some(sid) => match app.twilio.update_worker(sid, &update, deadline).await {
+            Ok(worker) => Some(worker.sid),
+            // Deleted in the console: make a new one below.
+            Err(e) if e.status() == Some(404) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let worker_sid = match known {
+        Some(sid) => sid,
+        None => {
+            match app
+                .twilio
+                .create_worker(
+                    &profile.phone,
+                    &attributes,
+                    Some(&app.config.activities.available),
+                    deadline,
+                )
+                .await
+            {
+                Ok(worker) => worker.sid,
+                // FriendlyName is unique in the workspace: a concurrent `on`,
+                // or an earlier one whose table write failed, made it.
+                Err(e) if e.is_conflict() => {
+                    let Some(existing) = app.twilio.find_worker(&profile.phone, deadline).await?
+                    else {
+                        return Err(e.into());
+                    };
+                    app.twilio
+                        .update_worker(&existing.sid, &update, deadline)
+                        .await?;
+                    existing.sid
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    tracing::info!(phone = %profile.phone, worker_sid, ?skills, "worker is available");
+    let saved = save(app, &profile.phone, |p| {
+        domain::went_online(p, &worker_sid, skills)
+    })
+    .await;
+    if let Err(IntakeError::Removed(_)) = &saved {
+        // Not enrolled any more: it must not take calls.
+        let offline = domain::offline_update(&app.config.activities.offline);
+        if let Err(error) = app
+            .twilio
+            .update_worker(&worker_sid, &offline, deadline)
+            .await
+        {
+            tracing::error!(worker_sid, %error, "removed worker could not be set offline");
+        }
+    }
+    saved
+}
+
+/// Makes the worker Offline in TaskRouter (rejecting pending reservations),
+/// then records it. A worker never online has nothing to change.
+pub async fn go_offline<S: Store>(
+    app: &App<S>,
+    profile: &WorkerProfile,
+    deadline: Deadline,
+) -> Result<(), IntakeError> {
+    let worker_sid = match &profile.worker_sid {
+        Some(sid) => Some(sid.clone()),
+        // An earlier `on` may have reached TaskRouter but not the table.
+        None => app
+            .twilio
+            .find_worker(&profile.phone, deadline)
+            .await?
+            .map(|w| w.sid),
+    };
+    let Some(worker_sid) = worker_sid else {
+        return Ok(());
+    };
+    let update = domain::offline_update(&app.config.activities.offline);
+    let kept = match app
+        .twilio
+        .update_worker(&worker_sid, &update, deadline)
+        .await
+    {
+        Ok(_) => Some(worker_sid.as_str()),
+        // Deleted in the console: it takes no calls; forget its SID.
+        Err(e) if e.status() == Some(404) => None,
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(phone = %profile.phone, worker_sid, "worker is offline");
+    save(app, &profile.phone, |p| domain::went_offline(p, kept)).await
+}
+
+/// Applies `change` to the freshly read profile with a conditional write,
+/// reading again when another writer got there first.
+async fn save<S: WorkerStore>(
+    app: &App<S>,
+    phone: &str,
+    change: impl Fn(&WorkerProfile) -> WorkerProfile,
+) -> Result<(), IntakeError> {
+    for _ in 0..SAVE_TRIES {
+        let Some(current) = app.store.get_worker(phone).await? else {
+            return Err(IntakeError::Removed(phone.to_string()));
+        };
+        if app.store.put_worker(&change(&current)).await?.applied() {
+            return Ok(());
+        }
+    }
+    Err(IntakeError::Contended(phone.to_string()))
+}

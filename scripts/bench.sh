@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make bench`: what a cold start and a webhook cost.
+#   1. release binaries (the profile Lambda runs) and their sizes, raw and zipped
+#   2. start-up until each asks the Lambda Runtime API for its first event,
+#      next to a minimal lambda_http binary and to node's require('twilio')
+#   3. CPU per webhook piece (criterion: signature check, form parsing, TwiML)
+# Fake configuration from .env.example; nothing leaves 127.0.0.1.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+RUNS="${BENCH_RUNS:-20}"
+FUNCTIONS=(intake inbound assignment amd-result dial-status taskrouter-events)
+
+scripts/local-stack.sh install
+echo "== building release binaries"
+cargo build -q --release --workspace --bins
+cargo build -q --release -p shared --example lambda_hello
+
+echo "== sizes (stripped, LTO; zip as Lambda receives it)"
+python3 - "${FUNCTIONS[@]}" lambda_hello <<'PY'
+import io, os, sys, zipfile
+print(f"{'binary':<20} {'bytes':>10} {'zip bytes':>10}")
+for name in sys.argv[1:]:
+    path = f"target/release/{name}" if name != "lambda_hello" else "target/release/examples/lambda_hello"
+    raw = os.path.getsize(path)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(path, "bootstrap")
+    print(f"{name:<20} {raw:>10} {len(buffer.getvalue()):>10}")
+PY
+
+if [ ! -d .local/bench-node/node_modules/twilio ]; then
+  mkdir -p .local/bench-node
+  (cd .local/bench-node && echo '{"private":true}' > package.json \
+    && npm install --no-audit --no-fund --loglevel=error twilio@5)
+fi
+
+echo "== start-up"
+set -a
+# shellcheck disable=SC1091
+source .env.example
+set +a
+export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
+commands=("lambda_hello=target/release/examples/lambda_hello")
+for f in "${FUNCTIONS[@]}"; do commands+=("$f=target/release/$f"); done
+commands+=("node_require_twilio=node -e require('$ROOT/.local/bench-node/node_modules/twilio')")
+python3 scripts/bench/startup.py "$RUNS" "${commands[@]}"
+
+echo "== CPU per webhook piece (criterion, quick)"
+cargo bench -q -p shared --bench webhook -- --quick 2>/dev/null | grep -E "time:|^[a-z_/ ]+$" || true

@@ -1,0 +1,314 @@
+//! TaskRouter workspace events: what each one asks of Homeline.
+
+use crate::config::Activities;
+use crate::store::{Activity, AttemptState};
+use crate::twilio::CallUpdate;
+
+/// How a reservation ended without a decision on the worker's leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReservationEnd {
+    Canceled,
+    Timeout,
+    Rescinded,
+}
+
+impl ReservationEnd {
+    /// Written as the attempt's outcome; `timeout` is also the miss reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReservationEnd::Canceled => "reservation-canceled",
+            ReservationEnd::Timeout => "timeout",
+            ReservationEnd::Rescinded => "reservation-rescinded",
+        }
+    }
+}
+
+/// A workspace event, reduced to what Homeline acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskRouterEvent {
+    /// The task reached the queue nobody serves, or its workflow gave up:
+    /// send the caller to voicemail, then cancel the task.
+    NobodyAvailable {
+        task_sid: String,
+        /// TaskAttributes `call_sid`: the caller's call.
+        call_sid: Option<String>,
+        /// TaskAttributes `skill`.
+        skill: Option<String>,
+    },
+    /// The task is gone (usually the caller hung up): close every open attempt.
+    TaskCanceled { task_sid: String },
+    /// One reservation is over: close its attempt if still open.
+    ReservationEnded {
+        task_sid: String,
+        reservation_sid: String,
+        end: ReservationEnd,
+    },
+    /// A worker's activity changed in TaskRouter.
+    WorkerActivity {
+        worker_sid: String,
+        /// WorkerAttributes `contact_uri` in E.164: the profile's key.
+        phone: Option<String>,
+        /// `None` for an activity Homeline does not know.
+        activity: Option<Activity>,
+    },
+    /// An event Homeline has no use for.
+    Ignored { event_type: String },
+}
+
+/// A required event parameter is missing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event {event_type} lacks {param}")]
+pub struct MissingParam {
+    pub event_type: String,
+    pub param: &'static str,
+}
+
+/// Classifies an event from its form parameters (`param` looks one up).
+pub fn classify<'a>(
+    param: impl Fn(&str) -> Option<&'a str>,
+    no_worker_queue_sid: &str,
+    activities: &Activities,
+) -> Result<TaskRouterEvent, MissingParam> {
+    let event_type = param("EventType").unwrap_or_default().to_string();
+    let require = |name: &'static str| {
+        param(name)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| MissingParam {
+                event_type: event_type.clone(),
+                param: name,
+            })
+    };
+    let event = match event_type.as_str() {
+        "task-queue.entered" if param("TaskQueueSid") != Some(no_worker_queue_sid) => {
+            TaskRouterEvent::Ignored { event_type }
+        }
+        "task-queue.entered" | "workflow.timeout" => {
+            let attributes = json_object(param("TaskAttributes"));
+            TaskRouterEvent::NobodyAvailable {
+                task_sid: require("TaskSid")?,
+                call_sid: string_field(&attributes, "call_sid"),
+                skill: string_field(&attributes, "skill"),
+            }
+        }
+        "task.canceled" => TaskRouterEvent::TaskCanceled {
+            task_sid: require("TaskSid")?,
+        },
+        "reservation.canceled" | "reservation.timeout" | "reservation.rescinded" => {
+            let end = match event_type.as_str() {
+                "reservation.canceled" => ReservationEnd::Canceled,
+                "reservation.timeout" => ReservationEnd::Timeout,
+                _ => ReservationEnd::Rescinded,
+            };
+            TaskRouterEvent::ReservationEnded {
+                task_sid: require("TaskSid")?,
+                reservation_sid: require("ReservationSid")?,
+                end,
+            }
+        }
+        "worker.activity.update" => {
+            let attributes = json_object(param("WorkerAttributes"));
+            let activity_sid = require("WorkerActivitySid")?;
+            TaskRouterEvent::WorkerActivity {
+                worker_sid: require("WorkerSid")?,
+                phone: string_field(&attributes, "contact_uri").and_then(|uri| contact_phone(&uri)),
+                activity: activity_for(&activity_sid, activities),
+            }
+        }
+        _ => TaskRouterEvent::Ignored { event_type },
+    };
+    Ok(event)
+}
+
+/// `+15551234567` or `tel:+15551234567` as E.164; anything else (a SIP
+/// address, a client name) is no enrolled phone.
+fn contact_phone(uri: &str) -> Option<String> {
+    crate::phone::normalize(uri.strip_prefix("tel:").unwrap_or(uri)).ok()
+}
+
+fn activity_for(activity_sid: &str, activities: &Activities) -> Option<Activity> {
+    [
+        (&activities.available, Activity::Available),
+        (&activities.offline, Activity::Offline),
+        (&activities.unavailable, Activity::Unavailable),
+    ]
+    .into_iter()
+    .find(|(sid, _)| sid.as_str() == activity_sid)
+    .map(|(_, activity)| activity)
+}
+
+/// TaskRouter sends attributes as a JSON string; anything else reads as `{}`.
+fn json_object(raw: Option<&str>) -> serde_json::Value {
+    raw.and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_else(|| serde_json::json!({}))
+}
+
+fn string_field(object: &serde_json::Value, name: &str) -> Option<String> {
+    object
+        .get(name)
+        .and_then(serde_json::Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// How to stop a worker leg that may still ring or wait: cancel it while it
+/// rings, hang it up once answered; a decided attempt is left alone.
+pub fn leg_hangup(state: AttemptState) -> Option<CallUpdate> {
+    match state {
+        AttemptState::Dialing => Some(CallUpdate::Cancel),
+        AttemptState::Answered => Some(CallUpdate::Complete),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOBODY: &str = "WQ0000000000000000000000000000000f";
+
+    fn activities() -> Activities {
+        Activities {
+            available: "WA1".into(),
+            offline: "WA2".into(),
+            unavailable: "WA3".into(),
+        }
+    }
+
+    fn classify_pairs(pairs: &[(&str, &str)]) -> Result<TaskRouterEvent, MissingParam> {
+        let lookup = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        classify(lookup, NOBODY, &activities())
+    }
+
+    #[test]
+    fn nobody_queue_entered_and_workflow_timeout_mean_voicemail() {
+        let attrs = r#"{"skill":"sales","call_sid":"CA1","from":"+15551230000"}"#;
+        let expected = TaskRouterEvent::NobodyAvailable {
+            task_sid: "WT1".into(),
+            call_sid: Some("CA1".into()),
+            skill: Some("sales".into()),
+        };
+        let entered = classify_pairs(&[
+            ("EventType", "task-queue.entered"),
+            ("TaskQueueSid", NOBODY),
+            ("TaskSid", "WT1"),
+            ("TaskAttributes", attrs),
+        ]);
+        assert_eq!(entered, Ok(expected.clone()));
+        let timeout = classify_pairs(&[
+            ("EventType", "workflow.timeout"),
+            ("TaskSid", "WT1"),
+            ("TaskAttributes", attrs),
+        ]);
+        assert_eq!(timeout, Ok(expected));
+    }
+
+    #[test]
+    fn entering_a_staffed_queue_is_ignored() {
+        let event = classify_pairs(&[
+            ("EventType", "task-queue.entered"),
+            ("TaskQueueSid", "WQ00000000000000000000000000000001"),
+            ("TaskSid", "WT1"),
+        ]);
+        assert!(matches!(event, Ok(TaskRouterEvent::Ignored { .. })));
+    }
+
+    #[test]
+    fn reservation_endings_need_task_and_reservation() {
+        let event = classify_pairs(&[
+            ("EventType", "reservation.timeout"),
+            ("TaskSid", "WT1"),
+            ("ReservationSid", "WR1"),
+        ]);
+        assert_eq!(
+            event,
+            Ok(TaskRouterEvent::ReservationEnded {
+                task_sid: "WT1".into(),
+                reservation_sid: "WR1".into(),
+                end: ReservationEnd::Timeout,
+            })
+        );
+        let missing = classify_pairs(&[("EventType", "reservation.rescinded"), ("TaskSid", "WT1")]);
+        assert_eq!(
+            missing.map_err(|e| e.param),
+            Err("ReservationSid"),
+            "a reservation event without its SID is a bad request"
+        );
+    }
+
+    #[test]
+    fn worker_activity_maps_known_activities_only() {
+        let event = classify_pairs(&[
+            ("EventType", "worker.activity.update"),
+            ("WorkerSid", "WK1"),
+            ("WorkerActivitySid", "WA3"),
+            (
+                "WorkerAttributes",
+                r#"{"contact_uri":"+15550001111","skills":["sales"]}"#,
+            ),
+        ]);
+        assert_eq!(
+            event,
+            Ok(TaskRouterEvent::WorkerActivity {
+                worker_sid: "WK1".into(),
+                phone: Some("+15550001111".into()),
+                activity: Some(Activity::Unavailable),
+            })
+        );
+        let unknown = classify_pairs(&[
+            ("EventType", "worker.activity.update"),
+            ("WorkerSid", "WK1"),
+            ("WorkerActivitySid", "WA9"),
+            ("WorkerAttributes", "not json"),
+        ]);
+        assert_eq!(
+            unknown,
+            Ok(TaskRouterEvent::WorkerActivity {
+                worker_sid: "WK1".into(),
+                phone: None,
+                activity: None,
+            })
+        );
+    }
+
+    #[test]
+    fn contact_uris_become_profile_keys() {
+        assert_eq!(
+            contact_phone("tel:+15550001111").as_deref(),
+            Some("+15550001111")
+        );
+        assert_eq!(
+            contact_phone("+15550001111").as_deref(),
+            Some("+15550001111")
+        );
+        assert_eq!(contact_phone("sip:ann@example.com"), None);
+        assert_eq!(contact_phone("client:ann"), None);
+    }
+
+    #[test]
+    fn unknown_events_are_ignored() {
+        assert_eq!(
+            classify_pairs(&[("EventType", "reservation.created")]),
+            Ok(TaskRouterEvent::Ignored {
+                event_type: "reservation.created".into()
+            })
+        );
+    }
+
+    #[test]
+    fn ringing_legs_are_canceled_answered_ones_hung_up() {
+        assert_eq!(leg_hangup(AttemptState::Dialing), Some(CallUpdate::Cancel));
+        assert_eq!(
+            leg_hangup(AttemptState::Answered),
+            Some(CallUpdate::Complete)
+        );
+        for state in [
+            AttemptState::Bridging,
+            AttemptState::Missed,
+            AttemptState::Canceled,
+            AttemptState::Completed,
+        ] {
+            assert_eq!(leg_hangup(state), None);
+        }
+    }
+}

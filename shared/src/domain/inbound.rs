@@ -1,0 +1,211 @@
+//! The customer line's decisions: menu, queue results, voicemail recipients
+//! and wording. The `inbound` function turns them into TwiML and effects.
+
+use crate::store::{Voicemail, WorkerProfile};
+
+/// How often the menu is offered before the first skill is taken.
+pub const MENU_TRIES: u32 = 2;
+
+/// The voicemail box of a call that never chose a skill (after hours).
+pub const GENERAL_MAILBOX: &str = "general";
+
+/// What the caller's menu input leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MenuStep<'a> {
+    /// Queue the caller for this skill.
+    Enqueue(&'a str),
+    /// Offer the menu again; the next answer is try `next_try`.
+    Repeat { next_try: u32 },
+}
+
+/// The caller pressed `digits` (nothing, when `None` or empty) on try
+/// `try_no` (1 = the first offer). A digit naming a skill queues for it; no or
+/// invalid input repeats the menu once, then takes the first skill.
+pub fn choose_skill<'a>(skills: &'a [String], digits: Option<&str>, try_no: u32) -> MenuStep<'a> {
+    let chosen = digits
+        .and_then(|d| d.trim().parse::<usize>().ok())
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|i| skills.get(i));
+    // Config guarantees a first skill; a choice falls back to it on the last try.
+    let fallback = || (try_no >= MENU_TRIES).then(|| skills.first()).flatten();
+    match chosen.or_else(fallback) {
+        Some(skill) => MenuStep::Enqueue(skill),
+        None => MenuStep::Repeat {
+            next_try: try_no + 1,
+        },
+    }
+}
+
+/// Where a caller goes once out of the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterQueue {
+    /// The call was handled (bridged), abandoned, or taken elsewhere: end quietly.
+    End,
+    /// Nobody took it: offer voicemail.
+    Voicemail,
+}
+
+/// The Enqueue `action`'s `QueueResult`.
+///
+/// `redirected` means a REST update (our no-worker redirect to voicemail)
+/// took the call out of the queue: the redirect's own URL runs the call, so
+/// nothing is added here. `leave` and unknown results still have a caller
+/// waiting for something: voicemail.
+pub fn after_queue(queue_result: &str) -> AfterQueue {
+    match queue_result {
+        "bridged" | "bridging-in-process" | "redirected-from-bridged" | "hangup" | "redirected" => {
+            AfterQueue::End
+        }
+        _ => AfterQueue::Voicemail,
+    }
+}
+
+/// "You are caller number 2." from the wait URL's `QueuePosition`.
+pub fn position_announcement(queue_position: Option<&str>) -> Option<String> {
+    let position: u32 = queue_position?.trim().parse().ok()?;
+    (position > 0).then(|| format!("You are caller number {position}."))
+}
+
+/// The apology before the beep, naming who could not answer.
+pub fn voicemail_apology(mailbox: &str) -> String {
+    if mailbox == GENERAL_MAILBOX {
+        "Sorry, we are closed right now. Please leave a message after the tone, and we will call you back.".into()
+    } else {
+        format!(
+            "Sorry, no one from {mailbox} can take your call right now. Please leave a message after the tone, and we will call you back."
+        )
+    }
+}
+
+/// Who hears of a new voicemail: the configured numbers, then (when
+/// `notify_workers`) every enrolled worker with the voicemail's skill (all of
+/// them for the general box), each number once.
+pub fn voicemail_recipients(
+    notify_numbers: &[String],
+    notify_workers: bool,
+    workers: &[WorkerProfile],
+    mailbox: &str,
+) -> Vec<String> {
+    let mut recipients: Vec<String> = Vec::new();
+    let skilled = workers
+        .iter()
+        .filter(|_| notify_workers)
+        .filter(|w| mailbox == GENERAL_MAILBOX || w.skills.iter().any(|s| s == mailbox))
+        .map(|w| &w.phone);
+    for number in notify_numbers.iter().chain(skilled) {
+        if !recipients.contains(number) {
+            recipients.push(number.clone());
+        }
+    }
+    recipients
+}
+
+/// The SMS announcing a voicemail: who called, for what, how long, the link.
+pub fn voicemail_announcement(voicemail: &Voicemail) -> String {
+    let topic = if voicemail.skill == GENERAL_MAILBOX {
+        "after hours".to_string()
+    } else {
+        format!("for {}", voicemail.skill)
+    };
+    format!(
+        "New voicemail {topic} from {caller} ({minutes}:{seconds:02}): {url}",
+        caller = voicemail.caller,
+        minutes = voicemail.duration_secs / 60,
+        seconds = voicemail.duration_secs % 60,
+        url = voicemail.recording_url,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skills(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn menu_digits_map_to_skills() {
+        let s = skills(&["sales", "support", "billing"]);
+        assert_eq!(choose_skill(&s, Some("1"), 1), MenuStep::Enqueue("sales"));
+        assert_eq!(choose_skill(&s, Some("2"), 1), MenuStep::Enqueue("support"));
+        assert_eq!(choose_skill(&s, Some("3"), 2), MenuStep::Enqueue("billing"));
+    }
+
+    #[test]
+    fn no_or_invalid_input_repeats_once_then_takes_the_first_skill() {
+        let s = skills(&["sales", "support"]);
+        for digits in [None, Some(""), Some("0"), Some("9"), Some("*"), Some("#")] {
+            assert_eq!(
+                choose_skill(&s, digits, 1),
+                MenuStep::Repeat { next_try: 2 },
+                "{digits:?}"
+            );
+            assert_eq!(
+                choose_skill(&s, digits, 2),
+                MenuStep::Enqueue("sales"),
+                "{digits:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn queue_results_end_quietly_or_go_to_voicemail() {
+        for result in ["bridged", "hangup", "redirected", "bridging-in-process"] {
+            assert_eq!(after_queue(result), AfterQueue::End, "{result}");
+        }
+        for result in ["queue-full", "error", "system-error", "leave", "surprise"] {
+            assert_eq!(after_queue(result), AfterQueue::Voicemail, "{result}");
+        }
+    }
+
+    #[test]
+    fn position_is_announced_only_when_known() {
+        assert_eq!(
+            position_announcement(Some("2")).as_deref(),
+            Some("You are caller number 2.")
+        );
+        assert_eq!(position_announcement(Some("0")), None);
+        assert_eq!(position_announcement(Some("x")), None);
+        assert_eq!(position_announcement(None), None);
+    }
+
+    #[test]
+    fn recipients_are_numbers_then_skilled_workers_without_repeats() {
+        let numbers = skills(&["+15550000001", "+15550000002"]);
+        let workers = vec![
+            WorkerProfile::new("+15550000002", "Ann", skills(&["sales"])),
+            WorkerProfile::new("+15550000003", "Bob", skills(&["sales", "support"])),
+            WorkerProfile::new("+15550000004", "Cy", skills(&["support"])),
+        ];
+        assert_eq!(
+            voicemail_recipients(&numbers, true, &workers, "sales"),
+            skills(&["+15550000001", "+15550000002", "+15550000003"])
+        );
+        assert_eq!(
+            voicemail_recipients(&numbers, false, &workers, "sales"),
+            numbers
+        );
+        assert_eq!(
+            voicemail_recipients(&[], true, &workers, GENERAL_MAILBOX).len(),
+            3
+        );
+    }
+
+    #[test]
+    fn announcement_says_who_what_how_long_and_where() {
+        let voicemail = Voicemail {
+            recording_sid: "RE1".into(),
+            call_sid: "CA1".into(),
+            caller: "+15551234567".into(),
+            skill: "support".into(),
+            recording_url: "https://api.twilio.com/rec/RE1".into(),
+            duration_secs: 65,
+            received_at: 0,
+        };
+        assert_eq!(
+            voicemail_announcement(&voicemail),
+            "New voicemail for support from +15551234567 (1:05): https://api.twilio.com/rec/RE1"
+        );
+    }
+}

@@ -1,0 +1,754 @@
+//! Worker intake: what an enrolled worker's SMS or voice-menu key press asks
+//! for, and the words Homeline answers with.
+//!
+//! Everything here is pure. The `intake` function reads the worker's profile,
+//! asks [`decide_sms`] / [`decide_voice`] what to do, applies it to TaskRouter
+//! and the table, and answers with a text from [`replies`] or [`prompts`].
+
+use crate::store::{Activity, WorkerProfile};
+use crate::twilio::WorkerUpdate;
+
+/// A worker's SMS, parsed. Case, spacing and commas do not matter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsCommand {
+    /// `on|online|start [skill...]`; an empty list reuses the last skills.
+    On(Vec<String>),
+    /// `off|offline`. Never `stop`: carriers reserve it for opting out.
+    Off,
+    Status,
+    Help,
+    /// Anything else (including an empty body).
+    Unknown,
+}
+
+/// Parses an SMS body: the first word is the command, the rest its skills.
+pub fn parse_sms(body: &str) -> SmsCommand {
+    let mut words = body
+        .split(|c: char| c.is_whitespace() || c == ',')
+        // People end texts with punctuation ("On sales!", "off.").
+        .map(|w| w.trim_matches(|c: char| matches!(c, '.' | '!' | '?' | ';' | ':')))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase);
+    let Some(command) = words.next() else {
+        return SmsCommand::Unknown;
+    };
+    let rest: Vec<String> = words.collect();
+    match command.as_str() {
+        "on" | "online" | "start" => {
+            let mut skills: Vec<String> = Vec::new();
+            for skill in rest {
+                if !skills.contains(&skill) {
+                    skills.push(skill);
+                }
+            }
+            SmsCommand::On(skills)
+        }
+        "off" | "offline" if rest.is_empty() => SmsCommand::Off,
+        "status" if rest.is_empty() => SmsCommand::Status,
+        "help" => SmsCommand::Help,
+        _ => SmsCommand::Unknown,
+    }
+}
+
+/// What to do for one SMS from a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsPlan {
+    /// Answer with this text and change nothing.
+    Reply(String),
+    /// Find or create the TaskRouter worker, make it Available with these skills.
+    GoOnline(Vec<String>),
+    /// Make the TaskRouter worker Offline, rejecting pending reservations.
+    GoOffline,
+}
+
+/// Decides what an SMS does. `profile` is `None` for a number that is not
+/// enrolled: it gets a refusal and nothing changes. `skills` are the
+/// configured skills (`SKILLS`), in menu order.
+pub fn decide_sms(
+    command: &SmsCommand,
+    profile: Option<&WorkerProfile>,
+    skills: &[String],
+) -> SmsPlan {
+    let Some(profile) = profile else {
+        return SmsPlan::Reply(replies::stranger());
+    };
+    match command {
+        SmsCommand::On(asked) if asked.is_empty() => match known_skills(&profile.skills, skills) {
+            last if last.is_empty() => SmsPlan::Reply(replies::which_skill(skills)),
+            last => SmsPlan::GoOnline(last),
+        },
+        SmsCommand::On(asked) => {
+            let unknown: Vec<&str> = asked
+                .iter()
+                .filter(|s| !skills.contains(s))
+                .map(String::as_str)
+                .collect();
+            if unknown.is_empty() {
+                SmsPlan::GoOnline(asked.clone())
+            } else {
+                SmsPlan::Reply(replies::unknown_skill(&unknown, skills))
+            }
+        }
+        SmsCommand::Off => SmsPlan::GoOffline,
+        SmsCommand::Status => SmsPlan::Reply(replies::status(profile)),
+        SmsCommand::Help | SmsCommand::Unknown => SmsPlan::Reply(replies::help(skills)),
+    }
+}
+
+/// The worker's last skills that are still configured (the operator may
+/// have dropped one from `SKILLS` since).
+fn known_skills(last: &[String], skills: &[String]) -> Vec<String> {
+    last.iter()
+        .filter(|s| skills.contains(s))
+        .cloned()
+        .collect()
+}
+
+/// The first `on` ever (no TaskRouter worker yet) gets the welcome advice.
+pub fn is_first_online(profile: &WorkerProfile) -> bool {
+    profile.worker_sid.is_none()
+}
+
+/// The profile after the worker went online in TaskRouter: the consecutive
+/// miss count starts again, so one old miss does not take them out at once.
+pub fn went_online(profile: &WorkerProfile, worker_sid: &str, skills: &[String]) -> WorkerProfile {
+    WorkerProfile {
+        worker_sid: Some(worker_sid.to_string()),
+        skills: skills.to_vec(),
+        activity: Some(Activity::Available),
+        misses: 0,
+        ..profile.clone()
+    }
+}
+
+/// The profile after the worker went offline. `worker_sid` is `None` when
+/// TaskRouter no longer knows the worker (deleted in the console).
+pub fn went_offline(profile: &WorkerProfile, worker_sid: Option<&str>) -> WorkerProfile {
+    WorkerProfile {
+        worker_sid: worker_sid.map(str::to_string),
+        activity: Some(Activity::Offline),
+        ..profile.clone()
+    }
+}
+
+/// TaskRouter worker attributes: `contact_uri` is the phone the assignment
+/// rings, `skills` what the workflow matches on.
+pub fn worker_attributes(profile: &WorkerProfile, skills: &[String]) -> serde_json::Value {
+    serde_json::json!({
+        "contact_uri": profile.phone,
+        "skills": skills,
+        "name": profile.name,
+    })
+}
+
+/// Going offline: Offline activity, and any reservation still pending is
+/// rejected so the caller is offered to someone else at once.
+pub fn offline_update(offline_activity_sid: &str) -> WorkerUpdate {
+    WorkerUpdate {
+        activity_sid: Some(offline_activity_sid.to_string()),
+        attributes: None,
+        reject_pending_reservations: true,
+    }
+}
+
+/// A step of the voice menu (the path below `/intake/voice`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoiceStep {
+    /// `/intake/voice`: the call has just been answered.
+    Greet,
+    /// `/intake/voice/menu`: the main menu's key press (or none).
+    Menu,
+    /// `/intake/voice/skill`: which skill to go online for.
+    Skill,
+}
+
+impl VoiceStep {
+    /// The step of a request path; `None` for a path Homeline does not serve.
+    pub fn from_path(path: &str) -> Option<Self> {
+        match path.trim_end_matches('/') {
+            "/intake/voice" => Some(VoiceStep::Greet),
+            "/intake/voice/menu" => Some(VoiceStep::Menu),
+            "/intake/voice/skill" => Some(VoiceStep::Skill),
+            _ => None,
+        }
+    }
+
+    /// The path whose `<Gather>` answers this step's question.
+    pub fn path(self) -> &'static str {
+        match self {
+            VoiceStep::Greet => "/intake/voice",
+            VoiceStep::Menu => "/intake/voice/menu",
+            VoiceStep::Skill => "/intake/voice/skill",
+        }
+    }
+}
+
+/// A menu is asked this many times before Homeline says goodbye.
+pub const MAX_ATTEMPTS: u32 = 2;
+
+/// What the voice menu does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoiceAction {
+    /// Not enrolled: a short refusal, then hang up.
+    Refuse,
+    /// Ask the main menu (1 online, 2 offline, 3 status). `reprompt`: the
+    /// previous try had no (valid) key.
+    Menu {
+        attempt: u32,
+        reprompt: bool,
+    },
+    /// Ask which skill, by digit in `SKILLS` order.
+    AskSkill {
+        attempt: u32,
+        reprompt: bool,
+    },
+    GoOnline(Vec<String>),
+    GoOffline,
+    /// Say the status, then offer the menu again.
+    Status,
+    /// No key after the last attempt: goodbye and hang up.
+    Goodbye,
+}
+
+/// Decides the next voice-menu action. `attempt` is the try the key press
+/// answers (from the signed `attempt` query parameter, 1 when absent);
+/// `digits` is Twilio's `Digits` (absent or empty when the caller pressed nothing).
+pub fn decide_voice(
+    step: VoiceStep,
+    profile: Option<&WorkerProfile>,
+    digits: Option<&str>,
+    attempt: u32,
+    skills: &[String],
+) -> VoiceAction {
+    if profile.is_none() {
+        return VoiceAction::Refuse;
+    }
+    let digit = digits.map(str::trim).filter(|d| !d.is_empty());
+    let retry = attempt < MAX_ATTEMPTS;
+    match step {
+        VoiceStep::Greet => VoiceAction::Menu {
+            attempt: 1,
+            reprompt: false,
+        },
+        VoiceStep::Menu => match digit {
+            Some("1") => VoiceAction::AskSkill {
+                attempt: 1,
+                reprompt: false,
+            },
+            Some("2") => VoiceAction::GoOffline,
+            Some("3") => VoiceAction::Status,
+            _ if retry => VoiceAction::Menu {
+                attempt: attempt + 1,
+                reprompt: true,
+            },
+            _ => VoiceAction::Goodbye,
+        },
+        VoiceStep::Skill => match digit.and_then(|d| skill_for_digit(skills, d)) {
+            Some(skill) => VoiceAction::GoOnline(vec![skill.to_string()]),
+            None if retry => VoiceAction::AskSkill {
+                attempt: attempt + 1,
+                reprompt: true,
+            },
+            None => VoiceAction::Goodbye,
+        },
+    }
+}
+
+fn skill_for_digit<'a>(skills: &'a [String], digit: &str) -> Option<&'a str> {
+    let n: usize = digit.parse().ok()?;
+    skills.get(n.checked_sub(1)?).map(String::as_str)
+}
+
+/// The `attempt` query parameter: 1 when absent or unreadable, never above
+/// [`MAX_ATTEMPTS`] (the query is signed, but a bad value must not loop).
+pub fn parse_attempt(raw: Option<&str>) -> u32 {
+    raw.and_then(|a| a.trim().parse::<u32>().ok())
+        .unwrap_or(1)
+        .clamp(1, MAX_ATTEMPTS)
+}
+
+/// How a worker's state reads aloud: "online for sales",
+/// "offline", "unavailable after a missed call".
+fn describe(profile: &WorkerProfile) -> String {
+    match profile.activity {
+        Some(Activity::Available) => format!("online for {}", profile.skills.join(", ")),
+        Some(Activity::Unavailable) => "paused after a missed call".to_string(),
+        Some(Activity::Offline) | None => "offline".to_string(),
+    }
+}
+
+/// SMS replies. Each fits one GSM-7 segment (160 characters): a reply that
+/// splits costs double and may arrive out of order.
+pub mod replies {
+    use super::{Activity, WorkerProfile};
+
+    /// The most a single-segment GSM-7 SMS holds, in septets.
+    pub const SEGMENT: usize = 160;
+
+    pub fn stranger() -> String {
+        "This number is not on the Homeline roster, so nothing was changed. \
+         Ask your manager to add you."
+            .to_string()
+    }
+
+    pub fn help(skills: &[String]) -> String {
+        fit(
+            "Homeline: text ON <skill> to take calls, OFF to stop, STATUS to check. Skills: ",
+            skills,
+            ".",
+        )
+    }
+
+    pub fn which_skill(skills: &[String]) -> String {
+        fit("Which skill? Text ON and one of: ", skills, ".")
+    }
+
+    pub fn unknown_skill(unknown: &[&str], skills: &[String]) -> String {
+        let unknown: Vec<String> = unknown.iter().map(|s| sanitize(s)).collect();
+        fit(
+            &format!(
+                "Unknown skill {}. Nothing changed. Skills: ",
+                unknown.join(", ")
+            ),
+            skills,
+            ".",
+        )
+    }
+
+    /// The confirmation of `on`. `save_number`: the number that will ring
+    /// the worker, given on the first `on` so they save it as a contact;
+    /// phones that screen unknown callers would otherwise put an assistant
+    /// on the line that machine detection takes for voicemail.
+    pub fn online(skills: &[String], save_number: Option<&str>) -> String {
+        let tail = match save_number {
+            Some(number) => format!(
+                ". Save {number} as a contact so your phone's call screening lets our calls through. \
+                 Text OFF to stop."
+            ),
+            None => ". Text OFF to stop.".to_string(),
+        };
+        fit("You're online for ", skills, &tail)
+    }
+
+    pub fn offline() -> String {
+        "You're offline: no calls until you text ON.".to_string()
+    }
+
+    pub fn status(profile: &WorkerProfile) -> String {
+        match profile.activity {
+            Some(Activity::Available) => fit(
+                "Homeline: you are online for ",
+                &profile.skills,
+                ". Text OFF to stop.",
+            ),
+            Some(Activity::Unavailable) => {
+                "Homeline: you are paused after a missed call. Text ON to take calls.".to_string()
+            }
+            Some(Activity::Offline) | None => {
+                "Homeline: you are offline. Text ON to take calls.".to_string()
+            }
+        }
+    }
+
+    pub fn try_again() -> String {
+        "Homeline couldn't update right now, please try again in a minute.".to_string()
+    }
+
+    /// `head` + the skills joined by ", " + `tail`, dropping skills from the
+    /// end (shown as "...") until it fits one segment.
+    fn fit(head: &str, skills: &[String], tail: &str) -> String {
+        let mut shown = skills.len();
+        loop {
+            let mut list = skills[..shown].join(", ");
+            if shown < skills.len() {
+                list.push_str(if shown == 0 { "..." } else { ", ..." });
+            }
+            let text = format!("{head}{list}{tail}");
+            if shown == 0 || septets(&text).is_some_and(|n| n <= SEGMENT) {
+                return text;
+            }
+            shown -= 1;
+        }
+    }
+
+    /// A word the worker typed, echoed back: GSM-7 only and short, so the
+    /// reply stays one segment whatever they sent.
+    fn sanitize(word: &str) -> String {
+        let clean: String = word
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+            .take(20)
+            .collect();
+        if clean.is_empty() { "?".into() } else { clean }
+    }
+
+    /// Length in GSM-7 septets, `None` when a character needs UCS-2 (which
+    /// would cut the segment to 70 characters).
+    pub fn septets(text: &str) -> Option<usize> {
+        const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
+            ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+        const EXTENDED: &str = "^{}\\[~]|€\u{c}";
+        text.chars().try_fold(0, |n, c| {
+            if BASIC.contains(c) {
+                Some(n + 1)
+            } else if EXTENDED.contains(c) {
+                Some(n + 2)
+            } else {
+                None
+            }
+        })
+    }
+}
+
+/// What the voice menu says. Spoken, so no length limit; short anyway.
+pub mod prompts {
+    use super::{WorkerProfile, describe};
+
+    pub fn refusal() -> String {
+        "This phone number is not enrolled with Homeline. Goodbye.".to_string()
+    }
+
+    pub fn greeting(profile: &WorkerProfile) -> String {
+        format!("Hello {}. You are {}.", profile.name, describe(profile))
+    }
+
+    pub fn menu() -> String {
+        "Press 1 to go online. Press 2 to go offline. Press 3 to hear your status.".to_string()
+    }
+
+    pub fn skill_menu(skills: &[String]) -> String {
+        let options: Vec<String> = skills
+            .iter()
+            .enumerate()
+            .map(|(i, skill)| format!("For {skill}, press {}.", i + 1))
+            .collect();
+        options.join(" ")
+    }
+
+    pub fn not_understood() -> String {
+        "Sorry, I didn't get that.".to_string()
+    }
+
+    pub fn status(profile: &WorkerProfile) -> String {
+        format!("You are {}.", describe(profile))
+    }
+
+    pub fn online(skills: &[String]) -> String {
+        format!("You are now online for {}. Goodbye.", skills.join(", "))
+    }
+
+    pub fn offline() -> String {
+        "You are now offline. Goodbye.".to_string()
+    }
+
+    pub fn try_again() -> String {
+        "Sorry, Homeline couldn't update right now. Please try again in a minute. Goodbye."
+            .to_string()
+    }
+
+    pub fn goodbye() -> String {
+        "Goodbye.".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replies::{SEGMENT, septets};
+    use super::*;
+
+    fn skills(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn worker(last: &[&str]) -> WorkerProfile {
+        WorkerProfile::new("+15551230001", "Ana", skills(last))
+    }
+
+    #[test]
+    fn parses_commands_forgivingly() {
+        let cases = [
+            ("on sales", SmsCommand::On(skills(&["sales"]))),
+            ("  ON   Sales  ", SmsCommand::On(skills(&["sales"]))),
+            (
+                "Online sales, support",
+                SmsCommand::On(skills(&["sales", "support"])),
+            ),
+            ("start\tsupport\n", SmsCommand::On(skills(&["support"]))),
+            ("on sales sales", SmsCommand::On(skills(&["sales"]))),
+            ("On sales!", SmsCommand::On(skills(&["sales"]))),
+            ("on", SmsCommand::On(vec![])),
+            ("OFF", SmsCommand::Off),
+            (" offline. ", SmsCommand::Off),
+            ("Status", SmsCommand::Status),
+            ("help", SmsCommand::Help),
+            ("HELP me", SmsCommand::Help),
+            ("stop", SmsCommand::Unknown),
+            ("off sales", SmsCommand::Unknown),
+            ("", SmsCommand::Unknown),
+            ("   ", SmsCommand::Unknown),
+            ("hello there", SmsCommand::Unknown),
+            ("onsales", SmsCommand::Unknown),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(parse_sms(body), expected, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn stranger_is_refused_whatever_they_send() {
+        let config = skills(&["sales", "support"]);
+        for body in ["on sales", "off", "status", "help", "hi"] {
+            match decide_sms(&parse_sms(body), None, &config) {
+                SmsPlan::Reply(text) => assert_eq!(text, replies::stranger()),
+                other => panic!("{body:?}: stranger got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn on_with_known_skills_goes_online() {
+        let config = skills(&["sales", "support"]);
+        let plan = decide_sms(&parse_sms("on support sales"), Some(&worker(&[])), &config);
+        assert_eq!(plan, SmsPlan::GoOnline(skills(&["support", "sales"])));
+    }
+
+    #[test]
+    fn on_alone_reuses_last_known_skills() {
+        let config = skills(&["sales", "support"]);
+        let plan = decide_sms(
+            &SmsCommand::On(vec![]),
+            Some(&worker(&["support"])),
+            &config,
+        );
+        assert_eq!(plan, SmsPlan::GoOnline(skills(&["support"])));
+        // A skill dropped from SKILLS since is not reused.
+        let plan = decide_sms(
+            &SmsCommand::On(vec![]),
+            Some(&worker(&["billing", "sales"])),
+            &config,
+        );
+        assert_eq!(plan, SmsPlan::GoOnline(skills(&["sales"])));
+        // Nothing usable left: ask which.
+        let plan = decide_sms(
+            &SmsCommand::On(vec![]),
+            Some(&worker(&["billing"])),
+            &config,
+        );
+        match plan {
+            SmsPlan::Reply(text) => assert!(text.contains("sales, support"), "{text}"),
+            other => panic!("expected a question, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_skill_changes_nothing_and_names_the_valid_ones() {
+        let config = skills(&["sales", "support"]);
+        let plan = decide_sms(&parse_sms("on sales billing"), Some(&worker(&[])), &config);
+        let SmsPlan::Reply(text) = plan else {
+            panic!("unknown skill must not change anything: {plan:?}");
+        };
+        assert!(text.contains("billing"), "{text}");
+        assert!(text.contains("sales, support"), "{text}");
+    }
+
+    #[test]
+    fn off_status_help_unknown() {
+        let config = skills(&["sales", "support"]);
+        let mut profile = worker(&["sales"]);
+        profile.activity = Some(Activity::Available);
+        assert_eq!(
+            decide_sms(&SmsCommand::Off, Some(&profile), &config),
+            SmsPlan::GoOffline
+        );
+        assert_eq!(
+            decide_sms(&SmsCommand::Status, Some(&profile), &config),
+            SmsPlan::Reply("Homeline: you are online for sales. Text OFF to stop.".into())
+        );
+        for command in [SmsCommand::Help, SmsCommand::Unknown] {
+            let SmsPlan::Reply(text) = decide_sms(&command, Some(&profile), &config) else {
+                panic!("help must only reply");
+            };
+            assert!(
+                text.contains("ON <skill>") && text.contains("sales, support."),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn status_reads_each_activity() {
+        let mut profile = worker(&["sales"]);
+        assert!(replies::status(&profile).contains("offline"));
+        profile.activity = Some(Activity::Unavailable);
+        let text = replies::status(&profile);
+        assert!(
+            text.contains("missed call") && text.contains("ON"),
+            "{text}"
+        );
+        profile.activity = Some(Activity::Offline);
+        assert!(replies::status(&profile).contains("you are offline"));
+    }
+
+    #[test]
+    fn welcome_asks_to_save_the_number_only_the_first_time() {
+        let first = replies::online(&skills(&["sales"]), Some("+15005550006"));
+        assert!(first.contains("Save +15005550006 as a contact"), "{first}");
+        let again = replies::online(&skills(&["sales"]), None);
+        assert!(!again.contains("contact"), "{again}");
+        assert!(is_first_online(&worker(&[])));
+        let mut enrolled = worker(&[]);
+        enrolled.worker_sid = Some("WK1".into());
+        assert!(!is_first_online(&enrolled));
+    }
+
+    #[test]
+    fn every_reply_fits_one_gsm_segment() {
+        let few = skills(&["sales", "support"]);
+        let many: Vec<String> = (0..40).map(|i| format!("department-{i}")).collect();
+        let long_number = "+123456789012345";
+        let typed = "x".repeat(300);
+        let mut online = worker(&[]);
+        online.skills = many.clone();
+        online.activity = Some(Activity::Available);
+        let mut paused = worker(&["sales"]);
+        paused.activity = Some(Activity::Unavailable);
+        let mut texts = vec![
+            replies::stranger(),
+            replies::offline(),
+            replies::try_again(),
+            replies::status(&online),
+            replies::status(&paused),
+            replies::status(&worker(&[])),
+        ];
+        for list in [&few, &many] {
+            texts.push(replies::help(list));
+            texts.push(replies::which_skill(list));
+            texts.push(replies::unknown_skill(&[typed.as_str(), "café"], list));
+            texts.push(replies::online(list, Some(long_number)));
+            texts.push(replies::online(list, None));
+        }
+        for text in texts {
+            let n = septets(&text).unwrap_or_else(|| panic!("not GSM-7: {text}"));
+            assert!(n <= SEGMENT, "{n} septets: {text}");
+        }
+    }
+
+    #[test]
+    fn long_skill_lists_are_shortened_not_split() {
+        let many: Vec<String> = (0..40).map(|i| format!("department-{i}")).collect();
+        let text = replies::help(&many);
+        assert!(
+            text.contains("department-0, ") && text.ends_with(", ...."),
+            "{text}"
+        );
+        assert_eq!(
+            replies::help(&skills(&["sales", "support"])),
+            "Homeline: text ON <skill> to take calls, OFF to stop, STATUS to check. Skills: sales, support."
+        );
+    }
+
+    #[test]
+    fn septets_count_extension_characters_twice_and_reject_ucs2() {
+        assert_eq!(septets("abc"), Some(3));
+        assert_eq!(septets("[€]"), Some(6));
+        assert_eq!(septets("emoji 🙂"), None);
+        assert_eq!(septets("curly ’quote"), None);
+    }
+
+    #[test]
+    fn state_changes() {
+        let mut profile = worker(&["support"]);
+        profile.misses = 3;
+        profile.activity = Some(Activity::Unavailable);
+        let online = went_online(&profile, "WK1", &skills(&["sales"]));
+        assert_eq!(online.worker_sid.as_deref(), Some("WK1"));
+        assert_eq!(online.skills, skills(&["sales"]));
+        assert_eq!(online.activity, Some(Activity::Available));
+        assert_eq!(online.misses, 0);
+        assert_eq!(online.version, profile.version);
+        let offline = went_offline(&online, Some("WK1"));
+        assert_eq!(offline.activity, Some(Activity::Offline));
+        assert_eq!(
+            offline.skills,
+            skills(&["sales"]),
+            "skills kept for the next ON"
+        );
+        assert_eq!(went_offline(&online, None).worker_sid, None);
+        let update = offline_update("WA5");
+        assert_eq!(update.activity_sid.as_deref(), Some("WA5"));
+        assert!(update.reject_pending_reservations);
+        assert_eq!(update.attributes, None, "attributes (skills) are kept");
+        assert_eq!(
+            worker_attributes(&profile, &skills(&["sales"])),
+            serde_json::json!({"contact_uri": "+15551230001", "skills": ["sales"], "name": "Ana"})
+        );
+    }
+
+    #[test]
+    fn voice_menu_paths() {
+        let config = skills(&["sales", "support"]);
+        let me = worker(&[]);
+        let p = Some(&me);
+        use VoiceAction::{AskSkill, GoOffline, GoOnline, Goodbye, Refuse, Status};
+        use VoiceStep::{Greet, Skill};
+        let menu = |attempt, reprompt| VoiceAction::Menu { attempt, reprompt };
+        let ask = |attempt, reprompt| AskSkill { attempt, reprompt };
+        let m = VoiceStep::Menu;
+        let cases = [
+            (Greet, p, None, 1, menu(1, false)),
+            (m, p, Some("1"), 1, ask(1, false)),
+            (m, p, Some("2"), 2, GoOffline),
+            (m, p, Some("3"), 1, Status),
+            (m, p, None, 1, menu(2, true)),
+            (m, p, Some(""), 1, menu(2, true)),
+            (m, p, Some("9"), 1, menu(2, true)),
+            (m, p, None, 2, Goodbye),
+            (Skill, p, Some("2"), 1, GoOnline(skills(&["support"]))),
+            (Skill, p, Some("1"), 2, GoOnline(skills(&["sales"]))),
+            (Skill, p, Some("3"), 1, ask(2, true)),
+            (Skill, p, Some("0"), 1, ask(2, true)),
+            (Skill, p, None, 2, Goodbye),
+            (Greet, None, None, 1, Refuse),
+            (m, None, Some("1"), 1, Refuse),
+            (Skill, None, Some("1"), 1, Refuse),
+        ];
+        for (step, profile, digits, attempt, expected) in cases {
+            assert_eq!(
+                decide_voice(step, profile, digits, attempt, &config),
+                expected,
+                "{step:?} digits {digits:?} attempt {attempt}"
+            );
+        }
+    }
+
+    #[test]
+    fn voice_paths_and_attempts() {
+        for step in [VoiceStep::Greet, VoiceStep::Menu, VoiceStep::Skill] {
+            assert_eq!(VoiceStep::from_path(step.path()), Some(step));
+        }
+        assert_eq!(
+            VoiceStep::from_path("/intake/voice/menu/"),
+            Some(VoiceStep::Menu)
+        );
+        assert_eq!(VoiceStep::from_path("/intake/voice/other"), None);
+        assert_eq!(parse_attempt(None), 1);
+        assert_eq!(parse_attempt(Some("2")), 2);
+        assert_eq!(parse_attempt(Some("99")), MAX_ATTEMPTS);
+        assert_eq!(parse_attempt(Some("0")), 1);
+        assert_eq!(parse_attempt(Some("x")), 1);
+    }
+
+    #[test]
+    fn prompts_name_the_worker_and_the_skills_in_menu_order() {
+        let mut me = worker(&["sales"]);
+        me.activity = Some(Activity::Available);
+        assert_eq!(
+            prompts::greeting(&me),
+            "Hello Ana. You are online for sales."
+        );
+        assert_eq!(
+            prompts::skill_menu(&skills(&["sales", "support"])),
+            "For sales, press 1. For support, press 2."
+        );
+    }
+}
