@@ -5,7 +5,8 @@
 //! It reads only what it needs from the environment: `TABLE_NAME` and the
 //! standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB` for
 //! DynamoDB Local); `workers remove` also needs Twilio's, to set the
-//! TaskRouter worker Offline.
+//! TaskRouter worker Offline. `provision` (module [`provision`]) creates or
+//! updates the Twilio side and needs only Twilio's credentials.
 
 pub mod provision;
 
@@ -31,7 +32,8 @@ use shared::{Deadline, store::Activity};
                   (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local), \
                   SKILLS (optional: skills are checked against it), and for `workers remove` \
                   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN (or TWILIO_API_KEY + TWILIO_API_SECRET), \
-                  TWILIO_WORKSPACE_SID, TWILIO_ACTIVITY_OFFLINE_SID."
+                  TWILIO_WORKSPACE_SID, TWILIO_ACTIVITY_OFFLINE_SID. `provision` sets up the \
+                  Twilio side and needs only the Twilio credentials (see `homeline provision --help`)."
 )]
 pub struct Cli {
     #[command(subcommand)]
