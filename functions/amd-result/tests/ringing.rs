@@ -723,7 +723,8 @@ async fn concurrent_machine_verdict_and_key_press_decide_once() {
 #[tokio::test]
 async fn a_leg_placed_after_the_caller_left_is_stopped_at_once() {
     let rig = setup("hybrid").await;
-    rig.twilio.delay(Route::CreateCall, Duration::from_millis(800));
+    rig.twilio
+        .delay(Route::CreateCall, Duration::from_millis(800));
     let canceler = {
         let store = rig.app.store.clone();
         let (task_sid, reservation_sid) = (rig.task_sid.clone(), rig.reservation_sid.clone());
@@ -742,7 +743,10 @@ async fn a_leg_placed_after_the_caller_left_is_stopped_at_once() {
         })
     };
     let response = rig.assign().await;
-    assert!(canceler.await.expect("joined").applied(), "the attempt was open when the caller left");
+    assert!(
+        canceler.await.expect("joined").applied(),
+        "the attempt was open when the caller left"
+    );
     assert_eq!(response.status().as_u16(), 200);
     let call_sid = rig.call_sid();
     let cancels: Vec<_> = rig
