@@ -12,6 +12,13 @@ if [ ! -x "$CFN_LINT" ]; then
   exit 1
 fi
 "$CFN_LINT" template.yaml
+# SAM's own check (no AWS account needed with --lint and a region).
+SAM=.local/sam-venv/bin/sam
+if [ ! -x "$SAM" ]; then
+  echo "lint-template: $SAM is missing; run 'make setup'" >&2
+  exit 1
+fi
+SAM_CLI_TELEMETRY=0 "$SAM" validate --lint --template template.yaml --region us-east-1
 .local/venv/bin/python scripts/check-template.py
 if "$PYTHON" -c 'import samtranslator' 2>/dev/null; then
   translated=$(mktemp --suffix=.json)

@@ -24,6 +24,8 @@ CARGO_LAMBDA_VERSION="1.9.2"
 CFN_LINT_VERSION="1.58.0"
 # Translates template.yaml so cfn-lint also sees the generated CloudFormation.
 SAM_TRANSLATOR_VERSION="1.103.0"
+# `sam validate --lint` in its own venv: its pins need not agree with cfn-lint's.
+SAM_CLI_VERSION="1.170.0"
 
 log() { printf 'local-stack: %s\n' "$*" >&2; }
 
@@ -71,6 +73,11 @@ install() {
     "$LOCAL/venv/bin/pip" install -q --disable-pip-version-check \
       "cargo-lambda==$CARGO_LAMBDA_VERSION" "cfn-lint==$CFN_LINT_VERSION" \
       "aws-sam-translator==$SAM_TRANSLATOR_VERSION"
+  fi
+  if [ ! -x "$LOCAL/sam-venv/bin/sam" ]; then
+    log "installing aws-sam-cli==$SAM_CLI_VERSION into .local/sam-venv"
+    python3 -m venv "$LOCAL/sam-venv"
+    "$LOCAL/sam-venv/bin/pip" install -q --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION"
   fi
 }
 

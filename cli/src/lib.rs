@@ -5,7 +5,10 @@
 //! It reads only what it needs from the environment: `TABLE_NAME` and the
 //! standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB` for
 //! DynamoDB Local); `workers remove` also needs Twilio's, to set the
-//! TaskRouter worker Offline.
+//! TaskRouter worker Offline. `provision` (module [`provision`]) creates or
+//! updates the Twilio side and needs only Twilio's credentials.
+
+pub mod provision;
 
 use std::io::Write;
 use std::time::Duration;
@@ -29,7 +32,8 @@ use shared::{Deadline, store::Activity};
                   (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local), \
                   SKILLS (optional: skills are checked against it), and for `workers remove` \
                   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN (or TWILIO_API_KEY + TWILIO_API_SECRET), \
-                  TWILIO_WORKSPACE_SID, TWILIO_ACTIVITY_OFFLINE_SID."
+                  TWILIO_WORKSPACE_SID, TWILIO_ACTIVITY_OFFLINE_SID. `provision` sets up the \
+                  Twilio side and needs only the Twilio credentials (see `homeline provision --help`)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -44,6 +48,8 @@ pub enum Command {
     /// Manage the DynamoDB table.
     #[command(subcommand)]
     Table(TableCommand),
+    /// Create or update the TaskRouter workspace, queues, workflow and number webhooks.
+    Provision(provision::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,35 +160,45 @@ struct TaskRouterAccess {
 fn taskrouter_access(env: Env<'_>) -> Result<TaskRouterAccess, CliError> {
     const WHY: &str = "workers remove sets the worker's TaskRouter worker Offline and needs \
                        Twilio credentials";
+    let credentials = twilio_credentials(env, WHY)?;
+    let config = TwilioConfig {
+        workspace_sid: required(env, "TWILIO_WORKSPACE_SID", WHY)?,
+        ..credentials
+    };
+    Ok(TaskRouterAccess {
+        client: TwilioClient::new(&config),
+        offline_activity_sid: required(env, "TWILIO_ACTIVITY_OFFLINE_SID", WHY)?,
+    })
+}
+
+/// Twilio's account, REST credentials and base URLs from the environment;
+/// `why` says which command needs them. Workspace, workflow and caller ID are
+/// left empty for the caller to fill in if it uses them.
+fn twilio_credentials(env: Env<'_>, why: &'static str) -> Result<TwilioConfig, CliError> {
     let api_key = match (var(env, "TWILIO_API_KEY"), var(env, "TWILIO_API_SECRET")) {
         (Some(key), Some(secret)) => Some((key, secret)),
         (Some(_), None) => {
             return Err(CliError::MissingVar {
                 var: "TWILIO_API_SECRET",
-                why: WHY,
+                why,
             });
         }
         _ => None,
     };
     let auth_token = match &api_key {
         Some(_) => String::new(),
-        None => required(env, "TWILIO_AUTH_TOKEN", WHY)?,
+        None => required(env, "TWILIO_AUTH_TOKEN", why)?,
     };
-    let config = TwilioConfig {
-        account_sid: required(env, "TWILIO_ACCOUNT_SID", WHY)?,
+    Ok(TwilioConfig {
+        account_sid: required(env, "TWILIO_ACCOUNT_SID", why)?,
         auth_token,
         api_key,
         api_url: var(env, "TWILIO_API_URL").unwrap_or_else(|| DEFAULT_API_URL.into()),
         taskrouter_url: var(env, "TWILIO_TASKROUTER_URL")
             .unwrap_or_else(|| DEFAULT_TASKROUTER_URL.into()),
-        workspace_sid: required(env, "TWILIO_WORKSPACE_SID", WHY)?,
-        // Not used by a worker update; the operator need not set them.
+        workspace_sid: String::new(),
         workflow_sid: String::new(),
         caller_id: String::new(),
-    };
-    Ok(TaskRouterAccess {
-        client: TwilioClient::new(&config),
-        offline_activity_sid: required(env, "TWILIO_ACTIVITY_OFFLINE_SID", WHY)?,
     })
 }
 

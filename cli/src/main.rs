@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use homeline_cli::{Cli, Command, TableCommand, run_workers, table_name};
+use homeline_cli::{Cli, Command, TableCommand, provision, run_workers, table_name};
 use shared::store::DynamoStore;
 use shared::store::dynamo::create_table;
 
@@ -10,16 +10,19 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let env = |name: &str| std::env::var(name).ok();
     let result = async {
-        let store = DynamoStore::from_env(table_name(&env)?).await;
         match cli.command {
             Command::Workers(command) => {
+                let store = DynamoStore::from_env(table_name(&env)?).await;
                 run_workers(command, &store, &env, &mut std::io::stdout()).await
             }
             Command::Table(TableCommand::Create) => {
+                let store = DynamoStore::from_env(table_name(&env)?).await;
                 create_table(store.client(), store.table()).await?;
                 println!("Table {} is ready.", store.table());
                 Ok(())
             }
+            // Twilio only: no table needed.
+            Command::Provision(args) => provision::run(args, &env, &mut std::io::stdout()).await,
         }
     }
     .await;

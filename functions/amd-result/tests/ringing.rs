@@ -716,3 +716,46 @@ async fn concurrent_machine_verdict_and_key_press_decide_once() {
         rig.twilio.assert_spec_valid();
     }
 }
+
+/// Pitfall 2 at its narrowest: the caller hangs up (taskrouter-events closes
+/// the attempt) while assignment is still placing the call, before it knows
+/// the leg's SID. The new leg must be stopped, not left ringing.
+#[tokio::test]
+async fn a_leg_placed_after_the_caller_left_is_stopped_at_once() {
+    let rig = setup("hybrid").await;
+    rig.twilio
+        .delay(Route::CreateCall, Duration::from_millis(800));
+    let canceler = {
+        let store = rig.app.store.clone();
+        let (task_sid, reservation_sid) = (rig.task_sid.clone(), rig.reservation_sid.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            store
+                .transition(
+                    &task_sid,
+                    &reservation_sid,
+                    &[AttemptState::Dialing, AttemptState::Answered],
+                    AttemptState::Canceled,
+                    &Default::default(),
+                )
+                .await
+                .expect("store")
+        })
+    };
+    let response = rig.assign().await;
+    assert!(
+        canceler.await.expect("joined").applied(),
+        "the attempt was open when the caller left"
+    );
+    assert_eq!(response.status().as_u16(), 200);
+    let call_sid = rig.call_sid();
+    let cancels: Vec<_> = rig
+        .twilio
+        .call_updates()
+        .into_iter()
+        .filter(|r| r.param("Status") == Some("canceled"))
+        .collect();
+    assert_eq!(cancels.len(), 1, "the late leg is canceled once");
+    assert_eq!(cancels[0].path_sid("Calls"), Some(call_sid.as_str()));
+    rig.twilio.assert_spec_valid();
+}

@@ -85,6 +85,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
                 // The leg's webhooks carry CallSid and store it with their decision.
                 tracing::warn!(%error, reservation_sid = %attempt.reservation_sid, %call_sid, "could not store the call SID");
             }
+            stop_if_canceled_meanwhile(&app, &attempt, &call_sid, deadline).await;
             http::json(&json!({}))
         }
         Err(error) => {
@@ -92,6 +93,34 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
                 "could not place the call to the worker");
             cannot_place(&app, &attempt, "call-failed", deadline).await
         }
+    }
+}
+
+/// The caller may hang up (task.canceled) while the call is being placed:
+/// taskrouter-events then closes the attempt but has no call SID to hang up,
+/// so the new leg is stopped here rather than left ringing.
+async fn stop_if_canceled_meanwhile<S: Store>(
+    app: &App<S>,
+    attempt: &Attempt,
+    call_sid: &str,
+    deadline: Deadline,
+) {
+    let current = app
+        .store
+        .get_attempt(&attempt.task_sid, &attempt.reservation_sid)
+        .await;
+    if !matches!(&current, Ok(Some(a)) if a.state == AttemptState::Canceled) {
+        return;
+    }
+    tracing::info!(reservation_sid = %attempt.reservation_sid, %call_sid,
+        "reservation canceled while the call was placed; stopping the leg");
+    if let Err(error) = app
+        .twilio
+        .update_call(call_sid, &shared::twilio::CallUpdate::Cancel, deadline)
+        .await
+    {
+        tracing::warn!(%error, reservation_sid = %attempt.reservation_sid, %call_sid,
+            "could not stop the leg; amd-result hangs up if the worker answers");
     }
 }
 

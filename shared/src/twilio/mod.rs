@@ -7,6 +7,7 @@
 //! reservation or task that is already settled is [`Settled::Already`], not an
 //! error.
 
+pub mod provision;
 mod transport;
 
 use std::time::Duration;

@@ -1,0 +1,139 @@
+//! `homeline provision`: creates or updates, idempotently, the TaskRouter
+//! workspace, activities, queues and workflow and the numbers' webhooks, then
+//! prints the SIDs for `sam deploy --parameter-overrides`.
+
+use std::io::Write;
+use std::time::Duration;
+
+use shared::config::parse_skills;
+use shared::deadline::Deadline;
+use shared::phone;
+use shared::twilio::provision::{Desired, ProvisionError, Provisioner};
+
+use crate::{CliError, Env, twilio_credentials};
+
+/// The whole run, retries included; a handful of requests take seconds.
+const BUDGET: Duration = Duration::from_secs(120);
+
+/// Create or update the Twilio side of Homeline (run after `sam deploy`, and
+/// again whenever the base URL or the skills change; a second run changes
+/// nothing).
+///
+/// Credentials come from the environment only, so they never sit in shell
+/// history: TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN, or with
+/// TWILIO_API_KEY and TWILIO_API_SECRET (recommended). TWILIO_API_URL and
+/// TWILIO_TASKROUTER_URL override Twilio's addresses (tests).
+///
+/// With one number for customers and workers, its voice webhook goes to
+/// /inbound (customers) and its SMS webhook to /intake/sms: workers then
+/// switch on and off by text only. A separate worker number also gets the
+/// voice menu at /intake/voice.
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The deployed API's base URL (stack output), e.g. https://abc.execute-api.us-east-1.amazonaws.com
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    base_url: String,
+    /// Skills in menu order, e.g. sales,support (one task queue each)
+    #[arg(long, env = "SKILLS")]
+    skills: String,
+    /// The Twilio number customers call (the business line forwards to it)
+    #[arg(long)]
+    customer_number: String,
+    /// The Twilio number workers text "on"/"off" (default: the customer number)
+    #[arg(long)]
+    worker_number: Option<String>,
+    /// FriendlyName of the TaskRouter workspace and its workflow
+    #[arg(long, default_value = "Homeline")]
+    workspace_name: String,
+    /// Seconds a worker's phone rings (as RING_TIMEOUT_SECS of the stack)
+    #[arg(long, env = "RING_TIMEOUT_SECS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(5..=60))]
+    ring_timeout: u32,
+    /// Seconds of answering machine detection (as AMD_TIMEOUT_SECS of the stack)
+    #[arg(long, env = "AMD_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(3..=59))]
+    amd_timeout: u32,
+    /// Seconds a caller waits for a worker of the chosen skill before voicemail
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u32).range(10..=3600))]
+    queue_timeout: u32,
+    /// Print what would be created or updated; only read from Twilio
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub async fn run(args: Args, env: Env<'_>, out: &mut dyn Write) -> Result<(), CliError> {
+    let credentials = twilio_credentials(env, WHY)?;
+    let desired = desired(&args)?;
+    let provisioner = Provisioner::new(&credentials, args.dry_run, Deadline::after(BUDGET));
+    let outcome = provisioner
+        .run(&desired)
+        .await
+        .map_err(|error| match error {
+            ProvisionError::Twilio(e) => CliError::from(e),
+            other => CliError::Invalid(other.to_string()),
+        })?;
+    if args.dry_run {
+        writeln!(out, "Dry run: nothing was changed. Plan:")?;
+    }
+    for step in &outcome.steps {
+        writeln!(out, "{step}")?;
+    }
+    for warning in &outcome.warnings {
+        eprintln!("warning: {warning}");
+    }
+    match &outcome.sids {
+        Some(sids) => {
+            writeln!(out, "Parameters for `sam deploy --parameter-overrides`:")?;
+            writeln!(out, "{}", sids.parameter_overrides(&desired.skills))?;
+        }
+        None => writeln!(
+            out,
+            "The SIDs are known once the resources exist: run without --dry-run."
+        )?,
+    }
+    Ok(())
+}
+
+const WHY: &str = "provision creates the TaskRouter resources and sets the numbers' webhooks";
+
+/// The desired state from the command line, or a message naming what is wrong.
+fn desired(args: &Args) -> Result<Desired, CliError> {
+    let number = |flag: &str, value: &str| {
+        phone::normalize(value).map_err(|e| CliError::Invalid(format!("--{flag}: {e}")))
+    };
+    let customer_number = number("customer-number", &args.customer_number)?;
+    let worker_number = match &args.worker_number {
+        Some(worker) => number("worker-number", worker)?,
+        None => customer_number.clone(),
+    };
+    let workspace_name = args.workspace_name.trim().to_string();
+    if workspace_name.is_empty() || workspace_name.chars().count() > 64 {
+        return Err(CliError::Invalid(
+            "--workspace-name must have 1 to 64 characters".into(),
+        ));
+    }
+    Ok(Desired {
+        workspace_name,
+        base_url: base_url(&args.base_url)?,
+        skills: parse_skills(&args.skills)
+            .map_err(|e| CliError::Invalid(format!("--skills: {e}")))?,
+        customer_number,
+        worker_number,
+        reservation_timeout_secs: Desired::reservation_timeout(args.ring_timeout, args.amd_timeout),
+        queue_timeout_secs: args.queue_timeout,
+    })
+}
+
+/// An http(s) base URL without a trailing slash.
+fn base_url(url: &str) -> Result<String, CliError> {
+    let url = url.trim().trim_end_matches('/');
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match host {
+        Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(url.to_string()),
+        _ => Err(CliError::Invalid(format!(
+            "--base-url: {url:?} is not an http(s) URL such as \
+             https://abc.execute-api.us-east-1.amazonaws.com"
+        ))),
+    }
+}

@@ -1,0 +1,807 @@
+//! Idempotent create-or-update of everything Homeline needs at Twilio (the
+//! `homeline provision` command): the TaskRouter workspace with its event
+//! callback, the activities, one task queue per skill plus the queue nobody
+//! matches, the workflow, and the webhooks of the Twilio numbers.
+//!
+//! Every resource is looked up first (by FriendlyName, or by PhoneNumber);
+//! one that matches is left alone, one that differs is updated with only the
+//! differing parameters, one that is missing is created. A dry run makes the
+//! same look-ups (GETs only) and reports what it would do.
+//!
+//! Requests go through [`TwilioClient`]'s transport (auth, retries, typed errors).
+
+use std::fmt;
+
+use serde_json::{Value, json};
+
+use super::transport::Replay;
+use super::{TwilioClient, TwilioError, sid_of, text};
+use crate::config::TwilioConfig;
+use crate::deadline::Deadline;
+
+/// The workspace events the product handles (TWILIO.md section 6); the others
+/// would only cost Lambda invocations.
+pub const EVENTS: [&str; 7] = [
+    "task-queue.entered",
+    "task.canceled",
+    "workflow.timeout",
+    "reservation.canceled",
+    "reservation.timeout",
+    "reservation.rescinded",
+    "worker.activity.update",
+];
+
+/// FriendlyName of the queue no worker matches (skills cannot contain spaces).
+pub const NOBODY_QUEUE_NAME: &str = "No one available";
+/// An explicit expression nobody satisfies: a blank one matches everyone (pitfall 9).
+pub const NOBODY_TARGET_WORKERS: &str = "1 == 2";
+/// Seconds on top of ring time + AMD before TaskRouter gives up on a
+/// reservation: the whisper and press-1 (up to 20 s), Twilio's extra ring
+/// seconds and the `<Dial><Queue>` hand-over must all fit (pitfall 1).
+pub const RESERVATION_MARGIN_SECS: u32 = 30;
+/// A workspace has a handful of each resource: one page holds them all.
+const PAGE: &str = "PageSize=1000";
+
+/// What Twilio should look like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    /// FriendlyName of the workspace and of its workflow.
+    pub workspace_name: String,
+    /// `PUBLIC_BASE_URL`, no trailing slash.
+    pub base_url: String,
+    pub skills: Vec<String>,
+    /// The number customers call (E.164).
+    pub customer_number: String,
+    /// The number workers text (and call, when it is a separate number).
+    pub worker_number: String,
+    pub reservation_timeout_secs: u32,
+    /// How long a task waits in its skill's queue before the nobody queue.
+    pub queue_timeout_secs: u32,
+}
+
+impl Desired {
+    /// TaskReservationTimeout for a ring time and an AMD time.
+    pub fn reservation_timeout(ring_secs: u32, amd_secs: u32) -> u32 {
+        ring_secs + amd_secs + RESERVATION_MARGIN_SECS
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// The workflow configuration of TWILIO.md section 7; `queue` gives each
+    /// skill's queue SID, `nobody` the nobody queue's.
+    pub fn workflow_configuration(&self, queue: impl Fn(&str) -> String, nobody: &str) -> Value {
+        let filters: Vec<Value> = self
+            .skills
+            .iter()
+            .map(|skill| {
+                json!({
+                    "filter_friendly_name": skill,
+                    "expression": format!("skill == '{skill}'"),
+                    "targets": [
+                        {
+                            "queue": queue(skill),
+                            "timeout": self.queue_timeout_secs,
+                            "skip_if": "workers.available == 0",
+                        },
+                        {"queue": nobody},
+                    ],
+                })
+            })
+            .collect();
+        json!({"task_routing": {"filters": filters, "default_filter": {"queue": nobody}}})
+    }
+
+    /// Webhooks per number. With one number for both, customers' calls go to
+    /// `/inbound` and workers use SMS only (`/intake/sms`): a voice call
+    /// cannot tell a worker's "on sales" from a customer's call before the menu.
+    fn number_webhooks(&self) -> Vec<(&str, Vec<Param>)> {
+        let voice = |path: &str| {
+            vec![
+                Param::text("VoiceUrl", "voice_url", self.url(path)),
+                Param::text("VoiceMethod", "voice_method", "POST"),
+            ]
+        };
+        let sms = vec![
+            Param::text("SmsUrl", "sms_url", self.url("/intake/sms")),
+            Param::text("SmsMethod", "sms_method", "POST"),
+        ];
+        if self.customer_number == self.worker_number {
+            let mut both = voice("/inbound");
+            both.extend(sms);
+            vec![(self.customer_number.as_str(), both)]
+        } else {
+            let mut worker = voice("/intake/voice");
+            worker.extend(sms);
+            vec![
+                (self.customer_number.as_str(), voice("/inbound")),
+                (self.worker_number.as_str(), worker),
+            ]
+        }
+    }
+}
+
+/// One form parameter Homeline sets, with the JSON field Twilio reports it in.
+#[derive(Debug, Clone, PartialEq)]
+struct Param {
+    name: &'static str,
+    field: &'static str,
+    want: Want,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Want {
+    Text(String),
+    Number(u32),
+    /// A comma-separated list whose order does not matter (EventsFilter).
+    List(Vec<String>),
+    /// A TaskRouter expression: spacing does not matter.
+    Expression(String),
+    /// A JSON document sent as a string: compared as JSON, not as text.
+    Json(Value),
+}
+
+impl Param {
+    fn text(name: &'static str, field: &'static str, value: impl Into<String>) -> Self {
+        Self {
+            name,
+            field,
+            want: Want::Text(value.into()),
+        }
+    }
+
+    fn form_value(&self) -> String {
+        match &self.want {
+            Want::Text(s) | Want::Expression(s) => s.clone(),
+            Want::Number(n) => n.to_string(),
+            Want::List(items) => items.join(","),
+            Want::Json(value) => value.to_string(),
+        }
+    }
+
+    /// Whether `resource` (Twilio's JSON) already has the wanted value.
+    fn holds(&self, resource: &Value) -> bool {
+        let current = resource.get(self.field);
+        match &self.want {
+            Want::Text(want) => current.and_then(Value::as_str) == Some(want),
+            Want::Number(want) => current.and_then(Value::as_u64) == Some(u64::from(*want)),
+            Want::List(want) => current.and_then(Value::as_str).is_some_and(|have| {
+                let mut have: Vec<&str> = have
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
+                have.sort_unstable();
+                want.sort_unstable();
+                have == want
+            }),
+            Want::Expression(want) => current
+                .and_then(Value::as_str)
+                .is_some_and(|have| squeeze(have) == squeeze(want)),
+            Want::Json(want) => current
+                .and_then(Value::as_str)
+                .and_then(|have| serde_json::from_str::<Value>(have).ok())
+                .is_some_and(|have| &have == want),
+        }
+    }
+}
+
+fn squeeze(expression: &str) -> String {
+    expression.split_whitespace().collect()
+}
+
+/// What provisioning did (or, in a dry run, would do) to one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Unchanged,
+    Create,
+    /// The form parameters that differed.
+    Update(Vec<&'static str>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// e.g. `task queue "sales"`.
+    pub resource: String,
+    pub change: Change,
+    /// Known unless a dry run would create it.
+    pub sid: Option<String>,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sid = self.sid.as_deref().unwrap_or("new");
+        match &self.change {
+            Change::Unchanged => write!(f, "unchanged  {} ({sid})", self.resource),
+            Change::Create => write!(f, "create     {} ({sid})", self.resource),
+            Change::Update(fields) => {
+                write!(
+                    f,
+                    "update     {} ({sid}): {}",
+                    self.resource,
+                    fields.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// The SIDs the SAM template takes as parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sids {
+    pub workspace: String,
+    pub workflow: String,
+    pub activity_available: String,
+    pub activity_offline: String,
+    pub activity_unavailable: String,
+    pub no_worker_queue: String,
+}
+
+impl Sids {
+    /// `sam deploy --parameter-overrides` text, with the template's parameter names.
+    pub fn parameter_overrides(&self, skills: &[String]) -> String {
+        format!(
+            "TwilioWorkspaceSid={} TwilioWorkflowSid={} TwilioActivityAvailableSid={} \
+             TwilioActivityOfflineSid={} TwilioActivityUnavailableSid={} NoWorkerQueueSid={} \
+             Skills={}",
+            self.workspace,
+            self.workflow,
+            self.activity_available,
+            self.activity_offline,
+            self.activity_unavailable,
+            self.no_worker_queue,
+            skills.join(",")
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Outcome {
+    pub steps: Vec<Step>,
+    /// Every SID, unless a dry run found something still to create.
+    pub sids: Option<Sids>,
+    /// Things Homeline cannot fix itself, for the operator.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error(transparent)]
+    Twilio(#[from] TwilioError),
+    #[error(
+        "{0} is not a phone number of this Twilio account: buy it or port it first \
+         (Console > Phone Numbers)"
+    )]
+    NumberNotFound(String),
+    #[error(
+        "activity {name:?} exists with available={have}; Homeline needs available={want} and \
+         Twilio cannot change it: rename or delete that activity"
+    )]
+    Activity {
+        name: &'static str,
+        have: bool,
+        want: bool,
+    },
+}
+
+/// The activities Homeline uses, with their availability.
+const ACTIVITIES: [(&str, bool); 3] = [
+    ("Offline", false),
+    ("Available", true),
+    ("Unavailable", false),
+];
+
+/// Provisions through one client; a dry run only reads.
+pub struct Provisioner {
+    client: TwilioClient,
+    dry_run: bool,
+    deadline: Deadline,
+}
+
+impl Provisioner {
+    /// `credentials` needs the account, the REST credentials and the base
+    /// URLs; its workspace, workflow and caller ID are not used.
+    pub fn new(credentials: &TwilioConfig, dry_run: bool, deadline: Deadline) -> Self {
+        Self {
+            client: TwilioClient::new(credentials),
+            dry_run,
+            deadline,
+        }
+    }
+
+    pub async fn run(&self, desired: &Desired) -> Result<Outcome, ProvisionError> {
+        let mut outcome = Outcome::default();
+        // Numbers are bought, not provisioned: check them before changing anything.
+        let mut numbers = Vec::new();
+        for (number, _) in desired.number_webhooks() {
+            let url = self.client.api(&format!(
+                "/IncomingPhoneNumbers.json?{}",
+                query("PhoneNumber", number)
+            ));
+            let found = self.list(&url, "incoming_phone_numbers").await?;
+            let Some(resource) = found
+                .into_iter()
+                .find(|n| text(n, "phone_number").as_deref() == Some(number))
+            else {
+                return Err(ProvisionError::NumberNotFound(number.to_string()));
+            };
+            for (field, kind) in [
+                ("voice_application_sid", "voice"),
+                ("sms_application_sid", "SMS"),
+            ] {
+                if let Some(app) = text(&resource, field).filter(|s| !s.is_empty()) {
+                    outcome.warnings.push(format!(
+                        "{number} sends {kind} to TwiML App {app}, which overrides its {kind} URL: \
+                         remove the app from the number in the Twilio Console"
+                    ));
+                }
+            }
+            numbers.push(resource);
+        }
+        let workspaces = self
+            .list(
+                &self.workspaces_url(&format!(
+                    "?{}&{PAGE}",
+                    query("FriendlyName", &desired.workspace_name)
+                )),
+                "workspaces",
+            )
+            .await?;
+        let found = named(&workspaces, &desired.workspace_name).cloned();
+        // An activity Homeline cannot use stops the run before anything changes.
+        let mut activities = match &found {
+            Some(existing) => {
+                let url = self.workspaces_url(&format!("/{}/Activities", sid_of(existing)?));
+                self.list_in(Some(url), "activities").await?
+            }
+            None => Vec::new(),
+        };
+        check_activities(&activities)?;
+        let (step, workspace) = self
+            .ensure(
+                format!("workspace {:?}", desired.workspace_name),
+                found.as_ref(),
+                &self.workspaces_url(""),
+                &[
+                    Param::text("FriendlyName", "friendly_name", &desired.workspace_name),
+                    Param::text(
+                        "EventCallbackUrl",
+                        "event_callback_url",
+                        desired.url("/taskrouter-events"),
+                    ),
+                    Param {
+                        name: "EventsFilter",
+                        field: "events_filter",
+                        want: Want::List(EVENTS.iter().map(|e| e.to_string()).collect()),
+                    },
+                ],
+            )
+            .await?;
+        outcome.steps.push(step);
+        // Inside a workspace a dry run has yet to create, everything is new.
+        let workspace_sid = workspace.as_ref().and_then(|w| text(w, "sid"));
+        let scoped = |path: &str| {
+            workspace_sid
+                .as_ref()
+                .map(|ws| self.workspaces_url(&format!("/{ws}{path}")))
+        };
+        if found.is_none() {
+            // A new workspace comes with default activities.
+            activities = self.list_in(scoped("/Activities"), "activities").await?;
+            check_activities(&activities)?;
+        }
+        let mut activity_sids = Vec::new();
+        for (name, available) in ACTIVITIES {
+            let step = self
+                .ensure_activity(name, available, &activities, scoped("/Activities"))
+                .await?;
+            activity_sids.push(step.sid.clone());
+            outcome.steps.push(step);
+        }
+        let unavailable = activity_sids[2].clone();
+
+        // TimeoutActivitySid cannot be given at creation: set it once the
+        // activity exists (a dry run's new workspace has its create step already).
+        if workspace.is_some() {
+            let timeout_activity = Param::text(
+                "TimeoutActivitySid",
+                "timeout_activity_sid",
+                unavailable.clone().unwrap_or_default(),
+            );
+            let (step, _) = self
+                .ensure(
+                    format!("workspace {:?} timeout activity", desired.workspace_name),
+                    workspace.as_ref(),
+                    &self.workspaces_url(""),
+                    &[timeout_activity],
+                )
+                .await?;
+            outcome.steps.push(step);
+        }
+
+        let queues = self.list_in(scoped("/TaskQueues"), "task_queues").await?;
+        let mut queue_sids: Vec<(String, Option<String>)> = Vec::new();
+        let wanted_queues = desired
+            .skills
+            .iter()
+            .map(|skill| (skill.as_str(), format!("skills HAS '{skill}'")))
+            .chain([(NOBODY_QUEUE_NAME, NOBODY_TARGET_WORKERS.to_string())]);
+        for (name, target) in wanted_queues {
+            let (step, _) = self
+                .ensure(
+                    format!("task queue {name:?}"),
+                    named(&queues, name),
+                    &scoped("/TaskQueues").unwrap_or_default(),
+                    &[
+                        Param::text("FriendlyName", "friendly_name", name),
+                        Param {
+                            name: "TargetWorkers",
+                            field: "target_workers",
+                            want: Want::Expression(target),
+                        },
+                    ],
+                )
+                .await?;
+            queue_sids.push((name.to_string(), step.sid.clone()));
+            outcome.steps.push(step);
+        }
+        let queue_sid = |name: &str| {
+            queue_sids
+                .iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, sid)| sid.clone())
+                .unwrap_or_else(|| format!("<new queue {name}>"))
+        };
+        let nobody = queue_sid(NOBODY_QUEUE_NAME);
+        let configuration = desired.workflow_configuration(queue_sid, &nobody);
+
+        let workflows = self.list_in(scoped("/Workflows"), "workflows").await?;
+        let (workflow, _) = self
+            .ensure(
+                format!("workflow {:?}", desired.workspace_name),
+                named(&workflows, &desired.workspace_name),
+                &scoped("/Workflows").unwrap_or_default(),
+                &[
+                    Param::text("FriendlyName", "friendly_name", &desired.workspace_name),
+                    Param::text(
+                        "AssignmentCallbackUrl",
+                        "assignment_callback_url",
+                        desired.url("/assignment"),
+                    ),
+                    Param {
+                        name: "TaskReservationTimeout",
+                        field: "task_reservation_timeout",
+                        want: Want::Number(desired.reservation_timeout_secs),
+                    },
+                    Param {
+                        name: "Configuration",
+                        field: "configuration",
+                        want: Want::Json(configuration),
+                    },
+                ],
+            )
+            .await?;
+        let workflow_sid = workflow.sid.clone();
+        outcome.steps.push(workflow);
+
+        for (resource, webhooks) in numbers.iter().zip(desired.number_webhooks()) {
+            let (step, _) = self
+                .ensure(
+                    format!("number {}", webhooks.0),
+                    Some(resource),
+                    &self.client.api("/IncomingPhoneNumbers"),
+                    &webhooks.1,
+                )
+                .await?;
+            outcome.steps.push(step);
+        }
+
+        let nobody_sid = queue_sids
+            .iter()
+            .find(|(n, _)| n == NOBODY_QUEUE_NAME)
+            .and_then(|(_, sid)| sid.clone());
+        outcome.sids = match (workspace_sid, workflow_sid, &activity_sids[..], nobody_sid) {
+            (
+                Some(workspace),
+                Some(workflow),
+                [Some(offline), Some(available), Some(unavailable)],
+                Some(no_worker_queue),
+            ) => Some(Sids {
+                workspace,
+                workflow,
+                activity_available: available.clone(),
+                activity_offline: offline.clone(),
+                activity_unavailable: unavailable.clone(),
+                no_worker_queue,
+            }),
+            _ => None,
+        };
+        Ok(outcome)
+    }
+
+    /// Leaves `existing` alone when it holds every param, updates the
+    /// differing ones, or creates it under `collection`. Returns the step and
+    /// the resource as Twilio now has it (`None` only for a dry-run create).
+    async fn ensure(
+        &self,
+        resource: String,
+        existing: Option<&Value>,
+        collection: &str,
+        params: &[Param],
+    ) -> Result<(Step, Option<Value>), ProvisionError> {
+        let Some(existing) = existing else {
+            if self.dry_run {
+                let step = Step {
+                    resource,
+                    change: Change::Create,
+                    sid: None,
+                };
+                return Ok((step, None));
+            }
+            let form: Vec<(&'static str, String)> =
+                params.iter().map(|p| (p.name, p.form_value())).collect();
+            let url = resource_url(collection, None);
+            // A replayed create could make a second workspace or queue.
+            let created = self
+                .client
+                .post(url, &form, Replay::Unsure, self.deadline)
+                .await?;
+            tracing::info!(resource, sid = ?text(&created, "sid"), "created");
+            let step = Step {
+                resource,
+                change: Change::Create,
+                sid: Some(sid_of(&created)?),
+            };
+            return Ok((step, Some(created)));
+        };
+        let sid = sid_of(existing)?;
+        let differing: Vec<&Param> = params.iter().filter(|p| !p.holds(existing)).collect();
+        let change = if differing.is_empty() {
+            Change::Unchanged
+        } else {
+            Change::Update(differing.iter().map(|p| p.name).collect())
+        };
+        let mut current = existing.clone();
+        if !differing.is_empty() && !self.dry_run {
+            let form: Vec<(&'static str, String)> =
+                differing.iter().map(|p| (p.name, p.form_value())).collect();
+            let url = resource_url(collection, Some(&sid));
+            current = self
+                .client
+                .post(url, &form, Replay::Safe, self.deadline)
+                .await?;
+            tracing::info!(resource, sid, fields = ?change, "updated");
+        }
+        let step = Step {
+            resource,
+            change,
+            sid: Some(sid),
+        };
+        Ok((step, Some(current)))
+    }
+
+    async fn ensure_activity(
+        &self,
+        name: &'static str,
+        available: bool,
+        activities: &[Value],
+        collection: Option<String>,
+    ) -> Result<Step, ProvisionError> {
+        let resource = format!("activity {name:?}");
+        if let Some(existing) = named(activities, name) {
+            return Ok(Step {
+                resource,
+                change: Change::Unchanged,
+                sid: Some(sid_of(existing)?),
+            });
+        }
+        let sid = match collection {
+            Some(url) if !self.dry_run => {
+                let form = [
+                    ("FriendlyName", name.to_string()),
+                    ("Available", available.to_string()),
+                ];
+                let created = self
+                    .client
+                    .post(url, &form, Replay::Unsure, self.deadline)
+                    .await?;
+                Some(sid_of(&created)?)
+            }
+            _ => None,
+        };
+        Ok(Step {
+            resource,
+            change: Change::Create,
+            sid,
+        })
+    }
+
+    fn workspaces_url(&self, rest: &str) -> String {
+        format!("{}/v1/Workspaces{rest}", self.client.taskrouter_url)
+    }
+
+    /// The items under `key` of one list page.
+    async fn list(&self, url: &str, key: &str) -> Result<Vec<Value>, ProvisionError> {
+        let page = self.client.get(url.to_string(), self.deadline).await?;
+        page.get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .ok_or_else(|| TwilioError::Decode(format!("list without `{key}`")).into())
+    }
+
+    /// A workspace-scoped list; empty when the workspace is still to be created.
+    async fn list_in(
+        &self,
+        collection: Option<String>,
+        key: &str,
+    ) -> Result<Vec<Value>, ProvisionError> {
+        match collection {
+            Some(url) => self.list(&format!("{url}?{PAGE}"), key).await,
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+/// Availability is fixed when an activity is created: one named like
+/// Homeline's but with the other availability cannot be used or fixed.
+fn check_activities(activities: &[Value]) -> Result<(), ProvisionError> {
+    for (name, want) in ACTIVITIES {
+        if let Some(activity) = named(activities, name) {
+            let have = activity
+                .get("available")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if have != want {
+                return Err(ProvisionError::Activity { name, have, want });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A collection's URL, or one resource's; the 2010 API wants `.json`.
+fn resource_url(collection: &str, sid: Option<&str>) -> String {
+    let suffix = if collection.contains("/2010-04-01/") {
+        ".json"
+    } else {
+        ""
+    };
+    match sid {
+        Some(sid) => format!("{collection}/{sid}{suffix}"),
+        None => format!("{collection}{suffix}"),
+    }
+}
+
+/// The resource whose FriendlyName is exactly `name`.
+fn named<'a>(resources: &'a [Value], name: &str) -> Option<&'a Value> {
+    resources
+        .iter()
+        .find(|r| text(r, "friendly_name").as_deref() == Some(name))
+}
+
+fn query(name: &str, value: &str) -> String {
+    serde_urlencoded::to_string([(name, value)]).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desired(customer: &str, worker: &str) -> Desired {
+        Desired {
+            workspace_name: "Homeline".into(),
+            base_url: "https://h.example.com".into(),
+            skills: vec!["sales".into(), "support".into()],
+            customer_number: customer.into(),
+            worker_number: worker.into(),
+            reservation_timeout_secs: Desired::reservation_timeout(20, 5),
+            queue_timeout_secs: 120,
+        }
+    }
+
+    #[test]
+    fn reservation_timeout_exceeds_ring_and_amd() {
+        assert!(Desired::reservation_timeout(20, 5) > 25);
+        assert_eq!(Desired::reservation_timeout(60, 59), 149);
+    }
+
+    #[test]
+    fn workflow_tries_the_skill_queue_then_the_nobody_queue() {
+        let config = desired("+15550000001", "+15550000001")
+            .workflow_configuration(|skill| format!("WQ-{skill}"), "WQ-nobody");
+        let filters = &config["task_routing"]["filters"];
+        assert_eq!(filters.as_array().map(Vec::len), Some(2));
+        assert_eq!(filters[0]["expression"], "skill == 'sales'");
+        assert_eq!(
+            filters[1]["targets"],
+            json!([
+                {"queue": "WQ-support", "timeout": 120, "skip_if": "workers.available == 0"},
+                {"queue": "WQ-nobody"},
+            ])
+        );
+        assert_eq!(
+            config["task_routing"]["default_filter"],
+            json!({"queue": "WQ-nobody"})
+        );
+    }
+
+    #[test]
+    fn one_number_takes_customer_voice_and_worker_sms() {
+        let one = desired("+15550000001", "+15550000001");
+        let shared = one.number_webhooks();
+        assert_eq!(shared.len(), 1);
+        let values: Vec<(&str, String)> = shared[0]
+            .1
+            .iter()
+            .map(|p| (p.name, p.form_value()))
+            .collect();
+        assert!(values.contains(&("VoiceUrl", "https://h.example.com/inbound".into())));
+        assert!(values.contains(&("SmsUrl", "https://h.example.com/intake/sms".into())));
+
+        let two = desired("+15550000001", "+15550000002");
+        let separate = two.number_webhooks();
+        assert_eq!(separate.len(), 2);
+        let worker: Vec<String> = separate[1].1.iter().map(Param::form_value).collect();
+        assert!(worker.contains(&"https://h.example.com/intake/voice".to_string()));
+        assert!(
+            !separate[0].1.iter().any(|p| p.name == "SmsUrl"),
+            "the customer number's SMS is left alone"
+        );
+    }
+
+    #[test]
+    fn comparisons_ignore_what_twilio_may_reformat() {
+        let events = Param {
+            name: "EventsFilter",
+            field: "events_filter",
+            want: Want::List(vec!["a.b".into(), "c.d".into()]),
+        };
+        assert!(events.holds(&json!({"events_filter": "c.d, a.b"})));
+        assert!(!events.holds(&json!({"events_filter": "a.b"})));
+        assert!(!events.holds(&json!({"events_filter": null})));
+
+        let target = Param {
+            name: "TargetWorkers",
+            field: "target_workers",
+            want: Want::Expression("1 == 2".into()),
+        };
+        assert!(target.holds(&json!({"target_workers": "1==2"})));
+        assert!(!target.holds(&json!({"target_workers": "1==1"})));
+
+        let config = Param {
+            name: "Configuration",
+            field: "configuration",
+            want: Want::Json(json!({"a": [1, 2]})),
+        };
+        assert!(config.holds(&json!({"configuration": "{ \"a\" : [1,2] }"})));
+        assert!(!config.holds(&json!({"configuration": "{\"a\":[2,1]}"})));
+
+        let timeout = Param {
+            name: "TaskReservationTimeout",
+            field: "task_reservation_timeout",
+            want: Want::Number(55),
+        };
+        assert!(timeout.holds(&json!({"task_reservation_timeout": 55})));
+        assert!(!timeout.holds(&json!({"task_reservation_timeout": 120})));
+    }
+
+    #[test]
+    fn overrides_name_every_template_parameter() {
+        let sids = Sids {
+            workspace: "WS1".into(),
+            workflow: "WW1".into(),
+            activity_available: "WA1".into(),
+            activity_offline: "WA2".into(),
+            activity_unavailable: "WA3".into(),
+            no_worker_queue: "WQ1".into(),
+        };
+        assert_eq!(
+            sids.parameter_overrides(&["sales".into(), "support".into()]),
+            "TwilioWorkspaceSid=WS1 TwilioWorkflowSid=WW1 TwilioActivityAvailableSid=WA1 \
+             TwilioActivityOfflineSid=WA2 TwilioActivityUnavailableSid=WA3 NoWorkerQueueSid=WQ1 \
+             Skills=sales,support"
+        );
+    }
+}
