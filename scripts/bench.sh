@@ -3,7 +3,8 @@
 #   1. release binaries (the profile Lambda runs) and their sizes, raw and zipped
 #   2. start-up until each asks the Lambda Runtime API for its first event,
 #      next to a minimal lambda_http binary and to node's require('twilio')
-#   3. CPU per webhook piece (criterion: signature check, form parsing, TwiML)
+#   3. CPU per webhook (criterion: one request of each function through its
+#      real handler, and the pieces: signature check, form parsing, TwiML)
 # Fake configuration from .env.example; nothing leaves 127.0.0.1.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,5 +47,8 @@ for f in "${FUNCTIONS[@]}"; do commands+=("$f=target/release/$f"); done
 commands+=("node_require_twilio=node -e require('$ROOT/.local/bench-node/node_modules/twilio')")
 python3 scripts/bench/startup.py "$RUNS" "${commands[@]}"
 
-echo "== CPU per webhook piece (criterion, quick)"
-cargo bench -q -p shared --bench webhook -- --quick 2>/dev/null | grep -E "time:|^[a-z_/ ]+$" || true
+echo "== CPU per webhook and per piece (criterion --quick; middle figure is the estimate)"
+for bench in "-p homeline-tests --bench webhooks" "-p shared --bench webhook"; do
+  # shellcheck disable=SC2086
+  cargo bench -q $bench -- --quick 2>/dev/null | grep -E "time:" || true
+done
