@@ -50,5 +50,5 @@ python3 scripts/bench/startup.py "$RUNS" "${commands[@]}"
 echo "== CPU per webhook and per piece (criterion --quick; middle figure is the estimate)"
 for bench in "-p homeline-tests --bench webhooks" "-p shared --bench webhook"; do
   # shellcheck disable=SC2086
-  cargo bench -q $bench -- --quick 2>/dev/null | grep -E "time:" || true
+  cargo bench -q $bench -- --quick 2>/dev/null | grep -E "^[a-zA-Z].*:|time:" | grep -vE "^(Found|Benchmarking|Warming)" || true
 done
