@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Value, json};
-use testkit::twilio_fake::{PRISM_API_URL_VAR, PRISM_TASKROUTER_URL_VAR};
+use testkit::spec::{PRISM_API_URL_VAR, PRISM_TASKROUTER_URL_VAR, SpecCheck, SpecVerdict};
 use testkit::{ACCOUNT_SID, AUTH_TOKEN};
 
 const BASE: &str = "https://abc.execute-api.us-east-1.amazonaws.com";
@@ -477,36 +477,16 @@ async fn check_spec(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(), String> {
-    let var = if uri.path().starts_with("/2010-04-01/") {
-        PRISM_API_URL_VAR
-    } else {
-        PRISM_TASKROUTER_URL_VAR
-    };
-    let prism = std::env::var(var).map_err(|_| format!("{var} is not set"))?;
-    let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let mut copy = reqwest::Client::new()
-        .request(
-            method.clone(),
-            format!("{}{path_and_query}", prism.trim_end_matches('/')),
-        )
-        .body(body.clone());
-    for name in [header::AUTHORIZATION, header::CONTENT_TYPE] {
-        if let Some(value) = headers.get(&name) {
-            copy = copy.header(name, value);
-        }
-    }
-    let response = copy
-        .send()
+    match SpecCheck::from_env()?
+        .verdict(method, uri, headers, body)
         .await
-        .map_err(|e| format!("Prism did not answer: {e}"))?;
-    let status = response.status();
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "Prism {status}: {}",
-            response.text().await.unwrap_or_default()
-        ))
+    {
+        SpecVerdict::Valid => Ok(()),
+        SpecVerdict::Invalid { status, reasons } => {
+            Err(format!("Prism {status}: {}", reasons.join("; ")))
+        }
+        SpecVerdict::Unchecked(why) => Err(why),
+        SpecVerdict::Pending => Err("Prism did not answer".into()),
     }
 }
 

@@ -8,10 +8,10 @@ use shared::store::{DynamoStore, WorkerProfile, WorkerStore};
 
 use crate::homeline::Homeline;
 use crate::phones::{Caller, PhoneProfile, WorkerScript};
-use crate::rest::Prism;
 use crate::sim::{Call, World};
 use crate::taskrouter::TaskRouter;
 use crate::{Ms, Sim, taskrouter_settings};
+use testkit::spec::SpecCheck;
 
 /// A running stand-in wired to the real functions.
 pub struct Stage {
@@ -23,7 +23,7 @@ impl Stage {
     /// Starts everything; `overrides` change the test configuration. Panics
     /// with how to start the local stack when Prism or DynamoDB Local is missing.
     pub async fn start(overrides: &[(&str, &str)], seed: u64) -> Self {
-        let prism = Prism::from_env().unwrap_or_else(|e| panic!("{e}"));
+        let prism = SpecCheck::from_env().unwrap_or_else(|e| panic!("{e}"));
         let settings_config = testkit::test_config(overrides);
         let world = World::new(
             TaskRouter::new(taskrouter_settings(&settings_config)),

@@ -78,7 +78,7 @@ pub struct Sim {
 
 impl Sim {
     /// Starts the REST server. Webhooks go nowhere until [`Sim::connect`].
-    pub async fn start(world: World, prism: Option<rest::Prism>) -> Self {
+    pub async fn start(world: World, prism: Option<testkit::spec::SpecCheck>) -> Self {
         let shared = Arc::new(rest::Shared::new(world, prism));
         let base_url = rest::serve(shared.clone()).await;
         Self {

@@ -11,46 +11,23 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use testkit::spec::{SpecCheck, SpecVerdict};
 use tokio::task::JoinHandle;
 
 use crate::sim::{Outbound, RestCall, World};
 use crate::taskrouter::{Effects, RestError};
 
-/// Where Prism mocks the two Twilio specs.
-#[derive(Debug, Clone)]
-pub struct Prism {
-    pub api_url: String,
-    pub taskrouter_url: String,
-}
-
-impl Prism {
-    /// From `scripts/local-stack.sh run`'s environment.
-    pub fn from_env() -> Result<Self, String> {
-        let get = |k: &str| {
-            std::env::var(k).map_err(|_| {
-                format!("{k} is not set: run under `scripts/local-stack.sh run -- ...` so requests are checked against Twilio's OpenAPI spec")
-            })
-        };
-        Ok(Self {
-            api_url: get("HOMELINE_TEST_PRISM_API_URL")?,
-            taskrouter_url: get("HOMELINE_TEST_PRISM_TASKROUTER_URL")?,
-        })
-    }
-}
-
 pub struct Shared {
     pub world: Mutex<World>,
-    prism: Option<Prism>,
-    http: reqwest::Client,
+    prism: Option<SpecCheck>,
     checks: Mutex<Vec<JoinHandle<Option<String>>>>,
 }
 
 impl Shared {
-    pub fn new(world: World, prism: Option<Prism>) -> Self {
+    pub fn new(world: World, prism: Option<SpecCheck>) -> Self {
         Self {
             world: Mutex::new(world),
             prism,
-            http: reqwest::Client::new(),
             checks: Mutex::new(Vec::new()),
         }
     }
@@ -150,35 +127,20 @@ fn check_with_prism(
     headers: &HeaderMap,
     body: &Bytes,
 ) {
-    let Some(prism) = &shared.prism else { return };
-    let base = if uri.path().starts_with("/v1/") {
-        &prism.taskrouter_url
-    } else {
-        &prism.api_url
+    let Some(prism) = shared.prism.clone() else {
+        return;
     };
-    let url = format!(
-        "{base}{}",
-        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
-    );
-    let mut request = shared.http.request(method.clone(), &url).body(body.clone());
-    for name in ["authorization", "content-type", "accept"] {
-        if let Some(v) = headers.get(name) {
-            request = request.header(name, v.clone());
-        }
-    }
     let what = format!("{method} {}", uri.path());
     let sent = String::from_utf8_lossy(body).into_owned();
+    let (method, uri, headers, body) = (method.clone(), uri.clone(), headers.clone(), body.clone());
     let check = tokio::spawn(async move {
-        match request.send().await {
-            Ok(r) if r.status().as_u16() < 400 => None,
-            Ok(r) => {
-                let status = r.status();
-                let text = r.text().await.unwrap_or_default();
-                Some(format!(
-                    "{what} ({sent}) breaks Twilio's spec: {status} {text}"
-                ))
-            }
-            Err(e) => Some(format!("{what}: Prism unreachable: {e}")),
+        match prism.verdict(&method, &uri, &headers, &body).await {
+            SpecVerdict::Valid | SpecVerdict::Pending => None,
+            SpecVerdict::Invalid { status, reasons } => Some(format!(
+                "{what} ({sent}) breaks Twilio's spec: {status} {}",
+                reasons.join("; ")
+            )),
+            SpecVerdict::Unchecked(why) => Some(format!("{what}: {why}")),
         }
     });
     shared.checks.lock().expect("lock").push(check);

@@ -46,9 +46,8 @@ use crate::{
     WORKSPACE_SID,
 };
 
-/// Environment variables naming the Prism mock servers (set by `scripts/local-stack.sh run`).
-pub const PRISM_API_URL_VAR: &str = "HOMELINE_TEST_PRISM_API_URL";
-pub const PRISM_TASKROUTER_URL_VAR: &str = "HOMELINE_TEST_PRISM_TASKROUTER_URL";
+use crate::spec::SpecCheck;
+pub use crate::spec::{PRISM_API_URL_VAR, PRISM_TASKROUTER_URL_VAR, SpecVerdict};
 
 /// The REST operations the fake serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,21 +62,6 @@ pub enum Route {
     UpdateReservation,
     UpdateTask,
     ListActivities,
-}
-
-/// Prism's verdict on one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SpecVerdict {
-    Valid,
-    /// Prism refused the request (422 body, or 401/404/405 for auth, path or method).
-    Invalid {
-        status: u16,
-        reasons: Vec<String>,
-    },
-    /// The request could not be checked (Prism not configured or not answering).
-    Unchecked(String),
-    /// Prism has not answered yet (see [`TwilioFake::idle`]).
-    Pending,
 }
 
 /// One request as the fake received it.
@@ -235,16 +219,10 @@ struct State {
     calls: HashMap<String, FakeCall>,
 }
 
-struct Prism {
-    http: reqwest::Client,
-    api_url: String,
-    taskrouter_url: String,
-}
-
 struct Inner {
     state: Mutex<State>,
     /// Why the spec check is unavailable, when it is.
-    prism: Result<Prism, String>,
+    prism: Result<SpecCheck, String>,
 }
 
 impl Inner {
@@ -273,21 +251,7 @@ impl TwilioFake {
     /// Starts the fake on a free 127.0.0.1 port. Prism is taken from
     /// `HOMELINE_TEST_PRISM_API_URL` / `HOMELINE_TEST_PRISM_TASKROUTER_URL`.
     pub async fn start() -> Self {
-        let prism = match (
-            std::env::var(PRISM_API_URL_VAR),
-            std::env::var(PRISM_TASKROUTER_URL_VAR),
-        ) {
-            (Ok(api_url), Ok(taskrouter_url)) => Ok(Prism {
-                http: reqwest::Client::new(),
-                api_url: api_url.trim_end_matches('/').to_string(),
-                taskrouter_url: taskrouter_url.trim_end_matches('/').to_string(),
-            }),
-            _ => Err(format!(
-                "{PRISM_API_URL_VAR} / {PRISM_TASKROUTER_URL_VAR} are not set: run the tests \
-                 under `scripts/local-stack.sh run -- cargo test ...` so every Twilio request \
-                 is checked against Twilio's OpenAPI spec"
-            )),
-        };
+        let prism = SpecCheck::from_env();
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
                 credentials: (ACCOUNT_SID.to_string(), AUTH_TOKEN.to_string()),
@@ -798,7 +762,10 @@ async fn receive(
         let delay = route.and_then(|r| state.delays.get(&r).copied());
         (state.requests.len() - 1, answer, delay.unwrap_or_default())
     };
-    let verdict = check_spec(&inner, &method, &uri, &headers, &body).await;
+    let verdict = match &inner.prism {
+        Ok(prism) => prism.verdict(&method, &uri, &headers, &body).await,
+        Err(why) => SpecVerdict::Unchecked(why.clone()),
+    };
     inner.state().requests[index].spec = verdict;
     (answer, delay)
 }
@@ -818,87 +785,6 @@ fn basic_auth(headers: &HeaderMap) -> (Option<String>, Option<String>) {
         Some((user, password)) => (Some(user.to_string()), Some(password.to_string())),
         None => (None, None),
     }
-}
-
-/// Sends a copy of the request to the Prism of its API and reads the verdict.
-async fn check_spec(
-    inner: &Inner,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> SpecVerdict {
-    let prism = match &inner.prism {
-        Ok(prism) => prism,
-        Err(why) => return SpecVerdict::Unchecked(why.clone()),
-    };
-    let base = if uri.path().starts_with("/2010-04-01/") {
-        &prism.api_url
-    } else {
-        &prism.taskrouter_url
-    };
-    let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let mut copy = prism
-        .http
-        .request(method.clone(), format!("{base}{path_and_query}"))
-        .body(body.clone());
-    for name in [header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT] {
-        if let Some(value) = headers.get(&name) {
-            copy = copy.header(name, value);
-        }
-    }
-    let response = match copy.send().await {
-        Ok(response) => response,
-        Err(e) => return SpecVerdict::Unchecked(format!("Prism at {base} did not answer: {e}")),
-    };
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
-    match status {
-        200..=399 => SpecVerdict::Valid,
-        400..=499 => SpecVerdict::Invalid {
-            status,
-            reasons: prism_reasons(&text),
-        },
-        _ => SpecVerdict::Unchecked(format!("Prism answered {status}: {text}")),
-    }
-}
-
-/// Prism's 422 body lists `validation: [{location, message}]`; other refusals
-/// carry a `title`/`detail`.
-fn prism_reasons(text: &str) -> Vec<String> {
-    let Ok(body) = serde_json::from_str::<Value>(text) else {
-        return vec![text.to_string()];
-    };
-    let listed: Vec<String> = body
-        .get("validation")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .map(|item| {
-                    let location = item
-                        .get("location")
-                        .and_then(Value::as_array)
-                        .map(|parts| {
-                            parts
-                                .iter()
-                                .filter_map(Value::as_str)
-                                .collect::<Vec<_>>()
-                                .join(".")
-                        })
-                        .unwrap_or_default();
-                    let message = item.get("message").and_then(Value::as_str).unwrap_or("");
-                    format!("{location}: {message}")
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if !listed.is_empty() {
-        return listed;
-    }
-    let title = body.get("title").and_then(Value::as_str).unwrap_or("");
-    let detail = body.get("detail").and_then(Value::as_str).unwrap_or("");
-    vec![format!("{title}: {detail}")]
 }
 
 impl State {
@@ -1334,18 +1220,5 @@ mod tests {
         assert!(path_matches(path, "/Reservations/WR1"));
         assert!(!path_matches(path, "Workers/*"));
         assert!(!path_matches("/a", "x/y/z/*"));
-    }
-
-    #[test]
-    fn prism_reasons_are_listed() {
-        let body = r#"{"title":"Invalid request","status":422,"validation":[{"location":["body","ReservationStatus"],"severity":"Error","code":"enum","message":"must be equal to one of the allowed values"}]}"#;
-        assert_eq!(
-            prism_reasons(body),
-            vec!["body.ReservationStatus: must be equal to one of the allowed values"]
-        );
-        assert_eq!(
-            prism_reasons(r#"{"title":"Route not resolved","detail":"no path"}"#),
-            vec!["Route not resolved: no path"]
-        );
     }
 }
