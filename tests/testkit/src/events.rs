@@ -240,6 +240,25 @@ pub fn body_text(response: &Response<Body>) -> String {
     String::from_utf8_lossy(response.body()).into_owned()
 }
 
+/// Status and body text of an API Gateway (payload 2.0) response as a Lambda
+/// returns it (`statusCode`, `body`, `isBase64Encoded`).
+pub fn decode_response(response: &Value) -> (u16, String) {
+    let status = response["statusCode"]
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok())
+        .unwrap_or_else(|| panic!("no statusCode in {response}"));
+    let body = response["body"].as_str().unwrap_or_default();
+    let body = if response["isBase64Encoded"].as_bool() == Some(true) {
+        let bytes = BASE64
+            .decode(body)
+            .unwrap_or_else(|e| panic!("body is not base64 ({e}): {response}"));
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
 /// Name/value pairs as owned strings, the shape `signature` and `http` use.
 pub fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs

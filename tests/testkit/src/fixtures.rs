@@ -5,12 +5,14 @@
 //! checks the files equal what this catalogue generates, so they never drift,
 //! and another feeds each through its function under cargo-lambda's emulator.
 //! The state they expect (an enrolled worker, open attempts) is described by
-//! the constants here and seeded by that test; `sam local invoke` against an
-//! empty table still gets a well-formed answer.
+//! the constants here and seeded by [`seed_world`]; `sam local invoke`
+//! against an empty table still gets a well-formed answer.
 
 use serde_json::json;
+use shared::store::{Attempt, AttemptState, AttemptStore, DynamoStore, WorkerProfile, WorkerStore};
 
 use crate::events::{Signing, Webhook};
+use crate::twilio_fake::TwilioFake;
 use crate::{ACCOUNT_SID, CALLER_ID, NO_WORKER_QUEUE_SID, WORKFLOW_SID, WORKSPACE_SID};
 
 /// The enrolled worker the fixtures speak for (skills: sales).
@@ -44,6 +46,21 @@ pub struct Fixture {
     pub status: u16,
     /// A fragment the body must contain (TwiML verbs, JSON).
     pub body_contains: Option<&'static str>,
+}
+
+impl Fixture {
+    /// Checks an answer the fixture got `via` some entry point (HTTP, an
+    /// emulator, a built artifact) against what the catalogue declares.
+    pub fn assert_answer(&self, via: &str, status: u16, body: &str) {
+        assert_eq!(status, self.status, "{} {via} answered {body}", self.name);
+        if let Some(fragment) = self.body_contains {
+            assert!(
+                body.contains(fragment),
+                "{} {via}: {fragment:?} not in {body}",
+                self.name
+            );
+        }
+    }
 }
 
 fn sms(body: &str, from: &str) -> Webhook {
@@ -362,5 +379,50 @@ where
             let body = crate::events::body_text(&response);
             assert!(body.contains(fragment), "{}: {body}", fixture.name);
         }
+    }
+}
+
+/// The fixtures' world: their worker enrolled (and known to TaskRouter), and
+/// an open attempt for each reservation a worker-leg fixture names.
+pub async fn seed_world(store: &DynamoStore, twilio: &TwilioFake) {
+    let worker_sid = twilio.add_worker(
+        WORKER_PHONE,
+        &json!({"contact_uri": WORKER_PHONE, "skills": ["sales"], "name": WORKER_NAME}),
+        crate::ACTIVITY_OFFLINE,
+    );
+    let mut profile = WorkerProfile::new(WORKER_PHONE, WORKER_NAME, vec!["sales".into()]);
+    profile.worker_sid = Some(worker_sid);
+    assert!(
+        store
+            .put_worker(&profile)
+            .await
+            .expect("seed worker")
+            .applied()
+    );
+    for reservation_sid in [
+        MACHINE_RESERVATION_SID,
+        BUSY_RESERVATION_SID,
+        NO_ANSWER_RESERVATION_SID,
+    ] {
+        let attempt = Attempt {
+            reservation_sid: reservation_sid.into(),
+            task_sid: TASK_SID.into(),
+            worker_sid: WORKER_SID.into(),
+            phone: WORKER_PHONE.into(),
+            skill: "sales".into(),
+            caller_call_sid: Some(CUSTOMER_CALL_SID.into()),
+            call_sid: Some(WORKER_CALL_SID.into()),
+            state: AttemptState::Dialing,
+            outcome: None,
+            sip_response_code: None,
+            created_at: shared::store::now_secs(),
+        };
+        assert!(
+            store
+                .create_attempt(&attempt)
+                .await
+                .expect("seed attempt")
+                .applied()
+        );
     }
 }

@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use serde_json::{Value, json};
-use shared::store::{Attempt, AttemptState, AttemptStore, DynamoStore, WorkerProfile, WorkerStore};
+use serde_json::Value;
+use shared::store::DynamoStore;
 use testkit::fixtures::{self, Fixture};
 use testkit::twilio_fake::TwilioFake;
 
@@ -74,55 +74,6 @@ async fn wait_until_up(url: &str, log: &Path) {
     );
 }
 
-/// The fixtures' world: their worker enrolled (and known to TaskRouter), and
-/// an open attempt for each reservation a worker-leg fixture names.
-async fn seed(store: &DynamoStore, twilio: &TwilioFake) {
-    let worker_sid = twilio.add_worker(
-        fixtures::WORKER_PHONE,
-        &json!({"contact_uri": fixtures::WORKER_PHONE, "skills": ["sales"], "name": fixtures::WORKER_NAME}),
-        testkit::ACTIVITY_OFFLINE,
-    );
-    let mut profile = WorkerProfile::new(
-        fixtures::WORKER_PHONE,
-        fixtures::WORKER_NAME,
-        vec!["sales".into()],
-    );
-    profile.worker_sid = Some(worker_sid);
-    assert!(
-        store
-            .put_worker(&profile)
-            .await
-            .expect("seed worker")
-            .applied()
-    );
-    for reservation_sid in [
-        fixtures::MACHINE_RESERVATION_SID,
-        fixtures::BUSY_RESERVATION_SID,
-        fixtures::NO_ANSWER_RESERVATION_SID,
-    ] {
-        let attempt = Attempt {
-            reservation_sid: reservation_sid.into(),
-            task_sid: fixtures::TASK_SID.into(),
-            worker_sid: fixtures::WORKER_SID.into(),
-            phone: fixtures::WORKER_PHONE.into(),
-            skill: "sales".into(),
-            caller_call_sid: Some(fixtures::CUSTOMER_CALL_SID.into()),
-            call_sid: Some(fixtures::WORKER_CALL_SID.into()),
-            state: AttemptState::Dialing,
-            outcome: None,
-            sip_response_code: None,
-            created_at: shared::store::now_secs(),
-        };
-        assert!(
-            store
-                .create_attempt(&attempt)
-                .await
-                .expect("seed attempt")
-                .applied()
-        );
-    }
-}
-
 /// The fixture as Twilio would send it through a tunnel to `make dev`.
 async fn post_over_http(base: &str, fixture: &Fixture) -> (u16, String) {
     let event = fixture.webhook.event();
@@ -177,19 +128,7 @@ fn invoke(port: u16, fixture: &Fixture) -> (u16, String) {
     );
     let response: Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("{}: not a JSON response ({e}): {stdout}", fixture.name));
-    let status = response["statusCode"].as_u64().expect("statusCode") as u16;
-    let body = response["body"].as_str().unwrap_or_default();
-    let body = if response["isBase64Encoded"].as_bool() == Some(true) {
-        String::from_utf8_lossy(
-            &base64::engine::general_purpose::STANDARD
-                .decode(body)
-                .expect("base64"),
-        )
-        .into_owned()
-    } else {
-        body.to_string()
-    };
-    (status, body)
+    testkit::events::decode_response(&response)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -219,7 +158,7 @@ async fn make_dev_serves_every_function_and_every_fixture_passes_the_emulator() 
     wait_until_up(&base, &log).await;
     // dev.sh creates the table before it starts serving.
     let store = DynamoStore::local(&format!("http://127.0.0.1:{ddb_port}"), table);
-    seed(&store, &twilio).await;
+    fixtures::seed_world(&store, &twilio).await;
 
     let all = fixtures::all();
     let functions: std::collections::BTreeSet<&str> = all.iter().map(|f| f.function).collect();
@@ -230,24 +169,9 @@ async fn make_dev_serves_every_function_and_every_fixture_passes_the_emulator() 
     );
     for fixture in &all {
         let (status, body) = post_over_http(&base, fixture).await;
-        assert_eq!(
-            status, fixture.status,
-            "{} over HTTP answered {body}",
-            fixture.name
-        );
+        fixture.assert_answer("over HTTP", status, &body);
         let (status, body) = invoke(port, fixture);
-        assert_eq!(
-            status, fixture.status,
-            "{} through the emulator answered {body}",
-            fixture.name
-        );
-        if let Some(fragment) = fixture.body_contains {
-            assert!(
-                body.contains(fragment),
-                "{}: {fragment:?} not in {body}",
-                fixture.name
-            );
-        }
+        fixture.assert_answer("through the emulator", status, &body);
     }
     twilio.idle().await;
     twilio.assert_spec_valid();
