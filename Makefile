@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 STACK := scripts/local-stack.sh
 
-.PHONY: help setup test lint-template fmt-check clippy build release dev events bench simulate
+.PHONY: help setup test lint-template fmt-check clippy build release sam-build dev events bench simulate
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,3 +39,6 @@ build: ## debug build of every binary
 
 release: ## optimised build of every binary (warning-free)
 	RUSTFLAGS="-D warnings" cargo build --workspace --release
+
+sam-build: ## sam build (arm64, cross-compiled with cargo-lambda + zig), timed; then run each artifact under qemu on every fixture
+	scripts/sam-build.sh
