@@ -6,7 +6,9 @@
   same binary;
 - every function builds a binary of a crate under functions/, and every such
   crate has a function;
-- the functions' environment sets exactly the variables shared/src/config.rs reads.
+- the functions' environment sets exactly the variables shared/src/config.rs reads;
+- every function logs to its own log group of the template, with a retention
+  (a log group Lambda makes itself keeps callers' numbers forever).
 
 Run with the Python of .local/venv (it needs cfn-lint's YAML loader).
 """
@@ -88,11 +90,18 @@ def main():
     for var in sorted(env - read):
         problems.append(f"the template sets {var}, config.rs does not read it")
 
+    for name in binaries:
+        group = ref_name(resources[name]["Properties"].get("LoggingConfig", {}).get("LogGroup"))
+        kept = resources.get(group, {})
+        if kept.get("Type") != "AWS::Logs::LogGroup" or "RetentionInDays" not in kept.get("Properties", {}):
+            problems.append(f"{name} does not log to a log group of the template with RetentionInDays")
+
     if problems:
         fail(problems)
     print(
         f"check-template: {len(routes)} routes match the cargo-lambda router, "
-        f"{len(binaries)} functions match functions/, {len(env)} variables match config.rs"
+        f"{len(binaries)} functions match functions/ (each with a kept-for-a-while log group), "
+        f"{len(env)} variables match config.rs"
     )
 
 
