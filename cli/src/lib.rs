@@ -1,6 +1,6 @@
 //! `homeline`: the operator's tool. Manages the roster of workers (only
 //! enrolled phones may go online) in the same DynamoDB table the functions
-//! use, and creates that table.
+//! use, lists the voicemails callers left there, and creates that table.
 //!
 //! It reads only what it needs from the environment: `TABLE_NAME` and the
 //! standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB` for
@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use shared::config::{DEFAULT_API_URL, DEFAULT_TASKROUTER_URL, TwilioConfig, parse_skills};
 use shared::domain::intake::offline_update;
 use shared::phone;
-use shared::store::{StoreError, WorkerProfile, WorkerStore};
+use shared::store::{StoreError, Voicemail, VoicemailStore, WorkerProfile, WorkerStore};
 use shared::twilio::{TwilioClient, TwilioError};
 use shared::{Deadline, store::Activity};
 
@@ -25,12 +25,14 @@ use shared::{Deadline, store::Activity};
 #[command(
     name = "homeline",
     version,
-    about = "Homeline operator tool: manage the workers who may take calls from home",
+    about = "Homeline operator tool: the workers who take calls from home, voicemails, TaskRouter set-up",
     long_about = "Homeline operator tool: manage the roster of workers who may take the \
-                  business's calls on their own phones.\n\n\
+                  business's calls on their own phones, list the voicemails callers left, \
+                  and set up the Twilio side.\n\n\
                   Environment: TABLE_NAME (the DynamoDB table), the standard AWS variables \
                   (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local), \
-                  SKILLS (optional: skills are checked against it), and for `workers remove` \
+                  SKILLS (optional: skills are checked against it), TIME_ZONE (optional: \
+                  `voicemails` shows times in it, else UTC), and for `workers remove` \
                   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN (or TWILIO_API_KEY + TWILIO_API_SECRET), \
                   TWILIO_WORKSPACE_SID, TWILIO_ACTIVITY_OFFLINE_SID. `provision` sets up the \
                   Twilio side and needs only the Twilio credentials (see `homeline provision --help`)."
@@ -45,6 +47,9 @@ pub enum Command {
     /// Enroll, remove and list workers.
     #[command(subcommand)]
     Workers(WorkersCommand),
+    /// List the voicemails callers left, newest first (Twilio's recording URL
+    /// plays with the account's credentials).
+    Voicemails(VoicemailsArgs),
     /// Manage the DynamoDB table.
     #[command(subcommand)]
     Table(TableCommand),
@@ -75,6 +80,13 @@ pub struct AddArgs {
     /// Skills they take calls for, comma-separated, e.g. sales,support (checked against SKILLS when set).
     #[arg(long)]
     pub skills: String,
+}
+
+#[derive(Debug, Args)]
+pub struct VoicemailsArgs {
+    /// How many to show.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub limit: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -321,8 +333,7 @@ async fn list<S: WorkerStore>(store: &S, out: &mut dyn Write) -> Result<(), CliE
         "WORKER SID",
         "ANSWERED",
         "MISSED",
-    ]
-    .map(String::from);
+    ];
     let rows: Vec<[String; 7]> = workers
         .iter()
         .map(|w| {
@@ -337,13 +348,23 @@ async fn list<S: WorkerStore>(store: &S, out: &mut dyn Write) -> Result<(), CliE
             ]
         })
         .collect();
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
+    write_table(out, &header, &rows)
+}
+
+/// Columns padded to their widest cell, two spaces apart.
+fn write_table<const N: usize>(
+    out: &mut dyn Write,
+    header: &[&str; N],
+    rows: &[[String; N]],
+) -> Result<(), CliError> {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    for row in std::iter::once(&header).chain(&rows) {
+    let header = header.map(String::from);
+    for row in std::iter::once(&header).chain(rows) {
         let cells: Vec<String> = row
             .iter()
             .zip(widths)
@@ -352,6 +373,54 @@ async fn list<S: WorkerStore>(store: &S, out: &mut dyn Write) -> Result<(), CliE
         writeln!(out, "{}", cells.join("  ").trim_end())?;
     }
     Ok(())
+}
+
+/// Runs `voicemails`: the newest `limit` voicemails, times in `TIME_ZONE`
+/// (the business's, as for its hours) or UTC.
+pub async fn run_voicemails<S: VoicemailStore>(
+    args: VoicemailsArgs,
+    store: &S,
+    env: Env<'_>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let zone: chrono_tz::Tz = match var(env, "TIME_ZONE") {
+        None => chrono_tz::UTC,
+        Some(name) => name.parse().map_err(|_| {
+            CliError::Invalid(format!(
+                "environment variable TIME_ZONE: {name:?} is not a time zone (e.g. America/New_York)"
+            ))
+        })?,
+    };
+    let voicemails = store.list_voicemails(usize::from(args.limit)).await?;
+    if voicemails.is_empty() {
+        writeln!(out, "No voicemails.")?;
+        return Ok(());
+    }
+    let header = ["RECEIVED", "FROM", "SKILL", "LENGTH", "RECORDING"];
+    let rows: Vec<[String; 5]> = voicemails
+        .iter()
+        .map(|v| {
+            [
+                received_at(v, zone),
+                v.caller.clone(),
+                v.skill.clone(),
+                format!("{}:{:02}", v.duration_secs / 60, v.duration_secs % 60),
+                v.recording_url.clone(),
+            ]
+        })
+        .collect();
+    write_table(out, &header, &rows)
+}
+
+fn received_at(voicemail: &Voicemail, zone: chrono_tz::Tz) -> String {
+    chrono::DateTime::from_timestamp(voicemail.received_at, 0).map_or_else(
+        || voicemail.received_at.to_string(),
+        |at| {
+            at.with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string()
+        },
+    )
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use homeline_cli::{Cli, Command, TableCommand, provision, run_workers, table_name};
+use homeline_cli::{
+    Cli, Command, TableCommand, provision, run_voicemails, run_workers, table_name,
+};
 use shared::store::DynamoStore;
 use shared::store::dynamo::create_table;
 
@@ -14,6 +16,10 @@ async fn main() -> ExitCode {
             Command::Workers(command) => {
                 let store = DynamoStore::from_env(table_name(&env)?).await;
                 run_workers(command, &store, &env, &mut std::io::stdout()).await
+            }
+            Command::Voicemails(args) => {
+                let store = DynamoStore::from_env(table_name(&env)?).await;
+                run_voicemails(args, &store, &env, &mut std::io::stdout()).await
             }
             Command::Table(TableCommand::Create) => {
                 let store = DynamoStore::from_env(table_name(&env)?).await;

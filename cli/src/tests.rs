@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use clap::Parser;
-use shared::store::{Activity, MemoryStore, WorkerStore};
+use shared::store::{Activity, MemoryStore, Voicemail, VoicemailStore, WorkerStore};
 
 use super::*;
 
@@ -15,12 +15,13 @@ async fn exec(
 ) -> Result<String, CliError> {
     let cli = Cli::try_parse_from(std::iter::once("homeline").chain(args.iter().copied()))
         .map_err(|e| CliError::Invalid(e.to_string()))?;
-    let Command::Workers(command) = cli.command else {
-        return Err(CliError::Invalid("not a workers command".into()));
-    };
     let lookup = |name: &str| env.get(name).map(|v| v.to_string());
     let mut out = Vec::new();
-    run_workers(command, store, &lookup, &mut out).await?;
+    match cli.command {
+        Command::Workers(command) => run_workers(command, store, &lookup, &mut out).await?,
+        Command::Voicemails(args) => run_voicemails(args, store, &lookup, &mut out).await?,
+        other => return Err(CliError::Invalid(format!("not run in-process: {other:?}"))),
+    }
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
@@ -248,5 +249,93 @@ fn help_texts_describe_every_command() {
         let sub = workers.find_subcommand(name).expect(name);
         assert!(sub.get_about().is_some(), "{name} has no help text");
     }
+    for name in ["workers", "voicemails", "table", "provision"] {
+        let sub = command.find_subcommand(name).expect(name);
+        assert!(sub.get_about().is_some(), "{name} has no help text");
+    }
     Cli::command().debug_assert();
+}
+
+fn voicemail(n: u32, caller: &str, skill: &str, duration_secs: u32, received_at: i64) -> Voicemail {
+    Voicemail {
+        recording_sid: testkit::sid("RE", n.into()),
+        call_sid: testkit::sid("CA", n.into()),
+        caller: caller.into(),
+        skill: skill.into(),
+        recording_url: format!(
+            "https://api.twilio.com/2010-04-01/Accounts/{}/Recordings/{}",
+            testkit::ACCOUNT_SID,
+            testkit::sid("RE", n.into())
+        ),
+        duration_secs,
+        received_at,
+    }
+}
+
+#[tokio::test]
+async fn voicemails_are_listed_newest_first_with_length_and_local_time() {
+    let store = MemoryStore::new();
+    let none = exec(&store, &HashMap::new(), &["voicemails"])
+        .await
+        .expect("empty list");
+    assert_eq!(none, "No voicemails.\n");
+
+    // 2026-11-25 14:00:00 UTC, then 10 and 20 minutes later.
+    let base = 1_795_615_200;
+    for (n, caller, skill, secs, at) in [
+        (1, "+15557654321", "sales", 5, base),
+        (2, "+15557650002", "support", 65, base + 600),
+        (3, "+15557650003", "general", 600, base + 1200),
+    ] {
+        assert!(
+            store
+                .put_voicemail(&voicemail(n, caller, skill, secs, at))
+                .await
+                .expect("put")
+                .applied()
+        );
+    }
+    let env = HashMap::from([("TIME_ZONE", "America/New_York")]);
+    let out = exec(&store, &env, &["voicemails", "--limit", "2"])
+        .await
+        .expect("list");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "header + the 2 newest: {out}");
+    assert!(lines[0].starts_with("RECEIVED"), "{out}");
+    assert!(
+        lines[1].starts_with("2026-11-25 09:20 EST  +15557650003  general  10:00"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("2026-11-25 09:10 EST  +15557650002  support  1:05 "),
+        "{out}"
+    );
+    assert!(lines[2].ends_with(&testkit::sid("RE", 2)), "{out}");
+
+    let utc = exec(&store, &HashMap::new(), &["voicemails"])
+        .await
+        .expect("list");
+    assert_eq!(utc.lines().count(), 4, "{utc}");
+    assert!(
+        utc.lines()
+            .nth(3)
+            .is_some_and(|l| l.starts_with("2026-11-25 14:00 UTC")),
+        "{utc}"
+    );
+}
+
+#[tokio::test]
+async fn voicemails_refuses_a_bad_time_zone_and_a_bad_limit() {
+    let store = MemoryStore::new();
+    let env = HashMap::from([("TIME_ZONE", "Mars/Olympus")]);
+    let err = exec(&store, &env, &["voicemails"])
+        .await
+        .expect_err("bad zone");
+    assert!(err.to_string().contains("TIME_ZONE"), "{err}");
+    for limit in ["0", "1001", "ten"] {
+        let err = exec(&store, &HashMap::new(), &["voicemails", "--limit", limit])
+            .await
+            .expect_err(limit);
+        assert!(err.to_string().contains("--limit"), "{limit}: {err}");
+    }
 }

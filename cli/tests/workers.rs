@@ -1,9 +1,9 @@
-//! The real `homeline` binary against DynamoDB Local (start it with
-//! `scripts/local-stack.sh run -- cargo test -p homeline`).
+//! The real `homeline` binary (`workers`, `voicemails`, `table`) against
+//! DynamoDB Local (start it with `scripts/local-stack.sh run -- cargo test -p homeline`).
 
 use std::process::{Command, Output};
 
-use shared::store::{Activity, DynamoStore, WorkerStore};
+use shared::store::{Activity, DynamoStore, Voicemail, VoicemailStore, WorkerStore};
 use testkit::dynamo::{dynamodb_url, fresh_store};
 
 /// Runs `homeline args...` with only the environment the operator would set.
@@ -236,4 +236,52 @@ async fn remove_sets_the_taskrouter_worker_offline_then_forgets_the_worker() {
     );
     assert_eq!(store.get_worker("+15550100005").await.expect("get"), None);
     twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn voicemails_left_by_callers_are_listed_newest_first() {
+    let store = fresh_store().await;
+    let empty = homeline(store.table(), &[], &["voicemails"]);
+    assert!(empty.status.success(), "{}", stderr(&empty));
+    assert_eq!(stdout(&empty), "No voicemails.\n");
+
+    // As inbound stores them: one per recording, 14:00 UTC then a minute apart.
+    for n in 1..=3u64 {
+        let recording_sid = testkit::sid("RE", n);
+        let voicemail = Voicemail {
+            recording_sid: recording_sid.clone(),
+            call_sid: testkit::sid("CA", n),
+            caller: format!("+1555765000{n}"),
+            skill: "sales".into(),
+            recording_url: format!(
+                "https://api.twilio.com/2010-04-01/Accounts/{}/Recordings/{recording_sid}",
+                testkit::ACCOUNT_SID
+            ),
+            duration_secs: 30,
+            received_at: 1_795_615_200 + 60 * i64::try_from(n).expect("small"),
+        };
+        assert!(
+            store
+                .put_voicemail(&voicemail)
+                .await
+                .expect("put")
+                .applied()
+        );
+    }
+    let listed = homeline(
+        store.table(),
+        &[("TIME_ZONE", "Europe/Berlin")],
+        &["voicemails", "--limit", "2"],
+    );
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let out = stdout(&listed);
+    let callers: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().nth(3))
+        .collect();
+    assert_eq!(callers, ["+15557650003", "+15557650002"], "{out}");
+    assert!(out.contains("2026-11-25 15:03 CET"), "{out}");
+    assert!(out.contains(&testkit::sid("RE", 3)), "{out}");
+    assert!(!out.contains(&testkit::sid("RE", 1)), "{out}");
 }
