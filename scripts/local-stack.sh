@@ -2,6 +2,8 @@
 # The real local stack the tests talk to, installed into .local/ (git-ignored).
 #
 #   scripts/local-stack.sh install        install what is missing (idempotent)
+#   scripts/local-stack.sh install-arm64  also what runs arm64 Lambda binaries
+#                                         here (qemu-aarch64, arm64 glibc)
 #   scripts/local-stack.sh run -- CMD...  start DynamoDB Local and Prism (one per
 #                                         Twilio OpenAPI spec) on free 127.0.0.1
 #                                         ports, run CMD with their URLs in the
@@ -37,12 +39,20 @@ need_apt() {
   command -v npm >/dev/null || missing+=(npm)
   command -v python3 >/dev/null || missing+=(python3 python3-venv)
   command -v curl >/dev/null || missing+=(curl)
-  if ((${#missing[@]})); then
-    log "installing Debian packages: ${missing[*]}"
-    local sudo=""
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+  ((${#missing[@]} == 0)) || apt_install "${missing[@]}"
+}
+
+apt_install() {
+  log "installing Debian packages: $*"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"
+}
+
+install_arm64() {
+  if ! command -v qemu-aarch64 >/dev/null || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
+    apt_install qemu-user libc6-arm64-cross
   fi
 }
 
@@ -153,6 +163,7 @@ run() {
 
 case "${1:-}" in
   install) install ;;
+  install-arm64) install_arm64 ;;
   run) shift; run "$@" ;;
-  *) echo "usage: $0 install | run -- COMMAND..." >&2; exit 2 ;;
+  *) echo "usage: $0 install | install-arm64 | run -- COMMAND..." >&2; exit 2 ;;
 esac

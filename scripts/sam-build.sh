@@ -30,12 +30,6 @@ sam build
 log "sam build took $(( $(date +%s) - started )) s"
 
 [ "${SAM_BUILD_CHECK:-1}" = 1 ] || exit 0
-if ! command -v qemu-aarch64 >/dev/null || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
-  log "installing Debian packages: qemu-user libc6-arm64-cross (to run the arm64 artifacts)"
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq qemu-user libc6-arm64-cross
-fi
+scripts/local-stack.sh install-arm64
 HOMELINE_SAM_BUILD_DIR="$ROOT/.aws-sam/build" scripts/local-stack.sh run -- \
   cargo test -p testkit --test sam_artifacts -- --ignored
