@@ -64,6 +64,15 @@ fn slow_to_answer(answer_after: u64) -> Phone {
     }
 }
 
+/// Ana, on `ana_phone`, goes online for sales first, so she is the longest
+/// idle and is offered the first call; Ben, a quick human, a second later.
+async fn ana_first_then_ben(stage: &Stage, ana_phone: Phone) {
+    stage.worker(ANA, "sales", ana_phone).await;
+    stage.worker(BEN, "sales", Phone::fast_human()).await;
+    stage.sim.sms_at(0, ANA, "on sales");
+    stage.sim.sms_at(1_000, BEN, "on sales");
+}
+
 /// Runs until a leg to `phone` rings.
 async fn until_ringing(stage: &Stage, phone: &str) {
     let ringing = stage
@@ -119,11 +128,7 @@ async fn worker_goes_online_by_sms_then_gets_a_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_workers_voicemail_answers_then_the_next_worker_gets_the_caller() {
     let stage = Stage::start(&[], 2).await;
-    stage.worker(ANA, "sales", Phone::voicemail()).await;
-    stage.worker(BEN, "sales", Phone::fast_human()).await;
-    // Ana goes online first: she is the longest idle and is offered first.
-    stage.sim.sms_at(0, ANA, "on sales");
-    stage.sim.sms_at(1_000, BEN, "on sales");
+    ana_first_then_ben(&stage, Phone::voicemail()).await;
     stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
     stage.sim.run_until(5 * MINUTE).await;
 
@@ -149,10 +154,7 @@ async fn first_workers_voicemail_answers_then_the_next_worker_gets_the_caller() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_worker_then_the_next_one() {
     let stage = Stage::start(&[], 3).await;
-    stage.worker(ANA, "sales", Phone::Busy).await;
-    stage.worker(BEN, "sales", Phone::fast_human()).await;
-    stage.sim.sms_at(0, ANA, "on sales");
-    stage.sim.sms_at(1_000, BEN, "on sales");
+    ana_first_then_ben(&stage, Phone::Busy).await;
     stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
     stage.sim.run_until(5 * MINUTE).await;
 
@@ -252,10 +254,7 @@ async fn caller_hangs_up_while_the_workers_phone_rings_and_the_leg_is_canceled()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_texts_off_while_ringing() {
     let stage = Stage::start(&[], 6).await;
-    stage.worker(ANA, "sales", slow_to_answer(15_000)).await;
-    stage.worker(BEN, "sales", Phone::fast_human()).await;
-    stage.sim.sms_at(0, ANA, "on sales");
-    stage.sim.sms_at(1_000, BEN, "on sales");
+    ana_first_then_ben(&stage, slow_to_answer(15_000)).await;
     stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
     until_ringing(&stage, ANA).await;
     let now = stage.sim.now();
@@ -331,10 +330,7 @@ async fn duplicated_and_reordered_callbacks_act_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twilio_answering_429_and_500_for_a_while() {
     let stage = Stage::start(&[], 8).await;
-    stage.worker(ANA, "sales", Phone::voicemail()).await;
-    stage.worker(BEN, "sales", Phone::fast_human()).await;
-    stage.sim.sms_at(0, ANA, "on sales");
-    stage.sim.sms_at(1_000, BEN, "on sales");
+    ana_first_then_ben(&stage, Phone::voicemail()).await;
     stage.sim.run_until(5_000).await;
     // Each of the next requests is answered 429 then 500, alternately, six times.
     stage
@@ -387,10 +383,7 @@ async fn a_caller_who_presses_nothing_reaches_the_first_skill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_screening_assistant_is_never_bridged_and_the_next_worker_gets_the_caller() {
     let stage = Stage::start(&[], 10).await;
-    stage.worker(ANA, "sales", Phone::screener()).await;
-    stage.worker(BEN, "sales", Phone::fast_human()).await;
-    stage.sim.sms_at(0, ANA, "on sales");
-    stage.sim.sms_at(1_000, BEN, "on sales");
+    ana_first_then_ben(&stage, Phone::screener()).await;
     stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
     stage.sim.run_until(5 * MINUTE).await;
 
@@ -415,10 +408,7 @@ async fn a_screening_assistant_is_never_bridged_and_the_next_worker_gets_the_cal
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_answer_mode_bridges_after_the_verdict() {
     let stage = Stage::start(&[("ANSWER_MODE", "sync")], 11).await;
-    stage.worker(ANA, "sales", Phone::voicemail()).await;
-    stage.worker(BEN, "sales", Phone::fast_human()).await;
-    stage.sim.sms_at(0, ANA, "on sales");
-    stage.sim.sms_at(1_000, BEN, "on sales");
+    ana_first_then_ben(&stage, Phone::voicemail()).await;
     stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
     stage.sim.run_until(5 * MINUTE).await;
 
@@ -445,10 +435,7 @@ async fn reservation_timing_out_while_ringing_hangs_up_the_leg_and_moves_on() {
     let stage = Stage::start(&[], 12).await;
     // A workflow whose reservation timeout (15 s) is shorter than the ring time (20 s).
     stage.sim.world().tr.settings.reservation_timeout_ms = 15_000;
-    stage.worker(ANA, "sales", Phone::NoAnswer).await;
-    stage.worker(BEN, "sales", Phone::fast_human()).await;
-    stage.sim.sms_at(0, ANA, "on sales");
-    stage.sim.sms_at(1_000, BEN, "on sales");
+    ana_first_then_ben(&stage, Phone::NoAnswer).await;
     stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
     stage.sim.run_until(5 * MINUTE).await;
 
