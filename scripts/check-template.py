@@ -5,7 +5,8 @@
   (`[workspace.metadata.lambda.watch.router]` in Cargo.toml), each to the
   same binary;
 - every function builds a binary of a crate under functions/, and every such
-  crate has a function;
+  crate has a function, named after it (`amd-result` is AmdResultFunction:
+  sam build's artifact folders are found by that name);
 - the functions' environment sets exactly the variables shared/src/config.rs reads;
 - every function logs to its own log group of the template, with a retention
   (a log group Lambda makes itself keeps callers' numbers forever).
@@ -56,6 +57,10 @@ def main():
         if r["Type"] == "AWS::Serverless::Function"
     }
     crates = {p.parent.name for p in (ROOT / "functions").glob("*/Cargo.toml")}
+    for name, binary in binaries.items():
+        expected_name = "".join(word.capitalize() for word in binary.split("-")) + "Function"
+        if name != expected_name:
+            problems.append(f"the function building {binary} is {name}, expected {expected_name}")
     if set(binaries.values()) != crates:
         problems.append(f"functions build {sorted(binaries.values())}, crates are {sorted(crates)}")
 

@@ -193,8 +193,9 @@ impl RunningArtifact {
     }
 }
 
-/// SAM names each artifact folder after the function's logical id:
-/// `amd-result` is built into `AmdResultFunction/bootstrap`.
+/// SAM names each artifact folder after the function's logical id, which
+/// scripts/check-template.py holds to the binary's name: `amd-result` is
+/// built into `AmdResultFunction/bootstrap`.
 fn artifact(build_dir: &Path, function: &str) -> PathBuf {
     let logical_id: String = function
         .split('-')
