@@ -15,7 +15,7 @@ FUNCTIONS=(intake inbound assignment amd-result dial-status taskrouter-events)
 scripts/local-stack.sh install
 echo "== building release binaries"
 cargo build -q --release --workspace --bins
-cargo build -q --release -p shared --example lambda_hello
+cargo build -q --release -p homeline-core --example lambda_hello
 
 echo "== sizes (stripped, LTO; zip as Lambda receives it)"
 python3 - "${FUNCTIONS[@]}" lambda_hello <<'PY'
@@ -48,7 +48,7 @@ commands+=("node_require_twilio=node -e require('$ROOT/.local/bench-node/node_mo
 python3 scripts/bench/startup.py "$RUNS" "${commands[@]}"
 
 echo "== CPU per webhook and per piece (criterion --quick; middle figure is the estimate)"
-for bench in "-p homeline-tests --bench webhooks" "-p shared --bench webhook"; do
+for bench in "-p homeline-tests --bench webhooks" "-p homeline-core --bench webhook"; do
   # shellcheck disable=SC2086
   cargo bench -q $bench -- --quick 2>/dev/null | grep -E "^[a-zA-Z].*:|time:" | grep -vE "^(Found|Benchmarking|Warming)" || true
 done

@@ -7,7 +7,7 @@
 - every function builds a binary of a crate under functions/, and every such
   crate has a function, named after it (`amd-result` is AmdResultFunction:
   sam build's artifact folders are found by that name);
-- the functions' environment sets exactly the variables shared/src/config.rs reads;
+- the functions' environment sets exactly the variables core/src/config.rs reads;
 - every function logs to its own log group of the template, with a retention
   (a log group Lambda makes itself keeps callers' numbers forever).
 
@@ -87,7 +87,7 @@ def main():
                     f"route {key!r}: template -> {routes.get(key)}, cargo-lambda router -> {expected.get(key)}"
                 )
 
-    config = (ROOT / "shared/src/config.rs").read_text(encoding="utf-8")
+    config = (ROOT / "core/src/config.rs").read_text(encoding="utf-8")
     read = set(re.findall(r"vars\s*\.\s*\w+\(\s*\"([A-Z][A-Z0-9_]*)\"", config))
     env = set(template["Globals"]["Function"]["Environment"]["Variables"])
     for var in sorted(read - env):

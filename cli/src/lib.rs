@@ -14,12 +14,14 @@ use std::io::Write;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use shared::config::{DEFAULT_API_URL, DEFAULT_TASKROUTER_URL, TwilioConfig, parse_skills};
-use shared::domain::intake::offline_update;
-use shared::phone;
-use shared::store::{StoreError, Voicemail, VoicemailStore, WorkerProfile, WorkerStore};
-use shared::twilio::{TwilioClient, TwilioError};
-use shared::{Deadline, store::Activity};
+use homeline_core::Deadline;
+use homeline_core::config::{DEFAULT_API_URL, DEFAULT_TASKROUTER_URL, TwilioConfig, parse_skills};
+use homeline_core::domain::intake::offline_update;
+use homeline_core::model::Activity;
+use homeline_core::model::{Voicemail, WorkerProfile};
+use homeline_core::phone;
+use homeline_core::store::{StoreError, VoicemailStore, WorkerStore};
+use homeline_core::twilio::{TwilioClient, TwilioError};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -4,8 +4,8 @@ use clap::Parser;
 use homeline_cli::{
     Cli, Command, TableCommand, provision, run_voicemails, run_workers, table_name,
 };
-use shared::store::DynamoStore;
-use shared::store::dynamo::create_table;
+use homeline_core::store::DynamoStore;
+use homeline_core::store::dynamo::create_table;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -5,10 +5,10 @@
 use std::io::Write;
 use std::time::Duration;
 
-use shared::config::parse_skills;
-use shared::deadline::Deadline;
-use shared::phone;
-use shared::twilio::provision::{Desired, ProvisionError, Provisioner};
+use homeline_core::config::parse_skills;
+use homeline_core::deadline::Deadline;
+use homeline_core::phone;
+use homeline_core::twilio::provision::{Desired, ProvisionError, Provisioner};
 
 use crate::{CliError, Env, twilio_credentials};
 

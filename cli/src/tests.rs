@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use clap::Parser;
-use shared::store::{Activity, MemoryStore, Voicemail, VoicemailStore, WorkerStore};
+use homeline_core::model::{Activity, Voicemail};
+use homeline_core::store::{MemoryStore, VoicemailStore, WorkerStore};
 
 use super::*;
 
@@ -206,7 +207,7 @@ async fn remove_without_a_taskrouter_worker_needs_no_twilio() {
 async fn remove_with_a_taskrouter_worker_names_the_missing_twilio_variable() {
     let store = MemoryStore::new();
     let mut profile =
-        shared::store::WorkerProfile::new("+15551234567", "Ana", vec!["sales".into()]);
+        homeline_core::model::WorkerProfile::new("+15551234567", "Ana", vec!["sales".into()]);
     profile.worker_sid = Some(testkit::sid("WK", 1));
     profile.activity = Some(Activity::Available);
     assert!(store.put_worker(&profile).await.expect("put").applied());

@@ -3,7 +3,8 @@
 
 use std::process::{Command, Output};
 
-use shared::store::{Activity, DynamoStore, Voicemail, VoicemailStore, WorkerStore};
+use homeline_core::model::{Activity, Voicemail};
+use homeline_core::store::{DynamoStore, VoicemailStore, WorkerStore};
 use testkit::dynamo::{dynamodb_url, fresh_store};
 
 /// Runs `homeline args...` with only the environment the operator would set.
@@ -192,7 +193,8 @@ async fn remove_sets_the_taskrouter_worker_offline_then_forgets_the_worker() {
     let twilio = testkit::twilio_fake::TwilioFake::start().await;
     let attributes = serde_json::json!({"contact_uri": "+15550100005", "skills": ["sales"]});
     let worker_sid = twilio.add_worker("+15550100005", &attributes, testkit::ACTIVITY_AVAILABLE);
-    let mut profile = shared::store::WorkerProfile::new("+15550100005", "Ed", vec!["sales".into()]);
+    let mut profile =
+        homeline_core::model::WorkerProfile::new("+15550100005", "Ed", vec!["sales".into()]);
     profile.worker_sid = Some(worker_sid.clone());
     profile.activity = Some(Activity::Available);
     assert!(store.put_worker(&profile).await.expect("put").applied());

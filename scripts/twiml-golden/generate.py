@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Golden TwiML fixtures, produced by Twilio's official Python library.
 
-`shared/tests/twiml_golden.rs` builds the same documents with our builder
-(`shared::twiml`) and compares them canonically with these files (element
+`core/tests/twiml_golden.rs` builds the same documents with our builder
+(`homeline_core::twiml`) and compares them canonically with these files (element
 names, attribute maps, text). Each case below has a twin of the same name in
 that test; the test fails when a fixture has no case or a case no fixture.
 
@@ -11,7 +11,7 @@ Regenerate (from the repository root):
     python3 -m venv /tmp/twiml-venv
     /tmp/twiml-venv/bin/pip install 'twilio>=9,<10'
     /tmp/twiml-venv/bin/python scripts/twiml-golden/generate.py
-    git diff shared/tests/fixtures/twiml/   # review, then commit
+    git diff core/tests/fixtures/twiml/   # review, then commit
 
 The fixtures were last generated with twilio 9.13.0 (the version is also
 written into README.md next to them). Values are fakes: SIDs are a prefix +
@@ -26,7 +26,7 @@ import twilio
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 
-OUT = Path(__file__).resolve().parents[2] / "shared" / "tests" / "fixtures" / "twiml"
+OUT = Path(__file__).resolve().parents[2] / "core" / "tests" / "fixtures" / "twiml"
 
 BASE = "https://example.execute-api.us-east-1.amazonaws.com"
 WORKFLOW = "WW" + "3" * 32

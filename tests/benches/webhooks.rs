@@ -6,11 +6,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use homeline_core::App;
+use homeline_core::model::{Activity, AttemptState, WorkerProfile};
+use homeline_core::store::{AttemptStore, MemoryStore, WorkerStore};
 use serde_json::json;
-use shared::App;
-use shared::store::{
-    Activity, AttemptState, AttemptStore, MemoryStore, WorkerProfile, WorkerStore,
-};
 use testkit::events::Webhook;
 use testkit::fixtures::{self, WORKER_CALL_SID, WORKER_PHONE};
 
@@ -25,7 +24,7 @@ fn app(runtime: &tokio::runtime::Runtime) -> App<MemoryStore> {
             (fixtures::RESERVATION_SID, AttemptState::Dialing),
             (fixtures::BUSY_RESERVATION_SID, AttemptState::Completed),
         ] {
-            let mut attempt = shared::domain::attempt::dialing(
+            let mut attempt = homeline_core::domain::attempt::dialing(
                 reservation_sid,
                 fixtures::TASK_SID,
                 fixtures::WORKER_SID,

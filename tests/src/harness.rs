@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use shared::app::App;
-use shared::store::{DynamoStore, WorkerProfile, WorkerStore};
+use homeline_core::app::App;
+use homeline_core::model::WorkerProfile;
+use homeline_core::store::{DynamoStore, WorkerStore};
 
 use crate::homeline::Homeline;
 use crate::phones::{Caller, PhoneProfile, WorkerScript};

@@ -2,8 +2,8 @@
 //! Gateway event and is handed to the function's `handle` in-process, with
 //! the real `DynamoStore` on DynamoDB Local.
 
-use shared::app::App;
-use shared::store::DynamoStore;
+use homeline_core::app::App;
+use homeline_core::store::DynamoStore;
 use testkit::events::{Webhook, body_text};
 
 use crate::{Endpoints, Reply};

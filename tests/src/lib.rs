@@ -21,7 +21,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use shared::Config;
+use homeline_core::Config;
 
 pub use phones::{Caller, Phone, PhoneProfile, WorkerScript};
 pub use report::Outcome;

@@ -198,7 +198,7 @@ async fn nobody_online_voicemail_is_recorded_and_announced() {
         "the caller left a voicemail; heard {:?}",
         call.heard
     );
-    use shared::store::VoicemailStore;
+    use homeline_core::store::VoicemailStore;
     let stored = stage
         .app
         .store

@@ -9,15 +9,16 @@
 //! - `POST /amd-result/bridge`: where a `human` verdict redirects the leg.
 //! - `POST /amd-result/after-bridge`: the bridge's `<Dial action>`.
 
+use homeline_core::App;
+use homeline_core::Deadline;
+use homeline_core::config::Config;
+use homeline_core::domain::attempt::{self, AnsweredBy, LegEvent, Reply, paths, whole_secs};
+use homeline_core::http::{self, Rejection, TwilioRequest};
+use homeline_core::leg::{self, LegCallback};
+use homeline_core::model::Attempt;
+use homeline_core::store::Store;
+use homeline_core::twiml::{Dial, Gather, Queue, Response as Twiml};
 use lambda_http::{Body, Request, Response};
-use shared::App;
-use shared::Deadline;
-use shared::config::Config;
-use shared::domain::attempt::{self, AnsweredBy, LegEvent, Reply, paths, whole_secs};
-use shared::http::{self, Rejection, TwilioRequest};
-use shared::leg::{self, LegCallback};
-use shared::store::{Attempt, Store};
-use shared::twiml::{Dial, Gather, Queue, Response as Twiml};
 
 pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
     let deadline = Deadline::after(leg::CALL_WEBHOOK_BUDGET);
@@ -125,7 +126,8 @@ pub fn after_bridge(dial_call_status: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::store::{AttemptState, AttemptStore, MemoryStore, WorkerProfile, WorkerStore};
+    use homeline_core::model::{AttemptState, WorkerProfile};
+    use homeline_core::store::{AttemptStore, MemoryStore, WorkerStore};
     use testkit::events::{badly_signed_form_request, body_text, form_request};
     use testkit::{ACTIVITY_AVAILABLE, sid, test_config};
 

@@ -6,12 +6,11 @@
 
 use std::time::{Duration, Instant};
 
+use homeline_core::App;
+use homeline_core::model::{Activity, Attempt, AttemptState, WorkerProfile};
+use homeline_core::store::{AttemptStore, DynamoStore, WorkerStore};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
-use shared::App;
-use shared::store::{
-    Activity, Attempt, AttemptState, AttemptStore, DynamoStore, WorkerProfile, WorkerStore,
-};
 use testkit::dynamo::fresh_store;
 use testkit::events::{badly_signed_form_request, body_text, form_request};
 use testkit::twilio_fake::{Failure, RecordedRequest, Route, TwilioFake};

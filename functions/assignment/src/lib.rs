@@ -9,17 +9,19 @@
 
 use std::time::Duration;
 
+use homeline_core::App;
+use homeline_core::Deadline;
+use homeline_core::config::Config;
+use homeline_core::domain::attempt::{OPEN, dialing, leg_url, paths, whole_secs};
+use homeline_core::http::{self, Rejection, TwilioRequest};
+use homeline_core::miss;
+use homeline_core::model::AnswerMode;
+use homeline_core::model::{Attempt, AttemptChange, AttemptState};
+use homeline_core::phone;
+use homeline_core::store::{Store, now_secs};
+use homeline_core::twilio::{MachineDetection, NewCall};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shared::App;
-use shared::Deadline;
-use shared::config::{AnswerMode, Config};
-use shared::domain::attempt::{OPEN, dialing, leg_url, paths, whole_secs};
-use shared::http::{self, Rejection, TwilioRequest};
-use shared::miss;
-use shared::phone;
-use shared::store::{Attempt, AttemptChange, AttemptState, Store, now_secs};
-use shared::twilio::{MachineDetection, NewCall};
 
 /// TaskRouter waits 5 s; keep a margin for a cold start and the network.
 pub const BUDGET: Duration = Duration::from_millis(3500);
@@ -116,7 +118,11 @@ async fn stop_if_canceled_meanwhile<S: Store>(
         "reservation canceled while the call was placed; stopping the leg");
     if let Err(error) = app
         .twilio
-        .update_call(call_sid, &shared::twilio::CallUpdate::Cancel, deadline)
+        .update_call(
+            call_sid,
+            &homeline_core::twilio::CallUpdate::Cancel,
+            deadline,
+        )
         .await
     {
         tracing::warn!(%error, reservation_sid = %attempt.reservation_sid, %call_sid,
@@ -264,7 +270,8 @@ fn reject(activity_sid: &str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::store::{AttemptStore, MemoryStore, WorkerProfile, WorkerStore};
+    use homeline_core::model::WorkerProfile;
+    use homeline_core::store::{AttemptStore, MemoryStore, WorkerStore};
     use testkit::events::{badly_signed_form_request, body_text, form_request};
     use testkit::{ACTIVITY_UNAVAILABLE, CALLER_ID, sid, test_config};
 

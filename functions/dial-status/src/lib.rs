@@ -3,14 +3,14 @@
 //! unavailable activity, count it). Completed: close the attempt, or, still
 //! undecided, a miss (the worker hung up). The SIP response code is kept.
 
+use homeline_core::App;
+use homeline_core::Deadline;
+use homeline_core::domain::attempt::{CallStatus, LegEvent};
+use homeline_core::http::{self, Rejection, TwilioRequest};
+use homeline_core::leg::{self, LegCallback};
+use homeline_core::store::Store;
+use homeline_core::twiml::Response as Twiml;
 use lambda_http::{Body, Request, Response};
-use shared::App;
-use shared::Deadline;
-use shared::domain::attempt::{CallStatus, LegEvent};
-use shared::http::{self, Rejection, TwilioRequest};
-use shared::leg::{self, LegCallback};
-use shared::store::Store;
-use shared::twiml::Response as Twiml;
 
 pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
     let deadline = Deadline::after(leg::CALL_WEBHOOK_BUDGET);
@@ -49,8 +49,9 @@ fn parse(request: &TwilioRequest) -> Result<(LegCallback, LegEvent), Rejection> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::domain::attempt::dialing;
-    use shared::store::{Attempt, AttemptState, AttemptStore, MemoryStore};
+    use homeline_core::domain::attempt::dialing;
+    use homeline_core::model::{Attempt, AttemptState};
+    use homeline_core::store::{AttemptStore, MemoryStore};
     use testkit::events::{badly_signed_form_request, form_request};
     use testkit::{sid, test_config};
 

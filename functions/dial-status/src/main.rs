@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::app::serve(dial_status::handle).await
+    homeline_core::app::serve(dial_status::handle).await
 }

@@ -17,16 +17,17 @@ use std::time::Duration;
 
 use tracing::Instrument as _;
 
-use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
-use shared::domain::inbound::{
+use homeline_core::domain::inbound::{
     self as decide, AfterQueue, GENERAL_MAILBOX, MenuStep, voicemail_recipients,
 };
-use shared::domain::intake::prompts;
-use shared::http::{self, Rejection, TwilioRequest};
-use shared::store::{Store, Voicemail, now_secs};
-use shared::twiml::{Enqueue, Gather, Play, Record, Response as Twiml};
-use shared::{App, Config, Deadline};
+use homeline_core::domain::intake::prompts;
+use homeline_core::http::{self, Rejection, TwilioRequest};
+use homeline_core::model::Voicemail;
+use homeline_core::store::{Store, now_secs};
+use homeline_core::twiml::{Enqueue, Gather, Play, Record, Response as Twiml};
+use homeline_core::{App, Config, Deadline};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
 
 /// Call webhooks have 15 s in all; keep a margin for the answer itself.
 const BUDGET: Duration = Duration::from_secs(12);

@@ -3,9 +3,10 @@
 //! Run under `scripts/local-stack.sh run -- cargo test -p inbound`.
 
 use chrono::{Datelike, Duration, Utc};
+use homeline_core::App;
+use homeline_core::model::{Voicemail, WorkerProfile};
+use homeline_core::store::{DynamoStore, VoicemailStore, WorkerStore};
 use lambda_http::http::StatusCode;
-use shared::App;
-use shared::store::{DynamoStore, Voicemail, VoicemailStore, WorkerProfile, WorkerStore};
 use testkit::dynamo::fresh_store;
 use testkit::events::{badly_signed_form_request, body_text, form_request, unsigned_form_request};
 use testkit::twilio_fake::{Failure, Route, TwilioFake};

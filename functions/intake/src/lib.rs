@@ -10,13 +10,16 @@ mod roster;
 
 use std::time::Duration;
 
+use homeline_core::App;
+use homeline_core::domain::intake::{
+    self as domain, SmsPlan, VoiceAction, VoiceStep, prompts, replies,
+};
+use homeline_core::http::{self, Rejection, TwilioRequest};
+use homeline_core::model::WorkerProfile;
+use homeline_core::store::Store;
+use homeline_core::twiml::{self, Gather};
+use homeline_core::{Deadline, phone};
 use lambda_http::{Body, Request, Response};
-use shared::App;
-use shared::domain::intake::{self as domain, SmsPlan, VoiceAction, VoiceStep, prompts, replies};
-use shared::http::{self, Rejection, TwilioRequest};
-use shared::store::{Store, WorkerProfile};
-use shared::twiml::{self, Gather};
-use shared::{Deadline, phone};
 
 pub use roster::IntakeError;
 

@@ -7,11 +7,12 @@
 //! `on` finds the worker by FriendlyName (the phone), `off` looks it up the
 //! same way when the table has no worker SID.
 
-use shared::App;
-use shared::Deadline;
-use shared::domain::intake as domain;
-use shared::store::{Store, StoreError, WorkerProfile, WorkerStore};
-use shared::twilio::{TwilioError, WorkerUpdate};
+use homeline_core::App;
+use homeline_core::Deadline;
+use homeline_core::domain::intake as domain;
+use homeline_core::model::WorkerProfile;
+use homeline_core::store::{Store, StoreError, WorkerStore};
+use homeline_core::twilio::{TwilioError, WorkerUpdate};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {

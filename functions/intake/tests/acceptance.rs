@@ -7,9 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::{ANA, STRANGER, answer, call, sms};
+use homeline_core::App;
+use homeline_core::model::{Activity, WorkerProfile};
+use homeline_core::store::{DynamoStore, WorkerStore};
 use serde_json::json;
-use shared::App;
-use shared::store::{Activity, DynamoStore, WorkerProfile, WorkerStore};
 use testkit::dynamo::fresh_store;
 use testkit::events;
 use testkit::twilio_fake::{RecordedRequest, Route, TwilioFake};

@@ -4,8 +4,9 @@
 mod common;
 
 use common::{ANA, STRANGER, answer, call, sms};
-use shared::App;
-use shared::store::{Activity, MemoryStore, WorkerProfile, WorkerStore};
+use homeline_core::App;
+use homeline_core::model::{Activity, WorkerProfile};
+use homeline_core::store::{MemoryStore, WorkerStore};
 use testkit::events;
 
 async fn app_with_ana() -> App<MemoryStore> {

@@ -14,15 +14,16 @@
 
 use std::time::Duration;
 
+use homeline_core::domain::events::{self, ReservationEnd, TaskRouterEvent};
+use homeline_core::domain::inbound::GENERAL_MAILBOX;
+use homeline_core::http;
+use homeline_core::miss::MissError;
+use homeline_core::model::{Activity, Attempt, AttemptChange, AttemptState};
+use homeline_core::store::{Store, StoreError, Write};
+use homeline_core::twilio::{CallUpdate, TwilioError};
+use homeline_core::{App, Deadline};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::domain::events::{self, ReservationEnd, TaskRouterEvent};
-use shared::domain::inbound::GENERAL_MAILBOX;
-use shared::http;
-use shared::miss::MissError;
-use shared::store::{Activity, Attempt, AttemptChange, AttemptState, Store, StoreError, Write};
-use shared::twilio::{CallUpdate, TwilioError};
-use shared::{App, Deadline};
 
 /// TaskRouter waits 15 s for an answer; stay well inside it.
 const BUDGET: Duration = Duration::from_secs(10);
@@ -162,7 +163,7 @@ async fn once<S: Store>(
     }
     match effect.await {
         Ok(()) => Ok(()),
-        Err(error) if is_retryable(&error) => {
+        Err(error) if error.is_retryable() => {
             app.store.release_once(key).await?;
             Err(error.into())
         }
@@ -170,15 +171,6 @@ async fn once<S: Store>(
             tracing::error!(%error, key, "Twilio refused; not retried");
             Ok(())
         }
-    }
-}
-
-/// Worth another try: Twilio was unreachable, overloaded or out of time.
-fn is_retryable(error: &TwilioError) -> bool {
-    match error {
-        TwilioError::DeadlineExceeded | TwilioError::Transport(_) => true,
-        TwilioError::Api { status, .. } => *status == 429 || *status >= 500,
-        TwilioError::Decode(_) => false,
     }
 }
 
@@ -217,7 +209,7 @@ async fn reservation_ended<S: Store>(
     let attempt = close_attempt(app, attempt, end.as_str(), deadline).await?;
     if end == ReservationEnd::Timeout {
         // Idempotent per attempt, so a redelivery or an earlier no-answer miss is not counted twice.
-        shared::miss::record_miss(app, &attempt, end.as_str(), deadline).await?;
+        homeline_core::miss::record_miss(app, &attempt, end.as_str(), deadline).await?;
     }
     Ok(())
 }
@@ -264,7 +256,7 @@ async fn close_attempt<S: Store>(
                     tracing::info!(%task_sid, %reservation_sid, %call_sid, reason, ?hangup, ?settled, "worker leg hung up");
                     Ok(attempt)
                 }
-                Err(error) if is_retryable(&error) => {
+                Err(error) if error.is_retryable() => {
                     let undo = app
                         .store
                         .transition(
@@ -353,7 +345,7 @@ async fn worker_activity<S: Store>(
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use shared::store::{MemoryStore, OnceStore};
+    use homeline_core::store::{MemoryStore, OnceStore};
 
     use super::*;
 
@@ -367,17 +359,6 @@ mod tests {
             code: 20001,
             message: "test".into(),
         }
-    }
-
-    #[test]
-    fn only_failures_a_retry_could_fix_are_retryable() {
-        assert!(is_retryable(&TwilioError::DeadlineExceeded));
-        assert!(is_retryable(&TwilioError::Transport("reset".into())));
-        assert!(is_retryable(&api(429)));
-        assert!(is_retryable(&api(503)));
-        assert!(!is_retryable(&api(400)));
-        assert!(!is_retryable(&api(404)));
-        assert!(!is_retryable(&TwilioError::Decode("junk".into())));
     }
 
     #[tokio::test]

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::app::serve(taskrouter_events::handle).await
+    homeline_core::app::serve(taskrouter_events::handle).await
 }

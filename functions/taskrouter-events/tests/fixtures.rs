@@ -1,6 +1,6 @@
 //! Every events/ fixture for `taskrouter-events` gets the answer the catalogue declares.
 
-use shared::App;
+use homeline_core::App;
 use testkit::dynamo::fresh_store;
 use testkit::twilio_fake::TwilioFake;
 

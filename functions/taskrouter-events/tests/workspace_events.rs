@@ -3,13 +3,11 @@
 //! written straight into the store, as the assignment callback would.
 //! Run under `scripts/local-stack.sh run -- cargo test -p taskrouter-events`.
 
+use homeline_core::App;
+use homeline_core::model::{Activity, Attempt, AttemptState, WorkerProfile};
+use homeline_core::store::{AttemptStore, DynamoStore, WorkerStore, now_secs};
 use lambda_http::http::StatusCode;
 use serde_json::json;
-use shared::App;
-use shared::store::{
-    Activity, Attempt, AttemptState, AttemptStore, DynamoStore, WorkerProfile, WorkerStore,
-    now_secs,
-};
 use testkit::dynamo::fresh_store;
 use testkit::events::{badly_signed_form_request, form_request};
 use testkit::twilio_fake::{Route, TwilioFake};

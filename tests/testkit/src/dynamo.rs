@@ -6,8 +6,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use shared::store::DynamoStore;
-use shared::store::dynamo::create_table;
+use homeline_core::store::DynamoStore;
+use homeline_core::store::dynamo::create_table;
 
 /// Where the local stack exports DynamoDB Local's URL.
 pub const DYNAMODB_URL_VAR: &str = "HOMELINE_TEST_DYNAMODB_URL";

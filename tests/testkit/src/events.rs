@@ -10,9 +10,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use homeline_core::signature;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shared::signature;
 
 use crate::{AUTH_TOKEN, PUBLIC_BASE_URL};
 

@@ -8,8 +8,9 @@
 //! the constants here and seeded by [`seed_world`]; `sam local invoke`
 //! against an empty table still gets a well-formed answer.
 
+use homeline_core::model::{Attempt, AttemptState, WorkerProfile};
+use homeline_core::store::{AttemptStore, DynamoStore, WorkerStore};
 use serde_json::json;
-use shared::store::{Attempt, AttemptState, AttemptStore, DynamoStore, WorkerProfile, WorkerStore};
 
 use crate::events::{Signing, Webhook};
 use crate::twilio_fake::TwilioFake;
@@ -415,7 +416,7 @@ pub async fn seed_world(store: &DynamoStore, twilio: &TwilioFake) {
             state: AttemptState::Dialing,
             outcome: None,
             sip_response_code: None,
-            created_at: shared::store::now_secs(),
+            created_at: homeline_core::store::now_secs(),
         };
         assert!(
             store

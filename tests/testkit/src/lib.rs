@@ -10,7 +10,7 @@ pub mod twilio_fake;
 
 use std::collections::HashMap;
 
-use shared::Config;
+use homeline_core::Config;
 
 /// The test auth token (TWILIO.md's official vectors use it too).
 pub const AUTH_TOKEN: &str = "12345";

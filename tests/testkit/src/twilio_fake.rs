@@ -300,7 +300,7 @@ impl TwilioFake {
     }
 
     /// The test configuration pointed at this fake.
-    pub fn config(&self) -> shared::Config {
+    pub fn config(&self) -> homeline_core::Config {
         crate::test_config(&self.config_overrides())
     }
 

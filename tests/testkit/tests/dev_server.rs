@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use homeline_core::store::DynamoStore;
 use serde_json::Value;
-use shared::store::DynamoStore;
 use testkit::fixtures::{self, Fixture};
 use testkit::twilio_fake::TwilioFake;
 

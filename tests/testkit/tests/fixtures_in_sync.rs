@@ -67,7 +67,7 @@ fn fixture_names_are_unique_and_name_their_function() {
 fn signatures_are_valid_except_where_meant_not_to_be() {
     let config = testkit::test_config(&[]);
     for fixture in fixtures::all() {
-        let verdict = shared::http::verified(&fixture.webhook.request(), &config);
+        let verdict = homeline_core::http::verified(&fixture.webhook.request(), &config);
         if fixture.status == 403 {
             assert!(
                 verdict.is_err(),

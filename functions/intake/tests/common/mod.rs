@@ -1,8 +1,8 @@
 //! Webhooks from the worker line, as Twilio signs them.
 
+use homeline_core::App;
+use homeline_core::store::Store;
 use lambda_http::Request;
-use shared::App;
-use shared::store::Store;
 use testkit::events::{self, body_text};
 
 pub const ANA: &str = "+15551230001";

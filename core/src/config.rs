@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::domain::hours::BusinessHours;
+use crate::model::AnswerMode;
 use crate::phone;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -14,17 +15,6 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {var} is invalid: {reason}")]
     Invalid { var: &'static str, reason: String },
-}
-
-/// How the worker's answer is confirmed before the caller is bridged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnswerMode {
-    /// Async AMD under a whisper; a `human` verdict or a key press bridges.
-    Hybrid,
-    /// Sync AMD: Twilio holds the call until the verdict, then runs our TwiML.
-    Sync,
-    /// Always ask the worker to press 1 (call screening).
-    Screen,
 }
 
 #[derive(Debug, Clone)]

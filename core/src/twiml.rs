@@ -1,7 +1,7 @@
 //! A small TwiML builder. Every text and attribute value is XML-escaped.
 //!
 //! ```
-//! use shared::twiml::{Gather, Response};
+//! use homeline_core::twiml::{Gather, Response};
 //! let xml = Response::new()
 //!     .gather(Gather::new().action("/inbound/menu").num_digits(1).say("For sales press 1."))
 //!     .say("Goodbye.")

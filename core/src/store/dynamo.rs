@@ -50,9 +50,10 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{
-    ATTEMPT_TTL_SECS, Activity, Attempt, AttemptChange, AttemptState, AttemptStore, OnceStore,
-    StoreError, Voicemail, VoicemailStore, WorkerProfile, WorkerStore, Write, now_secs,
+    ATTEMPT_TTL_SECS, AttemptStore, OnceStore, StoreError, VoicemailStore, WorkerStore, Write,
+    now_secs,
 };
+use crate::model::{Activity, Attempt, AttemptChange, AttemptState, Voicemail, WorkerProfile};
 
 type Item = HashMap<String, AttributeValue>;
 

@@ -1,7 +1,7 @@
 //! The customer line's decisions: menu, queue results, voicemail recipients
 //! and wording. The `inbound` function turns them into TwiML and effects.
 
-use crate::store::{Voicemail, WorkerProfile};
+use crate::model::{Voicemail, WorkerProfile};
 
 /// How often the menu is offered before the first skill is taken.
 pub const MENU_TRIES: u32 = 2;

@@ -1,4 +1,4 @@
-//! Homeline's shared crate: everything the six Lambda functions and the
+//! Homeline's core crate: everything the six Lambda functions and the
 //! `homeline` operator tool have in common.
 //!
 //! Every function follows the same shape:
@@ -11,7 +11,9 @@ pub mod domain;
 pub mod http;
 pub mod leg;
 pub mod miss;
+pub mod model;
 pub mod phone;
+pub mod routes;
 pub mod signature;
 pub mod store;
 pub mod telemetry;

@@ -1,15 +1,15 @@
 //! The REST client against the Twilio fake at the HTTP boundary, every
 //! request checked against Twilio's OpenAPI spec by Prism.
 //!
-//! Run with the local stack: `scripts/local-stack.sh run -- cargo test -p shared --test twilio_client`.
+//! Run with the local stack: `scripts/local-stack.sh run -- cargo test -p homeline-core --test twilio_client`.
 
 use std::time::Duration;
 
-use serde_json::json;
-use shared::Deadline;
-use shared::twilio::{
+use homeline_core::Deadline;
+use homeline_core::twilio::{
     CallUpdate, MachineDetection, NewCall, Settled, TwilioClient, TwilioError, WorkerUpdate,
 };
+use serde_json::json;
 use testkit::twilio_fake::{Failure, Route, SpecVerdict, TwilioFake};
 use testkit::{
     ACCOUNT_SID, ACTIVITY_AVAILABLE, ACTIVITY_OFFLINE, ACTIVITY_UNAVAILABLE, AUTH_TOKEN, CALLER_ID,

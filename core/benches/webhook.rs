@@ -4,9 +4,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use shared::http::{TwilioRequest, verified};
-use shared::signature;
-use shared::twiml::{Dial, Queue, Response};
+use homeline_core::http::{TwilioRequest, verified};
+use homeline_core::signature;
+use homeline_core::twiml::{Dial, Queue, Response};
 use testkit::events::{Webhook, form_request, pairs};
 use testkit::{AUTH_TOKEN, test_config};
 

@@ -1,7 +1,7 @@
 //! TaskRouter workspace events: what each one asks of Homeline.
 
 use crate::config::Activities;
-use crate::store::{Activity, AttemptState};
+use crate::model::{Activity, AttemptState};
 use crate::twilio::CallUpdate;
 
 /// How a reservation ended without a decision on the worker's leg.

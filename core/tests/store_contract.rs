@@ -1,16 +1,16 @@
 //! The store contract, written once and run against both the in-memory fake
 //! and DynamoDB Local (one test per case and backend).
 //!
-//! Run with `scripts/local-stack.sh run -- cargo test -p shared --test store_contract`;
+//! Run with `scripts/local-stack.sh run -- cargo test -p homeline-core --test store_contract`;
 //! the `dynamodb::` tests fail with instructions when the local stack is not up.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use shared::store::{
-    Activity, Attempt, AttemptChange, AttemptState, Store, StoreError, Voicemail, WorkerProfile,
-    Write,
+use homeline_core::model::{
+    Activity, Attempt, AttemptChange, AttemptState, Voicemail, WorkerProfile,
 };
+use homeline_core::store::{Store, StoreError, Write};
 use testkit::sid;
 use tokio::sync::Barrier;
 
@@ -21,7 +21,7 @@ macro_rules! contract {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
-                    super::$case(shared::store::MemoryStore::new()).await;
+                    super::$case(homeline_core::store::MemoryStore::new()).await;
                 }
             )*
         }
@@ -661,8 +661,8 @@ async fn race_put_voicemail<S: Store>(store: S) {
 mod dynamodb_adapter {
     use aws_sdk_dynamodb::config::{Credentials, Region};
     use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
-    use shared::store::dynamo::create_table;
-    use shared::store::{DynamoStore, StoreError, WorkerStore};
+    use homeline_core::store::dynamo::create_table;
+    use homeline_core::store::{DynamoStore, StoreError, WorkerStore};
     use testkit::dynamo::{dynamodb_url, fresh_store};
 
     #[tokio::test]

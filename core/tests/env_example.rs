@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use shared::config::Config;
+use homeline_core::config::Config;
 
 const ENV_EXAMPLE: &str = include_str!("../../.env.example");
 const CONFIG_RS: &str = include_str!("../src/config.rs");
@@ -12,7 +12,7 @@ const CONFIG_RS: &str = include_str!("../src/config.rs");
 /// Examples that cannot load yet, with the reason.
 const NOT_YET_VALID: &[(&str, &str)] = &[(
     "BUSINESS_HOURS",
-    "BusinessHours::parse is not implemented yet (shared/src/domain/hours.rs)",
+    "BusinessHours::parse is not implemented yet (core/src/domain/hours.rs)",
 )];
 
 /// `KEY=value` lines; `commented` selects the `# KEY=value` examples instead.
@@ -35,7 +35,7 @@ fn assignments(commented: bool) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn load(env: &BTreeMap<String, String>) -> Result<Config, shared::config::ConfigError> {
+fn load(env: &BTreeMap<String, String>) -> Result<Config, homeline_core::config::ConfigError> {
     Config::from_lookup(|name| env.get(name).cloned())
 }
 

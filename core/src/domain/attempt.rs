@@ -13,8 +13,8 @@
 //! transition out of an open state, and only one such transition can apply
 //! per attempt: that is what keeps one decision per reservation.
 
-use crate::config::AnswerMode;
-use crate::store::{Attempt, AttemptChange, AttemptState};
+use crate::model::AnswerMode;
+use crate::model::{Attempt, AttemptChange, AttemptState};
 
 /// Paths of the worker leg's webhooks (all under the `amd-result` function,
 /// except the status callback).

@@ -2,7 +2,7 @@
 //!
 //! Every fixture in `tests/fixtures/twiml/` was written by
 //! `scripts/twiml-golden/generate.py` (see its header to regenerate). Each
-//! case here builds the same document with `shared::twiml`; both are parsed
+//! case here builds the same document with `homeline_core::twiml`; both are parsed
 //! and compared canonically: element names, attribute maps (order free, as
 //! Python sorts them), text. The XML declaration, the space before `/>` and
 //! the choice of escapes may differ; what a parser reads may not.
@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use homeline_core::twiml::{Dial, Enqueue, Gather, Play, Queue, Record, Response, Say};
 use serde_json::json;
-use shared::twiml::{Dial, Enqueue, Gather, Play, Queue, Record, Response, Say};
 
 const BASE: &str = "https://example.execute-api.us-east-1.amazonaws.com";
 const WORKFLOW: &str = "WW33333333333333333333333333333333";

@@ -55,6 +55,15 @@ impl TwilioError {
             _ => None,
         }
     }
+
+    /// Worth another try: Twilio was unreachable, overloaded or out of time.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            TwilioError::DeadlineExceeded | TwilioError::Transport(_) => true,
+            TwilioError::Api { status, .. } => *status == 429 || *status >= 500,
+            TwilioError::Decode(_) => false,
+        }
+    }
 }
 
 /// The outcome of an update that may find its target already settled.
@@ -542,6 +551,25 @@ fn sid_of(json: &Value) -> Result<String, TwilioError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn api(status: u16) -> TwilioError {
+        TwilioError::Api {
+            status,
+            code: 20001,
+            message: "test".into(),
+        }
+    }
+
+    #[test]
+    fn only_failures_a_retry_could_fix_are_retryable() {
+        assert!(TwilioError::DeadlineExceeded.is_retryable());
+        assert!(TwilioError::Transport("reset".into()).is_retryable());
+        assert!(api(429).is_retryable());
+        assert!(api(503).is_retryable());
+        assert!(!api(400).is_retryable());
+        assert!(!api(404).is_retryable());
+        assert!(!TwilioError::Decode("junk".into()).is_retryable());
+    }
 
     #[test]
     fn worker_attributes_are_parsed_from_their_json_string() {

@@ -5,7 +5,7 @@
 //! asks [`decide_sms`] / [`decide_voice`] what to do, applies it to TaskRouter
 //! and the table, and answers with a text from [`replies`] or [`prompts`].
 
-use crate::store::{Activity, WorkerProfile};
+use crate::model::{Activity, WorkerProfile};
 use crate::twilio::WorkerUpdate;
 
 /// A worker's SMS, parsed. Case, spacing and commas do not matter.

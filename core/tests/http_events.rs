@@ -2,10 +2,10 @@
 //! lambda_http exactly as in Lambda: raw path and raw query survive, base64
 //! bodies are decoded, signed events verify and tampered ones are refused.
 
+use homeline_core::http::{Rejection, TwilioRequest, verified};
+use homeline_core::signature;
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
-use shared::http::{Rejection, TwilioRequest, verified};
-use shared::signature;
 use testkit::events::{
     self, API_GATEWAY_HOST, Signing, Webhook, badly_signed_form_request, body_text, form_event,
     form_request, json_request, pairs, unsigned_form_request,
@@ -293,9 +293,9 @@ fn forbidden_response_says_nothing_more() {
 #[test]
 fn body_text_reads_every_response_kind() {
     assert_eq!(
-        body_text(&shared::http::twiml("<Response/>")),
+        body_text(&homeline_core::http::twiml("<Response/>")),
         "<Response/>"
     );
-    assert_eq!(body_text(&shared::http::json(&json!({}))), "{}");
-    assert_eq!(body_text(&shared::http::no_content()), "");
+    assert_eq!(body_text(&homeline_core::http::json(&json!({}))), "{}");
+    assert_eq!(body_text(&homeline_core::http::no_content()), "");
 }

@@ -11,7 +11,8 @@ use crate::deadline::Deadline;
 use crate::domain::attempt::{self, Effect, LegEvent, Reply, paths};
 use crate::http::{Rejection, TwilioRequest};
 use crate::miss;
-use crate::store::{Attempt, Store, StoreError};
+use crate::model::Attempt;
+use crate::store::{Store, StoreError};
 use crate::twilio::CallUpdate;
 
 /// Call webhooks have 15 s in all; keep a margin for the cold start and reply.

@@ -4,10 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{
-    Attempt, AttemptChange, AttemptState, AttemptStore, OnceStore, StoreError, Voicemail,
-    VoicemailStore, WorkerProfile, WorkerStore, Write, now_secs,
-};
+use super::{AttemptStore, OnceStore, StoreError, VoicemailStore, WorkerStore, Write, now_secs};
+use crate::model::{Attempt, AttemptChange, AttemptState, Voicemail, WorkerProfile};
 
 #[derive(Debug, Default)]
 struct Tables {

@@ -11,7 +11,8 @@
 
 use crate::app::App;
 use crate::deadline::Deadline;
-use crate::store::{ATTEMPT_TTL_SECS, Activity, Attempt, Store, StoreError, WorkerProfile};
+use crate::model::{Activity, Attempt, WorkerProfile};
+use crate::store::{ATTEMPT_TTL_SECS, Store, StoreError};
 use crate::twilio::WorkerUpdate;
 
 #[derive(Debug, thiserror::Error)]
