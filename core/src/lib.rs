@@ -2,18 +2,18 @@
 //! `homeline` operator tool have in common.
 //!
 //! Every function follows the same shape:
-//! `parse -> verify signature -> decide (pure, in `domain`) -> effects -> respond`.
+//! `parse -> verify signature -> service (reads, asks the pure `domain`,
+//! writes once, carries out the intents) -> render`.
 
 pub mod app;
 pub mod config;
 pub mod deadline;
 pub mod domain;
 pub mod http;
-pub mod leg;
-pub mod miss;
 pub mod model;
 pub mod phone;
 pub mod routes;
+pub mod service;
 pub mod signature;
 pub mod store;
 pub mod telemetry;

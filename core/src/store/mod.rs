@@ -24,6 +24,73 @@ pub enum StoreError {
     /// An item in the table could not be read back (a bug or a manual edit).
     #[error("stored item {key} is malformed: {reason}")]
     Malformed { key: String, reason: String },
+    /// A read-modify-write kept losing to other writers.
+    #[error("{0} kept changing under concurrent writers")]
+    Contention(String),
+}
+
+/// One round of a read-modify-write: done, or the conditional write lost.
+pub enum Round<T> {
+    Done(T),
+    Lost,
+}
+
+/// Runs `round` until it is done, at most 5 times, then gives up with
+/// [`StoreError::Contention`].
+pub async fn read_modify_write<T, Fut>(
+    what: &str,
+    mut round: impl FnMut() -> Fut,
+) -> Result<T, StoreError>
+where
+    Fut: Future<Output = Result<Round<T>, StoreError>>,
+{
+    for _ in 0..5 {
+        if let Round::Done(value) = round().await? {
+            return Ok(value);
+        }
+    }
+    Err(StoreError::Contention(what.to_string()))
+}
+
+/// Every once-marker, with its key and lifetime.
+pub enum Marker<'a> {
+    /// A miss counted on the worker's profile.
+    MissCounted { reservation_sid: &'a str },
+}
+
+impl Marker<'_> {
+    fn key(&self) -> String {
+        match self {
+            Marker::MissCounted { reservation_sid } => format!("miss#{reservation_sid}"),
+        }
+    }
+
+    fn ttl_secs(&self) -> u64 {
+        u64::try_from(ATTEMPT_TTL_SECS).unwrap_or(u64::MAX)
+    }
+}
+
+/// Runs `effect` unless `marker` was claimed before (`Ok(None)`). On an
+/// error for which `give_back` is true the claim is released.
+pub async fn at_most_once<S: OnceStore, T, E: From<StoreError>>(
+    store: &S,
+    marker: &Marker<'_>,
+    give_back: impl Fn(&E) -> bool,
+    effect: impl Future<Output = Result<T, E>>,
+) -> Result<Option<T>, E> {
+    let key = marker.key();
+    if !store.claim_once(&key, marker.ttl_secs()).await?.applied() {
+        return Ok(None);
+    }
+    match effect.await {
+        Ok(value) => Ok(Some(value)),
+        Err(error) => {
+            if give_back(&error) {
+                store.release_once(&key).await?;
+            }
+            Err(error)
+        }
+    }
 }
 
 /// The result of a conditional write.

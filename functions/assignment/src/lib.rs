@@ -12,25 +12,23 @@ use std::time::Duration;
 use homeline_core::App;
 use homeline_core::Deadline;
 use homeline_core::config::Config;
-use homeline_core::domain::attempt::{OPEN, dialing, leg_url, paths, whole_secs};
+use homeline_core::domain::attempt::{AttemptEvent, dialing, leg_url, whole_secs};
 use homeline_core::http::{self, Rejection, TwilioRequest};
-use homeline_core::miss;
-use homeline_core::model::AnswerMode;
-use homeline_core::model::{Attempt, AttemptChange, AttemptState};
+use homeline_core::model::{Activity, AnswerMode, Attempt};
 use homeline_core::phone;
+use homeline_core::routes::{Budget, paths};
+use homeline_core::service::{self, attempt::execute};
 use homeline_core::store::{Store, now_secs};
 use homeline_core::twilio::{MachineDetection, NewCall};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
-/// TaskRouter waits 5 s; keep a margin for a cold start and the network.
-pub const BUDGET: Duration = Duration::from_millis(3500);
 /// The part of the budget the Calls create may use (retries included), so a
 /// slow Twilio still leaves time to answer with a reject instruction.
 pub const CALL_CREATE_BUDGET: Duration = Duration::from_millis(2500);
 
 pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
-    let deadline = Deadline::after(BUDGET);
+    let deadline = Budget::Assignment.deadline();
     let request = match http::verified(&event, &app.config) {
         Ok(request) => request,
         Err(rejection) => return rejection.into_response(),
@@ -52,8 +50,10 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         offer.caller_call_sid,
         now_secs(),
     );
-    match app.store.create_attempt(&attempt).await {
-        Ok(write) if write.applied() => {}
+    let (task_sid, reservation_sid) = (&attempt.task_sid, &attempt.reservation_sid);
+    let offered = AttemptEvent::Offered(attempt.clone());
+    match execute(&app, task_sid, reservation_sid, None, &offered, deadline).await {
+        Ok(executed) if executed.applied => {}
         Ok(_) => {
             tracing::info!(reservation_sid = %attempt.reservation_sid, "repeated assignment callback; the worker is already being called");
             return http::json(&json!({}));
@@ -79,15 +79,16 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         Ok(call_sid) => {
             tracing::info!(reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
                 %call_sid, worker_sid = %attempt.worker_sid, "ringing the worker");
-            if let Err(error) = app
-                .store
-                .set_call_sid(&attempt.task_sid, &attempt.reservation_sid, &call_sid)
-                .await
+            // The caller may hang up (task.canceled) while the call is being
+            // placed: the close then had no call SID to stop, so the placed
+            // call's step stops the new leg rather than leave it ringing.
+            let placed = AttemptEvent::CallPlaced { call_sid };
+            if let Err(error) =
+                execute(&app, task_sid, reservation_sid, None, &placed, deadline).await
             {
                 // The leg's webhooks carry CallSid and store it with their decision.
-                tracing::warn!(%error, reservation_sid = %attempt.reservation_sid, %call_sid, "could not store the call SID");
+                tracing::warn!(%error, reservation_sid = %attempt.reservation_sid, "could not store the call SID");
             }
-            stop_if_canceled_meanwhile(&app, &attempt, &call_sid, deadline).await;
             http::json(&json!({}))
         }
         Err(error) => {
@@ -95,38 +96,6 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
                 "could not place the call to the worker");
             cannot_place(&app, &attempt, "call-failed", deadline).await
         }
-    }
-}
-
-/// The caller may hang up (task.canceled) while the call is being placed:
-/// taskrouter-events then closes the attempt but has no call SID to hang up,
-/// so the new leg is stopped here rather than left ringing.
-async fn stop_if_canceled_meanwhile<S: Store>(
-    app: &App<S>,
-    attempt: &Attempt,
-    call_sid: &str,
-    deadline: Deadline,
-) {
-    let current = app
-        .store
-        .get_attempt(&attempt.task_sid, &attempt.reservation_sid)
-        .await;
-    if !matches!(&current, Ok(Some(a)) if a.state == AttemptState::Canceled) {
-        return;
-    }
-    tracing::info!(reservation_sid = %attempt.reservation_sid, %call_sid,
-        "reservation canceled while the call was placed; stopping the leg");
-    if let Err(error) = app
-        .twilio
-        .update_call(
-            call_sid,
-            &homeline_core::twilio::CallUpdate::Cancel,
-            deadline,
-        )
-        .await
-    {
-        tracing::warn!(%error, reservation_sid = %attempt.reservation_sid, %call_sid,
-            "could not stop the leg; amd-result hangs up if the worker answers");
     }
 }
 
@@ -195,13 +164,13 @@ pub fn new_call(config: &Config, attempt: &Attempt) -> NewCall {
     let url = |path: &str| config.url(&leg_url(path, &attempt.task_sid, &attempt.reservation_sid));
     let async_callback = match config.answer_mode {
         AnswerMode::Sync => None,
-        AnswerMode::Hybrid | AnswerMode::Screen => Some(url(paths::VERDICT)),
+        AnswerMode::Hybrid | AnswerMode::Screen => Some(url(paths::LEG_VERDICT)),
     };
     NewCall {
         to: attempt.phone.clone(),
         from: config.twilio.caller_id.clone(),
-        url: url(paths::ANSWER),
-        status_callback: url(paths::DIAL_STATUS),
+        url: url(paths::LEG_ANSWER),
+        status_callback: url(paths::LEG_STATUS),
         // None named: Twilio's default is `completed` only, the final event
         // that also reports busy, no-answer, failed and canceled. (Prism
         // refuses a single repeated-param value as "must be array".)
@@ -224,43 +193,21 @@ async fn cannot_place<S: Store>(
     reason: &str,
     deadline: Deadline,
 ) -> Response<Body> {
-    let change = AttemptChange {
-        outcome: Some(reason.to_string()),
-        ..AttemptChange::default()
+    let not_placed = AttemptEvent::NotPlaced {
+        reason: reason.to_string(),
     };
-    match app
-        .store
-        .transition(
-            &attempt.task_sid,
-            &attempt.reservation_sid,
-            OPEN,
-            AttemptState::Missed,
-            &change,
-        )
-        .await
+    let (task_sid, reservation_sid) = (&attempt.task_sid, &attempt.reservation_sid);
+    let activity = match execute(app, task_sid, reservation_sid, None, &not_placed, deadline).await
     {
-        Ok(write) if write.applied() => {}
+        Ok(executed) if executed.applied => executed.reject_with.unwrap_or(Activity::Unavailable),
         // A leg webhook decided already (a call created despite the error).
         Ok(_) => return http::json(&json!({})),
         Err(error) => {
             tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the miss");
+            Activity::Unavailable
         }
-    }
-    let activities = &app.config.activities;
-    let count = miss::count_miss(app, attempt).await.unwrap_or_else(|error| {
-        tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not count the miss");
-        None
-    });
-    let activity = match count {
-        Some(c) if !c.out_of_rotation && c.went_offline => &activities.offline,
-        Some(c) if !c.out_of_rotation => &activities.available,
-        _ => &activities.unavailable,
     };
-    if count.is_some_and(|c| c.out_of_rotation) && !attempt.phone.is_empty() {
-        // Best effort inside what is left of the 5 s: the answer matters more.
-        let _ = miss::notify_out_of_rotation(app, attempt, reason, deadline).await;
-    }
-    reject(activity)
+    reject(service::activity_sid(&app.config.activities, activity))
 }
 
 fn reject(activity_sid: &str) -> Response<Body> {
@@ -270,7 +217,7 @@ fn reject(activity_sid: &str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use homeline_core::model::WorkerProfile;
+    use homeline_core::model::{AttemptState, WorkerProfile};
     use homeline_core::store::{AttemptStore, MemoryStore, WorkerStore};
     use testkit::events::{badly_signed_form_request, body_text, form_request};
     use testkit::{ACTIVITY_UNAVAILABLE, CALLER_ID, sid, test_config};
