@@ -12,7 +12,7 @@
 use crate::app::App;
 use crate::deadline::Deadline;
 use crate::model::{Activity, Attempt, WorkerProfile};
-use crate::store::{ATTEMPT_TTL_SECS, Store, StoreError};
+use crate::store::{Marker, Store, StoreError};
 use crate::twilio::WorkerUpdate;
 
 #[derive(Debug, thiserror::Error)]
@@ -81,9 +81,10 @@ pub async fn count_miss<S: Store>(
     app: &App<S>,
     attempt: &Attempt,
 ) -> Result<Option<MissCount>, StoreError> {
-    let marker = format!("miss#{}", attempt.reservation_sid);
-    let ttl = u64::try_from(ATTEMPT_TTL_SECS).unwrap_or(u64::MAX);
-    if !app.store.claim_once(&marker, ttl).await?.applied() {
+    let marker = Marker::MissCounted {
+        reservation_sid: &attempt.reservation_sid,
+    };
+    if !marker.claim(&app.store).await?.applied() {
         return Ok(None);
     }
     let threshold = app.config.misses_before_unavailable;
@@ -116,7 +117,7 @@ pub async fn count_miss<S: Store>(
         }
         Err(error) => {
             // Give the claim back so a retry can count it.
-            if let Err(release) = app.store.release_once(&marker).await {
+            if let Err(release) = marker.release(&app.store).await {
                 tracing::error!(error = %release, "could not release the miss marker");
             }
             Err(error)

@@ -19,7 +19,7 @@ use homeline_core::domain::inbound::GENERAL_MAILBOX;
 use homeline_core::http;
 use homeline_core::miss::MissError;
 use homeline_core::model::{Activity, Attempt, AttemptChange, AttemptState};
-use homeline_core::store::{Store, StoreError, Write};
+use homeline_core::store::{Marker, Store, StoreError, Write, at_most_once};
 use homeline_core::twilio::{CallUpdate, TwilioError};
 use homeline_core::{App, Deadline};
 use lambda_http::http::StatusCode;
@@ -27,8 +27,6 @@ use lambda_http::{Body, Request, Response};
 
 /// TaskRouter waits 15 s for an answer; stay well inside it.
 const BUDGET: Duration = Duration::from_secs(10);
-/// Once-markers of a task outlive any redelivery of its events.
-const MARKER_TTL_SECS: u64 = 24 * 3600;
 /// Conditional writes retried when another callback changed the item first.
 const WRITE_RETRIES: usize = 3;
 
@@ -122,7 +120,7 @@ async fn nobody_available<S: Store>(
                 serde_urlencoded::to_string([("skill", mailbox.as_str())]).unwrap_or_default();
             let redirect =
                 CallUpdate::Redirect(app.config.url(&format!("/inbound/voicemail?{query}")));
-            once(app, &format!("nobody#{task_sid}"), async {
+            once(app, Marker::NobodyRedirected { task_sid }, async {
                 let settled = app.twilio.update_call(call_sid, &redirect, deadline).await?;
                 tracing::info!(task_sid, call_sid, ?settled, skill = %mailbox, "caller sent to voicemail");
                 Ok(())
@@ -134,7 +132,7 @@ async fn nobody_available<S: Store>(
             "task has no call_sid; nobody to send to voicemail"
         ),
     }
-    once(app, &format!("nobody-cancel#{task_sid}"), async {
+    once(app, Marker::NobodyCanceled { task_sid }, async {
         let settled = app
             .twilio
             .cancel_task(
@@ -149,28 +147,26 @@ async fn nobody_available<S: Store>(
     .await
 }
 
-/// Runs `effect` if `key` was not claimed before. A retryable failure gives
-/// the claim back, so a redelivered event tries again; any other failure
-/// keeps it (trying again would not help) and is only logged.
+/// Runs `effect` unless `marker` was claimed before. A retryable failure
+/// gives the claim back, so a redelivered event tries again; any other
+/// failure keeps it (trying again would not help) and is only logged.
 async fn once<S: Store>(
     app: &App<S>,
-    key: &str,
+    marker: Marker<'_>,
     effect: impl Future<Output = Result<(), TwilioError>>,
 ) -> Result<(), Retry> {
-    if app.store.claim_once(key, MARKER_TTL_SECS).await? == Write::Lost {
-        tracing::debug!(key, "already done");
-        return Ok(());
-    }
-    match effect.await {
-        Ok(()) => Ok(()),
-        Err(error) if error.is_retryable() => {
-            app.store.release_once(key).await?;
-            Err(error.into())
-        }
-        Err(error) => {
-            tracing::error!(%error, key, "Twilio refused; not retried");
+    let retryable = |e: &Retry| matches!(e, Retry::Twilio(t) if t.is_retryable());
+    match at_most_once(&app.store, &marker, retryable, async { Ok(effect.await?) }).await {
+        Ok(Some(())) => Ok(()),
+        Ok(None) => {
+            tracing::debug!(?marker, "already done");
             Ok(())
         }
+        Err(Retry::Twilio(error)) if !error.is_retryable() => {
+            tracing::error!(%error, ?marker, "Twilio refused; not retried");
+            Ok(())
+        }
+        Err(error) => Err(error),
     }
 }
 
@@ -345,7 +341,7 @@ async fn worker_activity<S: Store>(
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use homeline_core::store::{MemoryStore, OnceStore};
+    use homeline_core::store::MemoryStore;
 
     use super::*;
 
@@ -366,7 +362,7 @@ mod tests {
         let app = app();
         let runs = AtomicUsize::new(0);
         for _ in 0..2 {
-            let result = once(&app, "done", async {
+            let result = once(&app, Marker::NobodyRedirected { task_sid: "done" }, async {
                 runs.fetch_add(1, Ordering::SeqCst);
                 Ok(())
             })
@@ -375,14 +371,18 @@ mod tests {
         }
         assert_eq!(runs.load(Ordering::SeqCst), 1);
 
-        let retryable = once(&app, "slow", async { Err(TwilioError::DeadlineExceeded) }).await;
+        let slow = Marker::NobodyRedirected { task_sid: "slow" };
+        let retryable = once(&app, slow, async { Err(TwilioError::DeadlineExceeded) }).await;
         assert!(matches!(retryable, Err(Retry::Twilio(_))));
-        let reclaimed = app.store.claim_once("slow", 60).await.expect("claim");
+        let reclaimed = slow.claim(&app.store).await.expect("claim");
         assert_eq!(reclaimed, Write::Applied, "released for a redelivery");
 
-        let refused = once(&app, "refused", async { Err(api(400)) }).await;
+        let refused_marker = Marker::NobodyCanceled {
+            task_sid: "refused",
+        };
+        let refused = once(&app, refused_marker, async { Err(api(400)) }).await;
         assert!(refused.is_ok(), "nothing a redelivery could fix");
-        let reclaimed = app.store.claim_once("refused", 60).await.expect("claim");
+        let reclaimed = refused_marker.claim(&app.store).await.expect("claim");
         assert_eq!(reclaimed, Write::Lost, "kept: not tried again");
     }
 }
