@@ -1,6 +1,11 @@
 //! `homeline provision`: creates or updates, idempotently, the TaskRouter
 //! workspace, activities, queues and workflow and the numbers' webhooks, then
 //! prints the SIDs for `sam deploy --parameter-overrides`.
+//!
+//! The provisioning itself ([`provisioner`]) lives in this operator's crate,
+//! not in the core the functions link: no Lambda binary carries it.
+
+pub mod provisioner;
 
 use std::io::Write;
 use std::time::Duration;
@@ -8,7 +13,7 @@ use std::time::Duration;
 use homeline_core::config::parse_skills;
 use homeline_core::deadline::Deadline;
 use homeline_core::phone;
-use homeline_core::twilio::provision::{Desired, ProvisionError, Provisioner};
+use provisioner::{Desired, ProvisionError, Provisioner};
 
 use crate::{CliError, Env, twilio_credentials};
 
