@@ -69,6 +69,24 @@ impl Desired {
         format!("{}{path}", self.base_url)
     }
 
+    /// The workspace's `EventCallbackUrl`.
+    fn event_callback(&self) -> Param {
+        Param::text(
+            "EventCallbackUrl",
+            "event_callback_url",
+            self.url(paths::TASKROUTER_EVENTS),
+        )
+    }
+
+    /// The workflow's `AssignmentCallbackUrl`.
+    fn assignment_callback(&self) -> Param {
+        Param::text(
+            "AssignmentCallbackUrl",
+            "assignment_callback_url",
+            self.url(paths::ASSIGNMENT),
+        )
+    }
+
     /// The workflow configuration: each skill's queue while a worker of it is
     /// available, then the nobody queue; `queue` gives each skill's queue
     /// SID, `nobody` the nobody queue's.
@@ -369,11 +387,7 @@ impl Provisioner {
                 &self.client.workspaces_url(""),
                 &[
                     Param::text("FriendlyName", "friendly_name", &desired.workspace_name),
-                    Param::text(
-                        "EventCallbackUrl",
-                        "event_callback_url",
-                        desired.url(paths::TASKROUTER_EVENTS),
-                    ),
+                    desired.event_callback(),
                     Param {
                         name: "EventsFilter",
                         field: "events_filter",
@@ -468,11 +482,7 @@ impl Provisioner {
                 &scoped("/Workflows").unwrap_or_default(),
                 &[
                     Param::text("FriendlyName", "friendly_name", &desired.workspace_name),
-                    Param::text(
-                        "AssignmentCallbackUrl",
-                        "assignment_callback_url",
-                        desired.url(paths::ASSIGNMENT),
-                    ),
+                    desired.assignment_callback(),
                     Param {
                         name: "TaskReservationTimeout",
                         field: "task_reservation_timeout",
@@ -686,6 +696,7 @@ fn query(name: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use homeline_core::routes::ROUTES;
 
     fn desired(customer: &str, worker: &str) -> Desired {
         Desired {
@@ -747,6 +758,43 @@ mod tests {
             !separate[0].1.iter().any(|p| p.name == "SmsUrl"),
             "the customer number's SMS is left alone"
         );
+    }
+
+    /// Every route the table says is set on a number, the workspace or the
+    /// workflow (`called_as` = `resource: Parameter`) is set by provisioning
+    /// to that route, and provisioning sets no other URL.
+    #[test]
+    fn the_urls_set_at_twilio_are_the_routes_table_s() {
+        let two = desired("+15550000001", "+15550000002");
+        let numbers = two.number_webhooks();
+        let set: Vec<(&str, Param)> = numbers[0]
+            .1
+            .iter()
+            .map(|p| ("customer number", p.clone()))
+            .chain(numbers[1].1.iter().map(|p| ("worker number", p.clone())))
+            .chain([
+                ("workspace", two.event_callback()),
+                ("workflow", two.assignment_callback()),
+            ])
+            .filter(|(_, p)| p.name.ends_with("Url"))
+            .collect();
+        let configured: Vec<(&str, &str, String)> = ROUTES
+            .iter()
+            .filter_map(|r| {
+                let (resource, name) = r.called_as.split_once(": ")?;
+                Some((resource, name, two.url(r.path)))
+            })
+            .collect();
+        let provisioned: Vec<(&str, &str, String)> = set
+            .iter()
+            .map(|(resource, p)| (*resource, p.name, p.form_value()))
+            .collect();
+        for route in &configured {
+            assert!(provisioned.contains(route), "not provisioned: {route:?}");
+        }
+        for url in &provisioned {
+            assert!(configured.contains(url), "not in the routes table: {url:?}");
+        }
     }
 
     #[test]
