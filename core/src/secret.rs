@@ -4,8 +4,8 @@ use std::fmt;
 
 /// Text that `Debug` and `Display` show as `[redacted]`. The value is read
 /// only through [`Secret::expose`], so every use is visible in the code. It
-/// has no `Serialize` and no `PartialEq`: a secret is sent, never stored,
-/// logged or compared in the open.
+/// has no `Serialize` and no `PartialEq`: a secret signs or authenticates,
+/// it is never written out or compared in the open.
 #[derive(Clone)]
 pub struct Secret(String);
 
@@ -14,15 +14,9 @@ impl Secret {
         Self(value.into())
     }
 
-    /// The secret itself, for the one place that must send or sign with it.
+    /// The secret itself, for the code that signs or authenticates with it.
     pub fn expose(&self) -> &str {
         &self.0
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Self(value)
     }
 }
 
