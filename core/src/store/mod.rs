@@ -29,70 +29,6 @@ pub enum StoreError {
     Contention(String),
 }
 
-/// One round of a read-modify-write: done, or the conditional write lost.
-pub enum Round<T> {
-    Done(T),
-    Lost,
-}
-
-/// Runs `round` until it is done, at most 5 times, then gives up with
-/// [`StoreError::Contention`].
-pub async fn read_modify_write<T, Fut>(
-    what: &str,
-    mut round: impl FnMut() -> Fut,
-) -> Result<T, StoreError>
-where
-    Fut: Future<Output = Result<Round<T>, StoreError>>,
-{
-    for _ in 0..5 {
-        if let Round::Done(value) = round().await? {
-            return Ok(value);
-        }
-    }
-    Err(StoreError::Contention(what.to_string()))
-}
-
-/// Every once-marker, with its key and lifetime.
-pub enum Marker<'a> {
-    /// A miss counted on the worker's profile.
-    MissCounted { reservation_sid: &'a str },
-}
-
-impl Marker<'_> {
-    fn key(&self) -> String {
-        match self {
-            Marker::MissCounted { reservation_sid } => format!("miss#{reservation_sid}"),
-        }
-    }
-
-    fn ttl_secs(&self) -> u64 {
-        u64::try_from(ATTEMPT_TTL_SECS).unwrap_or(u64::MAX)
-    }
-}
-
-/// Runs `effect` unless `marker` was claimed before (`Ok(None)`). On an
-/// error for which `give_back` is true the claim is released.
-pub async fn at_most_once<S: OnceStore, T, E: From<StoreError>>(
-    store: &S,
-    marker: &Marker<'_>,
-    give_back: impl Fn(&E) -> bool,
-    effect: impl Future<Output = Result<T, E>>,
-) -> Result<Option<T>, E> {
-    let key = marker.key();
-    if !store.claim_once(&key, marker.ttl_secs()).await?.applied() {
-        return Ok(None);
-    }
-    match effect.await {
-        Ok(value) => Ok(Some(value)),
-        Err(error) => {
-            if give_back(&error) {
-                store.release_once(&key).await?;
-            }
-            Err(error)
-        }
-    }
-}
-
 /// The result of a conditional write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
@@ -201,6 +137,109 @@ pub trait OnceStore: Send + Sync {
     fn release_once(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Every once-marker the product takes: its key and how long it lives, in
+/// one place. Markers outlive any redelivery or retry of what they guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker<'a> {
+    /// A worker's miss was counted for this reservation.
+    MissCounted { reservation_sid: &'a str },
+    /// The task's caller was redirected to voicemail (nobody available).
+    NobodyRedirected { task_sid: &'a str },
+    /// The task was canceled after its caller went to voicemail.
+    NobodyCanceled { task_sid: &'a str },
+    /// A voicemail was announced to one number.
+    VoicemailAnnounced { recording_sid: &'a str, to: &'a str },
+}
+
+impl Marker<'_> {
+    pub fn key(&self) -> String {
+        match self {
+            Marker::MissCounted { reservation_sid } => format!("miss#{reservation_sid}"),
+            Marker::NobodyRedirected { task_sid } => format!("nobody#{task_sid}"),
+            Marker::NobodyCanceled { task_sid } => format!("nobody-cancel#{task_sid}"),
+            Marker::VoicemailAnnounced { recording_sid, to } => {
+                format!("voicemail-sms#{recording_sid}#{to}")
+            }
+        }
+    }
+
+    pub fn ttl_secs(&self) -> u64 {
+        const DAY: u64 = 24 * 3600;
+        match self {
+            // As long as the attempt it counts for is kept.
+            Marker::MissCounted { .. } => ATTEMPT_TTL_SECS.unsigned_abs(),
+            Marker::NobodyRedirected { .. } | Marker::NobodyCanceled { .. } => DAY,
+            Marker::VoicemailAnnounced { .. } => 7 * DAY,
+        }
+    }
+
+    /// [`Write::Applied`] the first time, [`Write::Lost`] while the marker lives.
+    pub async fn claim<S: OnceStore>(&self, store: &S) -> Result<Write, StoreError> {
+        store.claim_once(&self.key(), self.ttl_secs()).await
+    }
+
+    /// Gives the claim back, so a later try can claim it again.
+    pub async fn release<S: OnceStore>(&self, store: &S) -> Result<(), StoreError> {
+        store.release_once(&self.key()).await
+    }
+}
+
+/// Runs `effect` unless `marker` was claimed before (`Ok(None)`). When the
+/// effect fails and `give_back` says a later try could succeed, the claim is
+/// released for that try; otherwise it is kept (trying again would not help).
+pub async fn at_most_once<S, T, E>(
+    store: &S,
+    marker: &Marker<'_>,
+    give_back: impl Fn(&E) -> bool,
+    effect: impl Future<Output = Result<T, E>>,
+) -> Result<Option<T>, E>
+where
+    S: OnceStore,
+    E: From<StoreError>,
+{
+    if !marker.claim(store).await?.applied() {
+        return Ok(None);
+    }
+    match effect.await {
+        Ok(done) => Ok(Some(done)),
+        Err(error) => {
+            if give_back(&error) {
+                marker.release(store).await?;
+            }
+            Err(error)
+        }
+    }
+}
+
+/// One round of a read-modify-write: done, or lost to another writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Round<T> {
+    Done(T),
+    /// The conditional write lost: read again and retry.
+    Lost,
+}
+
+/// Rounds of read, change, conditional write, until one is done; after
+/// [`RMW_ROUNDS`] lost rounds, [`StoreError::Contention`] naming `what`.
+pub async fn read_modify_write<T, Fut>(
+    what: &str,
+    mut round: impl FnMut() -> Fut,
+) -> Result<T, StoreError>
+where
+    Fut: Future<Output = Result<Round<T>, StoreError>>,
+{
+    for _ in 0..RMW_ROUNDS {
+        if let Round::Done(done) = round().await? {
+            return Ok(done);
+        }
+    }
+    Err(StoreError::Contention(what.to_string()))
+}
+
+/// Lost rounds before a read-modify-write gives up: each loss means another
+/// writer finished, so a handful is plenty for one item.
+pub const RMW_ROUNDS: usize = 5;
+
 /// Everything a function may need; implemented by both stores.
 pub trait Store: WorkerStore + AttemptStore + VoicemailStore + OnceStore + Clone + 'static {}
 
@@ -216,3 +255,85 @@ pub fn now_secs() -> i64 {
 
 /// How long attempts and markers are kept (TTL), in seconds.
 pub const ATTEMPT_TTL_SECS: i64 = 7 * 24 * 3600;
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn read_modify_write_retries_lost_rounds_then_reports_contention() {
+        let rounds = Cell::new(0);
+        let done = read_modify_write("item", || {
+            rounds.set(rounds.get() + 1);
+            let lost = rounds.get() < 3;
+            async move { Ok(if lost { Round::Lost } else { Round::Done(7) }) }
+        })
+        .await;
+        assert_eq!(done.expect("done on the third round"), 7);
+        assert_eq!(rounds.get(), 3);
+
+        rounds.set(0);
+        let never = read_modify_write("the profile", || {
+            rounds.set(rounds.get() + 1);
+            async { Ok::<Round<()>, _>(Round::Lost) }
+        })
+        .await;
+        assert!(matches!(never, Err(StoreError::Contention(what)) if what == "the profile"));
+        assert_eq!(rounds.get(), RMW_ROUNDS);
+    }
+
+    #[tokio::test]
+    async fn at_most_once_runs_once_and_gives_the_claim_back_only_when_asked() {
+        let store = MemoryStore::new();
+        let marker = Marker::NobodyRedirected { task_sid: "WT1" };
+        let runs = Cell::new(0);
+        for _ in 0..2 {
+            let ran = at_most_once(&store, &marker, |_: &StoreError| true, async {
+                runs.set(runs.get() + 1);
+                Ok(())
+            })
+            .await;
+            assert!(ran.is_ok());
+        }
+        assert_eq!(runs.get(), 1, "the second call finds the marker");
+
+        let failed = |give_back: bool| {
+            let store = store.clone();
+            async move {
+                let marker = Marker::NobodyCanceled { task_sid: "WT2" };
+                let _ = marker.release(&store).await;
+                let result = at_most_once(&store, &marker, |_: &StoreError| give_back, async {
+                    Err::<(), _>(StoreError::Unavailable("down".into()))
+                })
+                .await;
+                assert!(result.is_err());
+                marker.claim(&store).await.expect("claim")
+            }
+        };
+        assert_eq!(failed(true).await, Write::Applied, "given back for a retry");
+        assert_eq!(failed(false).await, Write::Lost, "kept: not tried again");
+    }
+
+    #[test]
+    fn markers_of_different_kinds_never_share_a_key() {
+        let sid = "WX1";
+        let keys = [
+            Marker::MissCounted {
+                reservation_sid: sid,
+            }
+            .key(),
+            Marker::NobodyRedirected { task_sid: sid }.key(),
+            Marker::NobodyCanceled { task_sid: sid }.key(),
+            Marker::VoicemailAnnounced {
+                recording_sid: sid,
+                to: "+15551230001",
+            }
+            .key(),
+        ];
+        for (i, key) in keys.iter().enumerate() {
+            assert!(!keys[..i].contains(key), "{key} twice");
+        }
+    }
+}

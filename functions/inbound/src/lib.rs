@@ -23,7 +23,8 @@ use homeline_core::domain::inbound::{
 use homeline_core::domain::intake::prompts;
 use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::model::Voicemail;
-use homeline_core::store::{Store, now_secs};
+use homeline_core::store::{Marker, Store, StoreError, at_most_once, now_secs};
+use homeline_core::twilio::TwilioError;
 use homeline_core::twiml::{Enqueue, Gather, Play, Record, Response as Twiml};
 use homeline_core::{App, Config, Deadline};
 use lambda_http::http::StatusCode;
@@ -33,9 +34,6 @@ use lambda_http::{Body, Request, Response};
 const BUDGET: Duration = Duration::from_secs(12);
 /// Seconds the menu waits for a key.
 const MENU_TIMEOUT_SECS: u32 = 5;
-/// An announcement is sent at most once per recording and recipient; the
-/// marker outlives any redelivery of the callback.
-const ANNOUNCED_TTL_SECS: u64 = 7 * 24 * 3600;
 
 pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
     let request = match http::verified(&event, &app.config) {
@@ -308,7 +306,8 @@ fn new_voicemail(request: &TwilioRequest, skill: String) -> Result<Voicemail, Re
     })
 }
 
-/// Sends one announcement unless already sent; false when it failed.
+/// Sends one announcement unless already sent; false when it failed (the
+/// claim is then given back, so the recording callback's retry sends it).
 async fn announce<S: Store>(
     app: &App<S>,
     recording_sid: &str,
@@ -316,32 +315,32 @@ async fn announce<S: Store>(
     text: &str,
     deadline: Deadline,
 ) -> bool {
-    let marker = format!("voicemail-sms#{recording_sid}#{to}");
-    match app.store.claim_once(&marker, ANNOUNCED_TTL_SECS).await {
-        Ok(write) if write.applied() => {}
-        Ok(_) => return true,
-        Err(error) => {
-            tracing::error!(%error, to, "announcement not claimed");
-            return false;
-        }
-    }
-    let sent = app
-        .twilio
-        .send_sms(&app.config.twilio.caller_id, to, text, deadline)
-        .await;
-    match sent {
-        Ok(message_sid) => {
+    let marker = Marker::VoicemailAnnounced { recording_sid, to };
+    let send = async {
+        app.twilio
+            .send_sms(&app.config.twilio.caller_id, to, text, deadline)
+            .await
+            .map_err(AnnounceError::Twilio)
+    };
+    match at_most_once(&app.store, &marker, |_| true, send).await {
+        Ok(Some(message_sid)) => {
             tracing::info!(to, message_sid, "voicemail announced");
             true
         }
+        Ok(None) => true,
         Err(error) => {
-            tracing::error!(%error, to, "voicemail announcement failed; claim released for a retry");
-            if let Err(error) = app.store.release_once(&marker).await {
-                tracing::error!(%error, to, "announcement claim not released");
-            }
+            tracing::error!(%error, to, "voicemail announcement failed");
             false
         }
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum AnnounceError {
+    #[error("announcement not claimed or released: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Twilio(TwilioError),
 }
 
 /// `a=b&c=d`, values form-encoded.

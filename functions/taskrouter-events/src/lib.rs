@@ -19,14 +19,11 @@ use homeline_core::http;
 use homeline_core::model::Activity;
 use homeline_core::routes::{Budget, paths};
 use homeline_core::service::{self, attempt::EndError, worker::MissError};
-use homeline_core::store::{Store, StoreError, Write};
+use homeline_core::store::{Marker, Store, StoreError, at_most_once};
 use homeline_core::twilio::{CallUpdate, TwilioError};
 use homeline_core::{App, Deadline};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-
-/// Once-markers of a task outlive any redelivery of its events.
-const MARKER_TTL_SECS: u64 = 24 * 3600;
 
 /// Why an event could not be fully handled now; a redelivery may succeed.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +119,7 @@ async fn nobody_available<S: Store>(
                 app.config
                     .url(&format!("{}?{query}", paths::INBOUND_VOICEMAIL)),
             );
-            once(app, &format!("nobody#{task_sid}"), async {
+            once(app, Marker::NobodyRedirected { task_sid }, async {
                 let settled = app.twilio.update_call(call_sid, &redirect, deadline).await?;
                 tracing::info!(task_sid, call_sid, ?settled, skill = %mailbox, "caller sent to voicemail");
                 Ok(())
@@ -134,7 +131,7 @@ async fn nobody_available<S: Store>(
             "task has no call_sid; nobody to send to voicemail"
         ),
     }
-    once(app, &format!("nobody-cancel#{task_sid}"), async {
+    once(app, Marker::NobodyCanceled { task_sid }, async {
         let settled = app
             .twilio
             .cancel_task(
@@ -149,28 +146,26 @@ async fn nobody_available<S: Store>(
     .await
 }
 
-/// Runs `effect` if `key` was not claimed before. A retryable failure gives
-/// the claim back, so a redelivered event tries again; any other failure
-/// keeps it (trying again would not help) and is only logged.
+/// Runs `effect` unless `marker` was claimed before. A retryable failure
+/// gives the claim back, so a redelivered event tries again; any other
+/// failure keeps it (trying again would not help) and is only logged.
 async fn once<S: Store>(
     app: &App<S>,
-    key: &str,
+    marker: Marker<'_>,
     effect: impl Future<Output = Result<(), TwilioError>>,
 ) -> Result<(), Retry> {
-    if app.store.claim_once(key, MARKER_TTL_SECS).await? == Write::Lost {
-        tracing::debug!(key, "already done");
-        return Ok(());
-    }
-    match effect.await {
-        Ok(()) => Ok(()),
-        Err(error) if error.is_retryable() => {
-            app.store.release_once(key).await?;
-            Err(error.into())
-        }
-        Err(error) => {
-            tracing::error!(%error, key, "Twilio refused; not retried");
+    let retryable = |e: &Retry| matches!(e, Retry::Twilio(t) if t.is_retryable());
+    match at_most_once(&app.store, &marker, retryable, async { Ok(effect.await?) }).await {
+        Ok(Some(())) => Ok(()),
+        Ok(None) => {
+            tracing::debug!(?marker, "already done");
             Ok(())
         }
+        Err(Retry::Twilio(error)) if !error.is_retryable() => {
+            tracing::error!(%error, ?marker, "Twilio refused; not retried");
+            Ok(())
+        }
+        Err(error) => Err(error),
     }
 }
 
@@ -263,7 +258,7 @@ async fn worker_activity<S: Store>(
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use homeline_core::store::{MemoryStore, OnceStore};
+    use homeline_core::store::{MemoryStore, Write};
 
     use super::*;
 
@@ -284,7 +279,7 @@ mod tests {
         let app = app();
         let runs = AtomicUsize::new(0);
         for _ in 0..2 {
-            let result = once(&app, "done", async {
+            let result = once(&app, Marker::NobodyRedirected { task_sid: "done" }, async {
                 runs.fetch_add(1, Ordering::SeqCst);
                 Ok(())
             })
@@ -293,14 +288,18 @@ mod tests {
         }
         assert_eq!(runs.load(Ordering::SeqCst), 1);
 
-        let retryable = once(&app, "slow", async { Err(TwilioError::DeadlineExceeded) }).await;
+        let slow = Marker::NobodyRedirected { task_sid: "slow" };
+        let retryable = once(&app, slow, async { Err(TwilioError::DeadlineExceeded) }).await;
         assert!(matches!(retryable, Err(Retry::Twilio(_))));
-        let reclaimed = app.store.claim_once("slow", 60).await.expect("claim");
+        let reclaimed = slow.claim(&app.store).await.expect("claim");
         assert_eq!(reclaimed, Write::Applied, "released for a redelivery");
 
-        let refused = once(&app, "refused", async { Err(api(400)) }).await;
+        let refused_marker = Marker::NobodyCanceled {
+            task_sid: "refused",
+        };
+        let refused = once(&app, refused_marker, async { Err(api(400)) }).await;
         assert!(refused.is_ok(), "nothing a redelivery could fix");
-        let reclaimed = app.store.claim_once("refused", 60).await.expect("claim");
+        let reclaimed = refused_marker.claim(&app.store).await.expect("claim");
         assert_eq!(reclaimed, Write::Lost, "kept: not tried again");
     }
 }
