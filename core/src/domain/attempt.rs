@@ -211,8 +211,8 @@ pub enum LegStop {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intent {
     /// Reject the reservation over REST with `activity`, so routing goes on
-    /// without offering it to this worker again (docs/twilio.md, "Rejecting
-    /// a reservation").
+    /// without offering it to this worker again (docs/twilio.md, "Pitfall:
+    /// reject without unavailable activity").
     RejectReservation { activity: Activity },
     /// Stop the worker leg over REST.
     StopLeg(LegStop),
@@ -439,7 +439,8 @@ fn on_leg(mode: AnswerMode, attempt: Option<&Attempt>, event: &LegEvent) -> Step
 fn on_answered(mode: AnswerMode, attempt: &Attempt, answered_by: Option<AnsweredBy>) -> Step {
     let state = attempt.state;
     // Sync AMD: the verdict comes with the answer URL and decides at once.
-    // Async AMD (hybrid, screen): never bridge in the first TwiML (pitfall 6);
+    // Async AMD (hybrid, screen): never bridge in the first TwiML
+    // (docs/twilio.md, "Pitfall: async AMD runs TwiML first");
     // play the prompt while the verdict is worked out.
     let verdict = match mode {
         AnswerMode::Sync => answered_by,
@@ -703,7 +704,8 @@ mod tests {
                             "{ctx}"
                         );
                     }
-                    // Async AMD: the answer URL never bridges (pitfall 6).
+                    // Async AMD: the answer URL never bridges (docs/twilio.md,
+                    // "Pitfall: async AMD runs TwiML first").
                     if mode != AnswerMode::Sync && matches!(event, LegEvent::Answered { .. }) {
                         assert_ne!(step.reply, Reply::Bridge, "{ctx}");
                     }

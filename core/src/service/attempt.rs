@@ -9,13 +9,19 @@ use lambda_http::{Body, Response};
 
 use super::worker::{self, MissError};
 use crate::app::App;
+use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::domain::attempt::{self, AttemptEvent, Intent, LegEvent, NEW, Reply};
 use crate::http::{Rejection, TwilioRequest};
-use crate::model::{Activity, Attempt, AttemptState};
+use crate::model::{Activity, AnswerMode, Attempt, AttemptState};
 use crate::routes::paths;
 use crate::store::{Round, Store, StoreError, read_modify_write};
-use crate::twilio::{CallUpdate, TwilioError};
+use crate::twilio::{CallUpdate, MachineDetection, NewCall, TwilioError};
+
+/// The part of the assignment budget the Calls create may use (retries
+/// included), so a slow Twilio still leaves time to answer with a reject
+/// instruction.
+pub const CALL_CREATE_BUDGET: std::time::Duration = std::time::Duration::from_millis(2500);
 
 /// The attempt a leg webhook is about, from its signed query, and the leg's
 /// call SID from the form (every call webhook carries `CallSid`).
@@ -219,6 +225,128 @@ async fn carry_out<S: Store>(
             worker::record_answered(app, attempt).await?;
             Ok(None)
         }
+    }
+}
+
+/// The assignment callback's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// `{}`: the reservation stays pending; the leg's webhooks settle it.
+    Pending,
+    /// A reject instruction moving the worker to this activity.
+    Reject(Activity),
+}
+
+/// TaskRouter offered the reservation: record `attempt` (built by
+/// [`attempt::dialing`]; an empty phone means none is known), ring the
+/// worker's phone with answering machine detection, and answer at once.
+pub async fn offer<S: Store>(app: &App<S>, attempt: Attempt, deadline: Deadline) -> Answer {
+    let (task_sid, reservation_sid) = (&attempt.task_sid, &attempt.reservation_sid);
+    let offered = AttemptEvent::Offered(attempt.clone());
+    match execute(app, task_sid, reservation_sid, None, &offered, deadline).await {
+        Ok(executed) if executed.applied => {}
+        Ok(_) => {
+            tracing::info!(reservation_sid = %attempt.reservation_sid, "repeated assignment callback; the worker is already being called");
+            return Answer::Pending;
+        }
+        Err(error) => {
+            // Without a record no callback could be trusted: pass the task on
+            // without blaming the worker for our outage.
+            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the attempt");
+            return Answer::Reject(Activity::Available);
+        }
+    }
+    if attempt.phone.is_empty() {
+        tracing::warn!(reservation_sid = %attempt.reservation_sid, worker_sid = %attempt.worker_sid, "worker has no phone to ring");
+        return not_placed(app, &attempt, "no-phone", deadline).await;
+    }
+    let call = new_call(&app.config, &attempt);
+    let call_deadline = Deadline::at(
+        deadline
+            .instant()
+            .min(tokio::time::Instant::now() + CALL_CREATE_BUDGET),
+    );
+    match app.twilio.create_call(&call, call_deadline).await {
+        Ok(call_sid) => {
+            tracing::info!(reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
+                %call_sid, worker_sid = %attempt.worker_sid, "ringing the worker");
+            // The caller may hang up (task.canceled) while the call is being
+            // placed: the close then had no call SID to stop, so the placed
+            // call's step stops the new leg rather than leave it ringing.
+            let placed = AttemptEvent::CallPlaced { call_sid };
+            if let Err(error) =
+                execute(app, task_sid, reservation_sid, None, &placed, deadline).await
+            {
+                // The leg's webhooks carry CallSid and store it with their decision.
+                tracing::warn!(%error, reservation_sid = %attempt.reservation_sid, "could not store the call SID");
+            }
+            Answer::Pending
+        }
+        Err(error) => {
+            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
+                "could not place the call to the worker");
+            not_placed(app, &attempt, "call-failed", deadline).await
+        }
+    }
+}
+
+/// The worker cannot be rung: the attempt is a miss, and TaskRouter is told
+/// to pass the task on, moving the worker to the activity the miss count
+/// calls for (the reject instruction sets it; a REST update would race it).
+async fn not_placed<S: Store>(
+    app: &App<S>,
+    attempt: &Attempt,
+    reason: &str,
+    deadline: Deadline,
+) -> Answer {
+    let not_placed = AttemptEvent::NotPlaced {
+        reason: reason.to_string(),
+    };
+    let (task_sid, reservation_sid) = (&attempt.task_sid, &attempt.reservation_sid);
+    match execute(app, task_sid, reservation_sid, None, &not_placed, deadline).await {
+        Ok(executed) if executed.applied => {
+            Answer::Reject(executed.reject_with.unwrap_or(Activity::Unavailable))
+        }
+        // A leg webhook decided already (a call created despite the error).
+        Ok(_) => Answer::Pending,
+        Err(error) => {
+            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the miss");
+            Answer::Reject(Activity::Unavailable)
+        }
+    }
+}
+
+/// The outbound call to the worker. Ring time and AMD stay well under the
+/// reservation timeout: 20 s + 5 s (+ 8 s press-1) by default against
+/// TaskRouter's 120 s (docs/twilio.md, "Pitfall: ring time vs reservation
+/// timeout").
+pub fn new_call(config: &Config, attempt: &Attempt) -> NewCall {
+    let url = |path: &str| {
+        config.url(&attempt::leg_url(
+            path,
+            &attempt.task_sid,
+            &attempt.reservation_sid,
+        ))
+    };
+    let async_callback = match config.answer_mode {
+        AnswerMode::Sync => None,
+        AnswerMode::Hybrid | AnswerMode::Screen => Some(url(paths::LEG_VERDICT)),
+    };
+    NewCall {
+        to: attempt.phone.clone(),
+        from: config.twilio.caller_id.clone(),
+        url: url(paths::LEG_ANSWER),
+        status_callback: url(paths::LEG_STATUS),
+        // None named: Twilio's default is `completed` only, the final event
+        // that also reports busy, no-answer, failed and canceled. (Prism
+        // refuses a single repeated-param value as "must be array".)
+        status_callback_events: Vec::new(),
+        timeout_secs: attempt::whole_secs(config.ring_timeout),
+        machine_detection: Some(MachineDetection {
+            mode: "Enable",
+            timeout_secs: attempt::whole_secs(config.amd_timeout),
+            async_callback,
+        }),
     }
 }
 

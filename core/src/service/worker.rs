@@ -159,3 +159,19 @@ pub async fn record_answered<S: Store>(app: &App<S>, attempt: &Attempt) -> Resul
         .await
         .map(drop)
 }
+
+/// The phone of the profile whose TaskRouter worker is `worker_sid`
+/// (profiles are keyed by phone, so this lists the roster: fine for a small
+/// business, and only a fallback when TaskRouter sends no `contact_uri`).
+pub async fn phone_of<S: Store>(app: &App<S>, worker_sid: &str) -> Option<String> {
+    match app.store.list_workers().await {
+        Ok(profiles) => profiles
+            .into_iter()
+            .find(|p| p.worker_sid.as_deref() == Some(worker_sid))
+            .map(|p| p.phone),
+        Err(error) => {
+            tracing::error!(%error, %worker_sid, "could not look up the worker's profile");
+            None
+        }
+    }
+}

@@ -7,25 +7,15 @@
 //! `worker_sid` is the offered worker (profiles are keyed by phone, so this
 //! lists the roster: fine for a small business, and only a fallback).
 
-use std::time::Duration;
-
 use homeline_core::App;
-use homeline_core::Deadline;
-use homeline_core::config::Config;
-use homeline_core::domain::attempt::{AttemptEvent, dialing, leg_url, whole_secs};
+use homeline_core::domain::attempt::dialing;
 use homeline_core::http::{self, Rejection, TwilioRequest};
-use homeline_core::model::{Activity, AnswerMode, Attempt};
 use homeline_core::phone;
-use homeline_core::routes::{Budget, paths};
-use homeline_core::service::{self, attempt::execute};
+use homeline_core::routes::Budget;
+use homeline_core::service::{self, attempt::Answer};
 use homeline_core::store::{Store, now_secs};
-use homeline_core::twilio::{MachineDetection, NewCall};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-
-/// The part of the budget the Calls create may use (retries included), so a
-/// slow Twilio still leaves time to answer with a reject instruction.
-pub const CALL_CREATE_BUDGET: Duration = Duration::from_millis(2500);
 
 pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
     let deadline = Budget::Assignment.deadline();
@@ -39,7 +29,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
     };
     let phone = match offer.contact_phone.clone() {
         Some(phone) => Some(phone),
-        None => phone_from_profile(&app, &offer.worker_sid).await,
+        None => service::worker::phone_of(&app, &offer.worker_sid).await,
     };
     let attempt = dialing(
         &offer.reservation_sid,
@@ -50,52 +40,9 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         offer.caller_call_sid,
         now_secs(),
     );
-    let (task_sid, reservation_sid) = (&attempt.task_sid, &attempt.reservation_sid);
-    let offered = AttemptEvent::Offered(attempt.clone());
-    match execute(&app, task_sid, reservation_sid, None, &offered, deadline).await {
-        Ok(executed) if executed.applied => {}
-        Ok(_) => {
-            tracing::info!(reservation_sid = %attempt.reservation_sid, "repeated assignment callback; the worker is already being called");
-            return http::json(&json!({}));
-        }
-        Err(error) => {
-            // Without a record no callback could be trusted: pass the task on
-            // without blaming the worker for our outage.
-            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the attempt");
-            return reject(&app.config.activities.available);
-        }
-    }
-    if phone.is_none() {
-        tracing::warn!(reservation_sid = %attempt.reservation_sid, worker_sid = %attempt.worker_sid, "worker has no phone to ring");
-        return cannot_place(&app, &attempt, "no-phone", deadline).await;
-    }
-    let call = new_call(&app.config, &attempt);
-    let call_deadline = Deadline::at(
-        deadline
-            .instant()
-            .min(tokio::time::Instant::now() + CALL_CREATE_BUDGET),
-    );
-    match app.twilio.create_call(&call, call_deadline).await {
-        Ok(call_sid) => {
-            tracing::info!(reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
-                %call_sid, worker_sid = %attempt.worker_sid, "ringing the worker");
-            // The caller may hang up (task.canceled) while the call is being
-            // placed: the close then had no call SID to stop, so the placed
-            // call's step stops the new leg rather than leave it ringing.
-            let placed = AttemptEvent::CallPlaced { call_sid };
-            if let Err(error) =
-                execute(&app, task_sid, reservation_sid, None, &placed, deadline).await
-            {
-                // The leg's webhooks carry CallSid and store it with their decision.
-                tracing::warn!(%error, reservation_sid = %attempt.reservation_sid, "could not store the call SID");
-            }
-            http::json(&json!({}))
-        }
-        Err(error) => {
-            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
-                "could not place the call to the worker");
-            cannot_place(&app, &attempt, "call-failed", deadline).await
-        }
+    match service::attempt::offer(&app, attempt, deadline).await {
+        Answer::Pending => http::json(&json!({})),
+        Answer::Reject(activity) => reject(service::activity_sid(&app.config.activities, activity)),
     }
 }
 
@@ -144,72 +91,6 @@ fn json_param(request: &TwilioRequest, name: &str) -> Value {
         .unwrap_or_else(|| json!({}))
 }
 
-async fn phone_from_profile<S: Store>(app: &App<S>, worker_sid: &str) -> Option<String> {
-    match app.store.list_workers().await {
-        Ok(profiles) => profiles
-            .into_iter()
-            .find(|p| p.worker_sid.as_deref() == Some(worker_sid))
-            .map(|p| p.phone),
-        Err(error) => {
-            tracing::error!(%error, %worker_sid, "could not look up the worker's profile");
-            None
-        }
-    }
-}
-
-/// The outbound call to the worker. Ring time and AMD stay well under the
-/// reservation timeout (pitfall 1): 20 s + 5 s (+ 8 s press-1) by default
-/// against TaskRouter's 120 s.
-pub fn new_call(config: &Config, attempt: &Attempt) -> NewCall {
-    let url = |path: &str| config.url(&leg_url(path, &attempt.task_sid, &attempt.reservation_sid));
-    let async_callback = match config.answer_mode {
-        AnswerMode::Sync => None,
-        AnswerMode::Hybrid | AnswerMode::Screen => Some(url(paths::LEG_VERDICT)),
-    };
-    NewCall {
-        to: attempt.phone.clone(),
-        from: config.twilio.caller_id.clone(),
-        url: url(paths::LEG_ANSWER),
-        status_callback: url(paths::LEG_STATUS),
-        // None named: Twilio's default is `completed` only, the final event
-        // that also reports busy, no-answer, failed and canceled. (Prism
-        // refuses a single repeated-param value as "must be array".)
-        status_callback_events: Vec::new(),
-        timeout_secs: whole_secs(config.ring_timeout),
-        machine_detection: Some(MachineDetection {
-            mode: "Enable",
-            timeout_secs: whole_secs(config.amd_timeout),
-            async_callback,
-        }),
-    }
-}
-
-/// The worker cannot be rung: the attempt is a miss, and TaskRouter is told
-/// to pass the task on, moving the worker to the activity the miss count
-/// calls for (the reject instruction sets it; a REST update would race it).
-async fn cannot_place<S: Store>(
-    app: &App<S>,
-    attempt: &Attempt,
-    reason: &str,
-    deadline: Deadline,
-) -> Response<Body> {
-    let not_placed = AttemptEvent::NotPlaced {
-        reason: reason.to_string(),
-    };
-    let (task_sid, reservation_sid) = (&attempt.task_sid, &attempt.reservation_sid);
-    let activity = match execute(app, task_sid, reservation_sid, None, &not_placed, deadline).await
-    {
-        Ok(executed) if executed.applied => executed.reject_with.unwrap_or(Activity::Unavailable),
-        // A leg webhook decided already (a call created despite the error).
-        Ok(_) => return http::json(&json!({})),
-        Err(error) => {
-            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the miss");
-            Activity::Unavailable
-        }
-    };
-    reject(service::activity_sid(&app.config.activities, activity))
-}
-
 fn reject(activity_sid: &str) -> Response<Body> {
     http::json(&json!({"instruction": "reject", "activity_sid": activity_sid}))
 }
@@ -217,8 +98,12 @@ fn reject(activity_sid: &str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use homeline_core::model::{AttemptState, WorkerProfile};
+    use homeline_core::model::{Attempt, AttemptState, WorkerProfile};
+    use homeline_core::service::attempt::new_call;
+    use homeline_core::service::worker::phone_of;
     use homeline_core::store::{AttemptStore, MemoryStore, WorkerStore};
+    use homeline_core::twilio::{MachineDetection, NewCall};
+    use std::time::Duration;
     use testkit::events::{badly_signed_form_request, body_text, form_request};
     use testkit::{ACTIVITY_UNAVAILABLE, CALLER_ID, sid, test_config};
 
@@ -351,14 +236,15 @@ mod tests {
                 .applied()
         );
         assert_eq!(
-            phone_from_profile(&app, &sid("WK", 1)).await.as_deref(),
+            phone_of(&app, &sid("WK", 1)).await.as_deref(),
             Some("+15551230002")
         );
-        assert_eq!(phone_from_profile(&app, &sid("WK", 2)).await, None);
+        assert_eq!(phone_of(&app, &sid("WK", 2)).await, None);
     }
 
-    /// Pitfall 1: by default the phone gives up (ring + AMD + the press-1
-    /// prompt) well before TaskRouter's default 120 s reservation timeout.
+    /// By default the phone gives up (ring + AMD + the press-1 prompt) well
+    /// before TaskRouter's default 120 s reservation timeout (docs/twilio.md,
+    /// "Pitfall: ring time vs reservation timeout").
     #[test]
     fn the_worker_leg_ends_before_the_reservation_times_out() {
         let config = test_config(&[]);
