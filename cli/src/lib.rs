@@ -19,7 +19,7 @@ use homeline_core::domain::worker::OFF_DUTY;
 use homeline_core::model::Activity;
 use homeline_core::model::{Voicemail, WorkerProfile};
 use homeline_core::phone;
-use homeline_core::service::worker_update;
+use homeline_core::service::{self, worker_update};
 use homeline_core::store::{StoreError, VoicemailStore, WorkerStore};
 use homeline_core::twilio::{TwilioClient, TwilioError};
 use homeline_core::{Deadline, Secret};
@@ -274,7 +274,7 @@ async fn add<S: WorkerStore>(
     }
     let skills = enrolled_skills(&args.skills, env)?;
     let profile = WorkerProfile::new(&phone, name, skills);
-    if !store.put_worker(&profile).await?.applied() {
+    if !service::worker::enroll(store, &profile).await?.applied() {
         return Err(CliError::Invalid(format!(
             "{phone} is already enrolled; `homeline workers remove {phone}` first to re-enroll"
         )));

@@ -11,10 +11,12 @@
 pub mod attempt;
 pub mod worker;
 
-use crate::config::Activities;
+use crate::config::{Activities, Config};
 use crate::domain::attempt::LegStop;
+use crate::domain::inbound::GENERAL_MAILBOX;
 use crate::domain::worker::MoveWorker;
 use crate::model::Activity;
+use crate::routes::paths;
 use crate::twilio::{CallUpdate, WorkerUpdate};
 
 /// The TaskRouter activity SID of `activity`.
@@ -45,6 +47,21 @@ pub fn worker_update(move_to: MoveWorker, activity_sid: &str) -> WorkerUpdate {
         attributes: None,
         reject_pending_reservations: move_to.reject_pending,
     }
+}
+
+/// The mailbox of a task's `skill`: its own when the skill is configured,
+/// else the general one.
+pub fn mailbox(config: &Config, skill: Option<String>) -> String {
+    skill
+        .filter(|s| config.has_skill(s))
+        .unwrap_or_else(|| GENERAL_MAILBOX.to_string())
+}
+
+/// Where a caller nobody can take is redirected: `inbound`'s voicemail
+/// prompt for `mailbox`.
+pub fn voicemail_url(config: &Config, mailbox: &str) -> String {
+    let query = serde_urlencoded::to_string([("skill", mailbox)]).unwrap_or_default();
+    config.url(&format!("{}?{query}", paths::INBOUND_VOICEMAIL))
 }
 
 /// The Calls update that stops a leg.

@@ -1,12 +1,15 @@
-//! The one writer of worker profiles: reads the profile, lets
-//! [`worker::decide`] choose, writes the result with a conditional write
-//! (retried on contention), and carries out the intents.
+//! The one writer of worker profiles: [`enroll`] creates one; [`apply`]
+//! reads it, lets [`worker::decide`] choose, and writes the result with a
+//! conditional write (retried on contention); the miss and answer services
+//! carry out the intents.
 
 use crate::app::App;
 use crate::deadline::Deadline;
 use crate::domain::worker::{self, Intent, WorkerEvent};
 use crate::model::{Activity, Attempt, WorkerProfile};
-use crate::store::{Marker, Round, Store, StoreError, at_most_once, read_modify_write};
+use crate::store::{
+    Marker, Round, Store, StoreError, WorkerStore, Write, at_most_once, read_modify_write,
+};
 use crate::twilio::TwilioError;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,23 +20,32 @@ pub enum MissError {
     Twilio(#[from] TwilioError),
 }
 
+/// Enrolls a worker (a profile as [`WorkerProfile::new`] builds it): the one
+/// creation of a profile. [`Write::Lost`] if that phone is enrolled already.
+pub async fn enroll<S: WorkerStore>(
+    store: &S,
+    profile: &WorkerProfile,
+) -> Result<Write, StoreError> {
+    store.put_worker(profile).await
+}
+
 /// Applies `event` to the stored profile of `phone`. `Ok(None)`: nobody with
 /// that phone is enrolled. The decision comes back with the profile as
 /// written (or as it stood, when nothing changed).
-pub async fn apply<S: Store>(
-    app: &App<S>,
+pub async fn apply<S: WorkerStore>(
+    store: &S,
     phone: &str,
     event: &WorkerEvent<'_>,
 ) -> Result<Option<(WorkerProfile, worker::Decision)>, StoreError> {
     read_modify_write("worker profile", || async {
-        let Some(current) = app.store.get_worker(phone).await? else {
+        let Some(current) = store.get_worker(phone).await? else {
             return Ok(Round::Done(None));
         };
         let decision = worker::decide(&current, event);
         let Some(next) = &decision.profile else {
             return Ok(Round::Done(Some((current, decision))));
         };
-        if app.store.put_worker(next).await?.applied() {
+        if store.put_worker(next).await?.applied() {
             Ok(Round::Done(Some((next.clone(), decision))))
         } else {
             Ok(Round::Lost)
@@ -56,7 +68,8 @@ pub async fn count_miss<S: Store>(
     let threshold = app.config.misses_before_unavailable;
     // Any failure gives the claim back, so a retry can count it.
     at_most_once(&app.store, &marker, |_: &StoreError| true, async {
-        match apply(app, &attempt.phone, &WorkerEvent::Missed { threshold }).await? {
+        let missed = WorkerEvent::Missed { threshold };
+        match apply(&app.store, &attempt.phone, &missed).await? {
             Some((_, decision)) => Ok(decision.intents),
             None => {
                 tracing::warn!(phone_known = false, reservation_sid = %attempt.reservation_sid,
@@ -155,7 +168,7 @@ async fn notify_out_of_rotation<S: Store>(
 /// The worker took a call: their consecutive misses start again from zero.
 /// Called once per attempt (after the one transition to bridging).
 pub async fn record_answered<S: Store>(app: &App<S>, attempt: &Attempt) -> Result<(), StoreError> {
-    apply(app, &attempt.phone, &WorkerEvent::Answered)
+    apply(&app.store, &attempt.phone, &WorkerEvent::Answered)
         .await
         .map(drop)
 }

@@ -144,7 +144,7 @@ async fn save<S: Store>(
     phone: &str,
     event: &WorkerEvent<'_>,
 ) -> Result<(), IntakeError> {
-    match service::worker::apply(app, phone, event).await {
+    match service::worker::apply(&app.store, phone, event).await {
         Ok(Some(_)) => Ok(()),
         Ok(None) => Err(IntakeError::Removed(phone.to_string())),
         Err(StoreError::Contention(_)) => Err(IntakeError::Contended(phone.to_string())),

@@ -13,11 +13,10 @@
 //! back and answers 500; everything else answers 204.
 
 use homeline_core::domain::events::{self, ReservationEnd, TaskRouterEvent};
-use homeline_core::domain::inbound::GENERAL_MAILBOX;
 use homeline_core::domain::worker::WorkerEvent;
 use homeline_core::http;
 use homeline_core::model::Activity;
-use homeline_core::routes::{Budget, paths};
+use homeline_core::routes::Budget;
 use homeline_core::service::{self, attempt::EndError, worker::MissError};
 use homeline_core::store::{Marker, Store, StoreError, at_most_once};
 use homeline_core::twilio::{CallUpdate, TwilioError};
@@ -108,17 +107,10 @@ async fn nobody_available<S: Store>(
     skill: Option<String>,
     deadline: Deadline,
 ) -> Result<(), Retry> {
-    let mailbox = skill
-        .filter(|s| app.config.has_skill(s))
-        .unwrap_or_else(|| GENERAL_MAILBOX.to_string());
+    let mailbox = service::mailbox(&app.config, skill);
     match call_sid {
         Some(call_sid) => {
-            let query =
-                serde_urlencoded::to_string([("skill", mailbox.as_str())]).unwrap_or_default();
-            let redirect = CallUpdate::Redirect(
-                app.config
-                    .url(&format!("{}?{query}", paths::INBOUND_VOICEMAIL)),
-            );
+            let redirect = CallUpdate::Redirect(service::voicemail_url(&app.config, &mailbox));
             once(app, Marker::NobodyRedirected { task_sid }, async {
                 let settled = app.twilio.update_call(call_sid, &redirect, deadline).await?;
                 tracing::info!(task_sid, call_sid, ?settled, skill = %mailbox, "caller sent to voicemail");
@@ -232,7 +224,7 @@ async fn worker_activity<S: Store>(
         worker_sid,
         activity,
     };
-    match service::worker::apply(app, phone, &changed).await {
+    match service::worker::apply(&app.store, phone, &changed).await {
         Ok(None) => tracing::info!(
             worker_sid,
             "activity update for a worker not enrolled; ignored"
