@@ -1,9 +1,20 @@
 //! Homeline's core crate: everything the six Lambda functions and the
-//! `homeline` operator tool have in common.
+//! `homeline` operator tool have in common, in layers:
 //!
-//! Every function follows the same shape:
-//! `parse -> verify signature -> service (reads, asks the pure `domain`,
-//! writes once, carries out the intents) -> render`.
+//! - [`model`]: the entities; depends on nothing else here.
+//! - [`domain`]: pure decisions over the model, returning intents of their
+//!   own; one state machine per entity ([`domain::attempt`],
+//!   [`domain::worker`]).
+//! - [`service`]: executes the decisions: reads the [`store`], makes the one
+//!   write a decision calls for, carries out its intents through [`twilio`].
+//!   [`service::attempt::execute`] is the only writer of attempts,
+//!   [`service::worker`] the only writer of worker profiles.
+//! - Adapters: [`store`] (DynamoDB and the in-memory fake), [`twilio`] (the
+//!   REST client), [`http`] and [`signature`] (requests in), [`twiml`]
+//!   (answers out), [`routes`] (every path and budget), [`config`], [`app`].
+//!
+//! Every function follows the same shape: parse and verify the request,
+//! call a service, render what it returns.
 
 pub mod app;
 pub mod config;
@@ -13,11 +24,11 @@ pub mod http;
 pub mod model;
 pub mod phone;
 pub mod routes;
-pub mod secret;
+mod secret;
 pub mod service;
 pub mod signature;
 pub mod store;
-pub mod telemetry;
+mod telemetry;
 pub mod twilio;
 pub mod twiml;
 
