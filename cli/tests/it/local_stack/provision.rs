@@ -3,7 +3,7 @@
 //! numbers). The stand-in keeps state like Twilio, records every request and
 //! forwards a copy to Prism so each is checked against Twilio's OpenAPI spec.
 //!
-//! Run under `scripts/local-stack.sh run -- cargo test -p homeline --test provision`.
+//! Run under `scripts/local-stack.sh run -- cargo test -p homeline provision`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -94,7 +94,7 @@ impl Stand {
             assert!(
                 std::env::var(var).is_ok(),
                 "{var} is not set: run under `scripts/local-stack.sh run -- cargo test -p homeline \
-                 --test provision` so every request is checked against Twilio's OpenAPI spec"
+                 provision` so every request is checked against Twilio's OpenAPI spec"
             );
         }
         let state = Arc::new(Mutex::new(State {
