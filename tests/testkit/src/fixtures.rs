@@ -3,7 +3,9 @@
 //!
 //! `cargo run -p testkit --bin gen-events` writes them to `events/`; a test
 //! checks the files equal what this catalogue generates, so they never drift,
-//! and another feeds each through its function under cargo-lambda's emulator.
+//! and others feed each through its function: in-process
+//! ([`assert_declared_answers`]), under cargo-lambda's emulator, and as the
+//! built arm64 artifact.
 //! The state they expect (an enrolled worker, open attempts) is described by
 //! the constants here and seeded by [`seed_world`]; `sam local invoke`
 //! against an empty table still gets a well-formed answer.
