@@ -21,6 +21,8 @@ pub mod config;
 pub mod deadline;
 pub mod domain;
 pub mod http;
+#[cfg(test)]
+mod layers;
 pub mod model;
 pub mod phone;
 pub mod routes;
