@@ -14,7 +14,8 @@ use std::collections::HashMap;
 
 use homeline_core::Config;
 
-/// The test auth token (TWILIO.md's official vectors use it too).
+/// The test auth token (the official signature vectors use it too: docs/twilio.md,
+/// "Request signatures").
 pub const AUTH_TOKEN: &str = "12345";
 /// `PUBLIC_BASE_URL` of tests and of the events/ fixtures.
 pub const PUBLIC_BASE_URL: &str = "https://homeline.example.com";
