@@ -14,6 +14,7 @@ pub mod miss;
 pub mod model;
 pub mod phone;
 pub mod routes;
+pub mod runtime;
 pub mod signature;
 pub mod store;
 pub mod telemetry;

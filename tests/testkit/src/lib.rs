@@ -5,6 +5,7 @@
 pub mod dynamo;
 pub mod events;
 pub mod fixtures;
+pub mod runtime_api;
 pub mod spec;
 pub mod twilio_fake;
 
