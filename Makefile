@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 STACK := scripts/local-stack.sh
 
-.PHONY: help setup test lint-template fmt-check clippy build release sam-build dev events bench simulate
+.PHONY: help setup test lint-template fmt-check clippy build release sam-build dev events bench simulate fuzz
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -10,7 +10,7 @@ help: ## this list
 setup: ## install the local stack (DynamoDB Local, Prism, Twilio specs, cargo-lambda, cfn-lint) into .local/
 	$(STACK) install
 
-test: setup lint-template fmt-check clippy ## template lint, format check, clippy, then every test against the real local stack
+test: setup lint-template fmt-check clippy fuzz ## template lint, format check, clippy, the bounded fuzz run, then every test against the real local stack
 	$(STACK) run -- bash -c 'cargo test --workspace --all-targets --no-fail-fast && cargo test --workspace --doc'
 
 dev: ## serve every function on 127.0.0.1:9000 (cargo lambda watch) with DynamoDB Local, reading .env
@@ -42,3 +42,12 @@ release: ## optimised build of every binary (warning-free)
 
 sam-build: ## sam build (arm64, cross-compiled with cargo-lambda + zig), timed; then run each artifact under qemu on every fixture
 	scripts/sam-build.sh
+
+FUZZ_SECONDS ?= 60
+
+# Sanitizer none: the fuzzed code is safe Rust (unsafe_code is forbidden), so
+# AddressSanitizer would double the build for nothing it could find there.
+fuzz: ## fuzz the Lambda event conversion and the signature check for FUZZ_SECONDS (60) with cargo-fuzz on nightly
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && cargo +nightly fuzz run --sanitizer none event_to_request -- -max_total_time=$(FUZZ_SECONDS)

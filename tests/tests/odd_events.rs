@@ -118,7 +118,7 @@ fn odd_events(valid: &Value) -> Vec<OddEvent> {
         odd(
             "a fragment in the path",
             edited(&|e| e["rawPath"] = json!(format!("{path}#x"))),
-            403,
+            400,
         ),
         odd(
             "a path without its leading /",
