@@ -6,6 +6,7 @@
 pub mod dynamo;
 pub mod events;
 pub mod fixtures;
+pub mod runtime_api;
 pub mod spec;
 pub mod twilio_fake;
 pub mod twilio_http;
