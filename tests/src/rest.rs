@@ -326,7 +326,15 @@ fn taskrouter(
                     Err(e) => rest_error(e),
                 }
             }
-            _ => error(400, 20001, "Only AssignmentStatus=canceled is modelled"),
+            Some("completed") => match world.tr.complete_task(task, now, &mut fx) {
+                Ok(()) => ok(StatusCode::OK, task_json(world, task)),
+                Err(e) => rest_error(e),
+            },
+            _ => error(
+                400,
+                20001,
+                "Only AssignmentStatus=canceled or completed is modelled",
+            ),
         },
         ("POST", ["Tasks", _task, "Reservations", res]) => match param(params, "ReservationStatus")
         {
