@@ -21,7 +21,7 @@ use testkit::{ACCOUNT_SID, AUTH_TOKEN};
 const BASE: &str = "https://abc.execute-api.us-east-1.amazonaws.com";
 const CUSTOMER: &str = "+15005550006";
 const WORKER: &str = "+15005550007";
-/// The workspace events the functions handle (TWILIO.md section 6), sorted.
+/// The workspace events the taskrouter-events function handles, sorted.
 const EVENTS_SORTED: &str = "reservation.canceled,reservation.rescinded,reservation.timeout,\
                              task-queue.entered,task.canceled,worker.activity.update,workflow.timeout";
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::domain::hours::BusinessHours;
 use crate::model::AnswerMode;
 use crate::phone;
+use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -17,13 +18,14 @@ pub enum ConfigError {
     Invalid { var: &'static str, reason: String },
 }
 
+/// `Debug` shows SIDs and URLs; the token and the key secret print as `[redacted]`.
 #[derive(Debug, Clone)]
 pub struct TwilioConfig {
     pub account_sid: String,
     /// Checks `X-Twilio-Signature`; also the REST password when no API key is set.
-    pub auth_token: String,
+    pub auth_token: Secret,
     /// `(key SID, secret)` for REST, recommended over the auth token.
-    pub api_key: Option<(String, String)>,
+    pub api_key: Option<(String, Secret)>,
     pub api_url: String,
     pub taskrouter_url: String,
     pub workspace_sid: String,
@@ -34,7 +36,7 @@ pub struct TwilioConfig {
 
 impl TwilioConfig {
     /// HTTP Basic credentials for the REST API.
-    pub fn rest_credentials(&self) -> (&str, &str) {
+    pub fn rest_credentials(&self) -> (&str, &Secret) {
         match &self.api_key {
             Some((key, secret)) => (key, secret),
             None => (&self.account_sid, &self.auth_token),
@@ -99,7 +101,7 @@ impl Config {
         ) {
             (Some(key), Some(secret)) => {
                 check_sid("TWILIO_API_KEY", &key, "SK")?;
-                Some((key, secret))
+                Some((key, Secret::new(secret)))
             }
             (None, None) => None,
             (Some(_), None) => return Err(ConfigError::Missing("TWILIO_API_SECRET")),
@@ -107,7 +109,7 @@ impl Config {
         };
         let twilio = TwilioConfig {
             account_sid,
-            auth_token: vars.required("TWILIO_AUTH_TOKEN")?,
+            auth_token: Secret::new(vars.required("TWILIO_AUTH_TOKEN")?),
             api_key,
             api_url: vars.url("TWILIO_API_URL", DEFAULT_API_URL)?,
             taskrouter_url: vars.url("TWILIO_TASKROUTER_URL", DEFAULT_TASKROUTER_URL)?,
@@ -377,7 +379,7 @@ pub(crate) mod tests {
         assert_eq!(config.ring_timeout, Duration::from_secs(20));
         assert_eq!(config.answer_mode, AnswerMode::Hybrid);
         assert_eq!(config.twilio.api_url, DEFAULT_API_URL);
-        assert_eq!(config.twilio.rest_credentials().1, "12345");
+        assert_eq!(config.twilio.rest_credentials().1.expose(), "12345");
         assert_eq!(config.skill_for_digit("2"), Some("support"));
         assert_eq!(config.skill_for_digit("0"), None);
         assert_eq!(config.skill_for_digit("3"), None);
@@ -436,6 +438,27 @@ pub(crate) mod tests {
         );
         env.insert("TWILIO_API_SECRET", "shh".into());
         let config = load(&env).expect("valid");
-        assert_eq!(config.twilio.rest_credentials().1, "shh");
+        assert_eq!(config.twilio.rest_credentials().1.expose(), "shh");
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let mut env = test_env();
+        env.insert("TWILIO_AUTH_TOKEN", "tok-9f3e2d1c-distinct".into());
+        env.insert("TWILIO_API_KEY", format!("SK{}", "a".repeat(32)));
+        env.insert("TWILIO_API_SECRET", "sec-7b6a5c4d-distinct".into());
+        let config = load(&env).expect("valid");
+        let config_shown = format!("{config:?}");
+        // The App holds the config and the Twilio client with its credentials.
+        let app = crate::App::new(config, crate::store::MemoryStore::new());
+        for shown in [&config_shown, &format!("{app:?}")] {
+            for secret in ["tok-9f3e2d1c-distinct", "sec-7b6a5c4d-distinct"] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+        }
+        assert!(
+            config_shown.contains("SKaaaa") && config_shown.contains("[redacted]"),
+            "the key SID is shown, its secret redacted: {config_shown}"
+        );
     }
 }

@@ -166,7 +166,7 @@ pub fn verified(event: &Request, config: &Config) -> Result<TwilioRequest, Rejec
     let request = TwilioRequest::parse(event).inspect_err(|rejection| {
         tracing::warn!(path = %event.raw_http_path(), reason = %rejection, "request refused");
     })?;
-    request.verify(&config.public_base_url, &config.twilio.auth_token)
+    request.verify(&config.public_base_url, config.twilio.auth_token.expose())
 }
 
 /// 200 `text/xml` TwiML.

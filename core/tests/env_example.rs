@@ -55,7 +55,7 @@ fn variables_config_reads() -> BTreeSet<String> {
 #[test]
 fn required_part_loads_with_fake_values() {
     let config = load(&assignments(false)).expect(".env.example loads");
-    assert_eq!(config.twilio.auth_token, "12345");
+    assert_eq!(config.twilio.auth_token.expose(), "12345");
     assert_eq!(config.skills, ["sales", "support"]);
     assert!(config.twilio.api_key.is_none());
 }

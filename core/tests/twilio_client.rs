@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use homeline_core::Deadline;
 use homeline_core::twilio::{
-    CallUpdate, MachineDetection, NewCall, Settled, TwilioClient, TwilioError, WorkerUpdate,
+    CallUpdate, MachineDetection, NewCall, Replay, Settled, TwilioClient, TwilioError,
+    WorkerUpdate, sid_of, text_of,
 };
 use serde_json::json;
 use testkit::twilio_fake::{Failure, Route, SpecVerdict, TwilioFake};
@@ -568,6 +569,55 @@ async fn list_activities_reads_the_workspace() {
     assert_eq!(
         twilio.requests()[0].path,
         format!("/v1/Workspaces/{WORKSPACE_SID}/Activities")
+    );
+    twilio.assert_spec_valid();
+}
+
+/// The surface `homeline provision` uses: any resource, same credentials,
+/// retries and typed errors as the typed calls.
+#[tokio::test]
+async fn generic_get_post_and_list_share_the_transport() {
+    let (twilio, client) = setup().await;
+    twilio.fail_next(Route::ListActivities, 1, 503);
+
+    let url = client.workspaces_url(&format!("/{WORKSPACE_SID}/Activities?PageSize=1000"));
+    let activities = client
+        .list(url.clone(), "activities", budget())
+        .await
+        .expect("listed after a retry");
+    let available = activities
+        .iter()
+        .find(|a| text_of(a, "friendly_name").as_deref() == Some("Available"))
+        .expect("Available");
+    assert_eq!(sid_of(available).expect("sid"), ACTIVITY_AVAILABLE);
+    let statuses: Vec<u16> = twilio
+        .requests_for(Route::ListActivities)
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, vec![503, 200]);
+    assert!(matches!(
+        client.list(url, "workers", budget()).await,
+        Err(TwilioError::Decode(_))
+    ));
+
+    let form = [
+        ("To", "+15551230001".to_string()),
+        ("From", CALLER_ID.to_string()),
+        ("Body", "hi".to_string()),
+    ];
+    let sent = client
+        .post(
+            client.account_url("/Messages.json"),
+            &form,
+            Replay::Unsure,
+            budget(),
+        )
+        .await
+        .expect("sent");
+    assert_eq!(
+        twilio.messages_sent()[0].sid.as_deref(),
+        text_of(&sent, "sid").as_deref()
     );
     twilio.assert_spec_valid();
 }

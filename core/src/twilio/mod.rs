@@ -6,8 +6,15 @@
 //! [`TwilioError::Api`] with Twilio's code and the HTTP status. Updating a
 //! reservation or task that is already settled is [`Settled::Already`], not an
 //! error.
+//!
+//! Besides the typed calls the functions make, the client offers what an
+//! operator's tool needs to reach any other resource with the same
+//! credentials, retries and errors: [`TwilioClient::get`],
+//! [`TwilioClient::post`] (with its [`Replay`]), [`TwilioClient::list`], the
+//! URL builders [`TwilioClient::account_url`] and
+//! [`TwilioClient::workspaces_url`], and the JSON readers [`sid_of`] and
+//! [`text_of`].
 
-pub mod provision;
 mod transport;
 
 use std::time::Duration;
@@ -17,7 +24,9 @@ use serde_json::Value;
 
 use crate::config::TwilioConfig;
 use crate::deadline::Deadline;
-use transport::{Exchange, Replay};
+use crate::secret::Secret;
+use transport::Exchange;
+pub use transport::Replay;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TwilioError {
@@ -147,7 +156,7 @@ pub struct TwilioClient {
     account_sid: String,
     workspace_sid: String,
     username: String,
-    password: String,
+    password: Secret,
     attempt_timeout: Duration,
 }
 
@@ -183,7 +192,7 @@ impl TwilioClient {
             account_sid: config.account_sid.clone(),
             workspace_sid: config.workspace_sid.clone(),
             username: username.to_string(),
-            password: password.to_string(),
+            password: password.clone(),
             attempt_timeout: transport::ATTEMPT_TIMEOUT,
         }
     }
@@ -224,7 +233,12 @@ impl TwilioClient {
             }
         }
         let body = self
-            .post(self.api("/Calls.json"), &form, Replay::Unsure, deadline)
+            .post(
+                self.account_url("/Calls.json"),
+                &form,
+                Replay::Unsure,
+                deadline,
+            )
             .await?;
         sid_of(&body)
     }
@@ -241,7 +255,7 @@ impl TwilioClient {
             CallUpdate::Cancel => vec![("Status", "canceled".to_string())],
             CallUpdate::Complete => vec![("Status", "completed".to_string())],
         };
-        let url = self.api(&format!("/Calls/{call_sid}.json"));
+        let url = self.account_url(&format!("/Calls/{call_sid}.json"));
         settle(
             self.post(url, &form, Replay::Safe, deadline).await,
             call_settled,
@@ -262,7 +276,12 @@ impl TwilioClient {
             ("Body", body.to_string()),
         ];
         let body = self
-            .post(self.api("/Messages.json"), &form, Replay::Unsure, deadline)
+            .post(
+                self.account_url("/Messages.json"),
+                &form,
+                Replay::Unsure,
+                deadline,
+            )
             .await?;
         sid_of(&body)
     }
@@ -387,19 +406,19 @@ impl TwilioClient {
         deadline: Deadline,
     ) -> Result<Vec<ActivityInfo>, TwilioError> {
         // A workspace has a handful of activities: one page holds them all.
-        let body = self
-            .get(self.taskrouter("/Activities?PageSize=1000"), deadline)
+        let activities = self
+            .list(
+                self.taskrouter("/Activities?PageSize=1000"),
+                "activities",
+                deadline,
+            )
             .await?;
-        let activities = body
-            .get("activities")
-            .and_then(Value::as_array)
-            .ok_or_else(|| TwilioError::Decode("activity list without `activities`".into()))?;
         activities
             .iter()
             .map(|activity| {
                 Ok(ActivityInfo {
                     sid: sid_of(activity)?,
-                    friendly_name: text(activity, "friendly_name").unwrap_or_default(),
+                    friendly_name: text_of(activity, "friendly_name").unwrap_or_default(),
                     available: activity
                         .get("available")
                         .and_then(Value::as_bool)
@@ -409,23 +428,29 @@ impl TwilioClient {
             .collect()
     }
 
-    /// `TWILIO_API_URL/2010-04-01/Accounts/{AC}` + `path`.
-    fn api(&self, path: &str) -> String {
+    /// `TWILIO_API_URL/2010-04-01/Accounts/{AC}` + `path` (the 2010 API
+    /// wants `.json` after a collection or a SID: `path` brings it).
+    pub fn account_url(&self, path: &str) -> String {
         format!(
             "{}/2010-04-01/Accounts/{}{path}",
             self.api_url, self.account_sid
         )
     }
 
-    /// `TWILIO_TASKROUTER_URL/v1/Workspaces/{WS}` + `path`.
-    fn taskrouter(&self, path: &str) -> String {
-        format!(
-            "{}/v1/Workspaces/{}{path}",
-            self.taskrouter_url, self.workspace_sid
-        )
+    /// `TWILIO_TASKROUTER_URL/v1/Workspaces` + `path`: any workspace of the
+    /// account, or the collection itself with an empty `path`.
+    pub fn workspaces_url(&self, path: &str) -> String {
+        format!("{}/v1/Workspaces{path}", self.taskrouter_url)
     }
 
-    async fn post(
+    /// `TWILIO_TASKROUTER_URL/v1/Workspaces/{WS}` + `path`, in the configured workspace.
+    fn taskrouter(&self, path: &str) -> String {
+        self.workspaces_url(&format!("/{}{path}", self.workspace_sid))
+    }
+
+    /// POSTs `form` to `url` (absolute, from the URL builders); the JSON
+    /// answer. `replay` says whether a failed attempt may be sent again.
+    pub async fn post(
         &self,
         url: String,
         form: &[(&'static str, String)],
@@ -441,7 +466,9 @@ impl TwilioClient {
         self.exchange(exchange, deadline).await
     }
 
-    async fn get(&self, url: String, deadline: Deadline) -> Result<Value, TwilioError> {
+    /// GETs `url` (absolute, query included); the JSON answer. Reads are
+    /// always replayed on a retryable failure.
+    pub async fn get(&self, url: String, deadline: Deadline) -> Result<Value, TwilioError> {
         let exchange = Exchange {
             method: Method::GET,
             url,
@@ -449,6 +476,21 @@ impl TwilioClient {
             replay: Replay::Safe,
         };
         self.exchange(exchange, deadline).await
+    }
+
+    /// The items under `key` (`workers`, `activities`, ...) of the list page
+    /// at `url`. One page only: the caller's `PageSize` decides how many.
+    pub async fn list(
+        &self,
+        url: String,
+        key: &str,
+        deadline: Deadline,
+    ) -> Result<Vec<Value>, TwilioError> {
+        let mut page = self.get(url, deadline).await?;
+        match page.get_mut(key).map(Value::take) {
+            Some(Value::Array(items)) => Ok(items),
+            _ => Err(TwilioError::Decode(format!("list without `{key}`"))),
+        }
     }
 }
 
@@ -527,9 +569,9 @@ impl Worker {
         };
         Ok(Worker {
             sid: sid_of(json)?,
-            friendly_name: text(json, "friendly_name").unwrap_or_default(),
-            activity_sid: text(json, "activity_sid"),
-            activity_name: text(json, "activity_name"),
+            friendly_name: text_of(json, "friendly_name").unwrap_or_default(),
+            activity_sid: text_of(json, "activity_sid"),
+            activity_name: text_of(json, "activity_name"),
             attributes,
             available: json
                 .get("available")
@@ -539,12 +581,14 @@ impl Worker {
     }
 }
 
-fn text(json: &Value, field: &str) -> Option<String> {
+/// The string `field` of a Twilio resource, if it has one.
+pub fn text_of(json: &Value, field: &str) -> Option<String> {
     json.get(field).and_then(Value::as_str).map(str::to_string)
 }
 
-fn sid_of(json: &Value) -> Result<String, TwilioError> {
-    text(json, "sid").ok_or_else(|| TwilioError::Decode("answer without a `sid`".into()))
+/// The `sid` of a Twilio resource; an answer without one is a decode error.
+pub fn sid_of(json: &Value) -> Result<String, TwilioError> {
+    text_of(json, "sid").ok_or_else(|| TwilioError::Decode("answer without a `sid`".into()))
 }
 
 #[cfg(test)]
@@ -633,8 +677,8 @@ mod tests {
     fn debug_output_hides_the_secret() {
         let config = TwilioConfig {
             account_sid: "AC1".into(),
-            auth_token: "token-secret".into(),
-            api_key: Some(("SK1".into(), "key-secret".into())),
+            auth_token: Secret::new("token-secret"),
+            api_key: Some(("SK1".into(), Secret::new("key-secret"))),
             api_url: "http://127.0.0.1:9".into(),
             taskrouter_url: "http://127.0.0.1:9".into(),
             workspace_sid: "WS1".into(),

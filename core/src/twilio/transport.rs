@@ -25,7 +25,7 @@ const RAW_ERROR_QUOTE: usize = 120;
 
 /// Whether a request may be sent twice without a second effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Replay {
+pub enum Replay {
     /// Updates, reads: replaying after any failure is harmless.
     Safe,
     /// Creates (calls, messages, workers): replay only when Twilio cannot
@@ -123,7 +123,7 @@ impl super::TwilioClient {
         let mut request = self
             .http
             .request(exchange.method.clone(), &exchange.url)
-            .basic_auth(&self.username, Some(&self.password))
+            .basic_auth(&self.username, Some(self.password.expose()))
             .timeout(remaining.min(self.attempt_timeout));
         if exchange.method == Method::POST {
             request = request.form(exchange.form);

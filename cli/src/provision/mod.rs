@@ -1,6 +1,11 @@
 //! `homeline provision`: creates or updates, idempotently, the TaskRouter
 //! workspace, activities, queues and workflow and the numbers' webhooks, then
 //! prints the SIDs for `sam deploy --parameter-overrides`.
+//!
+//! The provisioning itself ([`provisioner`]) lives in this operator's crate,
+//! not in the core the functions link: no Lambda binary carries it.
+
+pub mod provisioner;
 
 use std::io::Write;
 use std::time::Duration;
@@ -8,7 +13,7 @@ use std::time::Duration;
 use homeline_core::config::parse_skills;
 use homeline_core::deadline::Deadline;
 use homeline_core::phone;
-use homeline_core::twilio::provision::{Desired, ProvisionError, Provisioner};
+use provisioner::{Desired, ProvisionError, Provisioner};
 
 use crate::{CliError, Env, twilio_credentials};
 
@@ -135,5 +140,119 @@ fn base_url(url: &str) -> Result<String, CliError> {
             "--base-url: {url:?} is not an http(s) URL such as \
              https://abc.execute-api.us-east-1.amazonaws.com"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use homeline_core::routes::Function;
+
+    /// Each function with the workspace's own crates (path dependencies) in
+    /// its normal dependency graph, as `(package, directory)`.
+    fn local_crates_linked() -> Vec<(Function, Vec<(String, PathBuf)>)> {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut tree = Command::new(cargo);
+        tree.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["tree", "--frozen", "-e", "normal", "--prefix", "none"])
+            .args(["--format", "{p}"]);
+        for function in Function::ALL {
+            tree.args(["-p", function.binary()]);
+        }
+        let output = tree.output().expect("cargo tree runs");
+        assert!(
+            output.status.success(),
+            "cargo tree: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // One tree per package, a blank line apart, each starting with its
+        // root; a line is `name v0.1.0 (/path/to/crate)`, ` (*)` after a repeat.
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let trees: Vec<Vec<&str>> = stdout
+            .split("\n\n")
+            .map(|tree| tree.lines().collect())
+            .collect();
+        Function::ALL
+            .into_iter()
+            .map(|function| {
+                let tree = trees
+                    .iter()
+                    .find(|t| {
+                        t.first().and_then(|l| l.split(' ').next()) == Some(function.binary())
+                    })
+                    .unwrap_or_else(|| panic!("no tree for {}: {stdout}", function.binary()));
+                let local = tree
+                    .iter()
+                    .filter_map(|line| {
+                        let (name, rest) = line.split_once(' ')?;
+                        let dir = rest.split_once(" (/")?.1.split_once(')')?.0;
+                        Some((name.to_string(), PathBuf::from(format!("/{dir}"))))
+                    })
+                    .collect();
+                (function, local)
+            })
+            .collect()
+    }
+
+    /// Source files or directories under `dir` named for provisioning, and
+    /// `mod provision...` declarations.
+    fn provisioning_in(dir: &Path) -> Vec<String> {
+        let mut found = Vec::new();
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return found;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_lowercase();
+            if name.starts_with("provision") {
+                found.push(path.display().to_string());
+            }
+            if path.is_dir() {
+                found.extend(provisioning_in(&path));
+            } else if name.ends_with(".rs") {
+                let source = std::fs::read_to_string(&path).unwrap_or_default();
+                found.extend(
+                    source
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| {
+                            l.trim_start_matches("pub ")
+                                .trim_start_matches("pub(crate) ")
+                                .starts_with("mod provision")
+                        })
+                        .map(|l| format!("{}: {l}", path.display())),
+                );
+            }
+        }
+        found
+    }
+
+    /// Provisioning is operator-only: no Lambda binary may link this crate,
+    /// nor any crate of the workspace with a provision module.
+    #[test]
+    fn no_lambda_function_links_provisioning() {
+        for (function, linked) in local_crates_linked() {
+            assert!(
+                linked.iter().any(|(name, _)| name == "homeline-core"),
+                "{}: the graph was not read: {linked:?}",
+                function.binary()
+            );
+            for (name, dir) in &linked {
+                assert_ne!(
+                    name,
+                    env!("CARGO_PKG_NAME"),
+                    "{} links the operator's tool",
+                    function.binary()
+                );
+                let found = provisioning_in(&dir.join("src"));
+                assert!(
+                    found.is_empty(),
+                    "{} links {name}, which holds provisioning: {found:?}",
+                    function.binary()
+                );
+            }
+        }
     }
 }

@@ -8,18 +8,18 @@
 //! differing parameters, one that is missing is created. A dry run makes the
 //! same look-ups (GETs only) and reports what it would do.
 //!
-//! Requests go through [`TwilioClient`]'s transport (auth, retries, typed errors).
+//! Requests go through [`TwilioClient`] (auth, retries, deadline, typed
+//! errors); the URLs Twilio is pointed at come from [`routes::paths`].
 
 use std::fmt;
 
+use homeline_core::config::TwilioConfig;
+use homeline_core::deadline::Deadline;
+use homeline_core::routes::paths;
+use homeline_core::twilio::{Replay, TwilioClient, TwilioError, sid_of, text_of};
 use serde_json::{Value, json};
 
-use super::transport::Replay;
-use super::{TwilioClient, TwilioError, sid_of, text};
-use crate::config::TwilioConfig;
-use crate::deadline::Deadline;
-
-/// The workspace events the product handles (TWILIO.md section 6); the others
+/// The workspace events the taskrouter-events function handles; the others
 /// would only cost Lambda invocations.
 pub const EVENTS: [&str; 7] = [
     "task-queue.entered",
@@ -33,11 +33,11 @@ pub const EVENTS: [&str; 7] = [
 
 /// FriendlyName of the queue no worker matches (skills cannot contain spaces).
 pub const NOBODY_QUEUE_NAME: &str = "No one available";
-/// An explicit expression nobody satisfies: a blank one matches everyone (pitfall 9).
+/// An explicit expression nobody satisfies: a blank one matches every worker.
 pub const NOBODY_TARGET_WORKERS: &str = "1 == 2";
 /// Seconds on top of ring time + AMD before TaskRouter gives up on a
 /// reservation: the whisper and press-1 (up to 20 s), Twilio's extra ring
-/// seconds and the `<Dial><Queue>` hand-over must all fit (pitfall 1).
+/// seconds and the `<Dial><Queue>` hand-over must all fit.
 pub const RESERVATION_MARGIN_SECS: u32 = 30;
 /// A workspace has a handful of each resource: one page holds them all.
 const PAGE: &str = "PageSize=1000";
@@ -69,8 +69,27 @@ impl Desired {
         format!("{}{path}", self.base_url)
     }
 
-    /// The workflow configuration of TWILIO.md section 7; `queue` gives each
-    /// skill's queue SID, `nobody` the nobody queue's.
+    /// The workspace's `EventCallbackUrl`.
+    fn event_callback(&self) -> Param {
+        Param::text(
+            "EventCallbackUrl",
+            "event_callback_url",
+            self.url(paths::TASKROUTER_EVENTS),
+        )
+    }
+
+    /// The workflow's `AssignmentCallbackUrl`.
+    fn assignment_callback(&self) -> Param {
+        Param::text(
+            "AssignmentCallbackUrl",
+            "assignment_callback_url",
+            self.url(paths::ASSIGNMENT),
+        )
+    }
+
+    /// The workflow configuration: each skill's queue while a worker of it is
+    /// available, then the nobody queue; `queue` gives each skill's queue
+    /// SID, `nobody` the nobody queue's.
     pub fn workflow_configuration(&self, queue: impl Fn(&str) -> String, nobody: &str) -> Value {
         let filters: Vec<Value> = self
             .skills
@@ -94,7 +113,7 @@ impl Desired {
     }
 
     /// Webhooks per number. With one number for both, customers' calls go to
-    /// `/inbound` and workers use SMS only (`/intake/sms`): a voice call
+    /// [`paths::INBOUND`] and workers use SMS only ([`paths::INTAKE_SMS`]): a voice call
     /// cannot tell a worker's "on sales" from a customer's call before the menu.
     fn number_webhooks(&self) -> Vec<(&str, Vec<Param>)> {
         let voice = |path: &str| {
@@ -104,18 +123,18 @@ impl Desired {
             ]
         };
         let sms = vec![
-            Param::text("SmsUrl", "sms_url", self.url("/intake/sms")),
+            Param::text("SmsUrl", "sms_url", self.url(paths::INTAKE_SMS)),
             Param::text("SmsMethod", "sms_method", "POST"),
         ];
         if self.customer_number == self.worker_number {
-            let mut both = voice("/inbound");
+            let mut both = voice(paths::INBOUND);
             both.extend(sms);
             vec![(self.customer_number.as_str(), both)]
         } else {
-            let mut worker = voice("/intake/voice");
+            let mut worker = voice(paths::INTAKE_VOICE);
             worker.extend(sms);
             vec![
-                (self.customer_number.as_str(), voice("/inbound")),
+                (self.customer_number.as_str(), voice(paths::INBOUND)),
                 (self.worker_number.as_str(), worker),
             ]
         }
@@ -316,14 +335,14 @@ impl Provisioner {
         // Numbers are bought, not provisioned: check them before changing anything.
         let mut numbers = Vec::new();
         for (number, _) in desired.number_webhooks() {
-            let url = self.client.api(&format!(
+            let url = self.client.account_url(&format!(
                 "/IncomingPhoneNumbers.json?{}",
                 query("PhoneNumber", number)
             ));
             let found = self.list(&url, "incoming_phone_numbers").await?;
             let Some(resource) = found
                 .into_iter()
-                .find(|n| text(n, "phone_number").as_deref() == Some(number))
+                .find(|n| text_of(n, "phone_number").as_deref() == Some(number))
             else {
                 return Err(ProvisionError::NumberNotFound(number.to_string()));
             };
@@ -331,7 +350,7 @@ impl Provisioner {
                 ("voice_application_sid", "voice"),
                 ("sms_application_sid", "SMS"),
             ] {
-                if let Some(app) = text(&resource, field).filter(|s| !s.is_empty()) {
+                if let Some(app) = text_of(&resource, field).filter(|s| !s.is_empty()) {
                     outcome.warnings.push(format!(
                         "{number} sends {kind} to TwiML App {app}, which overrides its {kind} URL: \
                          remove the app from the number in the Twilio Console"
@@ -342,7 +361,7 @@ impl Provisioner {
         }
         let workspaces = self
             .list(
-                &self.workspaces_url(&format!(
+                &self.client.workspaces_url(&format!(
                     "?{}&{PAGE}",
                     query("FriendlyName", &desired.workspace_name)
                 )),
@@ -353,7 +372,9 @@ impl Provisioner {
         // An activity Homeline cannot use stops the run before anything changes.
         let mut activities = match &found {
             Some(existing) => {
-                let url = self.workspaces_url(&format!("/{}/Activities", sid_of(existing)?));
+                let url = self
+                    .client
+                    .workspaces_url(&format!("/{}/Activities", sid_of(existing)?));
                 self.list_in(Some(url), "activities").await?
             }
             None => Vec::new(),
@@ -363,14 +384,10 @@ impl Provisioner {
             .ensure(
                 format!("workspace {:?}", desired.workspace_name),
                 found.as_ref(),
-                &self.workspaces_url(""),
+                &self.client.workspaces_url(""),
                 &[
                     Param::text("FriendlyName", "friendly_name", &desired.workspace_name),
-                    Param::text(
-                        "EventCallbackUrl",
-                        "event_callback_url",
-                        desired.url("/taskrouter-events"),
-                    ),
+                    desired.event_callback(),
                     Param {
                         name: "EventsFilter",
                         field: "events_filter",
@@ -381,11 +398,11 @@ impl Provisioner {
             .await?;
         outcome.steps.push(step);
         // Inside a workspace a dry run has yet to create, everything is new.
-        let workspace_sid = workspace.as_ref().and_then(|w| text(w, "sid"));
+        let workspace_sid = workspace.as_ref().and_then(|w| text_of(w, "sid"));
         let scoped = |path: &str| {
             workspace_sid
                 .as_ref()
-                .map(|ws| self.workspaces_url(&format!("/{ws}{path}")))
+                .map(|ws| self.client.workspaces_url(&format!("/{ws}{path}")))
         };
         if found.is_none() {
             // A new workspace comes with default activities.
@@ -414,7 +431,7 @@ impl Provisioner {
                 .ensure(
                     format!("workspace {:?} timeout activity", desired.workspace_name),
                     workspace.as_ref(),
-                    &self.workspaces_url(""),
+                    &self.client.workspaces_url(""),
                     &[timeout_activity],
                 )
                 .await?;
@@ -465,11 +482,7 @@ impl Provisioner {
                 &scoped("/Workflows").unwrap_or_default(),
                 &[
                     Param::text("FriendlyName", "friendly_name", &desired.workspace_name),
-                    Param::text(
-                        "AssignmentCallbackUrl",
-                        "assignment_callback_url",
-                        desired.url("/assignment"),
-                    ),
+                    desired.assignment_callback(),
                     Param {
                         name: "TaskReservationTimeout",
                         field: "task_reservation_timeout",
@@ -491,7 +504,7 @@ impl Provisioner {
                 .ensure(
                     format!("number {}", webhooks.0),
                     Some(resource),
-                    &self.client.api("/IncomingPhoneNumbers"),
+                    &self.client.account_url("/IncomingPhoneNumbers"),
                     &webhooks.1,
                 )
                 .await?;
@@ -548,7 +561,7 @@ impl Provisioner {
                 .client
                 .post(url, &form, Replay::Unsure, self.deadline)
                 .await?;
-            tracing::info!(resource, sid = ?text(&created, "sid"), "created");
+            tracing::info!(resource, sid = ?text_of(&created, "sid"), "created");
             let step = Step {
                 resource,
                 change: Change::Create,
@@ -618,17 +631,12 @@ impl Provisioner {
         })
     }
 
-    fn workspaces_url(&self, rest: &str) -> String {
-        format!("{}/v1/Workspaces{rest}", self.client.taskrouter_url)
-    }
-
     /// The items under `key` of one list page.
     async fn list(&self, url: &str, key: &str) -> Result<Vec<Value>, ProvisionError> {
-        let page = self.client.get(url.to_string(), self.deadline).await?;
-        page.get(key)
-            .and_then(Value::as_array)
-            .cloned()
-            .ok_or_else(|| TwilioError::Decode(format!("list without `{key}`")).into())
+        Ok(self
+            .client
+            .list(url.to_string(), key, self.deadline)
+            .await?)
     }
 
     /// A workspace-scoped list; empty when the workspace is still to be created.
@@ -678,7 +686,7 @@ fn resource_url(collection: &str, sid: Option<&str>) -> String {
 fn named<'a>(resources: &'a [Value], name: &str) -> Option<&'a Value> {
     resources
         .iter()
-        .find(|r| text(r, "friendly_name").as_deref() == Some(name))
+        .find(|r| text_of(r, "friendly_name").as_deref() == Some(name))
 }
 
 fn query(name: &str, value: &str) -> String {
@@ -688,6 +696,7 @@ fn query(name: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use homeline_core::routes::ROUTES;
 
     fn desired(customer: &str, worker: &str) -> Desired {
         Desired {
@@ -749,6 +758,43 @@ mod tests {
             !separate[0].1.iter().any(|p| p.name == "SmsUrl"),
             "the customer number's SMS is left alone"
         );
+    }
+
+    /// Every route the table says is set on a number, the workspace or the
+    /// workflow (`called_as` = `resource: Parameter`) is set by provisioning
+    /// to that route, and provisioning sets no other URL.
+    #[test]
+    fn the_urls_set_at_twilio_are_the_routes_table_s() {
+        let two = desired("+15550000001", "+15550000002");
+        let numbers = two.number_webhooks();
+        let set: Vec<(&str, Param)> = numbers[0]
+            .1
+            .iter()
+            .map(|p| ("customer number", p.clone()))
+            .chain(numbers[1].1.iter().map(|p| ("worker number", p.clone())))
+            .chain([
+                ("workspace", two.event_callback()),
+                ("workflow", two.assignment_callback()),
+            ])
+            .filter(|(_, p)| p.name.ends_with("Url"))
+            .collect();
+        let configured: Vec<(&str, &str, String)> = ROUTES
+            .iter()
+            .filter_map(|r| {
+                let (resource, name) = r.called_as.split_once(": ")?;
+                Some((resource, name, two.url(r.path)))
+            })
+            .collect();
+        let provisioned: Vec<(&str, &str, String)> = set
+            .iter()
+            .map(|(resource, p)| (*resource, p.name, p.form_value()))
+            .collect();
+        for route in &configured {
+            assert!(provisioned.contains(route), "not provisioned: {route:?}");
+        }
+        for url in &provisioned {
+            assert!(configured.contains(url), "not in the routes table: {url:?}");
+        }
     }
 
     #[test]
