@@ -2,13 +2,18 @@
 SHELL := /bin/bash
 STACK := scripts/local-stack.sh
 
-.PHONY: help setup test lint-template fmt-check clippy build release sam-build dev events bench simulate
+.PHONY: help setup check test lint-template fmt-check clippy build release sam-build dev events bench simulate
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 setup: ## install the local stack (DynamoDB Local, Prism, Twilio specs, cargo-lambda, cfn-lint) into .local/
 	$(STACK) install
+
+check: fmt-check clippy ## format check, clippy, and every test that needs no local stack (no Java, Node or network)
+	cargo test --workspace --lib --bins --tests --examples -- --skip local_stack
+	cargo test --workspace --bench '*'
+	cargo test --workspace --doc
 
 test: setup lint-template fmt-check clippy ## template lint, format check, clippy, then every test against the real local stack
 	$(STACK) run -- bash -c 'cargo test --workspace --all-targets --no-fail-fast && cargo test --workspace --doc'

@@ -3,7 +3,7 @@
 # for arm64 by cargo-lambda (zig cross-compiles, so any x86-64 machine will
 # do), timed. Then each built artifact is run as Lambda runs it, under
 # qemu-aarch64, and must answer every events/ fixture of its function
-# (tests/testkit/tests/sam_artifacts.rs).
+# (tests/tests/it/local_stack/sam_artifacts.rs).
 #
 #   scripts/sam-build.sh            build into .aws-sam/build, then check it
 #   SAM_BUILD_CHECK=0 scripts/...   build only
@@ -32,4 +32,4 @@ log "sam build took $(( $(date +%s) - started )) s"
 [ "${SAM_BUILD_CHECK:-1}" = 1 ] || exit 0
 scripts/local-stack.sh install-arm64
 HOMELINE_SAM_BUILD_DIR="$ROOT/.aws-sam/build" scripts/local-stack.sh run -- \
-  cargo test -p testkit --test sam_artifacts -- --ignored
+  cargo test -p homeline-tests --test it -- --ignored local_stack::sam_artifacts::

@@ -15,10 +15,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use homeline_core::config::{DEFAULT_API_URL, DEFAULT_TASKROUTER_URL, TwilioConfig, parse_skills};
-use homeline_core::domain::intake::offline_update;
+use homeline_core::domain::worker::OFF_DUTY;
 use homeline_core::model::Activity;
 use homeline_core::model::{Voicemail, WorkerProfile};
 use homeline_core::phone;
+use homeline_core::service::{self, worker_update};
 use homeline_core::store::{StoreError, VoicemailStore, WorkerStore};
 use homeline_core::twilio::{TwilioClient, TwilioError};
 use homeline_core::{Deadline, Secret};
@@ -273,7 +274,7 @@ async fn add<S: WorkerStore>(
     }
     let skills = enrolled_skills(&args.skills, env)?;
     let profile = WorkerProfile::new(&phone, name, skills);
-    if !store.put_worker(&profile).await?.applied() {
+    if !service::worker::enroll(store, &profile).await?.applied() {
         return Err(CliError::Invalid(format!(
             "{phone} is already enrolled; `homeline workers remove {phone}` first to re-enroll"
         )));
@@ -300,7 +301,7 @@ async fn remove<S: WorkerStore>(
     // command can be repeated, instead of leaving an Available worker behind.
     if let Some(worker_sid) = &profile.worker_sid {
         let access = taskrouter_access(env)?;
-        let update = offline_update(&access.offline_activity_sid);
+        let update = worker_update(OFF_DUTY, &access.offline_activity_sid);
         match access
             .client
             .update_worker(worker_sid, &update, Deadline::after(TWILIO_BUDGET))

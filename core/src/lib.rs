@@ -1,23 +1,36 @@
 //! Homeline's core crate: everything the six Lambda functions and the
-//! `homeline` operator tool have in common.
+//! `homeline` operator tool have in common, in layers:
 //!
-//! Every function follows the same shape:
-//! `parse -> verify signature -> decide (pure, in `domain`) -> effects -> respond`.
+//! - [`model`]: the entities; depends on nothing else here.
+//! - [`domain`]: pure decisions over the model, returning intents of their
+//!   own; one state machine per entity ([`domain::attempt`],
+//!   [`domain::worker`]).
+//! - [`service`]: executes the decisions: reads the [`store`], makes the one
+//!   write a decision calls for, carries out its intents through [`twilio`].
+//!   [`service::attempt::execute`] is the only writer of attempts,
+//!   [`service::worker`] the only writer of worker profiles.
+//! - Adapters: [`store`] (DynamoDB and the in-memory fake), [`twilio`] (the
+//!   REST client), [`http`] and [`signature`] (requests in), [`twiml`]
+//!   (answers out), [`routes`] (every path and budget), [`config`], [`app`].
+//!
+//! Every function follows the same shape: parse and verify the request,
+//! call a service, render what it returns.
 
 pub mod app;
 pub mod config;
 pub mod deadline;
 pub mod domain;
 pub mod http;
-pub mod leg;
-pub mod miss;
+#[cfg(test)]
+mod layers;
 pub mod model;
 pub mod phone;
 pub mod routes;
-pub mod secret;
+mod secret;
+pub mod service;
 pub mod signature;
 pub mod store;
-pub mod telemetry;
+mod telemetry;
 pub mod twilio;
 pub mod twiml;
 

@@ -3,7 +3,9 @@
 //! the real `DynamoStore` on DynamoDB Local.
 
 use homeline_core::app::App;
-use homeline_core::store::DynamoStore;
+use homeline_core::routes::Function;
+use homeline_core::store::{DynamoStore, Store};
+use lambda_http::{Body, Request, Response};
 use testkit::events::{Webhook, body_text};
 
 use crate::{Endpoints, Reply};
@@ -15,6 +17,18 @@ pub struct Homeline {
 impl Homeline {
     pub fn new(app: App<DynamoStore>) -> Self {
         Self { app }
+    }
+}
+
+/// Hands `request` to the real `handle` of `function`.
+pub async fn handle<S: Store>(function: Function, app: App<S>, request: Request) -> Response<Body> {
+    match function {
+        Function::Intake => intake::handle(app, request).await,
+        Function::Inbound => inbound::handle(app, request).await,
+        Function::Assignment => assignment::handle(app, request).await,
+        Function::AmdResult => amd_result::handle(app, request).await,
+        Function::DialStatus => dial_status::handle(app, request).await,
+        Function::TaskrouterEvents => taskrouter_events::handle(app, request).await,
     }
 }
 
@@ -34,18 +48,12 @@ impl Endpoints for Homeline {
             let request = Webhook::form(&path, &pairs(&params))
                 .query(&pairs(&query))
                 .request();
-            let name = path.trim_start_matches('/').split('/').next().unwrap_or("");
+            let Some(function) = Function::serving(&path) else {
+                return (404, format!("no function serves {path}"));
+            };
             // Spawned so that a panicking function is an HTTP 500 (as a
             // crashed Lambda is to Twilio), not the end of the simulation.
-            let handled = match name {
-                "intake" => tokio::spawn(intake::handle(app, request)).await,
-                "inbound" => tokio::spawn(inbound::handle(app, request)).await,
-                "assignment" => tokio::spawn(assignment::handle(app, request)).await,
-                "amd-result" => tokio::spawn(amd_result::handle(app, request)).await,
-                "dial-status" => tokio::spawn(dial_status::handle(app, request)).await,
-                "taskrouter-events" => tokio::spawn(taskrouter_events::handle(app, request)).await,
-                _ => return (404, format!("no function serves {path}")),
-            };
+            let handled = tokio::spawn(handle(function, app, request)).await;
             match handled {
                 Ok(response) => (response.status().as_u16(), body_text(&response)),
                 Err(e) => (500, format!("function panicked: {e}")),

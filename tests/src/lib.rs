@@ -125,6 +125,8 @@ pub struct Sim {
     pub shared: Arc<rest::Shared>,
     /// Base URL of the REST server (TWILIO_API_URL and TWILIO_TASKROUTER_URL).
     pub base_url: String,
+    /// Serves until the simulation is dropped.
+    _server: testkit::twilio_http::Server,
     endpoints: Mutex<Option<Arc<dyn Endpoints>>>,
 }
 
@@ -132,10 +134,11 @@ impl Sim {
     /// Starts the REST server. Webhooks go nowhere until [`Sim::connect`].
     pub async fn start(world: World, prism: Option<testkit::spec::SpecCheck>) -> Self {
         let shared = Arc::new(rest::Shared::new(world, prism));
-        let base_url = rest::serve(shared.clone()).await;
+        let server = rest::serve(shared.clone()).await;
         Self {
             shared,
-            base_url,
+            base_url: server.url().to_string(),
+            _server: server,
             endpoints: Mutex::new(None),
         }
     }

@@ -5,13 +5,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use testkit::spec::{SpecCheck, SpecVerdict};
+use testkit::spec::SpecCheck;
+use testkit::twilio_http::{RestRequest, Server, error};
 use tokio::task::JoinHandle;
 
 use crate::sim::{Outbound, RestCall, World};
@@ -52,31 +50,9 @@ impl Shared {
     }
 }
 
-/// Serves the endpoints on 127.0.0.1:0; returns the base URL.
-pub async fn serve(shared: Arc<Shared>) -> String {
-    let app = Router::new().fallback(handle).with_state(shared);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.ok();
-    });
-    format!("http://{addr}")
-}
-
-fn error(status: u16, code: u32, message: &str) -> Response {
-    let body = json!({
-        "code": code,
-        "message": message,
-        "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
-        "status": status,
-    });
-    (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        axum::Json(body),
-    )
-        .into_response()
+/// Serves the endpoints on 127.0.0.1:0 until the server is dropped.
+pub async fn serve(shared: Arc<Shared>) -> Server {
+    Server::start(move |request| handle(shared.clone(), request)).await
 }
 
 fn rest_error(e: RestError) -> Response {
@@ -87,21 +63,15 @@ fn ok(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-async fn handle(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = uri.path().to_string();
-    let mut params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    if let Some(q) = uri.query() {
-        params.extend(serde_urlencoded::from_str::<Vec<(String, String)>>(q).unwrap_or_default());
-    }
-    check_with_prism(&shared, &method, &uri, &headers, &body);
+async fn handle(shared: Arc<Shared>, request: RestRequest) -> Response {
+    let path = request.path().to_string();
+    let mut params = request.form();
+    params.extend(request.query());
+    let method = request.method.clone();
+    let authorized = request.headers.contains_key(header::AUTHORIZATION);
+    check_with_prism(&shared, request);
     let mut world = shared.world();
-    let response = if !headers.contains_key("authorization") {
+    let response = if !authorized {
         error(401, 20003, "Authenticate")
     } else if let Some(status) = world.faults.pop_front() {
         let code = if status == 429 { 20429 } else { 20500 };
@@ -120,28 +90,18 @@ async fn handle(
     response
 }
 
-fn check_with_prism(
-    shared: &Arc<Shared>,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-) {
+fn check_with_prism(shared: &Arc<Shared>, request: RestRequest) {
     let Some(prism) = shared.prism.clone() else {
         return;
     };
-    let what = format!("{method} {}", uri.path());
-    let sent = String::from_utf8_lossy(body).into_owned();
-    let (method, uri, headers, body) = (method.clone(), uri.clone(), headers.clone(), body.clone());
     let check = tokio::spawn(async move {
-        match prism.verdict(&method, &uri, &headers, &body).await {
-            SpecVerdict::Valid | SpecVerdict::Pending => None,
-            SpecVerdict::Invalid { status, reasons } => Some(format!(
-                "{what} ({sent}) breaks Twilio's spec: {status} {}",
-                reasons.join("; ")
-            )),
-            SpecVerdict::Unchecked(why) => Some(format!("{what}: {why}")),
-        }
+        let violation = request.spec_verdict(&prism).await.violation()?;
+        Some(format!(
+            "{} {} ({}): {violation}",
+            request.method,
+            request.path(),
+            String::from_utf8_lossy(&request.body)
+        ))
     });
     shared.checks.lock().expect("lock").push(check);
 }

@@ -1,37 +1,22 @@
 //! The attempt state machine: one attempt to reach a worker for one
-//! reservation, from the outbound call to the bridge or the miss.
+//! reservation, from the offer to the bridge, the miss or the cancel.
 //!
-//! [`decide`] takes the answer mode, the attempt as stored and one callback
-//! (the leg answered, an async AMD verdict, a key press or its timeout, the
-//! bridge URL, a call status) and returns a [`Step`]: at most one conditional
-//! transition, the effects to perform once that transition has applied, and
-//! the reply to the webhook. A handler whose transition is lost re-reads the
-//! attempt and decides again, so the losing side of a race sees a settled
-//! attempt and does nothing.
+//! [`decide`] takes the answer mode, the attempt as stored and one
+//! [`AttemptEvent`] (the reservation offered, the call placed or not, a
+//! callback of the worker leg, the task or reservation ended, the reopen
+//! after a failed hang-up) and returns a [`Step`]: at most one conditional
+//! transition, the intents to carry out once that transition has applied,
+//! and the reply to the webhook. `service::attempt` executes steps and is
+//! the only writer of attempts. A caller whose transition is lost re-reads
+//! the attempt and decides again, so the losing side of a race sees a
+//! settled attempt and does nothing.
 //!
-//! Every Twilio side effect (reject, hang-up, redirect, miss) hangs off a
-//! transition out of an open state, and only one such transition can apply
+//! Every decision's side effect (reject, redirect, miss, answered) hangs off
+//! a transition out of an open state, and only one such transition can apply
 //! per attempt: that is what keeps one decision per reservation.
 
-use crate::model::AnswerMode;
+use crate::model::{Activity, AnswerMode};
 use crate::model::{Attempt, AttemptChange, AttemptState};
-
-/// Paths of the worker leg's webhooks (all under the `amd-result` function,
-/// except the status callback).
-pub mod paths {
-    /// The leg's answer URL.
-    pub const ANSWER: &str = "/amd-result";
-    /// Async AMD verdicts (`AsyncAmdStatusCallback`).
-    pub const VERDICT: &str = "/amd-result/verdict";
-    /// The press-1 `<Gather>` action, and where the prompt falls through to on timeout.
-    pub const KEY: &str = "/amd-result/key";
-    /// Where a `human` verdict redirects the leg: the bridge TwiML.
-    pub const BRIDGE: &str = "/amd-result/bridge";
-    /// The bridge's `<Dial action>`: the bridge ended or failed.
-    pub const AFTER_BRIDGE: &str = "/amd-result/after-bridge";
-    /// The leg's status callback.
-    pub const DIAL_STATUS: &str = "/dial-status";
-}
 
 /// `path?TaskSid=..&ReservationSid=..`: every leg webhook carries the attempt's
 /// key in its (signed) query. SIDs are `[A-Za-z0-9]`, so nothing needs escaping.
@@ -178,7 +163,34 @@ pub enum LegEvent {
     },
 }
 
-/// A conditional write: move the attempt to `to` if its state is in `from`.
+/// Everything that may change an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptEvent {
+    /// TaskRouter offered the reservation: record the attempt (as built by
+    /// [`dialing`]) unless it exists already.
+    Offered(Attempt),
+    /// The call to the worker was placed: keep its SID.
+    CallPlaced { call_sid: String },
+    /// The worker cannot be rung (`no-phone`, `call-failed`).
+    NotPlaced { reason: String },
+    /// A callback of the worker leg.
+    Leg(LegEvent),
+    /// The task or the reservation ended (`task-canceled`, a
+    /// [`ReservationEnd`](crate::domain::events::ReservationEnd)) before a decision.
+    Ended { reason: String },
+    /// Stopping the leg after [`AttemptEvent::Ended`] failed and may work
+    /// later: back to the open state it was closed from, for a redelivery.
+    Reopen { to: AttemptState },
+}
+
+impl From<LegEvent> for AttemptEvent {
+    fn from(event: LegEvent) -> Self {
+        AttemptEvent::Leg(event)
+    }
+}
+
+/// A conditional write: move the attempt to `to` if its state is in `from`
+/// ([`NEW`]: create it, if there is none yet).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
     pub from: &'static [AttemptState],
@@ -186,18 +198,31 @@ pub struct Transition {
     pub change: AttemptChange,
 }
 
+/// How to stop a worker leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegStop {
+    /// It may still ring: cancel it.
+    Cancel,
+    /// It was answered: hang it up.
+    Complete,
+}
+
 /// What to do once the transition applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    /// Reject the reservation with the unavailable activity (pitfall 4), so
-    /// routing goes on without offering it to this worker again.
-    RejectReservation,
-    /// Hang up the worker leg over REST (`Status=completed`).
-    HangUpLeg,
+pub enum Intent {
+    /// Reject the reservation over REST with `activity`, so routing goes on
+    /// without offering it to this worker again (docs/twilio.md, "Pitfall:
+    /// reject without unavailable activity").
+    RejectReservation { activity: Activity },
+    /// Stop the worker leg over REST.
+    StopLeg(LegStop),
     /// Point the leg at the bridge URL over REST (Calls update `Url`).
     RedirectLegToBridge,
     /// Count the miss on the worker (and maybe take them out of rotation).
     RecordMiss(String),
+    /// Count the miss and reject the reservation in the assignment answer,
+    /// with the activity the count calls for (a REST update would race it).
+    RejectInAnswer(String),
     /// The worker took the call: reset their misses.
     RecordAnswered,
 }
@@ -222,7 +247,7 @@ pub enum Reply {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub transition: Option<Transition>,
-    pub effects: Vec<Effect>,
+    pub intents: Vec<Intent>,
     pub reply: Reply,
 }
 
@@ -230,7 +255,7 @@ impl Step {
     fn reply(reply: Reply) -> Self {
         Self {
             transition: None,
-            effects: Vec::new(),
+            intents: Vec::new(),
             reply,
         }
     }
@@ -239,12 +264,12 @@ impl Step {
         from: &'static [AttemptState],
         to: AttemptState,
         change: AttemptChange,
-        effects: Vec<Effect>,
+        intents: Vec<Intent>,
         reply: Reply,
     ) -> Self {
         Self {
             transition: Some(Transition { from, to, change }),
-            effects,
+            intents,
             reply,
         }
     }
@@ -252,10 +277,14 @@ impl Step {
 
 /// States in which the attempt is still undecided.
 pub const OPEN: &[AttemptState] = &[AttemptState::Dialing, AttemptState::Answered];
+/// No attempt stored yet: a transition from here creates it.
+pub const NEW: &[AttemptState] = &[];
 const DIALING: &[AttemptState] = &[AttemptState::Dialing];
+const ANSWERED: &[AttemptState] = &[AttemptState::Answered];
 const BRIDGING: &[AttemptState] = &[AttemptState::Bridging];
 const MISSED: &[AttemptState] = &[AttemptState::Missed];
 const CANCELED: &[AttemptState] = &[AttemptState::Canceled];
+const COMPLETED: &[AttemptState] = &[AttemptState::Completed];
 
 /// Outcome of a bridge decided by the worker's key.
 pub const OUTCOME_KEY: &str = "key";
@@ -272,9 +301,9 @@ fn outcome(o: &str) -> AttemptChange {
 }
 
 /// A person took the call: bridge (the reply or a redirect does it).
-fn bridge(outcome_name: &str, effects: Vec<Effect>, reply: Reply) -> Step {
-    let mut all = effects;
-    all.push(Effect::RecordAnswered);
+fn bridge(outcome_name: &str, intents: Vec<Intent>, reply: Reply) -> Step {
+    let mut all = intents;
+    all.push(Intent::RecordAnswered);
     Step::go(
         OPEN,
         AttemptState::Bridging,
@@ -287,17 +316,104 @@ fn bridge(outcome_name: &str, effects: Vec<Effect>, reply: Reply) -> Step {
 /// Nobody took the call: reject, maybe hang up, count the miss.
 fn miss(change: AttemptChange, hang_up: bool, reply: Reply) -> Step {
     let reason = change.outcome.clone().unwrap_or_default();
-    let mut effects = vec![Effect::RejectReservation];
+    let mut intents = vec![Intent::RejectReservation {
+        activity: Activity::Unavailable,
+    }];
     if hang_up {
-        effects.push(Effect::HangUpLeg);
+        intents.push(Intent::StopLeg(LegStop::Complete));
     }
-    effects.push(Effect::RecordMiss(reason));
-    Step::go(OPEN, AttemptState::Missed, change, effects, reply)
+    intents.push(Intent::RecordMiss(reason));
+    Step::go(OPEN, AttemptState::Missed, change, intents, reply)
 }
 
 /// The one decision for `event` given the attempt as stored (`None`: no
-/// attempt for this reservation, e.g. a forged or stale callback).
-pub fn decide(mode: AnswerMode, attempt: Option<&Attempt>, event: &LegEvent) -> Step {
+/// attempt for this reservation: not offered yet, or a forged or stale callback).
+pub fn decide(mode: AnswerMode, attempt: Option<&Attempt>, event: &AttemptEvent) -> Step {
+    match event {
+        AttemptEvent::Offered(_) => match attempt {
+            None => Step::go(
+                NEW,
+                AttemptState::Dialing,
+                AttemptChange::default(),
+                Vec::new(),
+                Reply::Empty,
+            ),
+            // A repeated assignment callback: the worker is already being called.
+            Some(_) => Step::reply(Reply::Empty),
+        },
+        AttemptEvent::Leg(event) => on_leg(mode, attempt, event),
+        _ => match attempt {
+            Some(attempt) => on_lifecycle(attempt.state, event),
+            None => Step::reply(Reply::Empty),
+        },
+    }
+}
+
+/// The events that are no callback of the leg, on a stored attempt.
+fn on_lifecycle(state: AttemptState, event: &AttemptEvent) -> Step {
+    match (event, state) {
+        (AttemptEvent::CallPlaced { call_sid }, _) => {
+            let change = AttemptChange {
+                call_sid: Some(call_sid.clone()),
+                ..AttemptChange::default()
+            };
+            // The task ended while the call was placed: the close had no
+            // call SID to stop, so the new leg is stopped here.
+            let intents = if state == AttemptState::Canceled {
+                vec![Intent::StopLeg(LegStop::Cancel)]
+            } else {
+                Vec::new()
+            };
+            Step::go(just(state), state, change, intents, Reply::Empty)
+        }
+        (AttemptEvent::NotPlaced { reason }, AttemptState::Dialing | AttemptState::Answered) => {
+            Step::go(
+                OPEN,
+                AttemptState::Missed,
+                outcome(reason),
+                vec![Intent::RejectInAnswer(reason.clone())],
+                Reply::Empty,
+            )
+        }
+        (AttemptEvent::Ended { reason }, AttemptState::Dialing) => Step::go(
+            DIALING,
+            AttemptState::Canceled,
+            outcome(reason),
+            vec![Intent::StopLeg(LegStop::Cancel)],
+            Reply::Empty,
+        ),
+        (AttemptEvent::Ended { reason }, AttemptState::Answered) => Step::go(
+            ANSWERED,
+            AttemptState::Canceled,
+            outcome(reason),
+            vec![Intent::StopLeg(LegStop::Complete)],
+            Reply::Empty,
+        ),
+        (AttemptEvent::Reopen { to }, AttemptState::Canceled) if to.is_open() => Step::go(
+            CANCELED,
+            *to,
+            AttemptChange::default(),
+            Vec::new(),
+            Reply::Empty,
+        ),
+        // Decided or not open any more: nothing to place, close or reopen.
+        _ => Step::reply(Reply::Empty),
+    }
+}
+
+/// The states a write may start from when it keeps the attempt where it is.
+fn just(state: AttemptState) -> &'static [AttemptState] {
+    match state {
+        AttemptState::Dialing => DIALING,
+        AttemptState::Answered => ANSWERED,
+        AttemptState::Bridging => BRIDGING,
+        AttemptState::Missed => MISSED,
+        AttemptState::Canceled => CANCELED,
+        AttemptState::Completed => COMPLETED,
+    }
+}
+
+fn on_leg(mode: AnswerMode, attempt: Option<&Attempt>, event: &LegEvent) -> Step {
     let Some(attempt) = attempt else {
         return Step::reply(match event {
             LegEvent::Verdict(_) | LegEvent::Status { .. } => Reply::Empty,
@@ -323,7 +439,8 @@ pub fn decide(mode: AnswerMode, attempt: Option<&Attempt>, event: &LegEvent) -> 
 fn on_answered(mode: AnswerMode, attempt: &Attempt, answered_by: Option<AnsweredBy>) -> Step {
     let state = attempt.state;
     // Sync AMD: the verdict comes with the answer URL and decides at once.
-    // Async AMD (hybrid, screen): never bridge in the first TwiML (pitfall 6);
+    // Async AMD (hybrid, screen): never bridge in the first TwiML
+    // (docs/twilio.md, "Pitfall: async AMD runs TwiML first");
     // play the prompt while the verdict is worked out.
     let verdict = match mode {
         AnswerMode::Sync => answered_by,
@@ -369,7 +486,7 @@ fn on_verdict(mode: AnswerMode, state: AttemptState, verdict: AnsweredBy) -> Ste
             AnswerMode::Screen => Step::reply(Reply::Empty),
             AnswerMode::Hybrid | AnswerMode::Sync => bridge(
                 AnsweredBy::Human.as_str(),
-                vec![Effect::RedirectLegToBridge],
+                vec![Intent::RedirectLegToBridge],
                 Reply::Empty,
             ),
         },
@@ -512,7 +629,7 @@ mod tests {
     }
 
     fn step(mode: AnswerMode, state: AttemptState, event: LegEvent) -> Step {
-        decide(mode, Some(&attempt(state, None)), &event)
+        decide(mode, Some(&attempt(state, None)), &event.into())
     }
 
     fn is_miss(step: &Step, reason: &str) -> bool {
@@ -520,8 +637,11 @@ mod tests {
             t.from == OPEN
                 && t.to == AttemptState::Missed
                 && t.change.outcome.as_deref() == Some(reason)
-        }) && step.effects.first() == Some(&Effect::RejectReservation)
-            && step.effects.last() == Some(&Effect::RecordMiss(reason.to_string()))
+        }) && step.intents.first()
+            == Some(&Intent::RejectReservation {
+                activity: Activity::Unavailable,
+            })
+            && step.intents.last() == Some(&Intent::RecordMiss(reason.to_string()))
     }
 
     #[test]
@@ -539,7 +659,7 @@ mod tests {
     #[test]
     fn leg_urls_carry_the_attempt_key() {
         assert_eq!(
-            leg_url(paths::KEY, "WT1", "WR1"),
+            leg_url(crate::routes::paths::LEG_KEY, "WT1", "WR1"),
             "/amd-result/key?TaskSid=WT1&ReservationSid=WR1"
         );
     }
@@ -555,15 +675,15 @@ mod tests {
                     match &step.transition {
                         Some(t) => {
                             assert!(t.from.contains(&state), "{ctx}");
-                            if !step.effects.is_empty() {
+                            if !step.intents.is_empty() {
                                 assert_eq!(t.from, OPEN, "{ctx}");
                                 assert!(!t.to.is_open(), "{ctx}");
                             }
                         }
-                        None => assert!(step.effects.is_empty(), "{ctx}"),
+                        None => assert!(step.intents.is_empty(), "{ctx}"),
                     }
                     if !state.is_open() {
-                        assert!(step.effects.is_empty(), "{ctx}");
+                        assert!(step.intents.is_empty(), "{ctx}");
                         assert_ne!(step.reply, Reply::Prompt, "{ctx}");
                         if let Some(t) = &step.transition {
                             assert!(t.change.outcome.is_none(), "{ctx}");
@@ -584,7 +704,8 @@ mod tests {
                             "{ctx}"
                         );
                     }
-                    // Async AMD: the answer URL never bridges (pitfall 6).
+                    // Async AMD: the answer URL never bridges (docs/twilio.md,
+                    // "Pitfall: async AMD runs TwiML first").
                     if mode != AnswerMode::Sync && matches!(event, LegEvent::Answered { .. }) {
                         assert_ne!(step.reply, Reply::Bridge, "{ctx}");
                     }
@@ -609,7 +730,7 @@ mod tests {
                     OPEN,
                     AttemptState::Bridging,
                     outcome("human"),
-                    vec![Effect::RecordAnswered],
+                    vec![Intent::RecordAnswered],
                     Reply::Bridge
                 )
             );
@@ -624,7 +745,7 @@ mod tests {
                 assert!(is_miss(&s, v.as_str()), "{s:?}");
                 // The reply hangs up; no REST hang-up is needed.
                 assert_eq!(s.reply, Reply::Hangup);
-                assert!(!s.effects.contains(&Effect::HangUpLeg));
+                assert!(!s.intents.contains(&Intent::StopLeg(LegStop::Complete)));
             }
         }
         let unknown = step(
@@ -655,7 +776,7 @@ mod tests {
                     s.transition.as_ref().map(|t| t.to),
                     Some(AttemptState::Answered)
                 );
-                assert!(s.effects.is_empty());
+                assert!(s.intents.is_empty());
                 let again = step(
                     mode,
                     AttemptState::Answered,
@@ -691,12 +812,12 @@ mod tests {
         };
         let bridged = attempt(AttemptState::Bridging, Some("human"));
         assert_eq!(
-            decide(AnswerMode::Sync, Some(&bridged), &human).reply,
+            decide(AnswerMode::Sync, Some(&bridged), &human.clone().into()).reply,
             Reply::Bridge
         );
         let by_key = attempt(AttemptState::Bridging, Some(OUTCOME_KEY));
         assert_eq!(
-            decide(AnswerMode::Sync, Some(&by_key), &human).reply,
+            decide(AnswerMode::Sync, Some(&by_key), &human.into()).reply,
             Reply::Hold
         );
     }
@@ -715,7 +836,7 @@ mod tests {
                     OPEN,
                     AttemptState::Bridging,
                     outcome("human"),
-                    vec![Effect::RedirectLegToBridge, Effect::RecordAnswered],
+                    vec![Intent::RedirectLegToBridge, Intent::RecordAnswered],
                     Reply::Empty
                 )
             );
@@ -725,7 +846,7 @@ mod tests {
             {
                 let s = step(AnswerMode::Hybrid, state, LegEvent::Verdict(v));
                 assert!(is_miss(&s, v.as_str()), "{s:?}");
-                assert!(s.effects.contains(&Effect::HangUpLeg));
+                assert!(s.intents.contains(&Intent::StopLeg(LegStop::Complete)));
             }
             assert_eq!(
                 step(
@@ -783,7 +904,7 @@ mod tests {
                         OPEN,
                         AttemptState::Bridging,
                         outcome(OUTCOME_KEY),
-                        vec![Effect::RecordAnswered],
+                        vec![Intent::RecordAnswered],
                         Reply::Bridge
                     )
                 );
@@ -798,13 +919,17 @@ mod tests {
             // After a human verdict: hold for the redirect, never a second bridge.
             let by_verdict = attempt(AttemptState::Bridging, Some("human"));
             assert_eq!(
-                decide(mode, Some(&by_verdict), &LegEvent::Key(Some("1".into()))),
+                decide(
+                    mode,
+                    Some(&by_verdict),
+                    &LegEvent::Key(Some("1".into())).into()
+                ),
                 Step::reply(Reply::Hold)
             );
             // A repeated key press: its first reply never ran.
             let by_key = attempt(AttemptState::Bridging, Some(OUTCOME_KEY));
             assert_eq!(
-                decide(mode, Some(&by_key), &LegEvent::Key(Some("1".into()))),
+                decide(mode, Some(&by_key), &LegEvent::Key(Some("1".into())).into()),
                 Step::reply(Reply::Bridge)
             );
             for state in [
@@ -855,7 +980,7 @@ mod tests {
                     },
                 );
                 assert!(is_miss(&s, status.as_str()), "{s:?}");
-                assert!(!s.effects.contains(&Effect::HangUpLeg));
+                assert!(!s.intents.contains(&Intent::StopLeg(LegStop::Complete)));
                 assert_eq!(
                     s.transition.map(|t| t.change.sip_response_code),
                     Some(Some(486))
@@ -929,8 +1054,8 @@ mod tests {
     #[test]
     fn unknown_attempt_hangs_up_the_leg_and_ignores_callbacks() {
         for event in all_events() {
-            let s = decide(AnswerMode::Hybrid, None, &event);
-            assert!(s.transition.is_none() && s.effects.is_empty());
+            let s = decide(AnswerMode::Hybrid, None, &event.clone().into());
+            assert!(s.transition.is_none() && s.intents.is_empty());
             let expected = match event {
                 LegEvent::Verdict(_) | LegEvent::Status { .. } => Reply::Empty,
                 _ => Reply::Hangup,
@@ -976,21 +1101,245 @@ mod tests {
                     let mut current = attempt(AttemptState::Answered, None);
                     let mut effects = 0;
                     for event in [first, second] {
-                        let s = decide(mode, Some(&current), event);
+                        let s = decide(mode, Some(&current), &event.clone().into());
                         if let Some(t) = s.transition {
                             if t.change.outcome.is_some() {
                                 current.outcome = t.change.outcome;
                             }
                             current.state = t.to;
                         }
-                        if s.effects.iter().any(|e| {
-                            matches!(e, Effect::RejectReservation | Effect::RedirectLegToBridge)
+                        if s.intents.iter().any(|e| {
+                            matches!(
+                                e,
+                                Intent::RejectReservation {
+                                    activity: Activity::Unavailable
+                                } | Intent::RedirectLegToBridge
+                            )
                         }) {
                             effects += 1;
                         }
                     }
                     assert!(effects <= 1, "{mode:?} {first:?} then {second:?}");
                 }
+            }
+        }
+    }
+
+    fn lifecycle_events() -> Vec<AttemptEvent> {
+        let mut events = vec![
+            AttemptEvent::Offered(attempt(AttemptState::Dialing, None)),
+            AttemptEvent::CallPlaced {
+                call_sid: "CA1".into(),
+            },
+            AttemptEvent::NotPlaced {
+                reason: "no-phone".into(),
+            },
+            AttemptEvent::NotPlaced {
+                reason: "call-failed".into(),
+            },
+            AttemptEvent::Ended {
+                reason: "task-canceled".into(),
+            },
+            AttemptEvent::Ended {
+                reason: "timeout".into(),
+            },
+        ];
+        events.extend(STATES.map(|to| AttemptEvent::Reopen { to }));
+        events
+    }
+
+    /// The writers that are no callback of the leg, over every mode and state.
+    #[test]
+    fn lifecycle_events_change_only_what_they_own() {
+        for mode in MODES {
+            for state in STATES {
+                for event in lifecycle_events() {
+                    let step = decide(mode, Some(&attempt(state, None)), &event);
+                    let ctx = format!("{mode:?} {state:?} {event:?} -> {step:?}");
+                    // None of them answers a leg's TwiML request.
+                    assert_eq!(step.reply, Reply::Empty, "{ctx}");
+                    let Some(t) = &step.transition else {
+                        assert!(step.intents.is_empty(), "{ctx}");
+                        continue;
+                    };
+                    assert!(t.from.contains(&state), "{ctx}");
+                    for intent in &step.intents {
+                        match intent {
+                            // Stopping a leg closes the attempt, or follows a
+                            // close that had no leg to stop yet.
+                            Intent::StopLeg(_) => assert_eq!(t.to, AttemptState::Canceled, "{ctx}"),
+                            // Decisions only leave open states.
+                            _ => {
+                                assert_eq!(t.from, OPEN, "{ctx}");
+                                assert!(!t.to.is_open(), "{ctx}");
+                            }
+                        }
+                    }
+                    match &event {
+                        AttemptEvent::CallPlaced { call_sid } => {
+                            assert_eq!(t.to, state, "{ctx}");
+                            assert_eq!(t.change.call_sid.as_ref(), Some(call_sid), "{ctx}");
+                            assert_eq!(t.change.outcome, None, "{ctx}");
+                        }
+                        AttemptEvent::Reopen { to } => {
+                            assert_eq!((state, t.to), (AttemptState::Canceled, *to), "{ctx}");
+                            assert!(to.is_open() && step.intents.is_empty(), "{ctx}");
+                        }
+                        AttemptEvent::NotPlaced { .. } | AttemptEvent::Ended { .. } => {
+                            assert!(state.is_open(), "{ctx}");
+                            assert!(!t.to.is_open(), "{ctx}");
+                        }
+                        AttemptEvent::Offered(_) | AttemptEvent::Leg(_) => {
+                            panic!("{ctx}: no transition expected")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_offer_records_the_attempt_once() {
+        let offered = AttemptEvent::Offered(attempt(AttemptState::Dialing, None));
+        assert_eq!(
+            decide(AnswerMode::Hybrid, None, &offered),
+            Step::go(
+                NEW,
+                AttemptState::Dialing,
+                AttemptChange::default(),
+                vec![],
+                Reply::Empty
+            )
+        );
+        for state in STATES {
+            assert_eq!(step_of(state, &offered), Step::reply(Reply::Empty));
+        }
+        // Nothing but an offer creates an attempt.
+        for event in lifecycle_events().into_iter().skip(1) {
+            assert_eq!(
+                decide(AnswerMode::Hybrid, None, &event),
+                Step::reply(Reply::Empty)
+            );
+        }
+    }
+
+    fn step_of(state: AttemptState, event: &AttemptEvent) -> Step {
+        decide(AnswerMode::Hybrid, Some(&attempt(state, None)), event)
+    }
+
+    #[test]
+    fn a_call_placed_after_the_task_ended_is_stopped() {
+        let placed = AttemptEvent::CallPlaced {
+            call_sid: "CA1".into(),
+        };
+        for state in STATES {
+            let expected = if state == AttemptState::Canceled {
+                vec![Intent::StopLeg(LegStop::Cancel)]
+            } else {
+                vec![]
+            };
+            assert_eq!(step_of(state, &placed).intents, expected, "{state:?}");
+        }
+    }
+
+    #[test]
+    fn a_call_not_placed_is_a_miss_rejected_in_the_answer() {
+        let not_placed = AttemptEvent::NotPlaced {
+            reason: "no-phone".into(),
+        };
+        for state in [AttemptState::Dialing, AttemptState::Answered] {
+            assert_eq!(
+                step_of(state, &not_placed),
+                Step::go(
+                    OPEN,
+                    AttemptState::Missed,
+                    outcome("no-phone"),
+                    vec![Intent::RejectInAnswer("no-phone".into())],
+                    Reply::Empty
+                )
+            );
+        }
+        // A leg webhook decided already (a call created despite the error).
+        for state in STATES.into_iter().filter(|s| !s.is_open()) {
+            assert_eq!(step_of(state, &not_placed), Step::reply(Reply::Empty));
+        }
+    }
+
+    #[test]
+    fn ringing_legs_are_canceled_answered_ones_hung_up() {
+        let ended = AttemptEvent::Ended {
+            reason: "task-canceled".into(),
+        };
+        assert_eq!(
+            step_of(AttemptState::Dialing, &ended),
+            Step::go(
+                DIALING,
+                AttemptState::Canceled,
+                outcome("task-canceled"),
+                vec![Intent::StopLeg(LegStop::Cancel)],
+                Reply::Empty
+            )
+        );
+        assert_eq!(
+            step_of(AttemptState::Answered, &ended).intents,
+            vec![Intent::StopLeg(LegStop::Complete)]
+        );
+        for state in [
+            AttemptState::Bridging,
+            AttemptState::Missed,
+            AttemptState::Canceled,
+            AttemptState::Completed,
+        ] {
+            assert_eq!(step_of(state, &ended), Step::reply(Reply::Empty));
+        }
+    }
+
+    /// A close whose hang-up failed is undone, and the redelivered event
+    /// closes it again.
+    #[test]
+    fn a_reopened_attempt_closes_again() {
+        let ended = AttemptEvent::Ended {
+            reason: "task-canceled".into(),
+        };
+        for before in [AttemptState::Dialing, AttemptState::Answered] {
+            let close = step_of(before, &ended).transition.expect("closes");
+            let reopen = step_of(close.to, &AttemptEvent::Reopen { to: before })
+                .transition
+                .expect("reopens");
+            assert_eq!((reopen.from, reopen.to), (CANCELED, before));
+            assert_eq!(step_of(reopen.to, &ended).transition, Some(close));
+        }
+    }
+
+    /// A close racing a decision: whichever lands first, the attempt leaves
+    /// its open state once.
+    #[test]
+    fn a_close_and_a_decision_settle_once() {
+        let ended = AttemptEvent::Ended {
+            reason: "task-canceled".into(),
+        };
+        let decisions: [AttemptEvent; 3] = [
+            LegEvent::Verdict(AnsweredBy::Human).into(),
+            LegEvent::Key(Some("1".into())).into(),
+            LegEvent::Status {
+                status: CallStatus::Busy,
+                sip_response_code: Some(486),
+            }
+            .into(),
+        ];
+        for decision in &decisions {
+            for (first, second) in [(&ended, decision), (decision, &ended)] {
+                let mut current = attempt(AttemptState::Answered, None);
+                let mut settled = 0;
+                for event in [first, second] {
+                    if let Some(t) = decide(AnswerMode::Hybrid, Some(&current), event).transition {
+                        if current.state.is_open() && !t.to.is_open() {
+                            settled += 1;
+                        }
+                        current.state = t.to;
+                    }
+                }
+                assert_eq!(settled, 1, "{first:?} then {second:?}");
             }
         }
     }

@@ -1,8 +1,6 @@
 //! TaskRouter workspace events: what each one asks of Homeline.
 
-use crate::config::Activities;
-use crate::model::{Activity, AttemptState};
-use crate::twilio::CallUpdate;
+use crate::model::Activity;
 
 /// How a reservation ended without a decision on the worker's leg.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,11 +61,12 @@ pub struct MissingParam {
     pub param: &'static str,
 }
 
-/// Classifies an event from its form parameters (`param` looks one up).
+/// Classifies an event from its form parameters (`param` looks one up;
+/// `activity_of` names the activity of a TaskRouter activity SID).
 pub fn classify<'a>(
     param: impl Fn(&str) -> Option<&'a str>,
     no_worker_queue_sid: &str,
-    activities: &Activities,
+    activity_of: impl Fn(&str) -> Option<Activity>,
 ) -> Result<TaskRouterEvent, MissingParam> {
     let event_type = param("EventType").unwrap_or_default().to_string();
     let require = |name: &'static str| {
@@ -112,7 +111,7 @@ pub fn classify<'a>(
             TaskRouterEvent::WorkerActivity {
                 worker_sid: require("WorkerSid")?,
                 phone: string_field(&attributes, "contact_uri").and_then(|uri| contact_phone(&uri)),
-                activity: activity_for(&activity_sid, activities),
+                activity: activity_of(&activity_sid),
             }
         }
         _ => TaskRouterEvent::Ignored { event_type },
@@ -124,17 +123,6 @@ pub fn classify<'a>(
 /// address, a client name) is no enrolled phone.
 fn contact_phone(uri: &str) -> Option<String> {
     crate::phone::normalize(uri.strip_prefix("tel:").unwrap_or(uri)).ok()
-}
-
-fn activity_for(activity_sid: &str, activities: &Activities) -> Option<Activity> {
-    [
-        (&activities.available, Activity::Available),
-        (&activities.offline, Activity::Offline),
-        (&activities.unavailable, Activity::Unavailable),
-    ]
-    .into_iter()
-    .find(|(sid, _)| sid.as_str() == activity_sid)
-    .map(|(_, activity)| activity)
 }
 
 /// TaskRouter sends attributes as a JSON string; anything else reads as `{}`.
@@ -151,33 +139,24 @@ fn string_field(object: &serde_json::Value, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// How to stop a worker leg that may still ring or wait: cancel it while it
-/// rings, hang it up once answered; a decided attempt is left alone.
-pub fn leg_hangup(state: AttemptState) -> Option<CallUpdate> {
-    match state {
-        AttemptState::Dialing => Some(CallUpdate::Cancel),
-        AttemptState::Answered => Some(CallUpdate::Complete),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const NOBODY: &str = "WQ0000000000000000000000000000000f";
 
-    fn activities() -> Activities {
-        Activities {
-            available: "WA1".into(),
-            offline: "WA2".into(),
-            unavailable: "WA3".into(),
+    fn activity_of(sid: &str) -> Option<Activity> {
+        match sid {
+            "WA1" => Some(Activity::Available),
+            "WA2" => Some(Activity::Offline),
+            "WA3" => Some(Activity::Unavailable),
+            _ => None,
         }
     }
 
     fn classify_pairs(pairs: &[(&str, &str)]) -> Result<TaskRouterEvent, MissingParam> {
         let lookup = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
-        classify(lookup, NOBODY, &activities())
+        classify(lookup, NOBODY, activity_of)
     }
 
     #[test]
@@ -293,22 +272,5 @@ mod tests {
                 event_type: "reservation.created".into()
             })
         );
-    }
-
-    #[test]
-    fn ringing_legs_are_canceled_answered_ones_hung_up() {
-        assert_eq!(leg_hangup(AttemptState::Dialing), Some(CallUpdate::Cancel));
-        assert_eq!(
-            leg_hangup(AttemptState::Answered),
-            Some(CallUpdate::Complete)
-        );
-        for state in [
-            AttemptState::Bridging,
-            AttemptState::Missed,
-            AttemptState::Canceled,
-            AttemptState::Completed,
-        ] {
-            assert_eq!(leg_hangup(state), None);
-        }
     }
 }

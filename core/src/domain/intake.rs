@@ -6,7 +6,6 @@
 //! and the table, and answers with a text from [`replies`] or [`prompts`].
 
 use crate::model::{Activity, WorkerProfile};
-use crate::twilio::WorkerUpdate;
 
 /// A worker's SMS, parsed. Case, spacing and commas do not matter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,28 +108,6 @@ pub fn is_first_online(profile: &WorkerProfile) -> bool {
     profile.worker_sid.is_none()
 }
 
-/// The profile after the worker went online in TaskRouter: the consecutive
-/// miss count starts again, so one old miss does not take them out at once.
-pub fn went_online(profile: &WorkerProfile, worker_sid: &str, skills: &[String]) -> WorkerProfile {
-    WorkerProfile {
-        worker_sid: Some(worker_sid.to_string()),
-        skills: skills.to_vec(),
-        activity: Some(Activity::Available),
-        misses: 0,
-        ..profile.clone()
-    }
-}
-
-/// The profile after the worker went offline. `worker_sid` is `None` when
-/// TaskRouter no longer knows the worker (deleted in the console).
-pub fn went_offline(profile: &WorkerProfile, worker_sid: Option<&str>) -> WorkerProfile {
-    WorkerProfile {
-        worker_sid: worker_sid.map(str::to_string),
-        activity: Some(Activity::Offline),
-        ..profile.clone()
-    }
-}
-
 /// TaskRouter worker attributes: `contact_uri` is the phone the assignment
 /// rings, `skills` what the workflow matches on.
 pub fn worker_attributes(profile: &WorkerProfile, skills: &[String]) -> serde_json::Value {
@@ -139,16 +116,6 @@ pub fn worker_attributes(profile: &WorkerProfile, skills: &[String]) -> serde_js
         "skills": skills,
         "name": profile.name,
     })
-}
-
-/// Going offline: Offline activity, and any reservation still pending is
-/// rejected so the caller is offered to someone else at once.
-pub fn offline_update(offline_activity_sid: &str) -> WorkerUpdate {
-    WorkerUpdate {
-        activity_sid: Some(offline_activity_sid.to_string()),
-        attributes: None,
-        reject_pending_reservations: true,
-    }
 }
 
 /// A step of the voice menu (the path below `/intake/voice`).
@@ -455,6 +422,7 @@ pub mod prompts {
 mod tests {
     use super::replies::{SEGMENT, septets};
     use super::*;
+    use crate::domain::worker::{went_offline, went_online};
 
     fn skills(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -674,10 +642,6 @@ mod tests {
             "skills kept for the next ON"
         );
         assert_eq!(went_offline(&online, None).worker_sid, None);
-        let update = offline_update("WA5");
-        assert_eq!(update.activity_sid.as_deref(), Some("WA5"));
-        assert!(update.reject_pending_reservations);
-        assert_eq!(update.attributes, None, "attributes (skills) are kept");
         assert_eq!(
             worker_attributes(&profile, &skills(&["sales"])),
             serde_json::json!({"contact_uri": "+15551230001", "skills": ["sales"], "name": "Ana"})

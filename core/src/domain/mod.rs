@@ -1,9 +1,11 @@
 //! Decisions as pure functions: each takes the parsed callback and the
-//! current state and returns what to do. Effects happen at the edge (the
-//! function crates); nothing here does I/O.
+//! current state and returns what to do, as intents of its own. The domain
+//! depends only on the model; `service` carries the intents out (`layers.rs`
+//! holds every file to that).
 
 pub mod attempt;
 pub mod events;
 pub mod hours;
 pub mod inbound;
 pub mod intake;
+pub mod worker;

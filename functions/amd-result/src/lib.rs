@@ -10,56 +10,60 @@
 //! - `POST /amd-result/after-bridge`: the bridge's `<Dial action>`.
 
 use homeline_core::App;
-use homeline_core::Deadline;
 use homeline_core::config::Config;
-use homeline_core::domain::attempt::{self, AnsweredBy, LegEvent, Reply, paths, whole_secs};
+use homeline_core::domain::attempt::{self, AnsweredBy, LegEvent, Reply, whole_secs};
 use homeline_core::http::{self, Rejection, TwilioRequest};
-use homeline_core::leg::{self, LegCallback};
 use homeline_core::model::Attempt;
+use homeline_core::routes::{Budget, paths};
+use homeline_core::service::attempt::{self as service, LegCallback};
 use homeline_core::store::Store;
 use homeline_core::twiml::{Dial, Gather, Queue, Response as Twiml};
 use lambda_http::{Body, Request, Response};
 
 pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
-    let deadline = Deadline::after(leg::CALL_WEBHOOK_BUDGET);
+    let deadline = Budget::Webhook.deadline();
     let request = match http::verified(&event, &app.config) {
         Ok(request) => request,
         Err(rejection) => return rejection.into_response(),
     };
-    if request.path == paths::AFTER_BRIDGE {
+    if request.path == paths::LEG_AFTER_BRIDGE {
         return http::twiml(after_bridge(request.param("DialCallStatus")));
     }
     let (leg, event) = match parse(&request) {
         Ok(parsed) => parsed,
         Err(rejection) => return rejection.into_response(),
     };
-    match leg::handle_event(&app, &leg, &event, deadline).await {
-        Ok(decided) => http::twiml(render(&app.config, decided.reply, decided.attempt.as_ref())),
-        Err(error) => leg::store_failure(&error, &leg),
+    match service::leg_event(&app, &leg, event, deadline).await {
+        Ok(executed) => http::twiml(render(
+            &app.config,
+            executed.reply,
+            executed.attempt.as_ref(),
+        )),
+        Err(error) => service::store_failure(&error, &leg),
     }
 }
 
 fn parse(request: &TwilioRequest) -> Result<(LegCallback, LegEvent), Rejection> {
     let event = match request.path.as_str() {
-        paths::ANSWER => LegEvent::Answered {
+        paths::LEG_ANSWER => LegEvent::Answered {
             // Absent with async AMD; an unexpected value counts as `unknown`.
             answered_by: request
                 .param("AnsweredBy")
                 .map(|v| AnsweredBy::parse(v).unwrap_or(AnsweredBy::Unknown)),
         },
-        paths::VERDICT => {
+        paths::LEG_VERDICT => {
             let value = request.require("AnsweredBy")?;
             LegEvent::Verdict(AnsweredBy::parse(value).ok_or_else(|| {
                 Rejection::BadRequest(format!("AnsweredBy {value:?} is not a known verdict"))
             })?)
         }
-        paths::KEY => LegEvent::Key(
+        paths::LEG_KEY => LegEvent::Key(
             request
                 .param("Digits")
                 .filter(|d| !d.is_empty())
                 .map(str::to_string),
         ),
-        paths::BRIDGE => LegEvent::BridgeRequested,
+        paths::LEG_BRIDGE => LegEvent::BridgeRequested,
         other => return Err(Rejection::BadRequest(format!("no route {other}"))),
     };
     Ok((LegCallback::from_request(request)?, event))
@@ -83,14 +87,14 @@ pub fn render(config: &Config, reply: Reply, attempt: Option<&Attempt>) -> Strin
     };
     let response = match (reply, attempt) {
         (Reply::Bridge, Some(a)) => Twiml::new().say(whisper(config, a)).dial(
-            Dial::new().action(&url(paths::AFTER_BRIDGE, a)).queue(
+            Dial::new().action(&url(paths::LEG_AFTER_BRIDGE, a)).queue(
                 Queue::new("")
                     .reservation_sid(&a.reservation_sid)
                     .post_work_activity_sid(&config.activities.available),
             ),
         ),
         (Reply::Prompt, Some(a)) => {
-            let key = url(paths::KEY, a);
+            let key = url(paths::LEG_KEY, a);
             Twiml::new()
                 .gather(
                     Gather::new()
@@ -106,7 +110,7 @@ pub fn render(config: &Config, reply: Reply, attempt: Option<&Attempt>) -> Strin
         // If the redirect never arrives, fetch the bridge ourselves.
         (Reply::Hold, Some(a)) => Twiml::new()
             .pause(HOLD_SECS)
-            .redirect(url(paths::BRIDGE, a)),
+            .redirect(url(paths::LEG_BRIDGE, a)),
         (Reply::Goodbye, _) => Twiml::new().say(GOODBYE).hangup(),
         (Reply::Empty, _) => Twiml::new(),
         (Reply::Hangup | Reply::Bridge | Reply::Prompt | Reply::Hold, _) => Twiml::new().hangup(),

@@ -7,30 +7,18 @@
 //! `worker_sid` is the offered worker (profiles are keyed by phone, so this
 //! lists the roster: fine for a small business, and only a fallback).
 
-use std::time::Duration;
-
 use homeline_core::App;
-use homeline_core::Deadline;
-use homeline_core::config::Config;
-use homeline_core::domain::attempt::{OPEN, dialing, leg_url, paths, whole_secs};
+use homeline_core::domain::attempt::dialing;
 use homeline_core::http::{self, Rejection, TwilioRequest};
-use homeline_core::miss;
-use homeline_core::model::AnswerMode;
-use homeline_core::model::{Attempt, AttemptChange, AttemptState};
 use homeline_core::phone;
+use homeline_core::routes::Budget;
+use homeline_core::service::{self, attempt::Answer};
 use homeline_core::store::{Store, now_secs};
-use homeline_core::twilio::{MachineDetection, NewCall};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
-/// TaskRouter waits 5 s; keep a margin for a cold start and the network.
-pub const BUDGET: Duration = Duration::from_millis(3500);
-/// The part of the budget the Calls create may use (retries included), so a
-/// slow Twilio still leaves time to answer with a reject instruction.
-pub const CALL_CREATE_BUDGET: Duration = Duration::from_millis(2500);
-
 pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
-    let deadline = Deadline::after(BUDGET);
+    let deadline = Budget::Assignment.deadline();
     let request = match http::verified(&event, &app.config) {
         Ok(request) => request,
         Err(rejection) => return rejection.into_response(),
@@ -41,7 +29,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
     };
     let phone = match offer.contact_phone.clone() {
         Some(phone) => Some(phone),
-        None => phone_from_profile(&app, &offer.worker_sid).await,
+        None => service::worker::phone_of(&app, &offer.worker_sid).await,
     };
     let attempt = dialing(
         &offer.reservation_sid,
@@ -52,81 +40,9 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         offer.caller_call_sid,
         now_secs(),
     );
-    match app.store.create_attempt(&attempt).await {
-        Ok(write) if write.applied() => {}
-        Ok(_) => {
-            tracing::info!(reservation_sid = %attempt.reservation_sid, "repeated assignment callback; the worker is already being called");
-            return http::json(&json!({}));
-        }
-        Err(error) => {
-            // Without a record no callback could be trusted: pass the task on
-            // without blaming the worker for our outage.
-            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the attempt");
-            return reject(&app.config.activities.available);
-        }
-    }
-    if phone.is_none() {
-        tracing::warn!(reservation_sid = %attempt.reservation_sid, worker_sid = %attempt.worker_sid, "worker has no phone to ring");
-        return cannot_place(&app, &attempt, "no-phone", deadline).await;
-    }
-    let call = new_call(&app.config, &attempt);
-    let call_deadline = Deadline::at(
-        deadline
-            .instant()
-            .min(tokio::time::Instant::now() + CALL_CREATE_BUDGET),
-    );
-    match app.twilio.create_call(&call, call_deadline).await {
-        Ok(call_sid) => {
-            tracing::info!(reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
-                %call_sid, worker_sid = %attempt.worker_sid, "ringing the worker");
-            if let Err(error) = app
-                .store
-                .set_call_sid(&attempt.task_sid, &attempt.reservation_sid, &call_sid)
-                .await
-            {
-                // The leg's webhooks carry CallSid and store it with their decision.
-                tracing::warn!(%error, reservation_sid = %attempt.reservation_sid, %call_sid, "could not store the call SID");
-            }
-            stop_if_canceled_meanwhile(&app, &attempt, &call_sid, deadline).await;
-            http::json(&json!({}))
-        }
-        Err(error) => {
-            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
-                "could not place the call to the worker");
-            cannot_place(&app, &attempt, "call-failed", deadline).await
-        }
-    }
-}
-
-/// The caller may hang up (task.canceled) while the call is being placed:
-/// taskrouter-events then closes the attempt but has no call SID to hang up,
-/// so the new leg is stopped here rather than left ringing.
-async fn stop_if_canceled_meanwhile<S: Store>(
-    app: &App<S>,
-    attempt: &Attempt,
-    call_sid: &str,
-    deadline: Deadline,
-) {
-    let current = app
-        .store
-        .get_attempt(&attempt.task_sid, &attempt.reservation_sid)
-        .await;
-    if !matches!(&current, Ok(Some(a)) if a.state == AttemptState::Canceled) {
-        return;
-    }
-    tracing::info!(reservation_sid = %attempt.reservation_sid, %call_sid,
-        "reservation canceled while the call was placed; stopping the leg");
-    if let Err(error) = app
-        .twilio
-        .update_call(
-            call_sid,
-            &homeline_core::twilio::CallUpdate::Cancel,
-            deadline,
-        )
-        .await
-    {
-        tracing::warn!(%error, reservation_sid = %attempt.reservation_sid, %call_sid,
-            "could not stop the leg; amd-result hangs up if the worker answers");
+    match service::attempt::offer(&app, attempt, deadline).await {
+        Answer::Pending => http::json(&json!({})),
+        Answer::Reject(activity) => reject(service::activity_sid(&app.config.activities, activity)),
     }
 }
 
@@ -175,94 +91,6 @@ fn json_param(request: &TwilioRequest, name: &str) -> Value {
         .unwrap_or_else(|| json!({}))
 }
 
-async fn phone_from_profile<S: Store>(app: &App<S>, worker_sid: &str) -> Option<String> {
-    match app.store.list_workers().await {
-        Ok(profiles) => profiles
-            .into_iter()
-            .find(|p| p.worker_sid.as_deref() == Some(worker_sid))
-            .map(|p| p.phone),
-        Err(error) => {
-            tracing::error!(%error, %worker_sid, "could not look up the worker's profile");
-            None
-        }
-    }
-}
-
-/// The outbound call to the worker. Ring time and AMD stay well under the
-/// reservation timeout (pitfall 1): 20 s + 5 s (+ 8 s press-1) by default
-/// against TaskRouter's 120 s.
-pub fn new_call(config: &Config, attempt: &Attempt) -> NewCall {
-    let url = |path: &str| config.url(&leg_url(path, &attempt.task_sid, &attempt.reservation_sid));
-    let async_callback = match config.answer_mode {
-        AnswerMode::Sync => None,
-        AnswerMode::Hybrid | AnswerMode::Screen => Some(url(paths::VERDICT)),
-    };
-    NewCall {
-        to: attempt.phone.clone(),
-        from: config.twilio.caller_id.clone(),
-        url: url(paths::ANSWER),
-        status_callback: url(paths::DIAL_STATUS),
-        // None named: Twilio's default is `completed` only, the final event
-        // that also reports busy, no-answer, failed and canceled. (Prism
-        // refuses a single repeated-param value as "must be array".)
-        status_callback_events: Vec::new(),
-        timeout_secs: whole_secs(config.ring_timeout),
-        machine_detection: Some(MachineDetection {
-            mode: "Enable",
-            timeout_secs: whole_secs(config.amd_timeout),
-            async_callback,
-        }),
-    }
-}
-
-/// The worker cannot be rung: the attempt is a miss, and TaskRouter is told
-/// to pass the task on, moving the worker to the activity the miss count
-/// calls for (the reject instruction sets it; a REST update would race it).
-async fn cannot_place<S: Store>(
-    app: &App<S>,
-    attempt: &Attempt,
-    reason: &str,
-    deadline: Deadline,
-) -> Response<Body> {
-    let change = AttemptChange {
-        outcome: Some(reason.to_string()),
-        ..AttemptChange::default()
-    };
-    match app
-        .store
-        .transition(
-            &attempt.task_sid,
-            &attempt.reservation_sid,
-            OPEN,
-            AttemptState::Missed,
-            &change,
-        )
-        .await
-    {
-        Ok(write) if write.applied() => {}
-        // A leg webhook decided already (a call created despite the error).
-        Ok(_) => return http::json(&json!({})),
-        Err(error) => {
-            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the miss");
-        }
-    }
-    let activities = &app.config.activities;
-    let count = miss::count_miss(app, attempt).await.unwrap_or_else(|error| {
-        tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not count the miss");
-        None
-    });
-    let activity = match count {
-        Some(c) if !c.out_of_rotation && c.went_offline => &activities.offline,
-        Some(c) if !c.out_of_rotation => &activities.available,
-        _ => &activities.unavailable,
-    };
-    if count.is_some_and(|c| c.out_of_rotation) && !attempt.phone.is_empty() {
-        // Best effort inside what is left of the 5 s: the answer matters more.
-        let _ = miss::notify_out_of_rotation(app, attempt, reason, deadline).await;
-    }
-    reject(activity)
-}
-
 fn reject(activity_sid: &str) -> Response<Body> {
     http::json(&json!({"instruction": "reject", "activity_sid": activity_sid}))
 }
@@ -270,8 +98,12 @@ fn reject(activity_sid: &str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use homeline_core::model::WorkerProfile;
+    use homeline_core::model::{Attempt, AttemptState, WorkerProfile};
+    use homeline_core::service::attempt::new_call;
+    use homeline_core::service::worker::phone_of;
     use homeline_core::store::{AttemptStore, MemoryStore, WorkerStore};
+    use homeline_core::twilio::{MachineDetection, NewCall};
+    use std::time::Duration;
     use testkit::events::{badly_signed_form_request, body_text, form_request};
     use testkit::{ACTIVITY_UNAVAILABLE, CALLER_ID, sid, test_config};
 
@@ -404,14 +236,15 @@ mod tests {
                 .applied()
         );
         assert_eq!(
-            phone_from_profile(&app, &sid("WK", 1)).await.as_deref(),
+            phone_of(&app, &sid("WK", 1)).await.as_deref(),
             Some("+15551230002")
         );
-        assert_eq!(phone_from_profile(&app, &sid("WK", 2)).await, None);
+        assert_eq!(phone_of(&app, &sid("WK", 2)).await, None);
     }
 
-    /// Pitfall 1: by default the phone gives up (ring + AMD + the press-1
-    /// prompt) well before TaskRouter's default 120 s reservation timeout.
+    /// By default the phone gives up (ring + AMD + the press-1 prompt) well
+    /// before TaskRouter's default 120 s reservation timeout (docs/twilio.md,
+    /// "Pitfall: ring time vs reservation timeout").
     #[test]
     fn the_worker_leg_ends_before_the_reservation_times_out() {
         let config = test_config(&[]);

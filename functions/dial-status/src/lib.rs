@@ -4,16 +4,16 @@
 //! undecided, a miss (the worker hung up). The SIP response code is kept.
 
 use homeline_core::App;
-use homeline_core::Deadline;
 use homeline_core::domain::attempt::{CallStatus, LegEvent};
 use homeline_core::http::{self, Rejection, TwilioRequest};
-use homeline_core::leg::{self, LegCallback};
+use homeline_core::routes::Budget;
+use homeline_core::service::attempt::{self as service, LegCallback};
 use homeline_core::store::Store;
 use homeline_core::twiml::Response as Twiml;
 use lambda_http::{Body, Request, Response};
 
 pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
-    let deadline = Deadline::after(leg::CALL_WEBHOOK_BUDGET);
+    let deadline = Budget::Webhook.deadline();
     let request = match http::verified(&event, &app.config) {
         Ok(request) => request,
         Err(rejection) => return rejection.into_response(),
@@ -22,10 +22,10 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         Ok(parsed) => parsed,
         Err(rejection) => return rejection.into_response(),
     };
-    match leg::handle_event(&app, &leg, &event, deadline).await {
+    match service::leg_event(&app, &leg, event, deadline).await {
         // Twilio ignores the body of a status callback; an empty document is valid anywhere.
         Ok(_) => http::twiml(Twiml::new().to_xml()),
-        Err(error) => leg::store_failure(&error, &leg),
+        Err(error) => service::store_failure(&error, &leg),
     }
 }
 

@@ -10,8 +10,10 @@
 use homeline_core::App;
 use homeline_core::Deadline;
 use homeline_core::domain::intake as domain;
+use homeline_core::domain::worker::{OFF_DUTY, WorkerEvent};
 use homeline_core::model::WorkerProfile;
-use homeline_core::store::{Store, StoreError, WorkerStore};
+use homeline_core::service;
+use homeline_core::store::{Store, StoreError};
 use homeline_core::twilio::{TwilioError, WorkerUpdate};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,9 +29,6 @@ pub enum IntakeError {
     #[error("{0} was removed from the roster during the update")]
     Removed(String),
 }
-
-/// Conditional writes lost in a row before giving up.
-const SAVE_TRIES: usize = 5;
 
 /// Makes the worker Available in TaskRouter with `skills`, creating the
 /// TaskRouter worker on the first `on`, then records it in the profile.
@@ -85,13 +84,14 @@ pub async fn go_online<S: Store>(
         }
     };
     tracing::info!(phone = %profile.phone, worker_sid, ?skills, "worker is available");
-    let saved = save(app, &profile.phone, |p| {
-        domain::went_online(p, &worker_sid, skills)
-    })
-    .await;
+    let on_duty = WorkerEvent::OnDuty {
+        worker_sid: &worker_sid,
+        skills,
+    };
+    let saved = save(app, &profile.phone, &on_duty).await;
     if let Err(IntakeError::Removed(_)) = &saved {
         // Not enrolled any more: it must not take calls.
-        let offline = domain::offline_update(&app.config.activities.offline);
+        let offline = service::worker_update(OFF_DUTY, &app.config.activities.offline);
         if let Err(error) = app
             .twilio
             .update_worker(&worker_sid, &offline, deadline)
@@ -122,7 +122,7 @@ pub async fn go_offline<S: Store>(
     let Some(worker_sid) = worker_sid else {
         return Ok(());
     };
-    let update = domain::offline_update(&app.config.activities.offline);
+    let update = service::worker_update(OFF_DUTY, &app.config.activities.offline);
     let kept = match app
         .twilio
         .update_worker(&worker_sid, &update, deadline)
@@ -134,23 +134,20 @@ pub async fn go_offline<S: Store>(
         Err(e) => return Err(e.into()),
     };
     tracing::info!(phone = %profile.phone, worker_sid, "worker is offline");
-    save(app, &profile.phone, |p| domain::went_offline(p, kept)).await
+    let off_duty = WorkerEvent::OffDuty { worker_sid: kept };
+    save(app, &profile.phone, &off_duty).await
 }
 
-/// Applies `change` to the freshly read profile with a conditional write,
-/// reading again when another writer got there first.
-async fn save<S: WorkerStore>(
+/// Records the change on the profile through the profile's one writer.
+async fn save<S: Store>(
     app: &App<S>,
     phone: &str,
-    change: impl Fn(&WorkerProfile) -> WorkerProfile,
+    event: &WorkerEvent<'_>,
 ) -> Result<(), IntakeError> {
-    for _ in 0..SAVE_TRIES {
-        let Some(current) = app.store.get_worker(phone).await? else {
-            return Err(IntakeError::Removed(phone.to_string()));
-        };
-        if app.store.put_worker(&change(&current)).await?.applied() {
-            return Ok(());
-        }
+    match service::worker::apply(&app.store, phone, event).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(IntakeError::Removed(phone.to_string())),
+        Err(StoreError::Contention(_)) => Err(IntakeError::Contended(phone.to_string())),
+        Err(error) => Err(error.into()),
     }
-    Err(IntakeError::Contended(phone.to_string()))
 }

@@ -12,23 +12,17 @@
 //! and re-ordered events act once. A failure a retry could fix gives its claim
 //! back and answers 500; everything else answers 204.
 
-use std::time::Duration;
-
 use homeline_core::domain::events::{self, ReservationEnd, TaskRouterEvent};
-use homeline_core::domain::inbound::GENERAL_MAILBOX;
+use homeline_core::domain::worker::WorkerEvent;
 use homeline_core::http;
-use homeline_core::miss::MissError;
-use homeline_core::model::{Activity, Attempt, AttemptChange, AttemptState};
-use homeline_core::store::{Marker, Store, StoreError, Write, at_most_once};
+use homeline_core::model::Activity;
+use homeline_core::routes::Budget;
+use homeline_core::service::{self, attempt::EndError, worker::MissError};
+use homeline_core::store::{Marker, Store, StoreError, at_most_once};
 use homeline_core::twilio::{CallUpdate, TwilioError};
 use homeline_core::{App, Deadline};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-
-/// TaskRouter waits 15 s for an answer; stay well inside it.
-const BUDGET: Duration = Duration::from_secs(10);
-/// Conditional writes retried when another callback changed the item first.
-const WRITE_RETRIES: usize = 3;
 
 /// Why an event could not be fully handled now; a redelivery may succeed.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +33,8 @@ enum Retry {
     Twilio(#[from] TwilioError),
     #[error(transparent)]
     Miss(#[from] MissError),
+    #[error(transparent)]
+    End(#[from] EndError),
 }
 
 pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
@@ -49,11 +45,11 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
             return rejection.into_response();
         }
     };
-    let deadline = Deadline::after(BUDGET);
+    let deadline = Budget::Event.deadline();
     let classified = events::classify(
         |name| request.param(name),
         &app.config.no_worker_queue_sid,
-        &app.config.activities,
+        |sid| service::activity_of(&app.config.activities, sid),
     );
     let event = match classified {
         Ok(event) => event,
@@ -111,15 +107,10 @@ async fn nobody_available<S: Store>(
     skill: Option<String>,
     deadline: Deadline,
 ) -> Result<(), Retry> {
-    let mailbox = skill
-        .filter(|s| app.config.has_skill(s))
-        .unwrap_or_else(|| GENERAL_MAILBOX.to_string());
+    let mailbox = service::mailbox(&app.config, skill);
     match call_sid {
         Some(call_sid) => {
-            let query =
-                serde_urlencoded::to_string([("skill", mailbox.as_str())]).unwrap_or_default();
-            let redirect =
-                CallUpdate::Redirect(app.config.url(&format!("/inbound/voicemail?{query}")));
+            let redirect = CallUpdate::Redirect(service::voicemail_url(&app.config, &mailbox));
             once(app, Marker::NobodyRedirected { task_sid }, async {
                 let settled = app.twilio.update_call(call_sid, &redirect, deadline).await?;
                 tracing::info!(task_sid, call_sid, ?settled, skill = %mailbox, "caller sent to voicemail");
@@ -179,8 +170,11 @@ async fn task_canceled<S: Store>(
     let mut result = Ok(());
     for attempt in app.store.list_attempts(task_sid).await? {
         if attempt.state.is_open() {
-            let closed = close_attempt(app, attempt, "task-canceled", deadline).await;
-            result = result.and(closed.map(drop));
+            let reservation_sid = &attempt.reservation_sid;
+            let closed =
+                service::attempt::end(app, task_sid, reservation_sid, "task-canceled", deadline)
+                    .await;
+            result = result.and(closed.map(drop).map_err(Retry::from));
         }
     }
     result
@@ -193,7 +187,9 @@ async fn reservation_ended<S: Store>(
     end: ReservationEnd,
     deadline: Deadline,
 ) -> Result<(), Retry> {
-    let Some(attempt) = app.store.get_attempt(task_sid, reservation_sid).await? else {
+    let closed =
+        service::attempt::end(app, task_sid, reservation_sid, end.as_str(), deadline).await?;
+    let Some(attempt) = closed else {
         tracing::info!(
             task_sid,
             reservation_sid,
@@ -202,84 +198,11 @@ async fn reservation_ended<S: Store>(
         );
         return Ok(());
     };
-    let attempt = close_attempt(app, attempt, end.as_str(), deadline).await?;
     if end == ReservationEnd::Timeout {
         // Idempotent per attempt, so a redelivery or an earlier no-answer miss is not counted twice.
-        homeline_core::miss::record_miss(app, &attempt, end.as_str(), deadline).await?;
+        service::worker::record_miss(app, &attempt, end.as_str(), deadline).await?;
     }
     Ok(())
-}
-
-/// Moves an open attempt to Canceled and hangs up its worker leg; returns
-/// the attempt as it now stands. The transition is conditional, so only one
-/// of several racing events hangs up. If the hang-up fails retryably the
-/// transition is undone, so a redelivered event can try again.
-async fn close_attempt<S: Store>(
-    app: &App<S>,
-    mut attempt: Attempt,
-    reason: &str,
-    deadline: Deadline,
-) -> Result<Attempt, Retry> {
-    let (task_sid, reservation_sid) = (attempt.task_sid.clone(), attempt.reservation_sid.clone());
-    let change = AttemptChange {
-        outcome: Some(reason.to_string()),
-        ..AttemptChange::default()
-    };
-    for _ in 0..WRITE_RETRIES {
-        let Some(hangup) = events::leg_hangup(attempt.state) else {
-            return Ok(attempt);
-        };
-        let before = attempt.state;
-        let write = app
-            .store
-            .transition(
-                &task_sid,
-                &reservation_sid,
-                &[before],
-                AttemptState::Canceled,
-                &change,
-            )
-            .await?;
-        if write == Write::Applied {
-            attempt.state = AttemptState::Canceled;
-            attempt.outcome = Some(reason.to_string());
-            let Some(call_sid) = attempt.call_sid.clone() else {
-                tracing::info!(%task_sid, %reservation_sid, reason, "attempt closed before its call existed");
-                return Ok(attempt);
-            };
-            return match app.twilio.update_call(&call_sid, &hangup, deadline).await {
-                Ok(settled) => {
-                    tracing::info!(%task_sid, %reservation_sid, %call_sid, reason, ?hangup, ?settled, "worker leg hung up");
-                    Ok(attempt)
-                }
-                Err(error) if error.is_retryable() => {
-                    let undo = app
-                        .store
-                        .transition(
-                            &task_sid,
-                            &reservation_sid,
-                            &[AttemptState::Canceled],
-                            before,
-                            &AttemptChange::default(),
-                        )
-                        .await?;
-                    tracing::warn!(%task_sid, %reservation_sid, %call_sid, ?undo, "worker leg not hung up; attempt reopened for a retry");
-                    Err(error.into())
-                }
-                Err(error) => {
-                    tracing::error!(%error, %task_sid, %reservation_sid, %call_sid, "Twilio refused the hang-up");
-                    Ok(attempt)
-                }
-            };
-        }
-        // Another callback moved it first: look again.
-        match app.store.get_attempt(&task_sid, &reservation_sid).await? {
-            Some(current) => attempt = current,
-            None => return Ok(attempt),
-        }
-    }
-    tracing::warn!(%task_sid, %reservation_sid, "attempt kept changing; left as is");
-    Ok(attempt)
 }
 
 /// Keeps the profile's activity in step with TaskRouter. Unknown workers and
@@ -297,43 +220,29 @@ async fn worker_activity<S: Store>(
         );
         return Ok(());
     };
-    for _ in 0..WRITE_RETRIES {
-        let Some(mut profile) = app.store.get_worker(phone).await? else {
-            tracing::info!(
-                worker_sid,
-                "activity update for a worker not enrolled; ignored"
-            );
-            return Ok(());
-        };
-        if profile
-            .worker_sid
-            .as_deref()
-            .is_some_and(|sid| sid != worker_sid)
-        {
-            tracing::info!(
-                worker_sid,
-                "activity update for a replaced TaskRouter worker; ignored"
-            );
-            return Ok(());
-        }
-        if profile.activity == Some(activity) && profile.worker_sid.is_some() {
-            return Ok(());
-        }
-        profile.activity = Some(activity);
-        profile.worker_sid = Some(worker_sid.to_string());
-        if app.store.put_worker(&profile).await? == Write::Applied {
-            tracing::info!(
+    let changed = WorkerEvent::ActivityChanged {
+        worker_sid,
+        activity,
+    };
+    match service::worker::apply(&app.store, phone, &changed).await {
+        Ok(None) => tracing::info!(
+            worker_sid,
+            "activity update for a worker not enrolled; ignored"
+        ),
+        Ok(Some((_, decision))) => match decision.kept_because {
+            Some(why) => tracing::info!(worker_sid, why, "worker activity left as is"),
+            None => tracing::info!(
                 worker_sid,
                 activity = activity.as_str(),
                 "worker activity stored"
-            );
-            return Ok(());
-        }
+            ),
+        },
+        Err(StoreError::Contention(_)) => tracing::warn!(
+            worker_sid,
+            "worker profile kept changing; activity not stored"
+        ),
+        Err(error) => return Err(error.into()),
     }
-    tracing::warn!(
-        worker_sid,
-        "worker profile kept changing; activity not stored"
-    );
     Ok(())
 }
 
@@ -341,7 +250,7 @@ async fn worker_activity<S: Store>(
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use homeline_core::store::MemoryStore;
+    use homeline_core::store::{MemoryStore, Write};
 
     use super::*;
 

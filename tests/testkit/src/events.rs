@@ -70,6 +70,11 @@ impl Webhook {
         }
     }
 
+    /// The path Twilio calls (no query).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
     /// Query parameters of the URL Twilio calls (part of the signed URL).
     pub fn query(mut self, query: &[(&str, &str)]) -> Self {
         self.query = pairs(query);

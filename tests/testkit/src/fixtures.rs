@@ -3,12 +3,15 @@
 //!
 //! `cargo run -p testkit --bin gen-events` writes them to `events/`; a test
 //! checks the files equal what this catalogue generates, so they never drift,
-//! and another feeds each through its function under cargo-lambda's emulator.
+//! and others feed each through its function: in-process
+//! ([`assert_declared_answers`]), under cargo-lambda's emulator, and as the
+//! built arm64 artifact.
 //! The state they expect (an enrolled worker, open attempts) is described by
 //! the constants here and seeded by [`seed_world`]; `sam local invoke`
 //! against an empty table still gets a well-formed answer.
 
 use homeline_core::model::{Attempt, AttemptState, WorkerProfile};
+use homeline_core::routes::Function;
 use homeline_core::store::{AttemptStore, DynamoStore, WorkerStore};
 use serde_json::json;
 
@@ -353,33 +356,36 @@ pub fn render(fixture: &Fixture) -> String {
     text
 }
 
-/// Runs every fixture of `function` through `handle` and checks the declared
-/// status and body fragment, so each function keeps the catalogue's promises.
-pub async fn assert_declared_answers<F, Fut>(function: &str, handle: F)
+/// Runs every fixture, in catalogue order, through `handle` of the function
+/// the route table says serves its path (which must be the function the
+/// fixture names) and checks the declared answer, so every function keeps the
+/// catalogue's promises. The catalogue must cover every function.
+pub async fn assert_declared_answers<F, Fut>(handle: F)
 where
-    F: Fn(lambda_http::Request) -> Fut,
+    F: Fn(Function, lambda_http::Request) -> Fut,
     Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>>,
 {
-    let ours: Vec<Fixture> = all()
-        .into_iter()
-        .filter(|f| f.function == function)
-        .collect();
-    assert!(
-        !ours.is_empty(),
-        "the catalogue lists no {function} fixtures"
-    );
-    for fixture in ours {
-        let response = handle(fixture.webhook.request()).await;
+    let all = all();
+    for function in Function::ALL {
+        assert!(
+            all.iter().any(|f| f.function == function.binary()),
+            "the catalogue lists no {} fixtures",
+            function.binary()
+        );
+    }
+    for fixture in all {
+        let path = fixture.webhook.path();
+        let function = Function::serving(path)
+            .unwrap_or_else(|| panic!("{}: no function serves {path}", fixture.name));
         assert_eq!(
-            response.status().as_u16(),
-            fixture.status,
-            "{}",
+            function.binary(),
+            fixture.function,
+            "{}: the route table has {path} served by another function",
             fixture.name
         );
-        if let Some(fragment) = fixture.body_contains {
-            let body = crate::events::body_text(&response);
-            assert!(body.contains(fragment), "{}: {body}", fixture.name);
-        }
+        let response = handle(function, fixture.webhook.request()).await;
+        let body = crate::events::body_text(&response);
+        fixture.assert_answer("through its handle", response.status().as_u16(), &body);
     }
 }
 

@@ -1,12 +1,14 @@
 //! Test support shared by every crate's integration tests: a complete test
 //! configuration, signed API Gateway events, the Twilio fake at the HTTP
-//! boundary, and fresh tables on DynamoDB Local.
+//! boundary (and the HTTP layer every Twilio stand-in shares), and fresh
+//! tables on DynamoDB Local.
 
 pub mod dynamo;
 pub mod events;
 pub mod fixtures;
 pub mod spec;
 pub mod twilio_fake;
+pub mod twilio_http;
 
 use std::collections::HashMap;
 

@@ -25,6 +25,21 @@ pub enum SpecVerdict {
     Pending,
 }
 
+impl SpecVerdict {
+    /// Why the request is not known to be valid; `None` when Prism found it valid.
+    pub fn violation(&self) -> Option<String> {
+        match self {
+            SpecVerdict::Valid => None,
+            SpecVerdict::Invalid { status, reasons } => Some(format!(
+                "breaks Twilio's spec (Prism {status}): {}",
+                reasons.join("; ")
+            )),
+            SpecVerdict::Unchecked(why) => Some(why.clone()),
+            SpecVerdict::Pending => Some("Prism did not answer".into()),
+        }
+    }
+}
+
 /// Where the two Prism servers are.
 #[derive(Debug, Clone)]
 pub struct SpecCheck {

@@ -29,16 +29,11 @@
 //! unconfirmed: Twilio answers 400/20001 for a taken TaskQueue name).
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::{
@@ -48,6 +43,7 @@ use crate::{
 
 use crate::spec::SpecCheck;
 pub use crate::spec::{PRISM_API_URL_VAR, PRISM_TASKROUTER_URL_VAR, SpecVerdict};
+use crate::twilio_http::{RestRequest, Server, error_body};
 
 /// The REST operations the fake serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -236,15 +232,8 @@ impl Inner {
 
 /// The running fake; the server stops when it is dropped.
 pub struct TwilioFake {
-    base_url: String,
     inner: Arc<Inner>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TwilioFake {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    server: Server,
 }
 
 impl TwilioFake {
@@ -260,35 +249,19 @@ impl TwilioFake {
             }),
             prism,
         });
-        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-            Ok(listener) => listener,
-            Err(e) => panic!("Twilio fake cannot bind 127.0.0.1: {e}"),
-        };
-        let addr: SocketAddr = match listener.local_addr() {
-            Ok(addr) => addr,
-            Err(e) => panic!("Twilio fake has no local address: {e}"),
-        };
-        let app = Router::new().fallback(handle).with_state(inner.clone());
-        let server = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                eprintln!("Twilio fake stopped: {e}");
-            }
-        });
-        Self {
-            base_url: format!("http://{addr}"),
-            inner,
-            server,
-        }
+        let served = inner.clone();
+        let server = Server::start(move |request| handle(served.clone(), request)).await;
+        Self { inner, server }
     }
 
     /// `TWILIO_API_URL` for the code under test.
     pub fn api_url(&self) -> &str {
-        &self.base_url
+        self.server.url()
     }
 
     /// `TWILIO_TASKROUTER_URL` for the code under test (the same server).
     pub fn taskrouter_url(&self) -> &str {
-        &self.base_url
+        self.server.url()
     }
 
     /// The variables that point a configuration at this fake, for `testkit::test_config`.
@@ -607,15 +580,6 @@ impl Answer {
     }
 }
 
-fn error_body(status: u16, code: u32, message: &str) -> Value {
-    json!({
-        "code": code,
-        "message": message,
-        "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
-        "status": status,
-    })
-}
-
 /// A request resolved to an operation and the SIDs in its path.
 enum Target {
     CreateCall,
@@ -694,16 +658,10 @@ impl Target {
     }
 }
 
-async fn handle(
-    AxumState(inner): AxumState<Arc<Inner>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(inner: Arc<Inner>, request: RestRequest) -> Response {
     // Spawned so the request is recorded, acted on and checked even when the
     // client gives up on it (as Twilio acts on a request whose answer is late).
-    let received = tokio::spawn(receive(inner, method, uri, headers, body)).await;
+    let received = tokio::spawn(receive(inner, request)).await;
     let (answer, delay) = match received {
         Ok(received) => received,
         Err(e) => (
@@ -718,19 +676,13 @@ async fn handle(
 }
 
 /// Records and answers one request; the spec verdict is filled in when Prism answers.
-async fn receive(
-    inner: Arc<Inner>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> (Answer, Duration) {
-    let path = uri.path().to_string();
-    let target = Target::parse(&method, &path);
+async fn receive(inner: Arc<Inner>, request: RestRequest) -> (Answer, Duration) {
+    let path = request.path().to_string();
+    let target = Target::parse(&request.method, &path);
     let route = target.as_ref().map(Target::route);
-    let query = pairs(uri.query().unwrap_or(""));
-    let form = pairs(&String::from_utf8_lossy(&body));
-    let (auth_user, password) = basic_auth(&headers);
+    let query = request.query();
+    let form = request.form();
+    let (auth_user, password) = request.basic_auth().unzip();
 
     let (index, answer, delay) = {
         let mut state = inner.state();
@@ -748,7 +700,7 @@ async fn receive(
             }
         };
         state.requests.push(RecordedRequest {
-            method: method.to_string(),
+            method: request.method.to_string(),
             path,
             query,
             form,
@@ -763,28 +715,11 @@ async fn receive(
         (state.requests.len() - 1, answer, delay.unwrap_or_default())
     };
     let verdict = match &inner.prism {
-        Ok(prism) => prism.verdict(&method, &uri, &headers, &body).await,
+        Ok(prism) => request.spec_verdict(prism).await,
         Err(why) => SpecVerdict::Unchecked(why.clone()),
     };
     inner.state().requests[index].spec = verdict;
     (answer, delay)
-}
-
-fn pairs(encoded: &str) -> Vec<(String, String)> {
-    serde_urlencoded::from_str(encoded).unwrap_or_default()
-}
-
-fn basic_auth(headers: &HeaderMap) -> (Option<String>, Option<String>) {
-    let decoded = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
-        .and_then(|bytes| String::from_utf8(bytes).ok());
-    match decoded.as_deref().and_then(|d| d.split_once(':')) {
-        Some((user, password)) => (Some(user.to_string()), Some(password.to_string())),
-        None => (None, None),
-    }
 }
 
 impl State {

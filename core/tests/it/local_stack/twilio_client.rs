@@ -1,7 +1,7 @@
 //! The REST client against the Twilio fake at the HTTP boundary, every
 //! request checked against Twilio's OpenAPI spec by Prism.
 //!
-//! Run with the local stack: `scripts/local-stack.sh run -- cargo test -p homeline-core --test twilio_client`.
+//! Run with the local stack: `scripts/local-stack.sh run -- cargo test -p homeline-core twilio_client`.
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use testkit::fixtures;
 
 fn events_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
 }
 
 #[test]

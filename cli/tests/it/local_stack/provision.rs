@@ -3,19 +3,15 @@
 //! numbers). The stand-in keeps state like Twilio, records every request and
 //! forwards a copy to Prism so each is checked against Twilio's OpenAPI spec.
 //!
-//! Run under `scripts/local-stack.sh run -- cargo test -p homeline --test provision`.
+//! Run under `scripts/local-stack.sh run -- cargo test -p homeline provision`.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use serde_json::{Value, json};
-use testkit::spec::{PRISM_API_URL_VAR, PRISM_TASKROUTER_URL_VAR, SpecCheck, SpecVerdict};
+use testkit::spec::{PRISM_API_URL_VAR, PRISM_TASKROUTER_URL_VAR, SpecCheck};
+use testkit::twilio_http::{RestRequest, Server};
 use testkit::{ACCOUNT_SID, AUTH_TOKEN};
 
 const BASE: &str = "https://abc.execute-api.us-east-1.amazonaws.com";
@@ -77,15 +73,8 @@ impl State {
 }
 
 struct Stand {
-    url: String,
     state: Arc<Mutex<State>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Stand {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    server: Server,
 }
 
 impl Stand {
@@ -95,27 +84,16 @@ impl Stand {
             assert!(
                 std::env::var(var).is_ok(),
                 "{var} is not set: run under `scripts/local-stack.sh run -- cargo test -p homeline \
-                 --test provision` so every request is checked against Twilio's OpenAPI spec"
+                 provision` so every request is checked against Twilio's OpenAPI spec"
             );
         }
         let state = Arc::new(Mutex::new(State {
             next_sid: 0x100,
             ..State::default()
         }));
-        let stand_state = state.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1");
-        let addr: SocketAddr = listener.local_addr().expect("local address");
-        let app = Router::new().fallback(handle).with_state(state.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("stand-in serves");
-        });
-        let stand = Self {
-            url: format!("http://{addr}"),
-            state: stand_state,
-            server,
-        };
+        let served = state.clone();
+        let server = Server::start(move |request| handle(served.clone(), request)).await;
+        let stand = Self { state, server };
         for number in [CUSTOMER, WORKER] {
             stand.add_number(number);
         }
@@ -251,8 +229,8 @@ impl Stand {
         command
             .env_clear()
             .env("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
-            .env("TWILIO_API_URL", &self.url)
-            .env("TWILIO_TASKROUTER_URL", &self.url)
+            .env("TWILIO_API_URL", self.server.url())
+            .env("TWILIO_TASKROUTER_URL", self.server.url())
             .envs(env.iter().copied())
             .arg("provision");
         for (flag, default) in [
@@ -346,41 +324,31 @@ fn typed(field: &str, value: &str) -> Value {
 }
 
 fn error(status: StatusCode, code: u32, message: &str) -> Response {
-    let body = json!({"code": code, "message": message, "status": status.as_u16(),
-                      "more_info": format!("https://www.twilio.com/docs/errors/{code}")});
-    (status, axum::Json(body)).into_response()
+    testkit::twilio_http::error(status.as_u16(), code, message)
 }
 
-async fn handle(
-    AxumState(state): AxumState<Arc<Mutex<State>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let spec = check_spec(&method, &uri, &headers, &body).await;
-    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(uri.query().unwrap_or("")).unwrap_or_default();
+async fn handle(state: Arc<Mutex<State>>, request: RestRequest) -> Response {
+    let spec = check_spec(&request).await;
+    let form = request.form();
+    let query = request.query();
     let mut state = state
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     state.requests.push(Recorded {
-        method: method.to_string(),
-        path: uri.path().to_string(),
+        method: request.method.to_string(),
+        path: request.path().to_string(),
         form: form.clone(),
         spec,
     });
-    let expected = format!("{ACCOUNT_SID}:{AUTH_TOKEN}");
-    let credentials = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
-    if credentials.as_deref() != Some(expected.as_bytes()) {
+    let credentials = request.basic_auth();
+    if credentials
+        .as_ref()
+        .map(|(user, password)| (user.as_str(), password.as_str()))
+        != Some((ACCOUNT_SID, AUTH_TOKEN))
+    {
         return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
-    let (collection, sid) = collection_and_sid(uri.path());
+    let (collection, sid) = collection_and_sid(request.path());
     let Some((prefix, key)) = kind(&collection) else {
         return error(
             StatusCode::NOT_FOUND,
@@ -388,7 +356,7 @@ async fn handle(
             "The requested resource was not found",
         );
     };
-    match (method, sid) {
+    match (request.method, sid) {
         (Method::GET, None) => {
             let items: Vec<Value> = state
                 .resources
@@ -472,22 +440,14 @@ async fn handle(
 }
 
 /// Prism's verdict on a copy of the request.
-async fn check_spec(
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<(), String> {
-    match SpecCheck::from_env()?
-        .verdict(method, uri, headers, body)
+async fn check_spec(request: &RestRequest) -> Result<(), String> {
+    match request
+        .spec_verdict(&SpecCheck::from_env()?)
         .await
+        .violation()
     {
-        SpecVerdict::Valid => Ok(()),
-        SpecVerdict::Invalid { status, reasons } => {
-            Err(format!("Prism {status}: {}", reasons.join("; ")))
-        }
-        SpecVerdict::Unchecked(why) => Err(why),
-        SpecVerdict::Pending => Err("Prism did not answer".into()),
+        None => Ok(()),
+        Some(violation) => Err(violation),
     }
 }
 

@@ -1,7 +1,7 @@
 //! One scenario per behaviour Twilio's documentation leaves open (issue 13,
 //! points 1-5; docs/twilio.md, "Where the documentation is silent"), each
 //! run under the stand-in's inconvenient reading (the default). Run with
-//! `scripts/local-stack.sh run -- cargo test -p homeline-tests --test readings`.
+//! `scripts/local-stack.sh run -- cargo test -p homeline-tests readings`.
 
 use homeline_tests::harness::{Stage, caller, caller_leg};
 use homeline_tests::sim::World;

@@ -2,7 +2,7 @@
 //! Twilio fake (every request checked against Twilio's OpenAPI spec by Prism).
 //! Run with `scripts/local-stack.sh run -- cargo test -p intake`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -18,7 +18,7 @@ use testkit::fixtures::{self, Fixture};
 use testkit::twilio_fake::TwilioFake;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn free_port() -> u16 {

@@ -1,5 +1,4 @@
 //! The load run at a small size (the full one is `make simulate`).
-
 //! Twice: under the inconvenient readings of what Twilio leaves open (the
 //! default) and under the convenient ones.
 

@@ -1,6 +1,6 @@
 //! Outcome scenarios: the real functions on DynamoDB Local behind the
 //! Twilio stand-in (simulated time, Prism-checked REST). Run with
-//! `scripts/local-stack.sh run -- cargo test -p homeline-tests --test scenarios`.
+//! `scripts/local-stack.sh run -- cargo test -p homeline-tests scenarios`.
 
 use homeline_tests::harness::{Stage, caller, caller_leg, legs_to};
 use homeline_tests::sim::{CallStatus, Leg};

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use homeline_core::config::Config;
 
-const ENV_EXAMPLE: &str = include_str!("../../.env.example");
-const CONFIG_RS: &str = include_str!("../src/config.rs");
+const ENV_EXAMPLE: &str = include_str!("../../../.env.example");
+const CONFIG_RS: &str = include_str!("../../src/config.rs");
 
 /// Examples that cannot load yet, with the reason.
 const NOT_YET_VALID: &[(&str, &str)] = &[(

@@ -1,7 +1,7 @@
 //! Handler tests on the in-memory store. Twilio points at an unroutable
 //! placeholder, so every path here must answer without it.
 
-mod common;
+use crate::common;
 
 use common::{ANA, STRANGER, answer, call, sms};
 use homeline_core::App;

@@ -1,0 +1,423 @@
+//! The one writer of attempts: read the attempt, let [`attempt::decide`]
+//! choose, make its one conditional write (create, transition), and only
+//! when that write applied carry out the intents (reject, stop the leg,
+//! redirect, miss, answered). Every function that changes an attempt comes
+//! through [`execute`].
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
+
+use super::worker::{self, MissError};
+use crate::app::App;
+use crate::config::Config;
+use crate::deadline::Deadline;
+use crate::domain::attempt::{self, AttemptEvent, Intent, LegEvent, NEW, Reply};
+use crate::http::{Rejection, TwilioRequest};
+use crate::model::{Activity, AnswerMode, Attempt, AttemptState};
+use crate::routes::paths;
+use crate::store::{Round, Store, StoreError, read_modify_write};
+use crate::twilio::{CallUpdate, MachineDetection, NewCall, TwilioError};
+
+/// The part of the assignment budget the Calls create may use (retries
+/// included), so a slow Twilio still leaves time to answer with a reject
+/// instruction.
+pub const CALL_CREATE_BUDGET: std::time::Duration = std::time::Duration::from_millis(2500);
+
+/// The attempt a leg webhook is about, from its signed query, and the leg's
+/// call SID from the form (every call webhook carries `CallSid`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegCallback {
+    pub task_sid: String,
+    pub reservation_sid: String,
+    pub call_sid: Option<String>,
+}
+
+impl LegCallback {
+    pub fn from_request(request: &TwilioRequest) -> Result<Self, Rejection> {
+        Ok(Self {
+            task_sid: request.require_query("TaskSid")?.to_string(),
+            reservation_sid: request.require_query("ReservationSid")?.to_string(),
+            call_sid: request
+                .param("CallSid")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        })
+    }
+}
+
+/// An intent that could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum IntentError {
+    #[error(transparent)]
+    Twilio(#[from] TwilioError),
+    #[error(transparent)]
+    Miss(#[from] MissError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the leg's call SID is unknown")]
+    NoCallSid,
+}
+
+/// What executing one event did.
+#[derive(Debug)]
+pub struct Executed {
+    /// What the webhook replies with.
+    pub reply: Reply,
+    /// The attempt as it now stands (`None`: there is none).
+    pub attempt: Option<Attempt>,
+    /// The state the decision was made on (`None`: no attempt yet).
+    pub before: Option<AttemptState>,
+    /// The decision's write applied (so its intents were carried out).
+    pub applied: bool,
+    /// A miss rejected in the assignment answer: the activity to reject with.
+    pub reject_with: Option<Activity>,
+    /// Intents that failed (each is logged with the SIDs).
+    pub failures: Vec<(Intent, IntentError)>,
+}
+
+/// Decides `event` for the attempt and carries out the decision. A lost
+/// conditional write means another writer decided first: read again and
+/// decide again (the attempt is then settled, so this ends quickly).
+/// `call_sid` is the leg's, when the event comes from it: a callback may
+/// beat the call SID's own write, so it is kept with the decision.
+pub async fn execute<S: Store>(
+    app: &App<S>,
+    task_sid: &str,
+    reservation_sid: &str,
+    call_sid: Option<&str>,
+    event: &AttemptEvent,
+    deadline: Deadline,
+) -> Result<Executed, StoreError> {
+    let what = format!("attempt {reservation_sid}");
+    let (step, before, attempt, applied) = read_modify_write(&what, || async {
+        let current = app.store.get_attempt(task_sid, reservation_sid).await?;
+        let step = attempt::decide(app.config.answer_mode, current.as_ref(), event);
+        let before = current.as_ref().map(|a| a.state);
+        let Some(transition) = &step.transition else {
+            return Ok(Round::Done((step, before, current, false)));
+        };
+        let write = match (&current, event) {
+            (None, AttemptEvent::Offered(new)) if transition.from == NEW => {
+                app.store.create_attempt(new).await?
+            }
+            (Some(stored), _) => {
+                let mut change = transition.change.clone();
+                if stored.call_sid.is_none() && change.call_sid.is_none() {
+                    change.call_sid = call_sid.map(str::to_string);
+                }
+                app.store
+                    .transition(
+                        task_sid,
+                        reservation_sid,
+                        transition.from,
+                        transition.to,
+                        &change,
+                    )
+                    .await?
+            }
+            // `decide` creates only from an offer.
+            (None, _) => return Ok(Round::Done((step, before, current, false))),
+        };
+        if !write.applied() {
+            tracing::info!(reservation_sid, ?event, "lost the race; deciding again");
+            return Ok(Round::Lost);
+        }
+        // Read back what was written (strongly consistent) rather than
+        // re-applying the change here.
+        let stored = app.store.get_attempt(task_sid, reservation_sid).await?;
+        Ok(Round::Done((step, before, stored, true)))
+    })
+    .await?;
+    let mut executed = Executed {
+        reply: step.reply,
+        attempt: attempt.clone(),
+        before,
+        applied,
+        reject_with: None,
+        failures: Vec::new(),
+    };
+    let (Some(attempt), true) = (attempt, applied) else {
+        return Ok(executed);
+    };
+    tracing::info!(
+        reservation_sid,
+        task_sid,
+        call_sid = ?attempt.call_sid,
+        from = before.map_or("none", AttemptState::as_str),
+        to = attempt.state.as_str(),
+        outcome = ?attempt.outcome,
+        ?event,
+        "attempt transition"
+    );
+    for intent in step.intents {
+        match carry_out(app, &attempt, &intent, deadline).await {
+            Ok(reject_with) => executed.reject_with = executed.reject_with.or(reject_with),
+            Err(error) => {
+                tracing::error!(
+                    %error,
+                    reservation_sid = %attempt.reservation_sid,
+                    task_sid = %attempt.task_sid,
+                    call_sid = ?attempt.call_sid,
+                    ?intent,
+                    "intent failed"
+                );
+                executed.failures.push((intent, error));
+            }
+        }
+    }
+    Ok(executed)
+}
+
+/// One intent. `Some(activity)`: the reservation is to be rejected in the
+/// answer with that activity.
+async fn carry_out<S: Store>(
+    app: &App<S>,
+    attempt: &Attempt,
+    intent: &Intent,
+    deadline: Deadline,
+) -> Result<Option<Activity>, IntentError> {
+    let leg = |update: CallUpdate| async move {
+        match &attempt.call_sid {
+            Some(call_sid) => {
+                let settled = app.twilio.update_call(call_sid, &update, deadline).await?;
+                tracing::info!(reservation_sid = %attempt.reservation_sid, %call_sid, ?update, ?settled, "worker leg updated");
+                Ok(None)
+            }
+            None => Err(IntentError::NoCallSid),
+        }
+    };
+    match intent {
+        Intent::RejectReservation { activity } => {
+            let settled = app
+                .twilio
+                .reject_reservation(
+                    &attempt.task_sid,
+                    &attempt.reservation_sid,
+                    super::activity_sid(&app.config.activities, *activity),
+                    deadline,
+                )
+                .await?;
+            tracing::info!(reservation_sid = %attempt.reservation_sid, ?settled, "reservation rejected");
+            Ok(None)
+        }
+        Intent::StopLeg(stop) if attempt.call_sid.is_none() => {
+            // The call is still being placed; its placement stops it.
+            tracing::info!(reservation_sid = %attempt.reservation_sid, ?stop, "attempt closed before its call existed");
+            Ok(None)
+        }
+        Intent::StopLeg(stop) => leg(super::call_update(*stop)).await,
+        Intent::RedirectLegToBridge => {
+            let bridge = attempt::leg_url(
+                paths::LEG_BRIDGE,
+                &attempt.task_sid,
+                &attempt.reservation_sid,
+            );
+            leg(CallUpdate::Redirect(app.config.url(&bridge))).await
+        }
+        Intent::RecordMiss(reason) => {
+            worker::record_miss(app, attempt, reason, deadline).await?;
+            Ok(None)
+        }
+        Intent::RejectInAnswer(reason) => Ok(Some(
+            worker::miss_in_answer(app, attempt, reason, deadline).await,
+        )),
+        Intent::RecordAnswered => {
+            worker::record_answered(app, attempt).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// The assignment callback's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// `{}`: the reservation stays pending; the leg's webhooks settle it.
+    Pending,
+    /// A reject instruction moving the worker to this activity.
+    Reject(Activity),
+}
+
+/// TaskRouter offered the reservation: record `attempt` (built by
+/// [`attempt::dialing`]; an empty phone means none is known), ring the
+/// worker's phone with answering machine detection, and answer at once.
+pub async fn offer<S: Store>(app: &App<S>, attempt: Attempt, deadline: Deadline) -> Answer {
+    let (task_sid, reservation_sid) = (&attempt.task_sid, &attempt.reservation_sid);
+    let offered = AttemptEvent::Offered(attempt.clone());
+    match execute(app, task_sid, reservation_sid, None, &offered, deadline).await {
+        Ok(executed) if executed.applied => {}
+        Ok(_) => {
+            tracing::info!(reservation_sid = %attempt.reservation_sid, "repeated assignment callback; the worker is already being called");
+            return Answer::Pending;
+        }
+        Err(error) => {
+            // Without a record no callback could be trusted: pass the task on
+            // without blaming the worker for our outage.
+            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the attempt");
+            return Answer::Reject(Activity::Available);
+        }
+    }
+    if attempt.phone.is_empty() {
+        tracing::warn!(reservation_sid = %attempt.reservation_sid, worker_sid = %attempt.worker_sid, "worker has no phone to ring");
+        return not_placed(app, &attempt, "no-phone", deadline).await;
+    }
+    let call = new_call(&app.config, &attempt);
+    let call_deadline = Deadline::at(
+        deadline
+            .instant()
+            .min(tokio::time::Instant::now() + CALL_CREATE_BUDGET),
+    );
+    match app.twilio.create_call(&call, call_deadline).await {
+        Ok(call_sid) => {
+            tracing::info!(reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
+                %call_sid, worker_sid = %attempt.worker_sid, "ringing the worker");
+            // The caller may hang up (task.canceled) while the call is being
+            // placed: the close then had no call SID to stop, so the placed
+            // call's step stops the new leg rather than leave it ringing.
+            let placed = AttemptEvent::CallPlaced { call_sid };
+            if let Err(error) =
+                execute(app, task_sid, reservation_sid, None, &placed, deadline).await
+            {
+                // The leg's webhooks carry CallSid and store it with their decision.
+                tracing::warn!(%error, reservation_sid = %attempt.reservation_sid, "could not store the call SID");
+            }
+            Answer::Pending
+        }
+        Err(error) => {
+            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
+                "could not place the call to the worker");
+            not_placed(app, &attempt, "call-failed", deadline).await
+        }
+    }
+}
+
+/// The worker cannot be rung: the attempt is a miss, and TaskRouter is told
+/// to pass the task on, moving the worker to the activity the miss count
+/// calls for (the reject instruction sets it; a REST update would race it).
+async fn not_placed<S: Store>(
+    app: &App<S>,
+    attempt: &Attempt,
+    reason: &str,
+    deadline: Deadline,
+) -> Answer {
+    let not_placed = AttemptEvent::NotPlaced {
+        reason: reason.to_string(),
+    };
+    let (task_sid, reservation_sid) = (&attempt.task_sid, &attempt.reservation_sid);
+    match execute(app, task_sid, reservation_sid, None, &not_placed, deadline).await {
+        Ok(executed) if executed.applied => {
+            Answer::Reject(executed.reject_with.unwrap_or(Activity::Unavailable))
+        }
+        // A leg webhook decided already (a call created despite the error).
+        Ok(_) => Answer::Pending,
+        Err(error) => {
+            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the miss");
+            Answer::Reject(Activity::Unavailable)
+        }
+    }
+}
+
+/// The outbound call to the worker. Ring time and AMD stay well under the
+/// reservation timeout: 20 s + 5 s (+ 8 s press-1) by default against
+/// TaskRouter's 120 s (docs/twilio.md, "Pitfall: ring time vs reservation
+/// timeout").
+pub fn new_call(config: &Config, attempt: &Attempt) -> NewCall {
+    let url = |path: &str| {
+        config.url(&attempt::leg_url(
+            path,
+            &attempt.task_sid,
+            &attempt.reservation_sid,
+        ))
+    };
+    let async_callback = match config.answer_mode {
+        AnswerMode::Sync => None,
+        AnswerMode::Hybrid | AnswerMode::Screen => Some(url(paths::LEG_VERDICT)),
+    };
+    NewCall {
+        to: attempt.phone.clone(),
+        from: config.twilio.caller_id.clone(),
+        url: url(paths::LEG_ANSWER),
+        status_callback: url(paths::LEG_STATUS),
+        // None named: Twilio's default is `completed` only, the final event
+        // that also reports busy, no-answer, failed and canceled. (Prism
+        // refuses a single repeated-param value as "must be array".)
+        status_callback_events: Vec::new(),
+        timeout_secs: attempt::whole_secs(config.ring_timeout),
+        machine_detection: Some(MachineDetection {
+            mode: "Enable",
+            timeout_secs: attempt::whole_secs(config.amd_timeout),
+            async_callback,
+        }),
+    }
+}
+
+/// A callback of the worker leg.
+pub async fn leg_event<S: Store>(
+    app: &App<S>,
+    leg: &LegCallback,
+    event: LegEvent,
+    deadline: Deadline,
+) -> Result<Executed, StoreError> {
+    execute(
+        app,
+        &leg.task_sid,
+        &leg.reservation_sid,
+        leg.call_sid.as_deref(),
+        &event.into(),
+        deadline,
+    )
+    .await
+}
+
+/// Why closing an attempt must be tried again.
+#[derive(Debug, thiserror::Error)]
+pub enum EndError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Twilio(#[from] TwilioError),
+}
+
+/// The task or the reservation ended: an open attempt is closed and its leg
+/// stopped, so nobody answers into silence. If stopping the leg failed in a
+/// way a retry could fix, the attempt is reopened and the error returned, so
+/// a redelivered event can try again. Returns the attempt as it now stands.
+pub async fn end<S: Store>(
+    app: &App<S>,
+    task_sid: &str,
+    reservation_sid: &str,
+    reason: &str,
+    deadline: Deadline,
+) -> Result<Option<Attempt>, EndError> {
+    let ended = AttemptEvent::Ended {
+        reason: reason.to_string(),
+    };
+    let mut executed = execute(app, task_sid, reservation_sid, None, &ended, deadline).await?;
+    let retryable = executed
+        .failures
+        .drain(..)
+        .find_map(|(_, error)| match error {
+            IntentError::Twilio(error) if error.is_retryable() => Some(error),
+            _ => None,
+        });
+    let (Some(error), Some(before)) = (retryable, executed.before) else {
+        return Ok(executed.attempt);
+    };
+    let reopen = AttemptEvent::Reopen { to: before };
+    let undo = execute(app, task_sid, reservation_sid, None, &reopen, deadline).await?;
+    tracing::warn!(
+        task_sid,
+        reservation_sid,
+        reopened = undo.applied,
+        "worker leg not stopped; attempt reopened for a retry"
+    );
+    Err(error.into())
+}
+
+/// 503 for a state store failure: Twilio logs it; nothing was decided.
+pub fn store_failure(error: &StoreError, leg: &LegCallback) -> Response<Body> {
+    tracing::error!(%error, reservation_sid = %leg.reservation_sid, task_sid = %leg.task_sid,
+        "state store failed; nothing decided");
+    let mut response = Response::new(Body::Text("state store unavailable".into()));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response
+}
