@@ -76,6 +76,12 @@ async fn handle(shared: Arc<Shared>, request: RestRequest) -> Response {
     } else if let Some(status) = world.faults.pop_front() {
         let code = if status == 429 { 20429 } else { 20500 };
         error(status, code, "stand-in fault")
+    } else if world
+        .failing_paths
+        .iter()
+        .any(|p| path.contains(p.as_str()))
+    {
+        error(500, 20500, "stand-in outage")
     } else {
         route(&mut world, &method, &path, &params)
     };

@@ -304,6 +304,9 @@ pub struct World {
     pub anomalies: Vec<String>,
     /// REST answers to force: the next requests get these HTTP statuses.
     pub faults: VecDeque<u16>,
+    /// An outage of some endpoints: REST requests whose path contains one of
+    /// these answer 500 while it is listed.
+    pub failing_paths: Vec<String>,
     pub chaos: Option<Chaos>,
     /// Webhooks due at the same instant are sent concurrently (else one by one).
     pub concurrent: bool,
@@ -334,6 +337,7 @@ impl World {
             delivered: Vec::new(),
             anomalies: Vec::new(),
             faults: VecDeque::new(),
+            failing_paths: Vec::new(),
             chaos: None,
             concurrent: false,
             rng: fastrand::Rng::with_seed(seed),

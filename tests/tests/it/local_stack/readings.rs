@@ -92,13 +92,14 @@ async fn a_worker_whose_call_ended_is_offered_the_next_call() {
     stage.assert_spec_clean().await;
 }
 
-/// Event redelivery: Twilio's REST API fails for the whole of the nobody
-/// event's handling; no redelivery comes, yet the caller reaches voicemail.
+/// Event redelivery: Calls updates fail for the whole of the nobody event's
+/// handling, so the redirect to voicemail does not happen; no redelivery
+/// comes, yet the caller reaches voicemail.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_nobody_redirect_is_repaired_without_a_redelivery() {
     let stage = Stage::start(&[], 22).await;
     stage.worker(ANA, "sales", Phone::fast_human()).await; // enrolled, never online
-    stage.sim.world().faults.extend([500; 60]);
+    stage.sim.world().failing_paths.push("/Calls/".into());
     stage.sim.call_in(caller(CUSTOMER, 1_000, '1'));
     let delivered = stage
         .run_until_true(2 * MINUTE, |w| {
@@ -108,7 +109,7 @@ async fn a_failed_nobody_redirect_is_repaired_without_a_redelivery() {
         })
         .await;
     assert!(delivered, "the nobody queue's event was delivered");
-    stage.sim.world().faults.clear();
+    stage.sim.world().failing_paths.clear();
     stage.sim.run_until(6 * MINUTE).await;
 
     assert_voicemail_once(&stage, CUSTOMER);
