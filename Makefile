@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 STACK := scripts/local-stack.sh
 
-.PHONY: help setup check test lint-template fmt-check clippy build release sam-build dev events bench simulate
+.PHONY: help setup check test lint-template fmt-check clippy build release sam-build dev events bench simulate fuzz
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,3 +47,12 @@ release: ## optimised build of every binary (warning-free)
 
 sam-build: ## sam build (arm64, cross-compiled with cargo-lambda + zig), timed; then run each artifact under qemu on every fixture
 	scripts/sam-build.sh
+
+FUZZ_SECONDS ?= 60
+
+# Sanitizer none: the fuzzed code is safe Rust (unsafe_code is forbidden), so
+# AddressSanitizer would double the build for nothing it could find there.
+fuzz: ## fuzz the Lambda event conversion and the signature check for FUZZ_SECONDS (60) with cargo-fuzz on nightly
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && cargo +nightly fuzz run --sanitizer none event_to_request -- -max_total_time=$(FUZZ_SECONDS)

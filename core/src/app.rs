@@ -36,7 +36,8 @@ impl App<DynamoStore> {
 }
 
 /// The whole `main` of a function binary: logging, config and store from the
-/// environment (failing init with a clear message), then the Lambda loop.
+/// environment (failing init with a clear message), then the Lambda loop,
+/// which answers every event and never panics on one (`runtime`).
 pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(App<DynamoStore>, lambda_http::Request) -> Fut,
@@ -46,9 +47,5 @@ where
     let app = App::from_env().await.inspect_err(|error| {
         tracing::error!(%error, "configuration is incomplete; fix the function's environment");
     })?;
-    lambda_http::run(lambda_http::service_fn(|event| {
-        let response = handler(app.clone(), event);
-        async move { Ok::<_, lambda_http::Error>(response.await) }
-    }))
-    .await
+    crate::runtime::run(|request| handler(app.clone(), request)).await
 }

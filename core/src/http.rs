@@ -11,7 +11,9 @@ use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::config::Config;
+use crate::domain::attempt::LegCallback;
 use crate::signature;
+use crate::store::StoreError;
 
 /// Header carrying Twilio's request signature.
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
@@ -167,6 +169,28 @@ pub fn verified(event: &Request, config: &Config) -> Result<TwilioRequest, Rejec
         tracing::warn!(path = %event.raw_http_path(), reason = %rejection, "request refused");
     })?;
     request.verify(&config.public_base_url, config.twilio.auth_token.expose())
+}
+
+/// The attempt a leg webhook is about, from its signed query, and the leg's
+/// call SID from the form (every call webhook carries `CallSid`).
+pub fn leg_callback(request: &TwilioRequest) -> Result<LegCallback, Rejection> {
+    Ok(LegCallback {
+        task_sid: request.require_query("TaskSid")?.to_string(),
+        reservation_sid: request.require_query("ReservationSid")?.to_string(),
+        call_sid: request
+            .param("CallSid")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+    })
+}
+
+/// 503 for a state store failure: Twilio logs it; nothing was decided.
+pub fn store_failure(error: &StoreError, leg: &LegCallback) -> Response<Body> {
+    tracing::error!(%error, reservation_sid = %leg.reservation_sid, task_sid = %leg.task_sid,
+        "state store failed; nothing decided");
+    let mut response = Response::new(Body::Text("state store unavailable".into()));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response
 }
 
 /// 200 `text/xml` TwiML.

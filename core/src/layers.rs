@@ -144,3 +144,12 @@ fn only_the_worker_service_writes_worker_profiles() {
         "{hits:#?}"
     );
 }
+
+#[test]
+fn the_service_layer_neither_parses_requests_nor_renders_answers() {
+    let forbidden = ["lambda_http", "crate::http", "crate::twiml"];
+    assert_eq!(
+        mentions("core/src/service", &forbidden),
+        Vec::<String>::new()
+    );
+}

@@ -26,6 +26,7 @@ mod layers;
 pub mod model;
 pub mod phone;
 pub mod routes;
+pub mod runtime;
 mod secret;
 pub mod service;
 pub mod signature;

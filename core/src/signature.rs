@@ -1,6 +1,6 @@
 //! `X-Twilio-Signature`: HMAC-SHA1 of the URL Twilio requested plus the
 //! sorted POST parameters, keyed by the account's primary Auth Token.
-//! See TWILIO.md section 1 for the exact rules and the official vectors.
+//! docs/twilio.md, "Request signatures", has the rules and the official vectors.
 //!
 //! URLs are handled as strings, never re-serialized by a URL library: any
 //! normalisation (percent-encoding, case) would change the bytes Twilio signed.
@@ -282,7 +282,7 @@ pub(crate) mod tests {
         ));
     }
 
-    // Rules of TWILIO.md section 1 beyond the vectors.
+    // Rules of docs/twilio.md, "Request signatures", beyond the vectors.
 
     #[test]
     fn param_order_does_not_matter() {

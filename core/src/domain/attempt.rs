@@ -55,6 +55,15 @@ pub fn whole_secs(d: std::time::Duration) -> u32 {
     u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
 }
 
+/// The attempt a leg webhook is about, from its signed query, and the leg's
+/// call SID from the form (every call webhook carries `CallSid`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegCallback {
+    pub task_sid: String,
+    pub reservation_sid: String,
+    pub call_sid: Option<String>,
+}
+
 /// `AnsweredBy` from answering machine detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AnsweredBy {

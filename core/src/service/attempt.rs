@@ -4,15 +4,11 @@
 //! redirect, miss, answered). Every function that changes an attempt comes
 //! through [`execute`].
 
-use lambda_http::http::StatusCode;
-use lambda_http::{Body, Response};
-
 use super::worker::{self, MissError};
 use crate::app::App;
 use crate::config::Config;
 use crate::deadline::Deadline;
-use crate::domain::attempt::{self, AttemptEvent, Intent, LegEvent, NEW, Reply};
-use crate::http::{Rejection, TwilioRequest};
+use crate::domain::attempt::{self, AttemptEvent, Intent, LegCallback, LegEvent, NEW, Reply};
 use crate::model::{Activity, AnswerMode, Attempt, AttemptState};
 use crate::routes::paths;
 use crate::store::{Round, Store, StoreError, read_modify_write};
@@ -22,28 +18,6 @@ use crate::twilio::{CallUpdate, MachineDetection, NewCall, TwilioError};
 /// included), so a slow Twilio still leaves time to answer with a reject
 /// instruction.
 pub const CALL_CREATE_BUDGET: std::time::Duration = std::time::Duration::from_millis(2500);
-
-/// The attempt a leg webhook is about, from its signed query, and the leg's
-/// call SID from the form (every call webhook carries `CallSid`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LegCallback {
-    pub task_sid: String,
-    pub reservation_sid: String,
-    pub call_sid: Option<String>,
-}
-
-impl LegCallback {
-    pub fn from_request(request: &TwilioRequest) -> Result<Self, Rejection> {
-        Ok(Self {
-            task_sid: request.require_query("TaskSid")?.to_string(),
-            reservation_sid: request.require_query("ReservationSid")?.to_string(),
-            call_sid: request
-                .param("CallSid")
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
-        })
-    }
-}
 
 /// An intent that could not be carried out.
 #[derive(Debug, thiserror::Error)]
@@ -411,13 +385,4 @@ pub async fn end<S: Store>(
         "worker leg not stopped; attempt reopened for a retry"
     );
     Err(error.into())
-}
-
-/// 503 for a state store failure: Twilio logs it; nothing was decided.
-pub fn store_failure(error: &StoreError, leg: &LegCallback) -> Response<Body> {
-    tracing::error!(%error, reservation_sid = %leg.reservation_sid, task_sid = %leg.task_sid,
-        "state store failed; nothing decided");
-    let mut response = Response::new(Body::Text("state store unavailable".into()));
-    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    response
 }

@@ -11,11 +11,12 @@
 
 use homeline_core::App;
 use homeline_core::config::Config;
+use homeline_core::domain::attempt::LegCallback;
 use homeline_core::domain::attempt::{self, AnsweredBy, LegEvent, Reply, whole_secs};
 use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::model::Attempt;
 use homeline_core::routes::{Budget, paths};
-use homeline_core::service::attempt::{self as service, LegCallback};
+use homeline_core::service::attempt as service;
 use homeline_core::service::task;
 use homeline_core::store::Store;
 use homeline_core::twiml::{Dial, Gather, Queue, Response as Twiml};
@@ -47,7 +48,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
             executed.reply,
             executed.attempt.as_ref(),
         )),
-        Err(error) => service::store_failure(&error, &leg),
+        Err(error) => http::store_failure(&error, &leg),
     }
 }
 
@@ -74,7 +75,7 @@ fn parse(request: &TwilioRequest) -> Result<(LegCallback, LegEvent), Rejection> 
         paths::LEG_BRIDGE => LegEvent::BridgeRequested,
         other => return Err(Rejection::BadRequest(format!("no route {other}"))),
     };
-    Ok((LegCallback::from_request(request)?, event))
+    Ok((http::leg_callback(request)?, event))
 }
 
 const GOODBYE: &str = "This call is no longer waiting for you. Goodbye.";

@@ -4,10 +4,11 @@
 //! undecided, a miss (the worker hung up). The SIP response code is kept.
 
 use homeline_core::App;
+use homeline_core::domain::attempt::LegCallback;
 use homeline_core::domain::attempt::{CallStatus, LegEvent};
 use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::routes::Budget;
-use homeline_core::service::attempt::{self as service, LegCallback};
+use homeline_core::service::attempt as service;
 use homeline_core::store::Store;
 use homeline_core::twiml::Response as Twiml;
 use lambda_http::{Body, Request, Response};
@@ -25,7 +26,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
     match service::leg_event(&app, &leg, event, deadline).await {
         // Twilio ignores the body of a status callback; an empty document is valid anywhere.
         Ok(_) => http::twiml(Twiml::new().to_xml()),
-        Err(error) => service::store_failure(&error, &leg),
+        Err(error) => http::store_failure(&error, &leg),
     }
 }
 
@@ -43,7 +44,7 @@ fn parse(request: &TwilioRequest) -> Result<(LegCallback, LegEvent), Rejection> 
         status,
         sip_response_code,
     };
-    Ok((LegCallback::from_request(request)?, event))
+    Ok((http::leg_callback(request)?, event))
 }
 
 #[cfg(test)]

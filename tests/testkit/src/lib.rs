@@ -6,6 +6,7 @@
 pub mod dynamo;
 pub mod events;
 pub mod fixtures;
+pub mod runtime_api;
 pub mod spec;
 pub mod twilio_fake;
 pub mod twilio_http;
@@ -14,7 +15,8 @@ use std::collections::HashMap;
 
 use homeline_core::Config;
 
-/// The test auth token (TWILIO.md's official vectors use it too).
+/// The test auth token (the official signature vectors use it too: docs/twilio.md,
+/// "Request signatures").
 pub const AUTH_TOKEN: &str = "12345";
 /// `PUBLIC_BASE_URL` of tests and of the events/ fixtures.
 pub const PUBLIC_BASE_URL: &str = "https://homeline.example.com";

@@ -10,6 +10,7 @@ mod local_stack {
     mod dev_server;
     mod fixtures;
     mod load;
+    mod odd_events;
     mod readings;
     mod sam_artifacts;
     mod scenarios;

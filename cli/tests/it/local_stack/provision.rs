@@ -815,7 +815,8 @@ async fn an_older_workspace_gets_the_missing_activities_and_is_reused() {
 async fn a_nobody_queue_opened_to_everyone_is_closed_again() {
     let twilio = Stand::start().await;
     twilio.provision(&[]).await.ok();
-    // Pitfall 9: a blank TargetWorkers matches every worker.
+    // An omitted TargetWorkers matches every worker (docs/twilio.md, "Pitfall:
+    // blank TargetWorkers").
     twilio.edit(
         "/TaskQueues",
         "No one available",

@@ -277,7 +277,8 @@ async fn happy_path_sync_places_one_call_and_bridges_a_human() {
     assert_eq!(attempt.outcome.as_deref(), Some("human"));
     assert_eq!(attempt.sip_response_code, Some(200));
     assert!(rig.rejects().is_empty());
-    // Pitfall 3: the `<Queue reservationSid>` accepts; never REST as well.
+    // The `<Queue reservationSid>` accepts; never REST as well (docs/twilio.md,
+    // "Pitfall: double accept").
     assert!(rig.twilio.requests_for(Route::UpdateReservation).is_empty());
     assert_eq!(rig.profile().await.answered_total, 1);
     rig.twilio.assert_spec_valid();
@@ -744,7 +745,8 @@ async fn concurrent_machine_verdict_and_key_press_decide_once() {
     }
 }
 
-/// Pitfall 2 at its narrowest: the caller hangs up (taskrouter-events closes
+/// The caller hanging up while the phone rings (docs/twilio.md, "Pitfall: caller
+/// hangs up while ringing") at its narrowest: the caller hangs up (taskrouter-events closes
 /// the attempt) while assignment is still placing the call, before it knows
 /// the leg's SID. The new leg must be stopped, not left ringing.
 #[tokio::test]
