@@ -3,8 +3,11 @@
 //! outcome table; fails when an invariant does not hold.
 //! Sizes: `SIM_CALLERS`, `SIM_WORKERS`, `SIM_MINUTES`, `SIM_SEED`; `SIM_CHAOS=1`
 //! duplicates and re-orders callbacks; `SIM_ANSWER_MODE=sync|screen|hybrid`
-//! overrides Homeline's answer mode (compare the worker's silence).
+//! overrides Homeline's answer mode (compare the worker's silence);
+//! `SIM_READINGS=convenient` reads what Twilio leaves open the convenient way
+//! (the default is the inconvenient reading).
 
+use homeline_tests::Readings;
 use homeline_tests::load::{Plan, run};
 
 fn var(name: &str, default: u64) -> u64 {
@@ -29,16 +32,25 @@ async fn main() -> std::process::ExitCode {
             Ok("hybrid") => Some("hybrid"),
             _ => None,
         },
+        readings: match std::env::var("SIM_READINGS").as_deref() {
+            Ok("convenient") => Readings::convenient(),
+            _ => Readings::inconvenient(),
+        },
     };
     let started = std::time::Instant::now();
     let outcome = run(plan).await;
     println!(
-        "{} callers over {} simulated minutes, {} workers, skills {:?}, answer mode {} (seed {}), in {:.1} s of real time\n",
+        "{} callers over {} simulated minutes, {} workers, skills {:?}, answer mode {}, {} readings (seed {}), in {:.1} s of real time\n",
         plan.callers,
         plan.span / 60_000,
         plan.workers,
         homeline_tests::load::SKILLS,
         plan.answer_mode.unwrap_or("default"),
+        if plan.readings == Readings::convenient() {
+            "convenient"
+        } else {
+            "inconvenient"
+        },
         plan.seed,
         started.elapsed().as_secs_f64()
     );

@@ -45,6 +45,51 @@ pub trait Endpoints: Send + Sync {
     ) -> Reply<'_>;
 }
 
+/// How the stand-in reads what Twilio's documentation leaves open
+/// (docs/twilio.md, "Where the documentation is silent"). Each flag is the
+/// convenient reading when `true`; the default, every flag `false`, is the
+/// inconvenient one the scenarios, the load run and `make simulate` use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Readings {
+    /// Task completion: a bridged task completes itself when the bridge ends.
+    /// Inconvenient: it stays `wrapping`, holding the worker's voice capacity
+    /// (no new reservation for them) until completed over REST.
+    pub task_completes_itself: bool,
+    /// Event redelivery: a workspace event or recording status callback
+    /// answered 5xx is delivered again. Inconvenient: it is not.
+    pub events_redelivered: bool,
+    /// Enqueue action after redirect: the action is requested at once with
+    /// `QueueResult=redirected` either way; here the redirect's URL runs the
+    /// call. Inconvenient: the action's TwiML runs it.
+    pub redirect_wins: bool,
+    /// Queue moved vs entered: a target timeout raises `task-queue.entered`
+    /// for the next queue as well as `task-queue.moved`. Inconvenient:
+    /// `.moved` only.
+    pub entered_after_move: bool,
+    /// Tasks canceled by TaskRouter: the max assignment count is out of reach
+    /// (a task offered that often is only flagged). Inconvenient: TaskRouter
+    /// cancels it, with a reason other than `hangup`, while the caller waits.
+    pub assignments_unlimited: bool,
+}
+
+impl Readings {
+    /// Every open point read the least convenient way (the default).
+    pub fn inconvenient() -> Self {
+        Self::default()
+    }
+
+    /// Every open point read the way that suits Homeline best.
+    pub fn convenient() -> Self {
+        Self {
+            task_completes_itself: true,
+            events_redelivered: true,
+            redirect_wins: true,
+            entered_after_move: true,
+            assignments_unlimited: true,
+        }
+    }
+}
+
 /// TaskRouter settings matching a Homeline configuration.
 pub fn taskrouter_settings(config: &Config) -> taskrouter::Settings {
     let a = &config.activities;
@@ -65,6 +110,13 @@ pub fn taskrouter_settings(config: &Config) -> taskrouter::Settings {
         queue_timeout_ms: 60_000,
         reservation_timeout_ms: 120_000,
         max_reservations_per_task: 40,
+        events_filter: Some(
+            homeline_cli::provision::provisioner::EVENTS
+                .iter()
+                .map(|e| e.to_string())
+                .collect(),
+        ),
+        readings: Readings::default(),
     }
 }
 

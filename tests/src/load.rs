@@ -3,7 +3,7 @@
 
 use crate::harness::Stage;
 use crate::phones::{Caller, Phone, PhoneProfile, WorkerScript};
-use crate::{Chaos, Ms, Outcome};
+use crate::{Chaos, Ms, Outcome, Readings};
 
 pub const SKILLS: [&str; 3] = ["sales", "support", "billing"];
 
@@ -18,6 +18,8 @@ pub struct Plan {
     pub chaos: bool,
     /// `ANSWER_MODE` (`hybrid`, `sync`, `screen`); `None` is Homeline's default.
     pub answer_mode: Option<&'static str>,
+    /// How the stand-in reads what Twilio leaves open.
+    pub readings: Readings,
 }
 
 impl Plan {
@@ -30,6 +32,7 @@ impl Plan {
             seed: 42,
             chaos: false,
             answer_mode: None,
+            readings: Readings::inconvenient(),
         }
     }
 }
@@ -73,6 +76,7 @@ pub async fn run(plan: Plan) -> Outcome {
         overrides.push(("ANSWER_MODE", mode));
     }
     let stage = Stage::start(&overrides, plan.seed).await;
+    stage.sim.world().tr.settings.readings = plan.readings;
     let mut rng = fastrand::Rng::with_seed(plan.seed);
     for i in 0..plan.workers {
         let phone = format!("+1555100{i:04}");

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use crate::Ms;
 use crate::sim::{CallStatus, World};
+use crate::taskrouter::{ReservationStatus, Task, TaskStatus};
 
 /// Timings of the worker legs that reached one kind of phone.
 #[derive(Debug, Default, Clone)]
@@ -28,6 +29,14 @@ pub struct Outcome {
     pub hung_up: usize,
     /// Callers who ended nowhere sensible, with why.
     pub lost: Vec<String>,
+    /// Callers left waiting in the queue more than [`STRANDED_GRACE`] after
+    /// their task stopped routing (reached the nobody queue or was canceled).
+    pub stranded: Vec<String>,
+    /// Tasks that ended neither `completed` nor `canceled`, with their status.
+    pub tasks_unended: Vec<String>,
+    /// Workers on duty, with no call, whose voice capacity an ended call's
+    /// task still holds (never offered another call).
+    pub workers_held: Vec<String>,
     pub legs_ringing: usize,
     pub callers_on_line: usize,
     pub reservations_pending: usize,
@@ -44,11 +53,19 @@ pub struct Outcome {
 
 /// A caller who waited this long in the nobody queue was not sent to voicemail.
 const NOBODY_QUEUE_GRACE: Ms = 10_000;
+/// Longest a caller may keep waiting once nobody can take the call: the wait
+/// URL's heartbeat comes at least this often.
+pub const STRANDED_GRACE: Ms = 30_000;
 
 /// The reservation SID a callback URL's query carries (`WR` + 32 hex digits).
 fn reservation_in(url: &str) -> Option<String> {
     let at = url.find("=WR")? + 1;
     url.get(at..at + 34).map(str::to_string)
+}
+
+/// The first few of a long list, for a readable failure.
+fn first(list: &[String]) -> &[String] {
+    &list[..list.len().min(5)]
 }
 
 fn mean(v: &[Ms]) -> f64 {
@@ -93,8 +110,60 @@ impl Outcome {
         }
         o.repeated_rejects = rejects.values().filter(|n| **n > 1).count();
         o.repeated_rings = rings.values().filter(|n| **n > 1).count();
+        let task_of = |call_sid: &str| -> Option<&Task> {
+            world
+                .tr
+                .tasks
+                .values()
+                .find(|t| t.attributes["call_sid"].as_str() == Some(call_sid))
+        };
+        for task in world.tr.tasks.values() {
+            if !matches!(task.status, TaskStatus::Completed | TaskStatus::Canceled) {
+                o.tasks_unended
+                    .push(format!("{}: {}", task.sid, task.status.as_str()));
+            }
+        }
+        for worker in world.tr.workers.values() {
+            let held = worker
+                .reservation
+                .as_ref()
+                .and_then(|r| world.tr.reservations.get(r))
+                .filter(|r| {
+                    matches!(
+                        r.status,
+                        ReservationStatus::Accepted | ReservationStatus::Wrapping
+                    )
+                })
+                .and_then(|r| world.tr.tasks.get(&r.task_sid))
+                .and_then(|t| t.attributes["call_sid"].as_str())
+                .and_then(|c| world.calls.get(c))
+                .is_some_and(|c| c.status.ended());
+            if held
+                && world
+                    .tr
+                    .settings
+                    .is_available_activity(&worker.activity_sid)
+            {
+                o.workers_held.push(worker.friendly_name.clone());
+            }
+        }
         for call in world.calls.values() {
             if call.caller.is_some() {
+                let task = task_of(&call.sid);
+                let routing_ended = task.and_then(|t| match (t.nobody_since, t.canceled_at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                });
+                let left = call.left_queue.or(call.ended).unwrap_or(world.now);
+                if let Some(since) = routing_ended
+                    && left.saturating_sub(since) > STRANDED_GRACE
+                {
+                    o.stranded.push(format!(
+                        "{}: waited {} s after its task stopped routing",
+                        call.sid,
+                        (left - since) / 1000
+                    ));
+                }
                 o.callers += 1;
                 if !call.status.ended() {
                     o.callers_on_line += 1;
@@ -105,7 +174,7 @@ impl Outcome {
                     .and_then(|p| world.calls.get(p))
                     .and_then(|w| w.phone.as_ref())
                     .is_some_and(|p| p.is_machine());
-                let stuck_in_nobody = call.nobody_since.is_some_and(|since| {
+                let stuck_in_nobody = task.and_then(|t| t.nobody_since).is_some_and(|since| {
                     call.ended.unwrap_or(world.now).saturating_sub(since) > NOBODY_QUEUE_GRACE
                 }) && !call.voicemail_recorded;
                 if let Some(bridged) = call.bridged {
@@ -158,7 +227,32 @@ impl Outcome {
             f.push(format!("{} callers bridged to a machine", self.to_machine));
         }
         if !self.lost.is_empty() {
-            f.push(format!("{} callers lost: {:?}", self.lost.len(), self.lost));
+            f.push(format!(
+                "{} callers lost: {:?}",
+                self.lost.len(),
+                first(&self.lost)
+            ));
+        }
+        if !self.stranded.is_empty() {
+            f.push(format!(
+                "{} callers stranded in the queue: {:?}",
+                self.stranded.len(),
+                first(&self.stranded)
+            ));
+        }
+        if !self.tasks_unended.is_empty() {
+            f.push(format!(
+                "{} tasks neither completed nor canceled: {:?}",
+                self.tasks_unended.len(),
+                first(&self.tasks_unended)
+            ));
+        }
+        if !self.workers_held.is_empty() {
+            f.push(format!(
+                "{} workers on duty held by an ended call: {:?}",
+                self.workers_held.len(),
+                first(&self.workers_held)
+            ));
         }
         if self.legs_ringing > 0 {
             f.push(format!("{} worker legs left ringing", self.legs_ringing));
@@ -206,7 +300,10 @@ impl Outcome {
         }
         let _ = writeln!(
             t,
-            "\n| invariant | value |\n|---|---|\n| worker legs left ringing | {} |\n| reservations left pending | {} |\n| tasks offered in a loop | {} |\n| reservations rejected twice / rung twice | {} / {} |\n| time to answer, mean | {:.1} s |\n| time to answer, p95 | {:.1} s |",
+            "\n| invariant | value |\n|---|---|\n| callers stranded > 30 s | {} |\n| tasks neither completed nor canceled | {} |\n| workers on duty held by an ended call | {} |\n| worker legs left ringing | {} |\n| reservations left pending | {} |\n| tasks offered in a loop | {} |\n| reservations rejected twice / rung twice | {} / {} |\n| time to answer, mean | {:.1} s |\n| time to answer, p95 | {:.1} s |",
+            self.stranded.len(),
+            self.tasks_unended.len(),
+            self.workers_held.len(),
             self.legs_ringing,
             self.reservations_pending,
             self.offer_loops,

@@ -76,6 +76,12 @@ async fn handle(shared: Arc<Shared>, request: RestRequest) -> Response {
     } else if let Some(status) = world.faults.pop_front() {
         let code = if status == 429 { 20429 } else { 20500 };
         error(status, code, "stand-in fault")
+    } else if world
+        .failing_paths
+        .iter()
+        .any(|p| path.contains(p.as_str()))
+    {
+        error(500, 20500, "stand-in outage")
     } else {
         route(&mut world, &method, &path, &params)
     };
@@ -286,7 +292,15 @@ fn taskrouter(
                     Err(e) => rest_error(e),
                 }
             }
-            _ => error(400, 20001, "Only AssignmentStatus=canceled is modelled"),
+            Some("completed") => match world.tr.complete_task(task, now, &mut fx) {
+                Ok(()) => ok(StatusCode::OK, task_json(world, task)),
+                Err(e) => rest_error(e),
+            },
+            _ => error(
+                400,
+                20001,
+                "Only AssignmentStatus=canceled or completed is modelled",
+            ),
         },
         ("POST", ["Tasks", _task, "Reservations", res]) => match param(params, "ReservationStatus")
         {

@@ -107,8 +107,8 @@ pub struct Call {
     pub peer: Option<String>,
     pub hung_up_self: bool,
     pub voicemail_recorded: bool,
-    /// When the caller entered the nobody queue, if ever.
-    pub nobody_since: Option<Ms>,
+    /// When the caller left the queue (bridge, redirect, action, hang-up).
+    pub left_queue: Option<Ms>,
     /// Everything said to this leg, in order (for assertions).
     pub heard: Vec<String>,
     seq: u32,
@@ -134,6 +134,12 @@ pub enum Then {
     /// `<Message>` replies go to this phone.
     SmsReply {
         to: String,
+    },
+    /// A workspace event or recording status callback: under
+    /// [`crate::Readings::events_redelivered`] a 5xx answer brings it again
+    /// (at most this many more times).
+    Event {
+        redeliveries: u32,
     },
     Ignore,
 }
@@ -240,6 +246,11 @@ impl Ord for Scheduled {
     }
 }
 
+/// How often, and how long apart, an event answered 5xx is delivered again
+/// under [`crate::Readings::events_redelivered`].
+const REDELIVERIES: u32 = 3;
+const REDELIVERY_AFTER_MS: Ms = 5_000;
+
 /// Duplicated and re-ordered delivery of status, AMD and event callbacks.
 #[derive(Debug, Clone, Copy)]
 pub struct Chaos {
@@ -293,6 +304,9 @@ pub struct World {
     pub anomalies: Vec<String>,
     /// REST answers to force: the next requests get these HTTP statuses.
     pub faults: VecDeque<u16>,
+    /// An outage of some endpoints: REST requests whose path contains one of
+    /// these answer 500 while it is listed.
+    pub failing_paths: Vec<String>,
     pub chaos: Option<Chaos>,
     /// Webhooks due at the same instant are sent concurrently (else one by one).
     pub concurrent: bool,
@@ -323,6 +337,7 @@ impl World {
             delivered: Vec::new(),
             anomalies: Vec::new(),
             faults: VecDeque::new(),
+            failing_paths: Vec::new(),
             chaos: None,
             concurrent: false,
             rng: fastrand::Rng::with_seed(seed),
@@ -364,11 +379,12 @@ impl World {
     /// Applies TaskRouter's effects: events and assignments go out, timers are set.
     pub fn apply(&mut self, fx: Effects) {
         for params in fx.events {
-            self.note_task_event(&params);
             self.send_chaotic(Hook {
                 url: format!("{PUBLIC_BASE_URL}/taskrouter-events"),
                 params,
-                then: Then::Ignore,
+                then: Then::Event {
+                    redeliveries: REDELIVERIES,
+                },
             });
         }
         for (reservation, params) in fx.assignments {
@@ -380,25 +396,6 @@ impl World {
         }
         for (at, timer) in fx.timers {
             self.schedule(at, Ev::Tr(timer));
-        }
-    }
-
-    /// Remembers when a caller's task reached the nobody queue (for "lost" callers).
-    fn note_task_event(&mut self, params: &[(String, String)]) {
-        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        if get("EventType").as_deref() == Some("task-queue.entered")
-            && get("TaskQueueSid").as_deref() == Some(self.tr.settings.no_worker_queue_sid.as_str())
-        {
-            let attrs: Value = get("TaskAttributes")
-                .and_then(|a| serde_json::from_str(&a).ok())
-                .unwrap_or_default();
-            let now = self.now;
-            if let Some(call) = attrs["call_sid"]
-                .as_str()
-                .and_then(|c| self.calls.get_mut(c))
-            {
-                call.nobody_since.get_or_insert(now);
-            }
         }
     }
 
@@ -545,6 +542,20 @@ impl World {
                             });
                         }
                     }
+                }
+            }
+            Then::Event { redeliveries } => {
+                if status >= 500
+                    && *redeliveries > 0
+                    && self.tr.settings.readings.events_redelivered
+                {
+                    let again = Hook {
+                        then: Then::Event {
+                            redeliveries: redeliveries - 1,
+                        },
+                        ..hook.clone()
+                    };
+                    self.schedule(self.now + REDELIVERY_AFTER_MS, Ev::Deliver(again));
                 }
             }
             Then::Ignore => {}
@@ -860,6 +871,7 @@ impl World {
         };
         call.leg = Leg::Running;
         call.wait = None;
+        call.left_queue = Some(self.now);
         let queue = self
             .tr
             .tasks
@@ -874,6 +886,42 @@ impl World {
         match action {
             Some(url) => self.fetch(sid, &url, extra, false),
             None => self.advance(sid),
+        }
+    }
+
+    /// A REST redirect of a queued caller: the caller leaves the queue (the
+    /// task stays until canceled) and the Enqueue action is requested at
+    /// once with `QueueResult=redirected`. Under
+    /// [`crate::Readings::redirect_wins`] the redirect's URL then runs the
+    /// call; otherwise the action's TwiML does and the URL is never fetched.
+    fn redirect_from_queue(&mut self, sid: &str, url: &str) {
+        if self.tr.settings.readings.redirect_wins {
+            let Some(call) = self.calls.get(sid) else {
+                return;
+            };
+            if let Leg::InQueue {
+                action: Some(action),
+                since,
+                ..
+            } = &call.leg
+            {
+                let mut params = self.call_params(call);
+                params.push(p("QueueResult", "redirected"));
+                params.push(p("QueueTime", ((self.now - since) / 1000).to_string()));
+                self.out.push_back(Hook {
+                    url: action.clone(),
+                    params,
+                    then: Then::Ignore,
+                });
+            }
+            if let Some(c) = self.calls.get_mut(sid) {
+                c.leg = Leg::Running;
+                c.wait = None;
+                c.left_queue = Some(self.now);
+            }
+            self.fetch(sid, url, vec![], false);
+        } else {
+            self.leave_queue(sid, "redirected");
         }
     }
 
@@ -926,6 +974,7 @@ impl World {
                     dial_action: action,
                 };
                 c.bridged = Some(now);
+                c.left_queue = Some(now);
                 c.peer = Some(sid.to_string());
                 c.wait = None;
                 c.epoch += 1;
@@ -976,7 +1025,7 @@ impl World {
         };
         let mut fx = Effects::default();
         self.tr
-            .complete(&reservation, post_work.as_deref(), self.now, &mut fx);
+            .call_ended(&reservation, post_work.as_deref(), self.now, &mut fx);
         self.apply(fx);
         if let Some(c) = self.calls.get_mut(caller) {
             c.leg = Leg::Running;
@@ -1009,6 +1058,9 @@ impl World {
                 since,
                 ..
             } => {
+                if let Some(c) = self.calls.get_mut(sid) {
+                    c.left_queue = Some(now);
+                }
                 let mut fx = Effects::default();
                 self.tr.cancel_task(&task, "hangup", now, &mut fx).ok();
                 self.apply(fx);
@@ -1331,7 +1383,9 @@ impl World {
                     self.send_chaotic(Hook {
                         url,
                         params,
-                        then: Then::Ignore,
+                        then: Then::Event {
+                            redeliveries: REDELIVERIES,
+                        },
                     });
                 }
             }
@@ -1458,16 +1512,19 @@ impl World {
                     ));
                 }
                 let url = url.to_string();
-                // A caller redirected out of the queue leaves it (the task stays until canceled).
-                if let Some(c) = self.calls.get_mut(sid) {
-                    if matches!(c.leg, Leg::InQueue { .. } | Leg::Recording) {
-                        c.leg = Leg::Running;
-                    }
-                    c.wait = None;
-                }
                 if let Some(Leg::Bridged { .. }) = self.calls.get(sid).map(|c| c.leg.clone()) {
                     self.anomalies
                         .push(format!("{sid}: redirected while bridged"));
+                }
+                if matches!(self.calls[sid].leg, Leg::InQueue { .. }) {
+                    self.redirect_from_queue(sid, &url);
+                    return Ok(());
+                }
+                if let Some(c) = self.calls.get_mut(sid) {
+                    if c.leg == Leg::Recording {
+                        c.leg = Leg::Running;
+                    }
+                    c.wait = None;
                 }
                 self.fetch(sid, &url, vec![], false);
                 Ok(())
@@ -1547,7 +1604,7 @@ fn new_call(
         peer: None,
         hung_up_self: false,
         voicemail_recorded: false,
-        nobody_since: None,
+        left_queue: None,
         heard: Vec::new(),
         seq: 0,
     }

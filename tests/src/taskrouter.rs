@@ -7,7 +7,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::Ms;
+use crate::{Ms, Readings};
+
+/// `TaskCanceledReason` of a task that reached the max assignment count (the
+/// value list is not documented: any reason but `hangup` will do).
+pub const MAX_ASSIGNMENTS_REASON: &str = "Task reached its max assignment count";
 
 /// Workflow and workspace settings (Twilio's defaults unless a test changes them).
 #[derive(Debug, Clone)]
@@ -27,8 +31,12 @@ pub struct Settings {
     pub queue_timeout_ms: Ms,
     /// TaskReservationTimeout.
     pub reservation_timeout_ms: Ms,
-    /// A task offered more often than this is flagged (pitfall 4's loop).
+    /// The max assignment count: a task offered this often is flagged as a
+    /// loop and, unless [`Readings::assignments_unlimited`], canceled.
     pub max_reservations_per_task: usize,
+    /// The workspace's `EventsFilter` (`None`: every event is sent).
+    pub events_filter: Option<Vec<String>>,
+    pub readings: Readings,
 }
 
 impl Settings {
@@ -90,6 +98,8 @@ pub enum TaskStatus {
     Pending,
     Reserved,
     Assigned,
+    /// The call ended; the task holds the worker's capacity until completed.
+    Wrapping,
     Canceled,
     Completed,
 }
@@ -100,6 +110,7 @@ impl TaskStatus {
             TaskStatus::Pending => "pending",
             TaskStatus::Reserved => "reserved",
             TaskStatus::Assigned => "assigned",
+            TaskStatus::Wrapping => "wrapping",
             TaskStatus::Canceled => "canceled",
             TaskStatus::Completed => "completed",
         }
@@ -119,12 +130,16 @@ pub struct Task {
     pub created: Ms,
     pub reservations: Vec<String>,
     pub canceled_reason: Option<String>,
+    /// When the task reached the nobody queue, if ever.
+    pub nobody_since: Option<Ms>,
+    pub canceled_at: Option<Ms>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReservationStatus {
     Pending,
     Accepted,
+    Wrapping,
     Rejected,
     Timeout,
     Canceled,
@@ -243,11 +258,23 @@ impl TaskRouter {
         ]
     }
 
+    /// Sends an event unless the workspace's `EventsFilter` leaves it out.
+    fn emit(&self, fx: &mut Effects, event: &str, params: Vec<(String, String)>) {
+        if self
+            .settings
+            .events_filter
+            .as_ref()
+            .is_none_or(|filter| filter.iter().any(|e| e == event))
+        {
+            fx.events.push(params);
+        }
+    }
+
     fn task_event(&self, fx: &mut Effects, event: &str, task_sid: &str, now: Ms) {
         if let Some(task) = self.tasks.get(task_sid) {
             let mut p = self.base(event, "task", task_sid, now);
             p.extend(self.task_params(task));
-            fx.events.push(p);
+            self.emit(fx, event, p);
         }
     }
 
@@ -263,14 +290,15 @@ impl TaskRouter {
         if let Some(worker) = self.workers.get(&res.worker_sid) {
             p.extend(self.worker_params(worker));
         }
-        fx.events.push(p);
+        self.emit(fx, event, p);
     }
 
     fn worker_event(&self, fx: &mut Effects, worker_sid: &str, now: Ms) {
         if let Some(worker) = self.workers.get(worker_sid) {
-            let mut p = self.base("worker.activity.update", "worker", worker_sid, now);
+            let event = "worker.activity.update";
+            let mut p = self.base(event, "worker", worker_sid, now);
             p.extend(self.worker_params(worker));
-            fx.events.push(p);
+            self.emit(fx, event, p);
         }
     }
 
@@ -434,6 +462,8 @@ impl TaskRouter {
                 created: now,
                 reservations: Vec::new(),
                 canceled_reason: None,
+                nobody_since: None,
+                canceled_at: None,
             },
         );
         self.task_event(fx, "task.created", &sid, now);
@@ -472,10 +502,18 @@ impl TaskRouter {
             .count()
     }
 
+    /// Routes the task to the first target from `from` on. `from > 0` is a
+    /// move after the previous target timed out: `task-queue.timeout`, then
+    /// `task-queue.moved` (and `.entered` only under
+    /// [`Readings::entered_after_move`]).
     fn enter_target(&mut self, task_sid: &str, from: usize, now: Ms, fx: &mut Effects) {
         let Some(task) = self.tasks.get(task_sid) else {
             return;
         };
+        let moving = from > 0;
+        if moving {
+            self.task_event(fx, "task-queue.timeout", task_sid, now);
+        }
         let targets = self.targets(task);
         let mut index = from;
         while index < targets.len() {
@@ -493,12 +531,21 @@ impl TaskRouter {
             return;
         }
         let (queue, timeout, _) = targets[index].clone();
+        let nobody = queue == self.settings.no_worker_queue_sid;
         if let Some(task) = self.tasks.get_mut(task_sid) {
             task.target = index;
             task.queue_sid = Some(queue);
             task.target_timeout_due = false;
+            if nobody {
+                task.nobody_since.get_or_insert(now);
+            }
         }
-        self.task_event(fx, "task-queue.entered", task_sid, now);
+        if moving {
+            self.task_event(fx, "task-queue.moved", task_sid, now);
+        }
+        if !moving || self.settings.readings.entered_after_move {
+            self.task_event(fx, "task-queue.entered", task_sid, now);
+        }
         if let Some(timeout) = timeout {
             fx.timers.push((
                 now + timeout,
@@ -541,6 +588,7 @@ impl TaskRouter {
         if let Some(task) = self.tasks.get_mut(task_sid) {
             task.status = TaskStatus::Canceled;
             task.canceled_reason = Some(reason.to_string());
+            task.canceled_at = Some(now);
         }
         for res in pending {
             self.settle_reservation(&res, ReservationStatus::Canceled, None, now, fx);
@@ -574,6 +622,10 @@ impl TaskRouter {
             if task.reservations.len() >= self.settings.max_reservations_per_task {
                 if !self.offer_loops.contains(&task_sid) {
                     self.offer_loops.push(task_sid.clone());
+                }
+                if !self.settings.readings.assignments_unlimited {
+                    self.cancel_task(&task_sid, MAX_ASSIGNMENTS_REASON, now, fx)
+                        .ok();
                 }
                 continue;
             }
@@ -671,6 +723,7 @@ impl TaskRouter {
             ReservationStatus::Canceled => "reservation.canceled",
             ReservationStatus::Completed => "reservation.completed",
             ReservationStatus::Accepted => "reservation.accepted",
+            ReservationStatus::Wrapping => "reservation.wrapup",
             ReservationStatus::Pending => return,
         };
         self.reservation_event(fx, event, res_sid, now);
@@ -740,16 +793,95 @@ impl TaskRouter {
         Some(task_sid)
     }
 
-    /// The bridged call ended: task and reservation complete, the worker
-    /// goes to the post-work activity and is free again.
-    pub fn complete(&mut self, res_sid: &str, post_work: Option<&str>, now: Ms, fx: &mut Effects) {
+    /// The bridged call ended: the worker goes to the post-work activity.
+    /// Under [`Readings::task_completes_itself`] task and reservation
+    /// complete and the worker is free again; otherwise both go to
+    /// `wrapping` and the task keeps the worker's voice capacity until
+    /// [`TaskRouter::complete_task`].
+    pub fn call_ended(
+        &mut self,
+        res_sid: &str,
+        post_work: Option<&str>,
+        now: Ms,
+        fx: &mut Effects,
+    ) {
         let Some(task_sid) = self.reservations.get(res_sid).map(|r| r.task_sid.clone()) else {
             return;
         };
+        if self.settings.readings.task_completes_itself {
+            self.finish(&task_sid, res_sid, post_work, now, fx);
+            return;
+        }
         if let Some(task) = self.tasks.get_mut(&task_sid) {
+            task.status = TaskStatus::Wrapping;
+        }
+        let worker_sid = match self.reservations.get_mut(res_sid) {
+            Some(res) => {
+                res.status = ReservationStatus::Wrapping;
+                res.worker_sid.clone()
+            }
+            None => return,
+        };
+        self.task_event(fx, "task.wrapup", &task_sid, now);
+        self.reservation_event(fx, "reservation.wrapup", res_sid, now);
+        if let Some(activity) = post_work {
+            self.set_activity(&worker_sid, activity, now, fx);
+        }
+        self.dispatch(now, fx);
+    }
+
+    /// `POST Tasks/{sid}` with `AssignmentStatus=completed`: only an
+    /// assigned or wrapping task can be completed.
+    pub fn complete_task(
+        &mut self,
+        task_sid: &str,
+        now: Ms,
+        fx: &mut Effects,
+    ) -> Result<(), RestError> {
+        let Some(task) = self.tasks.get(task_sid) else {
+            return Err(rest_error(404, 20404, "Task not found"));
+        };
+        if !matches!(task.status, TaskStatus::Assigned | TaskStatus::Wrapping) {
+            // The same words for a task completed before: no "already".
+            return Err(rest_error(
+                400,
+                20001,
+                format!("Cannot complete task {task_sid} because it is not assigned or wrapping."),
+            ));
+        }
+        let accepted = task.reservations.iter().find(|r| {
+            self.reservations.get(*r).is_some_and(|r| {
+                matches!(
+                    r.status,
+                    ReservationStatus::Accepted | ReservationStatus::Wrapping
+                )
+            })
+        });
+        match accepted.cloned() {
+            Some(res) => self.finish(task_sid, &res, None, now, fx),
+            None => {
+                if let Some(task) = self.tasks.get_mut(task_sid) {
+                    task.status = TaskStatus::Completed;
+                }
+                self.task_event(fx, "task.completed", task_sid, now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Task and reservation complete; the worker's capacity is free again.
+    fn finish(
+        &mut self,
+        task_sid: &str,
+        res_sid: &str,
+        post_work: Option<&str>,
+        now: Ms,
+        fx: &mut Effects,
+    ) {
+        if let Some(task) = self.tasks.get_mut(task_sid) {
             task.status = TaskStatus::Completed;
         }
-        self.task_event(fx, "task.completed", &task_sid, now);
+        self.task_event(fx, "task.completed", task_sid, now);
         self.settle_reservation(res_sid, ReservationStatus::Completed, post_work, now, fx);
         self.dispatch(now, fx);
     }
@@ -821,6 +953,8 @@ mod tests {
             queue_timeout_ms: 60_000,
             reservation_timeout_ms: 120_000,
             max_reservations_per_task: 5,
+            events_filter: None,
+            readings: Readings::convenient(),
         })
     }
 
@@ -940,7 +1074,7 @@ mod tests {
         let res = fx.assignments[0].0.clone();
         assert_eq!(tr.accept(&res, 1, &mut fx), Some(task.clone()));
         assert!(tr.cancel_task(&task, "x", 2, &mut fx).is_err());
-        tr.complete(&res, Some(AVAIL), 3, &mut fx);
+        tr.call_ended(&res, Some(AVAIL), 3, &mut fx);
         assert!(tr.workers[&w].reservation.is_none());
         // Offline with a pending reservation needs RejectPendingReservations.
         let mut fx = Effects::default();
@@ -954,5 +1088,89 @@ mod tests {
         assert_eq!(tr.tasks[&task2].status, TaskStatus::Pending);
         tr.cancel_task(&task2, "hangup", 6, &mut fx).unwrap();
         assert_eq!(tr.tasks[&task2].status, TaskStatus::Canceled);
+    }
+
+    fn inconvenient() -> TaskRouter {
+        let mut tr = router();
+        tr.settings.readings = Readings::inconvenient();
+        tr
+    }
+
+    #[test]
+    fn a_wrapping_task_holds_the_worker_until_completed_over_rest() {
+        let mut tr = inconvenient();
+        let w = worker(&mut tr, "w", "sales", 0);
+        let mut fx = Effects::default();
+        let first = tr.create_task(json!({"skill":"sales"}), 0, &mut fx);
+        let res = fx.assignments[0].0.clone();
+        tr.accept(&res, 1, &mut fx);
+        assert!(tr.complete_task("WT404", 2, &mut fx).is_err());
+        let mut fx = Effects::default();
+        tr.call_ended(&res, Some(AVAIL), 2, &mut fx);
+        assert_eq!(tr.tasks[&first].status, TaskStatus::Wrapping);
+        assert_eq!(event_types(&fx), vec!["task.wrapup", "reservation.wrapup"]);
+        let mut fx = Effects::default();
+        let second = tr.create_task(json!({"skill":"sales"}), 3, &mut fx);
+        assert!(
+            fx.assignments.is_empty(),
+            "the wrapping task holds capacity"
+        );
+        let mut fx = Effects::default();
+        tr.complete_task(&first, 4, &mut fx).unwrap();
+        assert_eq!(tr.tasks[&first].status, TaskStatus::Completed);
+        assert_eq!(fx.assignments.len(), 1, "offered the waiting task");
+        assert_eq!(param(&fx.assignments[0].1, "TaskSid"), second);
+        assert_eq!(param(&fx.assignments[0].1, "WorkerSid"), w);
+        let again = tr.complete_task(&first, 5, &mut fx).unwrap_err();
+        assert_eq!(again.status, 400, "{again:?}");
+    }
+
+    #[test]
+    fn a_timed_out_target_moves_the_task_without_entered_and_the_filter_applies() {
+        let mut tr = inconvenient();
+        let _w = worker(&mut tr, "w", "sales", 0);
+        let mut fx = Effects::default();
+        let task = tr.create_task(json!({"skill":"sales"}), 0, &mut fx);
+        let res = fx.assignments[0].0.clone();
+        tr.reject(&res, Some(UNAV), 1, &mut fx).unwrap();
+        let mut fx = Effects::default();
+        let target = Timer::Target {
+            task: task.clone(),
+            target: 0,
+        };
+        tr.on_timer(&target, 60_000, &mut fx);
+        assert_eq!(tr.tasks[&task].queue_sid.as_deref(), Some(NOBODY));
+        assert_eq!(tr.tasks[&task].nobody_since, Some(60_000));
+        assert_eq!(
+            event_types(&fx),
+            vec!["task-queue.timeout", "task-queue.moved"]
+        );
+        tr.settings.events_filter = Some(vec!["task-queue.entered".into()]);
+        let mut fx = Effects::default();
+        tr.create_task(json!({"skill":"sales"}), 61_000, &mut fx);
+        assert_eq!(event_types(&fx), vec!["task-queue.entered"]);
+    }
+
+    #[test]
+    fn the_max_assignment_count_cancels_a_waiting_task() {
+        let mut tr = inconvenient();
+        let w = worker(&mut tr, "w", "sales", 0);
+        let mut fx = Effects::default();
+        let task = tr.create_task(json!({"skill":"sales"}), 1, &mut fx);
+        for _ in 0..10 {
+            let Some((res, _)) = fx.assignments.pop() else {
+                break;
+            };
+            fx = Effects::default();
+            tr.reject(&res, None, 2, &mut fx).unwrap();
+            assert_eq!(tr.workers[&w].activity_sid, AVAIL);
+        }
+        assert_eq!(tr.tasks[&task].reservations.len(), 5);
+        assert_eq!(tr.tasks[&task].status, TaskStatus::Canceled);
+        assert_eq!(
+            tr.tasks[&task].canceled_reason.as_deref(),
+            Some(MAX_ASSIGNMENTS_REASON)
+        );
+        assert!(event_types(&fx).contains(&"task.canceled".to_string()));
     }
 }

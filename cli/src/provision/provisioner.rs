@@ -21,9 +21,15 @@ use serde_json::{Value, json};
 
 /// The workspace events the taskrouter-events function handles; the others
 /// would only cost Lambda invocations.
-pub const EVENTS: [&str; 7] = [
+pub const EVENTS: [&str; 9] = [
     "task-queue.entered",
+    // A target's timeout may move the task to the nobody queue with this
+    // event alone (docs/twilio.md, "Queue moved vs entered").
+    "task-queue.moved",
     "task.canceled",
+    // The call ended and the task holds the worker's capacity until
+    // completed (docs/twilio.md, "Task completion").
+    "task.wrapup",
     "workflow.timeout",
     "reservation.canceled",
     "reservation.timeout",

@@ -33,8 +33,17 @@ pub enum TaskRouterEvent {
         /// TaskAttributes `skill`.
         skill: Option<String>,
     },
-    /// The task is gone (usually the caller hung up): close every open attempt.
-    TaskCanceled { task_sid: String },
+    /// The task is gone: close every open attempt. Unless the caller hung
+    /// up, they may still wait in the queue (TaskRouter cancels tasks for
+    /// other reasons, e.g. the max assignment count): send them to voicemail.
+    TaskCanceled {
+        task_sid: String,
+        /// The caller still to send to voicemail (`None`: they hung up).
+        waiting: Option<WaitingCaller>,
+    },
+    /// The call ended and the task is wrapping up: complete it, so it no
+    /// longer holds the worker's capacity.
+    TaskWrapup { task_sid: String },
     /// One reservation is over: close its attempt if still open.
     ReservationEnded {
         task_sid: String,
@@ -52,6 +61,20 @@ pub enum TaskRouterEvent {
     /// An event Homeline has no use for.
     Ignored { event_type: String },
 }
+
+/// The caller of a task, from its TaskAttributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingCaller {
+    /// `call_sid`: the caller's call.
+    pub call_sid: String,
+    /// `skill`: whose voicemail they reach.
+    pub skill: Option<String>,
+}
+
+/// `TaskCanceledReason` of a task canceled because its caller hung up (the
+/// only value Twilio's docs show; docs/twilio.md, "Tasks canceled by
+/// TaskRouter").
+const CALLER_HUNG_UP: &str = "hangup";
 
 /// A required event parameter is missing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,10 +102,14 @@ pub fn classify<'a>(
             })
     };
     let event = match event_type.as_str() {
-        "task-queue.entered" if param("TaskQueueSid") != Some(no_worker_queue_sid) => {
+        // A target's timeout may move the task to the nobody queue with
+        // `.moved` alone (docs/twilio.md, "Queue moved vs entered").
+        "task-queue.entered" | "task-queue.moved"
+            if param("TaskQueueSid") != Some(no_worker_queue_sid) =>
+        {
             TaskRouterEvent::Ignored { event_type }
         }
-        "task-queue.entered" | "workflow.timeout" => {
+        "task-queue.entered" | "task-queue.moved" | "workflow.timeout" => {
             let attributes = json_object(param("TaskAttributes"));
             TaskRouterEvent::NobodyAvailable {
                 task_sid: require("TaskSid")?,
@@ -90,7 +117,20 @@ pub fn classify<'a>(
                 skill: string_field(&attributes, "skill"),
             }
         }
-        "task.canceled" => TaskRouterEvent::TaskCanceled {
+        "task.canceled" => {
+            let attributes = json_object(param("TaskAttributes"));
+            let waiting = string_field(&attributes, "call_sid")
+                .filter(|_| param("TaskCanceledReason") != Some(CALLER_HUNG_UP))
+                .map(|call_sid| WaitingCaller {
+                    call_sid,
+                    skill: string_field(&attributes, "skill"),
+                });
+            TaskRouterEvent::TaskCanceled {
+                task_sid: require("TaskSid")?,
+                waiting,
+            }
+        }
+        "task.wrapup" => TaskRouterEvent::TaskWrapup {
             task_sid: require("TaskSid")?,
         },
         "reservation.canceled" | "reservation.timeout" | "reservation.rescinded" => {
@@ -183,13 +223,81 @@ mod tests {
     }
 
     #[test]
-    fn entering_a_staffed_queue_is_ignored() {
-        let event = classify_pairs(&[
-            ("EventType", "task-queue.entered"),
-            ("TaskQueueSid", "WQ00000000000000000000000000000001"),
+    fn a_move_to_the_nobody_queue_means_voicemail_like_entering_it() {
+        let moved = classify_pairs(&[
+            ("EventType", "task-queue.moved"),
+            ("TaskQueueSid", NOBODY),
             ("TaskSid", "WT1"),
+            ("TaskAttributes", r#"{"skill":"sales","call_sid":"CA1"}"#),
         ]);
-        assert!(matches!(event, Ok(TaskRouterEvent::Ignored { .. })));
+        assert_eq!(
+            moved,
+            Ok(TaskRouterEvent::NobodyAvailable {
+                task_sid: "WT1".into(),
+                call_sid: Some("CA1".into()),
+                skill: Some("sales".into()),
+            })
+        );
+    }
+
+    #[test]
+    fn entering_or_moving_to_a_staffed_queue_is_ignored() {
+        for event_type in ["task-queue.entered", "task-queue.moved"] {
+            let event = classify_pairs(&[
+                ("EventType", event_type),
+                ("TaskQueueSid", "WQ00000000000000000000000000000001"),
+                ("TaskSid", "WT1"),
+            ]);
+            assert!(
+                matches!(event, Ok(TaskRouterEvent::Ignored { .. })),
+                "{event_type}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_task_canceled_but_by_the_caller_hanging_up_leaves_a_caller_waiting() {
+        let attrs = r#"{"skill":"sales","call_sid":"CA1"}"#;
+        let canceled = |reason: Option<&str>| {
+            let mut pairs = vec![
+                ("EventType", "task.canceled"),
+                ("TaskSid", "WT1"),
+                ("TaskAttributes", attrs),
+            ];
+            pairs.extend(reason.map(|r| ("TaskCanceledReason", r)));
+            classify_pairs(&pairs)
+        };
+        let waiting = Some(WaitingCaller {
+            call_sid: "CA1".into(),
+            skill: Some("sales".into()),
+        });
+        for reason in [Some("Task reached its max assignment count"), None] {
+            assert_eq!(
+                canceled(reason),
+                Ok(TaskRouterEvent::TaskCanceled {
+                    task_sid: "WT1".into(),
+                    waiting: waiting.clone(),
+                }),
+                "{reason:?}"
+            );
+        }
+        assert_eq!(
+            canceled(Some("hangup")),
+            Ok(TaskRouterEvent::TaskCanceled {
+                task_sid: "WT1".into(),
+                waiting: None,
+            })
+        );
+    }
+
+    #[test]
+    fn a_wrapping_task_is_to_be_completed() {
+        assert_eq!(
+            classify_pairs(&[("EventType", "task.wrapup"), ("TaskSid", "WT1")]),
+            Ok(TaskRouterEvent::TaskWrapup {
+                task_sid: "WT1".into()
+            })
+        );
     }
 
     #[test]

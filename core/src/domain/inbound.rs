@@ -47,16 +47,37 @@ pub enum AfterQueue {
 
 /// The Enqueue `action`'s `QueueResult`.
 ///
-/// `redirected` means a REST update (our no-worker redirect to voicemail)
-/// took the call out of the queue: the redirect's own URL runs the call, so
-/// nothing is added here. `leave` and unknown results still have a caller
-/// waiting for something: voicemail.
+/// `redirected` means a REST update (the nobody redirect to voicemail, the
+/// only one Homeline makes of a queued call) took the call out of the queue.
+/// Twilio requests the action at once, and whether its TwiML or the
+/// redirect's then runs the call is not documented (docs/twilio.md,
+/// "Enqueue action after redirect"): both offer voicemail, so either way the
+/// caller hears it once. `leave` (the wait URL's heartbeat) and unknown
+/// results still have a caller waiting for something: voicemail.
 pub fn after_queue(queue_result: &str) -> AfterQueue {
     match queue_result {
-        "bridged" | "bridging-in-process" | "redirected-from-bridged" | "hangup" | "redirected" => {
-            AfterQueue::End
-        }
+        "bridged" | "bridging-in-process" | "redirected-from-bridged" | "hangup" => AfterQueue::End,
         _ => AfterQueue::Voicemail,
+    }
+}
+
+/// What the wait URL answers on each fetch: the fetch is the heartbeat
+/// that repairs a caller nobody will take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitStep {
+    /// The position, then one play of the hold music.
+    Hold,
+    /// `<Leave/>`: the Enqueue action runs and offers voicemail.
+    Leave,
+}
+
+/// `caller_leaves`: whether the caller's task was sent to the nobody queue
+/// or canceled by TaskRouter while they waited (`None`: the store could not
+/// say; the next fetch asks again).
+pub fn wait_step(caller_leaves: Option<bool>) -> WaitStep {
+    match caller_leaves {
+        Some(true) => WaitStep::Leave,
+        Some(false) | None => WaitStep::Hold,
     }
 }
 
@@ -151,12 +172,26 @@ mod tests {
 
     #[test]
     fn queue_results_end_quietly_or_go_to_voicemail() {
-        for result in ["bridged", "hangup", "redirected", "bridging-in-process"] {
+        for result in ["bridged", "hangup", "bridging-in-process"] {
             assert_eq!(after_queue(result), AfterQueue::End, "{result}");
         }
-        for result in ["queue-full", "error", "system-error", "leave", "surprise"] {
+        for result in [
+            "queue-full",
+            "error",
+            "system-error",
+            "leave",
+            "redirected",
+            "surprise",
+        ] {
             assert_eq!(after_queue(result), AfterQueue::Voicemail, "{result}");
         }
+    }
+
+    #[test]
+    fn the_heartbeat_leaves_only_when_the_store_says_so() {
+        assert_eq!(wait_step(Some(true)), WaitStep::Leave);
+        assert_eq!(wait_step(Some(false)), WaitStep::Hold);
+        assert_eq!(wait_step(None), WaitStep::Hold, "a store failure holds");
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! TaskRouter SIDs and REST updates are here.
 
 pub mod attempt;
+pub mod caller;
+pub mod task;
 pub mod worker;
 
 use crate::config::{Activities, Config};

@@ -797,6 +797,16 @@ impl OnceStore for DynamoStore {
             .map_err(|e| unavailable("DeleteItem (once marker)", &e))?;
         Ok(())
     }
+
+    async fn is_claimed(&self, key: &str) -> Result<bool, StoreError> {
+        let op = "GetItem (once marker)";
+        let Some(item) = self.get_item(op, once_pk(key), "ONCE".into()).await? else {
+            return Ok(false);
+        };
+        // TTL deletion lags: an expired marker that still exists is free.
+        let expires_at: Option<i64> = Fields { item: &item }.opt_number(TTL_ATTRIBUTE)?;
+        Ok(expires_at.is_none_or(|at| at > now_secs()))
+    }
 }
 
 #[cfg(test)]

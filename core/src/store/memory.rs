@@ -193,4 +193,13 @@ impl OnceStore for MemoryStore {
         self.lock().markers.remove(key);
         Ok(())
     }
+
+    async fn is_claimed(&self, key: &str) -> Result<bool, StoreError> {
+        let now = now_secs();
+        Ok(self
+            .lock()
+            .markers
+            .get(key)
+            .is_some_and(|&expires_at| expires_at > now))
+    }
 }

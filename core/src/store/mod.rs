@@ -135,6 +135,9 @@ pub trait OnceStore: Send + Sync {
 
     /// Gives a claim back, so a retry can try again (the effect failed).
     fn release_once(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Whether `key` is claimed and not expired (a strongly consistent read).
+    fn is_claimed(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// Every once-marker the product takes: its key and how long it lives, in
@@ -149,6 +152,10 @@ pub enum Marker<'a> {
     NobodyCanceled { task_sid: &'a str },
     /// A voicemail was announced to one number.
     VoicemailAnnounced { recording_sid: &'a str, to: &'a str },
+    /// The caller of this call should not wait in the queue any longer
+    /// (their task reached the nobody queue or TaskRouter canceled it): the
+    /// wait URL's next fetch answers `<Leave/>`.
+    CallerLeaves { call_sid: &'a str },
 }
 
 impl Marker<'_> {
@@ -160,6 +167,7 @@ impl Marker<'_> {
             Marker::VoicemailAnnounced { recording_sid, to } => {
                 format!("voicemail-sms#{recording_sid}#{to}")
             }
+            Marker::CallerLeaves { call_sid } => format!("leave#{call_sid}"),
         }
     }
 
@@ -168,7 +176,9 @@ impl Marker<'_> {
         match self {
             // As long as the attempt it counts for is kept.
             Marker::MissCounted { .. } => ATTEMPT_TTL_SECS.unsigned_abs(),
-            Marker::NobodyRedirected { .. } | Marker::NobodyCanceled { .. } => DAY,
+            Marker::NobodyRedirected { .. }
+            | Marker::NobodyCanceled { .. }
+            | Marker::CallerLeaves { .. } => DAY,
             Marker::VoicemailAnnounced { .. } => 7 * DAY,
         }
     }
@@ -181,6 +191,11 @@ impl Marker<'_> {
     /// Gives the claim back, so a later try can claim it again.
     pub async fn release<S: OnceStore>(&self, store: &S) -> Result<(), StoreError> {
         store.release_once(&self.key()).await
+    }
+
+    /// Whether the marker was claimed (and has not expired).
+    pub async fn is_claimed<S: OnceStore>(&self, store: &S) -> Result<bool, StoreError> {
+        store.is_claimed(&self.key()).await
     }
 }
 

@@ -383,6 +383,26 @@ impl TwilioClient {
         )
     }
 
+    /// Completes an assigned or wrapping task, which frees the worker's
+    /// capacity (docs/twilio.md, "Task completion"). A task already
+    /// completed is `Settled::Already`.
+    pub async fn complete_task(
+        &self,
+        task_sid: &str,
+        reason: &str,
+        deadline: Deadline,
+    ) -> Result<Settled, TwilioError> {
+        let form = [
+            ("AssignmentStatus", "completed".to_string()),
+            ("Reason", reason.to_string()),
+        ];
+        let url = self.taskrouter(&format!("/Tasks/{task_sid}"));
+        settle(
+            self.post(url, &form, Replay::Safe, deadline).await,
+            completion_settled,
+        )
+    }
+
     /// Cancels a task. A task no longer pending or reserved is `Settled::Already`.
     pub async fn cancel_task(
         &self,
@@ -525,6 +545,14 @@ fn call_settled(status: u16, code: u32, _message: &str) -> bool {
 /// unconfirmed, so the message decides); 404: it is gone.
 fn state_settled(status: u16, _code: u32, message: &str) -> bool {
     status == 404 || (is_conflict_status(status) && mentions_settled_state(message))
+}
+
+/// A task that is not assigned or wrapping (any more) answers 400 "Cannot
+/// complete task .. because it is not assigned or wrapping": completed
+/// before, or canceled; either way nothing holds the worker's capacity.
+fn completion_settled(status: u16, code: u32, message: &str) -> bool {
+    state_settled(status, code, message)
+        || (is_conflict_status(status) && message.to_ascii_lowercase().contains("not assigned"))
 }
 
 fn is_conflict_status(status: u16) -> bool {

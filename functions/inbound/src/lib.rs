@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `/inbound` | the number's voice URL | greeting, then menu or queue (voicemail after hours) |
 //! | `/inbound/menu?try=N` | the menu `<Gather>` action | queue for the chosen skill, or the menu again |
-//! | `/inbound/wait` | the `<Enqueue>` `waitUrl` | position, then one play of the hold music |
+//! | `/inbound/wait` | the `<Enqueue>` `waitUrl` | position, then one play of the hold music; `<Leave/>` once nobody will take the caller |
 //! | `/inbound/after-queue?skill=S` | the `<Enqueue>` `action` | nothing, or voicemail |
 //! | `/inbound/voicemail?skill=S` | redirect by `taskrouter-events` | apology and `<Record>` |
 //! | `/inbound/recorded` | the `<Record>` action | thanks, goodbye |
@@ -18,11 +18,12 @@ use std::time::Duration;
 use tracing::Instrument as _;
 
 use homeline_core::domain::inbound::{
-    self as decide, AfterQueue, GENERAL_MAILBOX, MenuStep, voicemail_recipients,
+    self as decide, AfterQueue, GENERAL_MAILBOX, MenuStep, WaitStep, voicemail_recipients,
 };
 use homeline_core::domain::intake::prompts;
 use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::model::Voicemail;
+use homeline_core::service;
 use homeline_core::store::{Marker, Store, StoreError, at_most_once, now_secs};
 use homeline_core::twilio::TwilioError;
 use homeline_core::twiml::{Enqueue, Gather, Play, Record, Response as Twiml};
@@ -47,7 +48,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
     let result = match request.path.trim_end_matches('/') {
         "/inbound" => Ok(http::twiml(entry(config, &request))),
         "/inbound/menu" => menu(config, &request),
-        "/inbound/wait" => Ok(http::twiml(wait(config, &request))),
+        "/inbound/wait" => Ok(http::twiml(wait(&app, &request).await)),
         "/inbound/after-queue" => after_queue(config, &request),
         "/inbound/voicemail" => mailbox(config, &request)
             .map(|mailbox| http::twiml(voicemail(config, &request, &mailbox, Twiml::new()))),
@@ -138,9 +139,21 @@ fn enqueue(config: &Config, twiml: Twiml, skill: &str) -> String {
 }
 
 /// The wait loop: the caller's position, then the hold music once. Twilio
-/// requests the wait URL again when it ends, so the position is repeated
-/// after every play; no state, no I/O, a quick answer.
-fn wait(config: &Config, request: &TwilioRequest) -> String {
+/// requests the wait URL again when it ends, so each fetch is a heartbeat:
+/// one read of the store, and `<Leave/>` (the Enqueue action then offers
+/// voicemail) once the caller's task reached the nobody queue or TaskRouter
+/// canceled it. The heartbeat comes once per play: a hold-music clip of at
+/// most 25 s keeps it within 30 s.
+async fn wait<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
+    let step = service::caller::wait_step(app, request.param("CallSid")).await;
+    if step == WaitStep::Leave {
+        tracing::info!(
+            call_sid = request.param("CallSid"),
+            "nobody will take the caller: leaving the queue"
+        );
+        return Twiml::new().leave().to_xml();
+    }
+    let config = &app.config;
     let mut twiml = Twiml::new();
     if let Some(position) = decide::position_announcement(request.param("QueuePosition")) {
         twiml = twiml.say(position);

@@ -1,25 +1,30 @@
 //! `taskrouter-events`: the workspace event callback.
 //!
-//! - the task entered the queue nobody serves (or its workflow timed out):
-//!   the caller is redirected to voicemail, then the task is canceled, each
-//!   once per task;
+//! - the task entered (or moved to) the queue nobody serves, or its workflow
+//!   timed out: the caller is sent to voicemail (`service::caller`), then the
+//!   task is canceled, each once per task;
 //! - the task or a reservation ended while a worker's phone still rang or
 //!   waited: the attempt is closed and the worker leg hung up, so nobody
-//!   answers into silence; a reservation timeout counts as a miss;
+//!   answers into silence; a reservation timeout counts as a miss; a task
+//!   canceled for any reason but the caller hanging up sends the caller, who
+//!   may still wait, to voicemail;
+//! - the task wraps up: it is completed, freeing the worker's capacity;
 //! - a worker's activity changed: the profile follows.
 //!
 //! Every effect sits behind a conditional write or a once-marker, so repeated
-//! and re-ordered events act once. A failure a retry could fix gives its claim
-//! back and answers 500; everything else answers 204.
+//! and re-ordered events act once. Nothing relies on a redelivery (Twilio
+//! documents none): Twilio is retried inside the budget, and what still
+//! failed the next callback repairs (the wait URL's heartbeat, the other
+//! completion path). A failure answers 500, for the log; everything else 204.
 
-use homeline_core::domain::events::{self, ReservationEnd, TaskRouterEvent};
+use homeline_core::domain::events::{self, ReservationEnd, TaskRouterEvent, WaitingCaller};
 use homeline_core::domain::worker::WorkerEvent;
 use homeline_core::http;
 use homeline_core::model::Activity;
 use homeline_core::routes::Budget;
 use homeline_core::service::{self, attempt::EndError, worker::MissError};
 use homeline_core::store::{Marker, Store, StoreError, at_most_once};
-use homeline_core::twilio::{CallUpdate, TwilioError};
+use homeline_core::twilio::TwilioError;
 use homeline_core::{App, Deadline};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -64,8 +69,13 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
             call_sid,
             skill,
         } => nobody_available(&app, &task_sid, call_sid.as_deref(), skill, deadline).await,
-        TaskRouterEvent::TaskCanceled { task_sid } => {
-            task_canceled(&app, &task_sid, deadline).await
+        TaskRouterEvent::TaskCanceled { task_sid, waiting } => {
+            task_canceled(&app, &task_sid, waiting, deadline).await
+        }
+        TaskRouterEvent::TaskWrapup { task_sid } => {
+            service::task::complete(&app, &task_sid, "the call ended", deadline)
+                .await
+                .map_err(Retry::from)
         }
         TaskRouterEvent::ReservationEnded {
             task_sid,
@@ -110,13 +120,7 @@ async fn nobody_available<S: Store>(
     let mailbox = service::mailbox(&app.config, skill);
     match call_sid {
         Some(call_sid) => {
-            let redirect = CallUpdate::Redirect(service::voicemail_url(&app.config, &mailbox));
-            once(app, Marker::NobodyRedirected { task_sid }, async {
-                let settled = app.twilio.update_call(call_sid, &redirect, deadline).await?;
-                tracing::info!(task_sid, call_sid, ?settled, skill = %mailbox, "caller sent to voicemail");
-                Ok(())
-            })
-            .await?;
+            service::caller::send_to_voicemail(app, task_sid, call_sid, &mailbox, deadline).await?
         }
         None => tracing::warn!(
             task_sid,
@@ -161,13 +165,22 @@ async fn once<S: Store>(
     }
 }
 
-/// The caller is gone: every attempt still ringing or waiting is closed.
+/// The task is gone: every attempt still ringing or waiting is closed, and
+/// a caller who did not hang up is sent to voicemail.
 async fn task_canceled<S: Store>(
     app: &App<S>,
     task_sid: &str,
+    waiting: Option<WaitingCaller>,
     deadline: Deadline,
 ) -> Result<(), Retry> {
     let mut result = Ok(());
+    if let Some(caller) = waiting {
+        let mailbox = service::mailbox(&app.config, caller.skill);
+        let sent =
+            service::caller::send_to_voicemail(app, task_sid, &caller.call_sid, &mailbox, deadline)
+                .await;
+        result = sent.map_err(Retry::from);
+    }
     for attempt in app.store.list_attempts(task_sid).await? {
         if attempt.state.is_open() {
             let reservation_sid = &attempt.reservation_sid;
@@ -293,5 +306,32 @@ mod tests {
         assert!(refused.is_ok(), "nothing a redelivery could fix");
         let reclaimed = refused_marker.claim(&app.store).await.expect("claim");
         assert_eq!(reclaimed, Write::Lost, "kept: not tried again");
+    }
+
+    #[tokio::test]
+    async fn a_failed_voicemail_redirect_is_left_to_the_wait_urls_heartbeat() {
+        use homeline_core::domain::inbound::WaitStep;
+        // Twilio at a port nothing listens on: the redirect fails.
+        let app = app();
+        assert_eq!(
+            service::caller::wait_step(&app, Some("CA1")).await,
+            WaitStep::Hold
+        );
+        let deadline = Deadline::after(std::time::Duration::from_millis(300));
+        let sent = service::caller::send_to_voicemail(&app, "WT1", "CA1", "sales", deadline).await;
+        assert!(sent.is_ok(), "the marker is written: {sent:?}");
+        assert_eq!(
+            service::caller::wait_step(&app, Some("CA1")).await,
+            WaitStep::Leave
+        );
+        assert_eq!(
+            service::caller::wait_step(&app, Some("CA2")).await,
+            WaitStep::Hold
+        );
+        let redirect = Marker::NobodyRedirected { task_sid: "WT1" };
+        assert!(
+            redirect.is_claimed(&app.store).await.expect("readable"),
+            "kept: the heartbeat repairs, not a second redirect"
+        );
     }
 }

@@ -11,6 +11,7 @@ mod local_stack {
     mod fixtures;
     mod load;
     mod odd_events;
+    mod readings;
     mod sam_artifacts;
     mod scenarios;
 }

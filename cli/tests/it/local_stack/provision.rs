@@ -19,7 +19,8 @@ const CUSTOMER: &str = "+15005550006";
 const WORKER: &str = "+15005550007";
 /// The workspace events the taskrouter-events function handles, sorted.
 const EVENTS_SORTED: &str = "reservation.canceled,reservation.rescinded,reservation.timeout,\
-                             task-queue.entered,task.canceled,worker.activity.update,workflow.timeout";
+                             task-queue.entered,task-queue.moved,task.canceled,task.wrapup,\
+                             worker.activity.update,workflow.timeout";
 
 #[derive(Debug, Clone)]
 struct Recorded {

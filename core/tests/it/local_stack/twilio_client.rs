@@ -554,6 +554,30 @@ async fn cancel_task_once_then_already_settled() {
 }
 
 #[tokio::test]
+async fn complete_task_once_then_already_settled() {
+    let (twilio, client) = setup().await;
+    let task = sid("WT", 16);
+    twilio.set_task_status(&task, "wrapping");
+
+    let first = client.complete_task(&task, "call ended", budget()).await;
+    let second = client.complete_task(&task, "call ended", budget()).await;
+
+    assert_eq!(first.expect("completed"), Settled::Done);
+    assert_eq!(
+        second.expect("a completed task is settled"),
+        Settled::Already
+    );
+    let updates = twilio.requests_for(Route::UpdateTask);
+    assert_eq!(
+        updates[0].form,
+        pairs(&[("AssignmentStatus", "completed"), ("Reason", "call ended")])
+    );
+    assert_eq!(updates[1].status, 400);
+    assert_eq!(twilio.task_status(&task).as_deref(), Some("completed"));
+    twilio.assert_spec_valid();
+}
+
+#[tokio::test]
 async fn list_activities_reads_the_workspace() {
     let (twilio, client) = setup().await;
 

@@ -1,9 +1,21 @@
 //! The load run at a small size (the full one is `make simulate`).
+//! Twice: under the inconvenient readings of what Twilio leaves open (the
+//! default) and under the convenient ones.
 
+use homeline_tests::Readings;
 use homeline_tests::load::{Plan, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_callers_over_ten_minutes_keep_every_invariant() {
+    twenty_callers_over_ten_minutes(Readings::inconvenient()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_callers_over_ten_minutes_keep_every_invariant_under_the_convenient_readings() {
+    twenty_callers_over_ten_minutes(Readings::convenient()).await;
+}
+
+async fn twenty_callers_over_ten_minutes(readings: Readings) {
     let outcome = run(Plan {
         callers: 20,
         workers: 6,
@@ -11,6 +23,7 @@ async fn twenty_callers_over_ten_minutes_keep_every_invariant() {
         seed: 11,
         chaos: true,
         answer_mode: None,
+        readings,
     })
     .await;
     println!("{}", outcome.table());

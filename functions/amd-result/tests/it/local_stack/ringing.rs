@@ -285,6 +285,34 @@ async fn happy_path_sync_places_one_call_and_bridges_a_human() {
 }
 
 #[tokio::test]
+async fn the_bridge_ending_completes_the_task_once() {
+    let rig = setup("sync").await;
+    rig.assign().await;
+    rig.leg("/amd-result", &[("AnsweredBy", "human")]).await;
+    // The `<Dial><Queue>` accepted; the call ended, the task wraps up.
+    rig.twilio.set_task_status(&rig.task_sid, "wrapping");
+    for _ in 0..2 {
+        let (status, twiml) = rig
+            .leg(
+                "/amd-result/after-bridge",
+                &[("DialCallStatus", "completed")],
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert!(twiml.ends_with("<Response><Hangup/></Response>"), "{twiml}");
+    }
+    assert_eq!(
+        rig.twilio.task_status(&rig.task_sid).as_deref(),
+        Some("completed")
+    );
+    let updates = rig.twilio.requests_for(Route::UpdateTask);
+    assert_eq!(updates.len(), 2, "each Dial action completes: {updates:?}");
+    assert_eq!(updates[0].param("AssignmentStatus"), Some("completed"));
+    assert_eq!(updates[1].status, 400, "the second finds it settled");
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
 async fn hybrid_call_create_carries_async_amd_and_its_callback() {
     let rig = setup("hybrid").await;
     assert_eq!(body_text(&rig.assign().await), "{}");

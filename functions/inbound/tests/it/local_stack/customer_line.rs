@@ -5,7 +5,7 @@
 use chrono::{Datelike, Duration, Utc};
 use homeline_core::App;
 use homeline_core::model::{Voicemail, WorkerProfile};
-use homeline_core::store::{DynamoStore, VoicemailStore, WorkerStore};
+use homeline_core::store::{DynamoStore, Marker, VoicemailStore, WorkerStore};
 use lambda_http::http::StatusCode;
 use testkit::dynamo::fresh_store;
 use testkit::events::{badly_signed_form_request, body_text, form_request, unsigned_form_request};
@@ -150,9 +150,27 @@ async fn wait_announces_the_position_then_plays_hold_music_once() {
 }
 
 #[tokio::test]
+async fn the_wait_url_lets_a_caller_nobody_will_take_leave() {
+    let (app, _twilio) = line(&[]).await;
+    let (_, holding) = post(&app, "/inbound/wait", &[], &call(&[])).await;
+    assert!(holding.contains("<Play"), "{holding}");
+    let marked = (Marker::CallerLeaves { call_sid: CALL_SID })
+        .claim(&app.store)
+        .await
+        .expect("marked");
+    assert!(marked.applied());
+    let (status, leaving) = post(&app, "/inbound/wait", &[], &call(&[])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        leaving,
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Leave/></Response>"#
+    );
+}
+
+#[tokio::test]
 async fn queue_results_end_quietly_or_go_to_voicemail() {
     let (app, _twilio) = line(&[]).await;
-    for result in ["bridged", "hangup", "redirected"] {
+    for result in ["bridged", "hangup"] {
         let (status, body) = post(
             &app,
             "/inbound/after-queue",
@@ -167,7 +185,8 @@ async fn queue_results_end_quietly_or_go_to_voicemail() {
         );
     }
     let apology = "Sorry, no one from support can take your call right now. Please leave a message after the tone, and we will call you back.";
-    for result in ["queue-full", "error", "system-error"] {
+    // `redirected`: whichever TwiML then runs the call offers voicemail.
+    for result in ["queue-full", "error", "system-error", "redirected", "leave"] {
         let (_, body) = post(
             &app,
             "/inbound/after-queue",
