@@ -970,10 +970,9 @@ impl State {
             return Answer::error(
                 400,
                 20001,
-                &format!(
-                    "Reservation {sid} is not in expected state [pending] to be {wanted}; \
-                     it is {current}"
-                ),
+                // The less convenient of the wordings seen (docs/twilio.md,
+                // "Reservation not pending"): no "expected state" in it.
+                &format!("Reservation {sid} is not currently in a Pending state; it is {current}"),
             );
         }
         reservation.status = wanted.to_string();
