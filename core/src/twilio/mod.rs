@@ -65,6 +65,12 @@ impl TwilioError {
         }
     }
 
+    /// Twilio refused an SMS because the recipient texted STOP (21610):
+    /// nothing reaches them until they text START; never retried.
+    pub fn is_unsubscribed(&self) -> bool {
+        self.code() == Some(UNSUBSCRIBED_RECIPIENT)
+    }
+
     /// Worth another try: Twilio was unreachable, overloaded or out of time.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -555,6 +561,8 @@ fn mentions_settled_state(message: &str) -> bool {
 
 /// Twilio's code for updating a call that is no longer in progress.
 pub const CALL_NOT_IN_PROGRESS: u32 = 21220;
+/// "Attempt to send to unsubscribed recipient" (docs/twilio.md, "Carrier keywords").
+pub const UNSUBSCRIBED_RECIPIENT: u32 = 21610;
 /// Twilio's code for a resource that does not exist.
 pub const NOT_FOUND: u32 = 20404;
 /// The reservation was accepted, timed out, canceled, rejected or rescinded
@@ -631,6 +639,13 @@ mod tests {
         assert!(!api(400).is_retryable());
         assert!(!api(404).is_retryable());
         assert!(!TwilioError::Decode("junk".into()).is_retryable());
+        let unsubscribed = TwilioError::Api {
+            status: 400,
+            code: UNSUBSCRIBED_RECIPIENT,
+            message: "Attempt to send to unsubscribed recipient".into(),
+        };
+        assert!(unsubscribed.is_unsubscribed() && !unsubscribed.is_retryable());
+        assert!(!api(400).is_unsubscribed());
     }
 
     #[test]
