@@ -336,8 +336,9 @@ async fn list<S: WorkerStore>(store: &S, out: &mut dyn Write) -> Result<(), CliE
         "WORKER SID",
         "ANSWERED",
         "MISSED",
+        "SMS",
     ];
-    let rows: Vec<[String; 7]> = workers
+    let rows: Vec<[String; 8]> = workers
         .iter()
         .map(|w| {
             [
@@ -348,6 +349,8 @@ async fn list<S: WorkerStore>(store: &S, out: &mut dyn Write) -> Result<(), CliE
                 w.worker_sid.clone().unwrap_or_else(|| "-".into()),
                 w.answered_total.to_string(),
                 w.missed_total.to_string(),
+                // Texted STOP: Twilio delivers nothing until START.
+                if w.sms_blocked { "blocked" } else { "ok" }.to_string(),
             ]
         })
         .collect();

@@ -71,13 +71,29 @@ async fn add_normalizes_the_phone_and_lists_it() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert_eq!(
-        lines[0], "NAME    PHONE         SKILLS         ACTIVITY  WORKER SID  ANSWERED  MISSED",
+        lines[0],
+        "NAME    PHONE         SKILLS         ACTIVITY  WORKER SID  ANSWERED  MISSED  SMS",
         "{out}"
     );
     assert!(
         lines[1].starts_with("Ana Li  +15551234567  sales,support  -"),
         "{out}"
     );
+    assert!(lines[1].ends_with("  ok"), "{out}");
+}
+
+#[tokio::test]
+async fn workers_list_shows_who_is_sms_blocked() {
+    let store = MemoryStore::new();
+    let mut ana = homeline_core::model::WorkerProfile::new("+15551234567", "Ana", vec![]);
+    ana.sms_blocked = true;
+    assert!(store.put_worker(&ana).await.expect("put").applied());
+    let out = exec(&store, &skills_env(), &["workers", "list"])
+        .await
+        .expect("list");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].ends_with("  SMS"), "{out}");
+    assert!(lines[1].ends_with("  blocked"), "{out}");
 }
 
 #[tokio::test]

@@ -56,6 +56,10 @@ pub struct WorkerProfile {
     /// Calls answered and missed in all (per-worker counts for the operator).
     pub answered_total: u32,
     pub missed_total: u32,
+    /// The worker texted STOP or a synonym: Twilio delivers no SMS to them
+    /// until they text START, so Homeline sends none (docs/twilio.md,
+    /// "Carrier keywords").
+    pub sms_blocked: bool,
     /// Optimistic concurrency: 0 for a profile not yet stored; the store
     /// bumps it on every successful `put_worker`.
     pub version: u64,
@@ -72,6 +76,7 @@ impl WorkerProfile {
             misses: 0,
             answered_total: 0,
             missed_total: 0,
+            sms_blocked: false,
             version: 0,
         }
     }

@@ -7,6 +7,7 @@
 //! requests the function makes meanwhile (over real HTTP, to the stand-in's
 //! server on 127.0.0.1) apply at that paused simulated instant.
 
+pub mod carrier;
 pub mod harness;
 pub mod homeline;
 pub mod load;

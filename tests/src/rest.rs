@@ -139,6 +139,9 @@ fn route(world: &mut World, method: &Method, path: &str, params: &[(String, Stri
                 return error(400, 21604, "A 'To' phone number and a 'Body' are required.");
             };
             let from = param(params, "From").unwrap_or_default().to_string();
+            if world.opted_out.iter().any(|p| p == to) {
+                return error(400, 21610, "Attempt to send to unsubscribed recipient");
+            }
             world.message_sent(to, body);
             let sid = world.sid("SM");
             ok(

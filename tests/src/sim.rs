@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 
 use serde_json::{Value, json};
 
+use crate::carrier;
 use crate::phones::{Caller, Phone, WorkerScript};
 use crate::taskrouter::{Effects, TaskRouter, Timer};
 use crate::twiml::{self, Verb};
@@ -314,6 +315,9 @@ pub struct World {
     pub out: VecDeque<Hook>,
     next_sid: u64,
     rejoining: Vec<String>,
+    /// Numbers that texted an opt-out keyword (`carrier`): every SMS to
+    /// them is refused with 21610 until they opt in.
+    pub opted_out: Vec<String>,
 }
 
 fn p(k: &str, v: impl Into<String>) -> (String, String) {
@@ -344,6 +348,7 @@ impl World {
             out: VecDeque::new(),
             next_sid: 0x100,
             rejoining: Vec::new(),
+            opted_out: Vec::new(),
         }
     }
 
@@ -535,6 +540,12 @@ impl World {
                 if let Ok(verbs) = twiml::parse(body) {
                     for verb in verbs {
                         if let Verb::Message(text) = verb {
+                            if self.opted_out.contains(to) {
+                                // Twilio refuses it (21610) and logs the error.
+                                self.anomalies
+                                    .push(format!("reply to {to}, who opted out: {text}"));
+                                continue;
+                            }
                             self.messages.push(Sms {
                                 at: self.now,
                                 to: to.clone(),
@@ -1159,6 +1170,9 @@ impl World {
                 self.fetch(&sid, &format!("{PUBLIC_BASE_URL}/inbound"), vec![], false);
             }
             Ev::Sms { from, body } => {
+                if let Some(keyword) = carrier::keyword(&body) {
+                    self.carrier_keyword(&from, keyword);
+                }
                 let sid = self.sid("SM");
                 let params = vec![
                     p("MessageSid", &sid),
@@ -1563,6 +1577,22 @@ impl World {
                 },
             );
         }
+    }
+
+    /// Twilio answers a carrier keyword itself before passing it on.
+    fn carrier_keyword(&mut self, from: &str, keyword: carrier::Keyword) {
+        match keyword {
+            carrier::Keyword::OptOut if !self.opted_out.iter().any(|p| p == from) => {
+                self.opted_out.push(from.to_string());
+            }
+            carrier::Keyword::OptIn => self.opted_out.retain(|p| p != from),
+            _ => {}
+        }
+        self.messages.push(Sms {
+            at: self.now,
+            to: from.to_string(),
+            body: carrier::reply(keyword).to_string(),
+        });
     }
 
     /// A worker's `on` was delivered: they may rejoin again after a later miss.

@@ -773,7 +773,7 @@ impl TaskRouter {
             Some(_) => Err(rest_error(
                 400,
                 20001,
-                "Reservation is not in expected state [pending]",
+                "Reservation is not currently in a Pending state",
             )),
         }
     }

@@ -60,6 +60,14 @@ pub struct Args {
     /// Seconds a caller waits for a worker of the chosen skill before voicemail
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u32).range(10..=3600))]
     queue_timeout: u32,
+    /// The stack's static fallback answers (stack output FallbackBaseUrl):
+    /// Twilio turns to them when Homeline's functions or table fail
+    #[arg(long, env = "FALLBACK_URL")]
+    fallback_url: Option<String>,
+    /// Where the voice fallback forwards callers first (E.164; deploy the
+    /// stack with the same FallbackNumber)
+    #[arg(long, env = "FALLBACK_NUMBER", requires = "fallback_url")]
+    fallback_number: Option<String>,
     /// Print what would be created or updated; only read from Twilio
     #[arg(long)]
     dry_run: bool,
@@ -85,10 +93,25 @@ pub async fn run(args: Args, env: Env<'_>, out: &mut dyn Write) -> Result<(), Cl
     for warning in &outcome.warnings {
         eprintln!("warning: {warning}");
     }
+    if desired.fallback_url.is_none() {
+        eprintln!(
+            "warning: no --fallback-url: when Homeline fails, callers hear Twilio's error \
+             instead of the stack's fallback answers"
+        );
+    }
     match &outcome.sids {
         Some(sids) => {
             writeln!(out, "Parameters for `sam deploy --parameter-overrides`:")?;
-            writeln!(out, "{}", sids.parameter_overrides(&desired.skills))?;
+            let fallback = desired
+                .fallback_number
+                .as_ref()
+                .map(|number| format!(" FallbackNumber={number}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{}{fallback}",
+                sids.parameter_overrides(&desired.skills)
+            )?;
         }
         None => writeln!(
             out,
@@ -118,18 +141,28 @@ fn desired(args: &Args) -> Result<Desired, CliError> {
     }
     Ok(Desired {
         workspace_name,
-        base_url: base_url(&args.base_url)?,
+        base_url: base_url("base-url", &args.base_url)?,
         skills: parse_skills(&args.skills)
             .map_err(|e| CliError::Invalid(format!("--skills: {e}")))?,
         customer_number,
         worker_number,
         reservation_timeout_secs: Desired::reservation_timeout(args.ring_timeout, args.amd_timeout),
         queue_timeout_secs: args.queue_timeout,
+        fallback_url: args
+            .fallback_url
+            .as_deref()
+            .map(|url| base_url("fallback-url", url))
+            .transpose()?,
+        fallback_number: args
+            .fallback_number
+            .as_deref()
+            .map(|n| number("fallback-number", n))
+            .transpose()?,
     })
 }
 
 /// An http(s) base URL without a trailing slash.
-fn base_url(url: &str) -> Result<String, CliError> {
+fn base_url(flag: &str, url: &str) -> Result<String, CliError> {
     let url = url.trim().trim_end_matches('/');
     let host = url
         .strip_prefix("https://")
@@ -137,7 +170,7 @@ fn base_url(url: &str) -> Result<String, CliError> {
     match host {
         Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(url.to_string()),
         _ => Err(CliError::Invalid(format!(
-            "--base-url: {url:?} is not an http(s) URL such as \
+            "--{flag}: {url:?} is not an http(s) URL such as \
              https://abc.execute-api.us-east-1.amazonaws.com"
         ))),
     }

@@ -63,6 +63,12 @@ pub struct Desired {
     pub reservation_timeout_secs: u32,
     /// How long a task waits in its skill's queue before the nobody queue.
     pub queue_timeout_secs: u32,
+    /// The stack's static fallback answers (output `FallbackBaseUrl`), no
+    /// trailing slash: Twilio turns to them when Homeline fails.
+    pub fallback_url: Option<String>,
+    /// FALLBACK_NUMBER (E.164): the voice fallback forwards callers there
+    /// before taking a message (the stack's `FallbackNumber` must match).
+    pub fallback_number: Option<String>,
 }
 
 impl Desired {
@@ -91,6 +97,50 @@ impl Desired {
             "assignment_callback_url",
             self.url(paths::ASSIGNMENT),
         )
+    }
+
+    /// The workflow's `FallbackAssignmentCallbackUrl`: a static reject with
+    /// the unavailable activity (docs/twilio.md, "Fallback URLs").
+    fn fallback_assignment_callback(&self) -> Option<Param> {
+        let base = self.fallback_url.as_ref()?;
+        Some(Param::text(
+            "FallbackAssignmentCallbackUrl",
+            "fallback_assignment_callback_url",
+            format!("{base}/assignment"),
+        ))
+    }
+
+    /// A number's `VoiceFallbackUrl` and `SmsFallbackUrl` (with their methods).
+    fn number_fallbacks(&self, sms: bool) -> Vec<Param> {
+        let Some(base) = &self.fallback_url else {
+            return Vec::new();
+        };
+        let voice = if self.fallback_number.is_some() {
+            "voice-forward"
+        } else {
+            "voice"
+        };
+        let mut params = vec![
+            Param::text(
+                "VoiceFallbackUrl",
+                "voice_fallback_url",
+                format!("{base}/{voice}"),
+            ),
+            Param::text("VoiceFallbackMethod", "voice_fallback_method", "POST"),
+        ];
+        if sms {
+            params.push(Param::text(
+                "SmsFallbackUrl",
+                "sms_fallback_url",
+                format!("{base}/sms"),
+            ));
+            params.push(Param::text(
+                "SmsFallbackMethod",
+                "sms_fallback_method",
+                "POST",
+            ));
+        }
+        params
     }
 
     /// The workflow configuration: each skill's queue while a worker of it is
@@ -135,12 +185,16 @@ impl Desired {
         if self.customer_number == self.worker_number {
             let mut both = voice(paths::INBOUND);
             both.extend(sms);
+            both.extend(self.number_fallbacks(true));
             vec![(self.customer_number.as_str(), both)]
         } else {
+            let mut customer = voice(paths::INBOUND);
+            customer.extend(self.number_fallbacks(false));
             let mut worker = voice(paths::INTAKE_VOICE);
             worker.extend(sms);
+            worker.extend(self.number_fallbacks(true));
             vec![
-                (self.customer_number.as_str(), voice(paths::INBOUND)),
+                (self.customer_number.as_str(), customer),
                 (self.worker_number.as_str(), worker),
             ]
         }
@@ -499,7 +553,10 @@ impl Provisioner {
                         field: "configuration",
                         want: Want::Json(configuration),
                     },
-                ],
+                ]
+                .into_iter()
+                .chain(desired.fallback_assignment_callback())
+                .collect::<Vec<_>>(),
             )
             .await?;
         let workflow_sid = workflow.sid.clone();
@@ -713,7 +770,46 @@ mod tests {
             worker_number: worker.into(),
             reservation_timeout_secs: Desired::reservation_timeout(20, 5),
             queue_timeout_secs: 120,
+            fallback_url: None,
+            fallback_number: None,
         }
+    }
+
+    #[test]
+    fn fallbacks_are_set_on_both_numbers_and_the_workflow() {
+        let mut two = desired("+15550000001", "+15550000002");
+        assert!(two.fallback_assignment_callback().is_none());
+        assert!(two.number_fallbacks(true).is_empty());
+        let base = "https://f.example.com/fallback";
+        two.fallback_url = Some(base.into());
+        let values = |params: &[Param]| -> Vec<(&'static str, String)> {
+            params.iter().map(|p| (p.name, p.form_value())).collect()
+        };
+        let numbers = two.number_webhooks();
+        let customer = values(&numbers[0].1);
+        let worker = values(&numbers[1].1);
+        for number in [&customer, &worker] {
+            assert!(number.contains(&("VoiceFallbackUrl", format!("{base}/voice"))));
+            assert!(number.contains(&("VoiceFallbackMethod", "POST".into())));
+        }
+        assert!(worker.contains(&("SmsFallbackUrl", format!("{base}/sms"))));
+        assert!(!customer.iter().any(|(name, _)| *name == "SmsFallbackUrl"));
+        assert_eq!(
+            two.fallback_assignment_callback().map(|p| p.form_value()),
+            Some(format!("{base}/assignment"))
+        );
+        two.fallback_number = Some("+15005550006".into());
+        let numbers = two.number_webhooks();
+        assert!(
+            values(&numbers[0].1).contains(&("VoiceFallbackUrl", format!("{base}/voice-forward")))
+        );
+        let one = Desired {
+            customer_number: "+15550000001".into(),
+            worker_number: "+15550000001".into(),
+            ..two
+        };
+        let shared = values(&one.number_webhooks()[0].1);
+        assert!(shared.contains(&("SmsFallbackUrl", format!("{base}/sms"))));
     }
 
     #[test]

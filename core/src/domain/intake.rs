@@ -7,21 +7,84 @@
 
 use crate::model::{Activity, WorkerProfile};
 
+/// A word Twilio answers itself on a long code, then passes on to the
+/// number's webhook (docs/twilio.md, "Carrier keywords"). Homeline never
+/// replies to one: Twilio already has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarrierKeyword {
+    /// STOP and its synonyms: Twilio blocks every later SMS to the sender.
+    OptOut,
+    /// START and its synonyms: Twilio lifts the block.
+    OptIn,
+    /// HELP and its synonyms.
+    Help,
+}
+
+/// Twilio's opt-out words.
+pub const OPT_OUT_WORDS: &[&str] = &[
+    "stop",
+    "stopall",
+    "unsubscribe",
+    "cancel",
+    "end",
+    "quit",
+    "revoke",
+    "optout",
+];
+/// Twilio's opt-in words.
+pub const OPT_IN_WORDS: &[&str] = &["start", "yes", "unstop"];
+/// Twilio's help words.
+pub const HELP_WORDS: &[&str] = &["help", "info"];
+
+impl CarrierKeyword {
+    /// Twilio matches a message that is the keyword alone (any case).
+    fn of_word(word: &str) -> Option<Self> {
+        if OPT_OUT_WORDS.contains(&word) {
+            Some(CarrierKeyword::OptOut)
+        } else if OPT_IN_WORDS.contains(&word) {
+            Some(CarrierKeyword::OptIn)
+        } else if HELP_WORDS.contains(&word) {
+            Some(CarrierKeyword::Help)
+        } else {
+            None
+        }
+    }
+
+    /// Twilio's `OptOutType` parameter (`STOP`, `START`, `HELP`), sent when
+    /// Advanced Opt-Out is on.
+    fn of_opt_out_type(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_uppercase().as_str() {
+            "STOP" => Some(CarrierKeyword::OptOut),
+            "START" => Some(CarrierKeyword::OptIn),
+            "HELP" => Some(CarrierKeyword::Help),
+            _ => None,
+        }
+    }
+}
+
 /// A worker's SMS, parsed. Case, spacing and commas do not matter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SmsCommand {
-    /// `on|online|start [skill...]`; an empty list reuses the last skills.
+    /// `on|online [skill...]`; an empty list reuses the last skills.
     On(Vec<String>),
-    /// `off|offline`. Never `stop`: carriers reserve it for opting out.
+    /// `off|offline`.
     Off,
     Status,
-    Help,
+    /// `menu`: the list of commands (HELP is Twilio's).
+    Menu,
+    /// A word Twilio answered already.
+    Carrier(CarrierKeyword),
     /// Anything else (including an empty body).
     Unknown,
 }
 
-/// Parses an SMS body: the first word is the command, the rest its skills.
-pub fn parse_sms(body: &str) -> SmsCommand {
+/// Parses an SMS: a carrier keyword (by Twilio's `OptOutType` when sent,
+/// else by a body that is the keyword alone), or else a command: the first
+/// word, the rest its skills.
+pub fn parse_sms(body: &str, opt_out_type: Option<&str>) -> SmsCommand {
+    if let Some(keyword) = opt_out_type.and_then(CarrierKeyword::of_opt_out_type) {
+        return SmsCommand::Carrier(keyword);
+    }
     let mut words = body
         .split(|c: char| c.is_whitespace() || c == ',')
         // People end texts with punctuation ("On sales!", "off.").
@@ -32,8 +95,13 @@ pub fn parse_sms(body: &str) -> SmsCommand {
         return SmsCommand::Unknown;
     };
     let rest: Vec<String> = words.collect();
+    if rest.is_empty()
+        && let Some(keyword) = CarrierKeyword::of_word(&command)
+    {
+        return SmsCommand::Carrier(keyword);
+    }
     match command.as_str() {
-        "on" | "online" | "start" => {
+        "on" | "online" => {
             let mut skills: Vec<String> = Vec::new();
             for skill in rest {
                 if !skills.contains(&skill) {
@@ -44,7 +112,7 @@ pub fn parse_sms(body: &str) -> SmsCommand {
         }
         "off" | "offline" if rest.is_empty() => SmsCommand::Off,
         "status" if rest.is_empty() => SmsCommand::Status,
-        "help" => SmsCommand::Help,
+        "menu" if rest.is_empty() => SmsCommand::Menu,
         _ => SmsCommand::Unknown,
     }
 }
@@ -54,6 +122,13 @@ pub fn parse_sms(body: &str) -> SmsCommand {
 pub enum SmsPlan {
     /// Answer with this text and change nothing.
     Reply(String),
+    /// Answer nothing and change nothing (Twilio answered the keyword).
+    Silent,
+    /// STOP: mark the profile SMS blocked and take the worker off duty at
+    /// once (Offline, rejecting pending reservations); answer nothing.
+    OptOut,
+    /// START: clear the SMS block, duty unchanged; answer nothing.
+    OptIn,
     /// Find or create the TaskRouter worker, make it Available with these skills.
     GoOnline(Vec<String>),
     /// Make the TaskRouter worker Offline, rejecting pending reservations.
@@ -62,16 +137,23 @@ pub enum SmsPlan {
 
 /// Decides what an SMS does. `profile` is `None` for a number that is not
 /// enrolled: it gets a refusal and nothing changes. `skills` are the
-/// configured skills (`SKILLS`), in menu order.
+/// configured skills (`SKILLS`), in menu order. A carrier keyword never gets
+/// a reply, from anyone.
 pub fn decide_sms(
     command: &SmsCommand,
     profile: Option<&WorkerProfile>,
     skills: &[String],
 ) -> SmsPlan {
     let Some(profile) = profile else {
-        return SmsPlan::Reply(replies::stranger());
+        return match command {
+            SmsCommand::Carrier(_) => SmsPlan::Silent,
+            _ => SmsPlan::Reply(replies::stranger()),
+        };
     };
     match command {
+        SmsCommand::Carrier(CarrierKeyword::OptOut) => SmsPlan::OptOut,
+        SmsCommand::Carrier(CarrierKeyword::OptIn) => SmsPlan::OptIn,
+        SmsCommand::Carrier(CarrierKeyword::Help) => SmsPlan::Silent,
         SmsCommand::On(asked) if asked.is_empty() => match known_skills(&profile.skills, skills) {
             last if last.is_empty() => SmsPlan::Reply(replies::which_skill(skills)),
             last => SmsPlan::GoOnline(last),
@@ -90,7 +172,7 @@ pub fn decide_sms(
         }
         SmsCommand::Off => SmsPlan::GoOffline,
         SmsCommand::Status => SmsPlan::Reply(replies::status(profile)),
-        SmsCommand::Help | SmsCommand::Unknown => SmsPlan::Reply(replies::help(skills)),
+        SmsCommand::Menu | SmsCommand::Unknown => SmsPlan::Reply(replies::help(skills)),
     }
 }
 
@@ -260,7 +342,7 @@ pub mod replies {
 
     pub fn help(skills: &[String]) -> String {
         fit(
-            "Homeline: text ON <skill> to take calls, OFF to stop, STATUS to check. Skills: ",
+            "Homeline: text ON <skill> to take calls, OFF to stop, STATUS to check, MENU for this list. Skills: ",
             skills,
             ".",
         )
@@ -441,16 +523,17 @@ mod tests {
                 "Online sales, support",
                 SmsCommand::On(skills(&["sales", "support"])),
             ),
-            ("start\tsupport\n", SmsCommand::On(skills(&["support"]))),
+            ("online\tsupport\n", SmsCommand::On(skills(&["support"]))),
+            // Twilio's keywords are not commands any more.
+            ("start support", SmsCommand::Unknown),
             ("on sales sales", SmsCommand::On(skills(&["sales"]))),
             ("On sales!", SmsCommand::On(skills(&["sales"]))),
             ("on", SmsCommand::On(vec![])),
             ("OFF", SmsCommand::Off),
             (" offline. ", SmsCommand::Off),
             ("Status", SmsCommand::Status),
-            ("help", SmsCommand::Help),
-            ("HELP me", SmsCommand::Help),
-            ("stop", SmsCommand::Unknown),
+            ("menu", SmsCommand::Menu),
+            ("HELP me", SmsCommand::Unknown),
             ("off sales", SmsCommand::Unknown),
             ("", SmsCommand::Unknown),
             ("   ", SmsCommand::Unknown),
@@ -458,15 +541,123 @@ mod tests {
             ("onsales", SmsCommand::Unknown),
         ];
         for (body, expected) in cases {
-            assert_eq!(parse_sms(body), expected, "{body:?}");
+            assert_eq!(parse_sms(body, None), expected, "{body:?}");
         }
     }
 
     #[test]
+    fn every_carrier_keyword_is_recognised_alone_in_any_case() {
+        use CarrierKeyword::{Help, OptIn, OptOut};
+        let lists = [
+            (OPT_OUT_WORDS, OptOut),
+            (OPT_IN_WORDS, OptIn),
+            (HELP_WORDS, Help),
+        ];
+        for (words, keyword) in lists {
+            for word in words {
+                for body in [word.to_string(), word.to_uppercase(), format!(" {word}. ")] {
+                    assert_eq!(
+                        parse_sms(&body, None),
+                        SmsCommand::Carrier(keyword),
+                        "{body:?}"
+                    );
+                }
+            }
+        }
+        let named = [
+            "STOP",
+            "STOPALL",
+            "UNSUBSCRIBE",
+            "CANCEL",
+            "END",
+            "QUIT",
+            "REVOKE",
+            "OPTOUT",
+            "START",
+            "YES",
+            "UNSTOP",
+            "HELP",
+            "INFO",
+        ];
+        for word in named {
+            assert!(
+                matches!(parse_sms(word, None), SmsCommand::Carrier(_)),
+                "{word}"
+            );
+        }
+        // Twilio's OptOutType wins over the body.
+        assert_eq!(
+            parse_sms("on sales", Some("STOP")),
+            SmsCommand::Carrier(OptOut)
+        );
+        assert_eq!(parse_sms("x", Some("start")), SmsCommand::Carrier(OptIn));
+        assert_eq!(parse_sms("on", Some("")), SmsCommand::On(vec![]));
+    }
+
+    #[test]
+    fn carrier_keywords_get_no_reply_and_stop_and_start_flip_the_block() {
+        let config = skills(&["sales"]);
+        let me = worker(&["sales"]);
+        let carrier = |k| SmsCommand::Carrier(k);
+        assert_eq!(
+            decide_sms(&carrier(CarrierKeyword::OptOut), Some(&me), &config),
+            SmsPlan::OptOut
+        );
+        assert_eq!(
+            decide_sms(&carrier(CarrierKeyword::OptIn), Some(&me), &config),
+            SmsPlan::OptIn
+        );
+        assert_eq!(
+            decide_sms(&carrier(CarrierKeyword::Help), Some(&me), &config),
+            SmsPlan::Silent
+        );
+        for keyword in [
+            CarrierKeyword::OptOut,
+            CarrierKeyword::OptIn,
+            CarrierKeyword::Help,
+        ] {
+            assert_eq!(
+                decide_sms(&carrier(keyword), None, &config),
+                SmsPlan::Silent
+            );
+        }
+    }
+
+    #[test]
+    fn no_reply_offers_a_word_twilio_intercepts() {
+        let intercepted: Vec<&str> = OPT_OUT_WORDS
+            .iter()
+            .chain(OPT_IN_WORDS)
+            .chain(HELP_WORDS)
+            .copied()
+            .collect();
+        let mut paused = worker(&["sales"]);
+        paused.activity = Some(Activity::Unavailable);
+        let config = skills(&["sales"]);
+        let texts = [
+            replies::help(&config),
+            replies::which_skill(&config),
+            replies::offline(),
+            replies::status(&paused),
+            replies::status(&worker(&[])),
+        ];
+        for text in texts {
+            // A command is offered as "text WORD" or "WORD to".
+            let words: Vec<String> = text
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_uppercase()))
+                .map(str::to_lowercase)
+                .collect();
+            for word in words {
+                assert!(!intercepted.contains(&word.as_str()), "{word}: {text}");
+            }
+        }
+    }
+    #[test]
     fn stranger_is_refused_whatever_they_send() {
         let config = skills(&["sales", "support"]);
-        for body in ["on sales", "off", "status", "help", "hi"] {
-            match decide_sms(&parse_sms(body), None, &config) {
+        for body in ["on sales", "off", "status", "menu", "hi"] {
+            match decide_sms(&parse_sms(body, None), None, &config) {
                 SmsPlan::Reply(text) => assert_eq!(text, replies::stranger()),
                 other => panic!("{body:?}: stranger got {other:?}"),
             }
@@ -476,7 +667,11 @@ mod tests {
     #[test]
     fn on_with_known_skills_goes_online() {
         let config = skills(&["sales", "support"]);
-        let plan = decide_sms(&parse_sms("on support sales"), Some(&worker(&[])), &config);
+        let plan = decide_sms(
+            &parse_sms("on support sales", None),
+            Some(&worker(&[])),
+            &config,
+        );
         assert_eq!(plan, SmsPlan::GoOnline(skills(&["support", "sales"])));
     }
 
@@ -511,7 +706,11 @@ mod tests {
     #[test]
     fn unknown_skill_changes_nothing_and_names_the_valid_ones() {
         let config = skills(&["sales", "support"]);
-        let plan = decide_sms(&parse_sms("on sales billing"), Some(&worker(&[])), &config);
+        let plan = decide_sms(
+            &parse_sms("on sales billing", None),
+            Some(&worker(&[])),
+            &config,
+        );
         let SmsPlan::Reply(text) = plan else {
             panic!("unknown skill must not change anything: {plan:?}");
         };
@@ -532,7 +731,7 @@ mod tests {
             decide_sms(&SmsCommand::Status, Some(&profile), &config),
             SmsPlan::Reply("Homeline: you are online for sales. Text OFF to stop.".into())
         );
-        for command in [SmsCommand::Help, SmsCommand::Unknown] {
+        for command in [SmsCommand::Menu, SmsCommand::Unknown] {
             let SmsPlan::Reply(text) = decide_sms(&command, Some(&profile), &config) else {
                 panic!("help must only reply");
             };
@@ -611,7 +810,7 @@ mod tests {
         );
         assert_eq!(
             replies::help(&skills(&["sales", "support"])),
-            "Homeline: text ON <skill> to take calls, OFF to stop, STATUS to check. Skills: sales, support."
+            "Homeline: text ON <skill> to take calls, OFF to stop, STATUS to check, MENU for this list. Skills: sales, support."
         );
     }
 

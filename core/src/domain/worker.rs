@@ -3,13 +3,20 @@
 //! TaskRouter and the worker's phone. `service::worker` executes it and is the
 //! only writer of profiles.
 //!
-//! The miss rule lives here once: at `threshold` consecutive misses the worker
-//! is taken out of rotation (Unavailable) and told once by SMS how to come
-//! back. Below it they go back to Available right after the reject (which used
-//! the unavailable activity). TaskRouter may then offer the same task to the
-//! same worker again if nobody else is free: that is wanted (they are the only
-//! one who can take it), and it is bounded, because every new miss counts
-//! towards the threshold.
+//! The miss rule lives here once. Every reject moves the worker to an
+//! unavailable activity (docs/twilio.md, "Reject advice"). At `threshold`
+//! consecutive misses the worker stays out of rotation (Unavailable) and is
+//! told once by SMS how to come back (`on`). Below it they go back to
+//! Available over REST once the reservation is settled (after the REST reject
+//! of a rung phone, or the reservation's timeout), never in the assignment
+//! answer. TaskRouter may then offer the same task to the same worker again if
+//! nobody else is free: that is wanted (they are the only one who can take
+//! it), and it is bounded, because every new miss counts towards the
+//! threshold. A phone that could not be rung at all is out of rotation at
+//! once: the next offer would fail the same way, in a loop.
+//!
+//! A worker who texted STOP (or whose SMS Twilio refused with 21610) is
+//! "SMS blocked": nothing texts them until they text START.
 
 use crate::model::{Activity, WorkerProfile};
 
@@ -26,6 +33,15 @@ pub enum WorkerEvent<'a> {
     OffDuty { worker_sid: Option<&'a str> },
     /// The worker missed an offered call.
     Missed { threshold: u32 },
+    /// The worker's phone could not be rung at all (no phone known, the call
+    /// could not be placed): a miss that takes them out of rotation at once.
+    Unreachable,
+    /// The worker texted STOP or a synonym, or Twilio refused an SMS to them
+    /// as unsubscribed (21610).
+    OptedOut,
+    /// The worker texted START or a synonym: SMS reach them again. Their
+    /// duty is unchanged; their next `on` puts them on it.
+    OptedIn,
     /// The worker took a call.
     Answered,
     /// TaskRouter reports the worker's activity.
@@ -94,23 +110,16 @@ pub fn decide(profile: &WorkerProfile, event: &WorkerEvent<'_>) -> Decision {
         WorkerEvent::OffDuty { worker_sid } => {
             Decision::write(went_offline(profile, *worker_sid), Vec::new())
         }
-        WorkerEvent::Missed { threshold } => {
+        WorkerEvent::Missed { threshold } => missed(profile, *threshold),
+        WorkerEvent::Unreachable => missed(profile, 0),
+        WorkerEvent::OptedOut | WorkerEvent::OptedIn => {
+            let blocked = *event == WorkerEvent::OptedOut;
+            if profile.sms_blocked == blocked {
+                return Decision::keep("SMS block already stored");
+            }
             let mut next = profile.clone();
-            next.misses = next.misses.saturating_add(1);
-            next.missed_total = next.missed_total.saturating_add(1);
-            // A worker who texted `off` meanwhile stays Offline, and is not told.
-            let offline = next.activity == Some(Activity::Offline);
-            let out_of_rotation = next.misses >= *threshold && !offline;
-            let activity = if out_of_rotation {
-                next.activity = Some(Activity::Unavailable);
-                Activity::Unavailable
-            } else if offline {
-                // The reject's activity must not stick.
-                Activity::Offline
-            } else {
-                Activity::Available
-            };
-            Decision::write(next, after_miss(activity, out_of_rotation))
+            next.sms_blocked = blocked;
+            Decision::write(next, Vec::new())
         }
         WorkerEvent::Answered => {
             let mut next = profile.clone();
@@ -140,18 +149,39 @@ pub fn decide(profile: &WorkerProfile, event: &WorkerEvent<'_>) -> Decision {
     }
 }
 
+/// A miss, counted; out of rotation from `out_at` consecutive misses.
+fn missed(profile: &WorkerProfile, out_at: u32) -> Decision {
+    let mut next = profile.clone();
+    next.misses = next.misses.saturating_add(1);
+    next.missed_total = next.missed_total.saturating_add(1);
+    // A worker who texted `off` meanwhile stays Offline, and is not told.
+    let offline = next.activity == Some(Activity::Offline);
+    let out_of_rotation = next.misses >= out_at && !offline;
+    let activity = if out_of_rotation {
+        next.activity = Some(Activity::Unavailable);
+        Activity::Unavailable
+    } else if offline {
+        // The reject's activity must not stick.
+        Activity::Offline
+    } else {
+        Activity::Available
+    };
+    let tell = out_of_rotation && !profile.sms_blocked;
+    Decision::write(next, after_miss(activity, out_of_rotation, tell))
+}
+
 /// A miss by a worker without a profile (removed from the roster meanwhile):
 /// nothing to count; the reject already took them out, so tell them.
 pub fn missed_without_profile() -> Vec<Intent> {
-    after_miss(Activity::Unavailable, true)
+    after_miss(Activity::Unavailable, true, true)
 }
 
-fn after_miss(activity: Activity, out_of_rotation: bool) -> Vec<Intent> {
+fn after_miss(activity: Activity, out_of_rotation: bool, tell: bool) -> Vec<Intent> {
     let mut intents = vec![Intent::MoveWorker(MoveWorker {
         activity,
         reject_pending: out_of_rotation,
     })];
-    if out_of_rotation {
+    if tell {
         intents.push(Intent::TextOutOfRotation);
     }
     intents
@@ -208,6 +238,15 @@ pub fn miss_sms(business_name: &str, skill: &str, reason: &str) -> String {
     format!(
         "{business_name}: you missed a {skill} call ({what}), so you will not get calls for now. \
          Text ON to this number to take calls again."
+    )
+}
+
+/// What a worker reads when a call was offered to them while Homeline could
+/// not record it (a state store outage): they are out of rotation until `on`.
+pub fn outage_sms(business_name: &str, skill: &str) -> String {
+    format!(
+        "{business_name}: a {skill} call could not be put through to you, so you will not get \
+         calls for now. Text ON to this number to take calls again."
     )
 }
 
@@ -274,6 +313,56 @@ mod tests {
             Some(Activity::Offline)
         );
         assert_eq!(d.intents, vec![moved(Activity::Offline, false)]);
+    }
+
+    #[test]
+    fn an_unreachable_phone_is_out_of_rotation_at_once_never_back_to_available() {
+        let d = decide(
+            &ana(0, Some(Activity::Available)),
+            &WorkerEvent::Unreachable,
+        );
+        let next = d.profile.expect("written");
+        assert_eq!((next.misses, next.missed_total), (1, 1));
+        assert_eq!(next.activity, Some(Activity::Unavailable));
+        assert_eq!(
+            d.intents,
+            vec![
+                moved(Activity::Unavailable, true),
+                Intent::TextOutOfRotation
+            ]
+        );
+        assert_eq!(activity_after_miss(Some(&d.intents)), Activity::Unavailable);
+        let offline = decide(&ana(0, Some(Activity::Offline)), &WorkerEvent::Unreachable);
+        assert_eq!(
+            activity_after_miss(Some(&offline.intents)),
+            Activity::Offline
+        );
+    }
+
+    #[test]
+    fn a_blocked_worker_is_taken_out_but_not_texted() {
+        let mut blocked = ana(1, Some(Activity::Available));
+        blocked.sms_blocked = true;
+        let d = decide(&blocked, &WorkerEvent::Missed { threshold: 2 });
+        assert_eq!(d.intents, vec![moved(Activity::Unavailable, true)]);
+        let d = decide(&blocked, &WorkerEvent::Unreachable);
+        assert_eq!(d.intents, vec![moved(Activity::Unavailable, true)]);
+    }
+
+    #[test]
+    fn opting_out_and_in_flips_the_sms_block_and_nothing_else() {
+        let on_duty = ana(0, Some(Activity::Available));
+        let out = decide(&on_duty, &WorkerEvent::OptedOut)
+            .profile
+            .expect("written");
+        assert!(out.sms_blocked);
+        assert_eq!(out.activity, Some(Activity::Available), "duty is intake's");
+        assert!(decide(&out, &WorkerEvent::OptedOut).profile.is_none());
+        let back = decide(&out, &WorkerEvent::OptedIn)
+            .profile
+            .expect("written");
+        assert_eq!(back, on_duty, "START clears the block, and only that");
+        assert!(decide(&back, &WorkerEvent::OptedIn).profile.is_none());
     }
 
     #[test]

@@ -224,10 +224,14 @@ pub async fn offer<S: Store>(app: &App<S>, attempt: Attempt, deadline: Deadline)
             return Answer::Pending;
         }
         Err(error) => {
-            // Without a record no callback could be trusted: pass the task on
-            // without blaming the worker for our outage.
+            // Without a record no callback could be trusted: pass the task
+            // on. The worker is not blamed (no miss counted) but goes
+            // Unavailable: back to Available, every worker would be offered
+            // the same task again and again while the outage lasts
+            // (docs/twilio.md, "Reject advice").
             tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the attempt");
-            return Answer::Reject(Activity::Available);
+            worker::not_recorded(app, &attempt, deadline).await;
+            return Answer::Reject(Activity::Unavailable);
         }
     }
     if attempt.phone.is_empty() {

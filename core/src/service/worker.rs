@@ -1,7 +1,8 @@
 //! The one writer of worker profiles: [`enroll`] creates one; [`apply`]
 //! reads it, lets [`worker::decide`] choose, and writes the result with a
 //! conditional write (retried on contention); the miss and answer services
-//! carry out the intents.
+//! carry out the intents. Every SMS to a worker goes through [`text`], which
+//! keeps to the worker's SMS block.
 
 use crate::app::App;
 use crate::deadline::Deadline;
@@ -54,22 +55,70 @@ pub async fn apply<S: WorkerStore>(
     .await
 }
 
+/// What became of an SMS to a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Texted {
+    /// Twilio took it; its message SID.
+    Sent(String),
+    /// Not sent: the worker is SMS blocked (as stored, or as Twilio just
+    /// answered with 21610, which is then stored).
+    Blocked,
+}
+
+/// Texts `body` to `to` from the business's number, unless `to` is a worker
+/// who is SMS blocked. A 21610 answer marks the profile blocked and is no
+/// error (nothing to retry). When the store cannot be read the SMS is sent
+/// anyway: Twilio refuses it if the number opted out.
+pub async fn text<S: Store>(
+    app: &App<S>,
+    to: &str,
+    body: &str,
+    deadline: Deadline,
+) -> Result<Texted, TwilioError> {
+    match app.store.get_worker(to).await {
+        Ok(Some(profile)) if profile.sms_blocked => {
+            tracing::info!(to, "worker is SMS blocked; not texted");
+            return Ok(Texted::Blocked);
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, to, "SMS block not read; texting anyway"),
+    }
+    match app
+        .twilio
+        .send_sms(&app.config.twilio.caller_id, to, body, deadline)
+        .await
+    {
+        Ok(message_sid) => Ok(Texted::Sent(message_sid)),
+        Err(error) if error.is_unsubscribed() => {
+            tracing::warn!(
+                to,
+                "Twilio reports the number unsubscribed; marking it SMS blocked"
+            );
+            if let Err(error) = apply(&app.store, to, &WorkerEvent::OptedOut).await {
+                tracing::error!(%error, to, "SMS block not stored");
+            }
+            Ok(Texted::Blocked)
+        }
+        Err(error) => Err(error),
+    }
+}
+
 /// Counts `attempt`'s miss on the worker's profile, once per attempt
 /// (`Ok(None)`: counted already), and returns what the miss rule asks for.
+/// `event` is [`WorkerEvent::Missed`] or [`WorkerEvent::Unreachable`].
 /// Store-only, so the assignment callback can use it inside its 5 s budget
 /// and put the activity in its reject instruction.
 pub async fn count_miss<S: Store>(
     app: &App<S>,
     attempt: &Attempt,
+    event: &WorkerEvent<'_>,
 ) -> Result<Option<Vec<Intent>>, StoreError> {
     let marker = Marker::MissCounted {
         reservation_sid: &attempt.reservation_sid,
     };
-    let threshold = app.config.misses_before_unavailable;
     // Any failure gives the claim back, so a retry can count it.
     at_most_once(&app.store, &marker, |_: &StoreError| true, async {
-        let missed = WorkerEvent::Missed { threshold };
-        match apply(&app.store, &attempt.phone, &missed).await? {
+        match apply(&app.store, &attempt.phone, event).await? {
             Some((_, decision)) => Ok(decision.intents),
             None => {
                 tracing::warn!(phone_known = false, reservation_sid = %attempt.reservation_sid,
@@ -90,7 +139,10 @@ pub async fn record_miss<S: Store>(
     reason: &str,
     deadline: Deadline,
 ) -> Result<(), MissError> {
-    let Some(intents) = count_miss(app, attempt).await? else {
+    let missed = WorkerEvent::Missed {
+        threshold: app.config.misses_before_unavailable,
+    };
+    let Some(intents) = count_miss(app, attempt, &missed).await? else {
         return Ok(());
     };
     let mut result = Ok(());
@@ -119,18 +171,22 @@ pub async fn record_miss<S: Store>(
     result
 }
 
-/// The assignment callback's miss: counted like any other, the worker told
-/// when out of rotation; returns the activity for the reject instruction.
+/// The assignment callback's miss: the phone could not be rung, so the
+/// worker is out of rotation at once and told how to come back; returns the
+/// (unavailable) activity for the reject instruction.
 pub async fn miss_in_answer<S: Store>(
     app: &App<S>,
     attempt: &Attempt,
     reason: &str,
     deadline: Deadline,
 ) -> Activity {
-    let intents = count_miss(app, attempt).await.unwrap_or_else(|error| {
-        tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not count the miss");
-        None
-    });
+    let unreachable = WorkerEvent::Unreachable;
+    let intents = count_miss(app, attempt, &unreachable)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not count the miss");
+            None
+        });
     if intents
         .as_deref()
         .is_some_and(|i| i.contains(&Intent::TextOutOfRotation))
@@ -142,6 +198,22 @@ pub async fn miss_in_answer<S: Store>(
     worker::activity_after_miss(intents.as_deref())
 }
 
+/// The assignment callback could not record the attempt (the state store
+/// failed): the reject leaves the worker Unavailable, nothing is counted,
+/// and they are texted once how to come back, when their phone is known
+/// and SMS works. Each outage offers a worker one task at most: Unavailable,
+/// they are offered nothing more until they text `on`.
+pub async fn not_recorded<S: Store>(app: &App<S>, attempt: &Attempt, deadline: Deadline) {
+    if attempt.phone.is_empty() {
+        return;
+    }
+    let body = worker::outage_sms(&app.config.business_name, &attempt.skill);
+    if let Err(error) = text(app, &attempt.phone, &body, deadline).await {
+        tracing::error!(%error, reservation_sid = %attempt.reservation_sid,
+            "could not text the worker how to come back");
+    }
+}
+
 /// Sends the one SMS telling a worker they are out of rotation and how to come back.
 async fn notify_out_of_rotation<S: Store>(
     app: &App<S>,
@@ -150,13 +222,7 @@ async fn notify_out_of_rotation<S: Store>(
     deadline: Deadline,
 ) -> Result<(), MissError> {
     let body = worker::miss_sms(&app.config.business_name, &attempt.skill, reason);
-    app.twilio
-        .send_sms(
-            &app.config.twilio.caller_id,
-            &attempt.phone,
-            &body,
-            deadline,
-        )
+    text(app, &attempt.phone, &body, deadline)
         .await
         .inspect_err(|error| {
             tracing::error!(%error, reservation_sid = %attempt.reservation_sid,

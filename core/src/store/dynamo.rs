@@ -318,6 +318,14 @@ impl Fields<'_> {
         }
     }
 
+    fn opt_bool(&self, name: &str) -> Result<Option<bool>, StoreError> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::Bool(v)) => Ok(Some(*v)),
+            Some(_) => Err(self.malformed(format!("`{name}` is not a boolean"))),
+        }
+    }
+
     fn number<T: FromStr>(&self, name: &str) -> Result<T, StoreError> {
         self.opt_number(name)?
             .ok_or_else(|| self.malformed(format!("`{name}` is missing")))
@@ -382,6 +390,12 @@ fn worker_item(profile: &WorkerProfile, version: u64) -> Item {
         "activity",
         profile.activity.map(|a| s(a.as_str())),
     );
+    // Absent for every profile written before the flag existed: not blocked.
+    put_opt(
+        &mut item,
+        "sms_blocked",
+        profile.sms_blocked.then_some(AttributeValue::Bool(true)),
+    );
     item
 }
 
@@ -396,6 +410,7 @@ fn worker_from(item: &Item) -> Result<WorkerProfile, StoreError> {
         misses: f.number("misses")?,
         answered_total: f.number("answered_total")?,
         missed_total: f.number("missed_total")?,
+        sms_blocked: f.opt_bool("sms_blocked")?.unwrap_or(false),
         version: f.number("version")?,
     })
 }

@@ -65,6 +65,12 @@ impl TwilioError {
         }
     }
 
+    /// Twilio refused an SMS because the recipient texted STOP (21610):
+    /// nothing reaches them until they text START; never retried.
+    pub fn is_unsubscribed(&self) -> bool {
+        self.code() == Some(UNSUBSCRIBED_RECIPIENT)
+    }
+
     /// Worth another try: Twilio was unreachable, overloaded or out of time.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -539,12 +545,21 @@ fn call_settled(status: u16, code: u32, _message: &str) -> bool {
     status == 404 || code == CALL_NOT_IN_PROGRESS
 }
 
-/// A reservation no longer pending, or a task no longer pending or reserved,
-/// answers 400 with a message about its state ("Cannot cancel task .. because
-/// it is not pending or reserved"; the reservation's exact code is
-/// unconfirmed, so the message decides); 404: it is gone.
-fn state_settled(status: u16, _code: u32, message: &str) -> bool {
-    status == 404 || (is_conflict_status(status) && mentions_settled_state(message))
+/// A reservation no longer pending, or a task no longer pending or reserved.
+/// Codes first: 404 / 20404 (gone) and the two codes Twilio documents for a
+/// reservation that is not pending (docs/twilio.md, "Reservation not
+/// pending"); no page ties a code to the REST update, where 20001 (Twilio's
+/// generic invalid-parameter code) is what is seen, so a 400 or 409 is also
+/// settled when its message names the state: either wording seen in the wild.
+fn state_settled(status: u16, code: u32, message: &str) -> bool {
+    if status >= 500 {
+        return false;
+    }
+    status == 404
+        || code == NOT_FOUND
+        || code == DIAL_QUEUE_NOT_PENDING
+        || code == DIAL_QUEUE_GONE
+        || (is_conflict_status(status) && mentions_settled_state(message))
 }
 
 /// A task that is not assigned or wrapping (any more) answers 400 "Cannot
@@ -565,6 +580,7 @@ fn mentions_settled_state(message: &str) -> bool {
         "not pending",
         "expected state",
         "not in a pending",
+        "not currently in a pending",
         "already",
     ]
     .iter()
@@ -573,6 +589,16 @@ fn mentions_settled_state(message: &str) -> bool {
 
 /// Twilio's code for updating a call that is no longer in progress.
 pub const CALL_NOT_IN_PROGRESS: u32 = 21220;
+/// "Attempt to send to unsubscribed recipient" (docs/twilio.md, "Carrier keywords").
+pub const UNSUBSCRIBED_RECIPIENT: u32 = 21610;
+/// Twilio's code for a resource that does not exist.
+pub const NOT_FOUND: u32 = 20404;
+/// The reservation was accepted, timed out, canceled, rejected or rescinded
+/// (docs/twilio.md, "Queue TwiML").
+pub const DIAL_QUEUE_NOT_PENDING: u32 = 14215;
+/// The reservation could not be found or was canceled / rescinded
+/// (docs/twilio.md, "Queue TwiML").
+pub const DIAL_QUEUE_GONE: u32 = 14217;
 
 impl TwilioError {
     /// Whether Twilio refused a create because the name is taken (409, or a
@@ -641,6 +667,13 @@ mod tests {
         assert!(!api(400).is_retryable());
         assert!(!api(404).is_retryable());
         assert!(!TwilioError::Decode("junk".into()).is_retryable());
+        let unsubscribed = TwilioError::Api {
+            status: 400,
+            code: UNSUBSCRIBED_RECIPIENT,
+            message: "Attempt to send to unsubscribed recipient".into(),
+        };
+        assert!(unsubscribed.is_unsubscribed() && !unsubscribed.is_retryable());
+        assert!(!api(400).is_unsubscribed());
     }
 
     #[test]
@@ -698,6 +731,41 @@ mod tests {
             500,
             20500,
             "Internal Server Error, not pending"
+        ));
+    }
+
+    #[test]
+    fn settled_reservations_are_recognised_by_code_first_then_by_either_wording() {
+        // The codes docs/twilio.md ("Reservation not pending") names for a
+        // reservation no longer pending, whatever the message says.
+        for code in [DIAL_QUEUE_NOT_PENDING, DIAL_QUEUE_GONE] {
+            assert!(state_settled(400, code, "Bad request"), "{code}");
+        }
+        assert!(state_settled(
+            404,
+            20404,
+            "The requested resource was not found"
+        ));
+        for wording in [
+            "Reservation WR1 is not in expected state [pending]",
+            "Reservation WR1 is not currently in a Pending state",
+            "Cannot cancel task WT1 because it is not pending or reserved.",
+        ] {
+            assert!(state_settled(400, 20001, wording), "{wording}");
+            assert!(state_settled(409, 20001, wording), "{wording}");
+        }
+        // 20001 is Twilio's generic invalid-parameter code: alone it settles nothing.
+        assert!(!state_settled(400, 20001, "Invalid parameter"));
+        assert!(!state_settled(
+            400,
+            20001,
+            "WorkerActivitySid is not a valid Activity"
+        ));
+        // A server error is retried, never taken for a settled state.
+        assert!(!state_settled(
+            503,
+            DIAL_QUEUE_NOT_PENDING,
+            "Service Unavailable"
         ));
     }
 

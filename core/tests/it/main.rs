@@ -10,5 +10,6 @@ mod store_contract;
 mod twiml_golden;
 
 mod local_stack {
+    mod sms_block;
     mod twilio_client;
 }

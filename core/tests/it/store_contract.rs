@@ -131,7 +131,7 @@ async fn worker_roundtrip<S: Store>(store: S) {
     assert_eq!(stored(store.put_worker(&full).await), Write::Applied);
     assert_eq!(
         stored(store.get_worker(&phone(1)).await),
-        Some(at_version(full, 1))
+        Some(at_version(full.clone(), 1))
     );
 
     // Fresh enrolment: no skills, no TaskRouter worker, no activity yet.
@@ -141,6 +141,20 @@ async fn worker_roundtrip<S: Store>(store: S) {
         stored(store.get_worker(&phone(2)).await),
         Some(at_version(bare, 1))
     );
+
+    // The SMS block is kept, and cleared again by the next full write.
+    let mut blocked = at_version(full, 1);
+    blocked.sms_blocked = true;
+    assert_eq!(stored(store.put_worker(&blocked).await), Write::Applied);
+    let read = stored(store.get_worker(&phone(1)).await).expect("stored");
+    assert!(read.sms_blocked);
+    let unblocked = WorkerProfile {
+        sms_blocked: false,
+        ..read
+    };
+    assert_eq!(stored(store.put_worker(&unblocked).await), Write::Applied);
+    let read = stored(store.get_worker(&phone(1)).await).expect("stored");
+    assert!(!read.sms_blocked);
 }
 
 async fn workers_listed_by_phone_and_nothing_else<S: Store>(store: S) {

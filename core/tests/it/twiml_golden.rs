@@ -266,3 +266,58 @@ fn canonical_comparison_sees_a_changed_attribute_text_or_element() {
     .expect("parses");
     assert_eq!(same, base);
 }
+
+/// The static fallback answers the stack publishes (template.yaml,
+/// `FallbackApi`) are the official library's output, verbatim: no Homeline
+/// code renders them, so the template must hold each fixture's text, and
+/// every answer it publishes must be a fixture (or the assignment reject).
+#[test]
+fn the_templates_fallback_answers_are_twilios_own_twiml() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let template = std::fs::read_to_string(root.join("template.yaml")).expect("template.yaml");
+    let dir = fixtures_dir().join("fallback");
+    let mut fixtures: Vec<String> = std::fs::read_dir(&dir)
+        .expect("fallback fixtures")
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            (path.extension()? == "xml").then(|| std::fs::read_to_string(path).ok())?
+        })
+        .collect();
+    fixtures.sort();
+    assert_eq!(fixtures.len(), 4, "{}", dir.display());
+    for fixture in &fixtures {
+        let xml = fixture.trim_end();
+        canonical(xml).unwrap_or_else(|e| panic!("fixture does not parse ({e}): {xml}"));
+        // Single-quoted YAML: an apostrophe would be doubled.
+        assert!(
+            !xml.contains('\'') && template.contains(&format!("'{xml}'")),
+            "template.yaml lacks the fallback answer {xml}"
+        );
+    }
+    let published: Vec<&str> = template
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("text/xml: "))
+        .map(|value| value.trim_start_matches("!Sub ").trim_matches('\''))
+        .collect();
+    assert_eq!(published.len(), fixtures.len(), "{published:?}");
+    for document in published {
+        assert!(
+            fixtures.iter().any(|f| f.trim_end() == document),
+            "not a golden fixture: {document}"
+        );
+    }
+    // TaskRouter's fallback gets a reject with the unavailable activity
+    // (docs/twilio.md, "Fallback URLs"); CloudFormation fills in the SID.
+    let reject = template
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("application/json: !Sub '"))
+        .and_then(|value| value.strip_suffix('\''))
+        .expect("the assignment fallback");
+    let reject: serde_json::Value =
+        serde_json::from_str(&reject.replace("${TwilioActivityUnavailableSid}", ACTIVITY))
+            .expect("JSON");
+    assert_eq!(
+        reject,
+        json!({"instruction": "reject", "activity_sid": ACTIVITY})
+    );
+}

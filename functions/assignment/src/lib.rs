@@ -164,6 +164,22 @@ mod tests {
         assert_eq!(attempt.caller_call_sid, Some(sid("CA", 9)));
     }
 
+    /// A state store that cannot be reached (nothing listens on port 9):
+    /// the attempt cannot be recorded, the worker must still go Unavailable,
+    /// or every worker is offered the task again and again while it lasts.
+    #[tokio::test]
+    async fn a_store_outage_rejects_with_the_unavailable_activity() {
+        let store = homeline_core::store::DynamoStore::local("http://127.0.0.1:9", "outage");
+        let app = App::new(test_config(&[]), store);
+        let response = handle(app, request(r#"{"contact_uri":"+15551230001"}"#)).await;
+        assert_eq!(response.status().as_u16(), 200);
+        let body: Value = serde_json::from_str(&body_text(&response)).expect("test setup");
+        assert_eq!(
+            body,
+            json!({"instruction": "reject", "activity_sid": ACTIVITY_UNAVAILABLE})
+        );
+    }
+
     #[tokio::test]
     async fn a_repeated_callback_answers_empty_without_calling_again() {
         // The client points at a closed port: any Twilio request would fail

@@ -23,7 +23,7 @@ use homeline_core::domain::inbound::{
 use homeline_core::domain::intake::prompts;
 use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::model::Voicemail;
-use homeline_core::service;
+use homeline_core::service::{self, worker::Texted};
 use homeline_core::store::{Marker, Store, StoreError, at_most_once, now_secs};
 use homeline_core::twilio::TwilioError;
 use homeline_core::twiml::{Enqueue, Gather, Play, Record, Response as Twiml};
@@ -329,15 +329,19 @@ async fn announce<S: Store>(
     deadline: Deadline,
 ) -> bool {
     let marker = Marker::VoicemailAnnounced { recording_sid, to };
+    // A worker who texted STOP is not texted (and not retried).
     let send = async {
-        app.twilio
-            .send_sms(&app.config.twilio.caller_id, to, text, deadline)
+        service::worker::text(app, to, text, deadline)
             .await
             .map_err(AnnounceError::Twilio)
     };
     match at_most_once(&app.store, &marker, |_| true, send).await {
-        Ok(Some(message_sid)) => {
+        Ok(Some(Texted::Sent(message_sid))) => {
             tracing::info!(to, message_sid, "voicemail announced");
+            true
+        }
+        Ok(Some(Texted::Blocked)) => {
+            tracing::info!(to, "voicemail not announced: SMS blocked");
             true
         }
         Ok(None) => true,

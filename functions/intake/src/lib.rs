@@ -1,7 +1,12 @@
 //! `intake`: the worker line's SMS and voice webhooks. An enrolled worker
-//! texts `on sales` / `off` / `status` / `help`, or calls and uses a key
+//! texts `on sales` / `off` / `status` / `menu`, or calls and uses a key
 //! menu; Homeline finds or creates their TaskRouter worker, sets its activity
 //! and attributes, keeps the profile in the table and confirms.
+//!
+//! Twilio answers its carrier keywords (STOP, START, HELP and synonyms)
+//! itself and passes them on: they get an empty answer. STOP takes the
+//! worker off duty and marks them SMS blocked; START lifts the block. A
+//! blocked worker's commands are carried out without a reply.
 //!
 //! Routes: `POST /intake/sms`, `POST /intake/voice`, `POST /intake/voice/menu`,
 //! `POST /intake/voice/skill` (the last two carry a signed `attempt` query).
@@ -78,41 +83,60 @@ async fn sms<S: Store>(
         .param("Body")
         .ok_or_else(|| Rejection::BadRequest("missing parameter Body".into()))?;
     let message_sid = request.param("MessageSid").unwrap_or_default();
-    let command = domain::parse_sms(body);
+    let command = domain::parse_sms(body, request.param("OptOutType"));
+    let silent = matches!(command, domain::SmsCommand::Carrier(_));
     let reply = match sms_reply(app, phone.as_deref(), &command, deadline).await {
         Ok(reply) => reply,
         Err(error) => {
             tracing::error!(message_sid, %error, "intake SMS could not be applied");
-            replies::try_again()
+            (!silent).then(replies::try_again)
         }
     };
-    tracing::info!(message_sid, command = ?command, "intake SMS answered");
-    Ok(http::twiml(twiml::Response::new().message(reply).to_xml()))
+    tracing::info!(message_sid, command = ?command, replied = reply.is_some(), "intake SMS answered");
+    let answer = match reply {
+        Some(text) => twiml::Response::new().message(text),
+        None => twiml::Response::new(),
+    };
+    Ok(http::twiml(answer.to_xml()))
 }
 
+/// The reply to a worker's SMS; `None`: no reply at all (a carrier keyword,
+/// or a worker who is SMS blocked).
 async fn sms_reply<S: Store>(
     app: &App<S>,
     phone: Option<&str>,
     command: &domain::SmsCommand,
     deadline: Deadline,
-) -> Result<String, IntakeError> {
+) -> Result<Option<String>, IntakeError> {
     let profile = enrolled(app, phone).await?;
     let plan = domain::decide_sms(command, profile.as_ref(), &app.config.skills);
-    Ok(match (plan, profile) {
-        (SmsPlan::Reply(text), _) => text,
+    let blocked = profile.as_ref().is_some_and(|p| p.sms_blocked);
+    let reply = match (plan, profile) {
+        (SmsPlan::Reply(text), _) => Some(text),
+        (SmsPlan::Silent, _) => None,
         (SmsPlan::GoOnline(skills), Some(profile)) => {
             let first = domain::is_first_online(&profile);
             roster::go_online(app, &profile, &skills, deadline).await?;
             let save_number = first.then_some(app.config.twilio.caller_id.as_str());
-            replies::online(&skills, save_number)
+            Some(replies::online(&skills, save_number))
         }
         (SmsPlan::GoOffline, Some(profile)) => {
             roster::go_offline(app, &profile, deadline).await?;
-            replies::offline()
+            Some(replies::offline())
+        }
+        (SmsPlan::OptOut, Some(profile)) => {
+            roster::opt_out(app, &profile, deadline).await?;
+            None
+        }
+        (SmsPlan::OptIn, Some(profile)) => {
+            roster::opt_in(app, &profile).await?;
+            None
         }
         // `decide_sms` plans no change for a stranger; refuse all the same.
-        (_, None) => replies::stranger(),
-    })
+        (_, None) => Some(replies::stranger()),
+    };
+    // Twilio would refuse a reply to a number that opted out (21610).
+    Ok(reply.filter(|_| !blocked))
 }
 
 async fn voice<S: Store>(

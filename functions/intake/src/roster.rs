@@ -138,6 +138,26 @@ pub async fn go_offline<S: Store>(
     save(app, &profile.phone, &off_duty).await
 }
 
+/// STOP from a worker: the profile is marked SMS blocked first (so nothing
+/// texts them from now on, even if TaskRouter fails below), then they go off
+/// duty at once (Offline, pending reservations rejected).
+pub async fn opt_out<S: Store>(
+    app: &App<S>,
+    profile: &WorkerProfile,
+    deadline: Deadline,
+) -> Result<(), IntakeError> {
+    save(app, &profile.phone, &WorkerEvent::OptedOut).await?;
+    tracing::info!(phone = %profile.phone, "worker opted out of SMS; taking them off duty");
+    go_offline(app, profile, deadline).await
+}
+
+/// START from a worker: SMS reach them again; their duty is unchanged
+/// (their next `on` puts them on duty).
+pub async fn opt_in<S: Store>(app: &App<S>, profile: &WorkerProfile) -> Result<(), IntakeError> {
+    tracing::info!(phone = %profile.phone, "worker opted in to SMS again");
+    save(app, &profile.phone, &WorkerEvent::OptedIn).await
+}
+
 /// Records the change on the profile through the profile's one writer.
 async fn save<S: Store>(
     app: &App<S>,

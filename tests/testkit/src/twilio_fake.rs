@@ -213,6 +213,8 @@ struct State {
     reservations: HashMap<String, FakeReservation>,
     tasks: HashMap<String, String>,
     calls: HashMap<String, FakeCall>,
+    /// Numbers that texted STOP: Twilio refuses every SMS to them (21610).
+    opted_out: Vec<String>,
 }
 
 struct Inner {
@@ -435,6 +437,13 @@ impl TwilioFake {
 
     pub fn task_status(&self, task_sid: &str) -> Option<String> {
         self.inner.state().tasks.get(task_sid).cloned()
+    }
+
+    /// `phone` texted STOP to the business's number: from now on every SMS
+    /// to it fails as Twilio's does, with 21610 (docs/twilio.md, "Carrier
+    /// keywords").
+    pub fn opt_out(&self, phone: &str) {
+        self.inner.state().opted_out.push(phone.to_string());
     }
 
     /// Sets a call's status (`ringing`, `in-progress`, `completed`, ...).
@@ -815,6 +824,9 @@ impl State {
         let Some(body) = first(form, "Body") else {
             return Answer::error(400, 21602, "Message body is required.");
         };
+        if self.opted_out.iter().any(|phone| phone == to) {
+            return Answer::error(400, 21610, "Attempt to send to unsubscribed recipient");
+        }
         let sid = self.new_sid("SM");
         Answer::json(
             201,
@@ -970,10 +982,9 @@ impl State {
             return Answer::error(
                 400,
                 20001,
-                &format!(
-                    "Reservation {sid} is not in expected state [pending] to be {wanted}; \
-                     it is {current}"
-                ),
+                // The less convenient of the wordings seen (docs/twilio.md,
+                // "Reservation not pending"): no "expected state" in it.
+                &format!("Reservation {sid} is not currently in a Pending state; it is {current}"),
             );
         }
         reservation.status = wanted.to_string();

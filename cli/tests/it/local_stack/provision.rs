@@ -859,3 +859,51 @@ async fn an_available_activity_that_is_not_available_stops_provisioning() {
         twilio.writes()
     );
 }
+
+#[tokio::test]
+async fn fallbacks_point_both_numbers_and_the_workflow_at_the_static_answers() {
+    let twilio = Stand::start().await;
+    let fallback = "https://fb.execute-api.us-east-1.amazonaws.com/fallback";
+    let flags = [
+        "--worker-number",
+        "(500) 555-0007",
+        "--fallback-url",
+        fallback,
+        "--fallback-number",
+        "+15005550010",
+    ];
+    let run = twilio.provision(&flags).await.ok();
+    let customer = twilio.number(CUSTOMER);
+    let worker = twilio.number(WORKER);
+    for number in [&customer, &worker] {
+        assert_eq!(
+            number["voice_fallback_url"],
+            format!("{fallback}/voice-forward")
+        );
+        assert_eq!(number["voice_fallback_method"], "POST");
+    }
+    assert_eq!(worker["sms_fallback_url"], format!("{fallback}/sms"));
+    assert_eq!(worker["sms_fallback_method"], "POST");
+    let workflow = twilio.named("/Workflows", "Homeline");
+    assert_eq!(
+        workflow["fallback_assignment_callback_url"],
+        format!("{fallback}/assignment")
+    );
+    assert!(
+        run.stdout.contains("FallbackNumber=+15005550010"),
+        "{}",
+        run.stdout
+    );
+    twilio.assert_spec_valid();
+
+    twilio.clear_requests();
+    twilio.provision(&flags).await.ok();
+    assert!(twilio.writes().is_empty(), "{:#?}", twilio.writes());
+
+    let missing = twilio.provision(&[]).await.ok();
+    assert!(
+        missing.stderr.contains("--fallback-url"),
+        "{}",
+        missing.stderr
+    );
+}

@@ -122,7 +122,7 @@ async fn status_help_and_unknown_skill_only_reply() {
         xml.contains("<Message>Homeline: you are offline. Text ON to take calls."),
         "{xml}"
     );
-    for body in ["help", "what?", ""] {
+    for body in ["menu", "what?", ""] {
         let (status, xml) = answer(&app, sms(ANA, body)).await;
         assert_eq!(status, 200);
         assert!(xml.contains("Skills: sales, support."), "{body:?}: {xml}");
@@ -191,4 +191,24 @@ async fn voice_status_then_the_menu_again() {
     let xml = step(&app, "/intake/voice/menu", "2", Some("3")).await;
     assert!(xml.contains("<Say>You are offline.</Say>"), "{xml}");
     assert!(xml.contains("/intake/voice/menu?attempt=1"), "{xml}");
+}
+
+#[tokio::test]
+async fn stop_is_never_answered_and_blocks_first_even_when_taskrouter_is_down() {
+    let app = app_with_ana().await;
+    let (status, xml) = answer(&app, sms(ANA, "STOP")).await;
+    assert_eq!((status, xml.contains("<Message")), (200, false), "{xml}");
+    assert!(
+        ana(&app).await.sms_blocked,
+        "stored before TaskRouter failed"
+    );
+    let (_, xml) = answer(&app, sms(ANA, "help")).await;
+    assert!(!xml.contains("<Message"), "{xml}");
+    let (_, xml) = answer(&app, sms(ANA, "status")).await;
+    assert!(!xml.contains("<Message"), "blocked: no reply: {xml}");
+    let (_, xml) = answer(&app, sms(ANA, "start")).await;
+    assert!(!xml.contains("<Message"), "{xml}");
+    let ana = ana(&app).await;
+    assert!(!ana.sms_blocked);
+    assert_eq!(ana.activity, Some(Activity::Offline));
 }

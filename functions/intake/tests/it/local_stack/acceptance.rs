@@ -108,7 +108,7 @@ fn message(xml: &str) -> String {
 async fn stranger_sms_and_call_are_refused_with_no_writes_and_no_twilio_calls() {
     let rig = rig(&["sales"]).await;
     let before = rig.table_items().await;
-    for body in ["on sales", "off", "status", "help"] {
+    for body in ["on sales", "off", "status", "menu"] {
         let xml = rig.sms(STRANGER, body).await;
         assert!(
             message(&xml).starts_with("This number is not on the Homeline roster"),
@@ -271,11 +271,11 @@ async fn unknown_skill_and_unknown_command_change_nothing() {
         message(&xml),
         "Unknown skill billing. Nothing changed. Skills: sales, support."
     );
-    for body in ["stop", "hello", "help"] {
+    for body in ["hello", "menu", "help me", "start sales"] {
         let xml = rig.sms(ANA, body).await;
         assert_eq!(
             message(&xml),
-            "Homeline: text ON <skill> to take calls, OFF to stop, STATUS to check. Skills: sales, support.",
+            "Homeline: text ON <skill> to take calls, OFF to stop, STATUS to check, MENU for this list. Skills: sales, support.",
             "{body}"
         );
     }
@@ -493,4 +493,91 @@ async fn going_online_clears_the_miss_count() {
     let ana = rig.ana().await;
     assert_eq!((ana.misses, ana.missed_total), (0, 5));
     assert_eq!(ana.activity, Some(Activity::Available));
+}
+
+/// Every word Twilio intercepts (docs/twilio.md, "Carrier keywords").
+const CARRIER_KEYWORDS: [&str; 13] = [
+    "STOP",
+    "stopall",
+    "Unsubscribe",
+    "cancel",
+    "END",
+    "quit",
+    "revoke",
+    "optout",
+    "START",
+    "yes",
+    "unstop",
+    "HELP",
+    "info",
+];
+
+/// An empty `<Response/>`: no second reply after Twilio's own.
+fn assert_no_reply(xml: &str, body: &str) {
+    assert!(!xml.contains("<Message"), "{body}: {xml}");
+    assert!(xml.contains("<Response"), "{body}: {xml}");
+}
+
+#[tokio::test]
+async fn no_carrier_keyword_gets_a_reply_from_anyone() {
+    let rig = rig(&["sales"]).await;
+    for body in CARRIER_KEYWORDS {
+        assert_no_reply(&rig.sms(STRANGER, body).await, body);
+        assert_no_reply(&rig.sms(ANA, body).await, body);
+    }
+    // START did not put Ana on duty, and no SMS went out over REST.
+    assert_ne!(rig.ana().await.activity, Some(Activity::Available));
+    assert!(rig.twilio.requests_for(Route::SendMessage).is_empty());
+    // Twilio's OptOutType decides when it is sent, whatever the body.
+    let typed = events::form_request(
+        "/intake/sms",
+        &[],
+        &[
+            ("MessageSid", common::MESSAGE_SID),
+            ("From", ANA),
+            ("To", CALLER_ID),
+            ("Body", "Stop texting me"),
+            ("OptOutType", "STOP"),
+        ],
+    );
+    let (status, xml) = answer(&rig.app, typed).await;
+    assert_eq!(status, 200);
+    assert_no_reply(&xml, "OptOutType=STOP");
+    assert!(rig.ana().await.sms_blocked);
+}
+
+#[tokio::test]
+async fn stop_takes_the_worker_off_duty_at_once_and_blocks_sms_until_start() {
+    let rig = rig(&["sales"]).await;
+    rig.sms(ANA, "on sales").await;
+    let worker_sid = rig.ana().await.worker_sid.expect("worker SID");
+
+    assert_no_reply(&rig.sms(ANA, "Stop").await, "Stop");
+    let updates = rig.twilio.worker_updates();
+    let off = updates.last().expect("update");
+    assert_eq!(off.path_sid("Workers"), Some(worker_sid.as_str()));
+    assert_eq!(off.param("ActivitySid"), Some(ACTIVITY_OFFLINE));
+    assert_eq!(off.param("RejectPendingReservations"), Some("true"));
+    let ana = rig.ana().await;
+    assert!(ana.sms_blocked);
+    assert_eq!(ana.activity, Some(Activity::Offline));
+
+    // Blocked: commands still work, without a reply Twilio would refuse.
+    assert_no_reply(&rig.sms(ANA, "status").await, "status");
+
+    let before = rig.twilio.worker_updates().len();
+    assert_no_reply(&rig.sms(ANA, "start").await, "start");
+    let ana = rig.ana().await;
+    assert!(!ana.sms_blocked);
+    assert_eq!(ana.activity, Some(Activity::Offline), "START is no `on`");
+    assert_eq!(
+        rig.twilio.worker_updates().len(),
+        before,
+        "TaskRouter untouched"
+    );
+
+    let xml = rig.sms(ANA, "on").await;
+    assert_eq!(message(&xml), "You're online for sales. Text OFF to stop.");
+    rig.assert_online_for(&["sales"]).await;
+    rig.twilio.assert_spec_valid();
 }
