@@ -35,6 +35,7 @@ pub async fn record_miss<S: Store>(
     let Some(counted) = count_miss(app, attempt).await? else {
         return Ok(());
     };
+    crate::metrics::emit(crate::metrics::Metric::Miss { reason });
     let activities = &app.config.activities;
     let activity_sid = if counted.out_of_rotation {
         &activities.unavailable

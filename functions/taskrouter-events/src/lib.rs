@@ -17,6 +17,7 @@ use std::time::Duration;
 use homeline_core::domain::events::{self, ReservationEnd, TaskRouterEvent};
 use homeline_core::domain::inbound::GENERAL_MAILBOX;
 use homeline_core::http;
+use homeline_core::metrics::{self, Metric, VoicemailReason};
 use homeline_core::miss::MissError;
 use homeline_core::model::{Activity, Attempt, AttemptChange, AttemptState};
 use homeline_core::store::{Marker, Store, StoreError, Write, at_most_once};
@@ -123,6 +124,7 @@ async fn nobody_available<S: Store>(
             once(app, Marker::NobodyRedirected { task_sid }, async {
                 let settled = app.twilio.update_call(call_sid, &redirect, deadline).await?;
                 tracing::info!(task_sid, call_sid, ?settled, skill = %mailbox, "caller sent to voicemail");
+                metrics::emit(Metric::Voicemail(VoicemailReason::NobodyOnDuty));
                 Ok(())
             })
             .await?;

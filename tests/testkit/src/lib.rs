@@ -5,6 +5,8 @@
 pub mod dynamo;
 pub mod events;
 pub mod fixtures;
+pub mod metrics;
+pub mod secrets_manager;
 pub mod spec;
 pub mod twilio_fake;
 
