@@ -7,7 +7,7 @@ STACK := scripts/local-stack.sh
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: ## install the local stack (DynamoDB Local, Prism, Twilio specs, cargo-lambda, cfn-lint) into .local/
+setup: ## install the local stack (DynamoDB Local, Prism, Twilio specs, cargo-lambda, cfn-lint, sam, checkov) into .local/
 	$(STACK) install
 
 test: setup lint-template fmt-check clippy ## template lint, format check, clippy, then every test against the real local stack
