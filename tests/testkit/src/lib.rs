@@ -6,6 +6,7 @@ pub mod dynamo;
 pub mod events;
 pub mod fixtures;
 pub mod metrics;
+pub mod provisioning;
 pub mod secrets_manager;
 pub mod spec;
 pub mod twilio_fake;
