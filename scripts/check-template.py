@@ -4,7 +4,8 @@
 - its HTTP API routes are exactly the routes `make dev` serves
   (`[workspace.metadata.lambda.watch.router]` in Cargo.toml), each to the
   same binary;
-- every function builds a binary of a crate under functions/, and every such
+- every function (AWS::Serverless::Function or AWS::Lambda::Function)
+  builds a binary of a crate under functions/, and every such
   crate has a function, named after it (`amd-result` is AmdResultFunction:
   sam build's artifact folders are found by that name);
 - the functions' environment sets exactly the variables core/src/config.rs
@@ -76,10 +77,12 @@ def main():
     resources = template["Resources"]
     problems = []
 
+    # The webhook functions, and the provisioner (a plain Lambda function
+    # outside Globals), each built from a crate's binary.
     binaries = {
         name: r["Metadata"]["BuildProperties"]["Binary"]
         for name, r in resources.items()
-        if r["Type"] == "AWS::Serverless::Function"
+        if r["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function")
     }
     crates = {p.parent.name for p in (ROOT / "functions").glob("*/Cargo.toml")}
     for name, binary in binaries.items():

@@ -4,77 +4,20 @@
 //! Local, the answer PUT to a local server standing in for the pre-signed URL.
 //! Run under `scripts/local-stack.sh run -- cargo test -p provisioner`.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::Method;
 use homeline_core::Deadline;
 use homeline_provision::custom_resource::Setup;
 use homeline_provision::takeover::Takeovers;
 use serde_json::{Value, json};
 use testkit::provisioning::{CUSTOMER, ProvisioningStandIn, WORKER};
+use testkit::response_url::{self, ResponseUrl};
 
 const BASE: &str = "https://abc.execute-api.us-east-1.amazonaws.com";
 const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/homeline/00000000-0000-0000-0000-000000000001";
 const DEMO_VOICE: &str = "https://demo.twilio.com/welcome/voice/";
 const DEMO_SMS: &str = "https://demo.twilio.com/welcome/sms/reply";
-
-/// What CloudFormation would receive at the pre-signed URL.
-#[derive(Debug, Clone)]
-struct Put {
-    method: Method,
-    path: String,
-    content_type: Option<String>,
-    body: Value,
-}
-
-/// A local server standing in for the pre-signed S3 URL.
-struct ResponseUrl {
-    url: String,
-    puts: Arc<Mutex<Vec<Put>>>,
-}
-
-impl ResponseUrl {
-    async fn start() -> Self {
-        let puts = Arc::new(Mutex::new(Vec::new()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1");
-        let addr = listener.local_addr().expect("local address");
-        let app = Router::new().fallback(record).with_state(Arc::clone(&puts));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self {
-            url: format!("http://{addr}/cloudformation-response?X-Amz-Signature=test"),
-            puts,
-        }
-    }
-
-    fn puts(&self) -> Vec<Put> {
-        self.puts.lock().expect("puts").clone()
-    }
-}
-
-async fn record(
-    State(puts): State<Arc<Mutex<Vec<Put>>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    puts.lock().expect("puts").push(Put {
-        method,
-        path: uri.path().to_string(),
-        content_type: headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-    });
-    StatusCode::OK
-}
 
 struct World {
     twilio: ProvisioningStandIn,
@@ -152,7 +95,7 @@ impl World {
         assert_eq!(puts.len(), before + 1, "one answer per request: {puts:#?}");
         let put = puts[before].clone();
         assert_eq!(put.method, Method::PUT);
-        assert_eq!(put.path, "/cloudformation-response");
+        assert_eq!(put.path, response_url::PATH);
         assert_eq!(
             put.content_type, None,
             "the URL is signed without a Content-Type"

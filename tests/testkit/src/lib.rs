@@ -7,6 +7,7 @@ pub mod events;
 pub mod fixtures;
 pub mod metrics;
 pub mod provisioning;
+pub mod response_url;
 pub mod secrets_manager;
 pub mod spec;
 pub mod twilio_fake;
