@@ -251,6 +251,9 @@ async fn cannot_place<S: Store>(
         tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not count the miss");
         None
     });
+    if count.is_some() {
+        homeline_core::metrics::emit(homeline_core::metrics::Metric::Miss { reason });
+    }
     let activity = match count {
         Some(c) if !c.out_of_rotation && c.went_offline => &activities.offline,
         Some(c) if !c.out_of_rotation => &activities.available,
