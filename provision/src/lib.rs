@@ -370,6 +370,36 @@ const ACTIVITIES: [(&str, bool); 3] = [
     ("Unavailable", false),
 ];
 
+/// Twilio accepts only GET and POST; an unset method was Twilio's POST.
+fn method_or_post(method: &str) -> String {
+    if method.eq_ignore_ascii_case("GET") {
+        "GET".into()
+    } else {
+        "POST".into()
+    }
+}
+
+/// A number's voice and SMS webhooks as they were before Homeline.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NumberWebhooks {
+    pub sid: String,
+    pub phone_number: String,
+    pub voice_url: String,
+    pub voice_method: String,
+    pub sms_url: String,
+    pub sms_method: String,
+}
+
+impl NumberWebhooks {
+    /// Whether these are Homeline's own webhooks under `base_url` (the number
+    /// was taken over before): nothing of the business's to give back.
+    pub fn are_homeline_s(&self, base_url: &str) -> bool {
+        [&self.voice_url, &self.sms_url]
+            .iter()
+            .any(|url| url.starts_with(&format!("{base_url}/")))
+    }
+}
+
 /// Provisions through one client; a dry run only reads.
 pub struct Provisioner {
     client: TwilioClient,
@@ -478,39 +508,7 @@ impl Provisioner {
         }
         Ok(numbers)
     }
-}
 
-/// Twilio accepts only GET and POST; an unset method was Twilio's POST.
-fn method_or_post(method: &str) -> String {
-    if method.eq_ignore_ascii_case("GET") {
-        "GET".into()
-    } else {
-        "POST".into()
-    }
-}
-
-/// A number's voice and SMS webhooks as they were before Homeline.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct NumberWebhooks {
-    pub sid: String,
-    pub phone_number: String,
-    pub voice_url: String,
-    pub voice_method: String,
-    pub sms_url: String,
-    pub sms_method: String,
-}
-
-impl NumberWebhooks {
-    /// Whether these are Homeline's own webhooks under `base_url` (the number
-    /// was taken over before): nothing of the business's to give back.
-    pub fn are_homeline_s(&self, base_url: &str) -> bool {
-        [&self.voice_url, &self.sms_url]
-            .iter()
-            .any(|url| url.starts_with(&format!("{base_url}/")))
-    }
-}
-
-impl Provisioner {
     /// [`Self::run`] once the numbers are known to be the account's.
     async fn run_after_numbers(
         &self,
@@ -867,6 +865,25 @@ mod tests {
             reservation_timeout_secs: Desired::reservation_timeout(20, 5),
             queue_timeout_secs: 120,
         }
+    }
+
+    #[test]
+    fn webhooks_under_the_base_url_are_homeline_s() {
+        let webhooks = |voice: &str, sms: &str| NumberWebhooks {
+            sid: "PN1".into(),
+            phone_number: "+15550000001".into(),
+            voice_url: voice.into(),
+            voice_method: "POST".into(),
+            sms_url: sms.into(),
+            sms_method: "POST".into(),
+        };
+        let base = "https://h.example.com";
+        assert!(webhooks("https://h.example.com/inbound", "").are_homeline_s(base));
+        assert!(webhooks("", "https://h.example.com/intake/sms").are_homeline_s(base));
+        assert!(!webhooks("https://demo.twilio.com/welcome/voice/", "").are_homeline_s(base));
+        assert!(!webhooks("https://h.example.com.evil/inbound", "").are_homeline_s(base));
+        assert_eq!(method_or_post("get"), "GET");
+        assert_eq!(method_or_post(""), "POST");
     }
 
     #[test]
