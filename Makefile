@@ -7,7 +7,7 @@ STACK := scripts/local-stack.sh
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: ## install the local stack (DynamoDB Local, Prism, Twilio specs, cargo-lambda, cfn-lint) into .local/
+setup: ## install the local stack (DynamoDB Local, Prism, Twilio specs, cargo-lambda, cfn-lint, sam, checkov) into .local/
 	$(STACK) install
 
 check: fmt-check clippy ## format check, clippy, and every test that needs no local stack (no Java, Node or network)

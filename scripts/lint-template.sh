@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Lints template.yaml with cfn-lint, checks it against the code (routes,
-# binaries, config variables), then (when the SAM translator is installed)
+# Lints template.yaml with cfn-lint, `sam validate --lint` and checkov (every
+# finding fixed, or skipped in the resource's Metadata with a reason), checks
+# it against the code (routes, binaries, config variables, no secret in an
+# environment), then (when the SAM translator is installed)
 # lints its CloudFormation translation: only there do circular dependencies
 # and errors in Globals show up.
 set -euo pipefail
@@ -19,6 +21,13 @@ if [ ! -x "$SAM" ]; then
   exit 1
 fi
 SAM_CLI_TELEMETRY=0 "$SAM" validate --lint --template template.yaml --region us-east-1
+CHECKOV=.local/checkov-venv/bin/checkov
+if [ ! -x "$CHECKOV" ]; then
+  echo "lint-template: $CHECKOV is missing; run 'make setup'" >&2
+  exit 1
+fi
+# Exits non-zero on any failed check; skips are listed with their reasons.
+"$CHECKOV" --file template.yaml --framework cloudformation --compact --quiet --skip-download
 .local/venv/bin/python scripts/check-template.py
 if "$PYTHON" -c 'import samtranslator' 2>/dev/null; then
   translated=$(mktemp --suffix=.json)

@@ -28,6 +28,9 @@ CFN_LINT_VERSION="1.58.0"
 SAM_TRANSLATOR_VERSION="1.103.0"
 # `sam validate --lint` in its own venv: its pins need not agree with cfn-lint's.
 SAM_CLI_VERSION="1.170.0"
+# The template's security scan, in its own venv too: it pins networkx and
+# boto3 older than cfn-lint's venv has.
+CHECKOV_VERSION="3.3.30"
 
 log() { printf 'local-stack: %s\n' "$*" >&2; }
 
@@ -88,6 +91,11 @@ install() {
     log "installing aws-sam-cli==$SAM_CLI_VERSION into .local/sam-venv"
     python3 -m venv "$LOCAL/sam-venv"
     "$LOCAL/sam-venv/bin/pip" install -q --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION"
+  fi
+  if [ "$("$LOCAL/checkov-venv/bin/checkov" --version 2>/dev/null)" != "$CHECKOV_VERSION" ]; then
+    log "installing checkov==$CHECKOV_VERSION into .local/checkov-venv"
+    python3 -m venv "$LOCAL/checkov-venv"
+    "$LOCAL/checkov-venv/bin/pip" install -q --disable-pip-version-check "checkov==$CHECKOV_VERSION"
   fi
 }
 

@@ -14,7 +14,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use homeline_core::config::{DEFAULT_API_URL, DEFAULT_TASKROUTER_URL, TwilioConfig, parse_skills};
+use homeline_core::Deadline;
+use homeline_core::config::{TwilioConfig, parse_skills};
 use homeline_core::domain::worker::OFF_DUTY;
 use homeline_core::model::Activity;
 use homeline_core::model::{Voicemail, WorkerProfile};
@@ -22,7 +23,6 @@ use homeline_core::phone;
 use homeline_core::service::{self, worker_update};
 use homeline_core::store::{StoreError, VoicemailStore, WorkerStore};
 use homeline_core::twilio::{TwilioClient, TwilioError};
-use homeline_core::{Deadline, Secret};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -190,31 +190,8 @@ fn taskrouter_access(env: Env<'_>) -> Result<TaskRouterAccess, CliError> {
 /// `why` says which command needs them. Workspace, workflow and caller ID are
 /// left empty for the caller to fill in if it uses them.
 fn twilio_credentials(env: Env<'_>, why: &'static str) -> Result<TwilioConfig, CliError> {
-    let api_key = match (var(env, "TWILIO_API_KEY"), var(env, "TWILIO_API_SECRET")) {
-        (Some(key), Some(secret)) => Some((key, Secret::new(secret))),
-        (Some(_), None) => {
-            return Err(CliError::MissingVar {
-                var: "TWILIO_API_SECRET",
-                why,
-            });
-        }
-        _ => None,
-    };
-    let auth_token = Secret::new(match &api_key {
-        Some(_) => String::new(),
-        None => required(env, "TWILIO_AUTH_TOKEN", why)?,
-    });
-    Ok(TwilioConfig {
-        account_sid: required(env, "TWILIO_ACCOUNT_SID", why)?,
-        auth_token,
-        api_key,
-        api_url: var(env, "TWILIO_API_URL").unwrap_or_else(|| DEFAULT_API_URL.into()),
-        taskrouter_url: var(env, "TWILIO_TASKROUTER_URL")
-            .unwrap_or_else(|| DEFAULT_TASKROUTER_URL.into()),
-        workspace_sid: String::new(),
-        workflow_sid: String::new(),
-        caller_id: String::new(),
-    })
+    homeline_provision::credentials(&|name| var(env, name))
+        .map_err(|var| CliError::MissingVar { var, why })
 }
 
 /// How long `workers remove` waits for Twilio (retries included).

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::config::{Config, ConfigError};
+use crate::secrets::{self, TwilioSecret};
 use crate::store::{DynamoStore, Store};
 use crate::twilio::TwilioClient;
 
@@ -26,10 +27,20 @@ impl<S: Store> App<S> {
 }
 
 impl App<DynamoStore> {
-    /// The production wiring: config from the environment, DynamoDB from the
-    /// standard AWS environment. Fails with the name of a bad variable.
+    /// The production wiring: config from the environment (and the Twilio
+    /// secret, when `TWILIO_SECRET_ARN` names one), DynamoDB from the
+    /// standard AWS environment. Fails with the name of a bad variable or
+    /// the ARN of a secret it could not read.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
+        let env = |name: &str| std::env::var(name).ok();
+        let config = match env(secrets::SECRET_ARN_VAR).filter(|arn| !arn.trim().is_empty()) {
+            Some(arn) => {
+                let client = secrets::client_from_env().await;
+                let secret = TwilioSecret::read(&client, arn.trim()).await?;
+                Config::from_lookup(secret.over(env))?
+            }
+            None => Config::from_env()?,
+        };
         let store = DynamoStore::from_env(config.table_name.clone()).await;
         Ok(Self::new(config, store))
     }

@@ -16,6 +16,9 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {var} is invalid: {reason}")]
     Invalid { var: &'static str, reason: String },
+    /// The secret `TWILIO_SECRET_ARN` names could not be used.
+    #[error("secret {arn} (TWILIO_SECRET_ARN) could not be read: {reason}")]
+    Secret { arn: String, reason: String },
 }
 
 /// `Debug` shows SIDs and URLs; the token and the key secret print as `[redacted]`.

@@ -23,15 +23,17 @@ pub mod domain;
 pub mod http;
 #[cfg(test)]
 mod layers;
+pub mod metrics;
 pub mod model;
 pub mod phone;
 pub mod routes;
 pub mod runtime;
 mod secret;
+pub mod secrets;
 pub mod service;
 pub mod signature;
 pub mod store;
-mod telemetry;
+pub mod telemetry;
 pub mod twilio;
 pub mod twiml;
 

@@ -112,7 +112,7 @@ pub fn taskrouter_settings(config: &Config) -> taskrouter::Settings {
         reservation_timeout_ms: 120_000,
         max_reservations_per_task: 40,
         events_filter: Some(
-            homeline_cli::provision::provisioner::EVENTS
+            homeline_provision::EVENTS
                 .iter()
                 .map(|e| e.to_string())
                 .collect(),

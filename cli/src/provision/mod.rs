@@ -2,10 +2,8 @@
 //! workspace, activities, queues and workflow and the numbers' webhooks, then
 //! prints the SIDs for `sam deploy --parameter-overrides`.
 //!
-//! The provisioning itself ([`provisioner`]) lives in this operator's crate,
-//! not in the core the functions link: no Lambda binary carries it.
-
-pub mod provisioner;
+//! The provisioning itself is the `homeline-provision` crate, which the
+//! stack's provisioner function runs too; no webhook function links it.
 
 use std::io::Write;
 use std::time::Duration;
@@ -13,7 +11,7 @@ use std::time::Duration;
 use homeline_core::config::parse_skills;
 use homeline_core::deadline::Deadline;
 use homeline_core::phone;
-use provisioner::{Desired, ProvisionError, Provisioner};
+use homeline_provision::{Desired, ProvisionError, Provisioner};
 
 use crate::{CliError, Env, twilio_credentials};
 
@@ -58,7 +56,7 @@ pub struct Args {
     #[arg(long, env = "AMD_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(3..=59))]
     amd_timeout: u32,
     /// Seconds a caller waits for a worker of the chosen skill before voicemail
-    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u32).range(10..=3600))]
+    #[arg(long, default_value_t = homeline_provision::DEFAULT_QUEUE_TIMEOUT_SECS, value_parser = clap::value_parser!(u32).range(10..=3600))]
     queue_timeout: u32,
     /// The stack's static fallback answers (stack output FallbackBaseUrl):
     /// Twilio turns to them when Homeline's functions or table fail
@@ -133,15 +131,12 @@ fn desired(args: &Args) -> Result<Desired, CliError> {
         Some(worker) => number("worker-number", worker)?,
         None => customer_number.clone(),
     };
-    let workspace_name = args.workspace_name.trim().to_string();
-    if workspace_name.is_empty() || workspace_name.chars().count() > 64 {
-        return Err(CliError::Invalid(
-            "--workspace-name must have 1 to 64 characters".into(),
-        ));
-    }
+    let workspace_name = homeline_provision::workspace_name(&args.workspace_name)
+        .map_err(|e| CliError::Invalid(format!("--workspace-name {e}")))?;
     Ok(Desired {
         workspace_name,
-        base_url: base_url("base-url", &args.base_url)?,
+        base_url: homeline_provision::base_url(&args.base_url)
+            .map_err(|e| CliError::Invalid(format!("--base-url: {e}")))?,
         skills: parse_skills(&args.skills)
             .map_err(|e| CliError::Invalid(format!("--skills: {e}")))?,
         customer_number,
@@ -151,7 +146,10 @@ fn desired(args: &Args) -> Result<Desired, CliError> {
         fallback_url: args
             .fallback_url
             .as_deref()
-            .map(|url| base_url("fallback-url", url))
+            .map(|url| {
+                homeline_provision::base_url(url)
+                    .map_err(|e| CliError::Invalid(format!("--fallback-url: {e}")))
+            })
             .transpose()?,
         fallback_number: args
             .fallback_number
@@ -159,21 +157,6 @@ fn desired(args: &Args) -> Result<Desired, CliError> {
             .map(|n| number("fallback-number", n))
             .transpose()?,
     })
-}
-
-/// An http(s) base URL without a trailing slash.
-fn base_url(flag: &str, url: &str) -> Result<String, CliError> {
-    let url = url.trim().trim_end_matches('/');
-    let host = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    match host {
-        Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(url.to_string()),
-        _ => Err(CliError::Invalid(format!(
-            "--{flag}: {url:?} is not an http(s) URL such as \
-             https://abc.execute-api.us-east-1.amazonaws.com"
-        ))),
-    }
 }
 
 #[cfg(test)]
@@ -262,8 +245,9 @@ mod tests {
         found
     }
 
-    /// Provisioning is operator-only: no Lambda binary may link this crate,
-    /// nor any crate of the workspace with a provision module.
+    /// Provisioning is for the operator and the provisioner function only:
+    /// no webhook function may link this crate, the provisioning crate, nor
+    /// any crate of the workspace with a provision module.
     #[test]
     fn no_lambda_function_links_provisioning() {
         for (function, linked) in local_crates_linked() {
@@ -277,6 +261,12 @@ mod tests {
                     name,
                     env!("CARGO_PKG_NAME"),
                     "{} links the operator's tool",
+                    function.binary()
+                );
+                assert_ne!(
+                    name,
+                    "homeline-provision",
+                    "{} links the provisioning crate",
                     function.binary()
                 );
                 let found = provisioning_in(&dir.join("src"));

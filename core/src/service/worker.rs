@@ -145,6 +145,7 @@ pub async fn record_miss<S: Store>(
     let Some(intents) = count_miss(app, attempt, &missed).await? else {
         return Ok(());
     };
+    crate::metrics::emit(crate::metrics::Metric::Miss { reason });
     let mut result = Ok(());
     for intent in intents {
         match intent {
@@ -187,6 +188,9 @@ pub async fn miss_in_answer<S: Store>(
             tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not count the miss");
             None
         });
+    if intents.is_some() {
+        crate::metrics::emit(crate::metrics::Metric::Miss { reason });
+    }
     if intents
         .as_deref()
         .is_some_and(|i| i.contains(&Intent::TextOutOfRotation))

@@ -249,6 +249,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
 
 /// The error chain (no request, no credentials), prefixed with the operation.
 fn unavailable(op: &str, err: &(dyn Error + 'static)) -> StoreError {
+    crate::metrics::emit(crate::metrics::Metric::StoreError { operation: op });
     StoreError::Unavailable(format!("DynamoDB {op}: {}", DisplayErrorContext(err)))
 }
 

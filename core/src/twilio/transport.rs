@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::TwilioError;
 use crate::deadline::Deadline;
+use crate::metrics::{self, Metric};
 
 /// Connection set-up limit: a healthy Twilio edge answers in well under this.
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -151,13 +152,18 @@ impl super::TwilioClient {
             return serde_json::from_slice(&body)
                 .map_err(|e| Attempt::Final(TwilioError::Decode(e.to_string())));
         }
+        let error = api_error(status, &body);
+        metrics::emit(Metric::TwilioError {
+            status: status.as_u16(),
+            code: error.code().unwrap_or(0),
+        });
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             return Err(Attempt::Retry(Retryable::Status {
                 status: status.as_u16(),
                 retry_after,
             }));
         }
-        Err(Attempt::Final(api_error(status, &body)))
+        Err(Attempt::Final(error))
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod env_example;
 mod http_events;
+mod secrets;
 mod store_contract;
 mod twiml_golden;
 

@@ -22,6 +22,7 @@ use homeline_core::domain::inbound::{
 };
 use homeline_core::domain::intake::prompts;
 use homeline_core::http::{self, Rejection, TwilioRequest};
+use homeline_core::metrics::{self, Metric, VoicemailReason};
 use homeline_core::model::Voicemail;
 use homeline_core::service::{self, worker::Texted};
 use homeline_core::store::{Marker, Store, StoreError, at_most_once, now_secs};
@@ -68,6 +69,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
 /// The first answer: greeting, then voicemail after hours, the queue for a
 /// one-skill line, or the menu.
 fn entry(config: &Config, request: &TwilioRequest) -> String {
+    metrics::emit(Metric::CallArrived);
     let greeting = Twiml::new().say(config.greeting.as_str());
     let open = config
         .business_hours
@@ -78,6 +80,7 @@ fn entry(config: &Config, request: &TwilioRequest) -> String {
             call_sid = request.param("CallSid"),
             "after hours: voicemail"
         );
+        metrics::emit(Metric::Voicemail(VoicemailReason::AfterHours));
         return voicemail(config, request, GENERAL_MAILBOX, greeting);
     }
     match config.skills.as_slice() {
@@ -172,6 +175,7 @@ fn after_queue(config: &Config, request: &TwilioRequest) -> Result<Response<Body
         skill = %mailbox,
         "caller left the queue"
     );
+    metrics::emit_queue_left(result, request.param("QueueTime"));
     let xml = match decide::after_queue(result) {
         AfterQueue::End => Twiml::new().to_xml(),
         AfterQueue::Voicemail => voicemail(config, request, &mailbox, Twiml::new()),

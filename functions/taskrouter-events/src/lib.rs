@@ -20,6 +20,7 @@
 use homeline_core::domain::events::{self, ReservationEnd, TaskRouterEvent, WaitingCaller};
 use homeline_core::domain::worker::WorkerEvent;
 use homeline_core::http;
+use homeline_core::metrics::{self, Metric, VoicemailReason};
 use homeline_core::model::Activity;
 use homeline_core::routes::Budget;
 use homeline_core::service::{self, attempt::EndError, worker::MissError};
@@ -120,7 +121,8 @@ async fn nobody_available<S: Store>(
     let mailbox = service::mailbox(&app.config, skill);
     match call_sid {
         Some(call_sid) => {
-            service::caller::send_to_voicemail(app, task_sid, call_sid, &mailbox, deadline).await?
+            service::caller::send_to_voicemail(app, task_sid, call_sid, &mailbox, deadline).await?;
+            metrics::emit(Metric::Voicemail(VoicemailReason::NobodyOnDuty));
         }
         None => tracing::warn!(
             task_sid,

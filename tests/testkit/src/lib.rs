@@ -6,7 +6,11 @@
 pub mod dynamo;
 pub mod events;
 pub mod fixtures;
+pub mod metrics;
+pub mod provisioning;
+pub mod response_url;
 pub mod runtime_api;
+pub mod secrets_manager;
 pub mod spec;
 pub mod twilio_fake;
 pub mod twilio_http;

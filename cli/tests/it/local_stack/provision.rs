@@ -1,224 +1,27 @@
-//! `homeline provision` against a local stand-in for Twilio's provisioning
-//! endpoints (workspaces, activities, task queues, workflows, incoming phone
-//! numbers). The stand-in keeps state like Twilio, records every request and
-//! forwards a copy to Prism so each is checked against Twilio's OpenAPI spec.
+//! `homeline provision` against the stand-in for Twilio's provisioning
+//! endpoints (`testkit::provisioning`: state like Twilio's, every request
+//! checked against Twilio's OpenAPI spec through Prism).
 //!
 //! Run under `scripts/local-stack.sh run -- cargo test -p homeline provision`.
 
-use std::sync::{Arc, Mutex, MutexGuard};
-
-use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use testkit::spec::{PRISM_API_URL_VAR, PRISM_TASKROUTER_URL_VAR, SpecCheck};
-use testkit::twilio_http::{RestRequest, Server};
+use testkit::provisioning::{CUSTOMER, ProvisioningStandIn as Stand, WORKER, collection_and_sid};
 use testkit::{ACCOUNT_SID, AUTH_TOKEN};
 
 const BASE: &str = "https://abc.execute-api.us-east-1.amazonaws.com";
-const CUSTOMER: &str = "+15005550006";
-const WORKER: &str = "+15005550007";
 /// The workspace events the taskrouter-events function handles, sorted.
 const EVENTS_SORTED: &str = "reservation.canceled,reservation.rescinded,reservation.timeout,\
                              task-queue.entered,task-queue.moved,task.canceled,task.wrapup,\
                              worker.activity.update,workflow.timeout";
 
-#[derive(Debug, Clone)]
-struct Recorded {
-    method: String,
-    path: String,
-    form: Vec<(String, String)>,
-    /// `Err` with Prism's reasons when the request breaks the spec.
-    spec: Result<(), String>,
-}
-
-impl Recorded {
-    fn param(&self, name: &str) -> Option<&str> {
-        self.form
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn names(&self) -> Vec<&str> {
-        self.form.iter().map(|(k, _)| k.as_str()).collect()
-    }
-
-    fn is_write(&self) -> bool {
-        self.method != "GET"
-    }
-
-    /// A POST to a collection (no SID after it).
-    fn is_create(&self) -> bool {
-        self.method == "POST" && collection_and_sid(&self.path).1.is_none()
-    }
-}
-
-#[derive(Default)]
-struct State {
-    /// Resources as Twilio shows them, under their collection path (no `.json`).
-    resources: Vec<(String, Value)>,
-    requests: Vec<Recorded>,
-    next_sid: u64,
-}
-
-impl State {
-    fn new_sid(&mut self, prefix: &str) -> String {
-        self.next_sid += 1;
-        testkit::sid(prefix, self.next_sid)
-    }
-
-    fn insert(&mut self, collection: &str, resource: Value) {
-        self.resources.push((collection.to_string(), resource));
-    }
-}
-
-struct Stand {
-    state: Arc<Mutex<State>>,
-    server: Server,
-}
-
-impl Stand {
-    /// Starts the stand-in with the account's two numbers, webhooks unset.
-    async fn start() -> Self {
-        for var in [PRISM_API_URL_VAR, PRISM_TASKROUTER_URL_VAR] {
-            assert!(
-                std::env::var(var).is_ok(),
-                "{var} is not set: run under `scripts/local-stack.sh run -- cargo test -p homeline \
-                 provision` so every request is checked against Twilio's OpenAPI spec"
-            );
-        }
-        let state = Arc::new(Mutex::new(State {
-            next_sid: 0x100,
-            ..State::default()
-        }));
-        let served = state.clone();
-        let server = Server::start(move |request| handle(served.clone(), request)).await;
-        let stand = Self { state, server };
-        for number in [CUSTOMER, WORKER] {
-            stand.add_number(number);
-        }
-        stand
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn add_number(&self, number: &str) {
-        let mut state = self.state();
-        let sid = state.new_sid("PN");
-        state.insert(
-            &format!("/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers"),
-            json!({
-                "sid": sid, "account_sid": ACCOUNT_SID, "phone_number": number,
-                "friendly_name": number, "voice_url": "https://demo.twilio.com/welcome/voice/",
-                "voice_method": "POST", "sms_url": "https://demo.twilio.com/welcome/sms/reply",
-                "sms_method": "POST", "voice_application_sid": null, "sms_application_sid": null,
-            }),
-        );
-    }
-
-    /// A workspace made earlier by hand, with these activities; its SID.
-    fn add_workspace(&self, name: &str, activities: &[(&str, bool)]) -> String {
-        let mut state = self.state();
-        let workspace = state.new_sid("WS");
-        state.insert(
-            "/v1/Workspaces",
-            json!({"sid": workspace, "friendly_name": name}),
-        );
-        for (activity, available) in activities {
-            let sid = state.new_sid("WA");
-            state.insert(
-                &format!("/v1/Workspaces/{workspace}/Activities"),
-                json!({"sid": sid, "friendly_name": activity, "available": available}),
-            );
-        }
-        workspace
-    }
-
-    /// Changes a field of the resource named `name`, as someone in the Console might.
-    fn edit(&self, suffix: &str, name: &str, field: &str, value: Value) {
-        let mut state = self.state();
-        let (_, resource) = state
-            .resources
-            .iter_mut()
-            .find(|(c, r)| c.ends_with(suffix) && r["friendly_name"] == name)
-            .expect("resource to edit");
-        resource[field] = value;
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.state().requests.clone()
-    }
-
-    fn clear_requests(&self) {
-        self.state().requests.clear();
-    }
-
-    fn writes(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(Recorded::is_write)
-            .collect()
-    }
-
-    fn creates_under(&self, collection_suffix: &str) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| {
-                r.is_create()
-                    && r.path
-                        .trim_end_matches(".json")
-                        .ends_with(collection_suffix)
-            })
-            .collect()
-    }
-
-    /// The resources of collections whose path ends with `suffix`.
-    fn resources(&self, suffix: &str) -> Vec<Value> {
-        self.state()
-            .resources
-            .iter()
-            .filter(|(c, _)| c.ends_with(suffix))
-            .map(|(_, r)| r.clone())
-            .collect()
-    }
-
-    fn named(&self, suffix: &str, name: &str) -> Value {
-        self.resources(suffix)
-            .into_iter()
-            .find(|r| r["friendly_name"] == name)
-            .unwrap_or_else(|| panic!("no {suffix} named {name}"))
-    }
-
-    fn number(&self, number: &str) -> Value {
-        self.resources("/IncomingPhoneNumbers")
-            .into_iter()
-            .find(|r| r["phone_number"] == number)
-            .expect("number")
-    }
-
-    fn assert_spec_valid(&self) {
-        let broken: Vec<String> = self
-            .requests()
-            .iter()
-            .filter_map(|r| {
-                r.spec
-                    .as_ref()
-                    .err()
-                    .map(|why| format!("{} {} {:?}: {why}", r.method, r.path, r.form))
-            })
-            .collect();
-        assert!(
-            broken.is_empty(),
-            "requests break Twilio's spec:\n{}",
-            broken.join("\n")
-        );
-    }
-
+/// `homeline provision` against the stand-in.
+trait Provision {
     /// Runs the real binary against this stand-in.
+    async fn provision(&self, extra: &[&str]) -> Run;
+    async fn provision_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Run;
+}
+
+impl Provision for Stand {
     async fn provision(&self, extra: &[&str]) -> Run {
         self.provision_with_env(extra, &[("TWILIO_AUTH_TOKEN", AUTH_TOKEN)])
             .await
@@ -229,8 +32,8 @@ impl Stand {
         command
             .env_clear()
             .env("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
-            .env("TWILIO_API_URL", self.server.url())
-            .env("TWILIO_TASKROUTER_URL", self.server.url())
+            .env("TWILIO_API_URL", &self.url)
+            .env("TWILIO_TASKROUTER_URL", &self.url)
             .envs(env.iter().copied())
             .arg("provision");
         for (flag, default) in [
@@ -274,180 +77,6 @@ impl Run {
             .filter_map(|pair| pair.split_once('='))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
-    }
-}
-
-/// `(collection, Some(sid))` for `/v1/Workspaces/WS1/TaskQueues/WQ1`.
-fn collection_and_sid(path: &str) -> (String, Option<String>) {
-    let path = path.trim_end_matches(".json");
-    let (head, last) = path.rsplit_once('/').unwrap_or(("", path));
-    let is_sid = last.len() == 34 && last[2..].chars().all(|c| c.is_ascii_hexdigit());
-    if is_sid {
-        (head.to_string(), Some(last.to_string()))
-    } else {
-        (path.to_string(), None)
-    }
-}
-
-/// The SID prefix and list key of a collection.
-fn kind(collection: &str) -> Option<(&'static str, &'static str)> {
-    let last = collection.rsplit('/').next()?;
-    Some(match last {
-        "Workspaces" => ("WS", "workspaces"),
-        "Activities" => ("WA", "activities"),
-        "TaskQueues" => ("WQ", "task_queues"),
-        "Workflows" => ("WW", "workflows"),
-        "IncomingPhoneNumbers" => ("PN", "incoming_phone_numbers"),
-        _ => return None,
-    })
-}
-
-/// `EventCallbackUrl` -> `event_callback_url`.
-fn snake(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
-}
-
-/// A form value as Twilio would show it in JSON.
-fn typed(field: &str, value: &str) -> Value {
-    match field {
-        "available" => Value::Bool(value == "true"),
-        "task_reservation_timeout" => value.parse::<u64>().map_or(json!(value), Value::from),
-        _ => Value::from(value),
-    }
-}
-
-fn error(status: StatusCode, code: u32, message: &str) -> Response {
-    testkit::twilio_http::error(status.as_u16(), code, message)
-}
-
-async fn handle(state: Arc<Mutex<State>>, request: RestRequest) -> Response {
-    let spec = check_spec(&request).await;
-    let form = request.form();
-    let query = request.query();
-    let mut state = state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    state.requests.push(Recorded {
-        method: request.method.to_string(),
-        path: request.path().to_string(),
-        form: form.clone(),
-        spec,
-    });
-    let credentials = request.basic_auth();
-    if credentials
-        .as_ref()
-        .map(|(user, password)| (user.as_str(), password.as_str()))
-        != Some((ACCOUNT_SID, AUTH_TOKEN))
-    {
-        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
-    }
-    let (collection, sid) = collection_and_sid(request.path());
-    let Some((prefix, key)) = kind(&collection) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            20404,
-            "The requested resource was not found",
-        );
-    };
-    match (request.method, sid) {
-        (Method::GET, None) => {
-            let items: Vec<Value> = state
-                .resources
-                .iter()
-                .filter(|(c, _)| *c == collection)
-                .map(|(_, r)| r)
-                .filter(|r| {
-                    query.iter().all(|(name, value)| match name.as_str() {
-                        "FriendlyName" | "PhoneNumber" => r[snake(name)] == value.as_str(),
-                        _ => true,
-                    })
-                })
-                .cloned()
-                .collect();
-            let body = json!({key: items, "meta": {"page": 0, "page_size": 1000, "key": key, "next_page_url": null}});
-            (StatusCode::OK, axum::Json(body)).into_response()
-        }
-        (Method::POST, None) => {
-            if kind(&collection).is_some_and(|(p, _)| p == "PN") {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    21452,
-                    "buying numbers is not provisioning",
-                );
-            }
-            let new_sid = state.new_sid(prefix);
-            let mut resource = json!({"sid": new_sid, "account_sid": ACCOUNT_SID});
-            match prefix {
-                "WQ" => resource["target_workers"] = json!("1==1"),
-                "WW" => resource["task_reservation_timeout"] = json!(120),
-                _ => {}
-            }
-            for (name, value) in &form {
-                let field = snake(name);
-                resource[&field] = typed(&field, value);
-            }
-            if prefix == "WS" {
-                // A new workspace comes with these activities; Offline is its timeout activity.
-                let activities = format!("{collection}/{new_sid}/Activities");
-                let mut offline = String::new();
-                for (name, available) in [
-                    ("Offline", false),
-                    ("Available", true),
-                    ("Unavailable", false),
-                ] {
-                    let sid = state.new_sid("WA");
-                    if name == "Offline" {
-                        offline = sid.clone();
-                    }
-                    state.insert(
-                        &activities,
-                        json!({"sid": sid, "friendly_name": name, "available": available}),
-                    );
-                }
-                resource["timeout_activity_sid"] = json!(offline);
-                resource["default_activity_sid"] = json!(offline);
-            }
-            state.insert(&collection, resource.clone());
-            (StatusCode::CREATED, axum::Json(resource)).into_response()
-        }
-        (Method::POST, Some(sid)) => {
-            let Some((_, resource)) = state
-                .resources
-                .iter_mut()
-                .find(|(c, r)| *c == collection && r["sid"] == sid.as_str())
-            else {
-                return error(
-                    StatusCode::NOT_FOUND,
-                    20404,
-                    "The requested resource was not found",
-                );
-            };
-            for (name, value) in &form {
-                let field = snake(name);
-                resource[&field] = typed(&field, value);
-            }
-            (StatusCode::OK, axum::Json(resource.clone())).into_response()
-        }
-        _ => error(StatusCode::METHOD_NOT_ALLOWED, 20004, "Method not allowed"),
-    }
-}
-
-/// Prism's verdict on a copy of the request.
-async fn check_spec(request: &RestRequest) -> Result<(), String> {
-    match request
-        .spec_verdict(&SpecCheck::from_env()?)
-        .await
-        .violation()
-    {
-        None => Ok(()),
-        Some(violation) => Err(violation),
     }
 }
 

@@ -4,6 +4,8 @@
 //! `scripts/local-stack.sh run -- cargo test -p inbound` (or `make test`);
 //! `make check` skips every test whose name contains `local_stack`.
 
+mod metrics;
+
 mod local_stack {
     mod customer_line;
 }

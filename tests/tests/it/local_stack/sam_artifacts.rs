@@ -1,7 +1,8 @@
 //! What `sam build` produced is what AWS will run: each function's arm64
 //! `bootstrap`, started as Lambda starts it (a Runtime API to poll, the
 //! `AWS_LAMBDA_*` variables, `provided.al2023`'s glibc), answers every
-//! events/ fixture of its function with the declared status and body.
+//! events/ fixture of its function with the declared status and body; the
+//! provisioner answers a custom-resource request at its response URL.
 //!
 //! The artifacts are aarch64 ELF files, run here under `qemu-aarch64` with
 //! Debian's arm64 glibc (`libc6-arm64-cross`), against DynamoDB Local and the
@@ -12,7 +13,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use serde_json::json;
 use testkit::fixtures;
+use testkit::response_url::ResponseUrl;
 use testkit::runtime_api::{Outcome, RunningFunction, function_env};
 use testkit::twilio_fake::TwilioFake;
 use tokio::process::Command;
@@ -104,4 +107,27 @@ async fn every_built_arm64_function_answers_its_fixtures() {
     }
     twilio.idle().await;
     twilio.assert_spec_valid();
+
+    // The provisioner, on a Delete with no number taken over: SUCCESS, PUT
+    // to the response URL, nothing asked of Twilio.
+    let responses = ResponseUrl::start().await;
+    let bootstrap = artifact(&build_dir, "provisioner");
+    assert_arm64_elf(&bootstrap);
+    let mut provisioner = RunningFunction::start(under_qemu(&bootstrap), "provisioner", &env).await;
+    let request = json!({
+        "RequestType": "Delete",
+        "ResponseURL": responses.url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/homeline/1",
+        "RequestId": "00000000-0000-4000-8000-000000000001",
+        "LogicalResourceId": "Provisioning",
+        "PhysicalResourceId": "arn:aws:cloudformation:us-east-1:123456789012:stack/homeline/1/Provisioning",
+        "ResourceType": "Custom::TwilioProvisioning",
+        "ResourceProperties": {},
+    });
+    if let Outcome::Error(error) = provisioner.invoke(request).await {
+        panic!("provisioner: the function failed: {error}");
+    }
+    let puts = responses.puts();
+    assert_eq!(puts.len(), 1, "{puts:?}");
+    assert_eq!(puts[0].body["Status"], "SUCCESS", "{:?}", puts[0].body);
 }

@@ -1,5 +1,6 @@
 //! Idempotent create-or-update of everything Homeline needs at Twilio (the
-//! `homeline provision` command): the TaskRouter workspace with its event
+//! `homeline provision` command, and the stack's custom resource in
+//! [`custom_resource`]): the TaskRouter workspace with its event
 //! callback, the activities, one task queue per skill plus the queue nobody
 //! matches, the workflow, and the webhooks of the Twilio numbers.
 //!
@@ -13,11 +14,68 @@
 
 use std::fmt;
 
-use homeline_core::config::TwilioConfig;
+use homeline_core::Secret;
+use homeline_core::config::{DEFAULT_API_URL, DEFAULT_TASKROUTER_URL, TwilioConfig};
 use homeline_core::deadline::Deadline;
 use homeline_core::routes::paths;
 use homeline_core::twilio::{Replay, TwilioClient, TwilioError, sid_of, text_of};
 use serde_json::{Value, json};
+
+pub mod custom_resource;
+pub mod takeover;
+
+/// Twilio's account, REST credentials and base URLs from `env` (a lookup of
+/// trimmed, non-empty values), or the name of the missing variable. The
+/// workspace, workflow and caller ID are left empty: provisioning makes them.
+pub fn credentials(env: &dyn Fn(&str) -> Option<String>) -> Result<TwilioConfig, &'static str> {
+    let required = |name: &'static str| env(name).ok_or(name);
+    let api_key = match (env("TWILIO_API_KEY"), env("TWILIO_API_SECRET")) {
+        (Some(key), Some(secret)) => Some((key, Secret::new(secret))),
+        (Some(_), None) => return Err("TWILIO_API_SECRET"),
+        _ => None,
+    };
+    let auth_token = Secret::new(match &api_key {
+        Some(_) => String::new(),
+        None => required("TWILIO_AUTH_TOKEN")?,
+    });
+    Ok(TwilioConfig {
+        account_sid: required("TWILIO_ACCOUNT_SID")?,
+        auth_token,
+        api_key,
+        api_url: env("TWILIO_API_URL").unwrap_or_else(|| DEFAULT_API_URL.into()),
+        taskrouter_url: env("TWILIO_TASKROUTER_URL")
+            .unwrap_or_else(|| DEFAULT_TASKROUTER_URL.into()),
+        workspace_sid: String::new(),
+        workflow_sid: String::new(),
+        caller_id: String::new(),
+    })
+}
+
+/// Seconds a caller waits in a skill's queue before voicemail, unless told otherwise.
+pub const DEFAULT_QUEUE_TIMEOUT_SECS: u32 = 120;
+
+/// A workspace FriendlyName: 1 to 64 characters, trimmed.
+pub fn workspace_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err("must have 1 to 64 characters".into());
+    }
+    Ok(name.to_string())
+}
+
+/// An http(s) base URL without a trailing slash.
+pub fn base_url(url: &str) -> Result<String, String> {
+    let url = url.trim().trim_end_matches('/');
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match host {
+        Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(url.to_string()),
+        _ => Err(format!(
+            "{url:?} is not an http(s) URL such as https://abc.execute-api.us-east-1.amazonaws.com"
+        )),
+    }
+}
 
 /// The workspace events the taskrouter-events function handles; the others
 /// would only cost Lambda invocations.
@@ -372,6 +430,36 @@ const ACTIVITIES: [(&str, bool); 3] = [
     ("Unavailable", false),
 ];
 
+/// Twilio accepts only GET and POST; an unset method was Twilio's POST.
+fn method_or_post(method: &str) -> String {
+    if method.eq_ignore_ascii_case("GET") {
+        "GET".into()
+    } else {
+        "POST".into()
+    }
+}
+
+/// A number's voice and SMS webhooks as they were before Homeline.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NumberWebhooks {
+    pub sid: String,
+    pub phone_number: String,
+    pub voice_url: String,
+    pub voice_method: String,
+    pub sms_url: String,
+    pub sms_method: String,
+}
+
+impl NumberWebhooks {
+    /// Whether these are Homeline's own webhooks under `base_url` (the number
+    /// was taken over before): nothing of the business's to give back.
+    pub fn are_homeline_s(&self, base_url: &str) -> bool {
+        [&self.voice_url, &self.sms_url]
+            .iter()
+            .any(|url| url.starts_with(&format!("{base_url}/")))
+    }
+}
+
 /// Provisions through one client; a dry run only reads.
 pub struct Provisioner {
     client: TwilioClient,
@@ -393,6 +481,65 @@ impl Provisioner {
     pub async fn run(&self, desired: &Desired) -> Result<Outcome, ProvisionError> {
         let mut outcome = Outcome::default();
         // Numbers are bought, not provisioned: check them before changing anything.
+        let numbers = self.find_numbers(desired, &mut outcome.warnings).await?;
+        self.run_after_numbers(desired, numbers, outcome).await
+    }
+
+    /// The webhooks each number of `desired` has now, before [`Self::run`]
+    /// points them at Homeline: what to give back when Homeline goes.
+    pub async fn number_webhooks(
+        &self,
+        desired: &Desired,
+    ) -> Result<Vec<NumberWebhooks>, ProvisionError> {
+        let numbers = self.find_numbers(desired, &mut Vec::new()).await?;
+        numbers
+            .iter()
+            .map(|n| {
+                let field = |name: &str| text_of(n, name).unwrap_or_default();
+                Ok(NumberWebhooks {
+                    sid: sid_of(n)?,
+                    phone_number: field("phone_number"),
+                    voice_url: field("voice_url"),
+                    voice_method: field("voice_method"),
+                    sms_url: field("sms_url"),
+                    sms_method: field("sms_method"),
+                })
+            })
+            .collect()
+    }
+
+    /// Sets a number's webhooks back to `previous`; `false` when the number
+    /// is no longer this account's (released meanwhile: nothing to give back).
+    pub async fn restore(&self, previous: &NumberWebhooks) -> Result<bool, ProvisionError> {
+        let url = resource_url(
+            &self.client.account_url("/IncomingPhoneNumbers"),
+            Some(&previous.sid),
+        );
+        let form = [
+            ("VoiceUrl", previous.voice_url.clone()),
+            ("VoiceMethod", method_or_post(&previous.voice_method)),
+            ("SmsUrl", previous.sms_url.clone()),
+            ("SmsMethod", method_or_post(&previous.sms_method)),
+        ];
+        match self
+            .client
+            .post(url, &form, Replay::Safe, self.deadline)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) if error.status() == Some(404) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The account's resource for each number of `desired`, in
+    /// [`Desired::number_webhooks`] order; a TwiML App that overrides a
+    /// number's URLs is a warning.
+    async fn find_numbers(
+        &self,
+        desired: &Desired,
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<Value>, ProvisionError> {
         let mut numbers = Vec::new();
         for (number, _) in desired.number_webhooks() {
             let url = self.client.account_url(&format!(
@@ -411,7 +558,7 @@ impl Provisioner {
                 ("sms_application_sid", "SMS"),
             ] {
                 if let Some(app) = text_of(&resource, field).filter(|s| !s.is_empty()) {
-                    outcome.warnings.push(format!(
+                    warnings.push(format!(
                         "{number} sends {kind} to TwiML App {app}, which overrides its {kind} URL: \
                          remove the app from the number in the Twilio Console"
                     ));
@@ -419,6 +566,16 @@ impl Provisioner {
             }
             numbers.push(resource);
         }
+        Ok(numbers)
+    }
+
+    /// [`Self::run`] once the numbers are known to be the account's.
+    async fn run_after_numbers(
+        &self,
+        desired: &Desired,
+        numbers: Vec<Value>,
+        mut outcome: Outcome,
+    ) -> Result<Outcome, ProvisionError> {
         let workspaces = self
             .list(
                 &self.client.workspaces_url(&format!(
@@ -810,6 +967,25 @@ mod tests {
         };
         let shared = values(&one.number_webhooks()[0].1);
         assert!(shared.contains(&("SmsFallbackUrl", format!("{base}/sms"))));
+    }
+
+    #[test]
+    fn webhooks_under_the_base_url_are_homeline_s() {
+        let webhooks = |voice: &str, sms: &str| NumberWebhooks {
+            sid: "PN1".into(),
+            phone_number: "+15550000001".into(),
+            voice_url: voice.into(),
+            voice_method: "POST".into(),
+            sms_url: sms.into(),
+            sms_method: "POST".into(),
+        };
+        let base = "https://h.example.com";
+        assert!(webhooks("https://h.example.com/inbound", "").are_homeline_s(base));
+        assert!(webhooks("", "https://h.example.com/intake/sms").are_homeline_s(base));
+        assert!(!webhooks("https://demo.twilio.com/welcome/voice/", "").are_homeline_s(base));
+        assert!(!webhooks("https://h.example.com.evil/inbound", "").are_homeline_s(base));
+        assert_eq!(method_or_post("get"), "GET");
+        assert_eq!(method_or_post(""), "POST");
     }
 
     #[test]

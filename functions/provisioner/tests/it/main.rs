@@ -1,0 +1,9 @@
+//! The provisioner's integration tests, in one binary (one link per crate, not one per file).
+//!
+//! Modules under `local_stack` need DynamoDB Local and/or Prism: run them with
+//! `scripts/local-stack.sh run -- cargo test -p provisioner` (or `make test`);
+//! `make check` skips every test whose name contains `local_stack`.
+
+mod local_stack {
+    mod custom_resource;
+}
