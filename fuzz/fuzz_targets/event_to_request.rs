@@ -74,7 +74,7 @@ fn fixtures() -> &'static [(String, Value)] {
                 )
             })
             .collect();
-        events.sort();
+        events.sort_by(|a, b| a.0.cmp(&b.0));
         events
     })
 }
