@@ -88,8 +88,27 @@ pub fn into_request(event: &str, context: Context) -> Result<Request, Rejection>
     if !raw_path.starts_with('/') || raw_path.contains(['?', '#']) {
         return Err(bad("rawPath is not an absolute path"));
     }
+    // A raw `#` would cut the query short: the rest would go unsigned.
+    if event
+        .raw_query_string
+        .as_deref()
+        .is_some_and(|q| q.contains('#'))
+    {
+        return Err(bad("rawQueryString holds a fragment"));
+    }
+    // A stage name is `[A-Za-z0-9_-]+` (or `$default`); anything else would
+    // change the path the stage prefixes.
+    let stage = event.request_context.stage.as_deref();
+    if stage.is_some_and(|s| {
+        s != "$default"
+            && !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+    }) {
+        return Err(bad("the stage is not a stage name"));
+    }
     let uri = request_uri(
-        &with_stage(event.request_context.stage.as_deref(), &raw_path),
+        &with_stage(stage, &raw_path),
         &event.headers,
         event.request_context.domain_name.as_deref(),
         event.raw_query_string.as_deref(),
@@ -175,6 +194,15 @@ fn request_uri(
         .and_then(|host| host.to_str().ok())
         .or(domain_name);
     let mut uri = match host {
+        // A host is `name[:port]`: anything else (a `/`, `?`, `#` or `@`)
+        // would move the path into the query or the authority.
+        Some(host)
+            if !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c)) =>
+        {
+            return Err(bad("the Host header is not a host name"));
+        }
         Some(host) => {
             let scheme = headers
                 .get("x-forwarded-proto")
@@ -403,6 +431,22 @@ mod tests {
             (
                 "a query in rawPath",
                 edited(|e| e["rawPath"] = json!("/intake/sms?a=1")),
+            ),
+            (
+                "a Host that would move the path into the query (found by fuzzing)",
+                edited(|e| e["headers"]["host"] = json!("homeline.example.com?")),
+            ),
+            (
+                "a stage that would move the path into the query (found by fuzzing)",
+                edited(|e| e["requestContext"]["stage"] = json!("o\u{0}?")),
+            ),
+            (
+                "a fragment in rawQueryString (found by fuzzing)",
+                edited(|e| e["rawQueryString"] = json!("a=1#b")),
+            ),
+            (
+                "a Host with a user part",
+                edited(|e| e["headers"]["host"] = json!("evil@homeline.example.com")),
             ),
             (
                 "a header no HTTP carries",
