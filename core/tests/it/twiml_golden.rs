@@ -308,14 +308,20 @@ fn the_templates_fallback_answers_are_twilios_own_twiml() {
     }
     // TaskRouter's fallback gets a reject with the unavailable activity
     // (docs/twilio.md, "Fallback URLs"); CloudFormation fills in the SID.
-    let reject = template
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("application/json: !Sub '"))
+    // The SID is the one the Provisioning resource made.
+    let lines: Vec<&str> = template.lines().map(str::trim).collect();
+    let reject = lines
+        .windows(3)
+        .find_map(|w| {
+            (w[0] == "application/json: !Sub"
+                && w[2] == "- Unavailable: !GetAtt Provisioning.ActivityUnavailableSid")
+                .then_some(w[1])
+        })
+        .and_then(|value| value.strip_prefix("- '"))
         .and_then(|value| value.strip_suffix('\''))
         .expect("the assignment fallback");
     let reject: serde_json::Value =
-        serde_json::from_str(&reject.replace("${TwilioActivityUnavailableSid}", ACTIVITY))
-            .expect("JSON");
+        serde_json::from_str(&reject.replace("${Unavailable}", ACTIVITY)).expect("JSON");
     assert_eq!(
         reject,
         json!({"instruction": "reject", "activity_sid": ACTIVITY})
