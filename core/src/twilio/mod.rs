@@ -398,15 +398,8 @@ impl TwilioClient {
         reason: &str,
         deadline: Deadline,
     ) -> Result<Settled, TwilioError> {
-        let form = [
-            ("AssignmentStatus", "completed".to_string()),
-            ("Reason", reason.to_string()),
-        ];
-        let url = self.taskrouter(&format!("/Tasks/{task_sid}"));
-        settle(
-            self.post(url, &form, Replay::Safe, deadline).await,
-            completion_settled,
-        )
+        self.end_task(task_sid, "completed", reason, completion_settled, deadline)
+            .await
     }
 
     /// Cancels a task. A task no longer pending or reserved is `Settled::Already`.
@@ -416,15 +409,26 @@ impl TwilioClient {
         reason: &str,
         deadline: Deadline,
     ) -> Result<Settled, TwilioError> {
+        self.end_task(task_sid, "canceled", reason, state_settled, deadline)
+            .await
+    }
+
+    /// Moves a task to `status` (`AssignmentStatus`) with its `Reason`;
+    /// `settled` says which refusals mean it is there already.
+    async fn end_task(
+        &self,
+        task_sid: &str,
+        status: &str,
+        reason: &str,
+        settled: fn(u16, u32, &str) -> bool,
+        deadline: Deadline,
+    ) -> Result<Settled, TwilioError> {
         let form = [
-            ("AssignmentStatus", "canceled".to_string()),
+            ("AssignmentStatus", status.to_string()),
             ("Reason", reason.to_string()),
         ];
         let url = self.taskrouter(&format!("/Tasks/{task_sid}"));
-        settle(
-            self.post(url, &form, Replay::Safe, deadline).await,
-            state_settled,
-        )
+        settle(self.post(url, &form, Replay::Safe, deadline).await, settled)
     }
 
     pub async fn list_activities(
