@@ -4,6 +4,7 @@
 //! with 21610 (docs/twilio.md, "Carrier keywords", "Reject advice").
 //! Run with `scripts/local-stack.sh run -- cargo test -p homeline-tests keywords`.
 
+use super::scenarios::worker_activity;
 use homeline_core::store::WorkerStore;
 use homeline_tests::carrier::{self, Keyword};
 use homeline_tests::harness::{Stage, caller, caller_leg, legs_to};
@@ -35,16 +36,6 @@ fn sends_to(stage: &Stage, phone: &str) -> usize {
         .iter()
         .filter(|r| r.path.ends_with("/Messages.json") && r.param("To") == Some(phone))
         .count()
-}
-
-fn activity(stage: &Stage, phone: &str) -> Option<String> {
-    let world = stage.sim.world();
-    world
-        .tr
-        .workers
-        .values()
-        .find(|w| w.attributes["contact_uri"].as_str() == Some(phone))
-        .map(|w| w.activity_sid.clone())
 }
 
 async fn sms_blocked(stage: &Stage, phone: &str) -> bool {
@@ -98,7 +89,7 @@ async fn stop_takes_the_worker_off_duty_without_a_second_reply_and_nothing_texts
         "Twilio's replies only: no second reply, no voicemail announcement"
     );
     assert_eq!(
-        activity(&stage, ANA).as_deref(),
+        worker_activity(&stage, ANA).as_deref(),
         Some(testkit::ACTIVITY_OFFLINE)
     );
     assert!(sms_blocked(&stage, ANA).await);
@@ -116,7 +107,7 @@ async fn stop_takes_the_worker_off_duty_without_a_second_reply_and_nothing_texts
     );
     assert!(!sms_blocked(&stage, ANA).await);
     assert_eq!(
-        activity(&stage, ANA).as_deref(),
+        worker_activity(&stage, ANA).as_deref(),
         Some(testkit::ACTIVITY_OFFLINE)
     );
     let on_at = stage.sim.now();
@@ -128,7 +119,7 @@ async fn stop_takes_the_worker_off_duty_without_a_second_reply_and_nothing_texts
         "{replies:?}"
     );
     assert_eq!(
-        activity(&stage, ANA).as_deref(),
+        worker_activity(&stage, ANA).as_deref(),
         Some(testkit::ACTIVITY_AVAILABLE)
     );
     assert_no_opted_out_replies(&stage);
@@ -151,7 +142,7 @@ async fn a_blocked_worker_back_on_duty_is_not_texted_when_they_miss_a_call() {
     assert_eq!(legs_to(&stage.sim.world(), ANA).len(), 1, "Ana was rung");
     assert_eq!(bridged_to(&stage, CUSTOMER).as_deref(), Some(BEN));
     assert_eq!(
-        activity(&stage, ANA).as_deref(),
+        worker_activity(&stage, ANA).as_deref(),
         Some(testkit::ACTIVITY_UNAVAILABLE)
     );
     assert_eq!(
@@ -176,7 +167,7 @@ async fn twilio_refusing_an_sms_with_21610_marks_the_worker_blocked() {
     stage.sim.run_until(3 * MINUTE).await;
 
     assert_eq!(
-        activity(&stage, ANA).as_deref(),
+        worker_activity(&stage, ANA).as_deref(),
         Some(testkit::ACTIVITY_UNAVAILABLE)
     );
     assert_eq!(sends_to(&stage, ANA), 1, "the miss notice, refused, once");
@@ -223,7 +214,7 @@ async fn a_store_outage_offers_the_task_to_each_worker_once_and_texts_them_how_t
     }
     for phone in [ANA, BEN] {
         assert_eq!(
-            activity(&stage, phone).as_deref(),
+            worker_activity(&stage, phone).as_deref(),
             Some(testkit::ACTIVITY_UNAVAILABLE),
             "{phone}"
         );

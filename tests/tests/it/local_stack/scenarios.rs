@@ -44,7 +44,7 @@ fn texts_to(stage: &Stage, phone: &str) -> Vec<String> {
         .collect()
 }
 
-fn worker_activity(stage: &Stage, phone: &str) -> Option<String> {
+pub(super) fn worker_activity(stage: &Stage, phone: &str) -> Option<String> {
     let world = stage.sim.world();
     world
         .tr
