@@ -54,6 +54,15 @@ pub struct Activities {
     pub unavailable: String,
 }
 
+/// Which announcements `ADMIN_NUMBERS` get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminNotify {
+    /// Every announcement the workers get, and every escalation.
+    All,
+    /// Only escalations (and the digest).
+    Escalations,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub twilio: TwilioConfig,
@@ -77,8 +86,16 @@ pub struct Config {
     pub greeting: String,
     pub hold_music_url: String,
     pub voicemail_max_length: Duration,
-    pub voicemail_notify_numbers: Vec<String>,
+    /// `ADMIN_NUMBERS`: the business's owners and managers, texted about
+    /// voicemails and follow-ups (and, later, escalations and the digest).
+    pub admin_numbers: Vec<String>,
+    /// `ADMIN_NOTIFY`: whether admins get every announcement or only escalations.
+    pub admin_notify: AdminNotify,
     pub voicemail_notify_workers: bool,
+    /// `CALLBACK_CALLER_ID`: the number a customer sees when a worker calls
+    /// them back (defaults to `TWILIO_CALLER_ID`; it may be the business's
+    /// main number once verified in Twilio as an outgoing caller ID).
+    pub callback_caller_id: String,
     /// Replaces Homeline's voicemail with the business's own TwiML.
     pub no_answer_twiml_url: Option<String>,
     pub business_hours: Option<BusinessHours>,
@@ -145,7 +162,7 @@ impl Config {
                 });
             }
         };
-        let voicemail_notify_numbers = match vars.optional("VOICEMAIL_NOTIFY_NUMBERS") {
+        let admin_numbers = match vars.optional("ADMIN_NUMBERS") {
             None => Vec::new(),
             Some(list) => list
                 .split(',')
@@ -153,7 +170,7 @@ impl Config {
                 .filter(|n| !n.is_empty())
                 .map(|n| {
                     phone::normalize(n).map_err(|e| ConfigError::Invalid {
-                        var: "VOICEMAIL_NOTIFY_NUMBERS",
+                        var: "ADMIN_NUMBERS",
                         reason: e.to_string(),
                     })
                 })
@@ -191,7 +208,21 @@ impl Config {
                 .unwrap_or_else(|| "Thank you for calling.".into()),
             hold_music_url: vars.url("HOLD_MUSIC_URL", DEFAULT_HOLD_MUSIC_URL)?,
             voicemail_max_length: vars.seconds("VOICEMAIL_MAX_SECS", 120, 10..=3600)?,
-            voicemail_notify_numbers,
+            admin_numbers,
+            admin_notify: match vars.optional("ADMIN_NOTIFY").as_deref() {
+                None | Some("all") => AdminNotify::All,
+                Some("escalations") => AdminNotify::Escalations,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        var: "ADMIN_NOTIFY",
+                        reason: format!("{other:?} is not one of all, escalations"),
+                    });
+                }
+            },
+            callback_caller_id: match vars.optional("CALLBACK_CALLER_ID") {
+                Some(_) => vars.phone("CALLBACK_CALLER_ID")?,
+                None => vars.phone("TWILIO_CALLER_ID")?,
+            },
             voicemail_notify_workers: vars.flag("VOICEMAIL_NOTIFY_WORKERS")?,
             no_answer_twiml_url: match vars.optional("NO_ANSWER_TWIML_URL") {
                 Some(_) => Some(vars.url("NO_ANSWER_TWIML_URL", "")?),
@@ -420,6 +451,9 @@ pub(crate) mod tests {
             ("SKILLS", "sales,sales"),
             ("SKILLS", "after-hours"),
             ("VOICEMAIL_NOTIFY_WORKERS", "maybe"),
+            ("ADMIN_NUMBERS", "+15550000001,owner"),
+            ("ADMIN_NOTIFY", "never"),
+            ("CALLBACK_CALLER_ID", "main line"),
         ];
         for (var, value) in cases {
             let mut env = test_env();
@@ -429,6 +463,21 @@ pub(crate) mod tests {
                 other => panic!("{var}={value}: expected Invalid, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn callback_caller_id_defaults_to_the_twilio_number() {
+        let mut env = test_env();
+        let config = load(&env).expect("valid");
+        assert_eq!(config.callback_caller_id, config.twilio.caller_id);
+        assert_eq!(config.admin_notify, AdminNotify::All);
+        env.insert("CALLBACK_CALLER_ID", "+1 (555) 000-0009".into());
+        env.insert("ADMIN_NUMBERS", "+15550000001, +15550000002".into());
+        env.insert("ADMIN_NOTIFY", "escalations".into());
+        let config = load(&env).expect("valid");
+        assert_eq!(config.callback_caller_id, "+15550000009");
+        assert_eq!(config.admin_numbers, ["+15550000001", "+15550000002"]);
+        assert_eq!(config.admin_notify, AdminNotify::Escalations);
     }
 
     #[test]

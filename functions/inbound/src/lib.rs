@@ -289,7 +289,7 @@ async fn store_and_announce<S: Store>(
         Vec::new()
     };
     let recipients = voicemail_recipients(
-        &app.config.voicemail_notify_numbers,
+        &app.config.admin_numbers,
         app.config.voicemail_notify_workers,
         &workers,
         &voicemail.skill,

@@ -65,7 +65,7 @@ async fn stop_takes_the_worker_off_duty_without_a_second_reply_and_nothing_texts
 {
     let stage = Stage::start(
         &[
-            ("VOICEMAIL_NOTIFY_NUMBERS", OWNER),
+            ("ADMIN_NUMBERS", OWNER),
             ("VOICEMAIL_NOTIFY_WORKERS", "true"),
         ],
         31,

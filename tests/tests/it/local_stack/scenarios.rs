@@ -185,7 +185,7 @@ async fn busy_worker_then_the_next_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nobody_online_voicemail_is_recorded_and_announced() {
     let owner = "+15559990001";
-    let stage = Stage::start(&[("VOICEMAIL_NOTIFY_NUMBERS", owner)], 4).await;
+    let stage = Stage::start(&[("ADMIN_NUMBERS", owner)], 4).await;
     stage.worker(ANA, "sales", Phone::fast_human()).await; // enrolled, never online
     stage.sim.call_in(caller(CUSTOMER, 1_000, '1'));
     stage.sim.run_until(5 * MINUTE).await;

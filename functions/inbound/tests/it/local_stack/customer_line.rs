@@ -295,7 +295,7 @@ const STATUS_QUERY: [(&str, &str); 2] = [("skill", "sales"), ("caller", CUSTOMER
 
 #[tokio::test]
 async fn recording_completed_is_stored_and_announced_once_per_number_even_when_delivered_twice() {
-    let (app, twilio) = line(&[("VOICEMAIL_NOTIFY_NUMBERS", "+15550000001, +15550000002")]).await;
+    let (app, twilio) = line(&[("ADMIN_NUMBERS", "+15550000001, +15550000002")]).await;
     // The voicemail step hands Twilio the status callback carrying skill and caller.
     let (_, body) = post(
         &app,
@@ -342,7 +342,7 @@ async fn recording_completed_is_stored_and_announced_once_per_number_even_when_d
 #[tokio::test]
 async fn workers_with_the_skill_are_told_when_asked_to() {
     let (app, twilio) = line(&[
-        ("VOICEMAIL_NOTIFY_NUMBERS", "+15550000001"),
+        ("ADMIN_NUMBERS", "+15550000001"),
         ("VOICEMAIL_NOTIFY_WORKERS", "true"),
     ])
     .await;
@@ -361,7 +361,7 @@ async fn workers_with_the_skill_are_told_when_asked_to() {
 
 #[tokio::test]
 async fn a_failed_announcement_is_sent_on_redelivery_and_the_others_are_not_repeated() {
-    let (app, twilio) = line(&[("VOICEMAIL_NOTIFY_NUMBERS", "+15550000001,+15550000002")]).await;
+    let (app, twilio) = line(&[("ADMIN_NUMBERS", "+15550000001,+15550000002")]).await;
     twilio.fail_next_with(
         Route::SendMessage,
         1,
@@ -387,7 +387,7 @@ async fn a_failed_announcement_is_sent_on_redelivery_and_the_others_are_not_repe
 
 #[tokio::test]
 async fn an_unfinished_recording_stores_nothing() {
-    let (app, twilio) = line(&[("VOICEMAIL_NOTIFY_NUMBERS", "+15550000001")]).await;
+    let (app, twilio) = line(&[("ADMIN_NUMBERS", "+15550000001")]).await;
     let (status, _) = post(
         &app,
         "/inbound/recording-status",
@@ -402,7 +402,7 @@ async fn an_unfinished_recording_stores_nothing() {
 
 #[tokio::test]
 async fn bad_signature_is_403_and_changes_nothing() {
-    let (app, twilio) = line(&[("VOICEMAIL_NOTIFY_NUMBERS", "+15550000001")]).await;
+    let (app, twilio) = line(&[("ADMIN_NUMBERS", "+15550000001")]).await;
     let params = recording(&[]);
     for request in [
         badly_signed_form_request("/inbound/recording-status", &STATUS_QUERY, &params),
