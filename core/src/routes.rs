@@ -85,6 +85,19 @@ impl Budget {
         }
     }
 
+    /// The connection overrides (a URL fragment) Homeline appends where it
+    /// sets this kind of URL at Twilio. Event callbacks are never redelivered
+    /// after an error answer, so a connection that fails is retried: a 2 s
+    /// connect timeout leaves room for three retries inside Twilio's 15 s
+    /// (docs/twilio.md, "Event callbacks"). Webhooks and the assignment
+    /// callback have fallback URLs instead, which retries would only delay.
+    pub const fn connection_overrides(self) -> &'static str {
+        match self {
+            Budget::Event => "#ct=2000&rc=3",
+            Budget::Assignment | Budget::Webhook => "",
+        }
+    }
+
     /// The deadline of a callback arriving now.
     pub fn deadline(self) -> Deadline {
         Deadline::after(self.ours())

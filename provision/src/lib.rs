@@ -17,7 +17,7 @@ use std::fmt;
 use homeline_core::Secret;
 use homeline_core::config::{DEFAULT_API_URL, DEFAULT_TASKROUTER_URL, TwilioConfig};
 use homeline_core::deadline::Deadline;
-use homeline_core::routes::paths;
+use homeline_core::routes::{Budget, paths};
 use homeline_core::twilio::{Replay, TwilioClient, TwilioError, sid_of, text_of};
 use serde_json::{Value, json};
 
@@ -139,12 +139,17 @@ impl Desired {
         format!("{}{path}", self.base_url)
     }
 
-    /// The workspace's `EventCallbackUrl`.
+    /// The workspace's `EventCallbackUrl`, with the retries of a failed
+    /// connection (`Budget::connection_overrides`).
     fn event_callback(&self) -> Param {
         Param::text(
             "EventCallbackUrl",
             "event_callback_url",
-            self.url(paths::TASKROUTER_EVENTS),
+            format!(
+                "{}{}",
+                self.url(paths::TASKROUTER_EVENTS),
+                Budget::Event.connection_overrides()
+            ),
         )
     }
 
@@ -1060,7 +1065,8 @@ mod tests {
             .iter()
             .filter_map(|r| {
                 let (resource, name) = r.called_as.split_once(": ")?;
-                Some((resource, name, two.url(r.path)))
+                let overrides = r.budget.connection_overrides();
+                Some((resource, name, format!("{}{overrides}", two.url(r.path))))
             })
             .collect();
         let provisioned: Vec<(&str, &str, String)> = set

@@ -91,7 +91,8 @@ async fn first_run_creates_everything_with_spec_valid_requests() {
     assert_eq!(create.param("FriendlyName"), Some("Homeline"));
     assert_eq!(
         create.param("EventCallbackUrl"),
-        Some(format!("{BASE}/taskrouter-events").as_str())
+        // Event callbacks are never redelivered: a failed connection is retried.
+        Some(format!("{BASE}/taskrouter-events#ct=2000&rc=3").as_str())
     );
     let mut events: Vec<&str> = create
         .param("EventsFilter")
@@ -257,7 +258,7 @@ async fn changed_base_url_updates_only_what_references_it() {
     );
     assert_eq!(
         twilio.named("/v1/Workspaces", "Homeline")["event_callback_url"],
-        format!("{moved}/taskrouter-events")
+        format!("{moved}/taskrouter-events#ct=2000&rc=3")
     );
     assert_eq!(
         twilio.number(CUSTOMER)["voice_url"],
