@@ -307,21 +307,24 @@ fn the_templates_fallback_answers_are_twilios_own_twiml() {
         );
     }
     // TaskRouter's fallback gets a reject with the unavailable activity
-    // (docs/twilio.md, "Fallback URLs"); CloudFormation fills in the SID.
-    // The SID is the one the Provisioning resource made.
+    // (docs/twilio.md, "Fallback URLs"). The SID is the one the Provisioning
+    // resource made, passed as the stage variable `unavailable` (so that
+    // Provisioning can take the fallback API's URL without a cycle).
     let lines: Vec<&str> = template.lines().map(str::trim).collect();
+    assert!(
+        lines.windows(2).any(|w| w[0] == "Variables:"
+            && w[1] == "unavailable: !GetAtt Provisioning.ActivityUnavailableSid"),
+        "the fallback stage's variable `unavailable`"
+    );
     let reject = lines
-        .windows(3)
-        .find_map(|w| {
-            (w[0] == "application/json: !Sub"
-                && w[2] == "- Unavailable: !GetAtt Provisioning.ActivityUnavailableSid")
-                .then_some(w[1])
-        })
-        .and_then(|value| value.strip_prefix("- '"))
+        .iter()
+        .filter(|line| line.contains("instruction"))
+        .find_map(|line| line.strip_prefix("application/json: '"))
         .and_then(|value| value.strip_suffix('\''))
         .expect("the assignment fallback");
     let reject: serde_json::Value =
-        serde_json::from_str(&reject.replace("${Unavailable}", ACTIVITY)).expect("JSON");
+        serde_json::from_str(&reject.replace("$stageVariables.unavailable", ACTIVITY))
+            .expect("JSON");
     assert_eq!(
         reject,
         json!({"instruction": "reject", "activity_sid": ACTIVITY})

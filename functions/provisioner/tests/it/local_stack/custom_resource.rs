@@ -283,3 +283,59 @@ async fn a_bad_property_or_a_failed_setup_is_failed_with_the_reason() {
     );
     assert!(world.twilio.writes().is_empty());
 }
+
+/// The property names template.yaml gives the `Provisioning` resource.
+fn template_properties() -> Vec<String> {
+    let template = include_str!("../../../../../template.yaml");
+    let block = template
+        .split("\n  Provisioning:\n    Type: Custom::TwilioProvisioning\n    Properties:\n")
+        .nth(1)
+        .expect("the Provisioning resource");
+    block
+        .lines()
+        .take_while(|line| line.starts_with("      "))
+        .filter(|line| !line.starts_with("       "))
+        .filter_map(|line| {
+            line.trim()
+                .split_once(':')
+                .map(|(name, _)| name.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_stack_s_create_points_every_fallback_at_the_fallback_api() {
+    let world = World::start().await;
+    let fallback = "https://fb.execute-api.us-east-1.amazonaws.com/fallback";
+    let mut request = world.request("Create", "sales", "r1");
+    // As the template passes them: the fallback API's URL, no forward number.
+    request["ResourceProperties"]["FallbackUrl"] = json!(fallback);
+    request["ResourceProperties"]["FallbackNumber"] = json!("");
+    let mut sent: Vec<String> = request["ResourceProperties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .cloned()
+        .collect();
+    let mut template = template_properties();
+    sent.sort();
+    template.sort();
+    assert_eq!(sent, template, "this request is the template's");
+
+    let answer = world.deliver(request).await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    for number in [CUSTOMER, WORKER] {
+        let resource = world.twilio.number(number);
+        assert_eq!(resource["voice_fallback_url"], format!("{fallback}/voice"));
+        assert_eq!(resource["voice_fallback_method"], "POST");
+    }
+    assert_eq!(
+        world.twilio.number(WORKER)["sms_fallback_url"],
+        format!("{fallback}/sms")
+    );
+    assert_eq!(
+        world.twilio.named("/Workflows", "Homeline")["fallback_assignment_callback_url"],
+        format!("{fallback}/assignment")
+    );
+    world.twilio.assert_spec_valid();
+}
