@@ -108,6 +108,11 @@ def main():
         router = tomllib.load(f)["workspace"]["metadata"]["lambda"]["watch"]["router"]
     # cargo-lambda's `{*name}` catch-all is API Gateway's `{proxy+}`.
     expected = {"POST " + re.sub(r"\{\*\w+\}", "{proxy+}", path): fn for path, fn in router.items()}
+    with open(ROOT / "Cargo.toml", "rb") as f:
+        get_routes = tomllib.load(f)["workspace"]["metadata"]["homeline"]["get_routes"]
+    for path in get_routes:
+        owner = next((fn for p, fn in router.items() if path == p or path.startswith(p.split("{")[0])), None)
+        expected["GET " + path] = owner
     if routes != expected:
         for key in sorted(set(routes) | set(expected)):
             if routes.get(key) != expected.get(key):

@@ -103,8 +103,6 @@ pub struct Config {
 
 pub const DEFAULT_API_URL: &str = "https://api.twilio.com";
 pub const DEFAULT_TASKROUTER_URL: &str = "https://taskrouter.twilio.com";
-pub const DEFAULT_HOLD_MUSIC_URL: &str =
-    "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3";
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -176,6 +174,12 @@ impl Config {
                 })
                 .collect::<Result<_, _>>()?,
         };
+        // The stack's own clip unless the business has its own: its length
+        // bounds the wait URL's heartbeat (hold_music.rs).
+        let hold_music_url = vars.url(
+            "HOLD_MUSIC_URL",
+            &format!("{public_base_url}{}", crate::routes::paths::HOLD_MUSIC),
+        )?;
         let business_hours = match vars.optional("BUSINESS_HOURS") {
             None => None,
             Some(spec) => {
@@ -206,7 +210,7 @@ impl Config {
             greeting: vars
                 .optional("GREETING")
                 .unwrap_or_else(|| "Thank you for calling.".into()),
-            hold_music_url: vars.url("HOLD_MUSIC_URL", DEFAULT_HOLD_MUSIC_URL)?,
+            hold_music_url,
             voicemail_max_length: vars.seconds("VOICEMAIL_MAX_SECS", 120, 10..=3600)?,
             admin_numbers,
             admin_notify: match vars.optional("ADMIN_NOTIFY").as_deref() {

@@ -193,6 +193,29 @@ pub fn store_failure(error: &StoreError, leg: &LegCallback) -> Response<Body> {
     response
 }
 
+/// Whether `event` is a GET of `path`: media Twilio fetches for `<Play>`,
+/// unsigned, answered before any signature check because it reads and
+/// writes nothing.
+pub fn is_get_of(event: &Request, path: &str) -> bool {
+    let raw = match event.raw_http_path() {
+        "" => event.uri().path(),
+        raw => raw,
+    };
+    event.method() == lambda_http::http::Method::GET && raw.trim_end_matches('/') == path
+}
+
+/// 200 with a media file that never changes within a deploy: Twilio caches
+/// `<Play>` media by the standard HTTP caching headers.
+pub fn media(content_type: &'static str, bytes: &'static [u8]) -> Response<Body> {
+    let mut response =
+        with_content_type(StatusCode::OK, content_type, Body::Binary(bytes.to_vec()));
+    response.headers_mut().insert(
+        lambda_http::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    response
+}
+
 /// 200 `text/xml` TwiML.
 pub fn twiml(xml: impl Into<String>) -> Response<Body> {
     with_content_type(StatusCode::OK, "text/xml", Body::Text(xml.into()))

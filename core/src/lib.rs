@@ -20,6 +20,7 @@ pub mod app;
 pub mod config;
 pub mod deadline;
 pub mod domain;
+pub mod hold_music;
 pub mod http;
 #[cfg(test)]
 mod layers;

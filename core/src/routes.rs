@@ -104,6 +104,15 @@ impl Budget {
     }
 }
 
+/// How Twilio asks for a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A signed webhook: every route but media.
+    Post,
+    /// Media for `<Play>`: unsigned, it reads and writes nothing.
+    Get,
+}
+
 /// One URL Twilio calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
@@ -112,6 +121,7 @@ pub struct Route {
     /// Where it is set in Twilio, in Twilio's words.
     pub called_as: &'static str,
     pub budget: Budget,
+    pub method: Method,
 }
 
 /// Every path, by the name the code uses.
@@ -128,6 +138,8 @@ pub mod paths {
     pub const INBOUND_VOICEMAIL: &str = "/inbound/voicemail";
     pub const INBOUND_RECORDED: &str = "/inbound/recorded";
     pub const INBOUND_RECORDING_STATUS: &str = "/inbound/recording-status";
+    /// The stack's own hold music (`hold_music::clip`), the default `HOLD_MUSIC_URL`.
+    pub const HOLD_MUSIC: &str = "/inbound/hold-music";
 
     pub const ASSIGNMENT: &str = "/assignment";
 
@@ -158,6 +170,15 @@ const fn route(
         function,
         called_as,
         budget,
+        method: Method::Post,
+    }
+}
+
+/// A media file Twilio fetches with GET.
+const fn media(path: &'static str, function: Function, called_as: &'static str) -> Route {
+    Route {
+        method: Method::Get,
+        ..route(path, function, called_as, Budget::Webhook)
     }
 }
 
@@ -205,6 +226,11 @@ pub const ROUTES: &[Route] = &[
         Inbound,
         "<Record recordingStatusCallback>",
         Webhook,
+    ),
+    media(
+        paths::HOLD_MUSIC,
+        Inbound,
+        "<Play> in the <Enqueue waitUrl>",
     ),
     route(
         paths::ASSIGNMENT,
@@ -302,6 +328,29 @@ mod tests {
                 "{b:?}"
             );
         }
+    }
+
+    /// The media routes are the ones `scripts/check-template.py` expects as
+    /// `GET` routes in template.yaml (every other route is `POST`).
+    #[test]
+    fn get_routes_in_cargo_toml_are_the_media_routes() {
+        let manifest = include_str!("../../Cargo.toml");
+        let line = manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("get_routes = "))
+            .expect("Cargo.toml lists the GET routes");
+        let listed: Vec<&str> = line
+            .trim_matches(|c| c == '[' || c == ']')
+            .split(',')
+            .map(|p| p.trim().trim_matches('"'))
+            .filter(|p| !p.is_empty())
+            .collect();
+        let media: Vec<&str> = ROUTES
+            .iter()
+            .filter(|r| r.method == Method::Get)
+            .map(|r| r.path)
+            .collect();
+        assert_eq!(listed, media);
     }
 
     /// `make dev` serves exactly these routes; `scripts/check-template.py`

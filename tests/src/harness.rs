@@ -42,6 +42,7 @@ impl Stage {
         let store = testkit::dynamo::fresh_store().await;
         let app = App::new(config, store);
         sim.connect(Arc::new(Homeline::new(app.clone())));
+        sim.learn_media(&app.config.hold_music_url).await;
         Self { sim, app }
     }
 

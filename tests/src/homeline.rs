@@ -8,7 +8,7 @@ use homeline_core::store::{DynamoStore, Store};
 use lambda_http::{Body, Request, Response};
 use testkit::events::{Webhook, body_text};
 
-use crate::{Endpoints, Reply};
+use crate::{Endpoints, MediaReply, Reply};
 
 pub struct Homeline {
     app: App<DynamoStore>,
@@ -58,6 +58,16 @@ impl Endpoints for Homeline {
                 Ok(response) => (response.status().as_u16(), body_text(&response)),
                 Err(e) => (500, format!("function panicked: {e}")),
             }
+        })
+    }
+
+    fn media(&self, path: String) -> MediaReply<'_> {
+        let app = self.app.clone();
+        Box::pin(async move {
+            let function = Function::serving(&path)?;
+            let request = testkit::events::request(&testkit::events::get_event(&path));
+            let response = handle(function, app, request).await;
+            (response.status() == 200).then(|| response.body().to_vec())
         })
     }
 }

@@ -36,6 +36,9 @@ pub const PUBLIC_BASE_URL: &str = testkit::PUBLIC_BASE_URL;
 /// A function's answer: HTTP status and body.
 pub type Reply<'a> = Pin<Box<dyn Future<Output = (u16, String)> + Send + 'a>>;
 
+/// A media file's bytes, when the endpoints serve it.
+pub type MediaReply<'a> = Pin<Box<dyn Future<Output = Option<Vec<u8>>> + Send + 'a>>;
+
 /// Whatever answers Twilio's webhooks (the real functions, or a test double).
 pub trait Endpoints: Send + Sync {
     fn call(
@@ -44,6 +47,11 @@ pub trait Endpoints: Send + Sync {
         query: Vec<(String, String)>,
         params: Vec<(String, String)>,
     ) -> Reply<'_>;
+
+    /// `GET path` for `<Play>` media; `None` when nothing is served there.
+    fn media(&self, _path: String) -> MediaReply<'_> {
+        Box::pin(async { None })
+    }
 }
 
 /// How the stand-in reads what Twilio's documentation leaves open
@@ -150,6 +158,29 @@ impl Sim {
 
     pub fn world(&self) -> MutexGuard<'_, World> {
         self.shared.world()
+    }
+
+    /// Fetches `url` (when the functions serve it) as Twilio fetches `<Play>`
+    /// media, so the stand-in plays it for its real length; media hosted
+    /// elsewhere plays for `twiml::UNKNOWN_MEDIA_MS`.
+    pub async fn learn_media(&self, url: &str) {
+        let Some(path) = url.strip_prefix(PUBLIC_BASE_URL) else {
+            return;
+        };
+        let endpoints = self.endpoints.lock().expect("lock").clone();
+        let Some(endpoints) = endpoints else {
+            return;
+        };
+        let file = endpoints.media(path.to_string()).await;
+        match file.as_deref().and_then(twiml::wav_duration_ms) {
+            Some(ms) => {
+                self.world().media.insert(url.to_string(), ms);
+            }
+            None => self
+                .world()
+                .anomalies
+                .push(format!("{url}: not a WAV file Twilio could play")),
+        }
     }
 
     pub fn now(&self) -> Ms {

@@ -318,6 +318,8 @@ pub struct World {
     /// Numbers that texted an opt-out keyword (`carrier`): every SMS to
     /// them is refused with 21610 until they opt in.
     pub opted_out: Vec<String>,
+    /// `<Play>` media whose length the stand-in learnt (`Sim::learn_media`).
+    pub media: twiml::Media,
 }
 
 fn p(k: &str, v: impl Into<String>) -> (String, String) {
@@ -349,6 +351,7 @@ impl World {
             next_sid: 0x100,
             rejoining: Vec::new(),
             opted_out: Vec::new(),
+            media: twiml::Media::new(),
         }
     }
 
@@ -614,7 +617,7 @@ impl World {
             match verb {
                 Verb::Say(ref text) => {
                     call.heard.push(text.clone());
-                    let at = now + twiml::duration_ms(&verb);
+                    let at = now + twiml::duration_ms(&verb, &self.media);
                     self.schedule(
                         at,
                         Ev::Step {
@@ -625,7 +628,7 @@ impl World {
                     return;
                 }
                 Verb::Play { .. } | Verb::Pause(_) => {
-                    let at = now + twiml::duration_ms(&verb).max(1);
+                    let at = now + twiml::duration_ms(&verb, &self.media).max(1);
                     self.schedule(
                         at,
                         Ev::Step {
@@ -641,7 +644,7 @@ impl World {
                             call.heard.push(text.clone());
                         }
                     }
-                    let prompt_ms = twiml::duration_ms(&Verb::Gather(g.clone()));
+                    let prompt_ms = twiml::duration_ms(&Verb::Gather(g.clone()), &self.media);
                     let key = match (&call.caller, &call.phone) {
                         (Some(caller), _) => caller.digit.map(|d| (d, prompt_ms + 1_000)),
                         (None, Some(phone)) => phone.press().map(|after| ('1', after)),

@@ -131,16 +131,48 @@ fn verb(node: Node) -> Verb {
     }
 }
 
+/// How long media whose length the stand-in could not learn plays: the
+/// length of Twilio's default hold music is not documented.
+pub const UNKNOWN_MEDIA_MS: u64 = 30_000;
+
+/// Media lengths the stand-in learnt, by URL.
+pub type Media = std::collections::HashMap<String, u64>;
+
 /// How long a verb keeps the line busy, in simulated milliseconds: speech at
-/// 2.5 words per second (at least one second), a hold-music file 30 s.
-pub fn duration_ms(verb: &Verb) -> u64 {
+/// 2.5 words per second (at least one second), media for its length in
+/// `media` (else [`UNKNOWN_MEDIA_MS`]) times its loops.
+pub fn duration_ms(verb: &Verb, media: &Media) -> u64 {
     match verb {
         Verb::Say(text) => (text.split_whitespace().count() as u64 * 400).max(1000),
-        Verb::Play { loops, .. } => 30_000 * u64::from((*loops).clamp(1, 10)),
+        Verb::Play { url, loops } => {
+            media.get(url).copied().unwrap_or(UNKNOWN_MEDIA_MS) * u64::from((*loops).clamp(1, 10))
+        }
         Verb::Pause(secs) => u64::from(*secs) * 1000,
-        Verb::Gather(g) => g.prompts.iter().map(duration_ms).sum(),
+        Verb::Gather(g) => g.prompts.iter().map(|v| duration_ms(v, media)).sum(),
         _ => 0,
     }
+}
+
+/// The length of a PCM WAV file in milliseconds, from its header (the
+/// `data` chunk's size over the byte rate), as a player knows it.
+pub fn wav_duration_ms(file: &[u8]) -> Option<u64> {
+    let u32_at = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(file.get(at..at + 4)?.try_into().ok()?))
+    };
+    if file.get(0..4)? != b"RIFF" || file.get(8..12)? != b"WAVE" {
+        return None;
+    }
+    let bytes_per_second = u32_at(28).filter(|b| *b > 0)?;
+    let mut at = 12;
+    while at + 8 <= file.len() {
+        let len = u32_at(at + 4)?;
+        if file.get(at..at + 4)? == b"data" {
+            let present = u32::try_from(file.len() - at - 8).ok()?;
+            return Some(u64::from(len.min(present)) * 1000 / u64::from(bytes_per_second));
+        }
+        at += 8 + len as usize;
+    }
+    None
 }
 
 /// Whether the verb makes a sound the listener hears at once.
@@ -190,6 +222,25 @@ mod tests {
     }
 
     #[test]
+    fn a_wav_s_length_is_read_from_its_header() {
+        // 8 kHz 16-bit mono: 16,000 bytes a second; 40,000 bytes = 2.5 s.
+        let mut file = b"RIFF\0\0\0\0WAVEfmt ".to_vec();
+        file.extend_from_slice(&16u32.to_le_bytes());
+        file.extend_from_slice(&[1, 0, 1, 0]);
+        file.extend_from_slice(&8000u32.to_le_bytes());
+        file.extend_from_slice(&16000u32.to_le_bytes());
+        file.extend_from_slice(&[2, 0, 16, 0]);
+        file.extend_from_slice(b"data");
+        file.extend_from_slice(&40000u32.to_le_bytes());
+        file.resize(file.len() + 40000, 0);
+        assert_eq!(wav_duration_ms(&file), Some(2500));
+        // A truncated file plays what it has.
+        assert_eq!(wav_duration_ms(&file[..44 + 16000]), Some(1000));
+        assert_eq!(wav_duration_ms(b"ID3 an mp3"), None);
+        assert_eq!(wav_duration_ms(&file[..30]), None);
+    }
+
+    #[test]
     fn refuses_what_twilio_refuses() {
         assert!(parse("not xml").is_err());
         assert!(parse("<Foo/>").is_err());
@@ -197,12 +248,22 @@ mod tests {
 
     #[test]
     fn durations() {
+        let media = Media::from([("https://x/clip.wav".to_string(), 20_000)]);
         assert_eq!(
-            duration_ms(&Verb::Say("one two three four five".into())),
+            duration_ms(&Verb::Say("one two three four five".into()), &media),
             2000
         );
-        assert_eq!(duration_ms(&Verb::Say("hi".into())), 1000);
-        assert_eq!(duration_ms(&Verb::Pause(3)), 3000);
+        assert_eq!(duration_ms(&Verb::Say("hi".into()), &media), 1000);
+        assert_eq!(duration_ms(&Verb::Pause(3), &media), 3000);
+        let play = |url: &str, loops| Verb::Play {
+            url: url.into(),
+            loops,
+        };
+        assert_eq!(duration_ms(&play("https://x/clip.wav", 2), &media), 40_000);
+        assert_eq!(
+            duration_ms(&play("https://elsewhere/song.mp3", 1), &media),
+            UNKNOWN_MEDIA_MS
+        );
         assert!(is_audible(&Verb::Gather(Gather {
             action: None,
             num_digits: None,

@@ -9,6 +9,7 @@
 //! | `/inbound/voicemail?skill=S` | redirect by `taskrouter-events` | apology and `<Record>` |
 //! | `/inbound/recorded` | the `<Record>` action | thanks, goodbye |
 //! | `/inbound/recording-status?skill=S&caller=C` | `recordingStatusCallback` | stores and announces the voicemail |
+//! | `GET /inbound/hold-music` | `<Play>` in the wait document | the stack's own hold music (unsigned media) |
 //!
 //! The skill and the caller travel in the query of URLs we hand to Twilio, so
 //! the signature covers them.
@@ -21,9 +22,11 @@ use homeline_core::domain::inbound::{
     self as decide, AfterQueue, GENERAL_MAILBOX, MenuStep, WaitStep, voicemail_recipients,
 };
 use homeline_core::domain::intake::prompts;
+use homeline_core::hold_music;
 use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::metrics::{self, Metric, VoicemailReason};
 use homeline_core::model::Voicemail;
+use homeline_core::routes::paths;
 use homeline_core::service::{self, worker::Texted};
 use homeline_core::store::{Marker, Store, StoreError, at_most_once, now_secs};
 use homeline_core::twilio::TwilioError;
@@ -38,6 +41,9 @@ const BUDGET: Duration = Duration::from_secs(12);
 const MENU_TIMEOUT_SECS: u32 = 5;
 
 pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
+    if http::is_get_of(&event, paths::HOLD_MUSIC) {
+        return http::media(hold_music::CONTENT_TYPE, hold_music::clip());
+    }
     let request = match http::verified(&event, &app.config) {
         Ok(request) => request,
         Err(rejection) => {

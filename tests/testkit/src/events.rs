@@ -186,6 +186,19 @@ impl Webhook {
     }
 }
 
+/// A GET of `path` as Twilio fetches `<Play>` media: no body, no signature.
+pub fn get_event(path: &str) -> Value {
+    let mut event = Webhook::form(path, &[]).event();
+    event["requestContext"]["http"]["method"] = json!("GET");
+    event["body"] = Value::Null;
+    event["isBase64Encoded"] = json!(false);
+    if let Some(headers) = event["headers"].as_object_mut() {
+        headers.remove("content-type");
+        headers.remove("x-twilio-signature");
+    }
+    event
+}
+
 /// A validly signed form POST event (see [`Webhook`]).
 pub fn form_event(path: &str, query: &[(&str, &str)], params: &[(&str, &str)]) -> Value {
     Webhook::form(path, params).query(query).event()

@@ -113,6 +113,29 @@ async fn a_failed_nobody_redirect_is_repaired_without_a_redelivery() {
     stage.sim.run_until(6 * MINUTE).await;
 
     assert_voicemail_once(&stage, CUSTOMER);
+    // The heartbeat, not a redelivery, let her leave: within 30 s, because
+    // the stack's own hold music (which the stand-in fetched and plays for
+    // its real length) ends every 20 s.
+    {
+        let world = stage.sim.world();
+        let nobody = world
+            .delivered
+            .iter()
+            .find(|d| d.param("EventType") == Some("task-queue.entered"))
+            .map(|d| d.at)
+            .expect("the nobody event");
+        let left = world
+            .delivered
+            .iter()
+            .find(|d| d.path == "/inbound/wait" && d.body.contains("<Leave"))
+            .map(|d| d.at)
+            .expect("a wait fetch answered <Leave/>");
+        assert!(
+            left - nobody <= 25_000,
+            "the caller left {} ms after the nobody queue",
+            left - nobody
+        );
+    }
     assert_invariants(&stage);
     stage.assert_spec_clean().await;
 }
