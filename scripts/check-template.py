@@ -105,12 +105,11 @@ def main():
         routes[r["Properties"]["RouteKey"]] = binaries.get(integrations.get(integration))
 
     with open(ROOT / "Cargo.toml", "rb") as f:
-        router = tomllib.load(f)["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        metadata = tomllib.load(f)["workspace"]["metadata"]
+    router = metadata["lambda"]["watch"]["router"]
     # cargo-lambda's `{*name}` catch-all is API Gateway's `{proxy+}`.
     expected = {"POST " + re.sub(r"\{\*\w+\}", "{proxy+}", path): fn for path, fn in router.items()}
-    with open(ROOT / "Cargo.toml", "rb") as f:
-        get_routes = tomllib.load(f)["workspace"]["metadata"]["homeline"]["get_routes"]
-    for path in get_routes:
+    for path in metadata["homeline"]["get_routes"]:
         owner = next((fn for p, fn in router.items() if path == p or path.startswith(p.split("{")[0])), None)
         expected["GET " + path] = owner
     if routes != expected:

@@ -66,12 +66,7 @@ pub struct TwilioRequest {
 impl TwilioRequest {
     /// Parses the event without checking the signature.
     pub fn parse(event: &Request) -> Result<Self, Rejection> {
-        // API Gateway v2's `rawPath`; lambda_http's URI path may carry the
-        // stage or be re-encoded. Only other event sources lack it.
-        let path = match event.raw_http_path() {
-            "" => event.uri().path().to_string(),
-            raw => raw.to_string(),
-        };
+        let path = event_path(event).to_string();
         // For API Gateway v2 lambda_http appends `rawQueryString` verbatim to
         // the URI (tested in tests/http_events.rs).
         let raw_query = event
@@ -197,11 +192,17 @@ pub fn store_failure(error: &StoreError, leg: &LegCallback) -> Response<Body> {
 /// unsigned, answered before any signature check because it reads and
 /// writes nothing.
 pub fn is_get_of(event: &Request, path: &str) -> bool {
-    let raw = match event.raw_http_path() {
+    event.method() == lambda_http::http::Method::GET
+        && event_path(event).trim_end_matches('/') == path
+}
+
+/// API Gateway v2's `rawPath`; lambda_http's URI path may carry the stage or
+/// be re-encoded. Only other event sources lack it.
+fn event_path(event: &Request) -> &str {
+    match event.raw_http_path() {
         "" => event.uri().path(),
         raw => raw,
-    };
-    event.method() == lambda_http::http::Method::GET && raw.trim_end_matches('/') == path
+    }
 }
 
 /// 200 with a media file that never changes within a deploy: Twilio caches
