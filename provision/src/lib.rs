@@ -103,6 +103,18 @@ pub const NOBODY_TARGET_WORKERS: &str = "1 == 2";
 /// reservation: the whisper and press-1 (up to 20 s), Twilio's extra ring
 /// seconds and the `<Dial><Queue>` hand-over must all fit.
 pub const RESERVATION_MARGIN_SECS: u32 = 30;
+/// Seconds a task may sit in the nobody queue, past its skill queue's
+/// timeout, before TaskRouter cancels it (the workflow's last target timing
+/// out). Homeline redirects the caller and cancels the task itself at once;
+/// this ends a task whose cancel failed, which would otherwise wait for its
+/// 24 h TTL (docs/twilio.md, "Nobody-available workflow").
+pub const NOBODY_GRACE_SECS: u32 = 120;
+/// The nobody target's timeout for a skill queue's timeout: like every
+/// target's, it counts from the task's creation.
+pub fn nobody_timeout_secs(queue_timeout_secs: u32) -> u32 {
+    queue_timeout_secs + NOBODY_GRACE_SECS
+}
+
 /// A workspace has a handful of each resource: one page holds them all.
 const PAGE: &str = "PageSize=1000";
 
@@ -207,8 +219,8 @@ impl Desired {
     }
 
     /// The workflow configuration: each skill's queue while a worker of it is
-    /// available, then the nobody queue; `queue` gives each skill's queue
-    /// SID, `nobody` the nobody queue's.
+    /// available, then the nobody queue until [`NOBODY_GRACE_SECS`] later;
+    /// `queue` gives each skill's queue SID, `nobody` the nobody queue's.
     pub fn workflow_configuration(&self, queue: impl Fn(&str) -> String, nobody: &str) -> Value {
         let filters: Vec<Value> = self
             .skills
@@ -223,7 +235,7 @@ impl Desired {
                             "timeout": self.queue_timeout_secs,
                             "skip_if": "workers.available == 0",
                         },
-                        {"queue": nobody},
+                        {"queue": nobody, "timeout": nobody_timeout_secs(self.queue_timeout_secs)},
                     ],
                 })
             })
@@ -453,6 +465,12 @@ pub struct NumberWebhooks {
     pub voice_method: String,
     pub sms_url: String,
     pub sms_method: String,
+    /// Provision sets fallbacks too (the stack's static answers, which go
+    /// with the stack), so they are given back as well.
+    pub voice_fallback_url: String,
+    pub voice_fallback_method: String,
+    pub sms_fallback_url: String,
+    pub sms_fallback_method: String,
 }
 
 impl NumberWebhooks {
@@ -508,6 +526,10 @@ impl Provisioner {
                     voice_method: field("voice_method"),
                     sms_url: field("sms_url"),
                     sms_method: field("sms_method"),
+                    voice_fallback_url: field("voice_fallback_url"),
+                    voice_fallback_method: field("voice_fallback_method"),
+                    sms_fallback_url: field("sms_fallback_url"),
+                    sms_fallback_method: field("sms_fallback_method"),
                 })
             })
             .collect()
@@ -525,6 +547,16 @@ impl Provisioner {
             ("VoiceMethod", method_or_post(&previous.voice_method)),
             ("SmsUrl", previous.sms_url.clone()),
             ("SmsMethod", method_or_post(&previous.sms_method)),
+            ("VoiceFallbackUrl", previous.voice_fallback_url.clone()),
+            (
+                "VoiceFallbackMethod",
+                method_or_post(&previous.voice_fallback_method),
+            ),
+            ("SmsFallbackUrl", previous.sms_fallback_url.clone()),
+            (
+                "SmsFallbackMethod",
+                method_or_post(&previous.sms_fallback_method),
+            ),
         ];
         match self
             .client
@@ -983,6 +1015,10 @@ mod tests {
             voice_method: "POST".into(),
             sms_url: sms.into(),
             sms_method: "POST".into(),
+            voice_fallback_url: String::new(),
+            voice_fallback_method: "POST".into(),
+            sms_fallback_url: String::new(),
+            sms_fallback_method: "POST".into(),
         };
         let base = "https://h.example.com";
         assert!(webhooks("https://h.example.com/inbound", "").are_homeline_s(base));
@@ -1010,7 +1046,7 @@ mod tests {
             filters[1]["targets"],
             json!([
                 {"queue": "WQ-support", "timeout": 120, "skip_if": "workers.available == 0"},
-                {"queue": "WQ-nobody"},
+                {"queue": "WQ-nobody", "timeout": 240},
             ])
         );
         assert_eq!(

@@ -16,13 +16,17 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::NumberWebhooks;
 
 const PK: &str = "NUMBERS";
-const FIELDS: [&str; 6] = [
+const FIELDS: [&str; 10] = [
     "sid",
     "phone_number",
     "voice_url",
     "voice_method",
     "sms_url",
     "sms_method",
+    "voice_fallback_url",
+    "voice_fallback_method",
+    "sms_fallback_url",
+    "sms_fallback_method",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +62,10 @@ impl Takeovers {
             &previous.voice_method,
             &previous.sms_url,
             &previous.sms_method,
+            &previous.voice_fallback_url,
+            &previous.voice_fallback_method,
+            &previous.sms_fallback_url,
+            &previous.sms_fallback_method,
         ];
         let mut item: HashMap<String, AttributeValue> = FIELDS
             .iter()
@@ -109,6 +117,7 @@ impl Takeovers {
                         "a record of a taken-over number has no {name}"
                     ))),
                 };
+                let optional = |name: &str| field(name).unwrap_or_default();
                 Ok(NumberWebhooks {
                     sid: field("sid")?,
                     phone_number: field("phone_number")?,
@@ -116,6 +125,12 @@ impl Takeovers {
                     voice_method: field("voice_method")?,
                     sms_url: field("sms_url")?,
                     sms_method: field("sms_method")?,
+                    // Records from before provision set fallbacks have none:
+                    // giving back an empty one clears Homeline's.
+                    voice_fallback_url: optional("voice_fallback_url"),
+                    voice_fallback_method: optional("voice_fallback_method"),
+                    sms_fallback_url: optional("sms_fallback_url"),
+                    sms_fallback_method: optional("sms_fallback_method"),
                 })
             })
             .collect()

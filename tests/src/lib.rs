@@ -30,6 +30,8 @@ pub use sim::{Chaos, World};
 
 /// Simulated milliseconds since the start of a run.
 pub type Ms = u64;
+/// The skill queues' timeout in the stand-in's workflow.
+const QUEUE_TIMEOUT_SECS: u32 = 60;
 
 pub const PUBLIC_BASE_URL: &str = testkit::PUBLIC_BASE_URL;
 
@@ -116,7 +118,11 @@ pub fn taskrouter_settings(config: &Config) -> taskrouter::Settings {
         timeout_activity: a.unavailable.clone(),
         skills: config.skills.clone(),
         no_worker_queue_sid: config.no_worker_queue_sid.clone(),
-        queue_timeout_ms: 60_000,
+        queue_timeout_ms: u64::from(QUEUE_TIMEOUT_SECS) * 1000,
+        // What `homeline provision` sets for this queue timeout.
+        nobody_timeout_ms: Some(
+            u64::from(homeline_provision::nobody_timeout_secs(QUEUE_TIMEOUT_SECS)) * 1000,
+        ),
         reservation_timeout_ms: 120_000,
         max_reservations_per_task: 40,
         events_filter: Some(

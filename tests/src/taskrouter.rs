@@ -29,6 +29,9 @@ pub struct Settings {
     pub no_worker_queue_sid: String,
     /// Timeout of each skill's queue target.
     pub queue_timeout_ms: Ms,
+    /// The nobody target's timeout in a skill's filter (provision sets
+    /// one; none: the task waits there until canceled).
+    pub nobody_timeout_ms: Option<Ms>,
     /// TaskReservationTimeout.
     pub reservation_timeout_ms: Ms,
     /// The max assignment count: a task offered this often is flagged as a
@@ -473,15 +476,20 @@ impl TaskRouter {
     }
 
     /// The workflow's targets for a task: its skill's queue (timeout,
-    /// `skip_if: workers.available == 0`) then the nobody queue.
+    /// `skip_if: workers.available == 0`) then the nobody queue (its
+    /// timeout); a task of no skill takes the default filter, the nobody
+    /// queue without a timeout.
     fn targets(&self, task: &Task) -> Vec<(String, Option<Ms>, bool)> {
-        let nobody = (self.settings.no_worker_queue_sid.clone(), None, false);
+        let nobody = |timeout| (self.settings.no_worker_queue_sid.clone(), timeout, false);
         match task.attributes["skill"]
             .as_str()
             .and_then(|s| self.settings.queue_sid(s))
         {
-            Some(queue) => vec![(queue, Some(self.settings.queue_timeout_ms), true), nobody],
-            None => vec![nobody],
+            Some(queue) => vec![
+                (queue, Some(self.settings.queue_timeout_ms), true),
+                nobody(self.settings.nobody_timeout_ms),
+            ],
+            None => vec![nobody(None)],
         }
     }
 
@@ -546,9 +554,12 @@ impl TaskRouter {
         if !moving || self.settings.readings.entered_after_move {
             self.task_event(fx, "task-queue.entered", task_sid, now);
         }
+        // A target's timeout counts from the task's creation, not from
+        // entering the target (docs/twilio.md, "Nobody-available workflow").
+        let created = self.tasks.get(task_sid).map_or(now, |t| t.created);
         if let Some(timeout) = timeout {
             fx.timers.push((
-                now + timeout,
+                (created + timeout).max(now),
                 Timer::Target {
                     task: task_sid.to_string(),
                     target: index,
@@ -951,6 +962,7 @@ mod tests {
             skills: vec!["sales".into(), "support".into()],
             no_worker_queue_sid: NOBODY.into(),
             queue_timeout_ms: 60_000,
+            nobody_timeout_ms: None,
             reservation_timeout_ms: 120_000,
             max_reservations_per_task: 5,
             events_filter: None,
@@ -989,6 +1001,37 @@ mod tests {
         assert_eq!(tr.tasks[&task].queue_sid.as_deref(), Some(NOBODY));
         assert_eq!(event_types(&fx), vec!["task.created", "task-queue.entered"]);
         assert!(fx.assignments.is_empty());
+    }
+
+    #[test]
+    fn the_nobody_target_s_timeout_counts_from_the_task_s_creation_and_cancels_it() {
+        let mut tr = router();
+        tr.settings.nobody_timeout_ms = Some(180_000);
+        let _w = worker(&mut tr, "w", "sales", 0);
+        let mut fx = Effects::default();
+        let task = tr.create_task(json!({"skill":"sales"}), 0, &mut fx);
+        let res = fx.assignments[0].0.clone();
+        tr.reject(&res, Some(UNAV), 1, &mut fx).unwrap();
+        let mut fx = Effects::default();
+        let skill_target = Timer::Target {
+            task: task.clone(),
+            target: 0,
+        };
+        tr.on_timer(&skill_target, 60_000, &mut fx);
+        assert_eq!(tr.tasks[&task].queue_sid.as_deref(), Some(NOBODY));
+        let nobody_target = Timer::Target {
+            task: task.clone(),
+            target: 1,
+        };
+        assert!(
+            fx.timers.contains(&(180_000, nobody_target.clone())),
+            "due at creation + 180 s, not entry + 180 s: {:?}",
+            fx.timers
+        );
+        let mut fx = Effects::default();
+        tr.on_timer(&nobody_target, 180_000, &mut fx);
+        assert_eq!(tr.tasks[&task].status, TaskStatus::Canceled);
+        assert!(event_types(&fx).contains(&"workflow.timeout".to_string()));
     }
 
     #[test]

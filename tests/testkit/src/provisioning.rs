@@ -22,6 +22,10 @@ use serde_json::{Value, json};
 /// The account's two numbers, webhooks pointing at Twilio's demo.
 pub const CUSTOMER: &str = "+15005550006";
 pub const WORKER: &str = "+15005550007";
+/// The voice fallback each number had before Homeline (a TwiML Bin of the
+/// business's); its SMS fallback was empty.
+pub const BUSINESS_FALLBACK: &str =
+    "https://handler.twilio.com/twiml/EH00000000000000000000000000000001";
 
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -137,6 +141,8 @@ impl ProvisioningStandIn {
                 "friendly_name": number, "voice_url": "https://demo.twilio.com/welcome/voice/",
                 "voice_method": "POST", "sms_url": "https://demo.twilio.com/welcome/sms/reply",
                 "sms_method": "POST", "voice_application_sid": null, "sms_application_sid": null,
+                "voice_fallback_url": BUSINESS_FALLBACK, "voice_fallback_method": "POST",
+                "sms_fallback_url": "", "sms_fallback_method": "POST",
             }),
         );
     }

@@ -113,9 +113,10 @@ async fn a_failed_nobody_redirect_is_repaired_without_a_redelivery() {
     stage.sim.run_until(6 * MINUTE).await;
 
     assert_voicemail_once(&stage, CUSTOMER);
-    // The heartbeat, not a redelivery, let her leave: within 30 s, because
-    // the stack's own hold music (which the stand-in fetched and plays for
-    // its real length) ends every 20 s.
+    // The heartbeat, not a redelivery, let her leave. Here the nobody event
+    // comes before her first wait fetch, so this bound holds whatever the
+    // hold music's length: `the_wait_url_is_fetched_at_least_every_25_s`
+    // bounds the period.
     {
         let world = stage.sim.world();
         let nobody = world
@@ -136,6 +137,107 @@ async fn a_failed_nobody_redirect_is_repaired_without_a_redelivery() {
             left - nobody
         );
     }
+    assert_invariants(&stage);
+    stage.assert_spec_clean().await;
+}
+
+/// The heartbeat's period: the caller waits a minute in the sales queue
+/// (Ana's phone is busy), then the task moves to the nobody queue while the
+/// redirect to voicemail fails. Every wait fetch comes within 25 s of the
+/// last, so she leaves within 25 s of the move, whatever the phase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wait_url_is_fetched_at_least_every_25_s() {
+    let stage = Stage::start(&[], 26).await;
+    stage.worker(ANA, "sales", Phone::Busy).await;
+    stage.sim.sms_at(0, ANA, "on sales");
+    stage.sim.call_in(caller(CUSTOMER, 1_000, '1'));
+    stage.sim.run_until(50_000).await;
+    stage.sim.world().failing_paths.push("/Calls/".into());
+    let nobody_event = |d: &homeline_tests::sim::Delivered| {
+        d.path == "/taskrouter-events"
+            && matches!(
+                d.param("EventType"),
+                Some("task-queue.moved" | "task-queue.entered")
+            )
+            && d.param("TaskQueueSid") == Some(stage.app.config.no_worker_queue_sid.as_str())
+    };
+    let moved = stage
+        .run_until_true(2 * MINUTE, |w| w.delivered.iter().any(nobody_event))
+        .await;
+    assert!(moved, "the task reached the nobody queue");
+    stage.sim.world().failing_paths.clear();
+    stage.sim.run_until(5 * MINUTE).await;
+
+    assert_voicemail_once(&stage, CUSTOMER);
+    // Scoped: the world is locked while it is read.
+    {
+        let world = stage.sim.world();
+        let fetches: Vec<u64> = world
+            .delivered
+            .iter()
+            .filter(|d| d.path == "/inbound/wait")
+            .map(|d| d.at)
+            .collect();
+        assert!(fetches.len() >= 3, "she waited through plays: {fetches:?}");
+        for pair in fetches.windows(2) {
+            assert!(
+                pair[1] - pair[0] <= 25_000,
+                "wait fetches {} ms apart: {fetches:?}",
+                pair[1] - pair[0]
+            );
+        }
+        let nobody = world
+            .delivered
+            .iter()
+            .find(|d| nobody_event(d))
+            .map(|d| d.at)
+            .expect("the nobody event");
+        assert!(
+            fetches
+                .last()
+                .is_some_and(|&left| left > nobody && left - nobody <= 25_000),
+            "left by the first fetch after the move at {nobody}: {fetches:?}"
+        );
+    }
+    assert_invariants(&stage);
+    stage.assert_spec_clean().await;
+}
+
+/// The nobody queue's redirect and cancel both fail: the heartbeat sends the
+/// caller to voicemail, and the task, which no worker can take, still ends
+/// (the nobody target's timeout), so no task waits for its 24 h TTL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_whose_cancel_failed_still_ends() {
+    let stage = Stage::start(&[], 25).await;
+    stage.worker(ANA, "sales", Phone::fast_human()).await; // enrolled, never online
+    {
+        let mut world = stage.sim.world();
+        world.failing_paths.push("/Calls/".into());
+        world.failing_paths.push("/Tasks/".into());
+    }
+    stage.sim.call_in(caller(CUSTOMER, 1_000, '1'));
+    let delivered = stage
+        .run_until_true(2 * MINUTE, |w| {
+            w.delivered.iter().any(|d| {
+                d.path == "/taskrouter-events" && d.param("EventType") == Some("task-queue.entered")
+            })
+        })
+        .await;
+    assert!(delivered, "the nobody queue's event was delivered");
+    stage.sim.world().failing_paths.clear();
+    stage.sim.run_until(6 * MINUTE).await;
+
+    assert_voicemail_once(&stage, CUSTOMER);
+    assert!(
+        stage
+            .sim
+            .world()
+            .tr
+            .tasks
+            .values()
+            .all(|t| t.status == TaskStatus::Canceled),
+        "the task was canceled"
+    );
     assert_invariants(&stage);
     stage.assert_spec_clean().await;
 }

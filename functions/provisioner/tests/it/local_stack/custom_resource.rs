@@ -11,7 +11,7 @@ use homeline_core::Deadline;
 use homeline_provision::custom_resource::Setup;
 use homeline_provision::takeover::Takeovers;
 use serde_json::{Value, json};
-use testkit::provisioning::{CUSTOMER, ProvisioningStandIn, WORKER};
+use testkit::provisioning::{BUSINESS_FALLBACK, CUSTOMER, ProvisioningStandIn, WORKER};
 use testkit::response_url::{self, ResponseUrl};
 
 const BASE: &str = "https://abc.execute-api.us-east-1.amazonaws.com";
@@ -214,7 +214,10 @@ async fn update_with_another_skill_adds_its_queue_and_keeps_the_workspace() {
 #[tokio::test]
 async fn delete_gives_the_numbers_their_webhooks_back_once() {
     let world = World::start().await;
-    world.deliver(world.request("Create", "sales", "r1")).await;
+    let mut create = world.request("Create", "sales", "r1");
+    create["ResourceProperties"]["FallbackUrl"] =
+        json!("https://fb.execute-api.us-east-1.amazonaws.com/fallback");
+    world.deliver(create).await;
     let deleted = world.deliver(world.request("Delete", "sales", "r2")).await;
     assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
     assert_answers(&deleted, "r2");
@@ -222,6 +225,12 @@ async fn delete_gives_the_numbers_their_webhooks_back_once() {
         let resource = world.twilio.number(number);
         assert_eq!(resource["voice_url"], DEMO_VOICE, "{number}");
         assert_eq!(resource["sms_url"], DEMO_SMS, "{number}");
+        // The fallbacks pointed at the stack's API, deleted with it.
+        assert_eq!(
+            resource["voice_fallback_url"], BUSINESS_FALLBACK,
+            "{number}"
+        );
+        assert_eq!(resource["sms_fallback_url"], "", "{number}");
     }
     assert!(
         world
