@@ -53,6 +53,28 @@ fn assert_voicemail_once(stage: &Stage, from: &str) {
     );
 }
 
+/// The customer calls for sales while Ana, enrolled, was never on duty:
+/// the task goes straight to the nobody queue. REST requests whose path
+/// holds one of `failing` fail until that queue's event has been delivered.
+async fn call_nobody_while_failing(stage: &Stage, failing: &[&str]) {
+    stage.worker(ANA, "sales", Phone::fast_human()).await;
+    stage
+        .sim
+        .world()
+        .failing_paths
+        .extend(failing.iter().map(|p| p.to_string()));
+    stage.sim.call_in(caller(CUSTOMER, 1_000, '1'));
+    let delivered = stage
+        .run_until_true(2 * MINUTE, |w| {
+            w.delivered.iter().any(|d| {
+                d.path == "/taskrouter-events" && d.param("EventType") == Some("task-queue.entered")
+            })
+        })
+        .await;
+    assert!(delivered, "the nobody queue's event was delivered");
+    stage.sim.world().failing_paths.clear();
+}
+
 /// Task completion: the worker's first call ends; the task must be completed
 /// (it holds her voice capacity while `wrapping`) for her to be offered the next.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,18 +120,7 @@ async fn a_worker_whose_call_ended_is_offered_the_next_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_nobody_redirect_is_repaired_without_a_redelivery() {
     let stage = Stage::start(&[], 22).await;
-    stage.worker(ANA, "sales", Phone::fast_human()).await; // enrolled, never online
-    stage.sim.world().failing_paths.push("/Calls/".into());
-    stage.sim.call_in(caller(CUSTOMER, 1_000, '1'));
-    let delivered = stage
-        .run_until_true(2 * MINUTE, |w| {
-            w.delivered.iter().any(|d| {
-                d.path == "/taskrouter-events" && d.param("EventType") == Some("task-queue.entered")
-            })
-        })
-        .await;
-    assert!(delivered, "the nobody queue's event was delivered");
-    stage.sim.world().failing_paths.clear();
+    call_nobody_while_failing(&stage, &["/Calls/"]).await;
     stage.sim.run_until(6 * MINUTE).await;
 
     assert_voicemail_once(&stage, CUSTOMER);
@@ -209,22 +220,7 @@ async fn the_wait_url_is_fetched_at_least_every_25_s() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_whose_cancel_failed_still_ends() {
     let stage = Stage::start(&[], 25).await;
-    stage.worker(ANA, "sales", Phone::fast_human()).await; // enrolled, never online
-    {
-        let mut world = stage.sim.world();
-        world.failing_paths.push("/Calls/".into());
-        world.failing_paths.push("/Tasks/".into());
-    }
-    stage.sim.call_in(caller(CUSTOMER, 1_000, '1'));
-    let delivered = stage
-        .run_until_true(2 * MINUTE, |w| {
-            w.delivered.iter().any(|d| {
-                d.path == "/taskrouter-events" && d.param("EventType") == Some("task-queue.entered")
-            })
-        })
-        .await;
-    assert!(delivered, "the nobody queue's event was delivered");
-    stage.sim.world().failing_paths.clear();
+    call_nobody_while_failing(&stage, &["/Calls/", "/Tasks/"]).await;
     stage.sim.run_until(6 * MINUTE).await;
 
     assert_voicemail_once(&stage, CUSTOMER);
