@@ -91,7 +91,14 @@ pub struct Config {
     pub admin_numbers: Vec<String>,
     /// `ADMIN_NOTIFY`: whether admins get every announcement or only escalations.
     pub admin_notify: AdminNotify,
-    pub voicemail_notify_workers: bool,
+    /// `ABANDON_SECS`: a caller who hangs up after waiting this long in the
+    /// queue is owed a call back (a follow-up).
+    pub abandon_after: Duration,
+    /// `CALLER_TEXT_BACK`: texted once a day to a caller who left a voicemail
+    /// or hung up in the queue; `None`: off.
+    pub caller_text_back: Option<String>,
+    /// `TIME_ZONE`: the business's, for business hours and the times in texts.
+    pub time_zone: chrono_tz::Tz,
     /// `CALLBACK_CALLER_ID`: the number a customer sees when a worker calls
     /// them back (defaults to `TWILIO_CALLER_ID`; it may be the business's
     /// main number once verified in Twilio as an outgoing caller ID).
@@ -180,18 +187,21 @@ impl Config {
             "HOLD_MUSIC_URL",
             &format!("{public_base_url}{}", crate::routes::paths::HOLD_MUSIC),
         )?;
-        let business_hours = match vars.optional("BUSINESS_HOURS") {
-            None => None,
-            Some(spec) => {
-                let zone = vars.optional("TIME_ZONE").unwrap_or_else(|| "UTC".into());
-                Some(
-                    BusinessHours::parse(&spec, &zone).map_err(|reason| ConfigError::Invalid {
+        let zone = vars.optional("TIME_ZONE").unwrap_or_else(|| "UTC".into());
+        let time_zone = zone.parse().map_err(|_| ConfigError::Invalid {
+            var: "TIME_ZONE",
+            reason: format!("{zone:?} is not an IANA time zone"),
+        })?;
+        let business_hours =
+            match vars.optional("BUSINESS_HOURS") {
+                None => None,
+                Some(spec) => Some(BusinessHours::parse(&spec, &zone).map_err(|reason| {
+                    ConfigError::Invalid {
                         var: "BUSINESS_HOURS",
                         reason,
-                    })?,
-                )
-            }
-        };
+                    }
+                })?),
+            };
         Ok(Self {
             twilio,
             activities,
@@ -227,7 +237,9 @@ impl Config {
                 Some(_) => vars.phone("CALLBACK_CALLER_ID")?,
                 None => vars.phone("TWILIO_CALLER_ID")?,
             },
-            voicemail_notify_workers: vars.flag("VOICEMAIL_NOTIFY_WORKERS")?,
+            abandon_after: vars.seconds("ABANDON_SECS", 10, 0..=600)?,
+            caller_text_back: vars.optional("CALLER_TEXT_BACK"),
+            time_zone,
             no_answer_twiml_url: match vars.optional("NO_ANSWER_TWIML_URL") {
                 Some(_) => Some(vars.url("NO_ANSWER_TWIML_URL", "")?),
                 None => None,
@@ -362,17 +374,6 @@ impl Vars<'_> {
         self.number(name, default, range)
             .map(|s| Duration::from_secs(u64::from(s)))
     }
-
-    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
-        match self.optional(name).as_deref() {
-            None | Some("false") | Some("0") | Some("no") => Ok(false),
-            Some("true") | Some("1") | Some("yes") => Ok(true),
-            Some(other) => Err(ConfigError::Invalid {
-                var: name,
-                reason: format!("{other:?} is not true or false"),
-            }),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -454,7 +455,8 @@ pub(crate) mod tests {
             ("PUBLIC_BASE_URL", "example.com"),
             ("SKILLS", "sales,sales"),
             ("SKILLS", "after-hours"),
-            ("VOICEMAIL_NOTIFY_WORKERS", "maybe"),
+            ("ABANDON_SECS", "ten"),
+            ("TIME_ZONE", "Mars/Olympus"),
             ("ADMIN_NUMBERS", "+15550000001,owner"),
             ("ADMIN_NOTIFY", "never"),
             ("CALLBACK_CALLER_ID", "main line"),
@@ -482,6 +484,28 @@ pub(crate) mod tests {
         assert_eq!(config.callback_caller_id, "+15550000009");
         assert_eq!(config.admin_numbers, ["+15550000001", "+15550000002"]);
         assert_eq!(config.admin_notify, AdminNotify::Escalations);
+    }
+
+    #[test]
+    fn follow_up_settings_default_to_ten_seconds_no_text_back_and_utc() {
+        let mut env = test_env();
+        let config = load(&env).expect("valid");
+        assert_eq!(config.abandon_after, Duration::from_secs(10));
+        assert_eq!(config.caller_text_back, None);
+        assert_eq!(config.time_zone, chrono_tz::UTC);
+        env.insert("ABANDON_SECS", "25".into());
+        env.insert(
+            "CALLER_TEXT_BACK",
+            "Sorry we missed you; we will call you back.".into(),
+        );
+        env.insert("TIME_ZONE", "America/Chicago".into());
+        let config = load(&env).expect("valid");
+        assert_eq!(config.abandon_after, Duration::from_secs(25));
+        assert_eq!(
+            config.caller_text_back.as_deref(),
+            Some("Sorry we missed you; we will call you back.")
+        );
+        assert_eq!(config.time_zone, chrono_tz::America::Chicago);
     }
 
     #[test]

@@ -4,11 +4,12 @@
 //! - [`model`]: the entities; depends on nothing else here.
 //! - [`domain`]: pure decisions over the model, returning intents of their
 //!   own; one state machine per entity ([`domain::attempt`],
-//!   [`domain::worker`]).
+//!   [`domain::worker`], [`domain::follow_up`]).
 //! - [`service`]: executes the decisions: reads the [`store`], makes the one
 //!   write a decision calls for, carries out its intents through [`twilio`].
 //!   [`service::attempt::execute`] is the only writer of attempts,
-//!   [`service::worker`] the only writer of worker profiles.
+//!   [`service::worker`] the only writer of worker profiles,
+//!   [`service::follow_up`] the only writer of follow-ups.
 //! - Adapters: [`store`] (DynamoDB and the in-memory fake), [`twilio`] (the
 //!   REST client), [`http`] and [`signature`] (requests in), [`twiml`]
 //!   (answers out), [`routes`] (every path and budget), [`config`], [`app`].

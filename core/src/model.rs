@@ -170,3 +170,91 @@ pub struct Voicemail {
     /// Unix seconds.
     pub received_at: i64,
 }
+
+/// Why a caller is owed a call back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FollowUpReason {
+    /// The caller left a voicemail.
+    Voicemail,
+    /// The caller hung up after waiting in the queue.
+    Abandoned,
+}
+
+impl FollowUpReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowUpReason::Voicemail => "voicemail",
+            FollowUpReason::Abandoned => "abandoned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "voicemail" => Some(FollowUpReason::Voicemail),
+            "abandoned" => Some(FollowUpReason::Abandoned),
+            _ => None,
+        }
+    }
+}
+
+/// Where a follow-up stands: open → claimed (the claimer's phone rings) →
+/// calling (the claimer pressed 1; the customer is dialled) → done, or back
+/// to open when the claimer or the customer did not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FollowUpState {
+    Open,
+    Claimed,
+    Calling,
+    Done,
+}
+
+impl FollowUpState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowUpState::Open => "open",
+            FollowUpState::Claimed => "claimed",
+            FollowUpState::Calling => "calling",
+            FollowUpState::Done => "done",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "open" => FollowUpState::Open,
+            "claimed" => FollowUpState::Claimed,
+            "calling" => FollowUpState::Calling,
+            "done" => FollowUpState::Done,
+            _ => return None,
+        })
+    }
+}
+
+/// A caller somebody must call back, keyed by the customer's call SID (one
+/// call owes at most one follow-up). `number` is the short number workers
+/// text (`claim 7`): unique among follow-ups that are not done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowUp {
+    pub call_sid: String,
+    pub number: u32,
+    /// The customer's number (E.164, or Twilio's text for a withheld one).
+    pub caller: String,
+    /// The skill (mailbox) the caller asked for.
+    pub skill: String,
+    pub reason: FollowUpReason,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub recording_url: Option<String>,
+    pub transcript: Option<String>,
+    pub state: FollowUpState,
+    /// The worker (phone) who claimed it, while claimed or calling, and who
+    /// closed it once done.
+    pub owner: Option<String>,
+    /// Claims so far: each claim rings the claimer once, and the callbacks
+    /// of that ring carry its number, so a late one from an earlier ring
+    /// changes nothing.
+    pub claims: u32,
+    /// Call-backs that did not reach the customer.
+    pub failed_calls: u32,
+    /// Optimistic concurrency, as for [`WorkerProfile::version`].
+    pub version: u64,
+}

@@ -130,6 +130,14 @@ pub mod paths {
     pub const INTAKE_VOICE: &str = "/intake/voice";
     pub const INTAKE_VOICE_MENU: &str = "/intake/voice/menu";
     pub const INTAKE_VOICE_SKILL: &str = "/intake/voice/skill";
+    /// A claimed follow-up's call to the claimer: the whisper and press 1.
+    pub const CALL_BACK: &str = "/intake/callback";
+    /// The whisper's `<Gather>` action: 1 dials the customer.
+    pub const CALL_BACK_KEY: &str = "/intake/callback/key";
+    /// The `<Dial action>` of the call to the customer: reached or not.
+    pub const CALL_BACK_DIALED: &str = "/intake/callback/dialed";
+    /// The claimer's call's status callback: not answered, or ended.
+    pub const CALL_BACK_STATUS: &str = "/intake/callback/status";
 
     pub const INBOUND: &str = "/inbound";
     pub const INBOUND_MENU: &str = "/inbound/menu";
@@ -198,6 +206,15 @@ pub const ROUTES: &[Route] = &[
         paths::INTAKE_VOICE_SKILL,
         Intake,
         "<Gather action>",
+        Webhook,
+    ),
+    route(paths::CALL_BACK, Intake, "Calls create Url", Webhook),
+    route(paths::CALL_BACK_KEY, Intake, "<Gather action>", Webhook),
+    route(paths::CALL_BACK_DIALED, Intake, "<Dial action>", Webhook),
+    route(
+        paths::CALL_BACK_STATUS,
+        Intake,
+        "Calls create StatusCallback",
         Webhook,
     ),
     route(

@@ -1,7 +1,5 @@
-//! The customer line's decisions: menu, queue results, voicemail recipients
-//! and wording. The `inbound` function turns them into TwiML and effects.
-
-use crate::model::{Voicemail, WorkerProfile};
+//! The customer line's decisions: menu, queue results, voicemail wording.
+//! The `inbound` function turns them into TwiML and effects.
 
 /// How often the menu is offered before the first skill is taken.
 pub const MENU_TRIES: u32 = 2;
@@ -61,6 +59,14 @@ pub fn after_queue(queue_result: &str) -> AfterQueue {
     }
 }
 
+/// Whether a caller who left the queue with `queue_result` after
+/// `queue_time` seconds (Twilio's `QueueTime`) hung up on a wait long enough
+/// to be owed a call back.
+pub fn abandoned(queue_result: &str, queue_time: Option<&str>, abandon_after_secs: u64) -> bool {
+    let waited = queue_time.and_then(|t| t.trim().parse::<u64>().ok());
+    queue_result == "hangup" && waited.is_some_and(|t| t >= abandon_after_secs)
+}
+
 /// What the wait URL answers on each fetch: the fetch is the heartbeat
 /// that repairs a caller nobody will take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,45 +102,6 @@ pub fn voicemail_apology(mailbox: &str) -> String {
             "Sorry, no one from {mailbox} can take your call right now. Please leave a message after the tone, and we will call you back."
         )
     }
-}
-
-/// Who hears of a new voicemail: the configured numbers, then (when
-/// `notify_workers`) every enrolled worker with the voicemail's skill (all of
-/// them for the general box), each number once.
-pub fn voicemail_recipients(
-    notify_numbers: &[String],
-    notify_workers: bool,
-    workers: &[WorkerProfile],
-    mailbox: &str,
-) -> Vec<String> {
-    let mut recipients: Vec<String> = Vec::new();
-    let skilled = workers
-        .iter()
-        .filter(|_| notify_workers)
-        .filter(|w| mailbox == GENERAL_MAILBOX || w.skills.iter().any(|s| s == mailbox))
-        .map(|w| &w.phone);
-    for number in notify_numbers.iter().chain(skilled) {
-        if !recipients.contains(number) {
-            recipients.push(number.clone());
-        }
-    }
-    recipients
-}
-
-/// The SMS announcing a voicemail: who called, for what, how long, the link.
-pub fn voicemail_announcement(voicemail: &Voicemail) -> String {
-    let topic = if voicemail.skill == GENERAL_MAILBOX {
-        "after hours".to_string()
-    } else {
-        format!("for {}", voicemail.skill)
-    };
-    format!(
-        "New voicemail {topic} from {caller} ({minutes}:{seconds:02}): {url}",
-        caller = voicemail.caller,
-        minutes = voicemail.duration_secs / 60,
-        seconds = voicemail.duration_secs % 60,
-        url = voicemail.recording_url,
-    )
 }
 
 #[cfg(test)]
@@ -188,6 +155,18 @@ mod tests {
     }
 
     #[test]
+    fn a_hang_up_after_the_abandon_time_is_owed_a_call_back() {
+        assert!(abandoned("hangup", Some("10"), 10));
+        assert!(abandoned("hangup", Some("95"), 10));
+        assert!(!abandoned("hangup", Some("9"), 10), "a short wait");
+        assert!(!abandoned("hangup", None, 10), "no queue time");
+        assert!(!abandoned("hangup", Some("ten"), 10));
+        for result in ["bridged", "leave", "redirected", "queue-full"] {
+            assert!(!abandoned(result, Some("60"), 10), "{result}");
+        }
+    }
+
+    #[test]
     fn the_heartbeat_leaves_only_when_the_store_says_so() {
         assert_eq!(wait_step(Some(true)), WaitStep::Leave);
         assert_eq!(wait_step(Some(false)), WaitStep::Hold);
@@ -203,44 +182,5 @@ mod tests {
         assert_eq!(position_announcement(Some("0")), None);
         assert_eq!(position_announcement(Some("x")), None);
         assert_eq!(position_announcement(None), None);
-    }
-
-    #[test]
-    fn recipients_are_numbers_then_skilled_workers_without_repeats() {
-        let numbers = skills(&["+15550000001", "+15550000002"]);
-        let workers = vec![
-            WorkerProfile::new("+15550000002", "Ann", skills(&["sales"])),
-            WorkerProfile::new("+15550000003", "Bob", skills(&["sales", "support"])),
-            WorkerProfile::new("+15550000004", "Cy", skills(&["support"])),
-        ];
-        assert_eq!(
-            voicemail_recipients(&numbers, true, &workers, "sales"),
-            skills(&["+15550000001", "+15550000002", "+15550000003"])
-        );
-        assert_eq!(
-            voicemail_recipients(&numbers, false, &workers, "sales"),
-            numbers
-        );
-        assert_eq!(
-            voicemail_recipients(&[], true, &workers, GENERAL_MAILBOX).len(),
-            3
-        );
-    }
-
-    #[test]
-    fn announcement_says_who_what_how_long_and_where() {
-        let voicemail = Voicemail {
-            recording_sid: "RE1".into(),
-            call_sid: "CA1".into(),
-            caller: "+15551234567".into(),
-            skill: "support".into(),
-            recording_url: "https://api.twilio.com/rec/RE1".into(),
-            duration_secs: 65,
-            received_at: 0,
-        };
-        assert_eq!(
-            voicemail_announcement(&voicemail),
-            "New voicemail for support from +15551234567 (1:05): https://api.twilio.com/rec/RE1"
-        );
     }
 }

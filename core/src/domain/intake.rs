@@ -5,6 +5,7 @@
 //! asks [`decide_sms`] / [`decide_voice`] what to do, applies it to TaskRouter
 //! and the table, and answers with a text from [`replies`] or [`prompts`].
 
+use crate::domain::follow_up::{self, FollowUpCommand};
 use crate::model::{Activity, WorkerProfile};
 
 /// A word Twilio answers itself on a long code, then passes on to the
@@ -74,6 +75,10 @@ pub enum SmsCommand {
     Menu,
     /// A word Twilio answered already.
     Carrier(CarrierKeyword),
+    /// `claim 7`, `done 7`, `missed`.
+    FollowUp(FollowUpCommand),
+    /// `claim` or `done` without a number Homeline can read.
+    FollowUpUnclear,
     /// Anything else (including an empty body).
     Unknown,
 }
@@ -99,6 +104,14 @@ pub fn parse_sms(body: &str, opt_out_type: Option<&str>) -> SmsCommand {
         && let Some(keyword) = CarrierKeyword::of_word(&command)
     {
         return SmsCommand::Carrier(keyword);
+    }
+    let all: Vec<&str> = std::iter::once(command.as_str())
+        .chain(rest.iter().map(String::as_str))
+        .collect();
+    match follow_up::parse_command(&all) {
+        Some(Ok(command)) => return SmsCommand::FollowUp(command),
+        Some(Err(_)) => return SmsCommand::FollowUpUnclear,
+        None => {}
     }
     match command.as_str() {
         "on" | "online" => {
@@ -133,6 +146,8 @@ pub enum SmsPlan {
     GoOnline(Vec<String>),
     /// Make the TaskRouter worker Offline, rejecting pending reservations.
     GoOffline,
+    /// Claim, close or list follow-ups (`service::follow_up::command`).
+    FollowUp(FollowUpCommand),
 }
 
 /// Decides what an SMS does. `profile` is `None` for a number that is not
@@ -172,6 +187,8 @@ pub fn decide_sms(
         }
         SmsCommand::Off => SmsPlan::GoOffline,
         SmsCommand::Status => SmsPlan::Reply(replies::status(profile)),
+        SmsCommand::FollowUp(command) => SmsPlan::FollowUp(*command),
+        SmsCommand::FollowUpUnclear => SmsPlan::Reply(follow_up::texts::which_number()),
         SmsCommand::Menu | SmsCommand::Unknown => SmsPlan::Reply(replies::help(skills)),
     }
 }
@@ -342,7 +359,7 @@ pub mod replies {
 
     pub fn help(skills: &[String]) -> String {
         fit(
-            "Homeline: text ON <skill> to take calls, OFF to stop, STATUS to check, MENU for this list. Skills: ",
+            "Homeline: text ON <skill> to take calls, OFF to stop, STATUS to check, MISSED for callers to call back, MENU for this list. Skills: ",
             skills,
             ".",
         )
@@ -539,6 +556,15 @@ mod tests {
             ("   ", SmsCommand::Unknown),
             ("hello there", SmsCommand::Unknown),
             ("onsales", SmsCommand::Unknown),
+            ("Claim 7", SmsCommand::FollowUp(FollowUpCommand::Claim(7))),
+            (
+                "claim #12.",
+                SmsCommand::FollowUp(FollowUpCommand::Claim(12)),
+            ),
+            ("DONE 3", SmsCommand::FollowUp(FollowUpCommand::Done(3))),
+            ("Missed?", SmsCommand::FollowUp(FollowUpCommand::List)),
+            ("claim", SmsCommand::FollowUpUnclear),
+            ("done it", SmsCommand::FollowUpUnclear),
         ];
         for (body, expected) in cases {
             assert_eq!(parse_sms(body, None), expected, "{body:?}");
@@ -810,7 +836,7 @@ mod tests {
         );
         assert_eq!(
             replies::help(&skills(&["sales", "support"])),
-            "Homeline: text ON <skill> to take calls, OFF to stop, STATUS to check, MENU for this list. Skills: sales, support."
+            "Homeline: text ON <skill> to take calls, OFF to stop, STATUS to check, MISSED for callers to call back, MENU for this list. Skills: sales, support."
         );
     }
 

@@ -5,6 +5,7 @@
 
 pub mod attempt;
 pub mod events;
+pub mod follow_up;
 pub mod hours;
 pub mod inbound;
 pub mod intake;

@@ -4,12 +4,14 @@
 //! makes, and carries out its intents through the Twilio client.
 //!
 //! Each state machine has one executor: [`attempt::execute`] is the only
-//! writer of attempts, [`worker::apply`] the only writer of worker profiles.
+//! writer of attempts, [`worker::apply`] the only writer of worker profiles,
+//! [`follow_up`] the only writer of follow-ups.
 //! The domain names activities and leg stops; the translations into
 //! TaskRouter SIDs and REST updates are here.
 
 pub mod attempt;
 pub mod caller;
+pub mod follow_up;
 pub mod task;
 pub mod worker;
 

@@ -9,6 +9,8 @@
 //! | attempt | `TASK#<task SID>` | `ATTEMPT#<reservation SID>` | `created_at` + [`ATTEMPT_TTL_SECS`] |
 //! | voicemail (listing) | `VOICEMAILS` | `<received_at, 20 digits>#<recording SID>` | none |
 //! | voicemail (uniqueness) | `VOICEMAIL#<recording SID>` | `VOICEMAIL` | none |
+//! | follow-up | `FOLLOWUP#<call SID>` | `FOLLOWUP` | `created_at` + [`FOLLOW_UP_TTL_SECS`] |
+//! | follow-up number | `FOLLOWUPS` | `<number, 10 digits>` | as its follow-up |
 //! | once-only marker | `ONCE#<key>` | `ONCE` | claim time + TTL |
 //!
 //! Why this layout:
@@ -20,6 +22,11 @@
 //!   makes `put_voicemail` idempotent per recording SID (a retried recording
 //!   callback carries a later `received_at`), the listing item gives "most
 //!   recent first" with a reverse Query that reads only `limit` items.
+//! - A follow-up's short number is an item of its own, written in the same
+//!   transaction as the follow-up (both `attribute_not_exists`), so two
+//!   callers never get one number; writing the follow-up done deletes it in
+//!   the same transaction. Listing the open ones Queries the small
+//!   `FOLLOWUPS` partition and reads each follow-up it names.
 //! - DynamoDB deletes expired items lazily (up to days late), so a marker
 //!   counts as claimed only while `expires_at` is in the future.
 //!
@@ -50,15 +57,20 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{
-    ATTEMPT_TTL_SECS, AttemptStore, OnceStore, StoreError, VoicemailStore, WorkerStore, Write,
-    now_secs,
+    ATTEMPT_TTL_SECS, AttemptStore, FOLLOW_UP_TTL_SECS, FollowUpStore, OnceStore, RMW_ROUNDS,
+    StoreError, VoicemailStore, WorkerStore, Write, now_secs,
 };
-use crate::model::{Activity, Attempt, AttemptChange, AttemptState, Voicemail, WorkerProfile};
+use crate::model::{
+    Activity, Attempt, AttemptChange, AttemptState, FollowUp, FollowUpReason, FollowUpState,
+    Voicemail, WorkerProfile,
+};
 
 type Item = HashMap<String, AttributeValue>;
 
 const WORKERS_PK: &str = "WORKERS";
 const VOICEMAILS_PK: &str = "VOICEMAILS";
+const FOLLOW_UPS_PK: &str = "FOLLOWUPS";
+const FOLLOW_UP_SK: &str = "FOLLOWUP";
 const TTL_ATTRIBUTE: &str = "expires_at";
 
 fn worker_sk(phone: &str) -> String {
@@ -71,6 +83,14 @@ fn attempt_pk(task_sid: &str) -> String {
 
 fn attempt_sk(reservation_sid: &str) -> String {
     format!("ATTEMPT#{reservation_sid}")
+}
+
+fn follow_up_pk(call_sid: &str) -> String {
+    format!("FOLLOWUP#{call_sid}")
+}
+
+fn number_sk(number: u32) -> String {
+    format!("{number:010}")
 }
 
 fn once_pk(key: &str) -> String {
@@ -694,8 +714,9 @@ impl AttemptStore for DynamoStore {
     }
 }
 
-/// Both voicemail items fail their condition together, so either code means "stored".
-fn voicemail_exists(e: &TransactWriteItemsError) -> bool {
+/// A condition of the transaction failed (for a voicemail both fail
+/// together, so either means "stored").
+fn condition_failed(e: &TransactWriteItemsError) -> bool {
     transaction_reasons(e).any(|code| code == "ConditionalCheckFailed")
 }
 
@@ -712,29 +733,13 @@ fn transaction_reasons(e: &TransactWriteItemsError) -> impl Iterator<Item = &str
     reasons.iter().filter_map(|r| r.code())
 }
 
-/// Attempts at a voicemail transaction that conflicts with a concurrent one.
+/// Attempts at a transaction that conflicts with a concurrent one.
 const TRANSACTION_TRIES: u32 = 5;
 
-impl VoicemailStore for DynamoStore {
-    async fn put_voicemail(&self, voicemail: &Voicemail) -> Result<Write, StoreError> {
-        let put = |item: Item| {
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map(|put| TransactWriteItem::builder().put(put).build())
-                .map_err(|e| unavailable("TransactWriteItems (voicemail)", &e))
-        };
-        let unique = Item::from([
-            (
-                "pk".to_string(),
-                s(format!("VOICEMAIL#{}", voicemail.recording_sid)),
-            ),
-            ("sk".to_string(), s("VOICEMAIL")),
-            ("listed_as".to_string(), s(voicemail_sk(voicemail))),
-        ]);
-        let items = vec![put(unique)?, put(voicemail_item(voicemail))?];
+impl DynamoStore {
+    /// One `TransactWriteItems`: a failed condition on any item is
+    /// [`Write::Lost`]; a conflict with a concurrent transaction is retried.
+    async fn transact(&self, op: &str, items: Vec<TransactWriteItem>) -> Result<Write, StoreError> {
         let mut tries = 0;
         loop {
             tries += 1;
@@ -746,7 +751,7 @@ impl VoicemailStore for DynamoStore {
                 .await;
             match result {
                 Ok(_) => return Ok(Write::Applied),
-                Err(e) if e.as_service_error().is_some_and(voicemail_exists) => {
+                Err(e) if e.as_service_error().is_some_and(condition_failed) => {
                     return Ok(Write::Lost);
                 }
                 Err(e)
@@ -758,9 +763,53 @@ impl VoicemailStore for DynamoStore {
                     ))
                     .await;
                 }
-                Err(e) => return Err(unavailable("TransactWriteItems (voicemail)", &e)),
+                Err(e) => return Err(unavailable(op, &e)),
             }
         }
+    }
+
+    /// A `Put` for a transaction, on the condition `condition` (with its
+    /// placeholder values; `#expires_at` names the TTL attribute).
+    fn transact_put(
+        &self,
+        op: &str,
+        item: Item,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition);
+        if condition.contains("#expires_at") {
+            put = put.expression_attribute_names("#expires_at", TTL_ATTRIBUTE);
+        }
+        for (placeholder, value) in values {
+            put = put.expression_attribute_values(*placeholder, value.clone());
+        }
+        put.build()
+            .map(|put| TransactWriteItem::builder().put(put).build())
+            .map_err(|e| unavailable(op, &e))
+    }
+}
+
+impl VoicemailStore for DynamoStore {
+    async fn put_voicemail(&self, voicemail: &Voicemail) -> Result<Write, StoreError> {
+        let op = "TransactWriteItems (voicemail)";
+        let unique = Item::from([
+            (
+                "pk".to_string(),
+                s(format!("VOICEMAIL#{}", voicemail.recording_sid)),
+            ),
+            ("sk".to_string(), s("VOICEMAIL")),
+            ("listed_as".to_string(), s(voicemail_sk(voicemail))),
+        ]);
+        let absent = "attribute_not_exists(pk)";
+        let items = vec![
+            self.transact_put(op, unique, absent, &[])?,
+            self.transact_put(op, voicemail_item(voicemail), absent, &[])?,
+        ];
+        self.transact(op, items).await
     }
 
     async fn list_voicemails(&self, limit: usize) -> Result<Vec<Voicemail>, StoreError> {
@@ -779,6 +828,227 @@ impl VoicemailStore for DynamoStore {
             .iter()
             .map(voicemail_from)
             .collect()
+    }
+}
+
+fn follow_up_item(follow_up: &FollowUp, version: u64) -> Item {
+    let mut item = Item::from([
+        ("pk".to_string(), s(follow_up_pk(&follow_up.call_sid))),
+        ("sk".to_string(), s(FOLLOW_UP_SK)),
+        ("call_sid".to_string(), s(&follow_up.call_sid)),
+        ("number".to_string(), n(follow_up.number)),
+        ("caller".to_string(), s(&follow_up.caller)),
+        ("skill".to_string(), s(&follow_up.skill)),
+        ("reason".to_string(), s(follow_up.reason.as_str())),
+        ("created_at".to_string(), n(follow_up.created_at)),
+        ("state".to_string(), s(follow_up.state.as_str())),
+        ("claims".to_string(), n(follow_up.claims)),
+        ("failed_calls".to_string(), n(follow_up.failed_calls)),
+        ("version".to_string(), n(version)),
+        (TTL_ATTRIBUTE.to_string(), n(follow_up_expiry(follow_up))),
+    ]);
+    put_opt(
+        &mut item,
+        "recording_url",
+        follow_up.recording_url.as_ref().map(s),
+    );
+    put_opt(
+        &mut item,
+        "transcript",
+        follow_up.transcript.as_ref().map(s),
+    );
+    put_opt(&mut item, "owner", follow_up.owner.as_ref().map(s));
+    item
+}
+
+fn follow_up_expiry(follow_up: &FollowUp) -> i64 {
+    follow_up.created_at.saturating_add(FOLLOW_UP_TTL_SECS)
+}
+
+fn follow_up_from(item: &Item) -> Result<FollowUp, StoreError> {
+    let f = Fields { item };
+    Ok(FollowUp {
+        call_sid: f.string("call_sid")?,
+        number: f.number("number")?,
+        caller: f.string("caller")?,
+        skill: f.string("skill")?,
+        reason: f.parsed("reason", FollowUpReason::parse)?,
+        created_at: f.number("created_at")?,
+        recording_url: f.opt_string("recording_url")?,
+        transcript: f.opt_string("transcript")?,
+        state: f.parsed("state", FollowUpState::parse)?,
+        owner: f.opt_string("owner")?,
+        claims: f.number("claims")?,
+        failed_calls: f.number("failed_calls")?,
+        version: f.number("version")?,
+    })
+}
+
+/// Rounds of choosing a follow-up number: each lost round means another
+/// follow-up took the number, so this bounds how many open at once.
+const NUMBER_ROUNDS: usize = 4 * RMW_ROUNDS;
+
+/// A number item that has not expired: the call SID it holds.
+fn live_number(item: &Item, now: i64) -> Result<Option<(u32, String)>, StoreError> {
+    let f = Fields { item };
+    let expires_at: Option<i64> = f.opt_number(TTL_ATTRIBUTE)?;
+    if expires_at.is_some_and(|at| at <= now) {
+        return Ok(None);
+    }
+    let number = f.parsed("sk", |sk| sk.parse().ok())?;
+    Ok(Some((number, f.string("call_sid")?)))
+}
+
+impl DynamoStore {
+    /// The numbers held now, with their call SIDs, in number order.
+    async fn held_numbers(&self) -> Result<Vec<(u32, String)>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(FOLLOW_UPS_PK));
+        let now = now_secs();
+        let mut held = Vec::new();
+        for item in self
+            .query("Query (follow-up numbers)", query, usize::MAX)
+            .await?
+        {
+            held.extend(live_number(&item, now)?);
+        }
+        Ok(held)
+    }
+}
+
+impl FollowUpStore for DynamoStore {
+    async fn open_follow_up(&self, follow_up: &FollowUp) -> Result<FollowUp, StoreError> {
+        let op = "TransactWriteItems (follow-up)";
+        for round in 0..NUMBER_ROUNDS {
+            if round > 0 {
+                // Racers that chose the same number spread out before choosing again.
+                tokio::time::sleep(Duration::from_millis(fastrand::u64(5..=40))).await;
+            }
+            if let Some(stored) = self.get_follow_up(&follow_up.call_sid).await? {
+                return Ok(stored);
+            }
+            let held: Vec<u32> = self
+                .held_numbers()
+                .await?
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect();
+            let mut stored = follow_up.clone();
+            stored.number = (1..).find(|n| !held.contains(n)).unwrap_or(u32::MAX);
+            stored.version = 1;
+            let number = Item::from([
+                ("pk".to_string(), s(FOLLOW_UPS_PK)),
+                ("sk".to_string(), s(number_sk(stored.number))),
+                ("call_sid".to_string(), s(&stored.call_sid)),
+                (TTL_ATTRIBUTE.to_string(), n(follow_up_expiry(&stored))),
+            ]);
+            // An expired number item TTL has not deleted yet is free.
+            let free = "attribute_not_exists(pk) OR #expires_at <= :now";
+            let items = vec![
+                self.transact_put(
+                    op,
+                    follow_up_item(&stored, 1),
+                    "attribute_not_exists(pk)",
+                    &[],
+                )?,
+                self.transact_put(op, number, free, &[(":now", n(now_secs()))])?,
+            ];
+            // Lost: the call's follow-up or the number was taken meanwhile.
+            if self.transact(op, items).await?.applied() {
+                return Ok(stored);
+            }
+        }
+        Err(StoreError::Contention("follow-up number".into()))
+    }
+
+    async fn get_follow_up(&self, call_sid: &str) -> Result<Option<FollowUp>, StoreError> {
+        self.get_item(
+            "GetItem (follow-up)",
+            follow_up_pk(call_sid),
+            FOLLOW_UP_SK.into(),
+        )
+        .await?
+        .as_ref()
+        .map(follow_up_from)
+        .transpose()
+    }
+
+    async fn follow_up_numbered(&self, number: u32) -> Result<Option<FollowUp>, StoreError> {
+        let op = "GetItem (follow-up number)";
+        let Some(item) = self
+            .get_item(op, FOLLOW_UPS_PK.into(), number_sk(number))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some((_, call_sid)) = live_number(&item, now_secs())? else {
+            return Ok(None);
+        };
+        Ok(self
+            .get_follow_up(&call_sid)
+            .await?
+            .filter(|f| f.state != FollowUpState::Done && f.number == number))
+    }
+
+    async fn put_follow_up(&self, follow_up: &FollowUp) -> Result<Write, StoreError> {
+        let op = "TransactWriteItems (follow-up update)";
+        let item = follow_up_item(follow_up, follow_up.version.saturating_add(1));
+        let put = self.transact_put(
+            op,
+            item,
+            "version = :version",
+            &[(":version", n(follow_up.version))],
+        )?;
+        if follow_up.state != FollowUpState::Done {
+            return self.transact(op, vec![put]).await;
+        }
+        // Done frees the number in the same transaction.
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(FOLLOW_UPS_PK))
+            .key("sk", s(number_sk(follow_up.number)))
+            .condition_expression("attribute_not_exists(pk) OR call_sid = :call_sid")
+            .expression_attribute_values(":call_sid", s(&follow_up.call_sid))
+            .build()
+            .map_err(|e| unavailable(op, &e))?;
+        let delete = TransactWriteItem::builder().delete(delete).build();
+        if self
+            .transact(op, vec![put.clone(), delete])
+            .await?
+            .applied()
+        {
+            return Ok(Write::Applied);
+        }
+        // Lost: a stale version, or the follow-up was done before and its
+        // number is another's by now; then the follow-up alone is written.
+        let number = self
+            .get_item(op, FOLLOW_UPS_PK.into(), number_sk(follow_up.number))
+            .await?;
+        let held = match &number {
+            Some(item) => live_number(item, now_secs())?,
+            None => None,
+        };
+        if held.is_some_and(|(_, call_sid)| call_sid != follow_up.call_sid) {
+            return self.transact(op, vec![put]).await;
+        }
+        Ok(Write::Lost)
+    }
+
+    async fn list_follow_ups(&self) -> Result<Vec<FollowUp>, StoreError> {
+        let mut open = Vec::new();
+        for (number, call_sid) in self.held_numbers().await? {
+            if let Some(f) = self.get_follow_up(&call_sid).await?
+                && f.state != FollowUpState::Done
+                && f.number == number
+            {
+                open.push(f);
+            }
+        }
+        open.sort_by_key(|f| (f.created_at, f.number));
+        Ok(open)
     }
 }
 
@@ -846,16 +1116,16 @@ mod tests {
 
     // The race test on DynamoDB Local never saw a conflict; real DynamoDB reports them.
     #[test]
-    fn voicemail_transaction_outcomes() {
+    fn transaction_outcomes() {
         let exists = canceled(&["ConditionalCheckFailed", "None"]);
-        assert!(voicemail_exists(&exists));
+        assert!(condition_failed(&exists));
         assert!(!transaction_conflict(&exists));
 
         let conflict = canceled(&["TransactionConflict", "None"]);
         assert!(transaction_conflict(&conflict));
-        assert!(!voicemail_exists(&conflict));
+        assert!(!condition_failed(&conflict));
 
         let throttled = canceled(&["ThrottlingError", "None"]);
-        assert!(!voicemail_exists(&throttled) && !transaction_conflict(&throttled));
+        assert!(!condition_failed(&throttled) && !transaction_conflict(&throttled));
     }
 }

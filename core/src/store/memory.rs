@@ -4,8 +4,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{AttemptStore, OnceStore, StoreError, VoicemailStore, WorkerStore, Write, now_secs};
-use crate::model::{Attempt, AttemptChange, AttemptState, Voicemail, WorkerProfile};
+use super::{
+    AttemptStore, FollowUpStore, OnceStore, StoreError, VoicemailStore, WorkerStore, Write,
+    now_secs,
+};
+use crate::model::{
+    Attempt, AttemptChange, AttemptState, FollowUp, FollowUpState, Voicemail, WorkerProfile,
+};
 
 #[derive(Debug, Default)]
 struct Tables {
@@ -13,6 +18,8 @@ struct Tables {
     /// By (task SID, reservation SID).
     attempts: BTreeMap<(String, String), Attempt>,
     voicemails: HashMap<String, Voicemail>,
+    /// By call SID.
+    follow_ups: HashMap<String, FollowUp>,
     /// Marker key to expiry (Unix seconds).
     markers: HashMap<String, i64>,
 }
@@ -169,6 +176,62 @@ impl VoicemailStore for MemoryStore {
         });
         all.truncate(limit);
         Ok(all)
+    }
+}
+
+impl Tables {
+    fn open_follow_ups(&self) -> impl Iterator<Item = &FollowUp> {
+        self.follow_ups
+            .values()
+            .filter(|f| f.state != FollowUpState::Done)
+    }
+}
+
+impl FollowUpStore for MemoryStore {
+    async fn open_follow_up(&self, follow_up: &FollowUp) -> Result<FollowUp, StoreError> {
+        let mut tables = self.lock();
+        if let Some(stored) = tables.follow_ups.get(&follow_up.call_sid) {
+            return Ok(stored.clone());
+        }
+        let taken: Vec<u32> = tables.open_follow_ups().map(|f| f.number).collect();
+        let mut stored = follow_up.clone();
+        stored.number = (1..).find(|n| !taken.contains(n)).unwrap_or(u32::MAX);
+        stored.version = 1;
+        tables
+            .follow_ups
+            .insert(stored.call_sid.clone(), stored.clone());
+        Ok(stored)
+    }
+
+    async fn get_follow_up(&self, call_sid: &str) -> Result<Option<FollowUp>, StoreError> {
+        Ok(self.lock().follow_ups.get(call_sid).cloned())
+    }
+
+    async fn follow_up_numbered(&self, number: u32) -> Result<Option<FollowUp>, StoreError> {
+        Ok(self
+            .lock()
+            .open_follow_ups()
+            .find(|f| f.number == number)
+            .cloned())
+    }
+
+    async fn put_follow_up(&self, follow_up: &FollowUp) -> Result<Write, StoreError> {
+        let mut tables = self.lock();
+        let Some(stored) = tables.follow_ups.get_mut(&follow_up.call_sid) else {
+            return Ok(Write::Lost);
+        };
+        if stored.version != follow_up.version {
+            return Ok(Write::Lost);
+        }
+        *stored = follow_up.clone();
+        stored.version = follow_up.version + 1;
+        Ok(Write::Applied)
+    }
+
+    async fn list_follow_ups(&self) -> Result<Vec<FollowUp>, StoreError> {
+        let mut open: Vec<FollowUp> = self.lock().open_follow_ups().cloned().collect();
+        open.sort_by_key(|f| (f.created_at, f.number));
+        Ok(open)
     }
 }
 

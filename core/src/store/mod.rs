@@ -11,7 +11,7 @@ pub mod memory;
 
 use std::future::Future;
 
-use crate::model::{Attempt, AttemptChange, AttemptState, Voicemail, WorkerProfile};
+use crate::model::{Attempt, AttemptChange, AttemptState, FollowUp, Voicemail, WorkerProfile};
 
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
@@ -122,8 +122,43 @@ pub trait VoicemailStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Voicemail>, StoreError>> + Send;
 }
 
+/// Follow-ups, keyed by the customer's call SID, with a short number each
+/// that is unique among those not done (workers text `claim 7`).
+pub trait FollowUpStore: Send + Sync {
+    /// Stores `follow_up` under the lowest number no other open follow-up
+    /// holds (its `number` and `version` are ignored; the stored version is
+    /// one) and returns it as stored. A follow-up already stored for that
+    /// call comes back as it stands, so a repeated callback opens one.
+    fn open_follow_up(
+        &self,
+        follow_up: &FollowUp,
+    ) -> impl Future<Output = Result<FollowUp, StoreError>> + Send;
+
+    /// Strongly consistent read.
+    fn get_follow_up(
+        &self,
+        call_sid: &str,
+    ) -> impl Future<Output = Result<Option<FollowUp>, StoreError>> + Send;
+
+    /// The follow-up that holds `number`; a done one no longer does.
+    fn follow_up_numbered(
+        &self,
+        number: u32,
+    ) -> impl Future<Output = Result<Option<FollowUp>, StoreError>> + Send;
+
+    /// Writes `follow_up` if the stored version still equals its version;
+    /// the stored version is then one more. Writing it done frees its number.
+    fn put_follow_up(
+        &self,
+        follow_up: &FollowUp,
+    ) -> impl Future<Output = Result<Write, StoreError>> + Send;
+
+    /// Every follow-up not done, oldest first.
+    fn list_follow_ups(&self) -> impl Future<Output = Result<Vec<FollowUp>, StoreError>> + Send;
+}
+
 /// Once-only markers, for effects that must happen at most once per key
-/// (a task redirected to voicemail, a voicemail announced, a miss SMS sent).
+/// (a task redirected to voicemail, a follow-up announced, a miss SMS sent).
 pub trait OnceStore: Send + Sync {
     /// [`Write::Applied`] the first time `key` is claimed, [`Write::Lost`] after.
     /// The marker expires after `ttl_secs`.
@@ -150,12 +185,14 @@ pub enum Marker<'a> {
     NobodyRedirected { task_sid: &'a str },
     /// The task was canceled after its caller went to voicemail.
     NobodyCanceled { task_sid: &'a str },
-    /// A voicemail was announced to one number.
-    VoicemailAnnounced { recording_sid: &'a str, to: &'a str },
     /// The caller of this call should not wait in the queue any longer
     /// (their task reached the nobody queue or TaskRouter canceled it): the
     /// wait URL's next fetch answers `<Leave/>`.
     CallerLeaves { call_sid: &'a str },
+    /// A follow-up was announced to one number.
+    FollowUpAnnounced { call_sid: &'a str, to: &'a str },
+    /// The caller was texted `CALLER_TEXT_BACK` on this day (`YYYY-MM-DD`).
+    TextedBack { caller: &'a str, day: &'a str },
 }
 
 impl Marker<'_> {
@@ -164,10 +201,9 @@ impl Marker<'_> {
             Marker::MissCounted { reservation_sid } => format!("miss#{reservation_sid}"),
             Marker::NobodyRedirected { task_sid } => format!("nobody#{task_sid}"),
             Marker::NobodyCanceled { task_sid } => format!("nobody-cancel#{task_sid}"),
-            Marker::VoicemailAnnounced { recording_sid, to } => {
-                format!("voicemail-sms#{recording_sid}#{to}")
-            }
             Marker::CallerLeaves { call_sid } => format!("leave#{call_sid}"),
+            Marker::FollowUpAnnounced { call_sid, to } => format!("follow-up-sms#{call_sid}#{to}"),
+            Marker::TextedBack { caller, day } => format!("text-back#{caller}#{day}"),
         }
     }
 
@@ -179,7 +215,9 @@ impl Marker<'_> {
             Marker::NobodyRedirected { .. }
             | Marker::NobodyCanceled { .. }
             | Marker::CallerLeaves { .. } => DAY,
-            Marker::VoicemailAnnounced { .. } => 7 * DAY,
+            // The day it is named for, and the next one whatever the time zone.
+            Marker::TextedBack { .. } => 2 * DAY,
+            Marker::FollowUpAnnounced { .. } => 7 * DAY,
         }
     }
 
@@ -256,10 +294,13 @@ where
 pub const RMW_ROUNDS: usize = 5;
 
 /// Everything a function may need; implemented by both stores.
-pub trait Store: WorkerStore + AttemptStore + VoicemailStore + OnceStore + Clone + 'static {}
+pub trait Store:
+    WorkerStore + AttemptStore + VoicemailStore + FollowUpStore + OnceStore + Clone + 'static
+{
+}
 
 impl<T> Store for T where
-    T: WorkerStore + AttemptStore + VoicemailStore + OnceStore + Clone + 'static
+    T: WorkerStore + AttemptStore + VoicemailStore + FollowUpStore + OnceStore + Clone + 'static
 {
 }
 
@@ -270,6 +311,9 @@ pub fn now_secs() -> i64 {
 
 /// How long attempts and markers are kept (TTL), in seconds.
 pub const ATTEMPT_TTL_SECS: i64 = 7 * 24 * 3600;
+
+/// How long a follow-up is kept (TTL), in seconds: 90 days.
+pub const FOLLOW_UP_TTL_SECS: i64 = 90 * 24 * 3600;
 
 #[cfg(test)]
 mod tests {
@@ -341,9 +385,15 @@ mod tests {
             .key(),
             Marker::NobodyRedirected { task_sid: sid }.key(),
             Marker::NobodyCanceled { task_sid: sid }.key(),
-            Marker::VoicemailAnnounced {
-                recording_sid: sid,
+            Marker::CallerLeaves { call_sid: sid }.key(),
+            Marker::FollowUpAnnounced {
+                call_sid: sid,
                 to: "+15551230001",
+            }
+            .key(),
+            Marker::TextedBack {
+                caller: sid,
+                day: "2026-12-03",
             }
             .key(),
         ];

@@ -9,7 +9,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use homeline_core::model::{
-    Activity, Attempt, AttemptChange, AttemptState, Voicemail, WorkerProfile,
+    Activity, Attempt, AttemptChange, AttemptState, FollowUp, FollowUpReason, FollowUpState,
+    Voicemail, WorkerProfile,
 };
 use homeline_core::store::{Store, StoreError, Write};
 use testkit::sid;
@@ -58,6 +59,11 @@ contract!(
     race_claim_once,
     race_put_worker,
     race_put_voicemail,
+    follow_up_open_takes_the_lowest_free_number_once_per_call,
+    follow_up_put_is_versioned_and_done_frees_the_number,
+    follow_ups_listed_open_oldest_first,
+    race_open_follow_ups,
+    race_put_follow_up,
 );
 
 const RACERS: usize = 16;
@@ -672,6 +678,168 @@ async fn race_put_voicemail<S: Store>(store: S) {
     assert_eq!(
         stored(store.list_voicemails(100).await),
         vec![voicemail(1, 1_700_000_000 + winner as i64)]
+    );
+}
+
+/// A follow-up of call `call`, `created_at` seconds from now (they expire
+/// 90 days after creation).
+fn follow_up(call: u64, created_at: i64) -> FollowUp {
+    let created_at = homeline_core::store::now_secs() + created_at;
+    FollowUp {
+        call_sid: sid("CA", call),
+        number: 0,
+        caller: phone(900 + call),
+        skill: "sales".into(),
+        reason: FollowUpReason::Voicemail,
+        created_at,
+        recording_url: Some(format!("https://api.twilio.com/{}", sid("RE", call))),
+        transcript: None,
+        state: FollowUpState::Open,
+        owner: None,
+        claims: 0,
+        failed_calls: 0,
+        version: 0,
+    }
+}
+
+async fn follow_up_open_takes_the_lowest_free_number_once_per_call<S: Store>(store: S) {
+    let first = stored(store.open_follow_up(&follow_up(1, 100)).await);
+    assert_eq!((first.number, first.version), (1, 1));
+    assert_eq!(
+        (first.call_sid.as_str(), first.state, first.claims),
+        (sid("CA", 1).as_str(), FollowUpState::Open, 0),
+        "stored as given"
+    );
+    assert_eq!(first.recording_url, follow_up(1, 100).recording_url);
+    let second = stored(store.open_follow_up(&follow_up(2, 101)).await);
+    assert_eq!(second.number, 2);
+    // A repeated callback for call 1 finds its follow-up, whatever it carries.
+    let again = stored(store.open_follow_up(&follow_up(1, 999)).await);
+    assert_eq!(again, first);
+    assert_eq!(
+        stored(store.get_follow_up(&sid("CA", 2)).await),
+        Some(second.clone())
+    );
+    assert_eq!(
+        stored(store.follow_up_numbered(2).await),
+        Some(second),
+        "found by its number"
+    );
+    assert_eq!(stored(store.follow_up_numbered(3).await), None);
+    assert_eq!(stored(store.get_follow_up(&sid("CA", 3)).await), None);
+}
+
+async fn follow_up_put_is_versioned_and_done_frees_the_number<S: Store>(store: S) {
+    let one = stored(store.open_follow_up(&follow_up(1, 100)).await);
+    let two = stored(store.open_follow_up(&follow_up(2, 101)).await);
+    let mut claimed = one.clone();
+    claimed.state = FollowUpState::Claimed;
+    claimed.owner = Some(phone(1));
+    claimed.claims = 1;
+    claimed.transcript = Some("Call me back".into());
+    assert_eq!(stored(store.put_follow_up(&claimed).await), Write::Applied);
+    assert_eq!(
+        stored(store.put_follow_up(&claimed).await),
+        Write::Lost,
+        "a stale version loses"
+    );
+    let after = stored(store.get_follow_up(&one.call_sid).await).expect("stored");
+    assert_eq!(
+        after,
+        FollowUp {
+            version: 2,
+            ..claimed.clone()
+        }
+    );
+    let mut unknown = follow_up(9, 100);
+    unknown.version = 1;
+    assert_eq!(
+        stored(store.put_follow_up(&unknown).await),
+        Write::Lost,
+        "nothing to update"
+    );
+
+    let mut done = after.clone();
+    done.state = FollowUpState::Done;
+    assert_eq!(stored(store.put_follow_up(&done).await), Write::Applied);
+    assert_eq!(
+        stored(store.follow_up_numbered(1).await),
+        None,
+        "a done follow-up holds no number"
+    );
+    let three = stored(store.open_follow_up(&follow_up(3, 102)).await);
+    assert_eq!(three.number, 1, "its number is free again");
+    assert_eq!(
+        stored(store.follow_up_numbered(1).await).map(|f| f.call_sid),
+        Some(three.call_sid.clone())
+    );
+    // Done again (a late transcript on a done one) frees nobody else's number.
+    let mut done = stored(store.get_follow_up(&one.call_sid).await).expect("stored");
+    done.transcript = Some("late".into());
+    assert_eq!(stored(store.put_follow_up(&done).await), Write::Applied);
+    assert_eq!(
+        stored(store.follow_up_numbered(1).await).map(|f| f.call_sid),
+        Some(three.call_sid)
+    );
+    assert_eq!(stored(store.follow_up_numbered(2).await), Some(two));
+}
+
+async fn follow_ups_listed_open_oldest_first<S: Store>(store: S) {
+    for (call, at) in [(1, 300), (2, 100), (3, 200)] {
+        let _ = stored(store.open_follow_up(&follow_up(call, at)).await);
+    }
+    let mut done = stored(store.get_follow_up(&sid("CA", 3)).await).expect("stored");
+    done.state = FollowUpState::Done;
+    assert!(stored(store.put_follow_up(&done).await).applied());
+    let listed: Vec<(String, u32)> = stored(store.list_follow_ups().await)
+        .into_iter()
+        .map(|f| (f.call_sid, f.number))
+        .collect();
+    assert_eq!(listed, vec![(sid("CA", 2), 2), (sid("CA", 1), 1)]);
+}
+
+async fn race_open_follow_ups<S: Store>(store: S) {
+    let start = Arc::new(Barrier::new(RACERS));
+    let racers: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let (store, start) = (store.clone(), start.clone());
+            // Two racers per call: a callback and its repeat.
+            let call = (i / 2) as u64;
+            tokio::spawn(async move {
+                start.wait().await;
+                store.open_follow_up(&follow_up(call, 100)).await
+            })
+        })
+        .collect();
+    let mut numbers = std::collections::BTreeMap::new();
+    for racer in racers {
+        let opened = stored(racer.await.expect("racer"));
+        let previous = numbers.insert(opened.call_sid.clone(), opened.number);
+        assert!(
+            previous.is_none_or(|n| n == opened.number),
+            "one call, one number"
+        );
+    }
+    let mut taken: Vec<u32> = numbers.values().copied().collect();
+    taken.sort_unstable();
+    let expected: Vec<u32> = (1..=(RACERS as u32 / 2)).collect();
+    assert_eq!(taken, expected, "distinct numbers, none skipped");
+}
+
+async fn race_put_follow_up<S: Store>(store: S) {
+    let open = stored(store.open_follow_up(&follow_up(1, 100)).await);
+    let winner = race(&store, move |store: S, i| {
+        let mut claim = open.clone();
+        claim.state = FollowUpState::Claimed;
+        claim.owner = Some(phone(i as u64));
+        async move { store.put_follow_up(&claim).await }
+    })
+    .await;
+    let after = stored(store.get_follow_up(&sid("CA", 1)).await).expect("stored");
+    assert_eq!(
+        after.owner,
+        Some(phone(winner as u64)),
+        "the first claim wins"
     );
 }
 

@@ -5,10 +5,10 @@
 //! | `/inbound` | the number's voice URL | greeting, then menu or queue (voicemail after hours) |
 //! | `/inbound/menu?try=N` | the menu `<Gather>` action | queue for the chosen skill, or the menu again |
 //! | `/inbound/wait` | the `<Enqueue>` `waitUrl` | position, then one play of the hold music; `<Leave/>` once nobody will take the caller |
-//! | `/inbound/after-queue?skill=S` | the `<Enqueue>` `action` | nothing, or voicemail |
+//! | `/inbound/after-queue?skill=S` | the `<Enqueue>` `action` | nothing (a follow-up when the caller hung up after `ABANDON_SECS`), or voicemail |
 //! | `/inbound/voicemail?skill=S` | redirect by `taskrouter-events` | apology and `<Record>` |
 //! | `/inbound/recorded` | the `<Record>` action | thanks, goodbye |
-//! | `/inbound/recording-status?skill=S&caller=C` | `recordingStatusCallback` | stores and announces the voicemail |
+//! | `/inbound/recording-status?skill=S&caller=C` | `recordingStatusCallback` | stores the voicemail, opens and announces its follow-up |
 //! | `GET /inbound/hold-music` | `<Play>` in the wait document | the stack's own hold music (unsigned media) |
 //!
 //! The skill and the caller travel in the query of URLs we hand to Twilio, so
@@ -19,17 +19,16 @@ use std::time::Duration;
 use tracing::Instrument as _;
 
 use homeline_core::domain::inbound::{
-    self as decide, AfterQueue, GENERAL_MAILBOX, MenuStep, WaitStep, voicemail_recipients,
+    self as decide, AfterQueue, GENERAL_MAILBOX, MenuStep, WaitStep,
 };
 use homeline_core::domain::intake::prompts;
 use homeline_core::hold_music;
 use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::metrics::{self, Metric, VoicemailReason};
-use homeline_core::model::Voicemail;
+use homeline_core::model::{FollowUpReason, Voicemail};
 use homeline_core::routes::paths;
-use homeline_core::service::{self, worker::Texted};
-use homeline_core::store::{Marker, Store, StoreError, at_most_once, now_secs};
-use homeline_core::twilio::TwilioError;
+use homeline_core::service::{self, follow_up};
+use homeline_core::store::{Store, now_secs};
 use homeline_core::twiml::{Enqueue, Gather, Play, Record, Response as Twiml};
 use homeline_core::{App, Config, Deadline};
 use lambda_http::http::StatusCode;
@@ -56,7 +55,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         "/inbound" => Ok(http::twiml(entry(config, &request))),
         "/inbound/menu" => menu(config, &request),
         "/inbound/wait" => Ok(http::twiml(wait(&app, &request).await)),
-        "/inbound/after-queue" => after_queue(config, &request),
+        "/inbound/after-queue" => after_queue(&app, &request).await,
         "/inbound/voicemail" => mailbox(config, &request)
             .map(|mailbox| http::twiml(voicemail(config, &request, &mailbox, Twiml::new()))),
         "/inbound/recorded" => Ok(http::twiml(recorded(&request))),
@@ -172,7 +171,11 @@ async fn wait<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
         .to_xml()
 }
 
-fn after_queue(config: &Config, request: &TwilioRequest) -> Result<Response<Body>, Rejection> {
+async fn after_queue<S: Store>(
+    app: &App<S>,
+    request: &TwilioRequest,
+) -> Result<Response<Body>, Rejection> {
+    let config = &app.config;
     let mailbox = mailbox(config, request)?;
     let result = request.require("QueueResult")?;
     tracing::info!(
@@ -182,6 +185,16 @@ fn after_queue(config: &Config, request: &TwilioRequest) -> Result<Response<Body
         "caller left the queue"
     );
     metrics::emit_queue_left(result, request.param("QueueTime"));
+    let abandon_after = config.abandon_after.as_secs();
+    if decide::abandoned(result, request.param("QueueTime"), abandon_after) {
+        let call_sid = request.require("CallSid")?;
+        let caller = request.param("From").unwrap_or("unknown");
+        let new = follow_up::new(call_sid, caller, &mailbox, FollowUpReason::Abandoned, None);
+        // The caller is gone: whatever fails here, the answer is the same.
+        if let Err(error) = follow_up::open(app, &new, Deadline::after(BUDGET)).await {
+            tracing::error!(call_sid, %error, "abandoned caller's follow-up not opened");
+        }
+    }
     let xml = match decide::after_queue(result) {
         AfterQueue::End => Twiml::new().to_xml(),
         AfterQueue::Voicemail => voicemail(config, request, &mailbox, Twiml::new()),
@@ -266,8 +279,8 @@ async fn recording_status<S: Store>(
         .await)
 }
 
-/// Stores the voicemail (a repeat finds it stored) and announces it to every
-/// recipient not yet told.
+/// Stores the voicemail (a repeat finds it stored), then opens its
+/// follow-up and announces it to every recipient not yet told.
 async fn store_and_announce<S: Store>(
     app: &App<S>,
     voicemail: &Voicemail,
@@ -283,33 +296,21 @@ async fn store_and_announce<S: Store>(
             return status(StatusCode::INTERNAL_SERVER_ERROR);
         }
     }
-    let workers = if app.config.voicemail_notify_workers {
-        match app.store.list_workers().await {
-            Ok(workers) => workers,
-            Err(error) => {
-                tracing::error!(%error, "workers not listed; announcing to configured numbers only");
-                Vec::new()
-            }
-        }
-    } else {
-        Vec::new()
-    };
-    let recipients = voicemail_recipients(
-        &app.config.admin_numbers,
-        app.config.voicemail_notify_workers,
-        &workers,
+    let new = follow_up::new(
+        &voicemail.call_sid,
+        &voicemail.caller,
         &voicemail.skill,
+        FollowUpReason::Voicemail,
+        Some(voicemail.recording_url.clone()),
     );
-    let text = decide::voicemail_announcement(voicemail);
-    let mut failed = false;
-    for to in &recipients {
-        failed |= !announce(app, &voicemail.recording_sid, to, &text, deadline).await;
-    }
-    if failed {
+    match follow_up::open(app, &new, deadline).await {
+        Ok(opened) if opened.failed == 0 => acknowledged(),
         // Twilio may deliver the callback again; the claims make that safe.
-        status(StatusCode::INTERNAL_SERVER_ERROR)
-    } else {
-        acknowledged()
+        Ok(_) => status(StatusCode::INTERNAL_SERVER_ERROR),
+        Err(error) => {
+            tracing::error!(%error, "follow-up not opened");
+            status(StatusCode::INTERNAL_SERVER_ERROR)
+        }
     }
 }
 
@@ -327,47 +328,6 @@ fn new_voicemail(request: &TwilioRequest, skill: String) -> Result<Voicemail, Re
             .unwrap_or(0),
         received_at: now_secs(),
     })
-}
-
-/// Sends one announcement unless already sent; false when it failed (the
-/// claim is then given back, so the recording callback's retry sends it).
-async fn announce<S: Store>(
-    app: &App<S>,
-    recording_sid: &str,
-    to: &str,
-    text: &str,
-    deadline: Deadline,
-) -> bool {
-    let marker = Marker::VoicemailAnnounced { recording_sid, to };
-    // A worker who texted STOP is not texted (and not retried).
-    let send = async {
-        service::worker::text(app, to, text, deadline)
-            .await
-            .map_err(AnnounceError::Twilio)
-    };
-    match at_most_once(&app.store, &marker, |_| true, send).await {
-        Ok(Some(Texted::Sent(message_sid))) => {
-            tracing::info!(to, message_sid, "voicemail announced");
-            true
-        }
-        Ok(Some(Texted::Blocked)) => {
-            tracing::info!(to, "voicemail not announced: SMS blocked");
-            true
-        }
-        Ok(None) => true,
-        Err(error) => {
-            tracing::error!(%error, to, "voicemail announcement failed");
-            false
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-enum AnnounceError {
-    #[error("announcement not claimed or released: {0}")]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Twilio(TwilioError),
 }
 
 /// `a=b&c=d`, values form-encoded.

@@ -63,14 +63,7 @@ fn assert_no_opted_out_replies(stage: &Stage) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_takes_the_worker_off_duty_without_a_second_reply_and_nothing_texts_them_until_start()
 {
-    let stage = Stage::start(
-        &[
-            ("ADMIN_NUMBERS", OWNER),
-            ("VOICEMAIL_NOTIFY_WORKERS", "true"),
-        ],
-        31,
-    )
-    .await;
+    let stage = Stage::start(&[("ADMIN_NUMBERS", OWNER)], 31).await;
     stage.worker(ANA, "sales", Phone::fast_human()).await;
     stage.sim.sms_at(0, ANA, "on sales");
     stage.sim.sms_at(5_000, ANA, "STOP");

@@ -4,8 +4,10 @@
 
 use chrono::{Datelike, Duration, Utc};
 use homeline_core::App;
-use homeline_core::model::{Voicemail, WorkerProfile};
-use homeline_core::store::{DynamoStore, Marker, VoicemailStore, WorkerStore};
+use homeline_core::model::{
+    Activity, FollowUp, FollowUpReason, FollowUpState, Voicemail, WorkerProfile,
+};
+use homeline_core::store::{DynamoStore, FollowUpStore, Marker, VoicemailStore, WorkerStore};
 use lambda_http::http::StatusCode;
 use testkit::dynamo::fresh_store;
 use testkit::events::{badly_signed_form_request, body_text, form_request, unsigned_form_request};
@@ -326,36 +328,166 @@ async fn recording_completed_is_stored_and_announced_once_per_number_even_when_d
     assert_eq!(voicemail.recording_url, RECORDING_URL);
     assert_eq!(voicemail.duration_secs, 42);
 
+    let follow_up = follow_up_of_the_call(&app).await;
+    assert_eq!(follow_up.number, 1);
+    assert_eq!(follow_up.reason, FollowUpReason::Voicemail);
+    assert_eq!(follow_up.state, FollowUpState::Open);
+    assert_eq!(
+        (follow_up.caller.as_str(), follow_up.skill.as_str()),
+        (CUSTOMER, "sales")
+    );
+    assert_eq!(follow_up.recording_url.as_deref(), Some(RECORDING_URL));
+
     assert_eq!(texted(&twilio), ["+15550000001", "+15550000002"]);
     for message in &twilio.messages_sent() {
         assert_eq!(message.param("From"), Some(CALLER_ID));
-        assert_eq!(
-            message.param("Body"),
-            Some(
-                format!("New voicemail for sales from {CUSTOMER} (0:42): {RECORDING_URL}").as_str()
-            )
+        let body = message.param("Body").unwrap_or_default();
+        assert!(
+            body.starts_with(&format!("Voicemail #1 (sales) from {CUSTOMER} at ")),
+            "{body}"
+        );
+        assert!(
+            body.ends_with(&format!(
+                ". Reply CLAIM 1 to call them back from the business line. Listen: {RECORDING_URL}"
+            )),
+            "{body}"
         );
     }
     twilio.assert_spec_valid();
 }
 
+async fn follow_up_of_the_call(app: &App<DynamoStore>) -> FollowUp {
+    app.store
+        .get_follow_up(CALL_SID)
+        .await
+        .expect("read follow-up")
+        .expect("a follow-up for the call")
+}
+
 #[tokio::test]
-async fn workers_with_the_skill_are_told_when_asked_to() {
+async fn the_skill_s_on_duty_workers_are_told_and_the_admins_unless_they_hear_escalations_only() {
     let (app, twilio) = line(&[
         ("ADMIN_NUMBERS", "+15550000001"),
-        ("VOICEMAIL_NOTIFY_WORKERS", "true"),
+        ("ADMIN_NOTIFY", "escalations"),
     ])
     .await;
-    for (phone, skills) in [
-        ("+15550000011", vec!["sales".to_string()]),
-        ("+15550000012", vec!["support".to_string()]),
+    for (phone, skill, activity) in [
+        ("+15550000011", "sales", Activity::Available),
+        ("+15550000012", "support", Activity::Available),
+        ("+15550000013", "sales", Activity::Offline),
     ] {
-        let profile = WorkerProfile::new(phone, "worker", skills);
+        let mut profile = WorkerProfile::new(phone, "worker", vec![skill.to_string()]);
+        profile.activity = Some(activity);
         assert!(app.store.put_worker(&profile).await.expect("put").applied());
     }
     let status = recording_completed(&app).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(texted(&twilio), ["+15550000001", "+15550000011"]);
+    assert_eq!(texted(&twilio), ["+15550000011"], "on duty for sales only");
+    twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn a_caller_who_hung_up_after_abandon_secs_is_owed_a_call_back_and_texted_once_a_day() {
+    let (app, twilio) = line(&[
+        ("ADMIN_NUMBERS", "+15550000001"),
+        (
+            "CALLER_TEXT_BACK",
+            "Sorry we missed you. We will call you back.",
+        ),
+    ])
+    .await;
+    let hung_up = |call_sid: &'static str, waited: &'static str| {
+        let mut params = call(&[("QueueResult", "hangup"), ("QueueTime", waited)]);
+        params.retain(|(k, _)| *k != "CallSid");
+        params.push(("CallSid", call_sid));
+        params
+    };
+    let short = "CA00000000000000000000000000000c02";
+    let (status, body) = post(
+        &app,
+        "/inbound/after-queue",
+        &[("skill", "sales")],
+        &hung_up(short, "9"),
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            StatusCode::OK,
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#
+        )
+    );
+    assert_eq!(
+        app.store.get_follow_up(short).await.expect("read"),
+        None,
+        "9 s is no abandoned call"
+    );
+    assert!(twilio.messages_sent().is_empty());
+
+    for (call_sid, delivery) in [
+        (CALL_SID, 0),
+        (CALL_SID, 1),
+        ("CA00000000000000000000000000000c03", 2),
+    ] {
+        let (status, body) = post(
+            &app,
+            "/inbound/after-queue",
+            &[("skill", "sales")],
+            &hung_up(call_sid, "10"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "delivery {delivery}");
+        assert_eq!(body, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#);
+    }
+    let follow_up = follow_up_of_the_call(&app).await;
+    assert_eq!(
+        (follow_up.number, follow_up.reason),
+        (1, FollowUpReason::Abandoned)
+    );
+    assert_eq!(follow_up.recording_url, None);
+    let later = app
+        .store
+        .get_follow_up("CA00000000000000000000000000000c03")
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(later.number, 2);
+
+    let bodies: Vec<(String, String)> = twilio
+        .messages_sent()
+        .iter()
+        .map(|m| {
+            (
+                m.param("To").unwrap_or_default().to_string(),
+                m.param("Body").unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let to_admin: Vec<&String> = bodies
+        .iter()
+        .filter(|(to, _)| to == "+15550000001")
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(
+        to_admin.len(),
+        2,
+        "one announcement per follow-up: {bodies:?}"
+    );
+    assert!(
+        to_admin[0].starts_with(&format!("Missed call #1 (sales) from {CUSTOMER} at ")),
+        "{}",
+        to_admin[0]
+    );
+    let to_caller: Vec<&String> = bodies
+        .iter()
+        .filter(|(to, _)| to == CUSTOMER)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(
+        to_caller,
+        ["Sorry we missed you. We will call you back."],
+        "once a day"
+    );
     twilio.assert_spec_valid();
 }
 
