@@ -8,9 +8,14 @@
 //! worker off duty and marks them SMS blocked; START lifts the block. A
 //! blocked worker's commands are carried out without a reply.
 //!
+//! Follow-ups: `claim 7` rings the worker's phone for a call back from the
+//! business line (`call_back`), `done 7` closes one, `missed` lists them.
+//!
 //! Routes: `POST /intake/sms`, `POST /intake/voice`, `POST /intake/voice/menu`,
-//! `POST /intake/voice/skill` (the last two carry a signed `attempt` query).
+//! `POST /intake/voice/skill` (the last two carry a signed `attempt` query),
+//! and the call back's `POST /intake/callback[/key|/dialed|/status]`.
 
+mod call_back;
 mod roster;
 
 use std::time::Duration;
@@ -21,6 +26,7 @@ use homeline_core::domain::intake::{
 };
 use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::model::WorkerProfile;
+use homeline_core::service::follow_up;
 use homeline_core::store::Store;
 use homeline_core::twiml::{self, Gather};
 use homeline_core::{Deadline, phone};
@@ -45,6 +51,8 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         sms(&app, &request, deadline).await
     } else if let Some(step) = VoiceStep::from_path(&request.path) {
         voice(&app, &request, step, deadline).await
+    } else if let Some(step) = call_back::Step::from_path(&request.path) {
+        call_back::handle(&app, &request, step, deadline).await
     } else {
         Err(Rejection::BadRequest(format!(
             "intake does not serve {}",
@@ -131,6 +139,9 @@ async fn sms_reply<S: Store>(
         (SmsPlan::OptIn, Some(profile)) => {
             roster::opt_in(app, &profile).await?;
             None
+        }
+        (SmsPlan::FollowUp(command), Some(profile)) => {
+            Some(follow_up::command(app, &profile, command, deadline).await?)
         }
         // `decide_sms` plans no change for a stranger; refuse all the same.
         (_, None) => Some(replies::stranger()),

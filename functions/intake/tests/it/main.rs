@@ -9,4 +9,5 @@ mod memory;
 
 mod local_stack {
     mod acceptance;
+    mod follow_ups;
 }

@@ -275,7 +275,7 @@ async fn unknown_skill_and_unknown_command_change_nothing() {
         let xml = rig.sms(ANA, body).await;
         assert_eq!(
             message(&xml),
-            "Homeline: text ON <skill> to take calls, OFF to stop, STATUS to check, MENU for this list. Skills: sales, support.",
+            "Homeline: text ON <skill> to take calls, OFF to stop, STATUS to check, MISSED for callers to call back, MENU for this list. Skills: sales, support.",
             "{body}"
         );
     }
