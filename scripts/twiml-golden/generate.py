@@ -109,6 +109,29 @@ def dial_number():
     return r
 
 
+def call_back():
+    """A follow-up's call back: the whisper's Gather, then the Dial to the customer."""
+    r = VoiceResponse()
+    g = Gather(
+        input="dtmf",
+        num_digits=1,
+        timeout=8,
+        action="/intake/callback/key?call=CA" + "1" * 32 + "&claim=2",
+        action_on_empty_result=True,
+    )
+    g.say("Homeline call back number 7, for sales. The caller, 1 5 0 0 5 5 5 0 0 0 6, left a voicemail. Press 1 to call them now.")
+    r.append(g)
+    d = Dial(
+        caller_id=CALLER_ID,
+        action="/intake/callback/dialed?call=CA" + "1" * 32 + "&claim=2",
+        method="POST",
+        timeout=20,
+    )
+    d.number("+15005550006")
+    r.append(d)
+    return r
+
+
 def enqueue_task():
     r = VoiceResponse()
     e = Enqueue(
@@ -199,6 +222,7 @@ CASES = [
     gather,
     dial_queue,
     dial_number,
+    call_back,
     enqueue_task,
     enqueue_task_priority,
     record,

@@ -91,6 +91,27 @@ fn cases() -> Vec<(&'static str, Response)> {
             ),
         ),
         (
+            "call_back",
+            Response::new()
+                .gather(
+                    Gather::new()
+                        .input("dtmf")
+                        .num_digits(1)
+                        .timeout(8)
+                        .action(&format!("/intake/callback/key?call=CA{}&claim=2", "1".repeat(32)))
+                        .action_on_empty_result(true)
+                        .say("Homeline call back number 7, for sales. The caller, 1 5 0 0 5 5 5 0 0 0 6, left a voicemail. Press 1 to call them now."),
+                )
+                .dial(
+                    Dial::new()
+                        .caller_id(CALLER_ID)
+                        .action(&format!("/intake/callback/dialed?call=CA{}&claim=2", "1".repeat(32)))
+                        .method("POST")
+                        .timeout(20)
+                        .number("+15005550006"),
+                ),
+        ),
+        (
             "enqueue_task",
             Response::new().enqueue(
                 Enqueue::workflow(WORKFLOW)
