@@ -146,6 +146,8 @@ pub mod paths {
     pub const INBOUND_VOICEMAIL: &str = "/inbound/voicemail";
     pub const INBOUND_RECORDED: &str = "/inbound/recorded";
     pub const INBOUND_RECORDING_STATUS: &str = "/inbound/recording-status";
+    /// The voicemail's transcript, when Twilio has it.
+    pub const INBOUND_TRANSCRIPTION: &str = "/inbound/transcription";
     /// The stack's own hold music (`hold_music::clip`), the default `HOLD_MUSIC_URL`.
     pub const HOLD_MUSIC: &str = "/inbound/hold-music";
 
@@ -242,6 +244,12 @@ pub const ROUTES: &[Route] = &[
         paths::INBOUND_RECORDING_STATUS,
         Inbound,
         "<Record recordingStatusCallback>",
+        Webhook,
+    ),
+    route(
+        paths::INBOUND_TRANSCRIPTION,
+        Inbound,
+        "<Record transcribeCallback>",
         Webhook,
     ),
     media(

@@ -394,6 +394,8 @@ impl Record {
         trim => "trim": &str,
         recording_status_callback => "recordingStatusCallback": &str,
         recording_status_callback_event => "recordingStatusCallbackEvent": &str,
+        transcribe => "transcribe": bool,
+        transcribe_callback => "transcribeCallback": &str,
     }
 }
 

@@ -166,6 +166,8 @@ def record():
         finish_on_key="#",
         recording_status_callback="/inbound/recording",
         recording_status_callback_event="completed absent",
+        transcribe=True,
+        transcribe_callback="/inbound/transcription?skill=sales",
     )
     r.record(play_beep=False, trim="do-not-trim")
     return r

@@ -148,7 +148,9 @@ fn cases() -> Vec<(&'static str, Response)> {
                         .trim("trim-silence")
                         .finish_on_key("#")
                         .recording_status_callback("/inbound/recording")
-                        .recording_status_callback_event("completed absent"),
+                        .recording_status_callback_event("completed absent")
+                        .transcribe(true)
+                        .transcribe_callback("/inbound/transcription?skill=sales"),
                 )
                 .record(Record::new().play_beep(false).trim("do-not-trim")),
         ),

@@ -9,6 +9,7 @@
 //! | `/inbound/voicemail?skill=S` | redirect by `taskrouter-events` | apology and `<Record>` |
 //! | `/inbound/recorded` | the `<Record>` action | thanks, goodbye |
 //! | `/inbound/recording-status?skill=S&caller=C` | `recordingStatusCallback` | stores the voicemail, opens and announces its follow-up |
+//! | `/inbound/transcription?skill=S&caller=C` | `transcribeCallback` | adds the transcript to the follow-up (opens it first when the transcript came first) |
 //! | `GET /inbound/hold-music` | `<Play>` in the wait document | the stack's own hold music (unsigned media) |
 //!
 //! The skill and the caller travel in the query of URLs we hand to Twilio, so
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use tracing::Instrument as _;
 
+use homeline_core::domain::follow_up::FollowUpEvent;
 use homeline_core::domain::inbound::{
     self as decide, AfterQueue, GENERAL_MAILBOX, MenuStep, WaitStep,
 };
@@ -60,6 +62,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
             .map(|mailbox| http::twiml(voicemail(config, &request, &mailbox, Twiml::new()))),
         "/inbound/recorded" => Ok(http::twiml(recorded(&request))),
         "/inbound/recording-status" => recording_status(&app, &request).await,
+        "/inbound/transcription" => transcription(&app, &request).await,
         other => {
             tracing::warn!(path = other, "no such inbound step");
             return status(StatusCode::NOT_FOUND);
@@ -217,12 +220,11 @@ fn voicemail(config: &Config, request: &TwilioRequest, mailbox: &str, twiml: Twi
     if let Some(url) = &config.no_answer_twiml_url {
         return twiml.redirect(url.as_str()).to_xml();
     }
-    // The recording status callback does not carry the caller: send it along.
+    // The recording callbacks do not carry the caller: send it along.
     let caller = request.param("From").unwrap_or("unknown");
-    let status_url = config.url(&format!(
-        "/inbound/recording-status?{}",
-        query(&[("skill", mailbox), ("caller", caller)])
-    ));
+    let context = query(&[("skill", mailbox), ("caller", caller)]);
+    let status_url = config.url(&format!("{}?{context}", paths::INBOUND_RECORDING_STATUS));
+    let transcript_url = config.url(&format!("{}?{context}", paths::INBOUND_TRANSCRIPTION));
     let max_length = u32::try_from(config.voicemail_max_length.as_secs()).unwrap_or(u32::MAX);
     twiml
         .say(decide::voicemail_apology(mailbox))
@@ -231,7 +233,10 @@ fn voicemail(config: &Config, request: &TwilioRequest, mailbox: &str, twiml: Twi
                 .action(&config.url("/inbound/recorded"))
                 .max_length(max_length)
                 .play_beep(true)
-                .recording_status_callback(&status_url),
+                .recording_status_callback(&status_url)
+                // Twilio transcribes recordings of 2 to 120 s (docs/twilio.md).
+                .transcribe(true)
+                .transcribe_callback(&transcript_url),
         )
         // Reached only when nothing was recorded.
         .say("We did not receive a message. Goodbye.")
@@ -310,6 +315,52 @@ async fn store_and_announce<S: Store>(
         Err(error) => {
             tracing::error!(%error, "follow-up not opened");
             status(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// Adds a completed transcript to the voicemail's follow-up. The
+/// announcement never waits for it; when the transcript comes first, it
+/// opens the follow-up itself (and the announcement quotes it).
+async fn transcription<S: Store>(
+    app: &App<S>,
+    request: &TwilioRequest,
+) -> Result<Response<Body>, Rejection> {
+    let deadline = Deadline::after(BUDGET);
+    let skill = mailbox(&app.config, request)?;
+    let call_sid = request.require("CallSid")?;
+    let transcription_status = request.require("TranscriptionStatus")?;
+    if transcription_status != "completed" {
+        tracing::info!(call_sid, transcription_status, "no transcript");
+        return Ok(acknowledged());
+    }
+    let text = request.param("TranscriptionText").unwrap_or_default();
+    let caller = request.query("caller").unwrap_or("unknown");
+    let recording_url = request.param("RecordingUrl").map(str::to_string);
+    let mut new = follow_up::new(
+        call_sid,
+        caller,
+        &skill,
+        FollowUpReason::Voicemail,
+        recording_url,
+    );
+    new.transcript = Some(text.to_string());
+    let opened = match follow_up::open(app, &new, deadline).await {
+        Ok(opened) => opened,
+        Err(error) => {
+            tracing::error!(call_sid, %error, "transcript's follow-up not opened");
+            return Ok(status(StatusCode::INTERNAL_SERVER_ERROR));
+        }
+    };
+    let event = FollowUpEvent::Transcribed { text };
+    match follow_up::apply(&app.store, &opened.follow_up.call_sid, &event).await {
+        Ok(_) => {
+            tracing::info!(call_sid, "transcript stored");
+            Ok(acknowledged())
+        }
+        Err(error) => {
+            tracing::error!(call_sid, %error, "transcript not stored");
+            Ok(status(StatusCode::INTERNAL_SERVER_ERROR))
         }
     }
 }

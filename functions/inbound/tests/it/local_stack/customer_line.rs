@@ -74,7 +74,7 @@ fn expected_menu(before: &str, try_no: u32) -> String {
 
 fn expected_voicemail(before: &str, apology: &str, skill: &str) -> String {
     format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><Response>{before}<Say>{apology}</Say><Record action="{PUBLIC_BASE_URL}/inbound/recorded" maxLength="120" playBeep="true" recordingStatusCallback="{PUBLIC_BASE_URL}/inbound/recording-status?skill={skill}&amp;caller=%2B15557654321"/><Say>We did not receive a message. Goodbye.</Say><Hangup/></Response>"#
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response>{before}<Say>{apology}</Say><Record action="{PUBLIC_BASE_URL}/inbound/recorded" maxLength="120" playBeep="true" recordingStatusCallback="{PUBLIC_BASE_URL}/inbound/recording-status?skill={skill}&amp;caller=%2B15557654321" transcribe="true" transcribeCallback="{PUBLIC_BASE_URL}/inbound/transcription?skill={skill}&amp;caller=%2B15557654321"/><Say>We did not receive a message. Goodbye.</Say><Hangup/></Response>"#
     )
 }
 
@@ -561,4 +561,75 @@ async fn a_signed_query_cannot_be_edited() {
     event["rawQueryString"] = serde_json::json!("skill=support");
     let response = inbound::handle(app, testkit::events::request(&event)).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+fn transcription(text: &'static str, status: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("AccountSid", testkit::ACCOUNT_SID),
+        ("CallSid", CALL_SID),
+        ("RecordingSid", RECORDING_SID),
+        ("RecordingUrl", RECORDING_URL),
+        ("TranscriptionSid", "TR00000000000000000000000000000e01"),
+        ("TranscriptionStatus", status),
+        ("TranscriptionText", text),
+    ]
+}
+
+#[tokio::test]
+async fn a_transcript_updates_the_follow_up_and_one_that_comes_first_is_quoted_in_the_announcement()
+{
+    // The usual order: the recording, announced at once, then its transcript.
+    let (app, twilio) = line(&[("ADMIN_NUMBERS", "+15550000001")]).await;
+    assert_eq!(recording_completed(&app).await, StatusCode::OK);
+    let (status, _) = post(
+        &app,
+        "/inbound/transcription",
+        &STATUS_QUERY,
+        &transcription("Hi, the boiler is leaking again.", "completed"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let follow_up = follow_up_of_the_call(&app).await;
+    assert_eq!(
+        follow_up.transcript.as_deref(),
+        Some("Hi, the boiler is leaking again.")
+    );
+    assert_eq!(
+        twilio.messages_sent().len(),
+        1,
+        "announced once, before the transcript"
+    );
+
+    // The transcript first: the announcement quotes it, the recording adds nothing.
+    let (app, twilio) = line(&[("ADMIN_NUMBERS", "+15550000001")]).await;
+    let (status, _) = post(
+        &app,
+        "/inbound/transcription",
+        &STATUS_QUERY,
+        &transcription("Hi,\nthe boiler is leaking again.", "completed"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(recording_completed(&app).await, StatusCode::OK);
+    let sent = twilio.messages_sent();
+    assert_eq!(sent.len(), 1);
+    let body = sent[0].param("Body").unwrap_or_default();
+    assert!(
+        body.contains(r#""Hi, the boiler is leaking again." Reply CLAIM 1"#),
+        "{body}"
+    );
+    assert_eq!(follow_up_of_the_call(&app).await.number, 1);
+
+    // A failed transcription (a recording over 120 s) changes nothing.
+    let (app, twilio) = line(&[("ADMIN_NUMBERS", "+15550000001")]).await;
+    let (status, _) = post(
+        &app,
+        "/inbound/transcription",
+        &STATUS_QUERY,
+        &transcription("", "failed"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.store.get_follow_up(CALL_SID).await.expect("read"), None);
+    assert!(twilio.requests().is_empty());
 }
