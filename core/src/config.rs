@@ -94,6 +94,9 @@ pub struct Config {
     /// `ABANDON_SECS`: a caller who hangs up after waiting this long in the
     /// queue is owed a call back (a follow-up).
     pub abandon_after: Duration,
+    /// `FOLLOW_UP_ESCALATE_MINS`: a follow-up nobody claimed this long after
+    /// it opened is escalated to `ADMIN_NUMBERS`, once.
+    pub escalate_after: Duration,
     /// `CALLER_TEXT_BACK`: texted once a day to a caller who left a voicemail
     /// or hung up in the queue; `None`: off.
     pub caller_text_back: Option<String>,
@@ -238,6 +241,9 @@ impl Config {
                 None => vars.phone("TWILIO_CALLER_ID")?,
             },
             abandon_after: vars.seconds("ABANDON_SECS", 10, 0..=600)?,
+            escalate_after: vars
+                .number("FOLLOW_UP_ESCALATE_MINS", 30, 1..=1440)
+                .map(|m| Duration::from_secs(60 * u64::from(m)))?,
             caller_text_back: vars.optional("CALLER_TEXT_BACK"),
             time_zone,
             no_answer_twiml_url: match vars.optional("NO_ANSWER_TWIML_URL") {
@@ -456,6 +462,7 @@ pub(crate) mod tests {
             ("SKILLS", "sales,sales"),
             ("SKILLS", "after-hours"),
             ("ABANDON_SECS", "ten"),
+            ("FOLLOW_UP_ESCALATE_MINS", "0"),
             ("TIME_ZONE", "Mars/Olympus"),
             ("ADMIN_NUMBERS", "+15550000001,owner"),
             ("ADMIN_NOTIFY", "never"),
@@ -491,9 +498,11 @@ pub(crate) mod tests {
         let mut env = test_env();
         let config = load(&env).expect("valid");
         assert_eq!(config.abandon_after, Duration::from_secs(10));
+        assert_eq!(config.escalate_after, Duration::from_secs(30 * 60));
         assert_eq!(config.caller_text_back, None);
         assert_eq!(config.time_zone, chrono_tz::UTC);
         env.insert("ABANDON_SECS", "25".into());
+        env.insert("FOLLOW_UP_ESCALATE_MINS", "45".into());
         env.insert(
             "CALLER_TEXT_BACK",
             "Sorry we missed you; we will call you back.".into(),
@@ -501,6 +510,7 @@ pub(crate) mod tests {
         env.insert("TIME_ZONE", "America/Chicago".into());
         let config = load(&env).expect("valid");
         assert_eq!(config.abandon_after, Duration::from_secs(25));
+        assert_eq!(config.escalate_after, Duration::from_secs(45 * 60));
         assert_eq!(
             config.caller_text_back.as_deref(),
             Some("Sorry we missed you; we will call you back.")

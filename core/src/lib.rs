@@ -1,4 +1,4 @@
-//! Homeline's core crate: everything the six Lambda functions and the
+//! Homeline's core crate: everything the Lambda functions and the
 //! `homeline` operator tool have in common, in layers:
 //!
 //! - [`model`]: the entities; depends on nothing else here.

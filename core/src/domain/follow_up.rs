@@ -184,6 +184,19 @@ pub fn parse_command(words: &[&str]) -> Option<Result<FollowUpCommand, String>> 
     }
 }
 
+/// The follow-ups nobody has claimed within `after_secs` of opening, as of
+/// `now` (Unix seconds), oldest first. One claimed or being called is not
+/// due: somebody has it.
+pub fn due_for_escalation(open: &[FollowUp], now: i64, after_secs: i64) -> Vec<&FollowUp> {
+    let mut due: Vec<&FollowUp> = open
+        .iter()
+        .filter(|f| f.state == FollowUpState::Open)
+        .filter(|f| f.created_at.saturating_add(after_secs) <= now)
+        .collect();
+    due.sort_by_key(|f| (f.created_at, f.number));
+    due
+}
+
 /// Who is told of a new follow-up: the on-duty workers of its skill (none on
 /// duty: every enrolled worker of the skill; the general mailbox: nobody),
 /// then `admins` unless they hear of escalations only; each number once.
@@ -322,6 +335,19 @@ pub mod texts {
         format!(
             "{} did not answer; #{} is open again (tried {}x). Text CLAIM {} to try later.",
             follow_up.caller, follow_up.number, follow_up.failed_calls, follow_up.number
+        )
+    }
+
+    /// To the admins, once, about a follow-up nobody claimed in `minutes`.
+    pub fn escalation(follow_up: &FollowUp, at: &str, minutes: i64) -> String {
+        let what = match follow_up.reason {
+            FollowUpReason::Voicemail => "voicemail",
+            FollowUpReason::Abandoned => "missed call",
+        };
+        format!(
+            "Nobody has claimed #{n} in {minutes} min: {what} from {caller} at {at}. Call them back, or ask a worker to text CLAIM {n}.",
+            n = follow_up.number,
+            caller = follow_up.caller,
         )
     }
 
@@ -632,6 +658,37 @@ mod tests {
                 text.chars().count()
             );
         }
+    }
+
+    #[test]
+    fn only_unclaimed_follow_ups_past_the_limit_are_escalated_oldest_first() {
+        let at = |number: u32, created_at: i64, state: FollowUpState| FollowUp {
+            created_at,
+            state,
+            call_sid: format!("CA{number}"),
+            ..open(number)
+        };
+        let follow_ups = [
+            at(1, 1_000, FollowUpState::Open),
+            at(2, 400, FollowUpState::Open),
+            at(3, 100, FollowUpState::Claimed),
+            at(4, 1_201, FollowUpState::Open),
+        ];
+        let due: Vec<u32> = due_for_escalation(&follow_ups, 2_800, 1_800)
+            .iter()
+            .map(|f| f.number)
+            .collect();
+        assert_eq!(
+            due,
+            [2, 1],
+            "#1 exactly at the limit, #3 has an owner, #4 is young"
+        );
+        let text = texts::escalation(&follow_ups[1], "9:05", 30);
+        assert_eq!(
+            text,
+            "Nobody has claimed #2 in 30 min: voicemail from +15557654321 at 9:05. Call them back, or ask a worker to text CLAIM 2."
+        );
+        assert!(text.chars().count() <= 160);
     }
 
     #[test]

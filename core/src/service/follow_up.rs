@@ -312,3 +312,79 @@ fn local(config: &Config, at: i64) -> chrono::DateTime<chrono_tz::Tz> {
 pub fn local_time(config: &Config, at: i64) -> String {
     local(config, at).format("%H:%M").to_string()
 }
+
+/// What one escalation run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Escalation {
+    /// Follow-ups past `FOLLOW_UP_ESCALATE_MINS` with nobody on them.
+    pub due: usize,
+    /// SMS sent in this run (an earlier run's are not sent again).
+    pub sent: usize,
+    /// SMS that failed; their claims were given back for the next run.
+    pub failed: usize,
+    /// Stopped before the deadline with follow-ups left for the next run.
+    pub cut_short: bool,
+}
+
+/// Time an escalation SMS may need; a run stops when less is left.
+const SMS_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Escalates every follow-up nobody claimed within `FOLLOW_UP_ESCALATE_MINS`
+/// of `now` (Unix seconds) to each admin, once per follow-up and admin: a
+/// run that overlaps or repeats another sends nothing twice.
+pub async fn escalate<S: Store>(
+    app: &App<S>,
+    now: i64,
+    deadline: Deadline,
+) -> Result<Escalation, StoreError> {
+    let config = &app.config;
+    let open = app.store.list_follow_ups().await?;
+    let after = i64::try_from(config.escalate_after.as_secs()).unwrap_or(i64::MAX);
+    let due = follow_up::due_for_escalation(&open, now, after);
+    let mut run = Escalation {
+        due: due.len(),
+        ..Escalation::default()
+    };
+    if !due.is_empty() && config.admin_numbers.is_empty() {
+        tracing::warn!(
+            due = due.len(),
+            "follow-ups unclaimed and no ADMIN_NUMBERS to escalate to"
+        );
+        return Ok(run);
+    }
+    for follow_up in due {
+        let minutes = (now - follow_up.created_at) / 60;
+        let text = texts::escalation(
+            follow_up,
+            &local_time(config, follow_up.created_at),
+            minutes,
+        );
+        for to in &config.admin_numbers {
+            if deadline.remaining() < SMS_TIME {
+                run.cut_short = true;
+                return Ok(run);
+            }
+            let marker = Marker::FollowUpEscalated {
+                call_sid: &follow_up.call_sid,
+                to,
+            };
+            let send = async {
+                workers::text(app, to, &text, deadline)
+                    .await
+                    .map_err(SendError::Twilio)
+            };
+            match at_most_once(&app.store, &marker, |_| true, send).await {
+                Ok(Some(_)) => {
+                    tracing::info!(call_sid = %follow_up.call_sid, to, "follow-up escalated");
+                    run.sent += 1;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(call_sid = %follow_up.call_sid, to, %error, "escalation failed");
+                    run.failed += 1;
+                }
+            }
+        }
+    }
+    Ok(run)
+}

@@ -191,6 +191,8 @@ pub enum Marker<'a> {
     CallerLeaves { call_sid: &'a str },
     /// A follow-up was announced to one number.
     FollowUpAnnounced { call_sid: &'a str, to: &'a str },
+    /// A follow-up nobody claimed was escalated to one admin.
+    FollowUpEscalated { call_sid: &'a str, to: &'a str },
     /// The caller was texted `CALLER_TEXT_BACK` on this day (`YYYY-MM-DD`).
     TextedBack { caller: &'a str, day: &'a str },
 }
@@ -203,6 +205,9 @@ impl Marker<'_> {
             Marker::NobodyCanceled { task_sid } => format!("nobody-cancel#{task_sid}"),
             Marker::CallerLeaves { call_sid } => format!("leave#{call_sid}"),
             Marker::FollowUpAnnounced { call_sid, to } => format!("follow-up-sms#{call_sid}#{to}"),
+            Marker::FollowUpEscalated { call_sid, to } => {
+                format!("follow-up-escalated#{call_sid}#{to}")
+            }
             Marker::TextedBack { caller, day } => format!("text-back#{caller}#{day}"),
         }
     }
@@ -217,6 +222,8 @@ impl Marker<'_> {
             | Marker::CallerLeaves { .. } => DAY,
             // The day it is named for, and the next one whatever the time zone.
             Marker::TextedBack { .. } => 2 * DAY,
+            // As long as the follow-up: it is escalated once in its life.
+            Marker::FollowUpEscalated { .. } => FOLLOW_UP_TTL_SECS.unsigned_abs(),
             Marker::FollowUpAnnounced { .. } => 7 * DAY,
         }
     }
@@ -394,6 +401,11 @@ mod tests {
             Marker::TextedBack {
                 caller: sid,
                 day: "2026-12-03",
+            }
+            .key(),
+            Marker::FollowUpEscalated {
+                call_sid: sid,
+                to: "+15551230001",
             }
             .key(),
         ];

@@ -2,7 +2,8 @@
 //! `bootstrap`, started as Lambda starts it (a Runtime API to poll, the
 //! `AWS_LAMBDA_*` variables, `provided.al2023`'s glibc), answers every
 //! events/ fixture of its function with the declared status and body; the
-//! provisioner answers a custom-resource request at its response URL.
+//! provisioner answers a custom-resource request at its response URL, the
+//! scheduler EventBridge's tick.
 //!
 //! The artifacts are aarch64 ELF files, run here under `qemu-aarch64` with
 //! Debian's arm64 glibc (`libc6-arm64-cross`), against DynamoDB Local and the
@@ -94,7 +95,7 @@ async fn every_built_arm64_function_answers_its_fixtures() {
             running.insert(fixture.function, artifact);
         }
     }
-    assert_eq!(running.len(), 6, "fixtures cover all six functions");
+    assert_eq!(running.len(), 6, "fixtures cover all six webhook functions");
     for fixture in &all {
         let function = running.get_mut(fixture.function).expect("started above");
         match function.invoke(fixture.webhook.event()).await {
@@ -130,4 +131,32 @@ async fn every_built_arm64_function_answers_its_fixtures() {
     let puts = responses.puts();
     assert_eq!(puts.len(), 1, "{puts:?}");
     assert_eq!(puts[0].body["Status"], "SUCCESS", "{:?}", puts[0].body);
+
+    // The scheduler, on EventBridge's tick: a run's report (nothing is due
+    // in the seeded world), and an event that is no tick does nothing.
+    let bootstrap = artifact(&build_dir, "scheduler");
+    assert_arm64_elf(&bootstrap);
+    let mut scheduler = RunningFunction::start(under_qemu(&bootstrap), "scheduler", &env).await;
+    let tick = json!({
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-12-03T17:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/homeline-scheduler"],
+        "detail": {},
+    });
+    match scheduler.invoke(tick).await {
+        Outcome::Response(report) => assert_eq!(
+            report,
+            json!({ "escalation": { "due": 0, "sent": 0, "failed": 0, "cut_short": false } })
+        ),
+        Outcome::Error(error) => panic!("scheduler: the function failed: {error}"),
+    }
+    match scheduler.invoke(json!({ "rawPath": "/inbound" })).await {
+        Outcome::Response(report) => assert!(report.get("ignored").is_some(), "{report}"),
+        Outcome::Error(error) => panic!("scheduler: the function failed: {error}"),
+    }
 }

@@ -1,0 +1,109 @@
+//! `scheduler`: the product's clock. An EventBridge schedule in
+//! `template.yaml` invokes it every minute with the standard scheduled-event
+//! payload; each run escalates the follow-ups nobody claimed within
+//! `FOLLOW_UP_ESCALATE_MINS` to `ADMIN_NUMBERS` (`service::follow_up::escalate`).
+//!
+//! Each run is idempotent and bounded: every SMS sits behind a once-marker,
+//! so a run that overlaps the next one, or a retried invocation, sends
+//! nothing twice; a run stops before its deadline and leaves the rest to
+//! the next minute. The run's clock is the event's `time`, so a retry
+//! decides as the first try did. Any other event is answered, logged and
+//! does nothing.
+
+use std::time::Duration;
+
+use homeline_core::service::follow_up;
+use homeline_core::store::{DynamoStore, Store};
+use homeline_core::{App, Deadline};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+/// A run may take this long at most; the function's timeout is longer.
+pub const RUN_BUDGET: Duration = Duration::from_secs(40);
+
+pub async fn serve() -> Result<(), lambda_runtime::Error> {
+    homeline_core::telemetry::init();
+    let app: App<DynamoStore> = App::from_env().await.inspect_err(|error| {
+        tracing::error!(%error, "configuration is incomplete; fix the function's environment");
+    })?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
+        let app = app.clone();
+        async move {
+            // Never past the invocation's own deadline, nor past the budget.
+            let remaining = event
+                .context
+                .deadline()
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            let deadline = Deadline::after(remaining.min(RUN_BUDGET));
+            Ok::<_, lambda_runtime::Error>(handle(&app, event.payload.get(), deadline).await)
+        }
+    }))
+    .await
+}
+
+/// The time (Unix seconds) of an EventBridge scheduled event, or why the
+/// event is not one.
+pub fn tick_time(event: &str) -> Result<i64, String> {
+    let event: Value = serde_json::from_str(event).map_err(|e| format!("not JSON: {e}"))?;
+    let field = |name: &str| event.get(name).and_then(Value::as_str);
+    if field("detail-type") != Some("Scheduled Event") || field("source") != Some("aws.events") {
+        return Err("not an EventBridge scheduled event".into());
+    }
+    let time = field("time").ok_or("the event has no time")?;
+    chrono::DateTime::parse_from_rfc3339(time)
+        .map(|t| t.timestamp())
+        .map_err(|e| format!("time {time:?}: {e}"))
+}
+
+/// One run: what it did, as the invocation's result (and the log's).
+pub async fn handle<S: Store>(app: &App<S>, event: &str, deadline: Deadline) -> Value {
+    let now = match tick_time(event) {
+        Ok(now) => now,
+        Err(reason) => {
+            tracing::warn!(%reason, "event ignored");
+            return json!({ "ignored": reason });
+        }
+    };
+    match follow_up::escalate(app, now, deadline).await {
+        Ok(run) => {
+            tracing::info!(?run, "scheduler run");
+            json!({
+                "escalation": {
+                    "due": run.due,
+                    "sent": run.sent,
+                    "failed": run.failed,
+                    "cut_short": run.cut_short,
+                }
+            })
+        }
+        Err(error) => {
+            // The next minute's run tries again.
+            tracing::error!(%error, "escalation not run");
+            json!({ "error": error.to_string() })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_scheduled_event_is_a_tick() {
+        let tick = r#"{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event","source":"aws.events","account":"123456789012","time":"2026-12-03T17:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/homeline-scheduler"],"detail":{}}"#;
+        assert_eq!(tick_time(tick), Ok(1_796_317_200));
+        for odd in [
+            "",
+            "[]",
+            "null",
+            r#"{"detail-type":"Scheduled Event","source":"aws.events"}"#,
+            r#"{"detail-type":"Scheduled Event","source":"aws.events","time":"noon"}"#,
+            r#"{"detail-type":"Object Created","source":"aws.s3","time":"2026-12-03T17:00:00Z"}"#,
+            r#"{"requestContext":{},"rawPath":"/inbound"}"#,
+        ] {
+            assert!(tick_time(odd).is_err(), "{odd}");
+        }
+    }
+}

@@ -1,0 +1,4 @@
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    scheduler::serve().await
+}
