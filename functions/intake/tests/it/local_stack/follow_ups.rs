@@ -253,8 +253,23 @@ async fn an_unanswered_ring_or_no_key_opens_it_again_and_the_claimer_is_told() {
         "{late}"
     );
 
-    // Ben answers but presses nothing (his voicemail picked up): open again.
+    // Ben claims it; a repeat of Ana's ring's status arrives late and must
+    // not take it from him.
     rig.text(BEN, "claim 1").await;
+    rig.step(
+        "/intake/callback/status",
+        "1",
+        &[("CallStatus", "no-answer")],
+    )
+    .await;
+    let bens = rig.follow_up().await;
+    assert_eq!(
+        (bens.state, bens.owner.as_deref()),
+        (FollowUpState::Claimed, Some(BEN))
+    );
+    assert_eq!(rig.twilio.messages_sent().len(), 1, "nobody told twice");
+
+    // Ben answers but presses nothing (his voicemail picked up): open again.
     let said = rig.step("/intake/callback/key", "2", &[]).await;
     assert!(said.contains("Follow-up 1 is open again"), "{said}");
     assert_eq!(rig.follow_up().await.state, FollowUpState::Open);
