@@ -396,6 +396,19 @@ pub mod replies {
         fit("You're online for ", skills, &tail)
     }
 
+    /// Texted after a duty change made on the keypad: caller ID is easily
+    /// spoofed, so the worker hears of every change made by phone.
+    pub fn duty_changed_by_phone(online_for: Option<&[String]>) -> String {
+        match online_for {
+            Some(skills) => fit(
+                "Homeline: you went on duty by phone just now, for ",
+                skills,
+                ". Not you? Text OFF and tell your manager.",
+            ),
+            None => "Homeline: you went off duty by phone just now. Not you? Text ON and tell your manager.".to_string(),
+        }
+    }
+
     pub fn offline() -> String {
         "You're offline: no calls until you text ON.".to_string()
     }

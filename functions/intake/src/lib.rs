@@ -26,7 +26,7 @@ use homeline_core::domain::intake::{
 };
 use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::model::WorkerProfile;
-use homeline_core::service::follow_up;
+use homeline_core::service::{self, follow_up};
 use homeline_core::store::Store;
 use homeline_core::twiml::{self, Gather};
 use homeline_core::{Deadline, phone};
@@ -221,16 +221,32 @@ async fn voice_answer<S: Store>(
         ),
         VoiceAction::GoOnline(chosen) => {
             roster::go_online(app, &profile, &chosen, deadline).await?;
+            tell_of_duty_change(app, &profile, Some(&chosen), deadline).await;
             twiml::Response::new()
                 .say(prompts::online(&chosen))
                 .hangup()
         }
         VoiceAction::GoOffline => {
             roster::go_offline(app, &profile, deadline).await?;
+            tell_of_duty_change(app, &profile, None, deadline).await;
             twiml::Response::new().say(prompts::offline()).hangup()
         }
         VoiceAction::Goodbye => twiml::Response::new().say(prompts::goodbye()).hangup(),
     })
+}
+
+/// Texts the worker of a duty change made by phone, so one made by a
+/// spoofed caller ID is noticed. A failed SMS is logged; the change stands.
+async fn tell_of_duty_change<S: Store>(
+    app: &App<S>,
+    profile: &WorkerProfile,
+    online_for: Option<&[String]>,
+    deadline: Deadline,
+) {
+    let text = replies::duty_changed_by_phone(online_for);
+    if let Err(error) = service::worker::text(app, &profile.phone, &text, deadline).await {
+        tracing::error!(phone = %profile.phone, %error, "duty change by phone not texted");
+    }
 }
 
 /// Not enrolled: a short refusal, then hang up.

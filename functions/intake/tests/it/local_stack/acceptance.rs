@@ -308,6 +308,16 @@ async fn voice_menu_online_asks_the_skill_then_confirms() {
     let attributes = attributes(&created[0]);
     assert_eq!(attributes["skills"], json!(["support"]));
     rig.assert_online_for(&["support"]).await;
+    // Caller ID is no proof: the worker's phone is texted of the change.
+    let texts = rig.twilio.messages_sent();
+    assert_eq!(texts.len(), 1);
+    assert_eq!(texts[0].param("To"), Some(ANA));
+    assert_eq!(
+        texts[0].param("Body"),
+        Some(
+            "Homeline: you went on duty by phone just now, for support. Not you? Text OFF and tell your manager."
+        )
+    );
     rig.twilio.assert_spec_valid();
 }
 
@@ -338,6 +348,17 @@ async fn voice_menu_offline_and_status() {
     assert_eq!(off.param("ActivitySid"), Some(ACTIVITY_OFFLINE));
     assert_eq!(off.param("RejectPendingReservations"), Some("true"));
     assert_eq!(rig.ana().await.activity, Some(Activity::Offline));
+    let sent = rig.twilio.messages_sent();
+    let by_phone: Vec<&str> = sent
+        .iter()
+        .filter_map(|m| m.param("Body"))
+        .filter(|b| b.contains("by phone"))
+        .collect();
+    assert_eq!(
+        by_phone,
+        ["Homeline: you went off duty by phone just now. Not you? Text ON and tell your manager."],
+        "the keypad's `off` is texted; the SMS `on` was answered by its reply"
+    );
     rig.twilio.assert_spec_valid();
 }
 
