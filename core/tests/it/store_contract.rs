@@ -684,22 +684,15 @@ async fn race_put_voicemail<S: Store>(store: S) {
 /// A follow-up of call `call`, `created_at` seconds from now (they expire
 /// 90 days after creation).
 fn follow_up(call: u64, created_at: i64) -> FollowUp {
-    let created_at = homeline_core::store::now_secs() + created_at;
-    FollowUp {
-        call_sid: sid("CA", call),
-        number: 0,
-        caller: phone(900 + call),
-        skill: "sales".into(),
-        reason: FollowUpReason::Voicemail,
-        created_at,
-        recording_url: Some(format!("https://api.twilio.com/{}", sid("RE", call))),
-        transcript: None,
-        state: FollowUpState::Open,
-        owner: None,
-        claims: 0,
-        failed_calls: 0,
-        version: 0,
-    }
+    let mut new = homeline_core::service::follow_up::new(
+        &sid("CA", call),
+        &phone(900 + call),
+        "sales",
+        FollowUpReason::Voicemail,
+        Some(format!("https://api.twilio.com/{}", sid("RE", call))),
+    );
+    new.created_at += created_at;
+    new
 }
 
 async fn follow_up_open_takes_the_lowest_free_number_once_per_call<S: Store>(store: S) {
