@@ -116,7 +116,10 @@ async fn sms_reply<S: Store>(
     command: &domain::SmsCommand,
     deadline: Deadline,
 ) -> Result<Option<String>, IntakeError> {
-    let profile = enrolled(app, phone).await?;
+    let profile = match enrolled(app, phone).await? {
+        Some(profile) => Some(profile),
+        None => admin_acting_on_follow_ups(app, phone, command),
+    };
     let plan = domain::decide_sms(command, profile.as_ref(), &app.config.skills);
     let blocked = profile.as_ref().is_some_and(|p| p.sms_blocked);
     let reply = match (plan, profile) {
@@ -148,6 +151,23 @@ async fn sms_reply<S: Store>(
     };
     // Twilio would refuse a reply to a number that opted out (21610).
     Ok(reply.filter(|_| !blocked))
+}
+
+/// An admin who is not enrolled may still claim, close and list follow-ups
+/// (their announcements ask them to): for those commands alone they act
+/// under a profile that is never stored. Anything else from them is a
+/// stranger's.
+fn admin_acting_on_follow_ups<S: Store>(
+    app: &App<S>,
+    phone: Option<&str>,
+    command: &domain::SmsCommand,
+) -> Option<WorkerProfile> {
+    let phone = phone.filter(|p| app.config.admin_numbers.iter().any(|a| a == p))?;
+    matches!(
+        command,
+        domain::SmsCommand::FollowUp(_) | domain::SmsCommand::FollowUpUnclear
+    )
+    .then(|| WorkerProfile::new(phone, "an admin", Vec::new()))
 }
 
 async fn voice<S: Store>(

@@ -20,6 +20,8 @@ const CUSTOMER: &str = "+15557654321";
 const CUSTOMER_CALL: &str = "CA00000000000000000000000000000c01";
 /// The business's main number, verified in Twilio as an outgoing caller ID.
 const MAIN_LINE: &str = "+15550001111";
+/// The owner: in `ADMIN_NUMBERS`, not enrolled.
+const OWNER: &str = "+15550002222";
 
 struct Rig {
     app: App<DynamoStore>,
@@ -31,6 +33,7 @@ async fn rig() -> Rig {
     let twilio = TwilioFake::start().await;
     let mut overrides: Vec<(&str, &str)> = twilio.config_overrides().to_vec();
     overrides.push(("CALLBACK_CALLER_ID", MAIN_LINE));
+    overrides.push(("ADMIN_NUMBERS", OWNER));
     let app = App::new(testkit::test_config(&overrides), fresh_store().await);
     for (phone, name) in [(ANA, "Ana"), (BEN, "Ben")] {
         let worker = WorkerProfile::new(phone, name, vec!["sales".into()]);
@@ -310,4 +313,35 @@ async fn a_claimer_whose_phone_cannot_be_called_leaves_it_open_and_done_closes_b
     );
     let reply = rig.text(ANA, "claim").await;
     assert!(reply.contains("Which follow-up?"), "{reply}");
+}
+
+#[tokio::test]
+async fn an_admin_who_is_not_enrolled_may_claim_but_not_go_on_duty() {
+    let rig = rig().await;
+    let reply = rig.text(OWNER, "on sales").await;
+    assert!(reply.contains("not on the Homeline roster"), "{reply}");
+    let reply = rig.text(OWNER, "missed").await;
+    assert!(reply.contains("Open: #1 +15557654321 sales"), "{reply}");
+    let reply = rig.text(OWNER, "claim 1").await;
+    assert!(reply.contains("#1 is yours. Calling you now"), "{reply}");
+    let calls = rig.twilio.calls_created();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].param("To"), Some(OWNER));
+    let claimed = rig.follow_up().await;
+    assert_eq!(claimed.owner.as_deref(), Some(OWNER));
+    let reply = rig.text(ANA, "claim 1").await;
+    assert!(
+        reply.contains(&format!("#1 is already being handled by {OWNER}.")),
+        "{reply}"
+    );
+    assert!(
+        rig.app
+            .store
+            .get_worker(OWNER)
+            .await
+            .expect("read")
+            .is_none(),
+        "the admin is not enrolled by it"
+    );
+    rig.twilio.assert_spec_valid();
 }
