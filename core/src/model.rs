@@ -60,6 +60,13 @@ pub struct WorkerProfile {
     /// until they text START, so Homeline sends none (docs/twilio.md,
     /// "Carrier keywords").
     pub sms_blocked: bool,
+    /// The keypad PIN, salted and hashed (`domain::pin`); `None` until the
+    /// worker texts `pin 4821`.
+    pub pin: Option<PinHash>,
+    /// Wrong PINs entered since the last right one or the last lock-out.
+    pub pin_failures: u32,
+    /// The keypad refuses this number's PIN until then (Unix seconds).
+    pub pin_locked_until: Option<i64>,
     /// Optimistic concurrency: 0 for a profile not yet stored; the store
     /// bumps it on every successful `put_worker`.
     pub version: u64,
@@ -77,8 +84,22 @@ impl WorkerProfile {
             answered_total: 0,
             missed_total: 0,
             sms_blocked: false,
+            pin: None,
+            pin_failures: 0,
+            pin_locked_until: None,
             version: 0,
         }
+    }
+}
+
+/// A keypad PIN as stored: `v1$<salt>$<HMAC-SHA256>`, both base64. Its
+/// `Debug` shows nothing of it, so no log or error carries it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PinHash(pub String);
+
+impl std::fmt::Debug for PinHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PinHash(..)")
     }
 }
 /// Where one attempt to reach a worker for a reservation stands.

@@ -130,6 +130,12 @@ pub mod paths {
     pub const INTAKE_VOICE: &str = "/intake/voice";
     pub const INTAKE_VOICE_MENU: &str = "/intake/voice/menu";
     pub const INTAKE_VOICE_SKILL: &str = "/intake/voice/skill";
+    /// The PIN asked before a guarded key (`then=call-back|dial|voicemail`).
+    pub const INTAKE_VOICE_PIN: &str = "/intake/voice/pin";
+    /// The number keyed to dial out (`call=` the call the PIN was right on).
+    pub const INTAKE_VOICE_DIAL: &str = "/intake/voice/dial";
+    /// After the newest voicemail played: 1 calls them back (`call=`, `follow_up=`).
+    pub const INTAKE_VOICE_VOICEMAIL: &str = "/intake/voice/voicemail";
     /// A claimed follow-up's call to the claimer: the whisper and press 1.
     pub const CALL_BACK: &str = "/intake/callback";
     /// The whisper's `<Gather>` action: 1 dials the customer.
@@ -206,6 +212,14 @@ pub const ROUTES: &[Route] = &[
     route(paths::INTAKE_VOICE_MENU, Intake, "<Gather action>", Webhook),
     route(
         paths::INTAKE_VOICE_SKILL,
+        Intake,
+        "<Gather action>",
+        Webhook,
+    ),
+    route(paths::INTAKE_VOICE_PIN, Intake, "<Gather action>", Webhook),
+    route(paths::INTAKE_VOICE_DIAL, Intake, "<Gather action>", Webhook),
+    route(
+        paths::INTAKE_VOICE_VOICEMAIL,
         Intake,
         "<Gather action>",
         Webhook,

@@ -132,6 +132,47 @@ def call_back():
     return r
 
 
+def keypad_pin():
+    """The worker line's PIN: digits until #, then the same step again on silence."""
+    r = VoiceResponse()
+    url = "https://homeline.example.com/intake/voice/pin?then=dial&attempt=2"
+    g = Gather(input="dtmf", finish_on_key="#", timeout=10, action=url, method="POST")
+    g.say("That PIN is not right. 3 tries left before the keypad locks.")
+    g.say("Enter your PIN, then press pound.")
+    r.append(g)
+    r.redirect(url, method="POST")
+    return r
+
+
+def keypad_voicemail():
+    """The newest voicemail on the keypad: who, the recording, then 1 to call them back."""
+    r = VoiceResponse()
+    r.say("Homeline call back number 2, for sales. The caller, 1 5 0 0 5 5 5 0 0 0 6, left a voicemail.")
+    r.play("https://api.twilio.com/2010-04-01/Accounts/AC" + "0" * 32 + "/Recordings/RE" + "1" * 32)
+    g = Gather(
+        input="dtmf",
+        num_digits=1,
+        timeout=6,
+        action="https://homeline.example.com/intake/voice/voicemail?call=CA" + "2" * 32 + "&follow_up=CA" + "1" * 32,
+        method="POST",
+    )
+    g.say("Press 1 to call them back now.")
+    r.append(g)
+    r.say("Goodbye.")
+    r.hangup()
+    return r
+
+
+def keypad_dial_out():
+    """A number keyed on the worker line, dialled from the business caller ID."""
+    r = VoiceResponse()
+    r.say("Calling 1 5 0 0 5 5 5 0 0 0 6 from the business line.")
+    d = Dial(caller_id=CALLER_ID, timeout=20)
+    d.number("+15005550006")
+    r.append(d)
+    return r
+
+
 def enqueue_task():
     r = VoiceResponse()
     e = Enqueue(
@@ -225,6 +266,9 @@ CASES = [
     dial_queue,
     dial_number,
     call_back,
+    keypad_pin,
+    keypad_voicemail,
+    keypad_dial_out,
     enqueue_task,
     enqueue_task_priority,
     record,

@@ -401,6 +401,11 @@ pub mod texts {
 
     /// The whisper on the claimer's phone: who and why, then press 1.
     pub fn whisper(follow_up: &FollowUp) -> String {
+        format!("{} Press 1 to call them now.", introduce(follow_up))
+    }
+
+    /// Which follow-up, for whom, who called and why.
+    pub fn introduce(follow_up: &FollowUp) -> String {
         let why = match follow_up.reason {
             FollowUpReason::Voicemail => "left a voicemail",
             FollowUpReason::Abandoned => "hung up while waiting",
@@ -413,7 +418,7 @@ pub mod texts {
             .map(String::from)
             .collect();
         format!(
-            "Homeline call back number {}, for {}. The caller, {}, {why}. Press 1 to call them now.",
+            "Homeline call back number {}, for {}. The caller, {}, {why}.",
             follow_up.number,
             follow_up.skill,
             digits.join(" "),

@@ -6,6 +6,7 @@
 //! and the table, and answers with a text from [`replies`] or [`prompts`].
 
 use crate::domain::follow_up::{self, FollowUpCommand};
+use crate::domain::pin::{Pin, PinError};
 use crate::model::{Activity, WorkerProfile};
 
 /// A word Twilio answers itself on a long code, then passes on to the
@@ -79,6 +80,8 @@ pub enum SmsCommand {
     FollowUp(FollowUpCommand),
     /// `claim` or `done` without a number Homeline can read.
     FollowUpUnclear,
+    /// `pin 4821`: the keypad PIN, or why those digits cannot be one.
+    SetPin(Result<Pin, PinError>),
     /// Anything else (including an empty body).
     Unknown,
 }
@@ -126,6 +129,10 @@ pub fn parse_sms(body: &str, opt_out_type: Option<&str>) -> SmsCommand {
         "off" | "offline" if rest.is_empty() => SmsCommand::Off,
         "status" if rest.is_empty() => SmsCommand::Status,
         "menu" if rest.is_empty() => SmsCommand::Menu,
+        "pin" => SmsCommand::SetPin(match rest.as_slice() {
+            [digits] => Pin::parse(digits),
+            _ => Err(PinError::Shape),
+        }),
         _ => SmsCommand::Unknown,
     }
 }
@@ -148,6 +155,8 @@ pub enum SmsPlan {
     GoOffline,
     /// Claim, close or list follow-ups (`service::follow_up::command`).
     FollowUp(FollowUpCommand),
+    /// Store the keypad PIN (salted and hashed).
+    SetPin(Pin),
 }
 
 /// Decides what an SMS does. `profile` is `None` for a number that is not
@@ -189,6 +198,8 @@ pub fn decide_sms(
         SmsCommand::Status => SmsPlan::Reply(replies::status(profile)),
         SmsCommand::FollowUp(command) => SmsPlan::FollowUp(*command),
         SmsCommand::FollowUpUnclear => SmsPlan::Reply(follow_up::texts::which_number()),
+        SmsCommand::SetPin(Ok(pin)) => SmsPlan::SetPin(pin.clone()),
+        SmsCommand::SetPin(Err(error)) => SmsPlan::Reply(replies::pin_refused(*error)),
         SmsCommand::Menu | SmsCommand::Unknown => SmsPlan::Reply(replies::help(skills)),
     }
 }
@@ -249,6 +260,44 @@ impl VoiceStep {
     }
 }
 
+/// A keypad action that reveals customer data or dials out: the worker's
+/// PIN first (`domain::pin`), as caller ID proves nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guarded {
+    /// 4: call back the oldest open follow-up.
+    CallBack,
+    /// 5: dial a number keyed in.
+    Dial,
+    /// 6: hear the newest voicemail, and call them back.
+    Voicemail,
+}
+
+impl Guarded {
+    fn of_digit(digit: &str) -> Option<Self> {
+        match digit {
+            "4" => Some(Guarded::CallBack),
+            "5" => Some(Guarded::Dial),
+            "6" => Some(Guarded::Voicemail),
+            _ => None,
+        }
+    }
+
+    /// Its value in the PIN step's `then` query.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Guarded::CallBack => "call-back",
+            Guarded::Dial => "dial",
+            Guarded::Voicemail => "voicemail",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Guarded::CallBack, Guarded::Dial, Guarded::Voicemail]
+            .into_iter()
+            .find(|g| g.as_str() == value)
+    }
+}
+
 /// A menu is asked this many times before Homeline says goodbye.
 pub const MAX_ATTEMPTS: u32 = 2;
 
@@ -272,6 +321,10 @@ pub enum VoiceAction {
     GoOffline,
     /// Say the status, then offer the menu again.
     Status,
+    /// Ask for the PIN before `then`.
+    AskPin(Guarded),
+    /// A guarded action, but the worker has set no PIN: say how, hang up.
+    NoPin,
     /// No key after the last attempt: goodbye and hang up.
     Goodbye,
 }
@@ -303,6 +356,13 @@ pub fn decide_voice(
             },
             Some("2") => VoiceAction::GoOffline,
             Some("3") => VoiceAction::Status,
+            Some(d) if let Some(guarded) = Guarded::of_digit(d) => {
+                if profile.is_some_and(|p| p.pin.is_some()) {
+                    VoiceAction::AskPin(guarded)
+                } else {
+                    VoiceAction::NoPin
+                }
+            }
             _ if retry => VoiceAction::Menu {
                 attempt: attempt + 1,
                 reprompt: true,
@@ -346,7 +406,7 @@ fn describe(profile: &WorkerProfile) -> String {
 /// SMS replies. Each fits one GSM-7 segment (160 characters): a reply that
 /// splits costs double and may arrive out of order.
 pub mod replies {
-    use super::{Activity, WorkerProfile};
+    use super::{Activity, PinError, WorkerProfile};
 
     /// The most a single-segment GSM-7 SMS holds, in septets.
     pub const SEGMENT: usize = 160;
@@ -407,6 +467,16 @@ pub mod replies {
             ),
             None => "Homeline: you went off duty by phone just now. Not you? Text ON and tell your manager.".to_string(),
         }
+    }
+
+    pub fn pin_set() -> String {
+        "Your keypad PIN is set: the worker line asks for it before call backs, dialling out \
+         and voicemails. Delete this conversation so nobody reads it."
+            .to_string()
+    }
+
+    pub fn pin_refused(error: PinError) -> String {
+        format!("Nothing changed: {error}. Text PIN and 4 to 8 digits, e.g. PIN 4821.")
     }
 
     pub fn offline() -> String {
@@ -492,7 +562,65 @@ pub mod prompts {
     }
 
     pub fn menu() -> String {
-        "Press 1 to go online. Press 2 to go offline. Press 3 to hear your status.".to_string()
+        "Press 1 to go online. Press 2 to go offline. Press 3 to hear your status. \
+         Press 4 to call back the oldest caller waiting. Press 5 to dial a number. \
+         Press 6 to hear the newest voicemail."
+            .to_string()
+    }
+
+    pub fn ask_pin() -> String {
+        "Enter your PIN, then press pound.".to_string()
+    }
+
+    pub fn wrong_pin(left: u32) -> String {
+        format!("That PIN is not right. {left} tries left before the keypad locks.")
+    }
+
+    /// Nothing guarded without a PIN; the way to set one goes by SMS, to
+    /// the enrolled phone.
+    pub fn no_pin() -> String {
+        "This needs your PIN. Text PIN and 4 to 8 digits to this number to set one. Goodbye."
+            .to_string()
+    }
+
+    pub fn locked() -> String {
+        "Too many wrong PINs: the keypad is locked for an hour. Goodbye.".to_string()
+    }
+
+    pub fn ask_number() -> String {
+        "Enter the number to call, with its area code, then press pound.".to_string()
+    }
+
+    pub fn number_refused() -> String {
+        "That number cannot be called from the business line: it must be a full number \
+         in the United States or Canada, and not a premium-rate one."
+            .to_string()
+    }
+
+    /// `digits` read one by one.
+    pub fn calling(number: &str) -> String {
+        let spoken: Vec<String> = number
+            .trim_start_matches('+')
+            .chars()
+            .map(String::from)
+            .collect();
+        format!("Calling {} from the business line.", spoken.join(" "))
+    }
+
+    pub fn nobody_waiting() -> String {
+        "Nobody is waiting for a call back. Goodbye.".to_string()
+    }
+
+    pub fn no_voicemail() -> String {
+        "There is no voicemail waiting. Goodbye.".to_string()
+    }
+
+    pub fn taken_by_someone_else() -> String {
+        "Someone else is calling them back already. Goodbye.".to_string()
+    }
+
+    pub fn claim_after_voicemail() -> String {
+        "Press 1 to call them back now.".to_string()
     }
 
     pub fn skill_menu(skills: &[String]) -> String {
@@ -679,6 +807,10 @@ mod tests {
             replies::offline(),
             replies::status(&paused),
             replies::status(&worker(&[])),
+            replies::pin_set(),
+            replies::pin_refused(PinError::Shape),
+            replies::pin_refused(PinError::Guessable),
+            crate::domain::worker::pin_locked_sms(&"B".repeat(20)),
         ];
         for text in texts {
             // A command is offered as "text WORD" or "WORD to".
@@ -808,6 +940,49 @@ mod tests {
     }
 
     #[test]
+    fn pin_by_sms_is_parsed_with_its_digits_hidden_from_logs() {
+        let pin = |body: &str| parse_sms(body, None);
+        assert_eq!(pin("PIN 4821"), SmsCommand::SetPin(Pin::parse("4821")));
+        assert!(matches!(pin("pin 4821"), SmsCommand::SetPin(Ok(_))));
+        assert_eq!(pin("pin"), SmsCommand::SetPin(Err(PinError::Shape)));
+        assert_eq!(pin("pin 48 21"), SmsCommand::SetPin(Err(PinError::Shape)));
+        assert_eq!(
+            pin("pin 2222"),
+            SmsCommand::SetPin(Err(PinError::Guessable))
+        );
+        assert!(!format!("{:?}", pin("pin 4821")).contains("4821"));
+        let ana = worker(&["sales"]);
+        assert!(matches!(
+            decide_sms(&pin("pin 4821"), Some(&ana), &skills(&["sales"])),
+            SmsPlan::SetPin(_)
+        ));
+        assert_eq!(
+            decide_sms(&pin("pin 4821"), None, &skills(&["sales"])),
+            SmsPlan::Reply(replies::stranger()),
+            "a stranger sets nothing"
+        );
+    }
+
+    #[test]
+    fn guarded_keys_ask_for_the_pin_only_once_one_is_set() {
+        let sales = skills(&["sales"]);
+        let mut ana = worker(&["sales"]);
+        let menu =
+            |p: &WorkerProfile, d: &str| decide_voice(VoiceStep::Menu, Some(p), Some(d), 1, &sales);
+        for digit in ["4", "5", "6"] {
+            assert_eq!(menu(&ana, digit), VoiceAction::NoPin);
+        }
+        ana.pin = Some(crate::model::PinHash("v1$x$y".into()));
+        assert_eq!(menu(&ana, "4"), VoiceAction::AskPin(Guarded::CallBack));
+        assert_eq!(menu(&ana, "5"), VoiceAction::AskPin(Guarded::Dial));
+        assert_eq!(menu(&ana, "6"), VoiceAction::AskPin(Guarded::Voicemail));
+        for g in [Guarded::CallBack, Guarded::Dial, Guarded::Voicemail] {
+            assert_eq!(Guarded::parse(g.as_str()), Some(g));
+        }
+        assert_eq!(Guarded::parse("duty"), None);
+    }
+
+    #[test]
     fn every_reply_fits_one_gsm_segment() {
         let few = skills(&["sales", "support"]);
         let many: Vec<String> = (0..40).map(|i| format!("department-{i}")).collect();
@@ -825,6 +1000,10 @@ mod tests {
             replies::status(&online),
             replies::status(&paused),
             replies::status(&worker(&[])),
+            replies::pin_set(),
+            replies::pin_refused(PinError::Shape),
+            replies::pin_refused(PinError::Guessable),
+            crate::domain::worker::pin_locked_sms(&"B".repeat(20)),
         ];
         for list in [&few, &many] {
             texts.push(replies::help(list));

@@ -18,7 +18,8 @@
 //! A worker who texted STOP (or whose SMS Twilio refused with 21610) is
 //! "SMS blocked": nothing texts them until they text START.
 
-use crate::model::{Activity, WorkerProfile};
+use crate::domain::pin;
+use crate::model::{Activity, PinHash, WorkerProfile};
 
 /// Everything that may change a worker's profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +45,13 @@ pub enum WorkerEvent<'a> {
     OptedIn,
     /// The worker took a call.
     Answered,
+    /// The worker texted `pin 4821`: a new PIN, and any lock-out lifted.
+    PinSet { pin: &'a PinHash },
+    /// The keypad took the worker's PIN.
+    PinRight,
+    /// A wrong PIN on the keypad at `now`; the last of
+    /// [`pin::LOCK_AFTER`] in a row locks the keypad for [`pin::LOCK_SECS`].
+    PinWrong { now: i64 },
     /// TaskRouter reports the worker's activity.
     ActivityChanged {
         worker_sid: &'a str,
@@ -72,6 +80,8 @@ pub enum Intent {
     MoveWorker(MoveWorker),
     /// Text the worker that they are out of rotation and how to come back.
     TextOutOfRotation,
+    /// Text the worker that wrong PINs locked their keypad.
+    TextPinLocked,
 }
 
 /// The decision for one event: the profile to write (`None`: nothing
@@ -126,6 +136,39 @@ pub fn decide(profile: &WorkerProfile, event: &WorkerEvent<'_>) -> Decision {
             next.misses = 0;
             next.answered_total = next.answered_total.saturating_add(1);
             Decision::write(next, Vec::new())
+        }
+        WorkerEvent::PinSet { pin } => {
+            let mut next = profile.clone();
+            next.pin = Some((*pin).clone());
+            next.pin_failures = 0;
+            next.pin_locked_until = None;
+            Decision::write(next, Vec::new())
+        }
+        WorkerEvent::PinRight => {
+            if profile.pin_failures == 0 {
+                return Decision::keep("no wrong PIN to forget");
+            }
+            let mut next = profile.clone();
+            next.pin_failures = 0;
+            Decision::write(next, Vec::new())
+        }
+        WorkerEvent::PinWrong { now } => {
+            if profile.pin_locked_until.is_some_and(|until| *now < until) {
+                return Decision::keep("keypad locked already");
+            }
+            let mut next = profile.clone();
+            next.pin_failures = next.pin_failures.saturating_add(1);
+            if next.pin_failures < pin::LOCK_AFTER {
+                return Decision::write(next, Vec::new());
+            }
+            next.pin_failures = 0;
+            next.pin_locked_until = Some(now.saturating_add(pin::LOCK_SECS));
+            let tell = if profile.sms_blocked {
+                Vec::new()
+            } else {
+                vec![Intent::TextPinLocked]
+            };
+            Decision::write(next, tell)
         }
         WorkerEvent::ActivityChanged {
             worker_sid,
@@ -195,7 +238,7 @@ pub fn activity_after_miss(intents: Option<&[Intent]>) -> Activity {
         .flatten()
         .find_map(|intent| match intent {
             Intent::MoveWorker(m) => Some(m.activity),
-            Intent::TextOutOfRotation => None,
+            Intent::TextOutOfRotation | Intent::TextPinLocked => None,
         })
         .unwrap_or(Activity::Unavailable)
 }
@@ -250,6 +293,16 @@ pub fn outage_sms(business_name: &str, skill: &str) -> String {
     )
 }
 
+/// Texted when wrong PINs lock the keypad: the worker may not have been
+/// the one calling.
+pub fn pin_locked_sms(business_name: &str) -> String {
+    format!(
+        "{business_name}: {} wrong PINs locked your keypad on the worker line for an hour. \
+         Not you? Tell your manager and text PIN with new digits.",
+        pin::LOCK_AFTER
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,6 +320,45 @@ mod tests {
             activity,
             reject_pending,
         })
+    }
+
+    #[test]
+    fn the_fifth_wrong_pin_in_a_row_locks_the_keypad_for_an_hour_and_tells_the_worker() {
+        let hash = PinHash("v1$c2FsdA$dGFn".into());
+        let set = decide(&ana(0, None), &WorkerEvent::PinSet { pin: &hash });
+        let mut profile = set.profile.expect("written");
+        assert_eq!(profile.pin.as_ref(), Some(&hash));
+        for failures in 1..pin::LOCK_AFTER {
+            let d = decide(&profile, &WorkerEvent::PinWrong { now: 1_000 });
+            profile = d.profile.expect("counted");
+            assert_eq!(profile.pin_failures, failures);
+            assert_eq!(profile.pin_locked_until, None);
+            assert!(d.intents.is_empty());
+        }
+        let d = decide(&profile, &WorkerEvent::PinWrong { now: 1_000 });
+        assert_eq!(d.intents, vec![Intent::TextPinLocked]);
+        let locked = d.profile.expect("locked");
+        assert_eq!(locked.pin_locked_until, Some(1_000 + pin::LOCK_SECS));
+        assert_eq!(locked.pin_failures, 0, "a fresh count after the lock");
+        // Wrong tries while locked count nothing and text nothing again.
+        let d = decide(&locked, &WorkerEvent::PinWrong { now: 2_000 });
+        assert_eq!(d.profile, None);
+        assert!(d.intents.is_empty());
+        // A worker who opted out of SMS is not texted.
+        let mut blocked = profile.clone();
+        blocked.sms_blocked = true;
+        let d = decide(&blocked, &WorkerEvent::PinWrong { now: 1_000 });
+        assert!(d.intents.is_empty());
+        // A right PIN forgets the wrong ones; a new PIN lifts the lock.
+        let right = decide(&profile, &WorkerEvent::PinRight)
+            .profile
+            .expect("reset");
+        assert_eq!(right.pin_failures, 0);
+        assert_eq!(decide(&right, &WorkerEvent::PinRight).profile, None);
+        let reset = decide(&locked, &WorkerEvent::PinSet { pin: &hash })
+            .profile
+            .expect("set");
+        assert_eq!(reset.pin_locked_until, None);
     }
 
     #[test]

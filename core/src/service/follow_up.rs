@@ -250,6 +250,57 @@ pub async fn command<S: Store>(
     })
 }
 
+/// The keypad's call back: claims the follow-up of `call_sid` for `by` and
+/// connects them at once (they are on the line already: no ring). The
+/// follow-up to dial, or the outcome that kept it from them (someone else
+/// holds it, it is done).
+pub async fn take<S: FollowUpStore>(
+    store: &S,
+    call_sid: &str,
+    by: &str,
+) -> Result<Result<FollowUp, Outcome>, StoreError> {
+    let Some((claimed, decision)) = apply(store, call_sid, &FollowUpEvent::Claim { by }).await?
+    else {
+        return Ok(Err(Outcome::Stale));
+    };
+    if decision.outcome != Outcome::Claimed {
+        return Ok(Err(decision.outcome));
+    }
+    let connect = FollowUpEvent::Connect {
+        claim: claimed.claims,
+    };
+    Ok(match apply(store, call_sid, &connect).await? {
+        Some((calling, decision)) if decision.outcome == Outcome::Connecting => Ok(calling),
+        Some((_, decision)) => Err(decision.outcome),
+        None => Err(Outcome::Stale),
+    })
+}
+
+/// The oldest open follow-up, taken by `by` (see [`take`]); `None` when
+/// none is open (or others took each first).
+pub async fn take_oldest<S: FollowUpStore>(
+    store: &S,
+    by: &str,
+) -> Result<Option<FollowUp>, StoreError> {
+    let open = store.list_follow_ups().await?;
+    for candidate in open.iter().filter(|f| f.state == FollowUpState::Open) {
+        if let Ok(taken) = take(store, &candidate.call_sid, by).await? {
+            return Ok(Some(taken));
+        }
+    }
+    Ok(None)
+}
+
+/// The newest open follow-up with a recording: what the keypad plays.
+pub async fn newest_voicemail<S: FollowUpStore>(store: &S) -> Result<Option<FollowUp>, StoreError> {
+    Ok(store
+        .list_follow_ups()
+        .await?
+        .into_iter()
+        .rev()
+        .find(|f| f.state == FollowUpState::Open && f.recording_url.is_some()))
+}
+
 /// `missed`: the open follow-ups, oldest first.
 async fn list<S: Store>(app: &App<S>) -> Result<String, StoreError> {
     let open: Vec<(FollowUp, String)> = app

@@ -6,6 +6,7 @@
 
 use crate::app::App;
 use crate::deadline::Deadline;
+use crate::domain::pin::{self, Check, Pin};
 use crate::domain::worker::{self, Intent, WorkerEvent};
 use crate::model::{Activity, Attempt, WorkerProfile};
 use crate::store::{
@@ -167,6 +168,8 @@ pub async fn record_miss<S: Store>(
             Intent::TextOutOfRotation => {
                 notify_out_of_rotation(app, attempt, reason, deadline).await?;
             }
+            // A miss never locks the keypad.
+            Intent::TextPinLocked => {}
         }
     }
     result
@@ -257,4 +260,77 @@ pub async fn phone_of<S: Store>(app: &App<S>, worker_sid: &str) -> Option<String
             None
         }
     }
+}
+
+/// Sets the worker's keypad PIN under a new random salt. `Ok(false)`: the
+/// number is not enrolled.
+pub async fn set_pin<S: WorkerStore>(
+    store: &S,
+    phone: &str,
+    pin: &Pin,
+) -> Result<bool, StoreError> {
+    // A salt must differ per worker and per PIN, not be secret: fastrand's
+    // OS-seeded generator is enough.
+    let salt: [u8; 16] = std::array::from_fn(|_| fastrand::u8(..));
+    let hash = pin.hash(&salt);
+    Ok(apply(store, phone, &WorkerEvent::PinSet { pin: &hash })
+        .await?
+        .is_some())
+}
+
+/// What the keypad makes of a PIN, once counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinVerdict {
+    /// No PIN set: nothing guarded is offered.
+    NotSet,
+    /// Locked out: nothing was compared.
+    Locked,
+    Right,
+    /// Wrong, with this many tries left before the lock-out.
+    Wrong {
+        left: u32,
+    },
+    /// Wrong, and the last try: the keypad is locked and the worker texted.
+    LockedNow,
+}
+
+/// Checks the PIN `entered` on the keypad by `profile`'s phone at `now`,
+/// counting a wrong one (the lock-out counts across calls) and texting the
+/// worker when it locks the keypad.
+pub async fn check_pin<S: Store>(
+    app: &App<S>,
+    profile: &WorkerProfile,
+    entered: &str,
+    now: i64,
+    deadline: Deadline,
+) -> Result<PinVerdict, StoreError> {
+    let phone = profile.phone.as_str();
+    let event = match pin::check(profile, entered, now) {
+        Check::NotSet => return Ok(PinVerdict::NotSet),
+        Check::Locked { .. } => return Ok(PinVerdict::Locked),
+        Check::Right => WorkerEvent::PinRight,
+        Check::Wrong => WorkerEvent::PinWrong { now },
+    };
+    let right = event == WorkerEvent::PinRight;
+    let Some((written, decision)) = apply(&app.store, phone, &event).await? else {
+        return Ok(PinVerdict::NotSet);
+    };
+    if right {
+        return Ok(PinVerdict::Right);
+    }
+    if written.pin_locked_until.is_some_and(|until| now < until) {
+        if decision.intents.contains(&Intent::TextPinLocked) {
+            tracing::warn!(phone, "wrong PINs locked the keypad");
+            let text_body = worker::pin_locked_sms(&app.config.business_name);
+            if let Err(error) = text(app, phone, &text_body, deadline).await {
+                tracing::error!(%error, phone, "keypad lock-out not texted");
+            }
+            return Ok(PinVerdict::LockedNow);
+        }
+        return Ok(PinVerdict::Locked);
+    }
+    tracing::info!(phone, failures = written.pin_failures, "wrong PIN");
+    Ok(PinVerdict::Wrong {
+        left: pin::LOCK_AFTER.saturating_sub(written.pin_failures),
+    })
 }

@@ -62,7 +62,7 @@ use super::{
 };
 use crate::model::{
     Activity, Attempt, AttemptChange, AttemptState, FollowUp, FollowUpReason, FollowUpState,
-    Voicemail, WorkerProfile,
+    PinHash, Voicemail, WorkerProfile,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -417,6 +417,17 @@ fn worker_item(profile: &WorkerProfile, version: u64) -> Item {
         "sms_blocked",
         profile.sms_blocked.then_some(AttributeValue::Bool(true)),
     );
+    put_opt(&mut item, "pin", profile.pin.as_ref().map(|p| s(&p.0)));
+    put_opt(
+        &mut item,
+        "pin_failures",
+        (profile.pin_failures > 0).then(|| n(profile.pin_failures)),
+    );
+    put_opt(
+        &mut item,
+        "pin_locked_until",
+        profile.pin_locked_until.map(n),
+    );
     item
 }
 
@@ -432,6 +443,9 @@ fn worker_from(item: &Item) -> Result<WorkerProfile, StoreError> {
         answered_total: f.number("answered_total")?,
         missed_total: f.number("missed_total")?,
         sms_blocked: f.opt_bool("sms_blocked")?.unwrap_or(false),
+        pin: f.opt_string("pin")?.map(PinHash),
+        pin_failures: f.opt_number("pin_failures")?.unwrap_or(0),
+        pin_locked_until: f.opt_number("pin_locked_until")?,
         version: f.number("version")?,
     })
 }

@@ -112,6 +112,60 @@ fn cases() -> Vec<(&'static str, Response)> {
                 ),
         ),
         (
+            "keypad_pin",
+            Response::new()
+                .gather(
+                    Gather::new()
+                        .input("dtmf")
+                        .finish_on_key("#")
+                        .timeout(10)
+                        .action("https://homeline.example.com/intake/voice/pin?then=dial&attempt=2")
+                        .method("POST")
+                        .say("That PIN is not right. 3 tries left before the keypad locks.")
+                        .say("Enter your PIN, then press pound."),
+                )
+                .redirect_with_method(
+                    "https://homeline.example.com/intake/voice/pin?then=dial&attempt=2",
+                    "POST",
+                ),
+        ),
+        (
+            "keypad_voicemail",
+            Response::new()
+                .say("Homeline call back number 2, for sales. The caller, 1 5 0 0 5 5 5 0 0 0 6, left a voicemail.")
+                .play(format!(
+                    "https://api.twilio.com/2010-04-01/Accounts/AC{}/Recordings/RE{}",
+                    "0".repeat(32),
+                    "1".repeat(32)
+                ))
+                .gather(
+                    Gather::new()
+                        .input("dtmf")
+                        .num_digits(1)
+                        .timeout(6)
+                        .action(&format!(
+                            "https://homeline.example.com/intake/voice/voicemail?call=CA{}&follow_up=CA{}",
+                            "2".repeat(32),
+                            "1".repeat(32)
+                        ))
+                        .method("POST")
+                        .say("Press 1 to call them back now."),
+                )
+                .say("Goodbye.")
+                .hangup(),
+        ),
+        (
+            "keypad_dial_out",
+            Response::new()
+                .say("Calling 1 5 0 0 5 5 5 0 0 0 6 from the business line.")
+                .dial(
+                    Dial::new()
+                        .caller_id(CALLER_ID)
+                        .timeout(20)
+                        .number("+15005550006"),
+                ),
+        ),
+        (
             "enqueue_task",
             Response::new().enqueue(
                 Enqueue::workflow(WORKFLOW)

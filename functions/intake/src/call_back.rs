@@ -115,7 +115,7 @@ async fn key<S: Store>(
         return Ok(no_longer_needed());
     };
     Ok(match decision.outcome {
-        Outcome::Connecting => dial_customer(app, &follow_up).await?,
+        Outcome::Connecting => dial_customer(app, &follow_up, twiml::Response::new()).await?,
         Outcome::Reopened => twiml::Response::new()
             .say(texts::reopened_by_key(follow_up.number))
             .hangup(),
@@ -123,11 +123,13 @@ async fn key<S: Store>(
     })
 }
 
-/// The `<Dial>` to the customer from the business caller ID. A withheld
-/// number cannot be dialled: the follow-up is closed by its claimer.
-async fn dial_customer<S: Store>(
+/// The `<Dial>` to the customer from the business caller ID, after what
+/// `before` says. A withheld number cannot be dialled: the follow-up is
+/// closed by its claimer.
+pub(crate) async fn dial_customer<S: Store>(
     app: &App<S>,
     follow_up: &FollowUp,
+    before: twiml::Response,
 ) -> Result<twiml::Response, StoreError> {
     let config = &app.config;
     let Ok(customer) = phone::normalize(&follow_up.caller) else {
@@ -138,16 +140,14 @@ async fn dial_customer<S: Store>(
             &FollowUpEvent::Close { by },
         )
         .await?;
-        return Ok(twiml::Response::new()
-            .say(texts::withheld(follow_up.number))
-            .hangup());
+        return Ok(before.say(texts::withheld(follow_up.number)).hangup());
     };
     let action = config.url(&follow_up::call_back_path(
         paths::CALL_BACK_DIALED,
         follow_up,
     ));
     let timeout = u32::try_from(config.ring_timeout.as_secs()).unwrap_or(20);
-    Ok(twiml::Response::new().dial(
+    Ok(before.dial(
         Dial::new()
             .caller_id(&config.callback_caller_id)
             .action(&action)
@@ -213,7 +213,7 @@ async fn status<S: Store>(
     }
 }
 
-fn no_longer_needed() -> twiml::Response {
+pub(crate) fn no_longer_needed() -> twiml::Response {
     twiml::Response::new()
         .say(texts::no_longer_needed())
         .hangup()

@@ -16,6 +16,7 @@
 //! and the call back's `POST /intake/callback[/key|/dialed|/status]`.
 
 mod call_back;
+mod keypad;
 mod roster;
 
 use std::time::Duration;
@@ -51,6 +52,8 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         sms(&app, &request, deadline).await
     } else if let Some(step) = VoiceStep::from_path(&request.path) {
         voice(&app, &request, step, deadline).await
+    } else if let Some(step) = keypad::Step::from_path(&request.path) {
+        keypad::handle(&app, &request, step, deadline).await
     } else if let Some(step) = call_back::Step::from_path(&request.path) {
         call_back::handle(&app, &request, step, deadline).await
     } else {
@@ -145,6 +148,13 @@ async fn sms_reply<S: Store>(
         }
         (SmsPlan::FollowUp(command), Some(profile)) => {
             Some(follow_up::command(app, &profile, command, deadline).await?)
+        }
+        (SmsPlan::SetPin(pin), Some(profile)) => {
+            if !service::worker::set_pin(&app.store, &profile.phone, &pin).await? {
+                return Err(IntakeError::Removed(profile.phone));
+            }
+            tracing::info!(phone = %profile.phone, "keypad PIN set");
+            Some(replies::pin_set())
         }
         // `decide_sms` plans no change for a stranger; refuse all the same.
         (_, None) => Some(replies::stranger()),
@@ -251,6 +261,8 @@ async fn voice_answer<S: Store>(
             tell_of_duty_change(app, &profile, None, deadline).await;
             twiml::Response::new().say(prompts::offline()).hangup()
         }
+        VoiceAction::AskPin(then) => keypad::ask_pin(app, then, 1, ""),
+        VoiceAction::NoPin => twiml::Response::new().say(prompts::no_pin()).hangup(),
         VoiceAction::Goodbye => twiml::Response::new().say(prompts::goodbye()).hangup(),
     })
 }

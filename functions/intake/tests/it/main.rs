@@ -10,4 +10,5 @@ mod memory;
 mod local_stack {
     mod acceptance;
     mod follow_ups;
+    mod keypad;
 }
