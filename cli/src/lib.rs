@@ -313,9 +313,11 @@ async fn list<S: WorkerStore>(store: &S, out: &mut dyn Write) -> Result<(), CliE
         "WORKER SID",
         "ANSWERED",
         "MISSED",
+        "PIN",
         "SMS",
     ];
-    let rows: Vec<[String; 8]> = workers
+    let now = homeline_core::store::now_secs();
+    let rows: Vec<[String; 9]> = workers
         .iter()
         .map(|w| {
             [
@@ -326,6 +328,13 @@ async fn list<S: WorkerStore>(store: &S, out: &mut dyn Write) -> Result<(), CliE
                 w.worker_sid.clone().unwrap_or_else(|| "-".into()),
                 w.answered_total.to_string(),
                 w.missed_total.to_string(),
+                // Locked: five wrong PINs on the keypad; a new PIN by SMS lifts it.
+                match (&w.pin, w.pin_locked_until) {
+                    (_, Some(until)) if now < until => "locked",
+                    (Some(_), _) => "set",
+                    (None, _) => "-",
+                }
+                .to_string(),
                 // Texted STOP: Twilio delivers nothing until START.
                 if w.sms_blocked { "blocked" } else { "ok" }.to_string(),
             ]

@@ -72,14 +72,40 @@ async fn add_normalizes_the_phone_and_lists_it() {
     assert_eq!(lines.len(), 2, "{out}");
     assert_eq!(
         lines[0],
-        "NAME    PHONE         SKILLS         ACTIVITY  WORKER SID  ANSWERED  MISSED  SMS",
+        "NAME    PHONE         SKILLS         ACTIVITY  WORKER SID  ANSWERED  MISSED  PIN  SMS",
         "{out}"
     );
     assert!(
         lines[1].starts_with("Ana Li  +15551234567  sales,support  -"),
         "{out}"
     );
-    assert!(lines[1].ends_with("  ok"), "{out}");
+    assert!(lines[1].ends_with("  -    ok"), "no PIN yet: {out}");
+}
+
+#[tokio::test]
+async fn workers_list_shows_whose_keypad_is_locked() {
+    let store = MemoryStore::new();
+    let hash = homeline_core::domain::pin::Pin::parse("4821")
+        .expect("a PIN")
+        .hash(b"salt");
+    let mut ana = homeline_core::model::WorkerProfile::new("+15551234567", "Ana", vec![]);
+    ana.pin = Some(hash.clone());
+    let mut ben = homeline_core::model::WorkerProfile::new("+15551234568", "Ben", vec![]);
+    ben.pin = Some(hash);
+    ben.pin_locked_until = Some(homeline_core::store::now_secs() + 600);
+    for worker in [&ana, &ben] {
+        assert!(store.put_worker(worker).await.expect("put").applied());
+    }
+    let out = exec(&store, &skills_env(), &["workers", "list"])
+        .await
+        .expect("list");
+    let row = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default()
+    };
+    assert!(row("Ana").ends_with("  set     ok"), "{out}");
+    assert!(row("Ben").ends_with("  locked  ok"), "{out}");
 }
 
 #[tokio::test]

@@ -350,8 +350,36 @@ pub fn all() -> Vec<Fixture> {
 
 /// The fixture file's text: the event as pretty JSON with a final newline.
 pub fn render(fixture: &Fixture) -> String {
-    let mut text = serde_json::to_string_pretty(&fixture.webhook.event())
-        .unwrap_or_else(|e| panic!("fixture {} does not serialise: {e}", fixture.name));
+    pretty(&fixture.webhook.event(), fixture.name)
+}
+
+/// The `scheduler`'s fixture (`events/scheduler-tick.json`): EventBridge's
+/// scheduled event, no webhook. Its time is fixed and past, so a follow-up
+/// made by the other fixtures is never due in it.
+pub const SCHEDULER_TICK: &str = "scheduler-tick";
+
+pub fn scheduler_tick() -> serde_json::Value {
+    json!({
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-25T14:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/homeline-scheduler"],
+        "detail": {},
+    })
+}
+
+/// `events/scheduler-tick.json`'s text.
+pub fn render_scheduler_tick() -> String {
+    pretty(&scheduler_tick(), SCHEDULER_TICK)
+}
+
+fn pretty(event: &serde_json::Value, name: &str) -> String {
+    let mut text = serde_json::to_string_pretty(event)
+        .unwrap_or_else(|e| panic!("fixture {name} does not serialise: {e}"));
     text.push('\n');
     text
 }

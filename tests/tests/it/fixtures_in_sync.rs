@@ -26,13 +26,22 @@ fn every_fixture_file_is_current() {
             path.display()
         );
     }
+    let tick = events_dir().join(format!("{}.json", fixtures::SCHEDULER_TICK));
+    assert_eq!(
+        std::fs::read_to_string(&tick).unwrap_or_default(),
+        fixtures::render_scheduler_tick(),
+        "{} is stale; run `cargo run -p testkit --bin gen-events`",
+        tick.display()
+    );
 }
 
 #[test]
 fn no_stray_fixture_files() {
     let expected: BTreeSet<String> = fixtures::all()
         .iter()
-        .map(|f| format!("{}.json", f.name))
+        .map(|f| f.name)
+        .chain([fixtures::SCHEDULER_TICK])
+        .map(|name| format!("{name}.json"))
         .collect();
     let on_disk: BTreeSet<String> = std::fs::read_dir(events_dir())
         .expect("events/ exists")

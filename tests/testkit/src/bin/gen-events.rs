@@ -14,5 +14,8 @@ fn main() -> std::io::Result<()> {
         std::fs::write(&path, testkit::fixtures::render(&fixture))?;
         println!("{}", path.display());
     }
+    let path = dir.join(format!("{}.json", testkit::fixtures::SCHEDULER_TICK));
+    std::fs::write(&path, testkit::fixtures::render_scheduler_tick())?;
+    println!("{}", path.display());
     Ok(())
 }

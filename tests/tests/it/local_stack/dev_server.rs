@@ -102,12 +102,18 @@ async fn post_over_http(base: &str, fixture: &Fixture) -> (u16, String) {
     (status, response.text().await.unwrap_or_default())
 }
 
-/// `cargo lambda invoke <function> --data-file events/<name>.json`.
+/// The fixture's answer through `cargo lambda invoke`.
 fn invoke(port: u16, fixture: &Fixture) -> (u16, String) {
-    let file = root().join("events").join(format!("{}.json", fixture.name));
+    testkit::events::decode_response(&invoke_file(port, fixture.function, fixture.name))
+}
+
+/// `cargo lambda invoke <function> --data-file events/<name>.json`: the
+/// function's result.
+fn invoke_file(port: u16, function: &str, name: &str) -> Value {
+    let file = root().join("events").join(format!("{name}.json"));
     let output = Command::new("cargo")
         .current_dir(root())
-        .args(["lambda", "invoke", fixture.function, "--data-file"])
+        .args(["lambda", "invoke", function, "--data-file"])
         .arg(&file)
         .args([
             "--invoke-address",
@@ -122,13 +128,11 @@ fn invoke(port: u16, fixture: &Fixture) -> (u16, String) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
-        "cargo lambda invoke {} failed:\n{stdout}\n{}",
-        fixture.name,
+        "cargo lambda invoke {name} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let response: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("{}: not a JSON response ({e}): {stdout}", fixture.name));
-    testkit::events::decode_response(&response)
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{name}: not a JSON response ({e}): {stdout}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -173,6 +177,13 @@ async fn make_dev_serves_every_function_and_every_fixture_passes_the_emulator() 
         let (status, body) = invoke(port, fixture);
         fixture.assert_answer("through the emulator", status, &body);
     }
+    // The scheduler's tick: a run's report (its time is before every
+    // follow-up the fixtures opened, so none is due).
+    let report = invoke_file(port, "scheduler", fixtures::SCHEDULER_TICK);
+    assert_eq!(
+        report,
+        serde_json::json!({ "escalation": { "due": 0, "sent": 0, "failed": 0, "cut_short": false } })
+    );
     twilio.idle().await;
     twilio.assert_spec_valid();
 }
