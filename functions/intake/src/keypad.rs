@@ -58,7 +58,11 @@ pub async fn handle<S: Store>(
     let phone = caller(request)?;
     let call_sid = request.require("CallSid")?;
     let attempt = domain::parse_attempt(request.query("attempt"));
-    let digits = request.param("Digits").map(str::trim).unwrap_or_default();
+    // `#` alone may come as `Digits=#`: nothing keyed, not a wrong PIN.
+    let digits = request
+        .param("Digits")
+        .map(|d| d.trim().trim_end_matches('#'))
+        .unwrap_or_default();
     let then = match step {
         Step::Pin => Some(
             request

@@ -163,6 +163,13 @@ async fn a_guarded_key_without_the_right_pin_reveals_and_dials_nothing() {
         xml.contains(&format!(r##"<Gather input="dtmf" finishOnKey="#" timeout="10" action="{ask}" method="POST"><Say>Enter your PIN, then press pound.</Say></Gather>"##)),
         "{xml}"
     );
+    // `#` alone is nothing keyed: asked again, not counted.
+    let xml = rig.pin("voicemail", "#").await;
+    assert!(
+        xml.contains("attempt=2") && !xml.contains("not right"),
+        "{xml}"
+    );
+    assert_eq!(rig.ana().await.pin_failures, 0);
     for then in ["voicemail", "call-back", "dial"] {
         let xml = rig.pin(then, "9999").await;
         assert!(xml.contains("That PIN is not right."), "{xml}");
