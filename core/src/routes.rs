@@ -134,8 +134,9 @@ pub mod paths {
     pub const INTAKE_VOICE_PIN: &str = "/intake/voice/pin";
     /// The number keyed to dial out (`call=` the call the PIN was right on).
     pub const INTAKE_VOICE_DIAL: &str = "/intake/voice/dial";
-    /// After the newest voicemail played: 1 calls them back (`call=`, `follow_up=`).
-    pub const INTAKE_VOICE_VOICEMAIL: &str = "/intake/voice/voicemail";
+    /// After a follow-up is introduced (and its voicemail played): 1 calls
+    /// them back (`call=`, `follow_up=`).
+    pub const INTAKE_VOICE_CALL_BACK: &str = "/intake/voice/call-back";
     /// A claimed follow-up's call to the claimer: the whisper and press 1.
     pub const CALL_BACK: &str = "/intake/callback";
     /// The whisper's `<Gather>` action: 1 dials the customer.
@@ -219,7 +220,7 @@ pub const ROUTES: &[Route] = &[
     route(paths::INTAKE_VOICE_PIN, Intake, "<Gather action>", Webhook),
     route(paths::INTAKE_VOICE_DIAL, Intake, "<Gather action>", Webhook),
     route(
-        paths::INTAKE_VOICE_VOICEMAIL,
+        paths::INTAKE_VOICE_CALL_BACK,
         Intake,
         "<Gather action>",
         Webhook,

@@ -153,7 +153,7 @@ def keypad_voicemail():
         input="dtmf",
         num_digits=1,
         timeout=6,
-        action="https://homeline.example.com/intake/voice/voicemail?call=CA" + "2" * 32 + "&follow_up=CA" + "1" * 32,
+        action="https://homeline.example.com/intake/voice/call-back?call=CA" + "2" * 32 + "&follow_up=CA" + "1" * 32,
         method="POST",
     )
     g.say("Press 1 to call them back now.")

@@ -563,7 +563,7 @@ pub mod prompts {
 
     pub fn menu() -> String {
         "Press 1 to go online. Press 2 to go offline. Press 3 to hear your status. \
-         Press 4 to call back the oldest caller waiting. Press 5 to dial a number. \
+         Press 4 for the oldest caller waiting for a call back. Press 5 to dial a number. \
          Press 6 to hear the newest voicemail."
             .to_string()
     }
@@ -619,7 +619,7 @@ pub mod prompts {
         "Someone else is calling them back already. Goodbye.".to_string()
     }
 
-    pub fn claim_after_voicemail() -> String {
+    pub fn offer_call_back() -> String {
         "Press 1 to call them back now.".to_string()
     }
 

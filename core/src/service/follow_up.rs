@@ -276,19 +276,13 @@ pub async fn take<S: FollowUpStore>(
     })
 }
 
-/// The oldest open follow-up, taken by `by` (see [`take`]); `None` when
-/// none is open (or others took each first).
-pub async fn take_oldest<S: FollowUpStore>(
-    store: &S,
-    by: &str,
-) -> Result<Option<FollowUp>, StoreError> {
-    let open = store.list_follow_ups().await?;
-    for candidate in open.iter().filter(|f| f.state == FollowUpState::Open) {
-        if let Ok(taken) = take(store, &candidate.call_sid, by).await? {
-            return Ok(Some(taken));
-        }
-    }
-    Ok(None)
+/// The oldest open follow-up: what the keypad's call back offers.
+pub async fn oldest_open<S: FollowUpStore>(store: &S) -> Result<Option<FollowUp>, StoreError> {
+    Ok(store
+        .list_follow_ups()
+        .await?
+        .into_iter()
+        .find(|f| f.state == FollowUpState::Open))
 }
 
 /// The newest open follow-up with a recording: what the keypad plays.

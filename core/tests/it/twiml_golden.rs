@@ -144,7 +144,7 @@ fn cases() -> Vec<(&'static str, Response)> {
                         .num_digits(1)
                         .timeout(6)
                         .action(&format!(
-                            "https://homeline.example.com/intake/voice/voicemail?call=CA{}&follow_up=CA{}",
+                            "https://homeline.example.com/intake/voice/call-back?call=CA{}&follow_up=CA{}",
                             "2".repeat(32),
                             "1".repeat(32)
                         ))

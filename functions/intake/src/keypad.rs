@@ -1,6 +1,8 @@
-//! The worker line's guarded keys: 4 calls back the oldest open follow-up,
-//! 5 dials a number keyed in, 6 plays the newest voicemail and offers to
-//! call them back; each from `CALLBACK_CALLER_ID`. Caller ID proves nothing
+//! The worker line's guarded keys: 4 offers the oldest open follow-up, 6
+//! plays the newest voicemail, and 1 then calls them back; 5 dials a number
+//! keyed in; each from `CALLBACK_CALLER_ID`. A follow-up is taken only
+//! with the 1 whose answer is the `<Dial>`, so a worker who hangs up on the
+//! introduction leaves it open for others. Caller ID proves nothing
 //! (it is easily spoofed, and whoever is on the call hears what the menu
 //! says), so each asks for the worker's PIN first (`domain::pin`): wrong
 //! ones count towards the lock-out across calls.
@@ -34,8 +36,8 @@ pub enum Step {
     Pin,
     /// The number to dial out to.
     Dial,
-    /// The key after the newest voicemail.
-    Voicemail,
+    /// The key after a follow-up's introduction: 1 calls them back.
+    CallBack,
 }
 
 impl Step {
@@ -43,7 +45,7 @@ impl Step {
         match path.trim_end_matches('/') {
             paths::INTAKE_VOICE_PIN => Some(Step::Pin),
             paths::INTAKE_VOICE_DIAL => Some(Step::Dial),
-            paths::INTAKE_VOICE_VOICEMAIL => Some(Step::Voicemail),
+            paths::INTAKE_VOICE_CALL_BACK => Some(Step::CallBack),
             _ => None,
         }
     }
@@ -70,7 +72,7 @@ pub async fn handle<S: Store>(
                 .and_then(Guarded::parse)
                 .ok_or_else(|| Rejection::BadRequest("then= names no guarded key".into()))?,
         ),
-        Step::Dial | Step::Voicemail => None,
+        Step::Dial | Step::CallBack => None,
     };
     let answer = async {
         let Some(profile) = enrolled(app, phone.as_deref()).await? else {
@@ -88,9 +90,9 @@ pub async fn handle<S: Store>(
         Ok::<_, crate::IntakeError>(match (step, then) {
             (Step::Pin, Some(then)) => keyed.pin(then, deadline).await?,
             (Step::Dial, _) if granted => keyed.dial(),
-            (Step::Voicemail, _) if granted => {
+            (Step::CallBack, _) if granted => {
                 keyed
-                    .call_back_voicemail(request.query("follow_up").unwrap_or_default())
+                    .call_back(request.query("follow_up").unwrap_or_default())
                     .await?
             }
             _ => {
@@ -154,41 +156,32 @@ impl<S: Store> Keyed<'_, S> {
     async fn granted(&self, then: Guarded) -> Result<twiml::Response, StoreError> {
         let app = self.app;
         Ok(match then {
-            Guarded::CallBack => {
-                match follow_up::take_oldest(&app.store, &self.profile.phone).await? {
-                    Some(taken) => self.call_back(&taken).await?,
-                    None => say_and_hang_up(prompts::nobody_waiting()),
-                }
-            }
+            Guarded::CallBack => match follow_up::oldest_open(&app.store).await? {
+                Some(oldest) => self.offer(&oldest, None),
+                None => say_and_hang_up(prompts::nobody_waiting()),
+            },
             Guarded::Dial => ask_number(app, self.call_sid, 1, ""),
             Guarded::Voicemail => match follow_up::newest_voicemail(&app.store).await? {
-                Some(voicemail) => self.play(&voicemail),
+                Some(voicemail) => self.offer(&voicemail, voicemail.recording_url.as_deref()),
                 None => say_and_hang_up(prompts::no_voicemail()),
             },
         })
     }
 
-    /// Who is being called back, then the dial from the business line.
-    async fn call_back(&self, taken: &FollowUp) -> Result<twiml::Response, StoreError> {
-        tracing::info!(call_sid = self.call_sid, follow_up = %taken.call_sid, number = taken.number,
-            "calling back from the keypad");
-        let before = twiml::Response::new().say(texts::introduce(taken));
-        dial_customer(self.app, taken, before).await
-    }
-
-    /// The newest voicemail, then 1 to call them back.
-    fn play(&self, voicemail: &FollowUp) -> twiml::Response {
+    /// Who called and why (and their `recording`), then 1 to call them back.
+    fn offer(&self, follow_up: &FollowUp, recording: Option<&str>) -> twiml::Response {
         // SIDs are letters and digits: nothing to escape.
         let action = self.app.config.url(&format!(
             "{}?call={}&follow_up={}",
-            paths::INTAKE_VOICE_VOICEMAIL,
+            paths::INTAKE_VOICE_CALL_BACK,
             self.call_sid,
-            voicemail.call_sid
+            follow_up.call_sid
         ));
-        let url = voicemail.recording_url.clone().unwrap_or_default();
-        twiml::Response::new()
-            .say(texts::introduce(voicemail))
-            .play(url)
+        let mut answer = twiml::Response::new().say(texts::introduce(follow_up));
+        if let Some(url) = recording {
+            answer = answer.play(url);
+        }
+        answer
             .gather(
                 Gather::new()
                     .input("dtmf")
@@ -196,24 +189,25 @@ impl<S: Store> Keyed<'_, S> {
                     .timeout(GATHER_TIMEOUT_SECS)
                     .action(&action)
                     .method("POST")
-                    .say(prompts::claim_after_voicemail()),
+                    .say(prompts::offer_call_back()),
             )
             .say(prompts::goodbye())
             .hangup()
     }
 
-    /// 1 after the voicemail: the caller is called back now, unless someone
-    /// else took them meanwhile.
-    async fn call_back_voicemail(
-        &self,
-        follow_up_sid: &str,
-    ) -> Result<twiml::Response, StoreError> {
+    /// 1 after the introduction: the follow-up is taken and the caller
+    /// dialled in the same answer, unless someone else took them meanwhile.
+    async fn call_back(&self, follow_up_sid: &str) -> Result<twiml::Response, StoreError> {
         if self.digits != "1" || follow_up_sid.is_empty() {
             return Ok(say_and_hang_up(prompts::goodbye()));
         }
         Ok(
             match follow_up::take(&self.app.store, follow_up_sid, &self.profile.phone).await? {
-                Ok(taken) => self.call_back(&taken).await?,
+                Ok(taken) => {
+                    tracing::info!(call_sid = self.call_sid, follow_up = %taken.call_sid,
+                        number = taken.number, "calling back from the keypad");
+                    dial_customer(self.app, &taken, twiml::Response::new()).await?
+                }
                 Err(Outcome::HeldBy(_)) => say_and_hang_up(prompts::taken_by_someone_else()),
                 Err(_) => no_longer_needed(),
             },

@@ -187,7 +187,7 @@ async fn a_guarded_key_without_the_right_pin_reveals_and_dials_nothing() {
     rig.assert_nothing_revealed(&xml);
     let xml = rig
         .key(
-            "/intake/voice/voicemail",
+            "/intake/voice/call-back",
             &[("follow_up", NEWER)],
             Some("1"),
         )
@@ -248,14 +248,26 @@ async fn five_wrong_pins_lock_the_keypad_for_an_hour_and_text_the_worker_once() 
 }
 
 #[tokio::test]
-async fn key_4_calls_back_the_oldest_open_follow_up_from_the_business_line() {
+async fn key_4_offers_the_oldest_open_follow_up_and_1_calls_them_from_the_business_line() {
     let rig = rig().await;
     rig.text(ANA, "pin 4821").await;
     let xml = rig.pin("call-back", PIN).await;
+    let offer =
+        format!("{PUBLIC_BASE_URL}/intake/voice/call-back?call={CALL_SID}&amp;follow_up={OLDER}");
+    assert!(
+        xml.contains(&format!(
+            r#"<Say>Homeline call back number 1, for sales. The caller, 1 5 5 5 7 6 5 4 3 2 1, hung up while waiting.</Say><Gather input="dtmf" numDigits="1" timeout="6" action="{offer}" method="POST"><Say>Press 1 to call them back now.</Say></Gather><Say>Goodbye.</Say><Hangup/>"#
+        )),
+        "{xml}"
+    );
+    // Hearing who it is takes nothing: a worker who hangs up now leaves it open.
+    assert_eq!(rig.follow_up(OLDER).await.state, FollowUpState::Open);
+    let grant = [("call", CALL_SID), ("follow_up", OLDER)];
+    let xml = rig.key("/intake/voice/call-back", &grant, Some("1")).await;
     let dialed = format!("{PUBLIC_BASE_URL}/intake/callback/dialed?call={OLDER}&amp;claim=1");
     assert!(
         xml.contains(&format!(
-            r#"<Say>Homeline call back number 1, for sales. The caller, 1 5 5 5 7 6 5 4 3 2 1, hung up while waiting.</Say><Dial callerId="{MAIN_LINE}" action="{dialed}" method="POST" timeout="20"><Number>{OLDER_CALLER}</Number></Dial>"#
+            r#"<Response><Dial callerId="{MAIN_LINE}" action="{dialed}" method="POST" timeout="20"><Number>{OLDER_CALLER}</Number></Dial></Response>"#
         )),
         "{xml}"
     );
@@ -266,7 +278,7 @@ async fn key_4_calls_back_the_oldest_open_follow_up_from_the_business_line() {
         rig.twilio.calls_created().is_empty(),
         "Ana is on the line: no ring"
     );
-    // Ben, meanwhile, takes the next oldest.
+    // Ben, meanwhile, is offered the next oldest.
     let (_, xml) = answer(
         &rig.app,
         call(
@@ -289,11 +301,22 @@ async fn key_4_calls_back_the_oldest_open_follow_up_from_the_business_line() {
         ),
     )
     .await;
+    assert!(xml.contains(&format!("follow_up={NEWER}")), "{xml}");
+    let grant = [("call", CALL_SID), ("follow_up", NEWER)];
+    let (_, xml) = answer(
+        &rig.app,
+        call("/intake/voice/call-back", &grant, BEN, Some("1")),
+    )
+    .await;
     assert!(
         xml.contains(&format!("<Number>{NEWER_CALLER}</Number>")),
         "{xml}"
     );
     assert_eq!(rig.follow_up(NEWER).await.owner.as_deref(), Some(BEN));
+    // A late 1 on Ana's offer of the older one dials nobody twice.
+    let grant = [("call", CALL_SID), ("follow_up", OLDER)];
+    let xml = rig.key("/intake/voice/call-back", &grant, Some("1")).await;
+    assert!(!xml.contains("<Dial"), "{xml}");
 
     // The dial's outcome settles it, as for a claim by SMS.
     let query = [("call", OLDER), ("claim", "1")];
@@ -362,7 +385,7 @@ async fn key_6_plays_the_newest_voicemail_and_1_calls_them_back_unless_taken() {
     rig.text(ANA, "pin 4821").await;
     let xml = rig.pin("voicemail", PIN).await;
     let action =
-        format!("{PUBLIC_BASE_URL}/intake/voice/voicemail?call={CALL_SID}&amp;follow_up={NEWER}");
+        format!("{PUBLIC_BASE_URL}/intake/voice/call-back?call={CALL_SID}&amp;follow_up={NEWER}");
     assert!(
         xml.contains(&format!(
             r#"<Say>Homeline call back number 2, for sales. The caller, 1 5 5 5 8 7 6 5 4 3 2, left a voicemail.</Say><Play>{RECORDING}</Play><Gather input="dtmf" numDigits="1" timeout="6" action="{action}" method="POST"><Say>Press 1 to call them back now.</Say></Gather>"#
@@ -378,7 +401,7 @@ async fn key_6_plays_the_newest_voicemail_and_1_calls_them_back_unless_taken() {
     let grant = [("call", CALL_SID), ("follow_up", NEWER)];
     // Ben claims it by SMS first: Ana is told, and nothing is dialled.
     rig.text(BEN, "claim 2").await;
-    let xml = rig.key("/intake/voice/voicemail", &grant, Some("1")).await;
+    let xml = rig.key("/intake/voice/call-back", &grant, Some("1")).await;
     assert!(xml.contains("Someone else is calling them back"), "{xml}");
     assert!(!xml.contains("<Dial"), "{xml}");
     assert_eq!(rig.follow_up(NEWER).await.owner.as_deref(), Some(BEN));
@@ -396,7 +419,7 @@ async fn one_after_the_voicemail_dials_the_caller_from_the_business_line() {
     rig.text(ANA, "pin 4821").await;
     rig.pin("voicemail", PIN).await;
     let grant = [("call", CALL_SID), ("follow_up", NEWER)];
-    let xml = rig.key("/intake/voice/voicemail", &grant, Some("1")).await;
+    let xml = rig.key("/intake/voice/call-back", &grant, Some("1")).await;
     let dialed = format!("{PUBLIC_BASE_URL}/intake/callback/dialed?call={NEWER}&amp;claim=1");
     assert!(
         xml.contains(&format!(
