@@ -9,4 +9,5 @@ pub mod follow_up;
 pub mod hours;
 pub mod inbound;
 pub mod intake;
+pub mod screening;
 pub mod worker;
