@@ -69,6 +69,12 @@ pub enum Suspect {
     Spoofed,
 }
 
+/// The apology before the beep for a caller kept from the workers: it
+/// asks for a number, since a withheld one cannot be called back.
+pub fn voicemail_apology() -> String {
+    "Sorry, no one can take your call right now. Please leave a message with your name and number after the tone.".to_string()
+}
+
 /// What an inbound call gets before the greeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
