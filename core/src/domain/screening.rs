@@ -30,7 +30,7 @@ impl AnonymousCallers {
 }
 
 /// Whether Twilio's `From` is a withheld caller ID rather than a number
-/// (docs/twilio.md, "Anonymous callers"): the words carriers and Twilio
+/// (docs/twilio.md, "Screening callers"): the words carriers and Twilio
 /// use, `+266696687` (ANONYMOUS on a keypad, which Twilio sends for some
 /// withheld calls), or nothing at all.
 pub fn is_withheld(from: Option<&str>) -> bool {
@@ -51,7 +51,8 @@ pub fn is_withheld(from: Option<&str>) -> bool {
 /// Whether Twilio's `StirVerstat` says the caller ID's SHAKEN/STIR
 /// signature failed verification (`TN-Validation-Failed`, with or without
 /// the attestation suffix `-A`/`-B`/`-C`). Passed, `No-TN-Validation` and an
-/// absent value (no PASSporT, non-US calls) are not failures.
+/// absent value (no PASSporT, non-US calls) are not failures
+/// (docs/twilio.md, "Screening callers").
 pub fn verification_failed(stir_verstat: Option<&str>) -> bool {
     stir_verstat.is_some_and(|v| {
         v.trim()
