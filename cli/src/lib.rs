@@ -1,6 +1,7 @@
 //! `homeline`: the operator's tool. Manages the roster of workers (only
-//! enrolled phones may go online) in the same DynamoDB table the functions
-//! use, lists the voicemails callers left there, and creates that table.
+//! enrolled phones may go online) and the blocklist in the same DynamoDB
+//! table the functions use, lists the voicemails callers left there, and
+//! creates that table.
 //!
 //! It reads only what it needs from the environment: `TABLE_NAME` and the
 //! standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB` for
@@ -18,10 +19,10 @@ use homeline_core::Deadline;
 use homeline_core::config::{TwilioConfig, parse_skills};
 use homeline_core::domain::worker::OFF_DUTY;
 use homeline_core::model::Activity;
-use homeline_core::model::{Voicemail, WorkerProfile};
+use homeline_core::model::WorkerProfile;
 use homeline_core::phone;
 use homeline_core::service::{self, worker_update};
-use homeline_core::store::{StoreError, VoicemailStore, WorkerStore};
+use homeline_core::store::{BlocklistStore, StoreError, VoicemailStore, WorkerStore};
 use homeline_core::twilio::{TwilioClient, TwilioError};
 
 #[derive(Debug, Parser)]
@@ -35,7 +36,7 @@ use homeline_core::twilio::{TwilioClient, TwilioError};
                   Environment: TABLE_NAME (the DynamoDB table), the standard AWS variables \
                   (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local), \
                   SKILLS (optional: skills are checked against it), TIME_ZONE (optional: \
-                  `voicemails` shows times in it, else UTC), and for `workers remove` \
+                  `voicemails` and `blocked` show times in it, else UTC), and for `workers remove` \
                   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN (or TWILIO_API_KEY + TWILIO_API_SECRET), \
                   TWILIO_WORKSPACE_SID, TWILIO_ACTIVITY_OFFLINE_SID. `provision` sets up the \
                   Twilio side and needs only the Twilio credentials (see `homeline provision --help`)."
@@ -53,6 +54,8 @@ pub enum Command {
     /// List the voicemails callers left, newest first (Twilio's recording URL
     /// plays with the account's credentials).
     Voicemails(VoicemailsArgs),
+    #[command(flatten)]
+    Blocklist(BlocklistCommand),
     /// Manage the DynamoDB table.
     #[command(subcommand)]
     Table(TableCommand),
@@ -71,6 +74,24 @@ pub enum WorkersCommand {
     },
     /// List enrolled workers: name, phone, skills, activity, TaskRouter worker SID, call counts.
     List,
+}
+
+/// The blocklist: calls from a blocked number get `<Reject>` and never ring
+/// a worker. Admins manage the same list by SMS (`block`, `unblock`, `blocked`).
+#[derive(Debug, Subcommand)]
+pub enum BlocklistCommand {
+    /// Block a number: its calls are rejected unanswered.
+    Block {
+        /// The number, e.g. +15551234567 (spaces, dashes and parentheses are fine).
+        number: String,
+    },
+    /// Unblock a number: its calls ring through again.
+    Unblock {
+        /// The number, e.g. +15551234567.
+        number: String,
+    },
+    /// List the blocked numbers, who blocked each and when.
+    Blocked,
 }
 
 #[derive(Debug, Args)]
@@ -375,14 +396,7 @@ pub async fn run_voicemails<S: VoicemailStore>(
     env: Env<'_>,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let zone: chrono_tz::Tz = match var(env, "TIME_ZONE") {
-        None => chrono_tz::UTC,
-        Some(name) => name.parse().map_err(|_| {
-            CliError::Invalid(format!(
-                "environment variable TIME_ZONE: {name:?} is not a time zone (e.g. America/New_York)"
-            ))
-        })?,
-    };
+    let zone = time_zone(env)?;
     let voicemails = store.list_voicemails(usize::from(args.limit)).await?;
     if voicemails.is_empty() {
         writeln!(out, "No voicemails.")?;
@@ -393,7 +407,7 @@ pub async fn run_voicemails<S: VoicemailStore>(
         .iter()
         .map(|v| {
             [
-                received_at(v, zone),
+                local_time(v.received_at, zone),
                 v.caller.clone(),
                 v.skill.clone(),
                 format!("{}:{:02}", v.duration_secs / 60, v.duration_secs % 60),
@@ -404,15 +418,81 @@ pub async fn run_voicemails<S: VoicemailStore>(
     write_table(out, &header, &rows)
 }
 
-fn received_at(voicemail: &Voicemail, zone: chrono_tz::Tz) -> String {
-    chrono::DateTime::from_timestamp(voicemail.received_at, 0).map_or_else(
-        || voicemail.received_at.to_string(),
+/// `TIME_ZONE` (the business's, as for its hours), else UTC.
+fn time_zone(env: Env<'_>) -> Result<chrono_tz::Tz, CliError> {
+    match var(env, "TIME_ZONE") {
+        None => Ok(chrono_tz::UTC),
+        Some(name) => name.parse().map_err(|_| {
+            CliError::Invalid(format!(
+                "environment variable TIME_ZONE: {name:?} is not a time zone (e.g. America/New_York)"
+            ))
+        }),
+    }
+}
+
+/// Unix seconds as `2026-12-03 09:15 EST` in `zone`.
+fn local_time(secs: i64, zone: chrono_tz::Tz) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).map_or_else(
+        || secs.to_string(),
         |at| {
             at.with_timezone(&zone)
                 .format("%Y-%m-%d %H:%M %Z")
                 .to_string()
         },
     )
+}
+
+/// Who the blocklist names for numbers the operator blocked.
+const OPERATOR: &str = "cli";
+
+/// Runs `block`, `unblock` or `blocked` against `store`.
+pub async fn run_blocklist<S: BlocklistStore>(
+    command: BlocklistCommand,
+    store: &S,
+    env: Env<'_>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    match command {
+        BlocklistCommand::Block { number } => {
+            let number = normalize(&number)?;
+            if service::blocklist::block(store, &number, OPERATOR)
+                .await?
+                .applied()
+            {
+                writeln!(out, "Blocked {number}: its calls are rejected unanswered.")?;
+            } else {
+                writeln!(out, "{number} was already blocked.")?;
+            }
+        }
+        BlocklistCommand::Unblock { number } => {
+            let number = normalize(&number)?;
+            if service::blocklist::unblock(store, &number).await? {
+                writeln!(out, "Unblocked {number}: its calls ring through again.")?;
+            } else {
+                writeln!(out, "{number} was not blocked.")?;
+            }
+        }
+        BlocklistCommand::Blocked => {
+            let zone = time_zone(env)?;
+            let blocked = store.list_blocked().await?;
+            if blocked.is_empty() {
+                writeln!(out, "No numbers are blocked.")?;
+                return Ok(());
+            }
+            let rows: Vec<[String; 3]> = blocked
+                .iter()
+                .map(|b| {
+                    [
+                        b.number.clone(),
+                        b.blocked_by.clone(),
+                        local_time(b.blocked_at, zone),
+                    ]
+                })
+                .collect();
+            write_table(out, &["NUMBER", "BLOCKED BY", "SINCE"], &rows)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

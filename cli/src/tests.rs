@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use clap::Parser;
 use homeline_core::model::{Activity, Voicemail};
-use homeline_core::store::{MemoryStore, VoicemailStore, WorkerStore};
+use homeline_core::store::{BlocklistStore, MemoryStore, VoicemailStore, WorkerStore};
 
 use super::*;
 
@@ -21,6 +21,7 @@ async fn exec(
     match cli.command {
         Command::Workers(command) => run_workers(command, store, &lookup, &mut out).await?,
         Command::Voicemails(args) => run_voicemails(args, store, &lookup, &mut out).await?,
+        Command::Blocklist(command) => run_blocklist(command, store, &lookup, &mut out).await?,
         other => return Err(CliError::Invalid(format!("not run in-process: {other:?}"))),
     }
     Ok(String::from_utf8_lossy(&out).into_owned())
@@ -381,4 +382,57 @@ async fn voicemails_refuses_a_bad_time_zone_and_a_bad_limit() {
             .expect_err(limit);
         assert!(err.to_string().contains("--limit"), "{limit}: {err}");
     }
+}
+
+#[tokio::test]
+async fn block_unblock_and_list_numbers() {
+    let store = MemoryStore::new();
+    let env = HashMap::from([("TIME_ZONE", "America/New_York")]);
+    let out = exec(&store, &env, &["blocked"]).await.expect("blocked");
+    assert_eq!(out, "No numbers are blocked.\n");
+    let out = exec(&store, &env, &["block", "+1 (555) 777-0001"])
+        .await
+        .expect("block");
+    assert_eq!(
+        out,
+        "Blocked +15557770001: its calls are rejected unanswered.\n"
+    );
+    assert!(store.is_blocked("+15557770001").await.expect("read"));
+    let out = exec(&store, &env, &["block", "+15557770001"])
+        .await
+        .expect("again");
+    assert_eq!(out, "+15557770001 was already blocked.\n");
+    let out = exec(&store, &env, &["blocked"]).await.expect("list");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("NUMBER        BLOCKED BY  SINCE"),
+        "{out}"
+    );
+    assert!(lines[1].starts_with("+15557770001  cli"), "{out}");
+    assert!(lines[1].ends_with("EST"), "times in TIME_ZONE: {out}");
+    let out = exec(&store, &env, &["unblock", "+15557770001"])
+        .await
+        .expect("unblock");
+    assert_eq!(
+        out,
+        "Unblocked +15557770001: its calls ring through again.\n"
+    );
+    let out = exec(&store, &env, &["unblock", "+15557770001"])
+        .await
+        .expect("unblock again");
+    assert_eq!(out, "+15557770001 was not blocked.\n");
+    assert!(!store.is_blocked("+15557770001").await.expect("read"));
+}
+
+#[tokio::test]
+async fn a_number_that_is_not_one_is_refused_with_an_example() {
+    let store = MemoryStore::new();
+    for args in [["block", "555-1234"], ["unblock", "anonymous"]] {
+        let error = exec(&store, &HashMap::new(), &args)
+            .await
+            .expect_err("refused");
+        assert!(error.to_string().contains("e.g. +15551234567"), "{error}");
+    }
+    assert_eq!(store.list_blocked().await.expect("list"), vec![]);
 }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::domain::hours::BusinessHours;
+use crate::domain::screening::AnonymousCallers;
 use crate::model::AnswerMode;
 use crate::phone;
 use crate::secret::Secret;
@@ -109,6 +110,8 @@ pub struct Config {
     /// Replaces Homeline's voicemail with the business's own TwiML.
     pub no_answer_twiml_url: Option<String>,
     pub business_hours: Option<BusinessHours>,
+    /// `ANONYMOUS_CALLERS`: what a call with a withheld caller ID gets.
+    pub anonymous_callers: AnonymousCallers,
 }
 
 pub const DEFAULT_API_URL: &str = "https://api.twilio.com";
@@ -251,6 +254,15 @@ impl Config {
                 None => None,
             },
             business_hours,
+            anonymous_callers: match vars.optional("ANONYMOUS_CALLERS") {
+                None => AnonymousCallers::DEFAULT,
+                Some(value) => {
+                    AnonymousCallers::parse(&value).map_err(|reason| ConfigError::Invalid {
+                        var: "ANONYMOUS_CALLERS",
+                        reason,
+                    })?
+                }
+            },
         })
     }
 
@@ -467,6 +479,7 @@ pub(crate) mod tests {
             ("ADMIN_NUMBERS", "+15550000001,owner"),
             ("ADMIN_NOTIFY", "never"),
             ("CALLBACK_CALLER_ID", "main line"),
+            ("ANONYMOUS_CALLERS", "block"),
         ];
         for (var, value) in cases {
             let mut env = test_env();
@@ -476,6 +489,22 @@ pub(crate) mod tests {
                 other => panic!("{var}={value}: expected Invalid, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn anonymous_callers_default_to_voicemail() {
+        let mut env = test_env();
+        let config = load(&env).expect("valid");
+        assert_eq!(config.anonymous_callers, AnonymousCallers::Voicemail);
+        env.insert("ANONYMOUS_CALLERS", "reject".into());
+        let config = load(&env).expect("valid");
+        assert_eq!(config.anonymous_callers, AnonymousCallers::Reject);
+        env.insert("ANONYMOUS_CALLERS", "maybe".into());
+        let error = load(&env).expect_err("invalid").to_string();
+        assert!(
+            error.contains("ANONYMOUS_CALLERS") && error.contains("allow, voicemail, reject"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -145,6 +145,19 @@ fn only_the_worker_service_writes_worker_profiles() {
     );
 }
 
+/// The intake SMS and the CLI change the blocklist through `service::blocklist`.
+#[test]
+fn only_the_blocklist_service_writes_the_blocklist() {
+    for call in [".block(", ".unblock("] {
+        let hits = callers(call);
+        assert_eq!(hits.len(), 1, "{call}: {hits:#?}");
+        assert!(
+            hits[0].starts_with("core/src/service/blocklist.rs"),
+            "{hits:#?}"
+        );
+    }
+}
+
 #[test]
 fn the_service_layer_neither_parses_requests_nor_renders_answers() {
     let forbidden = ["lambda_http", "crate::http", "crate::twiml"];

@@ -27,6 +27,8 @@ pub enum VoicemailReason {
     NobodyOnDuty,
     /// Workers were on duty; nobody took the call in time.
     NoAnswer,
+    /// Kept from the workers: a withheld caller ID or a failed STIR/SHAKEN check.
+    Screened,
 }
 
 impl VoicemailReason {
@@ -35,6 +37,7 @@ impl VoicemailReason {
             VoicemailReason::AfterHours => "after_hours",
             VoicemailReason::NobodyOnDuty => "nobody_on_duty",
             VoicemailReason::NoAnswer => "no_answer",
+            VoicemailReason::Screened => "screened",
         }
     }
 }

@@ -279,3 +279,14 @@ pub struct FollowUp {
     /// Optimistic concurrency, as for [`WorkerProfile::version`].
     pub version: u64,
 }
+
+/// A number on the blocklist: its calls get `<Reject>`, never a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockedNumber {
+    /// E.164.
+    pub number: String,
+    /// Who blocked it: an admin's phone, or `cli` for the operator tool.
+    pub blocked_by: String,
+    /// Unix seconds.
+    pub blocked_at: i64,
+}

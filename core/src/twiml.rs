@@ -180,6 +180,12 @@ impl Response {
         self.push(Element::new("Leave"))
     }
 
+    /// `<Reject/>`: as the first verb, Twilio does not answer the call (nor
+    /// bill it); the caller hears the carrier's not-in-service signal.
+    pub fn reject(self) -> Self {
+        self.push(Element::new("Reject"))
+    }
+
     /// Messaging `<Message>`: the SMS reply.
     pub fn message(self, body: impl Into<String>) -> Self {
         self.push(Element::text("Message", body))

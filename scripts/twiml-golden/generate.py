@@ -233,6 +233,12 @@ def leave():
     return r
 
 
+def reject():
+    r = VoiceResponse()
+    r.reject()
+    return r
+
+
 def message():
     r = MessagingResponse()
     r.message("You are now available for sales.\nText OFF to stop.")
@@ -275,6 +281,7 @@ CASES = [
     redirect,
     hangup,
     leave,
+    reject,
     message,
     escaping,
     sms_escaping,

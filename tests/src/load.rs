@@ -110,6 +110,7 @@ pub async fn run(plan: Plan) -> Outcome {
             patience: rng.u64(60_000..=300_000),
             talk: rng.u64(60_000..=240_000),
             message: rng.u64(10_000..=40_000),
+            stir_verstat: None,
         });
     }
     if plan.chaos {

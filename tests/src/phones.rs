@@ -153,6 +153,8 @@ pub struct Caller {
     pub talk: Ms,
     /// Length of the voicemail message left when offered.
     pub message: Ms,
+    /// Twilio's `StirVerstat` for the call (US calls with a SHAKEN PASSporT).
+    pub stir_verstat: Option<String>,
 }
 
 impl Caller {
@@ -164,6 +166,7 @@ impl Caller {
             patience: 600_000,
             talk: 60_000,
             message: 20_000,
+            stir_verstat: None,
         }
     }
 }

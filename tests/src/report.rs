@@ -27,6 +27,8 @@ pub struct Outcome {
     pub to_machine: usize,
     pub voicemail: usize,
     pub hung_up: usize,
+    /// Callers refused with `<Reject>` (blocked or withheld numbers).
+    pub rejected: usize,
     /// Callers who ended nowhere sensible, with why.
     pub lost: Vec<String>,
     /// Callers left waiting in the queue more than [`STRANDED_GRACE`] after
@@ -186,6 +188,8 @@ impl Outcome {
                     }
                 } else if call.voicemail_recorded {
                     o.voicemail += 1;
+                } else if call.rejected {
+                    o.rejected += 1;
                 } else if stuck_in_nobody {
                     o.lost
                         .push(format!("{}: left in the nobody queue", call.sid));

@@ -112,6 +112,8 @@ pub struct Call {
     pub left_queue: Option<Ms>,
     /// Everything said to this leg, in order (for assertions).
     pub heard: Vec<String>,
+    /// The call was refused with `<Reject>`.
+    pub rejected: bool,
     seq: u32,
 }
 
@@ -441,7 +443,8 @@ impl World {
     }
 
     fn call_params(&self, call: &Call) -> Vec<(String, String)> {
-        vec![
+        let stir_verstat = call.caller.as_ref().and_then(|c| c.stir_verstat.as_deref());
+        let mut params = vec![
             p("CallSid", &call.sid),
             p("AccountSid", &self.account_sid),
             p("From", &call.from),
@@ -458,7 +461,11 @@ impl World {
                 },
             ),
             p("ApiVersion", "2010-04-01"),
-        ]
+        ];
+        if let Some(verstat) = stir_verstat {
+            params.push(p("StirVerstat", verstat));
+        }
+        params
     }
 
     /// Fetches TwiML for a call from `url` with extra params.
@@ -763,8 +770,17 @@ impl World {
                     }
                     return;
                 }
-                Verb::Hangup | Verb::Reject => {
+                Verb::Hangup => {
                     self.end_call(sid, CallStatus::Completed, 0);
+                    return;
+                }
+                // Twilio's <Reject> page: the call ends busy or no-answer by
+                // the reason; the default reason's status is not stated.
+                Verb::Reject => {
+                    if let Some(call) = self.calls.get_mut(sid) {
+                        call.rejected = true;
+                    }
+                    self.end_call(sid, CallStatus::Busy, 0);
                     return;
                 }
                 Verb::Leave => {
@@ -1637,6 +1653,7 @@ fn new_call(
         peer: None,
         hung_up_self: false,
         voicemail_recorded: false,
+        rejected: false,
         left_queue: None,
         heard: Vec::new(),
         seq: 0,

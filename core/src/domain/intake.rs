@@ -7,6 +7,7 @@
 
 use crate::domain::follow_up::{self, FollowUpCommand};
 use crate::domain::pin::{Pin, PinError};
+use crate::domain::screening::{self, BlockCommand};
 use crate::model::{Activity, WorkerProfile};
 
 /// A word Twilio answers itself on a long code, then passes on to the
@@ -82,6 +83,8 @@ pub enum SmsCommand {
     FollowUpUnclear,
     /// `pin 4821`: the keypad PIN, or why those digits cannot be one.
     SetPin(Result<Pin, PinError>),
+    /// `block <number>`, `unblock <number>`, `blocked` (admins only).
+    Blocklist(BlockCommand),
     /// Anything else (including an empty body).
     Unknown,
 }
@@ -115,6 +118,9 @@ pub fn parse_sms(body: &str, opt_out_type: Option<&str>) -> SmsCommand {
         Some(Ok(command)) => return SmsCommand::FollowUp(command),
         Some(Err(_)) => return SmsCommand::FollowUpUnclear,
         None => {}
+    }
+    if let Some(command) = screening::parse_command(&all) {
+        return SmsCommand::Blocklist(command);
     }
     match command.as_str() {
         "on" | "online" => {
@@ -157,6 +163,9 @@ pub enum SmsPlan {
     FollowUp(FollowUpCommand),
     /// Store the keypad PIN (salted and hashed).
     SetPin(Pin),
+    /// Change or list the blocklist, if the sender is an admin
+    /// (`screening::decide`, then `service::blocklist::command`).
+    Blocklist(BlockCommand),
 }
 
 /// Decides what an SMS does. `profile` is `None` for a number that is not
@@ -200,6 +209,7 @@ pub fn decide_sms(
         SmsCommand::FollowUpUnclear => SmsPlan::Reply(follow_up::texts::which_number()),
         SmsCommand::SetPin(Ok(pin)) => SmsPlan::SetPin(pin.clone()),
         SmsCommand::SetPin(Err(error)) => SmsPlan::Reply(replies::pin_refused(*error)),
+        SmsCommand::Blocklist(command) => SmsPlan::Blocklist(command.clone()),
         SmsCommand::Menu | SmsCommand::Unknown => SmsPlan::Reply(replies::help(skills)),
     }
 }
@@ -1130,6 +1140,37 @@ mod tests {
         assert_eq!(
             prompts::skill_menu(&skills(&["sales", "support"])),
             "For sales, press 1. For support, press 2."
+        );
+    }
+
+    #[test]
+    fn blocklist_commands_are_parsed_and_refused_to_strangers() {
+        let number = "+15551234567".to_string();
+        assert_eq!(
+            parse_sms("Block +1 (555) 123-4567", None),
+            SmsCommand::Blocklist(BlockCommand::Block(number.clone()))
+        );
+        assert_eq!(
+            parse_sms("unblock +15551234567.", None),
+            SmsCommand::Blocklist(BlockCommand::Unblock(number.clone()))
+        );
+        assert_eq!(
+            parse_sms("Blocked?", None),
+            SmsCommand::Blocklist(BlockCommand::List)
+        );
+        assert_eq!(
+            parse_sms("block 12345", None),
+            SmsCommand::Blocklist(BlockCommand::Unclear)
+        );
+        let block = SmsCommand::Blocklist(BlockCommand::Block(number.clone()));
+        let s = skills(&["sales"]);
+        assert_eq!(
+            decide_sms(&block, None, &s),
+            SmsPlan::Reply(replies::stranger())
+        );
+        assert_eq!(
+            decide_sms(&block, Some(&worker(&[])), &s),
+            SmsPlan::Blocklist(BlockCommand::Block(number))
         );
     }
 }

@@ -10,6 +10,7 @@
 //! TaskRouter SIDs and REST updates are here.
 
 pub mod attempt;
+pub mod blocklist;
 pub mod caller;
 pub mod follow_up;
 pub mod task;

@@ -12,6 +12,7 @@
 //! | follow-up | `FOLLOWUP#<call SID>` | `FOLLOWUP` | `created_at` + [`FOLLOW_UP_TTL_SECS`] |
 //! | follow-up number | `FOLLOWUPS` | `<number, 10 digits>` | as its follow-up |
 //! | once-only marker | `ONCE#<key>` | `ONCE` | claim time + TTL |
+//! | blocked number | `BLOCKED` | `<number>` | none |
 //!
 //! Why this layout:
 //! - All profiles share one partition, so listing them is a strongly
@@ -27,6 +28,8 @@
 //!   callers never get one number; writing the follow-up done deletes it in
 //!   the same transaction. Listing the open ones Queries the small
 //!   `FOLLOWUPS` partition and reads each follow-up it names.
+//! - Blocked numbers share one partition like profiles: `inbound` reads one
+//!   item per call, `blocked` Queries the (small) partition in number order.
 //! - DynamoDB deletes expired items lazily (up to days late), so a marker
 //!   counts as claimed only while `expires_at` is in the future.
 //!
@@ -57,17 +60,18 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{
-    ATTEMPT_TTL_SECS, AttemptStore, FOLLOW_UP_TTL_SECS, FollowUpStore, OnceStore, RMW_ROUNDS,
-    StoreError, VoicemailStore, WorkerStore, Write, now_secs,
+    ATTEMPT_TTL_SECS, AttemptStore, BlocklistStore, FOLLOW_UP_TTL_SECS, FollowUpStore, OnceStore,
+    RMW_ROUNDS, StoreError, VoicemailStore, WorkerStore, Write, now_secs,
 };
 use crate::model::{
-    Activity, Attempt, AttemptChange, AttemptState, FollowUp, FollowUpReason, FollowUpState,
-    PinHash, Voicemail, WorkerProfile,
+    Activity, Attempt, AttemptChange, AttemptState, BlockedNumber, FollowUp, FollowUpReason,
+    FollowUpState, PinHash, Voicemail, WorkerProfile,
 };
 
 type Item = HashMap<String, AttributeValue>;
 
 const WORKERS_PK: &str = "WORKERS";
+const BLOCKED_PK: &str = "BLOCKED";
 const VOICEMAILS_PK: &str = "VOICEMAILS";
 const FOLLOW_UPS_PK: &str = "FOLLOWUPS";
 const FOLLOW_UP_SK: &str = "FOLLOWUP";
@@ -1063,6 +1067,68 @@ impl FollowUpStore for DynamoStore {
         }
         open.sort_by_key(|f| (f.created_at, f.number));
         Ok(open)
+    }
+}
+
+fn blocked_from(item: &Item) -> Result<BlockedNumber, StoreError> {
+    let f = Fields { item };
+    Ok(BlockedNumber {
+        number: f.string("number")?,
+        blocked_by: f.string("blocked_by")?,
+        blocked_at: f.number("blocked_at")?,
+    })
+}
+
+impl BlocklistStore for DynamoStore {
+    async fn block(&self, blocked: &BlockedNumber) -> Result<Write, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(BLOCKED_PK))
+            .item("sk", s(&blocked.number))
+            .item("number", s(&blocked.number))
+            .item("blocked_by", s(&blocked.blocked_by))
+            .item("blocked_at", n(blocked.blocked_at))
+            .condition_expression("attribute_not_exists(pk)");
+        conditional("PutItem (blocked number)", put.send().await, |e| {
+            e.is_conditional_check_failed_exception()
+        })
+    }
+
+    async fn unblock(&self, number: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(BLOCKED_PK))
+            .key("sk", s(number))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| unavailable("DeleteItem (blocked number)", &e))?;
+        Ok(out.attributes.is_some())
+    }
+
+    async fn is_blocked(&self, number: &str) -> Result<bool, StoreError> {
+        let op = "GetItem (blocked number)";
+        let item = self
+            .get_item(op, BLOCKED_PK.into(), number.to_string())
+            .await?;
+        Ok(item.is_some())
+    }
+
+    async fn list_blocked(&self) -> Result<Vec<BlockedNumber>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(BLOCKED_PK));
+        self.query("Query (blocked numbers)", query, usize::MAX)
+            .await?
+            .iter()
+            .map(blocked_from)
+            .collect()
     }
 }
 

@@ -5,11 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    AttemptStore, FollowUpStore, OnceStore, StoreError, VoicemailStore, WorkerStore, Write,
-    now_secs,
+    AttemptStore, BlocklistStore, FollowUpStore, OnceStore, StoreError, VoicemailStore,
+    WorkerStore, Write, now_secs,
 };
 use crate::model::{
-    Attempt, AttemptChange, AttemptState, FollowUp, FollowUpState, Voicemail, WorkerProfile,
+    Attempt, AttemptChange, AttemptState, BlockedNumber, FollowUp, FollowUpState, Voicemail,
+    WorkerProfile,
 };
 
 #[derive(Debug, Default)]
@@ -20,6 +21,8 @@ struct Tables {
     voicemails: HashMap<String, Voicemail>,
     /// By call SID.
     follow_ups: HashMap<String, FollowUp>,
+    /// By number.
+    blocked: BTreeMap<String, BlockedNumber>,
     /// Marker key to expiry (Unix seconds).
     markers: HashMap<String, i64>,
 }
@@ -232,6 +235,31 @@ impl FollowUpStore for MemoryStore {
         let mut open: Vec<FollowUp> = self.lock().open_follow_ups().cloned().collect();
         open.sort_by_key(|f| (f.created_at, f.number));
         Ok(open)
+    }
+}
+
+impl BlocklistStore for MemoryStore {
+    async fn block(&self, blocked: &BlockedNumber) -> Result<Write, StoreError> {
+        let mut tables = self.lock();
+        if tables.blocked.contains_key(&blocked.number) {
+            return Ok(Write::Lost);
+        }
+        tables
+            .blocked
+            .insert(blocked.number.clone(), blocked.clone());
+        Ok(Write::Applied)
+    }
+
+    async fn unblock(&self, number: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().blocked.remove(number).is_some())
+    }
+
+    async fn is_blocked(&self, number: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().blocked.contains_key(number))
+    }
+
+    async fn list_blocked(&self) -> Result<Vec<BlockedNumber>, StoreError> {
+        Ok(self.lock().blocked.values().cloned().collect())
     }
 }
 

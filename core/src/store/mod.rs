@@ -11,7 +11,9 @@ pub mod memory;
 
 use std::future::Future;
 
-use crate::model::{Attempt, AttemptChange, AttemptState, FollowUp, Voicemail, WorkerProfile};
+use crate::model::{
+    Attempt, AttemptChange, AttemptState, BlockedNumber, FollowUp, Voicemail, WorkerProfile,
+};
 
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
@@ -155,6 +157,25 @@ pub trait FollowUpStore: Send + Sync {
 
     /// Every follow-up not done, oldest first.
     fn list_follow_ups(&self) -> impl Future<Output = Result<Vec<FollowUp>, StoreError>> + Send;
+}
+
+/// The blocklist, keyed by number (E.164).
+pub trait BlocklistStore: Send + Sync {
+    /// Adds `blocked`; [`Write::Lost`] if its number is blocked already
+    /// (the first entry is kept).
+    fn block(
+        &self,
+        blocked: &BlockedNumber,
+    ) -> impl Future<Output = Result<Write, StoreError>> + Send;
+
+    /// Removes `number`, returning whether it was blocked.
+    fn unblock(&self, number: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Whether `number` is blocked (a strongly consistent read).
+    fn is_blocked(&self, number: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Every blocked number, ordered by number.
+    fn list_blocked(&self) -> impl Future<Output = Result<Vec<BlockedNumber>, StoreError>> + Send;
 }
 
 /// Once-only markers, for effects that must happen at most once per key
@@ -302,12 +323,26 @@ pub const RMW_ROUNDS: usize = 5;
 
 /// Everything a function may need; implemented by both stores.
 pub trait Store:
-    WorkerStore + AttemptStore + VoicemailStore + FollowUpStore + OnceStore + Clone + 'static
+    WorkerStore
+    + AttemptStore
+    + VoicemailStore
+    + FollowUpStore
+    + OnceStore
+    + BlocklistStore
+    + Clone
+    + 'static
 {
 }
 
 impl<T> Store for T where
-    T: WorkerStore + AttemptStore + VoicemailStore + FollowUpStore + OnceStore + Clone + 'static
+    T: WorkerStore
+        + AttemptStore
+        + VoicemailStore
+        + FollowUpStore
+        + OnceStore
+        + BlocklistStore
+        + Clone
+        + 'static
 {
 }
 

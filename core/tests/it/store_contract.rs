@@ -9,8 +9,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use homeline_core::model::{
-    Activity, Attempt, AttemptChange, AttemptState, FollowUp, FollowUpReason, FollowUpState,
-    Voicemail, WorkerProfile,
+    Activity, Attempt, AttemptChange, AttemptState, BlockedNumber, FollowUp, FollowUpReason,
+    FollowUpState, Voicemail, WorkerProfile,
 };
 use homeline_core::store::{Store, StoreError, Write};
 use testkit::sid;
@@ -64,6 +64,8 @@ contract!(
     follow_ups_listed_open_oldest_first,
     race_open_follow_ups,
     race_put_follow_up,
+    blocklist_block_unblock_and_list_by_number,
+    race_block,
 );
 
 const RACERS: usize = 16;
@@ -678,6 +680,54 @@ async fn race_put_voicemail<S: Store>(store: S) {
     assert_eq!(
         stored(store.list_voicemails(100).await),
         vec![voicemail(1, 1_700_000_000 + winner as i64)]
+    );
+}
+
+fn blocked(n: u64, by: &str) -> BlockedNumber {
+    BlockedNumber {
+        number: phone(n),
+        blocked_by: by.to_string(),
+        blocked_at: 1_700_000_000 + n as i64,
+    }
+}
+
+async fn blocklist_block_unblock_and_list_by_number<S: Store>(store: S) {
+    assert!(!stored(store.is_blocked(&phone(2)).await));
+    assert_eq!(stored(store.list_blocked().await), vec![]);
+    assert_eq!(
+        stored(store.block(&blocked(2, "+15559990001")).await),
+        Write::Applied
+    );
+    assert_eq!(
+        stored(store.block(&blocked(1, "cli")).await),
+        Write::Applied
+    );
+    // Blocking again keeps the first entry.
+    assert_eq!(stored(store.block(&blocked(2, "cli")).await), Write::Lost);
+    // Neither a worker nor a voicemail shows up in the list, nor the list in theirs.
+    assert!(stored(store.put_worker(&profile(2)).await).applied());
+    assert_eq!(
+        stored(store.list_blocked().await),
+        vec![blocked(1, "cli"), blocked(2, "+15559990001")]
+    );
+    assert_eq!(stored(store.list_workers().await).len(), 1);
+    assert!(stored(store.is_blocked(&phone(2)).await));
+    assert!(!stored(store.is_blocked(&phone(3)).await));
+
+    assert!(stored(store.unblock(&phone(2)).await), "it was blocked");
+    assert!(!stored(store.unblock(&phone(2)).await), "not any more");
+    assert!(!stored(store.is_blocked(&phone(2)).await));
+    assert_eq!(stored(store.list_blocked().await), vec![blocked(1, "cli")]);
+}
+
+async fn race_block<S: Store>(store: S) {
+    let winner = race(&store, |store: S, i| async move {
+        store.block(&blocked(1, &format!("admin {i}"))).await
+    })
+    .await;
+    assert_eq!(
+        stored(store.list_blocked().await),
+        vec![blocked(1, &format!("admin {winner}"))]
     );
 }
 

@@ -216,6 +216,7 @@ fn cases() -> Vec<(&'static str, Response)> {
         ),
         ("hangup", Response::new().hangup()),
         ("leave", Response::new().leave()),
+        ("reject", Response::new().reject()),
         (
             "message",
             Response::new().message("You are now available for sales.\nText OFF to stop."),

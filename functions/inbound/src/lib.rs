@@ -2,7 +2,7 @@
 //!
 //! | path | Twilio calls it as | answers |
 //! |---|---|---|
-//! | `/inbound` | the number's voice URL | greeting, then menu or queue (voicemail after hours) |
+//! | `/inbound` | the number's voice URL | `<Reject>` for a blocked number (or a withheld one under `ANONYMOUS_CALLERS=reject`); voicemail for a withheld caller ID or a failed STIR/SHAKEN check; else greeting, then menu or queue (voicemail after hours) |
 //! | `/inbound/menu?try=N` | the menu `<Gather>` action | queue for the chosen skill, or the menu again |
 //! | `/inbound/wait` | the `<Enqueue>` `waitUrl` | position, then one play of the hold music; `<Leave/>` once nobody will take the caller |
 //! | `/inbound/after-queue?skill=S` | the `<Enqueue>` `action` | nothing (a follow-up when the caller hung up after `ABANDON_SECS`), or voicemail |
@@ -24,6 +24,7 @@ use homeline_core::domain::inbound::{
     self as decide, AfterQueue, GENERAL_MAILBOX, MenuStep, WaitStep,
 };
 use homeline_core::domain::intake::prompts;
+use homeline_core::domain::screening::{self, Screen};
 use homeline_core::hold_music;
 use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::metrics::{self, Metric, VoicemailReason};
@@ -54,7 +55,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
     };
     let config = &app.config;
     let result = match request.path.trim_end_matches('/') {
-        "/inbound" => Ok(http::twiml(entry(config, &request))),
+        "/inbound" => Ok(http::twiml(entry(&app, &request).await)),
         "/inbound/menu" => menu(config, &request),
         "/inbound/wait" => Ok(http::twiml(wait(&app, &request).await)),
         "/inbound/after-queue" => after_queue(&app, &request).await,
@@ -74,10 +75,35 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
     })
 }
 
-/// The first answer: greeting, then voicemail after hours, the queue for a
-/// one-skill line, or the menu.
-fn entry(config: &Config, request: &TwilioRequest) -> String {
+/// The first answer: the screen (before any queue or task exists, so a
+/// blocked or suspect caller never rings a worker), then the greeting and
+/// voicemail after hours, the queue for a one-skill line, or the menu.
+async fn entry<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
+    let config = &app.config;
     metrics::emit(Metric::CallArrived);
+    let call_sid = request.param("CallSid");
+    let from = request.param("From");
+    let blocked = service::blocklist::is_blocked(&app.store, from).await;
+    let stir_verstat = request.param("StirVerstat");
+    match screening::screen(from, stir_verstat, config.anonymous_callers, blocked) {
+        Screen::Admit => {}
+        Screen::Reject => {
+            tracing::info!(call_sid, blocked, "caller rejected");
+            // First and only verb: Twilio does not answer the call.
+            return Twiml::new().reject().to_xml();
+        }
+        Screen::Voicemail(suspect) => {
+            tracing::info!(
+                call_sid,
+                ?suspect,
+                stir_verstat,
+                "suspect caller: voicemail"
+            );
+            metrics::emit(Metric::Voicemail(VoicemailReason::Screened));
+            let apology = screening::voicemail_apology();
+            return voicemail_after(config, request, GENERAL_MAILBOX, &apology, Twiml::new());
+        }
+    }
     let greeting = Twiml::new().say(config.greeting.as_str());
     let open = config
         .business_hours
@@ -217,6 +243,18 @@ fn mailbox(config: &Config, request: &TwilioRequest) -> Result<String, Rejection
 
 /// Voicemail for `mailbox` after `twiml`, or the business's own TwiML.
 fn voicemail(config: &Config, request: &TwilioRequest, mailbox: &str, twiml: Twiml) -> String {
+    let apology = decide::voicemail_apology(mailbox);
+    voicemail_after(config, request, mailbox, &apology, twiml)
+}
+
+/// [`voicemail`] with its own apology before the beep.
+fn voicemail_after(
+    config: &Config,
+    request: &TwilioRequest,
+    mailbox: &str,
+    apology: &str,
+    twiml: Twiml,
+) -> String {
     if let Some(url) = &config.no_answer_twiml_url {
         return twiml.redirect(url.as_str()).to_xml();
     }
@@ -227,7 +265,7 @@ fn voicemail(config: &Config, request: &TwilioRequest, mailbox: &str, twiml: Twi
     let transcript_url = config.url(&format!("{}?{context}", paths::INBOUND_TRANSCRIPTION));
     let max_length = u32::try_from(config.voicemail_max_length.as_secs()).unwrap_or(u32::MAX);
     twiml
-        .say(decide::voicemail_apology(mailbox))
+        .say(apology)
         .record(
             Record::new()
                 .action(&config.url("/inbound/recorded"))

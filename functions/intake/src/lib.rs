@@ -8,6 +8,10 @@
 //! worker off duty and marks them SMS blocked; START lifts the block. A
 //! blocked worker's commands are carried out without a reply.
 //!
+//! Blocklist: an admin (`ADMIN_NUMBERS`) texts `block +15551234567`,
+//! `unblock +15551234567` or `blocked`; an enrolled worker who is not an
+//! admin is told only admins may, a stranger gets the roster's refusal.
+//!
 //! Follow-ups: `claim 7` rings the worker's phone for a call back from the
 //! business line (`call_back`), `done 7` closes one, `missed` lists them.
 //!
@@ -25,6 +29,7 @@ use homeline_core::App;
 use homeline_core::domain::intake::{
     self as domain, SmsPlan, VoiceAction, VoiceStep, prompts, replies,
 };
+use homeline_core::domain::screening;
 use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::model::WorkerProfile;
 use homeline_core::service::{self, follow_up};
@@ -156,6 +161,10 @@ async fn sms_reply<S: Store>(
             tracing::info!(phone = %profile.phone, "keypad PIN set");
             Some(replies::pin_set())
         }
+        (SmsPlan::Blocklist(command), Some(profile)) => {
+            let plan = screening::decide(&command, is_admin(app, &profile.phone));
+            Some(service::blocklist::command(&app.store, &plan, &profile.phone).await?)
+        }
         // `decide_sms` plans no change for a stranger; refuse all the same.
         (_, None) => Some(replies::stranger()),
     };
@@ -164,20 +173,26 @@ async fn sms_reply<S: Store>(
 }
 
 /// An admin who is not enrolled may still claim, close and list follow-ups
-/// (their announcements ask them to): for those commands alone they act
-/// under a profile that is never stored. Anything else from them is a
-/// stranger's.
+/// (their announcements ask them to) and manage the blocklist: for those
+/// commands alone they act under a profile that is never stored. Anything
+/// else from them is a stranger's.
 fn admin_acting_on_follow_ups<S: Store>(
     app: &App<S>,
     phone: Option<&str>,
     command: &domain::SmsCommand,
 ) -> Option<WorkerProfile> {
-    let phone = phone.filter(|p| app.config.admin_numbers.iter().any(|a| a == p))?;
+    let phone = phone.filter(|p| is_admin(app, p))?;
     matches!(
         command,
-        domain::SmsCommand::FollowUp(_) | domain::SmsCommand::FollowUpUnclear
+        domain::SmsCommand::FollowUp(_)
+            | domain::SmsCommand::FollowUpUnclear
+            | domain::SmsCommand::Blocklist(_)
     )
     .then(|| WorkerProfile::new(phone, "an admin", Vec::new()))
+}
+
+fn is_admin<S: Store>(app: &App<S>, phone: &str) -> bool {
+    app.config.admin_numbers.iter().any(|a| a == phone)
 }
 
 async fn voice<S: Store>(

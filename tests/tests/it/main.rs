@@ -15,4 +15,5 @@ mod local_stack {
     mod readings;
     mod sam_artifacts;
     mod scenarios;
+    mod screening;
 }

@@ -1,10 +1,10 @@
-//! The real `homeline` binary (`workers`, `voicemails`, `table`) against
+//! The real `homeline` binary (`workers`, `voicemails`, `block`, `table`) against
 //! DynamoDB Local (start it with `scripts/local-stack.sh run -- cargo test -p homeline`).
 
 use std::process::{Command, Output};
 
 use homeline_core::model::{Activity, Voicemail};
-use homeline_core::store::{DynamoStore, VoicemailStore, WorkerStore};
+use homeline_core::store::{BlocklistStore, DynamoStore, VoicemailStore, WorkerStore};
 use testkit::dynamo::{dynamodb_url, fresh_store};
 
 /// Runs `homeline args...` with only the environment the operator would set.
@@ -286,4 +286,39 @@ async fn voicemails_left_by_callers_are_listed_newest_first() {
     assert!(out.contains("2026-11-25 15:03 CET"), "{out}");
     assert!(out.contains(&testkit::sid("RE", 3)), "{out}");
     assert!(!out.contains(&testkit::sid("RE", 1)), "{out}");
+}
+
+#[tokio::test]
+async fn block_list_and_unblock_end_to_end() {
+    let store = fresh_store().await;
+    let table = store.table();
+    let blocked = homeline(table, &[], &["block", "+1 555 777 0002"]);
+    assert!(blocked.status.success(), "block: {}", stderr(&blocked));
+    assert!(stdout(&blocked).starts_with("Blocked +15557770002"));
+    assert!(store.is_blocked("+15557770002").await.expect("read"));
+
+    let listed = homeline(table, &[], &["blocked"]);
+    assert!(listed.status.success(), "blocked: {}", stderr(&listed));
+    assert!(
+        stdout(&listed).contains("+15557770002  cli"),
+        "{}",
+        stdout(&listed)
+    );
+
+    let bad = homeline(table, &[], &["block", "call me"]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("e.g. +15551234567"),
+        "{}",
+        stderr(&bad)
+    );
+
+    let unblocked = homeline(table, &[], &["unblock", "+15557770002"]);
+    assert!(
+        unblocked.status.success(),
+        "unblock: {}",
+        stderr(&unblocked)
+    );
+    assert!(!store.is_blocked("+15557770002").await.expect("read"));
+    assert_eq!(store.list_blocked().await.expect("list"), vec![]);
 }
