@@ -146,6 +146,17 @@ fn only_the_worker_service_writes_worker_profiles() {
 }
 
 #[test]
+fn only_the_call_record_service_writes_call_records() {
+    let hits = callers(".merge_call_record(");
+    assert!(!hits.is_empty(), "call records are written");
+    assert!(
+        hits.iter()
+            .all(|h| h.starts_with("core/src/service/call_record.rs")),
+        "{hits:#?}"
+    );
+}
+
+#[test]
 fn the_service_layer_neither_parses_requests_nor_renders_answers() {
     let forbidden = ["lambda_http", "crate::http", "crate::twiml"];
     assert_eq!(

@@ -5,11 +5,12 @@
 //!
 //! Each state machine has one executor: [`attempt::execute`] is the only
 //! writer of attempts, [`worker::apply`] the only writer of worker profiles,
-//! [`follow_up`] the only writer of follow-ups.
+//! [`follow_up`] the only writer of follow-ups, [`call_record`] of call records.
 //! The domain names activities and leg stops; the translations into
 //! TaskRouter SIDs and REST updates are here.
 
 pub mod attempt;
+pub mod call_record;
 pub mod caller;
 pub mod follow_up;
 pub mod task;

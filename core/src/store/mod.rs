@@ -11,7 +11,9 @@ pub mod memory;
 
 use std::future::Future;
 
-use crate::model::{Attempt, AttemptChange, AttemptState, FollowUp, Voicemail, WorkerProfile};
+use crate::model::{
+    Attempt, AttemptChange, AttemptState, CallRecord, FollowUp, Voicemail, WorkerProfile,
+};
 
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
@@ -155,6 +157,28 @@ pub trait FollowUpStore: Send + Sync {
 
     /// Every follow-up not done, oldest first.
     fn list_follow_ups(&self) -> impl Future<Output = Result<Vec<FollowUp>, StoreError>> + Send;
+}
+
+/// Call records, filed by the local day the call arrived (`YYYY-MM-DD`).
+pub trait CallRecordStore: Send + Sync {
+    /// Merges `record` into the record of its call filed under `day`: each
+    /// field `record` sets that the stored one lacks is written, a field
+    /// already set is kept, `missed_by` gains its phones, `after_hours` once
+    /// true stays true. With `create` a record not yet stored is created;
+    /// without, that is [`Write::Lost`] and nothing is written.
+    fn merge_call_record(
+        &self,
+        day: &str,
+        record: &CallRecord,
+        create: bool,
+    ) -> impl Future<Output = Result<Write, StoreError>> + Send;
+
+    /// Every record filed under `day`, in order of arrival (unknown first),
+    /// then of call SID.
+    fn list_call_records(
+        &self,
+        day: &str,
+    ) -> impl Future<Output = Result<Vec<CallRecord>, StoreError>> + Send;
 }
 
 /// Once-only markers, for effects that must happen at most once per key
@@ -302,12 +326,26 @@ pub const RMW_ROUNDS: usize = 5;
 
 /// Everything a function may need; implemented by both stores.
 pub trait Store:
-    WorkerStore + AttemptStore + VoicemailStore + FollowUpStore + OnceStore + Clone + 'static
+    WorkerStore
+    + AttemptStore
+    + VoicemailStore
+    + FollowUpStore
+    + CallRecordStore
+    + OnceStore
+    + Clone
+    + 'static
 {
 }
 
 impl<T> Store for T where
-    T: WorkerStore + AttemptStore + VoicemailStore + FollowUpStore + OnceStore + Clone + 'static
+    T: WorkerStore
+        + AttemptStore
+        + VoicemailStore
+        + FollowUpStore
+        + CallRecordStore
+        + OnceStore
+        + Clone
+        + 'static
 {
 }
 
@@ -321,6 +359,9 @@ pub const ATTEMPT_TTL_SECS: i64 = 7 * 24 * 3600;
 
 /// How long a follow-up is kept (TTL), in seconds: 90 days.
 pub const FOLLOW_UP_TTL_SECS: i64 = 90 * 24 * 3600;
+
+/// How long a call record is kept (TTL), in seconds: 90 days.
+pub const CALL_RECORD_TTL_SECS: i64 = 90 * 24 * 3600;
 
 #[cfg(test)]
 mod tests {

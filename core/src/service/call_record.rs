@@ -1,0 +1,186 @@
+//! The one writer of call records: [`note`] merges what one step of a
+//! customer call saw into its record. Records are bookkeeping: a failed or
+//! slow write is logged and never holds up the webhook that made it.
+
+use std::time::Duration;
+
+use chrono::TimeZone as _;
+
+use chrono_tz::Tz;
+
+use crate::app::App;
+use crate::deadline::Deadline;
+use crate::model::CallRecord;
+use crate::store::{CallRecordStore, StoreError};
+
+/// The most a record write may add to a webhook's answer.
+pub const RECORD_BUDGET: Duration = Duration::from_secs(1);
+
+/// One step of a customer call, as the function that saw it knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// The call reached the line (`after_hours`: outside business hours).
+    Arrived { caller: &'a str, after_hours: bool },
+    /// The caller was queued for `skill` (chosen, or the line's only one).
+    Queued { skill: &'a str },
+    /// A worker (phone) was bridged to the caller.
+    Answered { by: &'a str },
+    /// A worker (phone) rung for the caller missed them.
+    Missed { by: &'a str },
+    /// The caller hung up in the queue after `ABANDON_SECS` or more.
+    Abandoned,
+    /// The caller's voicemail was recorded.
+    Voicemail,
+}
+
+/// The record fields `steps`, seen at `at` (Unix seconds), fill.
+pub fn change(call_sid: &str, at: i64, steps: &[Step<'_>]) -> CallRecord {
+    let mut record = CallRecord::new(call_sid);
+    for step in steps {
+        match *step {
+            Step::Arrived {
+                caller,
+                after_hours,
+            } => {
+                record.caller = Some(caller.to_string());
+                record.arrived_at = Some(at);
+                record.after_hours = after_hours;
+            }
+            Step::Queued { skill } => {
+                record.skill = Some(skill.to_string());
+                record.queued_at = Some(at);
+            }
+            Step::Answered { by } => {
+                record.answered_by = Some(by.to_string());
+                record.answered_at = Some(at);
+            }
+            Step::Missed { by } => record.missed_by.push(by.to_string()),
+            Step::Abandoned => record.abandoned_at = Some(at),
+            Step::Voicemail => record.voicemail_at = Some(at),
+        }
+    }
+    record
+}
+
+/// The local day (`YYYY-MM-DD`) of `at` (Unix seconds) in the business's
+/// time zone: the partition of the calls that arrived then.
+pub fn day(zone: Tz, at: i64) -> String {
+    local_date(zone, at).format("%Y-%m-%d").to_string()
+}
+
+fn local_date(zone: Tz, at: i64) -> chrono::NaiveDate {
+    let utc = chrono::DateTime::from_timestamp(at, 0).unwrap_or_default();
+    zone.from_utc_datetime(&utc.naive_utc()).date_naive()
+}
+
+/// Notes `steps` of the call `call_sid`, seen at `at`, within
+/// [`RECORD_BUDGET`] (and `deadline`). A failure is logged, never returned.
+pub async fn note<S: CallRecordStore>(
+    app: &App<S>,
+    call_sid: &str,
+    at: i64,
+    steps: &[Step<'_>],
+    deadline: Deadline,
+) {
+    let record = change(call_sid, at, steps);
+    let arrival = steps.iter().any(|s| matches!(s, Step::Arrived { .. }));
+    let write = merge(&app.store, app.config.time_zone, at, &record, arrival);
+    let budget = RECORD_BUDGET.min(deadline.remaining());
+    match tokio::time::timeout(budget, write).await {
+        Ok(Ok(day)) => tracing::debug!(call_sid, day, ?steps, "call record noted"),
+        Ok(Err(error)) => tracing::warn!(call_sid, %error, ?steps, "call record not written"),
+        Err(_) => tracing::warn!(call_sid, ?steps, "call record write timed out"),
+    }
+}
+
+/// Files the arrival under its day. A later step finds the record under the
+/// day of `at` or the day before (a call that began before midnight);
+/// when neither holds it (its arrival was never written) it starts one
+/// under the day of `at`. The day written to.
+async fn merge<S: CallRecordStore>(
+    store: &S,
+    zone: Tz,
+    at: i64,
+    record: &CallRecord,
+    arrival: bool,
+) -> Result<String, StoreError> {
+    let today = local_date(zone, at);
+    if !arrival {
+        for date in [Some(today), today.pred_opt()].into_iter().flatten() {
+            let day = date.format("%Y-%m-%d").to_string();
+            if store
+                .merge_call_record(&day, record, false)
+                .await?
+                .applied()
+            {
+                return Ok(day);
+            }
+        }
+    }
+    let day = today.format("%Y-%m-%d").to_string();
+    // Applied: with `create` the merge always writes.
+    let _ = store.merge_call_record(&day, record, true).await?;
+    Ok(day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    const CHICAGO: Tz = chrono_tz::America::Chicago;
+    const CALL: &str = "CA0000000000000000000000000000c001";
+    // 2026-12-03T23:58:00-06:00 (Chicago), 05:58Z on the 4th.
+    const BEFORE_MIDNIGHT: i64 = 1_796_363_880;
+
+    async fn noted(store: &MemoryStore, at: i64, steps: &[Step<'_>]) -> String {
+        let arrival = steps.iter().any(|s| matches!(s, Step::Arrived { .. }));
+        merge(store, CHICAGO, at, &change(CALL, at, steps), arrival)
+            .await
+            .expect("merged")
+    }
+
+    #[test]
+    fn days_are_local() {
+        assert_eq!(day(CHICAGO, BEFORE_MIDNIGHT), "2026-12-03");
+        assert_eq!(day(CHICAGO, BEFORE_MIDNIGHT + 120), "2026-12-04");
+        assert_eq!(day(chrono_tz::UTC, BEFORE_MIDNIGHT), "2026-12-04");
+    }
+
+    #[tokio::test]
+    async fn a_call_across_midnight_stays_on_its_arrival_day() {
+        let store = MemoryStore::new();
+        let arrived = Step::Arrived {
+            caller: "+15557654321",
+            after_hours: false,
+        };
+        assert_eq!(
+            noted(&store, BEFORE_MIDNIGHT, &[arrived]).await,
+            "2026-12-03"
+        );
+        let answered = Step::Answered { by: "+15550001111" };
+        let later = BEFORE_MIDNIGHT + 180;
+        assert_eq!(noted(&store, later, &[answered]).await, "2026-12-03");
+
+        let stored = store.list_call_records("2026-12-03").await.expect("listed");
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].arrived_at, Some(BEFORE_MIDNIGHT));
+        assert_eq!(stored[0].answered_by.as_deref(), Some("+15550001111"));
+        assert_eq!(stored[0].answered_at, Some(later));
+        let next = store.list_call_records("2026-12-04").await.expect("listed");
+        assert_eq!(next, Vec::new(), "no stub on the next day");
+    }
+
+    #[tokio::test]
+    async fn a_step_without_its_arrival_starts_the_record() {
+        let store = MemoryStore::new();
+        assert_eq!(
+            noted(&store, BEFORE_MIDNIGHT, &[Step::Voicemail]).await,
+            "2026-12-03"
+        );
+        let stored = store.list_call_records("2026-12-03").await.expect("listed");
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].voicemail_at, Some(BEFORE_MIDNIGHT));
+        assert_eq!(stored[0].arrived_at, None);
+    }
+}
