@@ -10,4 +10,5 @@ pub mod hours;
 pub mod inbound;
 pub mod intake;
 pub mod pin;
+pub mod report;
 pub mod worker;

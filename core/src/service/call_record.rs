@@ -1,6 +1,7 @@
 //! The one writer of call records: [`note`] merges what one step of a
 //! customer call saw into its record. Records are bookkeeping: a failed or
 //! slow write is logged and never holds up the webhook that made it.
+//! [`summary`] reads a day of them back in figures.
 
 use std::time::Duration;
 
@@ -10,8 +11,9 @@ use chrono_tz::Tz;
 
 use crate::app::App;
 use crate::deadline::Deadline;
-use crate::model::CallRecord;
-use crate::store::{CallRecordStore, StoreError};
+use crate::domain::report::{self, DaySummary};
+use crate::model::{CallRecord, FollowUpState};
+use crate::store::{CallRecordStore, FollowUpStore, StoreError};
 
 /// The most a record write may add to a webhook's answer.
 pub const RECORD_BUDGET: Duration = Duration::from_secs(1);
@@ -123,6 +125,39 @@ async fn merge<S: CallRecordStore>(
     Ok(day)
 }
 
+/// The local days (`YYYY-MM-DD`) from `days - 1` days before `at` to the
+/// day of `at`, oldest first.
+pub fn days_until(zone: Tz, at: i64, days: u32) -> Vec<String> {
+    let last = local_date(zone, at);
+    (0..days)
+        .rev()
+        .filter_map(|back| last.checked_sub_days(chrono::Days::new(u64::from(back))))
+        .map(|date| date.format("%Y-%m-%d").to_string())
+        .collect()
+}
+
+/// The figures of `day`: its calls, and whoever closed a follow-up one of
+/// them is owed (the follow-up is kept, done, under the call's SID).
+pub async fn summary<S: CallRecordStore + FollowUpStore>(
+    store: &S,
+    day: &str,
+) -> Result<DaySummary, StoreError> {
+    let records = store.list_call_records(day).await?;
+    let mut done_by = Vec::new();
+    for record in &records {
+        if record.voicemail_at.is_none() && record.abandoned_at.is_none() {
+            continue;
+        }
+        if let Some(follow_up) = store.get_follow_up(&record.call_sid).await?
+            && follow_up.state == FollowUpState::Done
+            && let Some(owner) = follow_up.owner
+        {
+            done_by.push(owner);
+        }
+    }
+    Ok(report::summarize(&records, &done_by))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +173,51 @@ mod tests {
         merge(store, CHICAGO, at, &change(CALL, at, steps), arrival)
             .await
             .expect("merged")
+    }
+
+    #[test]
+    fn a_range_of_days_ends_today() {
+        assert_eq!(
+            days_until(CHICAGO, BEFORE_MIDNIGHT, 3),
+            ["2026-12-01", "2026-12-02", "2026-12-03"]
+        );
+        assert_eq!(days_until(CHICAGO, BEFORE_MIDNIGHT, 1), ["2026-12-03"]);
+    }
+
+    #[tokio::test]
+    async fn callbacks_are_the_done_follow_ups_of_the_day_s_calls() {
+        use crate::model::FollowUpReason;
+        use crate::service::follow_up;
+        let store = MemoryStore::new();
+        let ann = "+15550000001";
+        for (call, step) in [("CA1", Step::Voicemail), ("CA2", Step::Abandoned)] {
+            let record = change(call, BEFORE_MIDNIGHT, &[step]);
+            let _ = store.merge_call_record("2026-12-03", &record, true).await;
+            let new = follow_up::new(
+                call,
+                "+15557654321",
+                "sales",
+                FollowUpReason::Voicemail,
+                None,
+            );
+            store.open_follow_up(&new).await.expect("opened");
+        }
+        let mut done = store
+            .get_follow_up("CA1")
+            .await
+            .expect("read")
+            .expect("stored");
+        done.state = FollowUpState::Done;
+        done.owner = Some(ann.into());
+        assert!(store.put_follow_up(&done).await.expect("written").applied());
+
+        let day = summary(&store, "2026-12-03").await.expect("summed");
+        assert_eq!((day.calls, day.voicemails, day.abandoned), (2, 1, 1));
+        assert_eq!(day.workers.len(), 1);
+        assert_eq!(
+            (day.workers[0].phone.as_str(), day.workers[0].callbacks),
+            (ann, 1)
+        );
     }
 
     #[test]

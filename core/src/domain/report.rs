@@ -1,0 +1,261 @@
+//! A day of calls in figures: what became of each call, how long callers
+//! waited for a person, and each worker's share. Pure: the records and the
+//! follow-ups come in, the summary goes out.
+
+use std::collections::BTreeMap;
+
+use crate::model::CallRecord;
+
+/// What became of one call, the strongest thing that happened to it first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CallOutcome {
+    Answered,
+    Voicemail,
+    /// Hung up in the queue after `ABANDON_SECS` or more.
+    Abandoned,
+    /// Came outside business hours and left no message.
+    AfterHours,
+    /// Hung up early (in the menu, or before `ABANDON_SECS`), or still on the line.
+    Other,
+}
+
+impl CallOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Answered => "answered",
+            CallOutcome::Voicemail => "voicemail",
+            CallOutcome::Abandoned => "abandoned",
+            CallOutcome::AfterHours => "after hours",
+            CallOutcome::Other => "other",
+        }
+    }
+}
+
+pub fn outcome(record: &CallRecord) -> CallOutcome {
+    if record.answered_by.is_some() {
+        CallOutcome::Answered
+    } else if record.voicemail_at.is_some() {
+        CallOutcome::Voicemail
+    } else if record.abandoned_at.is_some() {
+        CallOutcome::Abandoned
+    } else if record.after_hours {
+        CallOutcome::AfterHours
+    } else {
+        CallOutcome::Other
+    }
+}
+
+/// Seconds from the caller's arrival (or, when that step went unrecorded,
+/// their queueing) to a worker's answer.
+pub fn time_to_answer(record: &CallRecord) -> Option<i64> {
+    let start = record.arrived_at.or(record.queued_at)?;
+    record.answered_at.map(|at| (at - start).max(0))
+}
+
+/// One worker's day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerDay {
+    pub phone: String,
+    /// Calls they were bridged to.
+    pub answered: u32,
+    /// Calls they were rung for and missed (each call once).
+    pub missed: u32,
+    /// Follow-ups of the day's calls they closed (called back, or done by hand).
+    pub callbacks: u32,
+}
+
+/// One day's figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DaySummary {
+    pub calls: u32,
+    pub answered: u32,
+    pub voicemails: u32,
+    pub abandoned: u32,
+    pub after_hours: u32,
+    /// Time to answer (seconds), nearest rank; `None` with nothing answered.
+    pub median_answer_secs: Option<i64>,
+    pub p95_answer_secs: Option<i64>,
+    /// Everyone who answered, missed or called back, by phone.
+    pub workers: Vec<WorkerDay>,
+}
+
+/// The summary of a day's `records`; `done_by` holds the owner of each of
+/// their follow-ups that is done.
+pub fn summarize(records: &[CallRecord], done_by: &[String]) -> DaySummary {
+    let mut summary = DaySummary {
+        calls: count(records.len()),
+        ..DaySummary::default()
+    };
+    for record in records {
+        match outcome(record) {
+            CallOutcome::Answered => summary.answered += 1,
+            CallOutcome::Voicemail => summary.voicemails += 1,
+            CallOutcome::Abandoned => summary.abandoned += 1,
+            CallOutcome::AfterHours => summary.after_hours += 1,
+            CallOutcome::Other => {}
+        }
+    }
+    let mut waits: Vec<i64> = records.iter().filter_map(time_to_answer).collect();
+    waits.sort_unstable();
+    summary.median_answer_secs = nearest_rank(&waits, 50);
+    summary.p95_answer_secs = nearest_rank(&waits, 95);
+    summary.workers = per_worker(records, done_by);
+    summary
+}
+
+fn per_worker(records: &[CallRecord], done_by: &[String]) -> Vec<WorkerDay> {
+    let mut workers: BTreeMap<&str, WorkerDay> = BTreeMap::new();
+    for record in records {
+        if let Some(by) = &record.answered_by {
+            entry(&mut workers, by).answered += 1;
+        }
+        for by in &record.missed_by {
+            entry(&mut workers, by).missed += 1;
+        }
+    }
+    for by in done_by {
+        entry(&mut workers, by).callbacks += 1;
+    }
+    workers.into_values().collect()
+}
+
+fn entry<'a, 'm>(
+    workers: &'m mut BTreeMap<&'a str, WorkerDay>,
+    phone: &'a str,
+) -> &'m mut WorkerDay {
+    workers.entry(phone).or_insert_with(|| WorkerDay {
+        phone: phone.to_string(),
+        ..WorkerDay::default()
+    })
+}
+
+/// The `p`th percentile of `sorted` by nearest rank: the smallest value
+/// with at least `p`% of the values at or below it.
+fn nearest_rank(sorted: &[i64], p: usize) -> Option<i64> {
+    let rank = (sorted.len() * p).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_796_320_000;
+    const ANN: &str = "+15550000001";
+    const BOB: &str = "+15550000002";
+
+    fn call(n: u32) -> CallRecord {
+        CallRecord {
+            caller: Some(format!("+1555765{n:04}")),
+            arrived_at: Some(T0 + i64::from(n) * 600),
+            ..CallRecord::new(format!("CA{n:032}"))
+        }
+    }
+
+    fn answered(n: u32, by: &str, after: i64) -> CallRecord {
+        let mut record = call(n);
+        record.skill = Some("sales".into());
+        record.queued_at = record.arrived_at.map(|at| at + 3);
+        record.answered_by = Some(by.into());
+        record.answered_at = record.arrived_at.map(|at| at + after);
+        record
+    }
+
+    #[test]
+    fn each_call_has_the_strongest_outcome() {
+        let mut record = call(1);
+        assert_eq!(outcome(&record), CallOutcome::Other);
+        record.after_hours = true;
+        assert_eq!(outcome(&record), CallOutcome::AfterHours);
+        record.abandoned_at = Some(T0 + 40);
+        assert_eq!(outcome(&record), CallOutcome::Abandoned);
+        record.voicemail_at = Some(T0 + 90);
+        assert_eq!(outcome(&record), CallOutcome::Voicemail);
+        record.answered_by = Some(ANN.into());
+        assert_eq!(outcome(&record), CallOutcome::Answered);
+    }
+
+    #[test]
+    fn time_to_answer_counts_from_arrival_or_else_the_queue() {
+        let record = answered(1, ANN, 25);
+        assert_eq!(time_to_answer(&record), Some(25));
+        let mut unarrived = record.clone();
+        unarrived.arrived_at = None;
+        assert_eq!(time_to_answer(&unarrived), Some(22));
+        assert_eq!(time_to_answer(&call(2)), None);
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let waits: Vec<i64> = (1..=20).collect();
+        assert_eq!(nearest_rank(&waits, 50), Some(10));
+        assert_eq!(nearest_rank(&waits, 95), Some(19));
+        assert_eq!(nearest_rank(&[7], 95), Some(7));
+        assert_eq!(nearest_rank(&[3, 9], 50), Some(3));
+        assert_eq!(nearest_rank(&[], 50), None);
+    }
+
+    #[test]
+    fn a_known_day_in_figures() {
+        let mut missed_then_answered = answered(3, BOB, 60);
+        missed_then_answered.missed_by = vec![ANN.into()];
+        let mut voicemail = call(4);
+        voicemail.missed_by = vec![ANN.into(), BOB.into()];
+        voicemail.voicemail_at = Some(T0 + 2500);
+        let mut abandoned = call(5);
+        abandoned.abandoned_at = Some(T0 + 3040);
+        let mut after_hours = call(6);
+        after_hours.after_hours = true;
+        let mut after_hours_message = call(7);
+        after_hours_message.after_hours = true;
+        after_hours_message.voicemail_at = Some(T0 + 4300);
+        let records = [
+            answered(1, ANN, 10),
+            answered(2, ANN, 30),
+            missed_then_answered,
+            voicemail,
+            abandoned,
+            after_hours,
+            after_hours_message,
+            call(8),
+        ];
+        let done_by = [BOB.to_string(), BOB.to_string()];
+
+        let summary = summarize(&records, &done_by);
+        assert_eq!(
+            summary,
+            DaySummary {
+                calls: 8,
+                answered: 3,
+                voicemails: 2,
+                abandoned: 1,
+                after_hours: 1,
+                median_answer_secs: Some(30),
+                p95_answer_secs: Some(60),
+                workers: vec![
+                    WorkerDay {
+                        phone: ANN.into(),
+                        answered: 2,
+                        missed: 2,
+                        callbacks: 0,
+                    },
+                    WorkerDay {
+                        phone: BOB.into(),
+                        answered: 1,
+                        missed: 1,
+                        callbacks: 2,
+                    },
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn a_quiet_day_is_all_zero() {
+        assert_eq!(summarize(&[], &[]), DaySummary::default());
+    }
+}
