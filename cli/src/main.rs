@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use homeline_cli::{
-    Cli, Command, TableCommand, provision, run_voicemails, run_workers, table_name,
+    Cli, Command, TableCommand, provision, run_report, run_voicemails, run_workers, table_name,
 };
 use homeline_core::store::DynamoStore;
 use homeline_core::store::dynamo::create_table;
@@ -20,6 +20,11 @@ async fn main() -> ExitCode {
             Command::Voicemails(args) => {
                 let store = DynamoStore::from_env(table_name(&env)?).await;
                 run_voicemails(args, &store, &env, &mut std::io::stdout()).await
+            }
+            Command::Report(args) => {
+                let store = DynamoStore::from_env(table_name(&env)?).await;
+                let now = homeline_core::store::now_secs();
+                run_report(args, &store, &env, now, &mut std::io::stdout()).await
             }
             Command::Table(TableCommand::Create) => {
                 let store = DynamoStore::from_env(table_name(&env)?).await;

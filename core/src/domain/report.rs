@@ -140,6 +140,27 @@ fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// Each worker's days added up, by phone.
+pub fn workers_over(days: &[DaySummary]) -> Vec<WorkerDay> {
+    let mut workers: BTreeMap<&str, WorkerDay> = BTreeMap::new();
+    for day in days.iter().flat_map(|d| &d.workers) {
+        let total = entry(&mut workers, &day.phone);
+        total.answered += day.answered;
+        total.missed += day.missed;
+        total.callbacks += day.callbacks;
+    }
+    workers.into_values().collect()
+}
+
+/// `42s`, `3m05s`, or `-` when there is nothing to time.
+pub fn duration(secs: Option<i64>) -> String {
+    match secs {
+        None => "-".to_string(),
+        Some(secs) if secs < 60 => format!("{secs}s"),
+        Some(secs) => format!("{}m{:02}s", secs / 60, secs % 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +273,36 @@ mod tests {
                 ],
             }
         );
+    }
+
+    #[test]
+    fn workers_add_up_over_days_and_durations_read_short() {
+        let day = |answered, missed, callbacks| DaySummary {
+            workers: vec![WorkerDay {
+                phone: ANN.into(),
+                answered,
+                missed,
+                callbacks,
+            }],
+            ..DaySummary::default()
+        };
+        let mut second = day(2, 0, 1);
+        second.workers.push(WorkerDay {
+            phone: BOB.into(),
+            answered: 4,
+            ..WorkerDay::default()
+        });
+        let total = workers_over(&[day(1, 1, 0), second]);
+        assert_eq!(total.len(), 2);
+        assert_eq!(
+            (total[0].answered, total[0].missed, total[0].callbacks),
+            (3, 1, 1)
+        );
+        assert_eq!((total[1].phone.as_str(), total[1].answered), (BOB, 4));
+
+        assert_eq!(duration(None), "-");
+        assert_eq!(duration(Some(42)), "42s");
+        assert_eq!(duration(Some(185)), "3m05s");
     }
 
     #[test]
