@@ -7,6 +7,7 @@
 
 use crate::domain::follow_up::{self, FollowUpCommand};
 use crate::domain::pin::{Pin, PinError};
+use crate::domain::report;
 use crate::model::{Activity, WorkerProfile};
 
 /// A word Twilio answers itself on a long code, then passes on to the
@@ -82,6 +83,10 @@ pub enum SmsCommand {
     FollowUpUnclear,
     /// `pin 4821`: the keypad PIN, or why those digits cannot be one.
     SetPin(Result<Pin, PinError>),
+    /// `stats` (admins only): today's calls so far.
+    Stats,
+    /// `who` (admins only): the workers on duty now.
+    Who,
     /// Anything else (including an empty body).
     Unknown,
 }
@@ -129,6 +134,8 @@ pub fn parse_sms(body: &str, opt_out_type: Option<&str>) -> SmsCommand {
         "off" | "offline" if rest.is_empty() => SmsCommand::Off,
         "status" if rest.is_empty() => SmsCommand::Status,
         "menu" if rest.is_empty() => SmsCommand::Menu,
+        "stats" if rest.is_empty() => SmsCommand::Stats,
+        "who" if rest.is_empty() => SmsCommand::Who,
         "pin" => SmsCommand::SetPin(match rest.as_slice() {
             [digits] => Pin::parse(digits),
             _ => Err(PinError::Shape),
@@ -200,6 +207,8 @@ pub fn decide_sms(
         SmsCommand::FollowUpUnclear => SmsPlan::Reply(follow_up::texts::which_number()),
         SmsCommand::SetPin(Ok(pin)) => SmsPlan::SetPin(pin.clone()),
         SmsCommand::SetPin(Err(error)) => SmsPlan::Reply(replies::pin_refused(*error)),
+        // An admin's are answered before this; a worker learns nothing.
+        SmsCommand::Stats | SmsCommand::Who => SmsPlan::Reply(report::texts::admins_only()),
         SmsCommand::Menu | SmsCommand::Unknown => SmsPlan::Reply(replies::help(skills)),
     }
 }

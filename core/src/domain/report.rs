@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::CallRecord;
+use crate::model::{Activity, CallRecord, WorkerProfile};
 
 /// What became of one call, the strongest thing that happened to it first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -161,6 +161,83 @@ pub fn duration(secs: Option<i64>) -> String {
     }
 }
 
+/// The admins' texts: `stats`, `who`, the daily digest.
+pub mod texts {
+    use super::{Activity, DaySummary, WorkerProfile, duration};
+    use crate::domain::intake::replies::{SEGMENT, septets};
+
+    /// A non-admin asked for `stats` or `who`.
+    pub fn admins_only() -> String {
+        "Homeline: only the business's admins may ask for that.".to_string()
+    }
+
+    /// The day's figures in one line (always one segment: only numbers vary).
+    pub fn figures(summary: &DaySummary, open_follow_ups: usize) -> String {
+        format!(
+            "{} calls, {} answered, {} voicemail, {} abandoned, {} after hours. \
+             Answer median {}, p95 {}. Open follow-ups: {open_follow_ups}.",
+            summary.calls,
+            summary.answered,
+            summary.voicemails,
+            summary.abandoned,
+            summary.after_hours,
+            duration(summary.median_answer_secs),
+            duration(summary.p95_answer_secs),
+        )
+    }
+
+    /// `stats`: today so far.
+    pub fn stats(summary: &DaySummary, open_follow_ups: usize) -> String {
+        format!("Today so far: {}", figures(summary, open_follow_ups))
+    }
+
+    /// `who`: the workers on duty now (any activity but offline), as many
+    /// as fit one segment, the rest counted.
+    pub fn who(workers: &[WorkerProfile]) -> String {
+        let on_duty: Vec<String> = workers
+            .iter()
+            .filter(|w| w.activity.is_some_and(|a| a != Activity::Offline))
+            .map(|w| {
+                let paused = if w.activity == Some(Activity::Unavailable) {
+                    ", paused"
+                } else {
+                    ""
+                };
+                format!("{} ({}{paused})", gsm(&w.name), gsm(&w.skills.join(", ")))
+            })
+            .collect();
+        if on_duty.is_empty() {
+            return "Nobody is on duty now.".to_string();
+        }
+        let mut shown = on_duty.len();
+        loop {
+            let mut text = format!("On duty: {}", on_duty[..shown].join("; "));
+            if shown < on_duty.len() {
+                text.push_str(&format!(" +{} more", on_duty.len() - shown));
+            }
+            if shown <= 1 || septets(&text).is_some_and(|n| n <= SEGMENT) {
+                return text;
+            }
+            shown -= 1;
+        }
+    }
+
+    /// Names are the operator's to type: at most 24 characters, each GSM-7
+    /// (others become `?`), so one name never costs the segment.
+    fn gsm(text: &str) -> String {
+        text.chars()
+            .take(24)
+            .map(|c| {
+                let mut buf = [0u8; 4];
+                match septets(c.encode_utf8(&mut buf)) {
+                    Some(1) => c,
+                    _ => '?',
+                }
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +380,65 @@ mod tests {
         assert_eq!(duration(None), "-");
         assert_eq!(duration(Some(42)), "42s");
         assert_eq!(duration(Some(185)), "3m05s");
+    }
+
+    fn worker(name: &str, skills: &[&str], activity: Option<Activity>) -> WorkerProfile {
+        let mut w = WorkerProfile::new(
+            format!("+1555{:07}", name.len()),
+            name,
+            skills.iter().map(|s| s.to_string()).collect(),
+        );
+        w.activity = activity;
+        w
+    }
+
+    #[test]
+    fn stats_and_who_fit_one_segment() {
+        use crate::domain::intake::replies::{SEGMENT, septets};
+        let busy = DaySummary {
+            calls: 1234,
+            answered: 1000,
+            voicemails: 100,
+            abandoned: 100,
+            after_hours: 34,
+            median_answer_secs: Some(5999),
+            p95_answer_secs: Some(5999),
+            workers: Vec::new(),
+        };
+        let stats = texts::stats(&busy, 999);
+        assert_eq!(
+            stats,
+            "Today so far: 1234 calls, 1000 answered, 100 voicemail, 100 abandoned, 34 after hours. Answer median 99m59s, p95 99m59s. Open follow-ups: 999."
+        );
+        assert!(septets(&stats).is_some_and(|n| n <= SEGMENT), "{stats}");
+
+        assert_eq!(texts::who(&[]), "Nobody is on duty now.");
+        let roster = [
+            worker("Ann", &["sales"], Some(Activity::Available)),
+            worker("Bob", &["sales", "support"], Some(Activity::Unavailable)),
+            worker("Cy", &["support"], Some(Activity::Offline)),
+            worker("Dee", &["support"], None),
+        ];
+        assert_eq!(
+            texts::who(&roster),
+            "On duty: Ann (sales); Bob (sales, support, paused)"
+        );
+        let many: Vec<WorkerProfile> = (0..12)
+            .map(|n| {
+                worker(
+                    &format!("Worker Number {n} 😀"),
+                    &["support"],
+                    Some(Activity::Available),
+                )
+            })
+            .collect();
+        let who = texts::who(&many);
+        assert!(septets(&who).is_some_and(|n| n <= SEGMENT), "{who}");
+        assert!(
+            who.starts_with("On duty: Worker Number 0 ? (support); "),
+            "{who}"
+        );
+        assert!(who.ends_with(" more"), "{who}");
     }
 
     #[test]
