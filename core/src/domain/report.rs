@@ -161,6 +161,14 @@ pub fn duration(secs: Option<i64>) -> String {
     }
 }
 
+/// The minute of a local day (after midnight) from which its digest is
+/// due: `DIGEST_TIME` when set, else the day's closing, a midnight closing
+/// one minute before it (still that day). `None`: no digest that day (no
+/// `DIGEST_TIME`, closed all day or no business hours).
+pub fn digest_minute(digest_time: Option<u32>, closing: Option<u32>) -> Option<u32> {
+    digest_time.or(closing.map(|at| at.min(24 * 60 - 1)))
+}
+
 /// The admins' texts: `stats`, `who`, the daily digest.
 pub mod texts {
     use super::{Activity, DaySummary, WorkerProfile, duration};
@@ -184,6 +192,32 @@ pub mod texts {
             duration(summary.median_answer_secs),
             duration(summary.p95_answer_secs),
         )
+    }
+
+    /// The daily digest: the day's figures, then a line per worker (named
+    /// from `names`, by phone; else the phone). Several segments when the
+    /// roster is long: it is read once a day.
+    pub fn digest(
+        day_label: &str,
+        summary: &DaySummary,
+        open_follow_ups: usize,
+        names: &[(String, String)],
+    ) -> String {
+        let mut text = format!(
+            "Homeline, {day_label}: {}",
+            figures(summary, open_follow_ups)
+        );
+        for worker in &summary.workers {
+            let name = names
+                .iter()
+                .find(|(phone, _)| *phone == worker.phone)
+                .map_or(worker.phone.clone(), |(_, name)| gsm(name));
+            text.push_str(&format!(
+                "\n{name}: {} answered, {} missed, {} callbacks",
+                worker.answered, worker.missed, worker.callbacks
+            ));
+        }
+        text
     }
 
     /// `stats`: today so far.
@@ -439,6 +473,48 @@ mod tests {
             "{who}"
         );
         assert!(who.ends_with(" more"), "{who}");
+    }
+
+    #[test]
+    fn the_digest_is_due_at_digest_time_or_closing() {
+        assert_eq!(digest_minute(Some(18 * 60), Some(17 * 60)), Some(18 * 60));
+        assert_eq!(digest_minute(None, Some(17 * 60)), Some(17 * 60));
+        assert_eq!(digest_minute(None, Some(24 * 60)), Some(24 * 60 - 1));
+        assert_eq!(digest_minute(Some(7 * 60), None), Some(7 * 60));
+        assert_eq!(digest_minute(None, None), None);
+    }
+
+    #[test]
+    fn the_digest_names_each_worker() {
+        let summary = DaySummary {
+            calls: 3,
+            answered: 2,
+            voicemails: 1,
+            median_answer_secs: Some(20),
+            p95_answer_secs: Some(40),
+            workers: vec![
+                WorkerDay {
+                    phone: ANN.into(),
+                    answered: 2,
+                    missed: 0,
+                    callbacks: 0,
+                },
+                WorkerDay {
+                    phone: BOB.into(),
+                    answered: 0,
+                    missed: 1,
+                    callbacks: 1,
+                },
+            ],
+            ..DaySummary::default()
+        };
+        let names = [(ANN.to_string(), "Ann".to_string())];
+        assert_eq!(
+            texts::digest("Thu 3 Dec", &summary, 1, &names),
+            "Homeline, Thu 3 Dec: 3 calls, 2 answered, 1 voicemail, 0 abandoned, 0 after hours. Answer median 20s, p95 40s. Open follow-ups: 1.\n\
+             Ann: 2 answered, 0 missed, 0 callbacks\n\
+             +15550000002: 0 answered, 1 missed, 1 callbacks"
+        );
     }
 
     #[test]

@@ -219,6 +219,8 @@ pub enum Marker<'a> {
     FollowUpEscalated { call_sid: &'a str, to: &'a str },
     /// The caller was texted `CALLER_TEXT_BACK` on this day (`YYYY-MM-DD`).
     TextedBack { caller: &'a str, day: &'a str },
+    /// The daily digest of this local day (`YYYY-MM-DD`) was texted to one admin.
+    DigestSent { day: &'a str, to: &'a str },
 }
 
 impl Marker<'_> {
@@ -233,6 +235,7 @@ impl Marker<'_> {
                 format!("follow-up-escalated#{call_sid}#{to}")
             }
             Marker::TextedBack { caller, day } => format!("text-back#{caller}#{day}"),
+            Marker::DigestSent { day, to } => format!("digest#{day}#{to}"),
         }
     }
 
@@ -245,7 +248,7 @@ impl Marker<'_> {
             | Marker::NobodyCanceled { .. }
             | Marker::CallerLeaves { .. } => DAY,
             // The day it is named for, and the next one whatever the time zone.
-            Marker::TextedBack { .. } => 2 * DAY,
+            Marker::TextedBack { .. } | Marker::DigestSent { .. } => 2 * DAY,
             // As long as the follow-up: it is escalated once in its life.
             Marker::FollowUpEscalated { .. } => FOLLOW_UP_TTL_SECS.unsigned_abs(),
             Marker::FollowUpAnnounced { .. } => 7 * DAY,
@@ -446,6 +449,11 @@ mod tests {
             .key(),
             Marker::FollowUpEscalated {
                 call_sid: sid,
+                to: "+15551230001",
+            }
+            .key(),
+            Marker::DigestSent {
+                day: sid,
                 to: "+15551230001",
             }
             .key(),
