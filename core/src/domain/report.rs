@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::model::{Activity, CallRecord, WorkerProfile};
 
 /// What became of one call, the strongest thing that happened to it first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallOutcome {
     Answered,
     Voicemail,
@@ -19,18 +19,7 @@ pub enum CallOutcome {
     Other,
 }
 
-impl CallOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallOutcome::Answered => "answered",
-            CallOutcome::Voicemail => "voicemail",
-            CallOutcome::Abandoned => "abandoned",
-            CallOutcome::AfterHours => "after hours",
-            CallOutcome::Other => "other",
-        }
-    }
-}
-
+/// What became of `record`.
 pub fn outcome(record: &CallRecord) -> CallOutcome {
     if record.answered_by.is_some() {
         CallOutcome::Answered
@@ -180,7 +169,7 @@ pub mod texts {
     }
 
     /// The day's figures in one line (always one segment: only numbers vary).
-    pub fn figures(summary: &DaySummary, open_follow_ups: usize) -> String {
+    fn figures(summary: &DaySummary, open_follow_ups: usize) -> String {
         format!(
             "{} calls, {} answered, {} voicemail, {} abandoned, {} after hours. \
              Answer median {}, p95 {}. Open follow-ups: {open_follow_ups}.",
