@@ -202,7 +202,7 @@ pub mod texts {
                 .find(|(phone, _)| *phone == worker.phone)
                 .map_or(worker.phone.clone(), |(_, name)| gsm(name));
             text.push_str(&format!(
-                "\n{name}: {} answered, {} missed, {} callbacks",
+                "\n{name}: {} answered, {} missed, {} called back",
                 worker.answered, worker.missed, worker.callbacks
             ));
         }
@@ -501,8 +501,8 @@ mod tests {
         assert_eq!(
             texts::digest("Thu 3 Dec", &summary, 1, &names),
             "Homeline, Thu 3 Dec: 3 calls, 2 answered, 1 voicemail, 0 abandoned, 0 after hours. Answer median 20s, p95 40s. Open follow-ups: 1.\n\
-             Ann: 2 answered, 0 missed, 0 callbacks\n\
-             +15550000002: 0 answered, 1 missed, 1 callbacks"
+             Ann: 2 answered, 0 missed, 0 called back\n\
+             +15550000002: 0 answered, 1 missed, 1 called back"
         );
     }
 

@@ -120,7 +120,7 @@ async fn a_day_of_calls(app: &App<DynamoStore>) {
     assert!(app.store.put_follow_up(&done).await.expect("put").applied());
 }
 
-const DIGEST: &str = "Homeline, Thu 3 Dec: 5 calls, 2 answered, 1 voicemail, 1 abandoned, 1 after hours. Answer median 20s, p95 40s. Open follow-ups: 1.\nAnn: 2 answered, 0 missed, 0 callbacks\nBob: 0 answered, 2 missed, 1 callbacks";
+const DIGEST: &str = "Homeline, Thu 3 Dec: 5 calls, 2 answered, 1 voicemail, 1 abandoned, 1 after hours. Answer median 20s, p95 40s. Open follow-ups: 1.\nAnn: 2 answered, 0 missed, 0 called back\nBob: 0 answered, 2 missed, 1 called back";
 
 fn tick(at: i64) -> String {
     let time = chrono::DateTime::from_timestamp(at, 0)
