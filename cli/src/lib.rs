@@ -1,7 +1,8 @@
 //! `homeline`: the operator's tool. Manages the roster of workers (only
 //! enrolled phones may go online) and the blocklist in the same DynamoDB
-//! table the functions use, lists the voicemails callers left there, and
-//! creates that table.
+//! table the functions use, lists the voicemails callers left there,
+//! reports the calls of the last days from their records, and creates that
+//! table.
 //!
 //! It reads only what it needs from the environment: `TABLE_NAME` and the
 //! standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB` for
@@ -17,12 +18,16 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use homeline_core::Deadline;
 use homeline_core::config::{TwilioConfig, parse_skills};
+use homeline_core::domain::report::{self, DaySummary};
 use homeline_core::domain::worker::OFF_DUTY;
 use homeline_core::model::Activity;
 use homeline_core::model::WorkerProfile;
 use homeline_core::phone;
+use homeline_core::service::call_record;
 use homeline_core::service::{self, worker_update};
-use homeline_core::store::{BlocklistStore, StoreError, VoicemailStore, WorkerStore};
+use homeline_core::store::{
+    BlocklistStore, CallRecordStore, FollowUpStore, StoreError, VoicemailStore, WorkerStore,
+};
 use homeline_core::twilio::{TwilioClient, TwilioError};
 
 #[derive(Debug, Parser)]
@@ -36,7 +41,7 @@ use homeline_core::twilio::{TwilioClient, TwilioError};
                   Environment: TABLE_NAME (the DynamoDB table), the standard AWS variables \
                   (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local), \
                   SKILLS (optional: skills are checked against it), TIME_ZONE (optional: \
-                  `voicemails` and `blocked` show times in it, else UTC), and for `workers remove` \
+                  `voicemails` and `blocked` show times and `report` days in it, else UTC), and for `workers remove` \
                   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN (or TWILIO_API_KEY + TWILIO_API_SECRET), \
                   TWILIO_WORKSPACE_SID, TWILIO_ACTIVITY_OFFLINE_SID. `provision` sets up the \
                   Twilio side and needs only the Twilio credentials (see `homeline provision --help`)."
@@ -56,6 +61,8 @@ pub enum Command {
     Voicemails(VoicemailsArgs),
     #[command(flatten)]
     Blocklist(BlocklistCommand),
+    /// Calls per day and per worker over the last days (times in TIME_ZONE, else UTC).
+    Report(ReportArgs),
     /// Manage the DynamoDB table.
     #[command(subcommand)]
     Table(TableCommand),
@@ -111,6 +118,22 @@ pub struct VoicemailsArgs {
     /// How many to show.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub limit: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// How far back, in days ending today: `7d` is today and the six days before (call records are kept 90 days).
+    #[arg(long, default_value = "7d", value_parser = parse_since)]
+    pub since: u32,
+}
+
+/// `7d` → 7; one to 90 days.
+fn parse_since(input: &str) -> Result<u32, String> {
+    input
+        .strip_suffix('d')
+        .and_then(|n| n.parse().ok())
+        .filter(|n| (1..=90).contains(n))
+        .ok_or_else(|| format!("{input:?} is not a number of days from 1d to 90d, e.g. 7d"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -428,6 +451,78 @@ fn time_zone(env: Env<'_>) -> Result<chrono_tz::Tz, CliError> {
             ))
         }),
     }
+}
+
+/// Runs `report`: a row per local day up to the day of `now` (Unix
+/// seconds), then a row per worker over those days, named from the roster.
+pub async fn run_report<S: CallRecordStore + FollowUpStore + WorkerStore>(
+    args: ReportArgs,
+    store: &S,
+    env: Env<'_>,
+    now: i64,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let zone = time_zone(env)?;
+    let mut days: Vec<(String, DaySummary)> = Vec::new();
+    for day in call_record::days_until(zone, now, args.since) {
+        let summary = call_record::summary(store, &day).await?;
+        days.push((day, summary));
+    }
+    let header = [
+        "DAY",
+        "CALLS",
+        "ANSWERED",
+        "VOICEMAIL",
+        "ABANDONED",
+        "AFTER HOURS",
+        "MEDIAN ANSWER",
+        "P95 ANSWER",
+    ];
+    let rows: Vec<[String; 8]> = days
+        .iter()
+        .map(|(day, s)| {
+            [
+                day.clone(),
+                s.calls.to_string(),
+                s.answered.to_string(),
+                s.voicemails.to_string(),
+                s.abandoned.to_string(),
+                s.after_hours.to_string(),
+                report::duration(s.median_answer_secs),
+                report::duration(s.p95_answer_secs),
+            ]
+        })
+        .collect();
+    write_table(out, &header, &rows)?;
+
+    let summaries: Vec<DaySummary> = days.into_iter().map(|(_, s)| s).collect();
+    let workers = report::workers_over(&summaries);
+    writeln!(out)?;
+    if workers.is_empty() {
+        writeln!(out, "No worker answered, missed or called back a call.")?;
+        return Ok(());
+    }
+    let roster = store.list_workers().await?;
+    let name = |phone: &str| {
+        roster
+            .iter()
+            .find(|w| w.phone == phone)
+            .map_or_else(|| "-".to_string(), |w| w.name.clone())
+    };
+    let header = ["WORKER", "PHONE", "ANSWERED", "MISSED", "CALLBACKS"];
+    let rows: Vec<[String; 5]> = workers
+        .iter()
+        .map(|w| {
+            [
+                name(&w.phone),
+                w.phone.clone(),
+                w.answered.to_string(),
+                w.missed.to_string(),
+                w.callbacks.to_string(),
+            ]
+        })
+        .collect();
+    write_table(out, &header, &rows)
 }
 
 /// Unix seconds as `2026-12-03 09:15 EST` in `zone`.

@@ -2,7 +2,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use homeline_cli::{
-    Cli, Command, TableCommand, provision, run_blocklist, run_voicemails, run_workers, table_name,
+    Cli, Command, TableCommand, provision, run_blocklist, run_report, run_voicemails, run_workers,
+    table_name,
 };
 use homeline_core::store::DynamoStore;
 use homeline_core::store::dynamo::create_table;
@@ -24,6 +25,11 @@ async fn main() -> ExitCode {
             Command::Blocklist(command) => {
                 let store = DynamoStore::from_env(table_name(&env)?).await;
                 run_blocklist(command, &store, &env, &mut std::io::stdout()).await
+            }
+            Command::Report(args) => {
+                let store = DynamoStore::from_env(table_name(&env)?).await;
+                let now = homeline_core::store::now_secs();
+                run_report(args, &store, &env, now, &mut std::io::stdout()).await
             }
             Command::Table(TableCommand::Create) => {
                 let store = DynamoStore::from_env(table_name(&env)?).await;

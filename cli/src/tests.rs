@@ -9,6 +9,9 @@ use homeline_core::store::{BlocklistStore, MemoryStore, VoicemailStore, WorkerSt
 
 use super::*;
 
+/// `report`'s clock: 2026-12-03T20:00Z, 14:00 in Chicago.
+const NOW: i64 = 1_796_328_000;
+
 async fn exec(
     store: &MemoryStore,
     env: &HashMap<&str, &str>,
@@ -22,6 +25,7 @@ async fn exec(
         Command::Workers(command) => run_workers(command, store, &lookup, &mut out).await?,
         Command::Voicemails(args) => run_voicemails(args, store, &lookup, &mut out).await?,
         Command::Blocklist(command) => run_blocklist(command, store, &lookup, &mut out).await?,
+        Command::Report(args) => run_report(args, store, &lookup, NOW, &mut out).await?,
         other => return Err(CliError::Invalid(format!("not run in-process: {other:?}"))),
     }
     Ok(String::from_utf8_lossy(&out).into_owned())
@@ -293,7 +297,7 @@ fn help_texts_describe_every_command() {
         let sub = workers.find_subcommand(name).expect(name);
         assert!(sub.get_about().is_some(), "{name} has no help text");
     }
-    for name in ["workers", "voicemails", "table", "provision"] {
+    for name in ["workers", "voicemails", "report", "table", "provision"] {
         let sub = command.find_subcommand(name).expect(name);
         assert!(sub.get_about().is_some(), "{name} has no help text");
     }
@@ -435,4 +439,109 @@ async fn a_number_that_is_not_one_is_refused_with_an_example() {
         assert!(error.to_string().contains("e.g. +15551234567"), "{error}");
     }
     assert_eq!(store.list_blocked().await.expect("list"), vec![]);
+}
+
+#[tokio::test]
+async fn report_shows_each_day_then_each_worker() {
+    use homeline_core::model::{FollowUpReason, FollowUpState};
+    use homeline_core::service::call_record::{Step, change};
+    use homeline_core::service::follow_up;
+    use homeline_core::store::{CallRecordStore, FollowUpStore};
+
+    let store = MemoryStore::new();
+    let env = HashMap::from([("TIME_ZONE", "America/Chicago")]);
+    add(&store, &env, "+15550000001", "Ann", "sales")
+        .await
+        .expect("add");
+    let (ann, bob) = ("+15550000001", "+15550000002");
+    let arrived = Step::Arrived {
+        caller: "+15557654321",
+        after_hours: false,
+    };
+    let at = NOW - 3600;
+    // (day, call, [(seconds after `at`, step)])
+    let steps = [
+        (
+            "2026-12-03",
+            "CA1",
+            vec![(0, arrived), (20, Step::Answered { by: ann })],
+        ),
+        (
+            "2026-12-03",
+            "CA2",
+            vec![(0, arrived), (40, Step::Answered { by: ann })],
+        ),
+        (
+            "2026-12-03",
+            "CA3",
+            vec![
+                (0, arrived),
+                (30, Step::Missed { by: bob }),
+                (60, Step::Voicemail),
+            ],
+        ),
+        (
+            "2026-12-02",
+            "CA4",
+            vec![(-86_400, arrived), (-86_360, Step::Abandoned)],
+        ),
+    ];
+    for (day, call, steps) in &steps {
+        for (after, step) in steps {
+            let record = change(call, at + after, &[*step]);
+            assert!(
+                store
+                    .merge_call_record(day, &record, true)
+                    .await
+                    .expect("merged")
+                    .applied()
+            );
+        }
+    }
+    let new = follow_up::new(
+        "CA3",
+        "+15557654321",
+        "sales",
+        FollowUpReason::Voicemail,
+        None,
+    );
+    let mut done = store.open_follow_up(&new).await.expect("opened");
+    done.state = FollowUpState::Done;
+    done.owner = Some(bob.into());
+    assert!(store.put_follow_up(&done).await.expect("written").applied());
+
+    let out = exec(&store, &env, &["report", "--since", "3d"])
+        .await
+        .expect("report");
+    assert_eq!(
+        out,
+        "\
+DAY         CALLS  ANSWERED  VOICEMAIL  ABANDONED  AFTER HOURS  MEDIAN ANSWER  P95 ANSWER
+2026-12-01  0      0         0          0          0            -              -
+2026-12-02  1      0         0          1          0            -              -
+2026-12-03  3      2         1          0          0            20s            40s
+
+WORKER  PHONE         ANSWERED  MISSED  CALLBACKS
+Ann     +15550000001  2         0       0
+-       +15550000002  0         1       1
+"
+    );
+
+    let default = exec(&store, &env, &["report"]).await.expect("report");
+    assert_eq!(
+        default.lines().filter(|l| l.starts_with("2026-")).count(),
+        7
+    );
+    assert!(default.contains("2026-11-27  0"), "{default}");
+}
+
+#[tokio::test]
+async fn report_refuses_a_bad_range() {
+    let store = MemoryStore::new();
+    for since in ["0d", "91d", "7", "week", "1.5d"] {
+        let err = exec(&store, &HashMap::new(), &["report", "--since", since])
+            .await
+            .expect_err(since);
+        assert!(err.to_string().contains("1d to 90d"), "{since}: {err}");
+    }
 }

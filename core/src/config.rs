@@ -112,6 +112,9 @@ pub struct Config {
     pub business_hours: Option<BusinessHours>,
     /// `ANONYMOUS_CALLERS`: what a call with a withheld caller ID gets.
     pub anonymous_callers: AnonymousCallers,
+    /// `DIGEST_TIME`: when the daily digest goes to `ADMIN_NUMBERS`
+    /// (minutes after local midnight); `None`: when business hours end.
+    pub digest_time: Option<u32>,
 }
 
 pub const DEFAULT_API_URL: &str = "https://api.twilio.com";
@@ -262,6 +265,15 @@ impl Config {
                         reason,
                     })?
                 }
+            },
+            digest_time: match vars.optional("DIGEST_TIME") {
+                None => None,
+                Some(at) => Some(crate::domain::hours::parse_time_of_day(&at).map_err(
+                    |reason| ConfigError::Invalid {
+                        var: "DIGEST_TIME",
+                        reason: format!("{reason}, local to TIME_ZONE"),
+                    },
+                )?),
             },
         })
     }
@@ -545,6 +557,22 @@ pub(crate) mod tests {
             Some("Sorry we missed you; we will call you back.")
         );
         assert_eq!(config.time_zone, chrono_tz::America::Chicago);
+    }
+
+    #[test]
+    fn digest_time_is_a_local_time_of_day_or_the_end_of_business_hours() {
+        let mut env = test_env();
+        assert_eq!(load(&env).expect("valid").digest_time, None);
+        env.insert("DIGEST_TIME", "18:30".into());
+        assert_eq!(load(&env).expect("valid").digest_time, Some(18 * 60 + 30));
+        for bad in ["24:00", "6pm", "18:75"] {
+            env.insert("DIGEST_TIME", bad.into());
+            let error = load(&env).expect_err(bad).to_string();
+            assert!(
+                error.contains("DIGEST_TIME") && error.contains("like 18:30"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -159,6 +159,17 @@ fn only_the_blocklist_service_writes_the_blocklist() {
 }
 
 #[test]
+fn only_the_call_record_service_writes_call_records() {
+    let hits = callers(".merge_call_record(");
+    assert!(!hits.is_empty(), "call records are written");
+    assert!(
+        hits.iter()
+            .all(|h| h.starts_with("core/src/service/call_record.rs")),
+        "{hits:#?}"
+    );
+}
+
+#[test]
 fn the_service_layer_neither_parses_requests_nor_renders_answers() {
     let forbidden = ["lambda_http", "crate::http", "crate::twiml"];
     assert_eq!(

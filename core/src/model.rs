@@ -290,3 +290,40 @@ pub struct BlockedNumber {
     /// Unix seconds.
     pub blocked_at: i64,
 }
+
+/// What Homeline saw of one customer call, keyed by the customer's call SID
+/// and filed under the local day it arrived. Each function that sees a step
+/// of the call fills the fields of that step; a field once set is kept, so a
+/// repeated or late webhook changes nothing. Kept 90 days (TTL).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallRecord {
+    pub call_sid: String,
+    /// The customer's number (E.164, or Twilio's text for a withheld one).
+    pub caller: Option<String>,
+    /// Unix seconds, as every time below.
+    pub arrived_at: Option<i64>,
+    /// The call came outside business hours (straight to voicemail).
+    pub after_hours: bool,
+    /// The skill the caller chose (or the line's only one).
+    pub skill: Option<String>,
+    pub queued_at: Option<i64>,
+    /// The worker (phone) bridged to the caller.
+    pub answered_by: Option<String>,
+    pub answered_at: Option<i64>,
+    /// Workers (phones) rung for this call who missed it, sorted, each once.
+    pub missed_by: Vec<String>,
+    /// The caller hung up in the queue after waiting `ABANDON_SECS` or more.
+    pub abandoned_at: Option<i64>,
+    /// The caller left a voicemail (its recording completed).
+    pub voicemail_at: Option<i64>,
+}
+
+impl CallRecord {
+    /// A record of `call_sid` with nothing seen yet.
+    pub fn new(call_sid: impl Into<String>) -> Self {
+        Self {
+            call_sid: call_sid.into(),
+            ..Self::default()
+        }
+    }
+}

@@ -79,6 +79,26 @@ impl BusinessHours {
             .iter()
             .any(|w| w.day == day && w.start <= minute && minute < w.end)
     }
+
+    /// When the business closes on `day` (minutes after local midnight, at
+    /// most 1440): the end of its last window; `None` when it does not open.
+    pub fn closing(&self, day: Weekday) -> Option<u32> {
+        self.windows
+            .iter()
+            .filter(|w| w.day == day)
+            .map(|w| w.end)
+            .max()
+    }
+}
+
+/// A time of day `HH:MM` (00:00 to 23:59) as minutes after midnight.
+pub fn parse_time_of_day(s: &str) -> Result<u32, String> {
+    match parse_time(s) {
+        Ok(minute) if minute < MINUTES_PER_DAY => Ok(minute),
+        _ => Err(format!(
+            "{s:?} is not a time of day like 18:30 (00:00 to 23:59)"
+        )),
+    }
 }
 
 fn parse_day(s: &str) -> Result<Weekday, String> {
@@ -147,6 +167,27 @@ mod tests {
         DateTime::parse_from_rfc3339(s)
             .expect("test timestamp")
             .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn closing_is_the_end_of_the_day_s_last_window() {
+        let hours = BusinessHours::parse("mon-fri 09:00-12:00,13:00-17:30; sat 22:00-02:00", "UTC")
+            .expect("valid");
+        assert_eq!(hours.closing(Weekday::Wed), Some(17 * 60 + 30));
+        assert_eq!(hours.closing(Weekday::Sat), Some(MINUTES_PER_DAY));
+        assert_eq!(hours.closing(Weekday::Sun), Some(2 * 60), "the night's end");
+        assert_eq!(hours.closing(Weekday::Thu), Some(17 * 60 + 30));
+        let weekdays = BusinessHours::parse("mon-fri 09:00-17:00", "UTC").expect("valid");
+        assert_eq!(weekdays.closing(Weekday::Sun), None);
+    }
+
+    #[test]
+    fn times_of_day() {
+        assert_eq!(parse_time_of_day("18:30"), Ok(18 * 60 + 30));
+        assert_eq!(parse_time_of_day(" 00:00 "), Ok(0));
+        for bad in ["24:00", "25:00", "18:60", "6pm", "", "18"] {
+            assert!(parse_time_of_day(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use crate::domain::follow_up::{self, FollowUpCommand};
 use crate::domain::pin::{Pin, PinError};
+use crate::domain::report;
 use crate::domain::screening::{self, BlockCommand};
 use crate::model::{Activity, WorkerProfile};
 
@@ -85,6 +86,10 @@ pub enum SmsCommand {
     SetPin(Result<Pin, PinError>),
     /// `block <number>`, `unblock <number>`, `blocked` (admins only).
     Blocklist(BlockCommand),
+    /// `stats` (admins only): today's calls so far.
+    Stats,
+    /// `who` (admins only): the workers on duty now.
+    Who,
     /// Anything else (including an empty body).
     Unknown,
 }
@@ -135,6 +140,8 @@ pub fn parse_sms(body: &str, opt_out_type: Option<&str>) -> SmsCommand {
         "off" | "offline" if rest.is_empty() => SmsCommand::Off,
         "status" if rest.is_empty() => SmsCommand::Status,
         "menu" if rest.is_empty() => SmsCommand::Menu,
+        "stats" if rest.is_empty() => SmsCommand::Stats,
+        "who" if rest.is_empty() => SmsCommand::Who,
         "pin" => SmsCommand::SetPin(match rest.as_slice() {
             [digits] => Pin::parse(digits),
             _ => Err(PinError::Shape),
@@ -210,6 +217,8 @@ pub fn decide_sms(
         SmsCommand::SetPin(Ok(pin)) => SmsPlan::SetPin(pin.clone()),
         SmsCommand::SetPin(Err(error)) => SmsPlan::Reply(replies::pin_refused(*error)),
         SmsCommand::Blocklist(command) => SmsPlan::Blocklist(command.clone()),
+        // An admin's are answered before this; a worker learns nothing.
+        SmsCommand::Stats | SmsCommand::Who => SmsPlan::Reply(report::texts::admins_only()),
         SmsCommand::Menu | SmsCommand::Unknown => SmsPlan::Reply(replies::help(skills)),
     }
 }

@@ -10,5 +10,6 @@ pub mod hours;
 pub mod inbound;
 pub mod intake;
 pub mod pin;
+pub mod report;
 pub mod screening;
 pub mod worker;

@@ -4,6 +4,7 @@
 //! redirect, miss, answered). Every function that changes an attempt comes
 //! through [`execute`].
 
+use super::call_record::{self, Step};
 use super::worker::{self, MissError};
 use crate::app::App;
 use crate::config::Config;
@@ -11,7 +12,7 @@ use crate::deadline::Deadline;
 use crate::domain::attempt::{self, AttemptEvent, Intent, LegCallback, LegEvent, NEW, Reply};
 use crate::model::{Activity, AnswerMode, Attempt, AttemptState};
 use crate::routes::paths;
-use crate::store::{Round, Store, StoreError, read_modify_write};
+use crate::store::{Round, Store, StoreError, now_secs, read_modify_write};
 use crate::twilio::{CallUpdate, MachineDetection, NewCall, TwilioError};
 
 /// The part of the assignment budget the Calls create may use (retries
@@ -188,17 +189,39 @@ async fn carry_out<S: Store>(
             );
             leg(CallUpdate::Redirect(app.config.url(&bridge))).await
         }
+        // The record after the miss: the count and the answer come first.
         Intent::RecordMiss(reason) => {
-            worker::record_miss(app, attempt, reason, deadline).await?;
+            let counted = worker::record_miss(app, attempt, reason, deadline).await;
+            note(app, attempt, Step::Missed { by: &attempt.phone }, deadline).await;
+            counted?;
             Ok(None)
         }
-        Intent::RejectInAnswer(reason) => Ok(Some(
-            worker::miss_in_answer(app, attempt, reason, deadline).await,
-        )),
+        Intent::RejectInAnswer(reason) => {
+            let activity = worker::miss_in_answer(app, attempt, reason, deadline).await;
+            note(app, attempt, Step::Missed { by: &attempt.phone }, deadline).await;
+            Ok(Some(activity))
+        }
         Intent::RecordAnswered => {
+            note(
+                app,
+                attempt,
+                Step::Answered { by: &attempt.phone },
+                deadline,
+            )
+            .await;
             worker::record_answered(app, attempt).await?;
             Ok(None)
         }
+    }
+}
+
+/// Notes `step` of the worker in the record of the caller's call, when the
+/// attempt knows that call and the worker's phone.
+async fn note<S: Store>(app: &App<S>, attempt: &Attempt, step: Step<'_>, deadline: Deadline) {
+    if let Some(call_sid) = &attempt.caller_call_sid
+        && !attempt.phone.is_empty()
+    {
+        call_record::note(app, call_sid, now_secs(), &[step], deadline).await;
     }
 }
 

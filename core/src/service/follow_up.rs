@@ -165,8 +165,9 @@ async fn text_back<S: Store>(app: &App<S>, follow_up: &FollowUp, deadline: Deadl
     }
 }
 
+/// Why a once-guarded SMS was not sent.
 #[derive(Debug, thiserror::Error)]
-enum SendError {
+pub(crate) enum SendError {
     #[error("once-marker not claimed or released: {0}")]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -372,7 +373,7 @@ pub struct Escalation {
 }
 
 /// Time an escalation SMS may need; a run stops when less is left.
-const SMS_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const SMS_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Escalates every follow-up nobody claimed within `FOLLOW_UP_ESCALATE_MINS`
 /// of `now` (Unix seconds) to each admin, once per follow-up and admin: a

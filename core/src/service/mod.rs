@@ -5,14 +5,16 @@
 //!
 //! Each state machine has one executor: [`attempt::execute`] is the only
 //! writer of attempts, [`worker::apply`] the only writer of worker profiles,
-//! [`follow_up`] the only writer of follow-ups.
+//! [`follow_up`] the only writer of follow-ups, [`call_record`] of call records.
 //! The domain names activities and leg stops; the translations into
 //! TaskRouter SIDs and REST updates are here.
 
 pub mod attempt;
 pub mod blocklist;
+pub mod call_record;
 pub mod caller;
 pub mod follow_up;
+pub mod report;
 pub mod task;
 pub mod worker;
 

@@ -11,6 +11,7 @@
 //! | voicemail (uniqueness) | `VOICEMAIL#<recording SID>` | `VOICEMAIL` | none |
 //! | follow-up | `FOLLOWUP#<call SID>` | `FOLLOWUP` | `created_at` + [`FOLLOW_UP_TTL_SECS`] |
 //! | follow-up number | `FOLLOWUPS` | `<number, 10 digits>` | as its follow-up |
+//! | call record | `CALLS#<local day of arrival>` | `CALL#<call SID>` | first write + [`CALL_RECORD_TTL_SECS`] |
 //! | once-only marker | `ONCE#<key>` | `ONCE` | claim time + TTL |
 //! | blocked number | `BLOCKED` | `<number>` | none |
 //!
@@ -30,6 +31,10 @@
 //!   `FOLLOWUPS` partition and reads each follow-up it names.
 //! - Blocked numbers share one partition like profiles: `inbound` reads one
 //!   item per call, `blocked` Queries the (small) partition in number order.
+//! - A day's call records share a partition, so a day's report is one
+//!   Query. Each step of a call is one UpdateItem that sets only fields not
+//!   set yet (`if_not_exists`) and adds to a string set, so steps commute
+//!   and a repeated one writes nothing new.
 //! - DynamoDB deletes expired items lazily (up to days late), so a marker
 //!   counts as claimed only while `expires_at` is in the future.
 //!
@@ -60,12 +65,13 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{
-    ATTEMPT_TTL_SECS, AttemptStore, BlocklistStore, FOLLOW_UP_TTL_SECS, FollowUpStore, OnceStore,
-    RMW_ROUNDS, StoreError, VoicemailStore, WorkerStore, Write, now_secs,
+    ATTEMPT_TTL_SECS, AttemptStore, BlocklistStore, CALL_RECORD_TTL_SECS, CallRecordStore,
+    FOLLOW_UP_TTL_SECS, FollowUpStore, OnceStore, RMW_ROUNDS, StoreError, VoicemailStore,
+    WorkerStore, Write, now_secs,
 };
 use crate::model::{
-    Activity, Attempt, AttemptChange, AttemptState, BlockedNumber, FollowUp, FollowUpReason,
-    FollowUpState, PinHash, Voicemail, WorkerProfile,
+    Activity, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, FollowUp,
+    FollowUpReason, FollowUpState, PinHash, Voicemail, WorkerProfile,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -95,6 +101,14 @@ fn follow_up_pk(call_sid: &str) -> String {
 
 fn number_sk(number: u32) -> String {
     format!("{number:010}")
+}
+
+fn calls_pk(day: &str) -> String {
+    format!("CALLS#{day}")
+}
+
+fn call_sk(call_sid: &str) -> String {
+    format!("CALL#{call_sid}")
 }
 
 fn once_pk(key: &str) -> String {
@@ -367,6 +381,19 @@ impl Fields<'_> {
                 _ => Err(self.malformed(format!("`{name}` holds a non-string"))),
             })
             .collect()
+    }
+
+    /// A string set, sorted; absent is empty.
+    fn string_set(&self, name: &str) -> Result<Vec<String>, StoreError> {
+        match self.item.get(name) {
+            None => Ok(Vec::new()),
+            Some(AttributeValue::Ss(values)) => {
+                let mut values = values.clone();
+                values.sort();
+                Ok(values)
+            }
+            Some(_) => Err(self.malformed(format!("`{name}` is not a string set"))),
+        }
     }
 
     fn parsed<T>(&self, name: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, StoreError> {
@@ -1129,6 +1156,102 @@ impl BlocklistStore for DynamoStore {
             .iter()
             .map(blocked_from)
             .collect()
+    }
+}
+
+fn call_record_from(item: &Item) -> Result<CallRecord, StoreError> {
+    let f = Fields { item };
+    Ok(CallRecord {
+        call_sid: f.string("call_sid")?,
+        caller: f.opt_string("caller")?,
+        arrived_at: f.opt_number("arrived_at")?,
+        after_hours: f.opt_bool("after_hours")?.unwrap_or(false),
+        skill: f.opt_string("skill")?,
+        queued_at: f.opt_number("queued_at")?,
+        answered_by: f.opt_string("answered_by")?,
+        answered_at: f.opt_number("answered_at")?,
+        missed_by: f.string_set("missed_by")?,
+        abandoned_at: f.opt_number("abandoned_at")?,
+        voicemail_at: f.opt_number("voicemail_at")?,
+    })
+}
+
+impl CallRecordStore for DynamoStore {
+    async fn merge_call_record(
+        &self,
+        day: &str,
+        record: &CallRecord,
+        create: bool,
+    ) -> Result<Write, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(calls_pk(day)))
+            .key("sk", s(call_sk(&record.call_sid)));
+        // The first write starts the 90 days; later steps keep them.
+        let kept_first = [
+            ("call_sid", Some(s(&record.call_sid))),
+            (
+                TTL_ATTRIBUTE,
+                Some(n(now_secs().saturating_add(CALL_RECORD_TTL_SECS))),
+            ),
+            ("caller", record.caller.as_ref().map(s)),
+            ("arrived_at", record.arrived_at.map(n)),
+            ("skill", record.skill.as_ref().map(s)),
+            ("queued_at", record.queued_at.map(n)),
+            ("answered_by", record.answered_by.as_ref().map(s)),
+            ("answered_at", record.answered_at.map(n)),
+            ("abandoned_at", record.abandoned_at.map(n)),
+            ("voicemail_at", record.voicemail_at.map(n)),
+        ];
+        let mut set = Vec::new();
+        for (name, value) in kept_first {
+            if let Some(value) = value {
+                set.push(format!("#{name} = if_not_exists(#{name}, :{name})"));
+                update = update
+                    .expression_attribute_names(format!("#{name}"), name)
+                    .expression_attribute_values(format!(":{name}"), value);
+            }
+        }
+        if record.after_hours {
+            set.push("after_hours = :after_hours".to_string());
+            update = update.expression_attribute_values(":after_hours", AttributeValue::Bool(true));
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !record.missed_by.is_empty() {
+            // ADD to a set is idempotent: a repeated miss adds nothing.
+            expression.push_str(" ADD missed_by :missed_by");
+            update = update.expression_attribute_values(
+                ":missed_by",
+                AttributeValue::Ss(record.missed_by.clone()),
+            );
+        }
+        update = update.update_expression(expression);
+        if !create {
+            update = update.condition_expression("attribute_exists(pk)");
+        }
+        conditional("UpdateItem (call record)", update.send().await, |e| {
+            e.is_conditional_check_failed_exception()
+        })
+    }
+
+    async fn list_call_records(&self, day: &str) -> Result<Vec<CallRecord>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(calls_pk(day)))
+            .expression_attribute_values(":prefix", s(call_sk("")));
+        let mut records = self
+            .query("Query (call records)", query, usize::MAX)
+            .await?
+            .iter()
+            .map(call_record_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Keys sort by call SID already; the sort is stable.
+        records.sort_by_key(|r| r.arrived_at);
+        Ok(records)
     }
 }
 

@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    AttemptStore, BlocklistStore, FollowUpStore, OnceStore, StoreError, VoicemailStore,
-    WorkerStore, Write, now_secs,
+    AttemptStore, BlocklistStore, CallRecordStore, FollowUpStore, OnceStore, StoreError,
+    VoicemailStore, WorkerStore, Write, now_secs,
 };
 use crate::model::{
-    Attempt, AttemptChange, AttemptState, BlockedNumber, FollowUp, FollowUpState, Voicemail,
-    WorkerProfile,
+    Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, FollowUp, FollowUpState,
+    Voicemail, WorkerProfile,
 };
 
 #[derive(Debug, Default)]
@@ -23,6 +23,8 @@ struct Tables {
     follow_ups: HashMap<String, FollowUp>,
     /// By number.
     blocked: BTreeMap<String, BlockedNumber>,
+    /// By (day, call SID).
+    calls: BTreeMap<(String, String), CallRecord>,
     /// Marker key to expiry (Unix seconds).
     markers: HashMap<String, i64>,
 }
@@ -260,6 +262,57 @@ impl BlocklistStore for MemoryStore {
 
     async fn list_blocked(&self) -> Result<Vec<BlockedNumber>, StoreError> {
         Ok(self.lock().blocked.values().cloned().collect())
+    }
+}
+
+/// Sets `field` from `value` unless it is set already.
+fn keep_first<T: Clone>(field: &mut Option<T>, value: &Option<T>) {
+    if field.is_none() {
+        field.clone_from(value);
+    }
+}
+
+impl CallRecordStore for MemoryStore {
+    async fn merge_call_record(
+        &self,
+        day: &str,
+        record: &CallRecord,
+        create: bool,
+    ) -> Result<Write, StoreError> {
+        let mut tables = self.lock();
+        let key = (day.to_string(), record.call_sid.clone());
+        if !create && !tables.calls.contains_key(&key) {
+            return Ok(Write::Lost);
+        }
+        let stored = tables
+            .calls
+            .entry(key)
+            .or_insert_with(|| CallRecord::new(&record.call_sid));
+        keep_first(&mut stored.caller, &record.caller);
+        keep_first(&mut stored.arrived_at, &record.arrived_at);
+        stored.after_hours |= record.after_hours;
+        keep_first(&mut stored.skill, &record.skill);
+        keep_first(&mut stored.queued_at, &record.queued_at);
+        keep_first(&mut stored.answered_by, &record.answered_by);
+        keep_first(&mut stored.answered_at, &record.answered_at);
+        stored.missed_by.extend(record.missed_by.iter().cloned());
+        stored.missed_by.sort();
+        stored.missed_by.dedup();
+        keep_first(&mut stored.abandoned_at, &record.abandoned_at);
+        keep_first(&mut stored.voicemail_at, &record.voicemail_at);
+        Ok(Write::Applied)
+    }
+
+    async fn list_call_records(&self, day: &str) -> Result<Vec<CallRecord>, StoreError> {
+        let mut records: Vec<CallRecord> = self
+            .lock()
+            .calls
+            .iter()
+            .filter(|((d, _), _)| d == day)
+            .map(|(_, record)| record.clone())
+            .collect();
+        records.sort_by(|a, b| (a.arrived_at, &a.call_sid).cmp(&(b.arrived_at, &b.call_sid)));
+        Ok(records)
     }
 }
 

@@ -12,7 +12,8 @@ pub mod memory;
 use std::future::Future;
 
 use crate::model::{
-    Attempt, AttemptChange, AttemptState, BlockedNumber, FollowUp, Voicemail, WorkerProfile,
+    Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, FollowUp, Voicemail,
+    WorkerProfile,
 };
 
 pub use dynamo::DynamoStore;
@@ -178,6 +179,28 @@ pub trait BlocklistStore: Send + Sync {
     fn list_blocked(&self) -> impl Future<Output = Result<Vec<BlockedNumber>, StoreError>> + Send;
 }
 
+/// Call records, filed by the local day the call arrived (`YYYY-MM-DD`).
+pub trait CallRecordStore: Send + Sync {
+    /// Merges `record` into the record of its call filed under `day`: each
+    /// field `record` sets that the stored one lacks is written, a field
+    /// already set is kept, `missed_by` gains its phones, `after_hours` once
+    /// true stays true. With `create` a record not yet stored is created;
+    /// without, that is [`Write::Lost`] and nothing is written.
+    fn merge_call_record(
+        &self,
+        day: &str,
+        record: &CallRecord,
+        create: bool,
+    ) -> impl Future<Output = Result<Write, StoreError>> + Send;
+
+    /// Every record filed under `day`, in order of arrival (unknown first),
+    /// then of call SID.
+    fn list_call_records(
+        &self,
+        day: &str,
+    ) -> impl Future<Output = Result<Vec<CallRecord>, StoreError>> + Send;
+}
+
 /// Once-only markers, for effects that must happen at most once per key
 /// (a task redirected to voicemail, a follow-up announced, a miss SMS sent).
 pub trait OnceStore: Send + Sync {
@@ -216,6 +239,8 @@ pub enum Marker<'a> {
     FollowUpEscalated { call_sid: &'a str, to: &'a str },
     /// The caller was texted `CALLER_TEXT_BACK` on this day (`YYYY-MM-DD`).
     TextedBack { caller: &'a str, day: &'a str },
+    /// The daily digest of this local day (`YYYY-MM-DD`) was texted to one admin.
+    DigestSent { day: &'a str, to: &'a str },
 }
 
 impl Marker<'_> {
@@ -230,6 +255,7 @@ impl Marker<'_> {
                 format!("follow-up-escalated#{call_sid}#{to}")
             }
             Marker::TextedBack { caller, day } => format!("text-back#{caller}#{day}"),
+            Marker::DigestSent { day, to } => format!("digest#{day}#{to}"),
         }
     }
 
@@ -242,7 +268,7 @@ impl Marker<'_> {
             | Marker::NobodyCanceled { .. }
             | Marker::CallerLeaves { .. } => DAY,
             // The day it is named for, and the next one whatever the time zone.
-            Marker::TextedBack { .. } => 2 * DAY,
+            Marker::TextedBack { .. } | Marker::DigestSent { .. } => 2 * DAY,
             // As long as the follow-up: it is escalated once in its life.
             Marker::FollowUpEscalated { .. } => FOLLOW_UP_TTL_SECS.unsigned_abs(),
             Marker::FollowUpAnnounced { .. } => 7 * DAY,
@@ -327,6 +353,7 @@ pub trait Store:
     + AttemptStore
     + VoicemailStore
     + FollowUpStore
+    + CallRecordStore
     + OnceStore
     + BlocklistStore
     + Clone
@@ -339,6 +366,7 @@ impl<T> Store for T where
         + AttemptStore
         + VoicemailStore
         + FollowUpStore
+        + CallRecordStore
         + OnceStore
         + BlocklistStore
         + Clone
@@ -356,6 +384,9 @@ pub const ATTEMPT_TTL_SECS: i64 = 7 * 24 * 3600;
 
 /// How long a follow-up is kept (TTL), in seconds: 90 days.
 pub const FOLLOW_UP_TTL_SECS: i64 = 90 * 24 * 3600;
+
+/// How long a call record is kept (TTL), in seconds: 90 days.
+pub const CALL_RECORD_TTL_SECS: i64 = 90 * 24 * 3600;
 
 #[cfg(test)]
 mod tests {
@@ -440,6 +471,11 @@ mod tests {
             .key(),
             Marker::FollowUpEscalated {
                 call_sid: sid,
+                to: "+15551230001",
+            }
+            .key(),
+            Marker::DigestSent {
+                day: sid,
                 to: "+15551230001",
             }
             .key(),

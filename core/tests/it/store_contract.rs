@@ -9,9 +9,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use homeline_core::model::{
-    Activity, Attempt, AttemptChange, AttemptState, BlockedNumber, FollowUp, FollowUpReason,
-    FollowUpState, Voicemail, WorkerProfile,
+    Activity, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, FollowUp,
+    FollowUpReason, FollowUpState, Voicemail, WorkerProfile,
 };
+use homeline_core::service::call_record::{Step, change};
 use homeline_core::store::{Store, StoreError, Write};
 use testkit::sid;
 use tokio::sync::Barrier;
@@ -66,6 +67,10 @@ contract!(
     race_put_follow_up,
     blocklist_block_unblock_and_list_by_number,
     race_block,
+    call_record_steps_fill_fields_once,
+    call_record_merge_without_create_needs_a_record,
+    call_records_listed_per_day_in_arrival_order,
+    race_call_record_steps,
 );
 
 const RACERS: usize = 16;
@@ -886,6 +891,140 @@ async fn race_put_follow_up<S: Store>(store: S) {
     );
 }
 
+const DAY: &str = "2026-12-03";
+const T0: i64 = 1_796_320_000;
+
+/// The record change of `steps` of call `call`, seen at `at`.
+fn call_step(call: u64, at: i64, steps: &[Step<'_>]) -> CallRecord {
+    change(&sid("CA", call), at, steps)
+}
+
+fn arrived(caller: &str) -> Step<'_> {
+    Step::Arrived {
+        caller,
+        after_hours: false,
+    }
+}
+
+async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
+    let customer = phone(901);
+    let steps: [(i64, Vec<Step<'_>>); 4] = [
+        (T0, vec![arrived(&customer)]),
+        (T0 + 4, vec![Step::Queued { skill: "sales" }]),
+        (T0 + 20, vec![Step::Missed { by: "+15550000002" }]),
+        (T0 + 45, vec![Step::Answered { by: "+15550000001" }]),
+    ];
+    for (at, step) in &steps {
+        let record = call_step(1, *at, step);
+        assert!(stored(store.merge_call_record(DAY, &record, true).await).applied());
+    }
+    let expected = CallRecord {
+        call_sid: sid("CA", 1),
+        caller: Some(customer.clone()),
+        arrived_at: Some(T0),
+        after_hours: false,
+        skill: Some("sales".into()),
+        queued_at: Some(T0 + 4),
+        answered_by: Some("+15550000001".into()),
+        answered_at: Some(T0 + 45),
+        missed_by: vec!["+15550000002".into()],
+        abandoned_at: None,
+        voicemail_at: None,
+    };
+    assert_eq!(
+        stored(store.list_call_records(DAY).await),
+        std::slice::from_ref(&expected)
+    );
+
+    // Repeated and late webhooks: set fields keep their first value, misses
+    // are a set, after hours once seen stays.
+    let late = [
+        (T0 + 99, vec![Step::Answered { by: "+15550000003" }]),
+        (T0 + 99, vec![Step::Queued { skill: "support" }]),
+        (T0 + 99, vec![Step::Missed { by: "+15550000002" }]),
+        (T0 + 99, vec![Step::Missed { by: "+15550000000" }]),
+        (
+            T0 + 99,
+            vec![Step::Arrived {
+                caller: "+15559999999",
+                after_hours: true,
+            }],
+        ),
+    ];
+    for (at, step) in &late {
+        let record = call_step(1, *at, step);
+        assert!(stored(store.merge_call_record(DAY, &record, false).await).applied());
+    }
+    let mut expected = expected;
+    expected.missed_by = vec!["+15550000000".into(), "+15550000002".into()];
+    expected.after_hours = true;
+    assert_eq!(stored(store.list_call_records(DAY).await), [expected]);
+}
+
+async fn call_record_merge_without_create_needs_a_record<S: Store>(store: S) {
+    let voicemail = call_step(1, T0, &[Step::Voicemail]);
+    assert_eq!(
+        stored(store.merge_call_record(DAY, &voicemail, false).await),
+        Write::Lost
+    );
+    assert_eq!(stored(store.list_call_records(DAY).await), []);
+    let customer = phone(901);
+    let first = call_step(1, T0, &[arrived(&customer)]);
+    assert!(stored(store.merge_call_record("2026-12-02", &first, true).await).applied());
+    assert_eq!(
+        stored(store.merge_call_record(DAY, &voicemail, false).await),
+        Write::Lost,
+        "another day's record is another record"
+    );
+    assert_eq!(stored(store.list_call_records(DAY).await), []);
+}
+
+async fn call_records_listed_per_day_in_arrival_order<S: Store>(store: S) {
+    let customer = phone(901);
+    for (call, at) in [(3, T0 + 30), (1, T0 + 60), (2, T0 + 10)] {
+        let record = call_step(call, at, &[arrived(&customer)]);
+        assert!(stored(store.merge_call_record(DAY, &record, true).await).applied());
+    }
+    let record = call_step(4, T0, &[arrived(&customer)]);
+    assert!(stored(store.merge_call_record("2026-12-04", &record, true).await).applied());
+    // A record whose arrival was never written comes first.
+    let record = call_step(5, T0 + 99, &[Step::Abandoned]);
+    assert!(stored(store.merge_call_record(DAY, &record, true).await).applied());
+
+    let listed: Vec<String> = stored(store.list_call_records(DAY).await)
+        .into_iter()
+        .map(|r| r.call_sid)
+        .collect();
+    assert_eq!(listed, [5, 2, 3, 1].map(|n| sid("CA", n)));
+}
+
+async fn race_call_record_steps<S: Store>(store: S) {
+    let start = Arc::new(Barrier::new(RACERS));
+    let racers: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let (store, start) = (store.clone(), start.clone());
+            tokio::spawn(async move {
+                let worker = phone(i as u64);
+                let step = match i {
+                    0 => Step::Answered { by: &worker },
+                    _ => Step::Missed { by: &worker },
+                };
+                let record = call_step(1, T0 + i as i64, &[step]);
+                start.wait().await;
+                store.merge_call_record(DAY, &record, true).await
+            })
+        })
+        .collect();
+    for racer in racers {
+        assert!(stored(racer.await.expect("racer")).applied());
+    }
+    let records = stored(store.list_call_records(DAY).await);
+    assert_eq!(records.len(), 1, "one record per call");
+    assert_eq!(records[0].answered_by, Some(phone(0)));
+    let missed: Vec<String> = (1..RACERS as u64).map(phone).collect();
+    assert_eq!(records[0].missed_by, missed, "every concurrent miss kept");
+}
+
 /// What only the DynamoDB adapter has: the table set-up and reading back
 /// items it did not write.
 mod local_stack_dynamodb_adapter {
@@ -931,6 +1070,49 @@ mod local_stack_dynamodb_adapter {
 
     fn n(v: &str) -> AttributeValue {
         AttributeValue::N(v.into())
+    }
+
+    #[tokio::test]
+    async fn call_records_expire_90_days_after_their_first_step() {
+        use homeline_core::service::call_record::{Step, change};
+        use homeline_core::store::{CallRecordStore, now_secs};
+        let store = fresh_store().await;
+        let call = "CA0000000000000000000000000000c001";
+        let first = change(call, 0, &[Step::Abandoned]);
+        let before = now_secs();
+        assert!(stored_ok(
+            store.merge_call_record("2026-12-03", &first, true).await
+        ));
+        let expiry = || async {
+            let item = store
+                .client()
+                .get_item()
+                .table_name(store.table())
+                .key("pk", s("CALLS#2026-12-03"))
+                .key("sk", s(&format!("CALL#{call}")))
+                .send()
+                .await
+                .expect("GetItem")
+                .item
+                .expect("the record");
+            match item.get("expires_at") {
+                Some(AttributeValue::N(at)) => at.parse::<i64>().expect("seconds"),
+                other => panic!("expires_at is {other:?}"),
+            }
+        };
+        let expires_at = expiry().await;
+        let ninety_days = 90 * 24 * 3600;
+        assert!((before + ninety_days..=now_secs() + ninety_days).contains(&expires_at));
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let later = change(call, 0, &[Step::Voicemail]);
+        assert!(stored_ok(
+            store.merge_call_record("2026-12-03", &later, false).await
+        ));
+        assert_eq!(expiry().await, expires_at, "a later step keeps the expiry");
+    }
+
+    fn stored_ok(write: Result<homeline_core::store::Write, StoreError>) -> bool {
+        write.expect("store").applied()
     }
 
     #[tokio::test]

@@ -14,6 +14,10 @@
 //!
 //! The skill and the caller travel in the query of URLs we hand to Twilio, so
 //! the signature covers them.
+//!
+//! The arrival, the menu choice, an abandoned wait and a voicemail are noted
+//! in the call's record (`service::call_record`), bounded, never failing
+//! the answer.
 
 use std::time::Duration;
 
@@ -30,6 +34,7 @@ use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::metrics::{self, Metric, VoicemailReason};
 use homeline_core::model::{FollowUpReason, Voicemail};
 use homeline_core::routes::paths;
+use homeline_core::service::call_record::{self, Step};
 use homeline_core::service::{self, follow_up};
 use homeline_core::store::{Store, now_secs};
 use homeline_core::twiml::{Enqueue, Gather, Play, Record, Response as Twiml};
@@ -56,7 +61,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
     let config = &app.config;
     let result = match request.path.trim_end_matches('/') {
         "/inbound" => Ok(http::twiml(entry(&app, &request).await)),
-        "/inbound/menu" => menu(config, &request),
+        "/inbound/menu" => menu(&app, &request).await,
         "/inbound/wait" => Ok(http::twiml(wait(&app, &request).await)),
         "/inbound/after-queue" => after_queue(&app, &request).await,
         "/inbound/voicemail" => mailbox(config, &request)
@@ -77,13 +82,17 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
 
 /// The first answer: the screen (before any queue or task exists, so a
 /// blocked or suspect caller never rings a worker), then the greeting and
-/// voicemail after hours, the queue for a one-skill line, or the menu.
+/// voicemail after hours, the queue for a one-skill line, or the menu. The
+/// call's record starts here.
 async fn entry<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
     let config = &app.config;
     metrics::emit(Metric::CallArrived);
     let call_sid = request.param("CallSid");
     let from = request.param("From");
-    let blocked = service::blocklist::is_blocked(&app.store, from).await;
+    // The blocklist read and the arrival's record share one budget, so a
+    // hanging store delays the greeting by RECORD_BUDGET at most.
+    let before_greeting = Deadline::after(call_record::RECORD_BUDGET);
+    let blocked = service::blocklist::is_blocked(&app.store, from, before_greeting).await;
     let stir_verstat = request.param("StirVerstat");
     match screening::screen(from, stir_verstat, config.anonymous_callers, blocked) {
         Screen::Admit => {}
@@ -109,6 +118,17 @@ async fn entry<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
         .business_hours
         .as_ref()
         .is_none_or(|hours| hours.is_open(chrono::Utc::now()));
+    let only_skill = match config.skills.as_slice() {
+        [only] if open => Some(only.as_str()),
+        _ => None,
+    };
+    let arrived = Step::Arrived {
+        caller: request.param("From").unwrap_or("unknown"),
+        after_hours: !open,
+    };
+    let queued = only_skill.map(|skill| Step::Queued { skill });
+    let steps: Vec<Step> = std::iter::once(arrived).chain(queued).collect();
+    note_by(app, request, &steps, before_greeting).await;
     if !open {
         tracing::info!(
             call_sid = request.param("CallSid"),
@@ -117,9 +137,26 @@ async fn entry<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
         metrics::emit(Metric::Voicemail(VoicemailReason::AfterHours));
         return voicemail(config, request, GENERAL_MAILBOX, greeting);
     }
-    match config.skills.as_slice() {
-        [only] => enqueue(config, greeting, only),
-        _ => menu_offer(config, greeting, 1),
+    match only_skill {
+        Some(only) => enqueue(config, greeting, only),
+        None => menu_offer(config, greeting, 1),
+    }
+}
+
+/// Notes `steps` of the caller's call in its record (never fails the answer).
+async fn note<S: Store>(app: &App<S>, request: &TwilioRequest, steps: &[Step<'_>]) {
+    note_by(app, request, steps, Deadline::after(BUDGET)).await;
+}
+
+/// [`note`], done by `deadline` at the latest.
+async fn note_by<S: Store>(
+    app: &App<S>,
+    request: &TwilioRequest,
+    steps: &[Step<'_>],
+    deadline: Deadline,
+) {
+    if let Some(call_sid) = request.param("CallSid") {
+        call_record::note(app, call_sid, now_secs(), steps, deadline).await;
     }
 }
 
@@ -138,7 +175,11 @@ fn menu_offer(config: &Config, twiml: Twiml, try_no: u32) -> String {
         .to_xml()
 }
 
-fn menu(config: &Config, request: &TwilioRequest) -> Result<Response<Body>, Rejection> {
+async fn menu<S: Store>(
+    app: &App<S>,
+    request: &TwilioRequest,
+) -> Result<Response<Body>, Rejection> {
+    let config = &app.config;
     let try_no = match request.query("try") {
         None => 1,
         Some(n) => n
@@ -148,6 +189,7 @@ fn menu(config: &Config, request: &TwilioRequest) -> Result<Response<Body>, Reje
     let xml = match decide::choose_skill(&config.skills, request.param("Digits"), try_no) {
         MenuStep::Enqueue(skill) => {
             tracing::info!(call_sid = request.param("CallSid"), skill, "menu choice");
+            note(app, request, &[Step::Queued { skill }]).await;
             enqueue(config, Twiml::new(), skill)
         }
         MenuStep::Repeat { next_try } => menu_offer(
@@ -218,6 +260,7 @@ async fn after_queue<S: Store>(
     if decide::abandoned(result, request.param("QueueTime"), abandon_after) {
         let call_sid = request.require("CallSid")?;
         let caller = request.param("From").unwrap_or("unknown");
+        note(app, request, &[Step::Abandoned]).await;
         let new = follow_up::new(call_sid, caller, &mailbox, FollowUpReason::Abandoned, None);
         // The caller is gone: whatever fails here, the answer is the same.
         if let Err(error) = follow_up::open(app, &new, Deadline::after(BUDGET)).await {
@@ -339,6 +382,15 @@ async fn store_and_announce<S: Store>(
             return status(StatusCode::INTERNAL_SERVER_ERROR);
         }
     }
+    let steps = [Step::Voicemail];
+    call_record::note(
+        app,
+        &voicemail.call_sid,
+        voicemail.received_at,
+        &steps,
+        deadline,
+    )
+    .await;
     let new = follow_up::new(
         &voicemail.call_sid,
         &voicemail.caller,

@@ -12,6 +12,9 @@
 //! `unblock +15551234567` or `blocked`; an enrolled worker who is not an
 //! admin is told only admins may, a stranger gets the roster's refusal.
 //!
+//! Admins (`ADMIN_NUMBERS`) may text `stats` (today's calls so far) and
+//! `who` (who is on duty now); anyone else is refused.
+//!
 //! Follow-ups: `claim 7` rings the worker's phone for a call back from the
 //! business line (`call_back`), `done 7` closes one, `missed` lists them.
 //!
@@ -32,8 +35,8 @@ use homeline_core::domain::intake::{
 use homeline_core::domain::screening;
 use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::model::WorkerProfile;
-use homeline_core::service::{self, follow_up};
-use homeline_core::store::Store;
+use homeline_core::service::{self, follow_up, report};
+use homeline_core::store::{Store, now_secs};
 use homeline_core::twiml::{self, Gather};
 use homeline_core::{Deadline, phone};
 use lambda_http::{Body, Request, Response};
@@ -124,6 +127,9 @@ async fn sms_reply<S: Store>(
     command: &domain::SmsCommand,
     deadline: Deadline,
 ) -> Result<Option<String>, IntakeError> {
+    if let Some(report) = admin_report(app, phone, command).await? {
+        return Ok(Some(report));
+    }
     let profile = match enrolled(app, phone).await? {
         Some(profile) => Some(profile),
         None => admin_acting_on_follow_ups(app, phone, command),
@@ -170,6 +176,21 @@ async fn sms_reply<S: Store>(
     };
     // Twilio would refuse a reply to a number that opted out (21610).
     Ok(reply.filter(|_| !blocked))
+}
+
+/// `stats` and `who` from an `ADMIN_NUMBERS` number; `None` for any other
+/// command or sender (`decide_sms` refuses them).
+async fn admin_report<S: Store>(
+    app: &App<S>,
+    phone: Option<&str>,
+    command: &domain::SmsCommand,
+) -> Result<Option<String>, IntakeError> {
+    let admin = phone.is_some_and(|p| app.config.admin_numbers.iter().any(|a| a == p));
+    Ok(match command {
+        domain::SmsCommand::Stats if admin => Some(report::stats(app, now_secs()).await?),
+        domain::SmsCommand::Who if admin => Some(report::who(app).await?),
+        _ => None,
+    })
 }
 
 /// An admin who is not enrolled may still claim, close and list follow-ups

@@ -1,7 +1,9 @@
 //! `scheduler`: the product's clock. An EventBridge schedule in
 //! `template.yaml` invokes it every minute with the standard scheduled-event
 //! payload; each run escalates the follow-ups nobody claimed within
-//! `FOLLOW_UP_ESCALATE_MINS` to `ADMIN_NUMBERS` (`service::follow_up::escalate`).
+//! `FOLLOW_UP_ESCALATE_MINS` to `ADMIN_NUMBERS` (`service::follow_up::escalate`)
+//! and, once the day's business hours end (or at `DIGEST_TIME`), texts them
+//! the day's digest (`service::report::digest`).
 //!
 //! Each run is idempotent and bounded: every SMS sits behind a once-marker,
 //! so a run that overlaps the next one, or a retried invocation, sends
@@ -12,7 +14,7 @@
 
 use std::time::Duration;
 
-use homeline_core::service::follow_up;
+use homeline_core::service::{follow_up, report};
 use homeline_core::store::{DynamoStore, Store};
 use homeline_core::{App, Deadline};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -66,24 +68,34 @@ pub async fn handle<S: Store>(app: &App<S>, event: &str, deadline: Deadline) -> 
             return json!({ "ignored": reason });
         }
     };
-    match follow_up::escalate(app, now, deadline).await {
+    // Each job on its own: one failing leaves the other to run. The next
+    // minute's run tries a failed one again.
+    let escalation = match follow_up::escalate(app, now, deadline).await {
         Ok(run) => {
-            tracing::info!(?run, "scheduler run");
+            tracing::info!(?run, "escalation run");
             json!({
-                "escalation": {
-                    "due": run.due,
-                    "sent": run.sent,
-                    "failed": run.failed,
-                    "cut_short": run.cut_short,
-                }
+                "due": run.due,
+                "sent": run.sent,
+                "failed": run.failed,
+                "cut_short": run.cut_short,
             })
         }
         Err(error) => {
-            // The next minute's run tries again.
             tracing::error!(%error, "escalation not run");
             json!({ "error": error.to_string() })
         }
-    }
+    };
+    let digest = match report::digest(app, now, deadline).await {
+        Ok(run) => {
+            tracing::info!(?run, "digest run");
+            json!({ "day": run.day, "sent": run.sent, "failed": run.failed })
+        }
+        Err(error) => {
+            tracing::error!(%error, "digest not run");
+            json!({ "error": error.to_string() })
+        }
+    };
+    json!({ "escalation": escalation, "digest": digest })
 }
 
 #[cfg(test)]

@@ -322,3 +322,33 @@ async fn block_list_and_unblock_end_to_end() {
     assert!(!store.is_blocked("+15557770002").await.expect("read"));
     assert_eq!(store.list_blocked().await.expect("list"), vec![]);
 }
+
+#[tokio::test]
+async fn report_reads_today_s_call_records() {
+    use homeline_core::service::call_record::{self, Step, change};
+    use homeline_core::store::{CallRecordStore, now_secs};
+    let store = fresh_store().await;
+    let now = now_secs();
+    let today = call_record::day(chrono_tz::UTC, now);
+    let steps = [Step::Arrived {
+        caller: "+15557654321",
+        after_hours: false,
+    }];
+    let record = change(&testkit::sid("CA", 1), now, &steps);
+    assert!(
+        store
+            .merge_call_record(&today, &record, true)
+            .await
+            .expect("merged")
+            .applied()
+    );
+    let output = homeline(store.table(), &[], &["report", "--since", "1d"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.starts_with("DAY  "), "{out}");
+    assert!(out.contains(&format!("\n{today}  1      0 ")), "{out}");
+    assert!(
+        out.ends_with("No worker answered, missed or called back a call.\n"),
+        "{out}"
+    );
+}

@@ -4,8 +4,10 @@
 //! `scripts/local-stack.sh run -- cargo test -p inbound` (or `make test`);
 //! `make check` skips every test whose name contains `local_stack`.
 
+mod call_record_budget;
 mod metrics;
 
 mod local_stack {
+    mod call_records;
     mod customer_line;
 }

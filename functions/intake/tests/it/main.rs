@@ -4,6 +4,7 @@
 //! `scripts/local-stack.sh run -- cargo test -p intake` (or `make test`);
 //! `make check` skips every test whose name contains `local_stack`.
 
+mod admin_reports;
 mod common;
 mod memory;
 

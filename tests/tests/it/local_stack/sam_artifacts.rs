@@ -154,7 +154,10 @@ async fn every_built_arm64_function_answers_its_fixtures() {
     match scheduler.invoke(tick).await {
         Outcome::Response(report) => assert_eq!(
             report,
-            json!({ "escalation": { "due": 0, "sent": 0, "failed": 0, "cut_short": false } })
+            json!({
+                "escalation": { "due": 0, "sent": 0, "failed": 0, "cut_short": false },
+                "digest": { "day": null, "sent": 0, "failed": 0 },
+            })
         ),
         Outcome::Error(error) => panic!("scheduler: the function failed: {error}"),
     }

@@ -788,3 +788,49 @@ async fn a_leg_placed_after_the_caller_left_is_stopped_at_once() {
     assert_eq!(cancels[0].path_sid("Calls"), Some(call_sid.as_str()));
     rig.twilio.assert_spec_valid();
 }
+
+/// The caller's call record on the day of `rig`'s task (the test runs well
+/// inside one local day).
+async fn caller_record(rig: &Rig) -> homeline_core::model::CallRecord {
+    use homeline_core::service::call_record;
+    use homeline_core::store::{CallRecordStore, now_secs};
+    let today = call_record::day(rig.app.config.time_zone, now_secs());
+    let records = rig
+        .app
+        .store
+        .list_call_records(&today)
+        .await
+        .expect("store");
+    match records.as_slice() {
+        [record] if record.call_sid == sid("CA", 9) => record.clone(),
+        other => panic!("one record, of the caller's call: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_caller_s_record_names_who_answered_and_who_missed_once() {
+    let rig = setup("hybrid").await;
+    rig.assign().await;
+    rig.leg("/amd-result", &[]).await;
+    let before = homeline_core::store::now_secs();
+    for _ in 0..2 {
+        rig.leg("/amd-result/key", &[("Digits", "1")]).await;
+    }
+    let record = caller_record(&rig).await;
+    assert_eq!(record.answered_by.as_deref(), Some(PHONE));
+    assert!(
+        record.answered_at.is_some_and(|at| at >= before),
+        "{record:?}"
+    );
+    assert_eq!(record.missed_by, Vec::<String>::new());
+
+    let rig = setup("sync").await;
+    rig.assign().await;
+    for _ in 0..2 {
+        rig.leg("/amd-result", &[("AnsweredBy", "machine_start")])
+            .await;
+    }
+    let record = caller_record(&rig).await;
+    assert_eq!(record.missed_by, [PHONE]);
+    assert_eq!(record.answered_by, None);
+}

@@ -1,0 +1,45 @@
+//! A call record write that hangs never holds the caller's answer past
+//! `call_record::RECORD_BUDGET`.
+
+use std::time::{Duration, Instant};
+
+use homeline_core::App;
+use homeline_core::service::call_record::RECORD_BUDGET;
+use homeline_core::store::DynamoStore;
+use lambda_http::http::StatusCode;
+use testkit::events::{body_text, form_request};
+
+#[tokio::test]
+async fn a_hanging_store_delays_the_greeting_by_the_record_budget_at_most() {
+    // Accepts connections and never answers: DynamoDB at its slowest.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+    let _held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let store = DynamoStore::local(&endpoint, "homeline-test");
+    let app = App::new(testkit::test_config(&[]), store);
+    let params = [
+        ("AccountSid", testkit::ACCOUNT_SID),
+        ("CallSid", "CA00000000000000000000000000000c01"),
+        ("From", "+15557654321"),
+        ("To", "+15550009999"),
+    ];
+    let started = Instant::now();
+    let response = inbound::handle(app, form_request("/inbound", &[], &params)).await;
+    let took = started.elapsed();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        body_text(&response).contains("<Gather"),
+        "the menu, as ever"
+    );
+    assert!(
+        took < RECORD_BUDGET + Duration::from_millis(500),
+        "{took:?}"
+    );
+}
