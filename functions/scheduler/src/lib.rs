@@ -1,7 +1,9 @@
 //! `scheduler`: the product's clock. An EventBridge schedule in
 //! `template.yaml` invokes it every minute with the standard scheduled-event
 //! payload; each run escalates the follow-ups nobody claimed within
-//! `FOLLOW_UP_ESCALATE_MINS` to `ADMIN_NUMBERS` (`service::follow_up::escalate`).
+//! `FOLLOW_UP_ESCALATE_MINS` to `ADMIN_NUMBERS` (`service::follow_up::escalate`)
+//! and puts workers whose miss cooldown is over back to Available
+//! (`service::worker::end_cooldowns`).
 //!
 //! Each run is idempotent and bounded: every SMS sits behind a once-marker,
 //! so a run that overlaps the next one, or a retried invocation, sends
@@ -12,7 +14,7 @@
 
 use std::time::Duration;
 
-use homeline_core::service::follow_up;
+use homeline_core::service::{follow_up, worker};
 use homeline_core::store::{DynamoStore, Store};
 use homeline_core::{App, Deadline};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -66,7 +68,7 @@ pub async fn handle<S: Store>(app: &App<S>, event: &str, deadline: Deadline) -> 
             return json!({ "ignored": reason });
         }
     };
-    match follow_up::escalate(app, now, deadline).await {
+    let mut report = match follow_up::escalate(app, now, deadline).await {
         Ok(run) => {
             tracing::info!(?run, "scheduler run");
             json!({
@@ -81,6 +83,27 @@ pub async fn handle<S: Store>(app: &App<S>, event: &str, deadline: Deadline) -> 
         Err(error) => {
             // The next minute's run tries again.
             tracing::error!(%error, "escalation not run");
+            json!({ "error": error.to_string() })
+        }
+    };
+    report["cooldowns"] = cooldowns(app, now, deadline).await;
+    report
+}
+
+/// Ends the miss cooldowns that are over; the next run retries a failure.
+async fn cooldowns<S: Store>(app: &App<S>, now: i64, deadline: Deadline) -> Value {
+    match worker::end_cooldowns(app, now, deadline).await {
+        Ok(run) => {
+            tracing::info!(?run, "cooldowns");
+            json!({
+                "due": run.due,
+                "moved": run.moved,
+                "failed": run.failed,
+                "cut_short": run.cut_short,
+            })
+        }
+        Err(error) => {
+            tracing::error!(%error, "cooldowns not ended");
             json!({ "error": error.to_string() })
         }
     }
