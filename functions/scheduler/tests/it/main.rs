@@ -4,5 +4,6 @@
 //! `scripts/local-stack.sh run -- cargo test -p scheduler` (or `make test`).
 
 mod local_stack {
+    mod cooldown;
     mod escalation;
 }
