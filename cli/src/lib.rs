@@ -251,7 +251,7 @@ pub async fn run_workers<S: WorkerStore>(
     match command {
         WorkersCommand::Add(args) => add(args, store, env, out).await,
         WorkersCommand::Remove { phone } => remove(&phone, store, env, out).await,
-        WorkersCommand::List => list(store, out).await,
+        WorkersCommand::List => list(store, env, out).await,
     }
 }
 
@@ -340,7 +340,12 @@ async fn remove<S: WorkerStore>(
     Ok(())
 }
 
-async fn list<S: WorkerStore>(store: &S, out: &mut dyn Write) -> Result<(), CliError> {
+async fn list<S: WorkerStore>(
+    store: &S,
+    env: Env<'_>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let zone = time_zone(env)?;
     let workers = store.list_workers().await?;
     if workers.is_empty() {
         writeln!(
@@ -354,6 +359,7 @@ async fn list<S: WorkerStore>(store: &S, out: &mut dyn Write) -> Result<(), CliE
         "PHONE",
         "SKILLS",
         "ACTIVITY",
+        "COOLDOWN",
         "WORKER SID",
         "ANSWERED",
         "MISSED",
@@ -361,7 +367,7 @@ async fn list<S: WorkerStore>(store: &S, out: &mut dyn Write) -> Result<(), CliE
         "SMS",
     ];
     let now = homeline_core::store::now_secs();
-    let rows: Vec<[String; 9]> = workers
+    let rows: Vec<[String; 10]> = workers
         .iter()
         .map(|w| {
             [
@@ -369,6 +375,11 @@ async fn list<S: WorkerStore>(store: &S, out: &mut dyn Write) -> Result<(), CliE
                 w.phone.clone(),
                 w.skills.join(","),
                 w.activity.map_or("-", Activity::as_str).to_string(),
+                // Out of rotation after a miss until then; the scheduler ends it.
+                match w.cooldown_until {
+                    Some(until) if now < until => format!("until {}", clock(until, zone)),
+                    _ => "-".to_string(),
+                },
                 w.worker_sid.clone().unwrap_or_else(|| "-".into()),
                 w.answered_total.to_string(),
                 w.missed_total.to_string(),
@@ -534,6 +545,14 @@ fn local_time(secs: i64, zone: chrono_tz::Tz) -> String {
                 .format("%Y-%m-%d %H:%M %Z")
                 .to_string()
         },
+    )
+}
+
+/// Unix seconds as `14:05` in `zone` (a cooldown ends within the hour).
+fn clock(secs: i64, zone: chrono_tz::Tz) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).map_or_else(
+        || secs.to_string(),
+        |at| at.with_timezone(&zone).format("%H:%M").to_string(),
     )
 }
 

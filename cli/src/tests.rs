@@ -77,7 +77,7 @@ async fn add_normalizes_the_phone_and_lists_it() {
     assert_eq!(lines.len(), 2, "{out}");
     assert_eq!(
         lines[0],
-        "NAME    PHONE         SKILLS         ACTIVITY  WORKER SID  ANSWERED  MISSED  PIN  SMS",
+        "NAME    PHONE         SKILLS         ACTIVITY  COOLDOWN  WORKER SID  ANSWERED  MISSED  PIN  SMS",
         "{out}"
     );
     assert!(
@@ -111,6 +111,43 @@ async fn workers_list_shows_whose_keypad_is_locked() {
     };
     assert!(row("Ana").ends_with("  set     ok"), "{out}");
     assert!(row("Ben").ends_with("  locked  ok"), "{out}");
+}
+
+#[tokio::test]
+async fn workers_list_shows_whose_cooldown_runs_until_when_in_the_time_zone() {
+    let store = MemoryStore::new();
+    let now = homeline_core::store::now_secs();
+    let mut ana = homeline_core::model::WorkerProfile::new("+15551234567", "Ana", vec![]);
+    ana.activity = Some(homeline_core::model::Activity::Unavailable);
+    ana.cooldown_until = Some(now + 600);
+    let mut ben = homeline_core::model::WorkerProfile::new("+15551234568", "Ben", vec![]);
+    ben.cooldown_until = Some(now - 60);
+    for worker in [&ana, &ben] {
+        assert!(store.put_worker(worker).await.expect("put").applied());
+    }
+    let mut env = skills_env();
+    env.insert("TIME_ZONE", "Asia/Kolkata");
+    let out = exec(&store, &env, &["workers", "list"])
+        .await
+        .expect("list");
+    let until = chrono::DateTime::from_timestamp(now + 600, 0)
+        .expect("a time")
+        .with_timezone(&chrono_tz::Asia::Kolkata)
+        .format("until %H:%M")
+        .to_string();
+    let row = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default()
+    };
+    assert!(
+        row("Ana").contains(&format!("unavailable  {until}  ")),
+        "{out}"
+    );
+    assert!(
+        row("Ben").contains("  -            -            -  "),
+        "over: {out}"
+    );
 }
 
 #[tokio::test]

@@ -80,8 +80,12 @@ pub struct Config {
     pub answer_mode: AnswerMode,
     /// How long the whisper's `<Gather>` waits for the worker's key.
     pub press1_timeout: Duration,
-    /// Consecutive misses before a worker is taken out of rotation.
-    pub misses_before_unavailable: u32,
+    /// `MISS_COOLDOWN_SECS`: how long a first miss keeps a worker out of
+    /// rotation; each further consecutive miss doubles it.
+    pub miss_cooldown: Duration,
+    /// `MISSES_BEFORE_OFFLINE`: consecutive misses that take a worker off
+    /// duty until they text `on`.
+    pub misses_before_offline: u32,
 
     pub business_name: String,
     pub greeting: String,
@@ -222,7 +226,8 @@ impl Config {
             amd_timeout: vars.seconds("AMD_TIMEOUT_SECS", 5, 3..=59)?,
             answer_mode,
             press1_timeout: vars.seconds("PRESS1_TIMEOUT_SECS", 8, 2..=20)?,
-            misses_before_unavailable: vars.number("MISSES_BEFORE_UNAVAILABLE", 1, 1..=100)?,
+            miss_cooldown: vars.seconds("MISS_COOLDOWN_SECS", 120, 1..=3600)?,
+            misses_before_offline: misses_before_offline(&vars)?,
             business_name: vars
                 .optional("BUSINESS_NAME")
                 .unwrap_or_else(|| "Homeline".into()),
@@ -331,6 +336,18 @@ fn check_sid(var: &'static str, value: &str, prefix: &str) -> Result<(), ConfigE
             reason: format!("expected a {prefix}... SID of 34 characters"),
         })
     }
+}
+
+/// `MISSES_BEFORE_OFFLINE`, or the deprecated `MISSES_BEFORE_UNAVAILABLE` it
+/// replaced (its "out until `on`" is what Offline is now), or 3.
+fn misses_before_offline(vars: &Vars<'_>) -> Result<u32, ConfigError> {
+    const RANGE: std::ops::RangeInclusive<u32> = 1..=100;
+    if vars.optional("MISSES_BEFORE_OFFLINE").is_none()
+        && vars.optional("MISSES_BEFORE_UNAVAILABLE").is_some()
+    {
+        return vars.number("MISSES_BEFORE_UNAVAILABLE", 3, RANGE);
+    }
+    vars.number("MISSES_BEFORE_OFFLINE", 3, RANGE)
 }
 
 struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
@@ -492,6 +509,10 @@ pub(crate) mod tests {
             ("ADMIN_NOTIFY", "never"),
             ("CALLBACK_CALLER_ID", "main line"),
             ("ANONYMOUS_CALLERS", "block"),
+            ("MISS_COOLDOWN_SECS", "0"),
+            ("MISS_COOLDOWN_SECS", "3601"),
+            ("MISSES_BEFORE_OFFLINE", "0"),
+            ("MISSES_BEFORE_UNAVAILABLE", "many"),
         ];
         for (var, value) in cases {
             let mut env = test_env();
@@ -501,6 +522,22 @@ pub(crate) mod tests {
                 other => panic!("{var}={value}: expected Invalid, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn misses_cool_down_for_two_minutes_and_the_third_takes_the_worker_off() {
+        let mut env = test_env();
+        let config = load(&env).expect("valid");
+        assert_eq!(config.miss_cooldown, Duration::from_secs(120));
+        assert_eq!(config.misses_before_offline, 3);
+        // The deprecated name still counts, unless the new one is set.
+        env.insert("MISSES_BEFORE_UNAVAILABLE", "2".into());
+        assert_eq!(load(&env).expect("valid").misses_before_offline, 2);
+        env.insert("MISSES_BEFORE_OFFLINE", "5".into());
+        env.insert("MISS_COOLDOWN_SECS", "60".into());
+        let config = load(&env).expect("valid");
+        assert_eq!(config.misses_before_offline, 5);
+        assert_eq!(config.miss_cooldown, Duration::from_secs(60));
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub struct WorkerProfile {
     pub pin_failures: u32,
     /// The keypad refuses this number's PIN until then (Unix seconds).
     pub pin_locked_until: Option<i64>,
+    /// Out of rotation after a miss until then (Unix seconds); the
+    /// scheduler puts the worker back to Available once it has passed.
+    pub cooldown_until: Option<i64>,
     /// Optimistic concurrency: 0 for a profile not yet stored; the store
     /// bumps it on every successful `put_worker`.
     pub version: u64,
@@ -87,6 +90,7 @@ impl WorkerProfile {
             pin: None,
             pin_failures: 0,
             pin_locked_until: None,
+            cooldown_until: None,
             version: 0,
         }
     }

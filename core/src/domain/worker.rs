@@ -3,17 +3,22 @@
 //! TaskRouter and the worker's phone. `service::worker` executes it and is the
 //! only writer of profiles.
 //!
-//! The miss rule lives here once. Every reject moves the worker to an
-//! unavailable activity (docs/twilio.md, "Reject advice"). At `threshold`
-//! consecutive misses the worker stays out of rotation (Unavailable) and is
-//! told once by SMS how to come back (`on`). Below it they go back to
-//! Available over REST once the reservation is settled (after the REST reject
-//! of a rung phone, or the reservation's timeout), never in the assignment
-//! answer. TaskRouter may then offer the same task to the same worker again if
-//! nobody else is free: that is wanted (they are the only one who can take
-//! it), and it is bounded, because every new miss counts towards the
-//! threshold. A phone that could not be rung at all is out of rotation at
-//! once: the next offer would fail the same way, in a loop.
+//! The miss rule lives here once ([`MissRule`]). Every reject moves the
+//! worker to an unavailable activity (docs/twilio.md, "Reject advice"). A
+//! miss (voicemail, busy, no answer, no key) keeps them Unavailable for a
+//! cooldown stored on the profile (`cooldown_until`): `MISS_COOLDOWN_SECS`
+//! for the first, doubled for each further consecutive miss, never more than
+//! [`COOLDOWN_CAP_SECS`]. The `scheduler` ends it ([`WorkerEvent::CooldownEnded`])
+//! and puts them back to Available, unless they went off duty (or back on)
+//! meanwhile. At `MISSES_BEFORE_OFFLINE` consecutive misses the worker goes
+//! Offline and is told once by SMS how to come back (`on`).
+//!
+//! A phone that cannot be reached at all (no phone known, the call could not
+//! be placed, or the leg failed with a SIP "no such number" answer,
+//! [`unreachable_leg`]) takes the worker Offline at once, and the admins are
+//! texted once that the number may be wrong: the next offer would fail the
+//! same way. Texts follow changes of state, never misses: a worker already
+//! Offline is not texted again.
 //!
 //! A worker who texted STOP (or whose SMS Twilio refused with 21610) is
 //! "SMS blocked": nothing texts them until they text START.
@@ -32,11 +37,13 @@ pub enum WorkerEvent<'a> {
     /// The worker went off duty; `worker_sid` is `None` when TaskRouter no
     /// longer knows the worker (deleted in the console).
     OffDuty { worker_sid: Option<&'a str> },
-    /// The worker missed an offered call.
-    Missed { threshold: u32 },
-    /// The worker's phone could not be rung at all (no phone known, the call
-    /// could not be placed): a miss that takes them out of rotation at once.
+    /// The worker missed an offered call at `now`.
+    Missed { now: i64, rule: MissRule },
+    /// The worker's phone could not be reached at all (no phone known, the
+    /// call could not be placed, a SIP "no such number"): off duty at once.
     Unreachable,
+    /// A scheduler run at `now`: a cooldown that has passed ends.
+    CooldownEnded { now: i64 },
     /// The worker texted STOP or a synonym, or Twilio refused an SMS to them
     /// as unsubscribed (21610).
     OptedOut,
@@ -59,6 +66,45 @@ pub enum WorkerEvent<'a> {
     },
 }
 
+/// How misses take a worker out of rotation (`MISS_COOLDOWN_SECS`,
+/// `MISSES_BEFORE_OFFLINE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissRule {
+    /// The first miss's cooldown, in seconds.
+    pub cooldown_secs: i64,
+    /// Consecutive misses that take the worker off duty.
+    pub offline_at: u32,
+}
+
+/// No cooldown is longer than an hour (`MISS_COOLDOWN_SECS`' own maximum):
+/// a worker that rarely misses is not benched for the day by a bad streak.
+pub const COOLDOWN_CAP_SECS: i64 = 3600;
+
+impl MissRule {
+    /// The cooldown after the `misses`th consecutive miss: doubled per miss
+    /// after the first, capped.
+    pub fn cooldown_secs(&self, misses: u32) -> i64 {
+        // 2^12 is past any cap already; the bound keeps the shift defined.
+        let doublings = misses.saturating_sub(1).min(12);
+        self.cooldown_secs
+            .saturating_mul(1 << doublings)
+            .min(COOLDOWN_CAP_SECS.max(self.cooldown_secs))
+    }
+}
+
+/// Twilio's SIP answers that mean the number cannot be reached at all (404
+/// not found, 410 gone, 484 address incomplete, 604 does not exist
+/// anywhere), on a leg whose status is `failed` (docs/twilio.md,
+/// "Calls"); any other failure is an ordinary miss.
+pub fn unreachable_leg(reason: &str, sip_response_code: Option<u16>) -> bool {
+    reason == "failed" && matches!(sip_response_code, Some(404 | 410 | 484 | 604))
+}
+
+/// Whether the scheduler at `now` ends `profile`'s cooldown.
+pub fn cooldown_over(profile: &WorkerProfile, now: i64) -> bool {
+    profile.cooldown_until.is_some_and(|until| until <= now)
+}
+
 /// Move the worker to `activity` in TaskRouter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MoveWorker {
@@ -78,8 +124,10 @@ pub const OFF_DUTY: MoveWorker = MoveWorker {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intent {
     MoveWorker(MoveWorker),
-    /// Text the worker that they are out of rotation and how to come back.
+    /// Text the worker that they are off duty and how to come back.
     TextOutOfRotation,
+    /// Text the admins that the worker's number may be wrong.
+    TextAdminsUnreachable,
     /// Text the worker that wrong PINs locked their keypad.
     TextPinLocked,
 }
@@ -120,8 +168,9 @@ pub fn decide(profile: &WorkerProfile, event: &WorkerEvent<'_>) -> Decision {
         WorkerEvent::OffDuty { worker_sid } => {
             Decision::write(went_offline(profile, *worker_sid), Vec::new())
         }
-        WorkerEvent::Missed { threshold } => missed(profile, *threshold),
-        WorkerEvent::Unreachable => missed(profile, 0),
+        WorkerEvent::Missed { now, rule } => missed(profile, *now, rule),
+        WorkerEvent::Unreachable => unreachable(profile),
+        WorkerEvent::CooldownEnded { now } => cooldown_ended(profile, *now),
         WorkerEvent::OptedOut | WorkerEvent::OptedIn => {
             let blocked = *event == WorkerEvent::OptedOut;
             if profile.sms_blocked == blocked {
@@ -192,55 +241,92 @@ pub fn decide(profile: &WorkerProfile, event: &WorkerEvent<'_>) -> Decision {
     }
 }
 
-/// A miss, counted; out of rotation from `out_at` consecutive misses.
-fn missed(profile: &WorkerProfile, out_at: u32) -> Decision {
+/// A miss, counted: a cooldown, or off duty at the limit.
+fn missed(profile: &WorkerProfile, now: i64, rule: &MissRule) -> Decision {
+    let mut next = counted(profile);
+    // A worker who texted `off` meanwhile stays Offline, and is not told;
+    // the reject's activity must not stick.
+    if profile.activity == Some(Activity::Offline) {
+        return Decision::write(next, vec![moved(Activity::Offline, false)]);
+    }
+    if next.misses >= rule.offline_at {
+        next.activity = Some(Activity::Offline);
+        let mut intents = vec![moved(Activity::Offline, true)];
+        if !profile.sms_blocked {
+            intents.push(Intent::TextOutOfRotation);
+        }
+        return Decision::write(next, intents);
+    }
+    next.activity = Some(Activity::Unavailable);
+    next.cooldown_until = Some(now.saturating_add(rule.cooldown_secs(next.misses)));
+    Decision::write(next, vec![moved(Activity::Unavailable, true)])
+}
+
+/// An unreachable phone: off duty at once; the admins hear of it when this
+/// changes the worker's state.
+fn unreachable(profile: &WorkerProfile) -> Decision {
+    let mut next = counted(profile);
+    next.activity = Some(Activity::Offline);
+    if profile.activity == Some(Activity::Offline) {
+        return Decision::write(next, vec![moved(Activity::Offline, false)]);
+    }
+    Decision::write(
+        next,
+        vec![
+            moved(Activity::Offline, true),
+            Intent::TextAdminsUnreachable,
+        ],
+    )
+}
+
+/// The miss counted, and any running cooldown replaced by what it decides.
+fn counted(profile: &WorkerProfile) -> WorkerProfile {
     let mut next = profile.clone();
     next.misses = next.misses.saturating_add(1);
     next.missed_total = next.missed_total.saturating_add(1);
-    // A worker who texted `off` meanwhile stays Offline, and is not told.
-    let offline = next.activity == Some(Activity::Offline);
-    let out_of_rotation = next.misses >= out_at && !offline;
-    let activity = if out_of_rotation {
-        next.activity = Some(Activity::Unavailable);
-        Activity::Unavailable
-    } else if offline {
-        // The reject's activity must not stick.
-        Activity::Offline
-    } else {
-        Activity::Available
-    };
-    let tell = out_of_rotation && !profile.sms_blocked;
-    Decision::write(next, after_miss(activity, out_of_rotation, tell))
+    next.cooldown_until = None;
+    next
+}
+
+fn cooldown_ended(profile: &WorkerProfile, now: i64) -> Decision {
+    if !cooldown_over(profile, now) {
+        return Decision::keep("no cooldown over");
+    }
+    let mut next = profile.clone();
+    next.cooldown_until = None;
+    // Off duty, or back to Available (`on`, the console), meanwhile: only
+    // the stale cooldown goes.
+    if profile.activity != Some(Activity::Unavailable) {
+        return Decision::write(next, Vec::new());
+    }
+    next.activity = Some(Activity::Available);
+    Decision::write(next, vec![moved(Activity::Available, false)])
+}
+
+fn moved(activity: Activity, reject_pending: bool) -> Intent {
+    Intent::MoveWorker(MoveWorker {
+        activity,
+        reject_pending,
+    })
 }
 
 /// A miss by a worker without a profile (removed from the roster meanwhile):
-/// nothing to count; the reject already took them out, so tell them.
+/// nothing to count, no cooldown to keep, so off duty, and told.
 pub fn missed_without_profile() -> Vec<Intent> {
-    after_miss(Activity::Unavailable, true, true)
-}
-
-fn after_miss(activity: Activity, out_of_rotation: bool, tell: bool) -> Vec<Intent> {
-    let mut intents = vec![Intent::MoveWorker(MoveWorker {
-        activity,
-        reject_pending: out_of_rotation,
-    })];
-    if tell {
-        intents.push(Intent::TextOutOfRotation);
-    }
-    intents
+    vec![moved(Activity::Offline, true), Intent::TextOutOfRotation]
 }
 
 /// The activity a miss moves the worker to; a miss not counted (counted
-/// before, or the count failed) leaves them out of rotation.
+/// before, or the count failed) has no cooldown to end, so off duty.
 pub fn activity_after_miss(intents: Option<&[Intent]>) -> Activity {
     intents
         .into_iter()
         .flatten()
         .find_map(|intent| match intent {
             Intent::MoveWorker(m) => Some(m.activity),
-            Intent::TextOutOfRotation | Intent::TextPinLocked => None,
+            _ => None,
         })
-        .unwrap_or(Activity::Unavailable)
+        .unwrap_or(Activity::Offline)
 }
 
 /// The profile after the worker went online in TaskRouter: the consecutive
@@ -251,6 +337,7 @@ pub fn went_online(profile: &WorkerProfile, worker_sid: &str, skills: &[String])
         skills: skills.to_vec(),
         activity: Some(Activity::Available),
         misses: 0,
+        cooldown_until: None,
         ..profile.clone()
     }
 }
@@ -261,6 +348,7 @@ pub fn went_offline(profile: &WorkerProfile, worker_sid: Option<&str>) -> Worker
     WorkerProfile {
         worker_sid: worker_sid.map(str::to_string),
         activity: Some(Activity::Offline),
+        cooldown_until: None,
         ..profile.clone()
     }
 }
@@ -281,6 +369,19 @@ pub fn miss_sms(business_name: &str, skill: &str, reason: &str) -> String {
     format!(
         "{business_name}: you missed a {skill} call ({what}), so you will not get calls for now. \
          Text ON to this number to take calls again."
+    )
+}
+
+/// What the admins read when a worker's phone cannot be reached.
+pub fn unreachable_sms(business_name: &str, phone: &str, skill: &str) -> String {
+    let phone = if phone.is_empty() {
+        "(no number)"
+    } else {
+        phone
+    };
+    format!(
+        "{business_name}: a {skill} call could not reach the worker at {phone}, so they are off \
+         duty. The number may be wrong: check it, then they text ON to take calls again."
     )
 }
 
@@ -313,13 +414,6 @@ mod tests {
             activity,
             ..WorkerProfile::new("+15551230001", "Ana", vec!["sales".into()])
         }
-    }
-
-    fn moved(activity: Activity, reject_pending: bool) -> Intent {
-        Intent::MoveWorker(MoveWorker {
-            activity,
-            reject_pending,
-        })
     }
 
     #[test]
@@ -361,84 +455,185 @@ mod tests {
         assert_eq!(reset.pin_locked_until, None);
     }
 
-    #[test]
-    fn misses_below_the_threshold_put_the_worker_back() {
-        let d = decide(
-            &ana(0, Some(Activity::Available)),
-            &WorkerEvent::Missed { threshold: 2 },
-        );
-        let next = d.profile.expect("written");
-        assert_eq!((next.misses, next.missed_total), (1, 1));
-        assert_eq!(d.intents, vec![moved(Activity::Available, false)]);
-        assert_eq!(activity_after_miss(Some(&d.intents)), Activity::Available);
+    const RULE: MissRule = MissRule {
+        cooldown_secs: 120,
+        offline_at: 3,
+    };
+
+    fn miss_at(now: i64) -> WorkerEvent<'static> {
+        WorkerEvent::Missed { now, rule: RULE }
     }
 
     #[test]
-    fn the_threshold_takes_the_worker_out_and_texts_once() {
-        let d = decide(
-            &ana(1, Some(Activity::Available)),
-            &WorkerEvent::Missed { threshold: 2 },
-        );
+    fn a_miss_cools_the_worker_down_doubling_per_consecutive_miss() {
+        let d = decide(&ana(0, Some(Activity::Available)), &miss_at(1_000));
+        let first = d.profile.expect("written");
+        assert_eq!((first.misses, first.missed_total), (1, 1));
+        assert_eq!(first.activity, Some(Activity::Unavailable));
+        assert_eq!(first.cooldown_until, Some(1_120));
+        assert_eq!(d.intents, vec![moved(Activity::Unavailable, true)]);
+        assert_eq!(activity_after_miss(Some(&d.intents)), Activity::Unavailable);
+        // Back on after the cooldown, then a second miss in a row: twice as long.
+        let back = decide(&first, &WorkerEvent::CooldownEnded { now: 1_120 })
+            .profile
+            .expect("written");
+        let second = decide(&back, &miss_at(2_000)).profile.expect("written");
+        assert_eq!(second.cooldown_until, Some(2_240));
+    }
+
+    #[test]
+    fn the_cooldown_doubles_up_to_an_hour() {
+        let long = MissRule {
+            cooldown_secs: 600,
+            offline_at: 100,
+        };
+        let secs: Vec<i64> = (1..=5).map(|m| long.cooldown_secs(m)).collect();
+        assert_eq!(secs, [600, 1_200, 2_400, 3_600, 3_600]);
+        assert_eq!(long.cooldown_secs(u32::MAX), COOLDOWN_CAP_SECS);
+        assert_eq!(RULE.cooldown_secs(3), 480);
+    }
+
+    #[test]
+    fn the_scheduler_ends_a_cooldown_once_and_not_before_it_is_over() {
+        let cooling = decide(&ana(0, Some(Activity::Available)), &miss_at(1_000))
+            .profile
+            .expect("written");
+        let early = decide(&cooling, &WorkerEvent::CooldownEnded { now: 1_119 });
+        assert_eq!(early.profile, None);
+        assert!(early.intents.is_empty());
+        let ended = decide(&cooling, &WorkerEvent::CooldownEnded { now: 1_120 });
+        assert_eq!(ended.intents, vec![moved(Activity::Available, false)]);
+        let back = ended.profile.expect("written");
         assert_eq!(
-            d.profile.expect("written").activity,
-            Some(Activity::Unavailable)
+            (back.activity, back.cooldown_until, back.misses),
+            (Some(Activity::Available), None, 1),
+            "the miss still counts towards the next cooldown"
+        );
+        assert!(!cooldown_over(&back, 9_999));
+        let again = decide(&back, &WorkerEvent::CooldownEnded { now: 1_180 });
+        assert_eq!((again.profile, again.intents), (None, Vec::new()));
+    }
+
+    #[test]
+    fn a_worker_who_went_off_during_the_cooldown_stays_off() {
+        let cooling = decide(&ana(0, Some(Activity::Available)), &miss_at(1_000))
+            .profile
+            .expect("written");
+        // TaskRouter reports the console's (or `off`'s) Offline.
+        let mut off = cooling.clone();
+        off.activity = Some(Activity::Offline);
+        let d = decide(&off, &WorkerEvent::CooldownEnded { now: 2_000 });
+        assert!(d.intents.is_empty(), "no move back to Available");
+        let kept = d.profile.expect("the stale cooldown goes");
+        assert_eq!(
+            (kept.activity, kept.cooldown_until),
+            (Some(Activity::Offline), None)
+        );
+        // `off` by SMS clears it at once.
+        assert_eq!(went_offline(&cooling, Some("WK1")).cooldown_until, None);
+        assert_eq!(went_online(&cooling, "WK1", &[]).cooldown_until, None);
+    }
+
+    #[test]
+    fn a_worker_who_answered_during_the_cooldown_is_unaffected_by_its_end() {
+        let cooling = decide(&ana(1, Some(Activity::Available)), &miss_at(1_000))
+            .profile
+            .expect("written");
+        let answered = decide(&cooling, &WorkerEvent::Answered)
+            .profile
+            .expect("written");
+        assert_eq!(answered.misses, 0, "the streak is over");
+        // TaskRouter reports them Available (a call of theirs, the console).
+        let mut available = answered.clone();
+        available.activity = Some(Activity::Available);
+        let d = decide(&available, &WorkerEvent::CooldownEnded { now: 2_000 });
+        assert!(d.intents.is_empty(), "no REST update");
+        let kept = d.profile.expect("the stale cooldown goes");
+        assert_eq!(
+            (kept.activity, kept.misses, kept.answered_total),
+            (Some(Activity::Available), 0, 1)
+        );
+        // Still Unavailable (the other reservation's reject): back on as planned.
+        let d = decide(&answered, &WorkerEvent::CooldownEnded { now: 2_000 });
+        assert_eq!(d.intents, vec![moved(Activity::Available, false)]);
+    }
+
+    #[test]
+    fn the_last_miss_allowed_takes_the_worker_off_duty_and_texts_once() {
+        let d = decide(&ana(2, Some(Activity::Available)), &miss_at(1_000));
+        let off = d.profile.expect("written");
+        assert_eq!(
+            (off.activity, off.cooldown_until),
+            (Some(Activity::Offline), None)
         );
         assert_eq!(
             d.intents,
-            vec![
-                moved(Activity::Unavailable, true),
-                Intent::TextOutOfRotation
-            ]
+            vec![moved(Activity::Offline, true), Intent::TextOutOfRotation]
         );
-        assert_eq!(missed_without_profile(), d.intents);
-        assert_eq!(activity_after_miss(None), Activity::Unavailable);
+        assert_eq!(activity_after_miss(Some(&d.intents)), Activity::Offline);
+        // A miss while Offline (a reservation still ringing) texts nothing more.
+        let d = decide(&off, &miss_at(1_010));
+        assert_eq!(d.intents, vec![moved(Activity::Offline, false)]);
+        assert_eq!(d.profile.expect("counted").cooldown_until, None);
+        assert_eq!(
+            missed_without_profile(),
+            vec![moved(Activity::Offline, true), Intent::TextOutOfRotation]
+        );
+        assert_eq!(activity_after_miss(None), Activity::Offline);
     }
 
     #[test]
     fn an_offline_worker_stays_offline_and_is_not_told() {
-        let d = decide(
-            &ana(5, Some(Activity::Offline)),
-            &WorkerEvent::Missed { threshold: 2 },
-        );
+        let d = decide(&ana(5, Some(Activity::Offline)), &miss_at(1_000));
+        let next = d.profile.expect("written");
         assert_eq!(
-            d.profile.expect("written").activity,
-            Some(Activity::Offline)
+            (next.activity, next.cooldown_until),
+            (Some(Activity::Offline), None)
         );
         assert_eq!(d.intents, vec![moved(Activity::Offline, false)]);
     }
 
     #[test]
-    fn an_unreachable_phone_is_out_of_rotation_at_once_never_back_to_available() {
-        let d = decide(
-            &ana(0, Some(Activity::Available)),
-            &WorkerEvent::Unreachable,
-        );
+    fn an_unreachable_phone_is_off_duty_at_once_and_the_admins_told_once() {
+        let cooling = decide(&ana(0, Some(Activity::Available)), &miss_at(1_000))
+            .profile
+            .expect("written");
+        let d = decide(&cooling, &WorkerEvent::Unreachable);
         let next = d.profile.expect("written");
-        assert_eq!((next.misses, next.missed_total), (1, 1));
-        assert_eq!(next.activity, Some(Activity::Unavailable));
+        assert_eq!((next.misses, next.missed_total), (2, 2));
+        assert_eq!(
+            (next.activity, next.cooldown_until),
+            (Some(Activity::Offline), None)
+        );
         assert_eq!(
             d.intents,
             vec![
-                moved(Activity::Unavailable, true),
-                Intent::TextOutOfRotation
+                moved(Activity::Offline, true),
+                Intent::TextAdminsUnreachable
             ]
         );
-        assert_eq!(activity_after_miss(Some(&d.intents)), Activity::Unavailable);
-        let offline = decide(&ana(0, Some(Activity::Offline)), &WorkerEvent::Unreachable);
-        assert_eq!(
-            activity_after_miss(Some(&offline.intents)),
-            Activity::Offline
-        );
+        assert_eq!(activity_after_miss(Some(&d.intents)), Activity::Offline);
+        let again = decide(&next, &WorkerEvent::Unreachable);
+        assert_eq!(again.intents, vec![moved(Activity::Offline, false)]);
     }
 
     #[test]
-    fn a_blocked_worker_is_taken_out_but_not_texted() {
-        let mut blocked = ana(1, Some(Activity::Available));
+    fn only_a_failed_leg_with_a_no_such_number_answer_is_unreachable() {
+        for sip in [404, 410, 484, 604] {
+            assert!(unreachable_leg("failed", Some(sip)), "{sip}");
+        }
+        assert!(!unreachable_leg("failed", Some(503)));
+        assert!(!unreachable_leg("failed", None));
+        assert!(!unreachable_leg("busy", Some(404)));
+        assert!(!unreachable_leg("no-answer", Some(487)));
+    }
+
+    #[test]
+    fn a_blocked_worker_is_taken_off_but_not_texted() {
+        let mut blocked = ana(2, Some(Activity::Available));
         blocked.sms_blocked = true;
-        let d = decide(&blocked, &WorkerEvent::Missed { threshold: 2 });
-        assert_eq!(d.intents, vec![moved(Activity::Unavailable, true)]);
-        let d = decide(&blocked, &WorkerEvent::Unreachable);
-        assert_eq!(d.intents, vec![moved(Activity::Unavailable, true)]);
+        let d = decide(&blocked, &miss_at(1_000));
+        assert_eq!(d.intents, vec![moved(Activity::Offline, true)]);
     }
 
     #[test]

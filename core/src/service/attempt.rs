@@ -248,13 +248,14 @@ pub async fn offer<S: Store>(app: &App<S>, attempt: Attempt, deadline: Deadline)
         }
         Err(error) => {
             // Without a record no callback could be trusted: pass the task
-            // on. The worker is not blamed (no miss counted) but goes
-            // Unavailable: back to Available, every worker would be offered
-            // the same task again and again while the outage lasts
-            // (docs/twilio.md, "Reject advice").
+            // on. The worker is not blamed (no miss counted) but goes off
+            // duty as a miss not counted does (no cooldown could be stored):
+            // back to Available, every worker would be offered the same
+            // task again and again while the outage lasts (docs/twilio.md,
+            // "Reject advice").
             tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the attempt");
             worker::not_recorded(app, &attempt, deadline).await;
-            return Answer::Reject(Activity::Unavailable);
+            return Answer::Reject(crate::domain::worker::activity_after_miss(None));
         }
     }
     if attempt.phone.is_empty() {
@@ -305,14 +306,16 @@ async fn not_placed<S: Store>(
     };
     let (task_sid, reservation_sid) = (&attempt.task_sid, &attempt.reservation_sid);
     match execute(app, task_sid, reservation_sid, None, &not_placed, deadline).await {
-        Ok(executed) if executed.applied => {
-            Answer::Reject(executed.reject_with.unwrap_or(Activity::Unavailable))
-        }
+        Ok(executed) if executed.applied => Answer::Reject(
+            executed
+                .reject_with
+                .unwrap_or_else(|| crate::domain::worker::activity_after_miss(None)),
+        ),
         // A leg webhook decided already (a call created despite the error).
         Ok(_) => Answer::Pending,
         Err(error) => {
             tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not record the miss");
-            Answer::Reject(Activity::Unavailable)
+            Answer::Reject(crate::domain::worker::activity_after_miss(None))
         }
     }
 }

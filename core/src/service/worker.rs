@@ -5,9 +5,10 @@
 //! keeps to the worker's SMS block.
 
 use crate::app::App;
+use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::domain::pin::{self, Check, Pin};
-use crate::domain::worker::{self, Intent, WorkerEvent};
+use crate::domain::worker::{self, Intent, MissRule, MoveWorker, WorkerEvent};
 use crate::model::{Activity, Attempt, WorkerProfile};
 use crate::store::{
     Marker, Round, Store, StoreError, WorkerStore, Write, at_most_once, read_modify_write,
@@ -131,53 +132,89 @@ pub async fn count_miss<S: Store>(
     .await
 }
 
+/// The miss rule as configured.
+pub fn miss_rule(config: &Config) -> MissRule {
+    MissRule {
+        cooldown_secs: i64::try_from(config.miss_cooldown.as_secs()).unwrap_or(i64::MAX),
+        offline_at: config.misses_before_offline,
+    }
+}
+
 /// Records that `attempt`'s worker missed the call for `reason`
-/// (`machine_start`, `busy`, `no-answer`, `no-key`, `timeout`, ...): counts it
-/// and moves the worker over REST. Idempotent per attempt.
+/// (`machine_start`, `busy`, `no-answer`, `no-key`, `timeout`, `failed`, ...):
+/// counts it (a failed leg whose SIP answer says the number does not exist
+/// as unreachable), moves the worker over REST and sends the texts the
+/// change calls for. Idempotent per attempt.
 pub async fn record_miss<S: Store>(
     app: &App<S>,
     attempt: &Attempt,
     reason: &str,
     deadline: Deadline,
 ) -> Result<(), MissError> {
-    let missed = WorkerEvent::Missed {
-        threshold: app.config.misses_before_unavailable,
+    let event = if worker::unreachable_leg(reason, attempt.sip_response_code) {
+        WorkerEvent::Unreachable
+    } else {
+        WorkerEvent::Missed {
+            now: crate::store::now_secs(),
+            rule: miss_rule(&app.config),
+        }
     };
-    let Some(intents) = count_miss(app, attempt, &missed).await? else {
+    let Some(intents) = count_miss(app, attempt, &event).await? else {
         return Ok(());
     };
     crate::metrics::emit(crate::metrics::Metric::Miss { reason });
     let mut result = Ok(());
-    for intent in intents {
-        match intent {
-            Intent::MoveWorker(move_to) => {
-                let update = super::worker_update(
-                    move_to,
-                    super::activity_sid(&app.config.activities, move_to.activity),
-                );
-                if let Err(error) = app
-                    .twilio
-                    .update_worker(&attempt.worker_sid, &update, deadline)
-                    .await
-                {
-                    tracing::error!(%error, worker_sid = %attempt.worker_sid,
-                        reservation_sid = %attempt.reservation_sid, "could not set the worker's activity after a miss");
-                    result = Err(error.into());
-                }
-            }
-            Intent::TextOutOfRotation => {
-                notify_out_of_rotation(app, attempt, reason, deadline).await?;
-            }
-            // A miss never locks the keypad.
-            Intent::TextPinLocked => {}
+    for intent in &intents {
+        if let Intent::MoveWorker(move_to) = intent
+            && let Err(error) = move_worker(app, &attempt.worker_sid, *move_to, deadline).await
+        {
+            tracing::error!(%error, worker_sid = %attempt.worker_sid,
+                reservation_sid = %attempt.reservation_sid, "could not set the worker's activity after a miss");
+            result = Err(error.into());
         }
     }
+    tell_of_miss(app, attempt, reason, &intents, deadline).await?;
     result
 }
 
+/// Moves TaskRouter worker `worker_sid` as `decide` asked.
+async fn move_worker<S: Store>(
+    app: &App<S>,
+    worker_sid: &str,
+    move_to: MoveWorker,
+    deadline: Deadline,
+) -> Result<(), TwilioError> {
+    let update = super::worker_update(
+        move_to,
+        super::activity_sid(&app.config.activities, move_to.activity),
+    );
+    app.twilio
+        .update_worker(worker_sid, &update, deadline)
+        .await
+        .map(drop)
+}
+
+/// Sends the texts a miss's `intents` ask for: the worker's "off duty,
+/// text ON", the admins' "the number may be wrong".
+async fn tell_of_miss<S: Store>(
+    app: &App<S>,
+    attempt: &Attempt,
+    reason: &str,
+    intents: &[Intent],
+    deadline: Deadline,
+) -> Result<(), MissError> {
+    if intents.contains(&Intent::TextOutOfRotation) && !attempt.phone.is_empty() {
+        notify_out_of_rotation(app, attempt, reason, deadline).await?;
+    }
+    if intents.contains(&Intent::TextAdminsUnreachable) {
+        notify_admins_unreachable(app, attempt, deadline).await?;
+    }
+    Ok(())
+}
+
 /// The assignment callback's miss: the phone could not be rung, so the
-/// worker is out of rotation at once and told how to come back; returns the
-/// (unavailable) activity for the reject instruction.
+/// worker is off duty at once and the admins told; returns the (offline)
+/// activity for the reject instruction.
 pub async fn miss_in_answer<S: Store>(
     app: &App<S>,
     attempt: &Attempt,
@@ -191,24 +228,86 @@ pub async fn miss_in_answer<S: Store>(
             tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not count the miss");
             None
         });
-    if intents.is_some() {
+    if let Some(intents) = &intents {
         crate::metrics::emit(crate::metrics::Metric::Miss { reason });
-    }
-    if intents
-        .as_deref()
-        .is_some_and(|i| i.contains(&Intent::TextOutOfRotation))
-        && !attempt.phone.is_empty()
-    {
         // Best effort inside what is left of the 5 s: the answer matters more.
-        let _ = notify_out_of_rotation(app, attempt, reason, deadline).await;
+        let _ = tell_of_miss(app, attempt, reason, intents, deadline).await;
     }
     worker::activity_after_miss(intents.as_deref())
 }
 
+/// What a scheduler run did about cooldowns.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Cooldowns {
+    /// Profiles whose cooldown had passed.
+    pub due: usize,
+    /// Workers this run moved back to Available.
+    pub moved: usize,
+    pub failed: usize,
+    /// Stopped before the deadline with cooldowns left for the next run.
+    pub cut_short: bool,
+}
+
+/// Time a REST update may need; a run stops when less is left.
+const REST_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ends every cooldown that has passed by `now` (the run's clock): the
+/// profile first (a conditional write, so overlapping runs end each once),
+/// then the TaskRouter worker back to Available when still Unavailable.
+pub async fn end_cooldowns<S: Store>(
+    app: &App<S>,
+    now: i64,
+    deadline: Deadline,
+) -> Result<Cooldowns, StoreError> {
+    let profiles = app.store.list_workers().await?;
+    let mut run = Cooldowns::default();
+    for profile in profiles.iter().filter(|p| worker::cooldown_over(p, now)) {
+        if deadline.remaining() < REST_TIME {
+            run.cut_short = true;
+            break;
+        }
+        run.due += 1;
+        let phone = profile.phone.as_str();
+        let (written, decision) =
+            match apply(&app.store, phone, &WorkerEvent::CooldownEnded { now }).await {
+                Ok(Some(applied)) => applied,
+                Ok(None) => continue,
+                Err(error) => {
+                    tracing::error!(%error, phone, "cooldown not ended");
+                    run.failed += 1;
+                    continue;
+                }
+            };
+        for intent in decision.intents {
+            let Intent::MoveWorker(move_to) = intent else {
+                continue;
+            };
+            let Some(worker_sid) = written.worker_sid.as_deref() else {
+                tracing::warn!(
+                    phone,
+                    "cooldown over for a worker without a TaskRouter worker"
+                );
+                continue;
+            };
+            match move_worker(app, worker_sid, move_to, deadline).await {
+                Ok(()) => {
+                    tracing::info!(phone, worker_sid, "cooldown over; back to Available");
+                    run.moved += 1;
+                }
+                Err(error) => {
+                    tracing::error!(%error, phone, worker_sid, "cooldown over but the worker not moved");
+                    run.failed += 1;
+                }
+            }
+        }
+    }
+    Ok(run)
+}
+
 /// The assignment callback could not record the attempt (the state store
-/// failed): the reject leaves the worker Unavailable, nothing is counted,
+/// failed): the reject takes the worker off duty, nothing is counted,
 /// and they are texted once how to come back, when their phone is known
-/// and SMS works. Each outage offers a worker one task at most: Unavailable,
+/// and SMS works. Each outage offers a worker one task at most: Offline,
 /// they are offered nothing more until they text `on`.
 pub async fn not_recorded<S: Store>(app: &App<S>, attempt: &Attempt, deadline: Deadline) {
     if attempt.phone.is_empty() {
@@ -219,6 +318,31 @@ pub async fn not_recorded<S: Store>(app: &App<S>, attempt: &Attempt, deadline: D
         tracing::error!(%error, reservation_sid = %attempt.reservation_sid,
             "could not text the worker how to come back");
     }
+}
+
+/// Texts each admin, once per change of state (`decide` asks once), that
+/// `attempt`'s worker could not be reached.
+async fn notify_admins_unreachable<S: Store>(
+    app: &App<S>,
+    attempt: &Attempt,
+    deadline: Deadline,
+) -> Result<(), MissError> {
+    let config = &app.config;
+    if config.admin_numbers.is_empty() {
+        tracing::warn!(reservation_sid = %attempt.reservation_sid,
+            "worker unreachable and no ADMIN_NUMBERS to tell");
+        return Ok(());
+    }
+    let body = worker::unreachable_sms(&config.business_name, &attempt.phone, &attempt.skill);
+    let mut result = Ok(());
+    for to in &config.admin_numbers {
+        if let Err(error) = text(app, to, &body, deadline).await {
+            tracing::error!(%error, to, reservation_sid = %attempt.reservation_sid,
+                "could not tell an admin the worker is unreachable");
+            result = Err(error.into());
+        }
+    }
+    result
 }
 
 /// Sends the one SMS telling a worker they are out of rotation and how to come back.

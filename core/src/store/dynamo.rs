@@ -459,6 +459,7 @@ fn worker_item(profile: &WorkerProfile, version: u64) -> Item {
         "pin_locked_until",
         profile.pin_locked_until.map(n),
     );
+    put_opt(&mut item, "cooldown_until", profile.cooldown_until.map(n));
     item
 }
 
@@ -477,6 +478,7 @@ fn worker_from(item: &Item) -> Result<WorkerProfile, StoreError> {
         pin: f.opt_string("pin")?.map(PinHash),
         pin_failures: f.opt_number("pin_failures")?.unwrap_or(0),
         pin_locked_until: f.opt_number("pin_locked_until")?,
+        cooldown_until: f.opt_number("cooldown_until")?,
         version: f.number("version")?,
     })
 }

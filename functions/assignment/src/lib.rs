@@ -105,7 +105,7 @@ mod tests {
     use homeline_core::twilio::{MachineDetection, NewCall};
     use std::time::Duration;
     use testkit::events::{badly_signed_form_request, body_text, form_request};
-    use testkit::{ACTIVITY_UNAVAILABLE, CALLER_ID, sid, test_config};
+    use testkit::{ACTIVITY_OFFLINE, CALLER_ID, sid, test_config};
 
     fn params(worker_attributes: &str) -> Vec<(&'static str, String)> {
         vec![
@@ -138,7 +138,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn no_phone_rejects_with_the_unavailable_activity_and_counts_a_miss() {
+    async fn no_phone_rejects_with_the_offline_activity_and_counts_a_miss() {
         let app = app("hybrid");
         let response = handle(app.clone(), request(r#"{"skills":["sales"]}"#)).await;
         assert_eq!(response.status().as_u16(), 200);
@@ -151,7 +151,7 @@ mod tests {
         let body: Value = serde_json::from_str(&body_text(&response)).expect("test setup");
         assert_eq!(
             body,
-            json!({"instruction": "reject", "activity_sid": ACTIVITY_UNAVAILABLE})
+            json!({"instruction": "reject", "activity_sid": ACTIVITY_OFFLINE})
         );
         let attempt = app
             .store
@@ -165,10 +165,11 @@ mod tests {
     }
 
     /// A state store that cannot be reached (nothing listens on port 9):
-    /// the attempt cannot be recorded, the worker must still go Unavailable,
-    /// or every worker is offered the task again and again while it lasts.
+    /// the attempt cannot be recorded, the worker must still go off duty (no
+    /// cooldown can be stored), or every worker is offered the task again
+    /// and again while it lasts.
     #[tokio::test]
-    async fn a_store_outage_rejects_with_the_unavailable_activity() {
+    async fn a_store_outage_rejects_with_the_offline_activity() {
         let store = homeline_core::store::DynamoStore::local("http://127.0.0.1:9", "outage");
         let app = App::new(test_config(&[]), store);
         let response = handle(app, request(r#"{"contact_uri":"+15551230001"}"#)).await;
@@ -176,7 +177,7 @@ mod tests {
         let body: Value = serde_json::from_str(&body_text(&response)).expect("test setup");
         assert_eq!(
             body,
-            json!({"instruction": "reject", "activity_sid": ACTIVITY_UNAVAILABLE})
+            json!({"instruction": "reject", "activity_sid": ACTIVITY_OFFLINE})
         );
     }
 

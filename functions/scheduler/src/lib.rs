@@ -3,7 +3,8 @@
 //! payload; each run escalates the follow-ups nobody claimed within
 //! `FOLLOW_UP_ESCALATE_MINS` to `ADMIN_NUMBERS` (`service::follow_up::escalate`)
 //! and, once the day's business hours end (or at `DIGEST_TIME`), texts them
-//! the day's digest (`service::report::digest`).
+//! the day's digest (`service::report::digest`); and puts workers whose miss
+//! cooldown is over back to Available (`service::worker::end_cooldowns`).
 //!
 //! Each run is idempotent and bounded: every SMS sits behind a once-marker,
 //! so a run that overlaps the next one, or a retried invocation, sends
@@ -14,7 +15,7 @@
 
 use std::time::Duration;
 
-use homeline_core::service::{follow_up, report};
+use homeline_core::service::{follow_up, report, worker};
 use homeline_core::store::{DynamoStore, Store};
 use homeline_core::{App, Deadline};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -95,7 +96,27 @@ pub async fn handle<S: Store>(app: &App<S>, event: &str, deadline: Deadline) -> 
             json!({ "error": error.to_string() })
         }
     };
-    json!({ "escalation": escalation, "digest": digest })
+    let cooldowns = cooldowns(app, now, deadline).await;
+    json!({ "escalation": escalation, "digest": digest, "cooldowns": cooldowns })
+}
+
+/// Ends the miss cooldowns that are over; the next run retries a failure.
+async fn cooldowns<S: Store>(app: &App<S>, now: i64, deadline: Deadline) -> Value {
+    match worker::end_cooldowns(app, now, deadline).await {
+        Ok(run) => {
+            tracing::info!(?run, "cooldowns");
+            json!({
+                "due": run.due,
+                "moved": run.moved,
+                "failed": run.failed,
+                "cut_short": run.cut_short,
+            })
+        }
+        Err(error) => {
+            tracing::error!(%error, "cooldowns not ended");
+            json!({ "error": error.to_string() })
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! `scripts/local-stack.sh run -- cargo test -p scheduler` (or `make test`).
 
 mod local_stack {
+    mod cooldown;
     mod digest;
     mod escalation;
 }

@@ -178,11 +178,15 @@ async fn make_dev_serves_every_function_and_every_fixture_passes_the_emulator() 
         fixture.assert_answer("through the emulator", status, &body);
     }
     // The scheduler's tick: a run's report (its time is before every
-    // follow-up the fixtures opened, so none is due).
+    // follow-up and cooldown the fixtures started, so none is due).
     let report = invoke_file(port, "scheduler", fixtures::SCHEDULER_TICK);
     assert_eq!(
         report,
-        serde_json::json!({ "escalation": { "due": 0, "sent": 0, "failed": 0, "cut_short": false } })
+        serde_json::json!({
+            "escalation": { "due": 0, "sent": 0, "failed": 0, "cut_short": false },
+            "digest": { "day": null, "sent": 0, "failed": 0 },
+            "cooldowns": { "due": 0, "moved": 0, "failed": 0, "cut_short": false },
+        })
     );
     twilio.idle().await;
     twilio.assert_spec_valid();

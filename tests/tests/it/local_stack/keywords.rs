@@ -121,7 +121,8 @@ async fn stop_takes_the_worker_off_duty_without_a_second_reply_and_nothing_texts
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocked_worker_back_on_duty_is_not_texted_when_they_miss_a_call() {
-    let stage = Stage::start(&[], 32).await;
+    // A miss that texts: the one that takes the worker off duty.
+    let stage = Stage::start(&[("MISSES_BEFORE_OFFLINE", "1")], 32).await;
     stage.worker(ANA, "sales", Phone::voicemail()).await;
     stage.worker(BEN, "sales", Phone::fast_human()).await;
     stage.sim.sms_at(0, ANA, "on sales");
@@ -136,7 +137,7 @@ async fn a_blocked_worker_back_on_duty_is_not_texted_when_they_miss_a_call() {
     assert_eq!(bridged_to(&stage, CUSTOMER).as_deref(), Some(BEN));
     assert_eq!(
         worker_activity(&stage, ANA).as_deref(),
-        Some(testkit::ACTIVITY_UNAVAILABLE)
+        Some(testkit::ACTIVITY_OFFLINE)
     );
     assert_eq!(
         texts_to(&stage, ANA, 1_000),
@@ -149,7 +150,8 @@ async fn a_blocked_worker_back_on_duty_is_not_texted_when_they_miss_a_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twilio_refusing_an_sms_with_21610_marks_the_worker_blocked() {
-    let stage = Stage::start(&[], 33).await;
+    // A miss that texts: the one that takes the worker off duty.
+    let stage = Stage::start(&[("MISSES_BEFORE_OFFLINE", "1")], 33).await;
     stage.worker(ANA, "sales", Phone::voicemail()).await;
     stage.sim.sms_at(0, ANA, "on sales");
     stage.sim.run_until(5_000).await;
@@ -161,7 +163,7 @@ async fn twilio_refusing_an_sms_with_21610_marks_the_worker_blocked() {
 
     assert_eq!(
         worker_activity(&stage, ANA).as_deref(),
-        Some(testkit::ACTIVITY_UNAVAILABLE)
+        Some(testkit::ACTIVITY_OFFLINE)
     );
     assert_eq!(sends_to(&stage, ANA), 1, "the miss notice, refused, once");
     assert!(sms_blocked(&stage, ANA).await);
@@ -208,7 +210,7 @@ async fn a_store_outage_offers_the_task_to_each_worker_once_and_texts_them_how_t
     for phone in [ANA, BEN] {
         assert_eq!(
             worker_activity(&stage, phone).as_deref(),
-            Some(testkit::ACTIVITY_UNAVAILABLE),
+            Some(testkit::ACTIVITY_OFFLINE),
             "{phone}"
         );
         let told: Vec<String> = texts_to(&stage, phone, 5_000);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use homeline_core::App;
 use homeline_core::model::{Activity, Attempt, AttemptState, WorkerProfile};
-use homeline_core::store::{AttemptStore, DynamoStore, WorkerStore};
+use homeline_core::store::{AttemptStore, DynamoStore, WorkerStore, now_secs};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 use testkit::dynamo::fresh_store;
@@ -202,7 +202,8 @@ impl Rig {
     }
 
     /// One reject with the unavailable activity, the worker Unavailable in
-    /// TaskRouter and in the table, one SMS telling them how to come back.
+    /// TaskRouter and in the table for the first miss's cooldown (120 s),
+    /// and no SMS: the scheduler puts them back.
     async fn assert_one_miss(&self, outcome: &str) {
         let rejects = self.rejects();
         assert_eq!(rejects.len(), 1, "one reject: {rejects:?}");
@@ -219,14 +220,10 @@ impl Rig {
         let profile = self.profile().await;
         assert_eq!(profile.activity, Some(Activity::Unavailable));
         assert_eq!((profile.misses, profile.missed_total), (1, 1));
+        let cooldown = profile.cooldown_until.expect("cooling down") - now_secs();
+        assert!((110..=120).contains(&cooldown), "{cooldown} s");
         let sms = self.twilio.messages_sent();
-        assert_eq!(sms.len(), 1, "one SMS: {sms:?}");
-        assert_eq!(sms[0].param("To"), Some(PHONE));
-        assert_eq!(sms[0].param("From"), Some(CALLER_ID));
-        assert!(
-            sms[0].param("Body").is_some_and(|b| b.contains("Text ON")),
-            "{sms:?}"
-        );
+        assert!(sms.is_empty(), "no SMS for a cooldown: {sms:?}");
         let attempt = self.attempt().await;
         assert_eq!(attempt.state, AttemptState::Missed);
         assert_eq!(attempt.outcome.as_deref(), Some(outcome));
@@ -346,7 +343,7 @@ async fn unreached_statuses_reject_once_and_take_the_worker_out() {
     for (status, sip) in [
         ("busy", "486"),
         ("no-answer", "487"),
-        ("failed", "404"),
+        ("failed", "503"),
         ("canceled", "487"),
     ] {
         let rig = setup("hybrid").await;
@@ -436,7 +433,8 @@ async fn a_reject_twilio_fails_at_first_is_retried_within_the_budget() {
             .as_deref(),
         Some("rejected")
     );
-    assert_eq!(rig.twilio.messages_sent().len(), 1);
+    assert!(rig.twilio.messages_sent().is_empty(), "a cooldown, no SMS");
+    assert!(rig.profile().await.cooldown_until.is_some());
     rig.twilio.assert_spec_valid();
 }
 
@@ -455,7 +453,7 @@ async fn slow_twilio_still_answers_inside_the_budget() {
 
 #[tokio::test]
 async fn failing_twilio_gets_a_reject_instruction_inside_the_budget() {
-    let rig = setup("hybrid").await;
+    let rig = rig_with(&[("ANSWER_MODE", "hybrid"), ("ADMIN_NUMBERS", "+15550000001")]).await;
     rig.twilio
         .fail_next_with(Route::CreateCall, 100, Failure::status(503));
     let started = Instant::now();
@@ -464,11 +462,13 @@ async fn failing_twilio_gets_a_reject_instruction_inside_the_budget() {
     let body: Value = serde_json::from_str(&body_text(&response)).expect("json");
     assert_eq!(
         body,
-        json!({"instruction": "reject", "activity_sid": ACTIVITY_UNAVAILABLE})
+        json!({"instruction": "reject", "activity_sid": testkit::ACTIVITY_OFFLINE})
     );
     assert_eq!(rig.attempt().await.state, AttemptState::Missed);
-    // The instruction moved the worker; the SMS tells them.
-    assert_eq!(rig.twilio.messages_sent().len(), 1);
+    // The instruction took the worker off duty; the SMS tells the admin.
+    let sms = rig.twilio.messages_sent();
+    assert_eq!(sms.len(), 1, "{sms:?}");
+    assert_eq!(sms[0].param("To"), Some("+15550000001"));
     assert!(
         rig.rejects().is_empty(),
         "no REST reject besides the instruction"
@@ -540,20 +540,63 @@ async fn bad_signature_on_each_function_is_403_with_no_effect() {
 }
 
 #[tokio::test]
-async fn below_the_threshold_a_miss_puts_the_worker_back_without_an_sms() {
-    let rig = rig_with(&[("MISSES_BEFORE_UNAVAILABLE", "2")]).await;
+async fn the_last_miss_allowed_takes_the_worker_off_duty_with_one_sms() {
+    let rig = rig_with(&[("MISSES_BEFORE_OFFLINE", "3")]).await;
+    let mut profile = rig.profile().await;
+    profile.misses = 2;
+    assert!(
+        rig.app
+            .store
+            .put_worker(&profile)
+            .await
+            .expect("store")
+            .applied()
+    );
     rig.assign().await;
     rig.status("no-answer", "487").await;
+    rig.status("no-answer", "487").await;
     assert_eq!(rig.rejects().len(), 1);
+    let worker = rig.twilio.worker(&rig.worker_sid).expect("worker");
+    assert_eq!(worker.activity_sid, testkit::ACTIVITY_OFFLINE);
+    let profile = rig.profile().await;
     assert_eq!(
-        rig.twilio
-            .worker(&rig.worker_sid)
-            .expect("worker")
-            .activity_sid,
-        ACTIVITY_AVAILABLE
+        (profile.activity, profile.misses, profile.cooldown_until),
+        (Some(Activity::Offline), 3, None)
     );
-    assert!(rig.twilio.messages_sent().is_empty());
-    assert_eq!(rig.profile().await.misses, 1);
+    let sms = rig.twilio.messages_sent();
+    assert_eq!(sms.len(), 1, "one SMS: {sms:?}");
+    assert_eq!(sms[0].param("To"), Some(PHONE));
+    assert_eq!(sms[0].param("From"), Some(CALLER_ID));
+    assert!(
+        sms[0].param("Body").is_some_and(|b| b.contains("Text ON")),
+        "{sms:?}"
+    );
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn a_number_that_does_not_exist_takes_the_worker_off_and_texts_the_admins_once() {
+    let rig = rig_with(&[("ADMIN_NUMBERS", "+15550000001")]).await;
+    rig.assign().await;
+    rig.status("failed", "404").await;
+    rig.status("failed", "404").await;
+    assert_eq!(rig.rejects().len(), 1);
+    let worker = rig.twilio.worker(&rig.worker_sid).expect("worker");
+    assert_eq!(worker.activity_sid, testkit::ACTIVITY_OFFLINE);
+    let profile = rig.profile().await;
+    assert_eq!(
+        (profile.activity, profile.misses, profile.cooldown_until),
+        (Some(Activity::Offline), 1, None)
+    );
+    let sms = rig.twilio.messages_sent();
+    assert_eq!(sms.len(), 1, "one SMS, to the admin: {sms:?}");
+    assert_eq!(sms[0].param("To"), Some("+15550000001"));
+    assert!(
+        sms[0]
+            .param("Body")
+            .is_some_and(|b| b.contains(PHONE) && b.contains("may be wrong")),
+        "{sms:?}"
+    );
     rig.twilio.assert_spec_valid();
 }
 

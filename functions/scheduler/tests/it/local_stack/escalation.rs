@@ -68,6 +68,11 @@ fn tick(at: i64) -> String {
     .to_string()
 }
 
+/// The cooldown job's report when no worker is cooling down.
+fn no_cooldowns() -> serde_json::Value {
+    json!({ "due": 0, "moved": 0, "failed": 0, "cut_short": false })
+}
+
 fn deadline() -> Deadline {
     Deadline::after(Duration::from_secs(20))
 }
@@ -94,6 +99,7 @@ async fn an_unclaimed_follow_up_is_escalated_to_each_admin_once_however_often_th
         json!({
             "escalation": { "due": 1, "sent": 2, "failed": 0, "cut_short": false },
             "digest": { "day": null, "sent": 0, "failed": 0 },
+            "cooldowns": no_cooldowns(),
         })
     );
     for admin in [OWNER, MANAGER] {
@@ -167,6 +173,7 @@ async fn a_run_near_its_deadline_stops_and_leaves_the_rest_for_the_next_minute()
         json!({
             "escalation": { "due": 1, "sent": 0, "failed": 0, "cut_short": true },
             "digest": { "day": null, "sent": 0, "failed": 0 },
+            "cooldowns": no_cooldowns(),
         })
     );
     assert!(twilio.messages_sent().is_empty());

@@ -322,10 +322,11 @@ async fn reservation_timeout_while_ringing_hangs_up_and_takes_the_worker_out_of_
         .expect("get")
         .expect("profile");
     assert_eq!(stored.misses, 1, "one miss, counted once");
+    assert!(stored.cooldown_until.is_some(), "cooling down");
     let fake_worker = line.twilio.worker(&worker_sid).expect("worker");
     assert_eq!(
         fake_worker.activity_sid, ACTIVITY_UNAVAILABLE,
-        "out of rotation"
+        "out of rotation until the cooldown ends"
     );
     line.twilio.assert_spec_valid();
 }

@@ -1,0 +1,208 @@
+//! Miss cooldowns against DynamoDB Local and the Twilio fake (every request
+//! checked against Twilio's OpenAPI spec): a miss benches the worker, the
+//! scheduler's tick after the cooldown puts them back, once.
+
+use std::time::Duration;
+
+use homeline_core::model::{Activity, Attempt, AttemptState, WorkerProfile};
+use homeline_core::service::worker;
+use homeline_core::store::{DynamoStore, WorkerStore, now_secs};
+use homeline_core::{App, Deadline};
+use serde_json::json;
+use testkit::dynamo::fresh_store;
+use testkit::twilio_fake::TwilioFake;
+use testkit::{ACTIVITY_AVAILABLE, ACTIVITY_OFFLINE, ACTIVITY_UNAVAILABLE};
+
+const PHONE: &str = "+15551230001";
+
+struct Rig {
+    app: App<DynamoStore>,
+    twilio: TwilioFake,
+    worker_sid: String,
+}
+
+async fn rig() -> Rig {
+    let twilio = TwilioFake::start().await;
+    let mut overrides: Vec<(&str, &str)> = twilio.config_overrides().to_vec();
+    overrides.push(("MISS_COOLDOWN_SECS", "120"));
+    let app = App::new(testkit::test_config(&overrides), fresh_store().await);
+    let worker_sid = twilio.add_worker(
+        "Ana",
+        &json!({"contact_uri": PHONE, "skills": ["sales"]}),
+        ACTIVITY_AVAILABLE,
+    );
+    let mut profile = WorkerProfile::new(PHONE, "Ana", vec!["sales".into()]);
+    profile.worker_sid = Some(worker_sid.clone());
+    profile.activity = Some(Activity::Available);
+    assert!(app.store.put_worker(&profile).await.expect("put").applied());
+    Rig {
+        app,
+        twilio,
+        worker_sid,
+    }
+}
+
+impl Rig {
+    /// The worker's leg `n` ended as dial-status reports it.
+    async fn missed(&self, n: u32, reason: &str) {
+        let attempt = Attempt {
+            reservation_sid: format!("WR{n:032}"),
+            task_sid: format!("WT{n:032}"),
+            worker_sid: self.worker_sid.clone(),
+            phone: PHONE.into(),
+            skill: "sales".into(),
+            caller_call_sid: None,
+            call_sid: Some(format!("CA{n:032}")),
+            state: AttemptState::Missed,
+            outcome: Some(reason.into()),
+            sip_response_code: None,
+            created_at: now_secs(),
+        };
+        worker::record_miss(&self.app, &attempt, reason, deadline())
+            .await
+            .expect("miss recorded");
+    }
+
+    fn activity_sid(&self) -> String {
+        self.twilio
+            .worker(&self.worker_sid)
+            .expect("worker")
+            .activity_sid
+    }
+
+    async fn profile(&self) -> WorkerProfile {
+        self.app
+            .store
+            .get_worker(PHONE)
+            .await
+            .expect("get")
+            .expect("stored")
+    }
+
+    async fn tick(&self, at: i64) -> serde_json::Value {
+        scheduler::handle(&self.app, &tick(at), deadline()).await["cooldowns"].clone()
+    }
+}
+
+/// A tick at `at` (Unix seconds), as EventBridge sends it.
+fn tick(at: i64) -> String {
+    let time = chrono::DateTime::from_timestamp(at, 0)
+        .expect("time")
+        .to_rfc3339();
+    json!({
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": time,
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/homeline-scheduler"],
+        "detail": {}
+    })
+    .to_string()
+}
+
+fn deadline() -> Deadline {
+    Deadline::after(Duration::from_secs(20))
+}
+
+fn report(due: usize, moved: usize) -> serde_json::Value {
+    json!({ "due": due, "moved": moved, "failed": 0, "cut_short": false })
+}
+
+#[tokio::test]
+async fn a_miss_benches_the_worker_until_the_first_tick_after_the_cooldown_once() {
+    let rig = rig().await;
+    rig.missed(1, "no-answer").await;
+    assert_eq!(rig.activity_sid(), ACTIVITY_UNAVAILABLE);
+    let until = rig.profile().await.cooldown_until.expect("cooling down");
+    let updates = rig.twilio.worker_updates().len();
+
+    assert_eq!(rig.tick(until - 1).await, report(0, 0), "not over yet");
+    assert_eq!(rig.twilio.worker_updates().len(), updates);
+    assert_eq!(rig.activity_sid(), ACTIVITY_UNAVAILABLE);
+
+    assert_eq!(rig.tick(until).await, report(1, 1));
+    let moves = rig.twilio.worker_updates();
+    assert_eq!(moves.len(), updates + 1, "one REST update: {moves:?}");
+    let back = moves.last().expect("the update");
+    assert_eq!(back.path_sid("Workers"), Some(rig.worker_sid.as_str()));
+    assert_eq!(back.param("ActivitySid"), Some(ACTIVITY_AVAILABLE));
+    assert_eq!(rig.activity_sid(), ACTIVITY_AVAILABLE);
+    let profile = rig.profile().await;
+    assert_eq!(
+        (profile.activity, profile.cooldown_until),
+        (Some(Activity::Available), None)
+    );
+
+    // A repeated tick, and two overlapping ones, do nothing more.
+    let (a, b) = tokio::join!(rig.tick(until + 60), rig.tick(until + 60));
+    for run in [rig.tick(until).await, a, b] {
+        assert_eq!(run, report(0, 0));
+    }
+    assert_eq!(rig.twilio.worker_updates().len(), updates + 1);
+    assert!(
+        rig.twilio.messages_sent().is_empty(),
+        "no SMS for a cooldown"
+    );
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn consecutive_misses_double_the_cooldown_and_the_third_takes_the_worker_off_with_one_sms() {
+    let rig = rig().await;
+    rig.missed(1, "busy").await;
+    let first = rig.profile().await.cooldown_until.expect("cooling down");
+    assert_eq!(rig.tick(first).await, report(1, 1));
+    let before = now_secs();
+    rig.missed(2, "machine_start").await;
+    let second = rig.profile().await.cooldown_until.expect("cooling down");
+    assert!(
+        (before + 240..=now_secs() + 240).contains(&second),
+        "doubled"
+    );
+    assert_eq!(rig.tick(second).await, report(1, 1));
+    rig.missed(3, "no-key").await;
+    assert_eq!(rig.activity_sid(), ACTIVITY_OFFLINE);
+    let profile = rig.profile().await;
+    assert_eq!(
+        (profile.activity, profile.misses, profile.cooldown_until),
+        (Some(Activity::Offline), 3, None)
+    );
+    let sms = rig.twilio.messages_sent();
+    assert_eq!(sms.len(), 1, "one SMS: {sms:?}");
+    assert_eq!(sms[0].param("To"), Some(PHONE));
+    assert!(
+        sms[0].param("Body").is_some_and(|b| b.contains("Text ON")),
+        "{sms:?}"
+    );
+    // A later tick leaves an Offline worker Offline.
+    let updates = rig.twilio.worker_updates().len();
+    assert_eq!(rig.tick(second + 3_600).await, report(0, 0));
+    assert_eq!(rig.twilio.worker_updates().len(), updates);
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn a_worker_who_went_off_during_the_cooldown_stays_off() {
+    let rig = rig().await;
+    rig.missed(1, "no-answer").await;
+    let mut profile = rig.profile().await;
+    let until = profile.cooldown_until.expect("cooling down");
+    // TaskRouter reported the console's Offline (taskrouter-events).
+    profile.activity = Some(Activity::Offline);
+    assert!(
+        rig.app
+            .store
+            .put_worker(&profile)
+            .await
+            .expect("put")
+            .applied()
+    );
+    let updates = rig.twilio.worker_updates().len();
+    assert_eq!(rig.tick(until).await, report(1, 0));
+    assert_eq!(rig.twilio.worker_updates().len(), updates, "no REST update");
+    assert_eq!(rig.profile().await.cooldown_until, None);
+    rig.twilio.assert_spec_valid();
+}
