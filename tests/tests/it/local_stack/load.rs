@@ -47,4 +47,11 @@ async fn twenty_callers_over_ten_minutes(readings: Readings) {
         outcome.callers,
         "every caller ends with a person, in voicemail or by hanging up"
     );
+    // The follow-up invariants above are not vacuous: the day has claims and call backs.
+    let f = &day.follow_ups;
+    assert!(
+        f.created > 0 && f.claimed > 0 && f.reached > 0,
+        "{}",
+        f.table()
+    );
 }
