@@ -38,7 +38,8 @@ async fn main() -> std::process::ExitCode {
         },
     };
     let started = std::time::Instant::now();
-    let outcome = run(plan).await;
+    let day = run(plan).await;
+    let outcome = &day.outcome;
     println!(
         "{} callers over {} simulated minutes, {} workers, skills {:?}, answer mode {}, {} readings (seed {}), in {:.1} s of real time\n",
         plan.callers,
@@ -55,13 +56,14 @@ async fn main() -> std::process::ExitCode {
         started.elapsed().as_secs_f64()
     );
     println!("{}", outcome.table());
+    println!("{}", day.follow_ups.table());
     if let Some(kb) = peak_rss_kb() {
         println!(
             "peak RSS of this process (stand-in and all six functions in-process): {:.1} MB\n",
             kb as f64 / 1024.0
         );
     }
-    let failures = outcome.invariant_failures();
+    let failures = day.invariant_failures();
     if !outcome.anomalies.is_empty() {
         println!("anomalies ({}):", outcome.anomalies.len());
         for a in outcome.anomalies.iter().take(20) {

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use homeline_core::app::App;
-use homeline_core::model::WorkerProfile;
-use homeline_core::store::{DynamoStore, WorkerStore};
+use homeline_core::model::{FollowUp, WorkerProfile};
+use homeline_core::store::{DynamoStore, FollowUpStore, WorkerStore};
 
 use crate::homeline::Homeline;
 use crate::phones::{Caller, PhoneProfile, WorkerScript};
@@ -43,6 +43,7 @@ impl Stage {
         let app = App::new(config, store);
         sim.connect(Arc::new(Homeline::new(app.clone())));
         sim.learn_media(&app.config.hold_music_url).await;
+        sim.world().start_scheduler();
         Self { sim, app }
     }
 
@@ -66,6 +67,7 @@ impl Stage {
             skills: vec![skill.to_string()],
             profile: PhoneProfile::always(behaviour),
             rejoin_after: None,
+            claims: None,
         })
         .await;
     }
@@ -79,6 +81,35 @@ impl Stage {
             self.sim.run_for(500).await;
         }
         done(&self.sim.world())
+    }
+
+    /// The follow-ups the day's customer calls opened, as stored now.
+    pub async fn follow_ups(&self) -> Vec<FollowUp> {
+        let calls: Vec<String> = {
+            let world = self.sim.world();
+            world
+                .calls
+                .values()
+                .filter(|c| c.caller.is_some())
+                .map(|c| c.sid.clone())
+                .collect()
+        };
+        let mut found = Vec::new();
+        for sid in calls {
+            match self.app.store.get_follow_up(&sid).await {
+                Ok(Some(f)) => found.push(f),
+                Ok(None) => {}
+                Err(e) => panic!("follow-up of {sid} not read: {e}"),
+            }
+        }
+        found
+    }
+
+    /// The day's follow-ups and call backs.
+    pub async fn follow_up_outcome(&self) -> crate::report::FollowUps {
+        let follow_ups = self.follow_ups().await;
+        let world = self.sim.world();
+        crate::report::FollowUps::of(&world, &follow_ups, &self.app.config.callback_caller_id)
     }
 
     /// Asserts that every REST request met Twilio's OpenAPI spec.

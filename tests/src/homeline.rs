@@ -2,9 +2,10 @@
 //! Gateway event and is handed to the function's `handle` in-process, with
 //! the real `DynamoStore` on DynamoDB Local.
 
+use homeline_core::Deadline;
 use homeline_core::app::App;
 use homeline_core::routes::Function;
-use homeline_core::store::{DynamoStore, Store};
+use homeline_core::store::{DynamoStore, Store, at_instant, now_secs};
 use lambda_http::{Body, Request, Response};
 use testkit::events::{Webhook, body_text};
 
@@ -52,11 +53,27 @@ impl Endpoints for Homeline {
                 return (404, format!("no function serves {path}"));
             };
             // Spawned so that a panicking function is an HTTP 500 (as a
-            // crashed Lambda is to Twilio), not the end of the simulation.
-            let handled = tokio::spawn(handle(function, app, request)).await;
+            // crashed Lambda is to Twilio), not the end of the simulation;
+            // the spawned task keeps the simulated clock.
+            let handled =
+                tokio::spawn(at_instant(now_secs(), handle(function, app, request))).await;
             match handled {
                 Ok(response) => (response.status().as_u16(), body_text(&response)),
                 Err(e) => (500, format!("function panicked: {e}")),
+            }
+        })
+    }
+
+    fn tick(&self, event: String) -> Reply<'_> {
+        let app = self.app.clone();
+        Box::pin(async move {
+            let run = async move {
+                let deadline = Deadline::after(scheduler::RUN_BUDGET);
+                scheduler::handle(&app, &event, deadline).await
+            };
+            match tokio::spawn(at_instant(now_secs(), run)).await {
+                Ok(result) => (200, result.to_string()),
+                Err(e) => (500, format!("scheduler panicked: {e}")),
             }
         })
     }

@@ -50,6 +50,11 @@ pub trait Endpoints: Send + Sync {
         params: Vec<(String, String)>,
     ) -> Reply<'_>;
 
+    /// The scheduler's invocation with EventBridge's `event`: its result.
+    fn tick(&self, _event: String) -> Reply<'_> {
+        Box::pin(async { (404, "no scheduler".to_string()) })
+    }
+
     /// `GET path` for `<Play>` media; `None` when nothing is served there.
     fn media(&self, _path: String) -> MediaReply<'_> {
         Box::pin(async { None })
@@ -235,12 +240,22 @@ impl Sim {
     /// separate HTTP requests), then applies the answers in order.
     async fn deliver(&self, batch: Vec<sim::Hook>) {
         let endpoints = self.endpoints.lock().expect("lock").clone();
+        // The functions' clock reads the simulated instant.
+        let instant = self.world().unix_now();
         let mut requests = tokio::task::JoinSet::new();
         for (i, hook) in batch.iter().enumerate() {
             let endpoints = endpoints.clone();
             let url = hook.url.clone();
             let params = hook.params.clone();
-            requests.spawn(async move {
+            requests.spawn(homeline_core::store::at_instant(instant, async move {
+                if url == sim::SCHEDULER {
+                    let event = params.into_iter().next().unwrap_or_default().1;
+                    let reply = match endpoints {
+                        Some(e) => e.tick(event).await,
+                        None => (503, "no endpoints connected".into()),
+                    };
+                    return (i, reply);
+                }
                 let Some(rest) = url.strip_prefix(PUBLIC_BASE_URL) else {
                     return (i, (404, String::new()));
                 };
@@ -251,7 +266,7 @@ impl Sim {
                     None => (503, "no endpoints connected".into()),
                 };
                 (i, reply)
-            });
+            }));
         }
         let mut replies: Vec<(usize, (u16, String))> = Vec::new();
         while let Some(done) = requests.join_next().await {

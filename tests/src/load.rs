@@ -2,10 +2,13 @@
 //! phone behaviour and several skills.
 
 use crate::harness::Stage;
-use crate::phones::{Caller, Phone, PhoneProfile, WorkerScript};
+use crate::phones::{Caller, Claims, Phone, PhoneProfile, WorkerScript};
+use crate::report::FollowUps;
 use crate::{Chaos, Ms, Outcome, Readings};
 
 pub const SKILLS: [&str; 3] = ["sales", "support", "billing"];
+/// Escalations go here (a manager, not a worker of the day).
+pub const ADMIN: &str = "+15551990000";
 
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
@@ -68,10 +71,25 @@ fn profile(i: usize) -> (&'static str, PhoneProfile) {
     }
 }
 
-/// Runs the plan on a fresh stage; returns the outcome (after every call ended).
-pub async fn run(plan: Plan) -> Outcome {
+/// What a run ended with.
+pub struct Day {
+    pub outcome: Outcome,
+    pub follow_ups: FollowUps,
+}
+
+impl Day {
+    /// Every invariant broken, callers' and follow-ups'.
+    pub fn invariant_failures(&self) -> Vec<String> {
+        let mut f = self.outcome.invariant_failures();
+        f.extend(self.follow_ups.invariant_failures());
+        f
+    }
+}
+
+/// Runs the plan on a fresh stage; returns the day (after every call ended).
+pub async fn run(plan: Plan) -> Day {
     let skills = SKILLS.join(",");
-    let mut overrides = vec![("SKILLS", skills.as_str())];
+    let mut overrides = vec![("SKILLS", skills.as_str()), ("ADMIN_NUMBERS", ADMIN)];
     if let Some(mode) = plan.answer_mode {
         overrides.push(("ANSWER_MODE", mode));
     }
@@ -92,6 +110,11 @@ pub async fn run(plan: Plan) -> Outcome {
                 skills: skills.clone(),
                 profile,
                 rejoin_after: Some(rng.u64(120_000..=300_000)),
+                // Most workers act on a follow-up's text within minutes, some never.
+                claims: (i % 5 != 4).then_some(Claims {
+                    chance: 0.4,
+                    after: 30_000..=600_000,
+                }),
             })
             .await;
         stage
@@ -107,10 +130,21 @@ pub async fn run(plan: Plan) -> Outcome {
             from: format!("+1555700{i:04}"),
             arrive: 30_000 + rng.u64(0..plan.span),
             digit,
-            patience: rng.u64(60_000..=300_000),
+            // One in eight gives up within 15-45 s (past ABANDON_SECS).
+            patience: if rng.u8(0..8) == 0 {
+                rng.u64(15_000..=45_000)
+            } else {
+                rng.u64(60_000..=300_000)
+            },
             talk: rng.u64(60_000..=240_000),
             message: rng.u64(10_000..=40_000),
             stir_verstat: None,
+            // Called back, most answer; some are busy or let it ring out.
+            call_back: PhoneProfile(vec![
+                (70, Phone::answers_call_back()),
+                (15, Phone::Busy),
+                (15, Phone::NoAnswer),
+            ]),
         });
     }
     if plan.chaos {
@@ -124,11 +158,15 @@ pub async fn run(plan: Plan) -> Outcome {
     // Long enough for every caller to finish.
     stage.sim.run_until(30_000 + plan.span + 30 * 60_000).await;
     let outcome = Outcome::of(&stage.sim.world());
+    let follow_ups = stage.follow_up_outcome().await;
     let violations = stage.sim.spec_violations().await;
     assert!(
         violations.is_empty(),
         "requests breaking Twilio's spec:\n{}",
         violations.join("\n")
     );
-    outcome
+    Day {
+        outcome,
+        follow_ups,
+    }
 }

@@ -52,6 +52,16 @@ impl Phone {
         }
     }
 
+    /// A customer who picks up a call back after 5 s.
+    pub fn answers_call_back() -> Self {
+        Phone::Person {
+            answer_after: 5_000,
+            verdict: "human",
+            amd_after: 1_500,
+            press_after: None,
+        }
+    }
+
     pub fn voicemail() -> Self {
         Phone::Voicemail {
             answer_after: 15_000,
@@ -138,6 +148,25 @@ pub struct WorkerScript {
     pub skills: Vec<String>,
     pub profile: PhoneProfile,
     pub rejoin_after: Option<Ms>,
+    /// Whether they act on a text asking them to `CLAIM 7`.
+    pub claims: Option<Claims>,
+}
+
+/// A worker texted "... CLAIM 7 ..." texts `claim 7` with this chance, a
+/// delay in `after` later.
+#[derive(Debug, Clone)]
+pub struct Claims {
+    pub chance: f64,
+    pub after: std::ops::RangeInclusive<Ms>,
+}
+
+impl Claims {
+    /// The follow-up number a text asks to claim ("Reply CLAIM 7 ...").
+    pub fn asked(text: &str) -> Option<u32> {
+        let (_, rest) = text.split_once("CLAIM ")?;
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    }
 }
 
 /// A customer calling the business line.
@@ -155,6 +184,8 @@ pub struct Caller {
     pub message: Ms,
     /// Twilio's `StirVerstat` for the call (US calls with a SHAKEN PASSporT).
     pub stir_verstat: Option<String>,
+    /// How their phone answers when the business calls them back.
+    pub call_back: PhoneProfile,
 }
 
 impl Caller {
@@ -167,6 +198,7 @@ impl Caller {
             talk: 60_000,
             message: 20_000,
             stir_verstat: None,
+            call_back: PhoneProfile::always(Phone::answers_call_back()),
         }
     }
 }
@@ -182,6 +214,18 @@ mod tests {
         assert_eq!(Phone::voicemail().amd().0, "machine_start");
         assert!(Phone::screener().is_machine());
         assert!(!Phone::fast_human().is_machine());
+    }
+
+    #[test]
+    fn the_number_a_text_asks_to_claim() {
+        assert_eq!(
+            Claims::asked(
+                "Voicemail #7 (sales) from +1555 at 14:05. Reply CLAIM 7 to call them back"
+            ),
+            Some(7)
+        );
+        assert_eq!(Claims::asked("Open: #3, #4. Reply CLAIM N."), None);
+        assert_eq!(Claims::asked("You are on duty"), None);
     }
 
     #[test]

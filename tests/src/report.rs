@@ -4,8 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use homeline_core::model::{FollowUp, FollowUpState};
+use homeline_core::routes::paths;
+
 use crate::Ms;
-use crate::sim::{CallStatus, World};
+use crate::sim::{CallStatus, SCHEDULER, World};
 use crate::taskrouter::{ReservationStatus, Task, TaskStatus};
 
 /// Timings of the worker legs that reached one kind of phone.
@@ -208,6 +211,10 @@ impl Outcome {
                 if matches!(call.status, CallStatus::Queued | CallStatus::Ringing) {
                     o.legs_ringing += 1;
                 }
+                if call.dialed_by.is_some() {
+                    // A customer called back, not a worker's phone.
+                    continue;
+                }
                 let stats = o.per_phone.entry(phone.kind()).or_default();
                 stats.legs += 1;
                 if let Some(answered) = call.answered {
@@ -345,9 +352,194 @@ impl Outcome {
     }
 }
 
+/// The follow-ups of a run (voicemails and abandoned calls), and the call
+/// backs that served them.
+#[derive(Debug, Default)]
+pub struct FollowUps {
+    pub created: usize,
+    /// Claimed at least once.
+    pub claimed: usize,
+    /// A call back to the customer was answered.
+    pub reached: usize,
+    /// Escalation texts the scheduler sent.
+    pub escalated: usize,
+    /// The customer's call ended → a call back answered, for reached ones.
+    pub to_reached: Vec<Ms>,
+    /// Follow-ups left claimed or calling with no call back under way.
+    pub stuck: Vec<String>,
+    /// Calls to customers shown another caller ID than `CALLBACK_CALLER_ID`.
+    pub wrong_caller_id: Vec<String>,
+    /// Customers (or claimers of one follow-up) rung by two calls at once.
+    pub overlapping: Vec<String>,
+}
+
+/// Pairs of `(key, start, end)` spans with the same key that overlap.
+fn overlaps(mut spans: Vec<(String, Ms, Ms)>) -> Vec<String> {
+    spans.sort();
+    spans
+        .windows(2)
+        .filter(|w| w[0].0 == w[1].0 && w[1].1 < w[0].2)
+        .map(|w| {
+            format!(
+                "{}: calls at {} s and {} s",
+                w[0].0,
+                w[0].1 / 1000,
+                w[1].1 / 1000
+            )
+        })
+        .collect()
+}
+
+impl FollowUps {
+    /// `follow_ups`: as stored at the end of the run, one per customer call
+    /// that opened one.
+    pub fn of(world: &World, follow_ups: &[FollowUp], callback_caller_id: &str) -> Self {
+        let dialled: Vec<_> = world
+            .calls
+            .values()
+            .filter(|c| c.dialed_by.is_some())
+            .collect();
+        let end = |c: &crate::sim::Call| c.ended.unwrap_or(world.now);
+        let mut o = FollowUps {
+            created: follow_ups.len(),
+            claimed: follow_ups.iter().filter(|f| f.claims > 0).count(),
+            ..Default::default()
+        };
+        for f in follow_ups {
+            let since = world.calls.get(&f.call_sid).map_or(0, end);
+            let reached = dialled
+                .iter()
+                .filter(|c| c.to == f.caller && c.created >= since)
+                .filter_map(|c| c.answered)
+                .min();
+            if let Some(at) = reached {
+                o.reached += 1;
+                o.to_reached.push(at - since);
+            }
+            let live = |c: &&crate::sim::Call| !c.status.ended();
+            if matches!(f.state, FollowUpState::Claimed | FollowUpState::Calling)
+                && !world.calls.values().any(|c| {
+                    live(&c)
+                        && c.outbound
+                            .as_ref()
+                            .is_some_and(|o| o.url.contains(&f.call_sid))
+                })
+            {
+                o.stuck.push(format!(
+                    "#{} ({}): {}",
+                    f.number,
+                    f.call_sid,
+                    f.state.as_str()
+                ));
+            }
+        }
+        o.wrong_caller_id = dialled
+            .iter()
+            .filter(|c| c.from != callback_caller_id)
+            .map(|c| format!("{} saw {}", c.to, c.from))
+            .collect();
+        // Claimer calls carry the follow-up's call SID in their URL.
+        let claimer_calls = world.calls.values().filter_map(|c| {
+            let url = &c.outbound.as_ref()?.url;
+            let (_, query) = url.split_once(&format!("{}?call=", paths::CALL_BACK))?;
+            let follow_up = query.split('&').next()?.to_string();
+            Some((follow_up, c.created, end(c)))
+        });
+        let customer_calls = dialled.iter().map(|c| (c.to.clone(), c.created, end(c)));
+        o.overlapping = overlaps(claimer_calls.chain(customer_calls).collect());
+        o.escalated = world
+            .delivered
+            .iter()
+            .filter(|d| d.path == SCHEDULER)
+            .filter_map(|d| serde_json::from_str::<serde_json::Value>(&d.body).ok())
+            .filter_map(|run| run["escalation"]["sent"].as_u64())
+            .sum::<u64>() as usize;
+        o
+    }
+
+    /// The median of [`FollowUps::to_reached`].
+    pub fn median_to_reached(&self) -> Option<Ms> {
+        let mut v = self.to_reached.clone();
+        v.sort_unstable();
+        v.get(v.len().saturating_sub(1) / 2).copied()
+    }
+
+    pub fn invariant_failures(&self) -> Vec<String> {
+        let mut f = Vec::new();
+        if !self.stuck.is_empty() {
+            f.push(format!(
+                "{} follow-ups stuck: {:?}",
+                self.stuck.len(),
+                first(&self.stuck)
+            ));
+        }
+        if !self.wrong_caller_id.is_empty() {
+            f.push(format!(
+                "{} call backs not from CALLBACK_CALLER_ID: {:?}",
+                self.wrong_caller_id.len(),
+                first(&self.wrong_caller_id)
+            ));
+        }
+        if !self.overlapping.is_empty() {
+            f.push(format!(
+                "{} follow-ups called twice at once: {:?}",
+                self.overlapping.len(),
+                first(&self.overlapping)
+            ));
+        }
+        f
+    }
+
+    pub fn table(&self) -> String {
+        let ratio = |n: usize| {
+            if self.created == 0 {
+                0.0
+            } else {
+                n as f64 * 100.0 / self.created as f64
+            }
+        };
+        let mut t = String::from("| follow-ups | count | of created |\n|---|---|---|\n");
+        for (name, n) in [
+            ("created (voicemail or abandoned)", self.created),
+            ("claimed", self.claimed),
+            ("reached by a call back", self.reached),
+            ("escalated", self.escalated),
+        ] {
+            let _ = writeln!(t, "| {name} | {n} | {:.0}% |", ratio(n));
+        }
+        let _ = writeln!(
+            t,
+            "\nmedian time from voicemail or abandon to the call back reaching the customer: {}",
+            self.median_to_reached()
+                .map_or("-".to_string(), |ms| format!(
+                    "{:.1} min",
+                    ms as f64 / 60_000.0
+                ))
+        );
+        t
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_of_one_key_that_overlap() {
+        let span = |k: &str, a, b| (k.to_string(), a, b);
+        assert_eq!(
+            overlaps(vec![
+                span("x", 0, 10_000),
+                span("y", 5_000, 9_000),
+                span("x", 10_000, 20_000)
+            ]),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            overlaps(vec![span("x", 0, 10_000), span("x", 9_000, 12_000)]).len(),
+            1
+        );
+    }
 
     #[test]
     fn p95_and_mean() {

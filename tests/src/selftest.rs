@@ -165,6 +165,7 @@ async fn sim_with(workers: &[(&str, Phone)]) -> Sim {
             skills: vec!["sales".into()],
             profile: PhoneProfile::always(behaviour.clone()),
             rejoin_after: None,
+            claims: None,
         });
         let mut world = sim.world();
         let mut fx = Effects::default();

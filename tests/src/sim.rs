@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use serde_json::{Value, json};
 
 use crate::carrier;
-use crate::phones::{Caller, Phone, WorkerScript};
+use crate::phones::{Caller, Claims, Phone, WorkerScript};
 use crate::taskrouter::{Effects, TaskRouter, Timer};
 use crate::twiml::{self, Verb};
 use crate::{Ms, PUBLIC_BASE_URL};
@@ -68,6 +68,11 @@ pub enum Leg {
         dial_action: Option<String>,
     },
     Recording,
+    /// `<Dial><Number>`: waiting for the dialled call (`child`) to end.
+    Dialing {
+        child: String,
+        action: Option<String>,
+    },
 }
 
 /// Outbound call parameters from Calls create.
@@ -114,6 +119,8 @@ pub struct Call {
     pub heard: Vec<String>,
     /// The call was refused with `<Reject>`.
     pub rejected: bool,
+    /// The call whose `<Dial><Number>` placed this one (a customer's phone).
+    pub dialed_by: Option<String>,
     seq: u32,
 }
 
@@ -219,9 +226,13 @@ pub enum Ev {
         epoch: u64,
         action: Option<String>,
         callback: Option<String>,
+        /// The `transcribeCallback` of a `transcribe="true"` recording.
+        transcription: Option<String>,
         secs: Ms,
     },
     PhoneHangup(String),
+    /// EventBridge's minute tick of the scheduler.
+    Tick,
     Tr(Timer),
     Deliver(Hook),
 }
@@ -253,6 +264,15 @@ impl Ord for Scheduled {
 /// under [`crate::Readings::events_redelivered`].
 const REDELIVERIES: u32 = 3;
 const REDELIVERY_AFTER_MS: Ms = 5_000;
+
+/// Where the stand-in "delivers" the scheduler's tick: no URL, an in-process invocation.
+pub const SCHEDULER: &str = "aws.events:scheduler";
+const TICK_MS: Ms = 60_000;
+
+/// Twilio transcribes recordings of 2 to 120 s (docs/twilio.md), and the
+/// transcript takes a while; this long after the recording by default.
+const TRANSCRIBABLE_MS: std::ops::RangeInclusive<Ms> = 2_000..=120_000;
+const TRANSCRIPTION_AFTER_MS: Ms = 15_000;
 
 /// Duplicated and re-ordered delivery of status, AMD and event callbacks.
 #[derive(Debug, Clone, Copy)]
@@ -322,6 +342,14 @@ pub struct World {
     pub opted_out: Vec<String>,
     /// `<Play>` media whose length the stand-in learnt (`Sim::learn_media`).
     pub media: twiml::Media,
+    /// Callers by number: how their phone answers when called back.
+    pub customers: HashMap<String, Caller>,
+    /// The transcription callback comes before the recording status
+    /// callback (Twilio leaves the order open); by default it comes after.
+    pub transcription_first: bool,
+    /// Unix seconds at simulated instant 0: the functions' clock and the
+    /// scheduler's tick read `epoch_secs + now / 1000`.
+    pub epoch_secs: i64,
 }
 
 fn p(k: &str, v: impl Into<String>) -> (String, String) {
@@ -354,7 +382,20 @@ impl World {
             rejoining: Vec::new(),
             opted_out: Vec::new(),
             media: twiml::Media::new(),
+            customers: HashMap::new(),
+            transcription_first: false,
+            epoch_secs: chrono::Utc::now().timestamp(),
         }
+    }
+
+    /// The simulated instant as Unix seconds.
+    pub fn unix_now(&self) -> i64 {
+        self.epoch_secs + i64::try_from(self.now / 1000).unwrap_or(i64::MAX)
+    }
+
+    /// Starts EventBridge's minute tick of the scheduler.
+    pub fn start_scheduler(&mut self) {
+        self.schedule(self.now + TICK_MS, Ev::Tick);
     }
 
     pub fn sid(&mut self, prefix: &str) -> String {
@@ -733,6 +774,10 @@ impl World {
                     self.dial_queue(sid, d);
                     return;
                 }
+                Verb::DialNumber(d) => {
+                    self.dial_number(sid, d);
+                    return;
+                }
                 Verb::Record(r) => {
                     let Some(caller) = call.caller.clone() else {
                         // A worker leg never records; Twilio would record silence until maxLength.
@@ -749,6 +794,11 @@ impl World {
                         .recording_status_callback
                         .as_ref()
                         .map(|a| self.resolve(&doc, a));
+                    let transcription = r
+                        .transcribe_callback
+                        .as_ref()
+                        .filter(|_| r.transcribe)
+                        .map(|a| self.resolve(&doc, a));
                     // A beep, then the message.
                     self.schedule(
                         now + 500 + secs,
@@ -757,6 +807,7 @@ impl World {
                             epoch,
                             action,
                             callback,
+                            transcription,
                             secs,
                         },
                     );
@@ -1019,19 +1070,65 @@ impl World {
             }
             _ => {
                 // 14215/14217: the reservation is not pending; Dial fails at once.
-                self.dial_done(sid, dial_action, "failed");
+                self.dial_done(sid, dial_action, vec![p("DialCallStatus", "failed")]);
             }
         }
     }
 
-    fn dial_done(&mut self, sid: &str, action: Option<String>, status: &str) {
+    fn dial_done(&mut self, sid: &str, action: Option<String>, result: Vec<(String, String)>) {
         if let Some(call) = self.calls.get_mut(sid) {
             call.leg = Leg::Running;
         }
         match action {
-            Some(url) => self.fetch(sid, &url, vec![p("DialCallStatus", status)], false),
+            Some(url) => self.fetch(sid, &url, result, false),
             None => self.advance(sid),
         }
+    }
+
+    /// `<Dial><Number>`: rings the number from `callerId` (else the call's
+    /// own `From`, Twilio's default); a number no caller of the day has
+    /// cannot be reached.
+    fn dial_number(&mut self, sid: &str, d: twiml::DialNumber) {
+        let parent = &self.calls[sid];
+        let action = d.action.as_ref().map(|a| self.resolve(&parent.doc_url, a));
+        let from = d.caller_id.unwrap_or_else(|| parent.from.clone());
+        let phone = match self.customers.get(&d.number) {
+            Some(customer) => customer.call_back.sample(&mut self.rng),
+            None => Phone::Unreachable,
+        };
+        let child = self.sid("CA");
+        let out = Outbound {
+            timeout_ms: u64::from(d.timeout) * 1000,
+            ..Outbound::default()
+        };
+        let mut call = new_call(&child, &from, &d.number, false, self.now, Some(out), None);
+        call.phone = Some(phone);
+        call.dialed_by = Some(sid.to_string());
+        self.calls.insert(child.clone(), call);
+        if let Some(parent) = self.calls.get_mut(sid) {
+            parent.leg = Leg::Dialing {
+                child: child.clone(),
+                action,
+            };
+        }
+        self.schedule(self.now + 500, Ev::Ring(child));
+    }
+
+    /// The `<Dial action>` parameters of a dialled call that ended.
+    fn dial_result(&self, child: &str) -> Vec<(String, String)> {
+        let Some(call) = self.calls.get(child) else {
+            return vec![p("DialCallStatus", "failed")];
+        };
+        let (status, secs) = match (call.answered, call.ended) {
+            (Some(a), Some(e)) => ("completed", (e - a) / 1000),
+            (Some(a), None) => ("completed", (self.now - a) / 1000),
+            _ => (call.status.as_str(), 0),
+        };
+        vec![
+            p("DialCallStatus", status),
+            p("DialCallSid", child),
+            p("DialCallDuration", secs.to_string()),
+        ]
     }
 
     /// The caller and the worker stop talking (either hangs up).
@@ -1061,7 +1158,7 @@ impl World {
             c.leg = Leg::Running;
         }
         if ended_by_caller {
-            self.dial_done(&peer, dial_action, "completed");
+            self.dial_done(&peer, dial_action, vec![p("DialCallStatus", "completed")]);
         }
     }
 
@@ -1129,9 +1226,46 @@ impl World {
                     }
                 }
             }
+            // The dialling call hung up: the dialled one ends too, and the
+            // action is still requested (its TwiML has no call to run).
+            Leg::Dialing { child, action } => {
+                let answered = self.calls.get(&child).is_some_and(|c| c.answered.is_some());
+                let (status, sip) = if answered {
+                    (CallStatus::Completed, 0)
+                } else {
+                    (CallStatus::Canceled, 487)
+                };
+                self.end_call(&child, status, sip);
+                if let Some(url) = action {
+                    let mut params = self.call_params(&self.calls[sid]);
+                    params.extend(self.dial_result(&child));
+                    self.out.push_back(Hook {
+                        url,
+                        params,
+                        then: Then::Ignore,
+                    });
+                }
+            }
             _ => {}
         }
+        self.dial_ended(sid);
         self.status_callback(sid, sip);
+    }
+
+    /// A dialled call ended: the call that dialled it goes on at its action.
+    fn dial_ended(&mut self, child: &str) {
+        let Some(parent) = self.calls.get(child).and_then(|c| c.dialed_by.clone()) else {
+            return;
+        };
+        let Some(Leg::Dialing { child: c, action }) =
+            self.calls.get(&parent).map(|p| p.leg.clone())
+        else {
+            return;
+        };
+        if c == child {
+            let result = self.dial_result(child);
+            self.dial_done(&parent, action, result);
+        }
     }
 
     fn status_callback(&mut self, sid: &str, sip: u16) {
@@ -1177,6 +1311,7 @@ impl World {
                 let patience = caller.patience;
                 let to = self.business_number.clone();
                 let from = caller.from.clone();
+                self.customers.insert(from.clone(), caller.clone());
                 self.calls.insert(
                     sid.clone(),
                     new_call(&sid, &from, &to, true, now, None, Some(caller)),
@@ -1367,6 +1502,7 @@ impl World {
                 epoch,
                 action,
                 callback,
+                transcription,
                 secs,
             } => {
                 if !self
@@ -1402,6 +1538,32 @@ impl World {
                         then: Then::Ignore,
                     });
                 }
+                let transcription = transcription
+                    .filter(|_| TRANSCRIBABLE_MS.contains(&secs))
+                    .map(|url| {
+                        let mut params = self.call_params(&self.calls[&call]);
+                        let from = self.calls[&call].from.clone();
+                        params.extend([
+                            p("TranscriptionSid", self.sid("TR")),
+                            p("TranscriptionStatus", "completed"),
+                            p(
+                                "TranscriptionText",
+                                format!("Hi, this is {from}, please call me back."),
+                            ),
+                            p("RecordingSid", &rec),
+                            p("RecordingUrl", &rec_url),
+                        ]);
+                        Hook {
+                            url,
+                            params,
+                            then: Then::Ignore,
+                        }
+                    });
+                match transcription {
+                    Some(hook) if self.transcription_first => self.out.push_back(hook),
+                    Some(hook) => self.schedule(now + TRANSCRIPTION_AFTER_MS, Ev::Deliver(hook)),
+                    None => {}
+                }
                 if let Some(url) = callback {
                     let params = vec![
                         p("AccountSid", &self.account_sid),
@@ -1423,6 +1585,28 @@ impl World {
                 }
             }
             Ev::PhoneHangup(call) => self.end_call(&call, CallStatus::Completed, 0),
+            Ev::Tick => {
+                let time = chrono::DateTime::from_timestamp(self.unix_now(), 0)
+                    .unwrap_or_default()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let event = json!({
+                    "version": "0",
+                    "id": self.sid("EV"),
+                    "detail-type": "Scheduled Event",
+                    "source": "aws.events",
+                    "account": "123456789012",
+                    "time": time,
+                    "region": "us-east-1",
+                    "resources": ["arn:aws:events:us-east-1:123456789012:rule/homeline-scheduler"],
+                    "detail": {},
+                });
+                self.out.push_back(Hook {
+                    url: SCHEDULER.into(),
+                    params: vec![p("event", event.to_string())],
+                    then: Then::Ignore,
+                });
+                self.schedule(now + TICK_MS, Ev::Tick);
+            }
             Ev::Tr(timer) => {
                 let mut fx = Effects::default();
                 self.tr.on_timer(&timer, now, &mut fx);
@@ -1444,11 +1628,21 @@ impl World {
         call.answered = Some(now);
         let phone = call.phone.clone().unwrap_or(Phone::NoAnswer);
         let out = call.outbound.clone().unwrap_or_default();
+        let dialed = call.dialed_by.is_some();
+        let to = call.to.clone();
         // Machines end the call on their own after a while.
         match phone {
             Phone::Voicemail { .. } => self.schedule(now + 90_000, Ev::PhoneHangup(sid.into())),
             Phone::Screener { .. } => self.schedule(now + 30_000, Ev::PhoneHangup(sid.into())),
             _ => {}
+        }
+        if dialed {
+            // A customer called back talks, then hangs up; no TwiML runs on this leg.
+            if matches!(phone, Phone::Person { .. }) {
+                let talk = self.customers.get(&to).map_or(60_000, |c| c.talk);
+                self.schedule(now + talk, Ev::PhoneHangup(sid.into()));
+            }
+            return;
         }
         let (verdict, after) = phone.amd();
         let (verdict, after) = if after > out.amd_timeout_ms {
@@ -1566,7 +1760,8 @@ impl World {
         }
     }
 
-    /// An SMS Homeline sent over REST; a worker told they are out of rotation texts `on` again.
+    /// An SMS Homeline sent over REST; a worker told they are out of
+    /// rotation texts `on` again; one asked to claim a follow-up may.
     pub fn message_sent(&mut self, to: &str, body: &str) {
         self.messages.push(Sms {
             at: self.now,
@@ -1576,6 +1771,18 @@ impl World {
         let Some(script) = self.workers.get(to).cloned() else {
             return;
         };
+        if let (Some(claims), Some(number)) = (&script.claims, Claims::asked(body))
+            && self.rng.f64() < claims.chance
+        {
+            let at = self.now + self.rng.u64(claims.after.clone());
+            self.schedule(
+                at,
+                Ev::Sms {
+                    from: script.phone.clone(),
+                    body: format!("claim {number}"),
+                },
+            );
+        }
         let Some(after) = script.rejoin_after else {
             return;
         };
@@ -1654,6 +1861,7 @@ fn new_call(
         hung_up_self: false,
         voicemail_recorded: false,
         rejected: false,
+        dialed_by: None,
         left_queue: None,
         heard: Vec::new(),
         seq: 0,

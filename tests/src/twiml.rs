@@ -17,6 +17,8 @@ pub enum Verb {
     Enqueue(Enqueue),
     /// `<Dial><Queue reservationSid>`.
     DialQueue(DialQueue),
+    /// `<Dial><Number>`: a new call to a phone number.
+    DialNumber(DialNumber),
     Record(Record),
     Redirect(String),
     Hangup,
@@ -57,10 +59,23 @@ pub struct DialQueue {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+pub struct DialNumber {
+    pub number: String,
+    /// `callerId`: what the dialled phone shows (Twilio's default: the parent call's `From`).
+    pub caller_id: Option<String>,
+    pub action: Option<String>,
+    /// Seconds to let the number ring (Twilio's default 30).
+    pub timeout: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub action: Option<String>,
     pub max_length: u32,
     pub recording_status_callback: Option<String>,
+    /// `transcribe="true"`.
+    pub transcribe: bool,
+    pub transcribe_callback: Option<String>,
 }
 
 /// Parses a `<Response>` document. Errors name what Twilio would reject.
@@ -84,7 +99,7 @@ fn attr(node: Node, name: &str) -> Option<String> {
     node.attribute(name).map(str::to_string)
 }
 
-fn number(node: Node, name: &str) -> Option<u32> {
+fn number_attr(node: Node, name: &str) -> Option<u32> {
     node.attribute(name).and_then(|v| v.trim().parse().ok())
 }
 
@@ -93,13 +108,13 @@ fn verb(node: Node) -> Verb {
         "Say" => Verb::Say(text(node)),
         "Play" => Verb::Play {
             url: text(node),
-            loops: number(node, "loop").unwrap_or(1),
+            loops: number_attr(node, "loop").unwrap_or(1),
         },
-        "Pause" => Verb::Pause(number(node, "length").unwrap_or(1)),
+        "Pause" => Verb::Pause(number_attr(node, "length").unwrap_or(1)),
         "Gather" => Verb::Gather(Gather {
             action: attr(node, "action"),
-            num_digits: number(node, "numDigits"),
-            timeout: number(node, "timeout").unwrap_or(5),
+            num_digits: number_attr(node, "numDigits"),
+            timeout: number_attr(node, "timeout").unwrap_or(5),
             prompts: node.children().filter(Node::is_element).map(verb).collect(),
             action_on_empty_result: node.attribute("actionOnEmptyResult") == Some("true"),
         }),
@@ -109,18 +124,29 @@ fn verb(node: Node) -> Verb {
             wait_url: attr(node, "waitUrl"),
             task: node.children().find(|c| c.has_tag_name("Task")).map(text),
         }),
-        "Dial" => match node.children().find(|c| c.has_tag_name("Queue")) {
-            Some(queue) => Verb::DialQueue(DialQueue {
-                reservation_sid: attr(queue, "reservationSid"),
-                post_work_activity_sid: attr(queue, "postWorkActivitySid"),
-                action: attr(node, "action"),
-            }),
-            None => Verb::Unsupported("Dial without Queue".into()),
-        },
+        "Dial" => {
+            let noun = |name| node.children().find(|c| c.has_tag_name(name));
+            match (noun("Queue"), noun("Number")) {
+                (Some(queue), _) => Verb::DialQueue(DialQueue {
+                    reservation_sid: attr(queue, "reservationSid"),
+                    post_work_activity_sid: attr(queue, "postWorkActivitySid"),
+                    action: attr(node, "action"),
+                }),
+                (None, Some(number)) => Verb::DialNumber(DialNumber {
+                    number: text(number),
+                    caller_id: attr(node, "callerId"),
+                    action: attr(node, "action"),
+                    timeout: number_attr(node, "timeout").unwrap_or(30),
+                }),
+                (None, None) => Verb::Unsupported("Dial without Queue or Number".into()),
+            }
+        }
         "Record" => Verb::Record(Record {
             action: attr(node, "action"),
-            max_length: number(node, "maxLength").unwrap_or(3600),
+            max_length: number_attr(node, "maxLength").unwrap_or(3600),
             recording_status_callback: attr(node, "recordingStatusCallback"),
+            transcribe: node.attribute("transcribe") == Some("true"),
+            transcribe_callback: attr(node, "transcribeCallback"),
         }),
         "Redirect" => Verb::Redirect(text(node)),
         "Hangup" => Verb::Hangup,
@@ -194,10 +220,11 @@ mod tests {
             <Gather action="/inbound/menu" numDigits="1" timeout="4" actionOnEmptyResult="true"><Say>For sales press 1</Say></Gather>
             <Enqueue workflowSid="WW1" action="/inbound/after" waitUrl="/inbound/wait"><Task>{"skill":"sales"}</Task></Enqueue>
             <Dial action="/amd-result/after"><Queue reservationSid="WR1" postWorkActivitySid="WA1"/></Dial>
-            <Record action="/inbound/recorded" maxLength="120" recordingStatusCallback="/inbound/recording"/>
-            <Pause length="2"/><Redirect>/x</Redirect><Hangup/><Conference>x</Conference></Response>"#;
+            <Record action="/inbound/recorded" maxLength="120" recordingStatusCallback="/inbound/recording" transcribe="true" transcribeCallback="/inbound/transcription"/>
+            <Pause length="2"/><Redirect>/x</Redirect><Hangup/><Conference>x</Conference>
+            <Dial callerId="+15005550100" action="/intake/callback/dialed" timeout="20"><Number>+15557770001</Number></Dial></Response>"#;
         let verbs = parse(xml).unwrap();
-        assert_eq!(verbs.len(), 8);
+        assert_eq!(verbs.len(), 9);
         let Verb::Gather(g) = &verbs[0] else { panic!() };
         assert_eq!(
             (g.num_digits, g.timeout, g.action_on_empty_result),
@@ -216,9 +243,23 @@ mod tests {
         assert_eq!(d.action.as_deref(), Some("/amd-result/after"));
         let Verb::Record(r) = &verbs[3] else { panic!() };
         assert_eq!(r.max_length, 120);
+        assert!(r.transcribe);
+        assert_eq!(
+            r.transcribe_callback.as_deref(),
+            Some("/inbound/transcription")
+        );
         assert_eq!(verbs[4], Verb::Pause(2));
         assert_eq!(verbs[5], Verb::Redirect("/x".into()));
         assert_eq!(verbs[7], Verb::Unsupported("Conference".into()));
+        assert_eq!(
+            verbs[8],
+            Verb::DialNumber(DialNumber {
+                number: "+15557770001".into(),
+                caller_id: Some("+15005550100".into()),
+                action: Some("/intake/callback/dialed".into()),
+                timeout: 20,
+            })
+        );
     }
 
     #[test]

@@ -374,9 +374,22 @@ impl<T> Store for T where
 {
 }
 
-/// Seconds since the Unix epoch.
+tokio::task_local! {
+    /// The instant (Unix seconds) a simulation runs a handler at, in place
+    /// of the wall clock: the stand-in's day is faster than real time.
+    static SIMULATED_NOW: i64;
+}
+
+/// Seconds since the Unix epoch (the simulated instant inside [`at_instant`]).
 pub fn now_secs() -> i64 {
-    chrono::Utc::now().timestamp()
+    SIMULATED_NOW
+        .try_with(|now| *now)
+        .unwrap_or_else(|_| chrono::Utc::now().timestamp())
+}
+
+/// Runs `work` with [`now_secs`] reading `now`.
+pub async fn at_instant<F: std::future::Future>(now: i64, work: F) -> F::Output {
+    SIMULATED_NOW.scope(now, work).await
 }
 
 /// How long attempts and markers are kept (TTL), in seconds.
@@ -393,6 +406,15 @@ mod tests {
     use std::cell::Cell;
 
     use super::*;
+
+    #[tokio::test]
+    async fn the_clock_reads_a_simulated_instant_only_inside_its_scope() {
+        assert_eq!(
+            at_instant(1_796_317_200, async { now_secs() }).await,
+            1_796_317_200
+        );
+        assert!(now_secs() > 1_700_000_000);
+    }
 
     #[tokio::test]
     async fn read_modify_write_retries_lost_rounds_then_reports_contention() {

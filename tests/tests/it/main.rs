@@ -9,6 +9,7 @@ mod fixtures_in_sync;
 mod local_stack {
     mod dev_server;
     mod fixtures;
+    mod follow_ups;
     mod keywords;
     mod load;
     mod odd_events;

@@ -16,7 +16,7 @@ async fn twenty_callers_over_ten_minutes_keep_every_invariant_under_the_convenie
 }
 
 async fn twenty_callers_over_ten_minutes(readings: Readings) {
-    let outcome = run(Plan {
+    let day = run(Plan {
         callers: 20,
         workers: 6,
         span: 600_000,
@@ -26,13 +26,15 @@ async fn twenty_callers_over_ten_minutes(readings: Readings) {
         readings,
     })
     .await;
-    println!("{}", outcome.table());
+    let outcome = &day.outcome;
+    println!("{}\n{}", outcome.table(), day.follow_ups.table());
     assert_eq!(outcome.callers, 20);
     assert!(
-        outcome.invariant_failures().is_empty(),
-        "{:?}\n{}\nanomalies: {:?}",
-        outcome.invariant_failures(),
+        day.invariant_failures().is_empty(),
+        "{:?}\n{}\n{}\nanomalies: {:?}",
+        day.invariant_failures(),
         outcome.table(),
+        day.follow_ups.table(),
         outcome.anomalies
     );
     assert!(
@@ -44,5 +46,12 @@ async fn twenty_callers_over_ten_minutes(readings: Readings) {
         outcome.to_person + outcome.voicemail + outcome.hung_up,
         outcome.callers,
         "every caller ends with a person, in voicemail or by hanging up"
+    );
+    // The follow-up invariants above are not vacuous: the day has claims and call backs.
+    let f = &day.follow_ups;
+    assert!(
+        f.created > 0 && f.claimed > 0 && f.reached > 0,
+        "{}",
+        f.table()
     );
 }
