@@ -1586,20 +1586,8 @@ impl World {
             }
             Ev::PhoneHangup(call) => self.end_call(&call, CallStatus::Completed, 0),
             Ev::Tick => {
-                let time = chrono::DateTime::from_timestamp(self.unix_now(), 0)
-                    .unwrap_or_default()
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                let event = json!({
-                    "version": "0",
-                    "id": self.sid("EV"),
-                    "detail-type": "Scheduled Event",
-                    "source": "aws.events",
-                    "account": "123456789012",
-                    "time": time,
-                    "region": "us-east-1",
-                    "resources": ["arn:aws:events:us-east-1:123456789012:rule/homeline-scheduler"],
-                    "detail": {},
-                });
+                let mut event = testkit::fixtures::scheduler_tick_at(self.unix_now());
+                event["id"] = json!(self.sid("EV"));
                 self.out.push_back(Hook {
                     url: SCHEDULER.into(),
                     params: vec![p("event", event.to_string())],

@@ -359,13 +359,23 @@ pub fn render(fixture: &Fixture) -> String {
 pub const SCHEDULER_TICK: &str = "scheduler-tick";
 
 pub fn scheduler_tick() -> serde_json::Value {
+    // 2026-11-25T14:00:00Z
+    scheduler_tick_at(1_795_615_200)
+}
+
+/// EventBridge's scheduled event at `at` (Unix seconds), as it invokes the
+/// `scheduler` every minute: every test and the simulated day tick with it.
+pub fn scheduler_tick_at(at: i64) -> serde_json::Value {
+    let time = chrono::DateTime::from_timestamp(at, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     json!({
         "version": "0",
         "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": "123456789012",
-        "time": "2026-11-25T14:00:00Z",
+        "time": time,
         "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/homeline-scheduler"],
         "detail": {},

@@ -140,17 +140,7 @@ async fn every_built_arm64_function_answers_its_fixtures() {
     let bootstrap = artifact(&build_dir, "scheduler");
     assert_arm64_elf(&bootstrap);
     let mut scheduler = RunningFunction::start(under_qemu(&bootstrap), "scheduler", &env).await;
-    let tick = json!({
-        "version": "0",
-        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/homeline-scheduler"],
-        "detail": {},
-    });
+    let tick = testkit::fixtures::scheduler_tick_at(chrono::Utc::now().timestamp());
     match scheduler.invoke(tick).await {
         Outcome::Response(report) => assert_eq!(
             report,

@@ -122,22 +122,9 @@ async fn a_day_of_calls(app: &App<DynamoStore>) {
 
 const DIGEST: &str = "Homeline, Thu 3 Dec: 5 calls, 2 answered, 1 voicemail, 1 abandoned, 1 after hours. Answer median 20s, p95 40s. Open follow-ups: 1.\nAnn: 2 answered, 0 missed, 0 called back\nBob: 0 answered, 2 missed, 1 called back";
 
+/// A tick at `at` (Unix seconds), as EventBridge sends it.
 fn tick(at: i64) -> String {
-    let time = chrono::DateTime::from_timestamp(at, 0)
-        .expect("time")
-        .to_rfc3339();
-    json!({
-        "version": "0",
-        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": time,
-        "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/homeline-scheduler"],
-        "detail": {}
-    })
-    .to_string()
+    testkit::fixtures::scheduler_tick_at(at).to_string()
 }
 
 fn deadline() -> Deadline {
