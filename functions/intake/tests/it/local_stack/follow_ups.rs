@@ -144,6 +144,31 @@ async fn the_first_claim_rings_the_claimer_from_the_business_number_and_later_cl
 }
 
 #[tokio::test]
+async fn two_workers_claiming_at_once_make_exactly_one_call() {
+    let rig = rig().await;
+    // Both SMS webhooks at the same instant, on DynamoDB Local.
+    let (ana, ben) = tokio::join!(rig.text(ANA, "claim 1"), rig.text(BEN, "claim 1"));
+    let calls = rig.twilio.calls_created();
+    assert_eq!(calls.len(), 1, "one claimer's phone rung: {calls:?}");
+    let winner = calls[0].param("To").expect("a To");
+    let claimed = rig.follow_up().await;
+    assert_eq!(claimed.state, FollowUpState::Claimed);
+    assert_eq!(claimed.owner.as_deref(), Some(winner));
+    assert_eq!(claimed.claims, 1, "claimed once");
+    let (won, lost, name) = if winner == ANA {
+        (ana, ben, "Ana")
+    } else {
+        (ben, ana, "Ben")
+    };
+    assert!(won.contains("#1 is yours."), "{won}");
+    assert!(
+        lost.contains(&format!("#1 is already being handled by {name}.")),
+        "{lost}"
+    );
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
 async fn press_1_dials_the_customer_with_the_callback_caller_id_and_the_outcome_settles_it() {
     let rig = rig().await;
     rig.text(ANA, "claim 1").await;
