@@ -17,10 +17,16 @@ use crate::twilio::{CallUpdate, TwilioError};
 /// follows it (the task's cancel) still has time when Twilio is slow.
 const REDIRECT_BUDGET: Duration = Duration::from_secs(5);
 
-/// What the wait URL answers for the caller of `call_sid`.
-pub async fn wait_step<S: Store>(app: &App<S>, call_sid: Option<&str>) -> WaitStep {
+/// What the wait URL answers for the caller of `call_sid`, who has waited
+/// `queue_time` (Twilio's `QueueTime`) of `MAX_WAIT_SECS`.
+pub async fn wait_step<S: Store>(
+    app: &App<S>,
+    call_sid: Option<&str>,
+    queue_time: Option<&str>,
+) -> WaitStep {
+    let max_wait = app.config.max_wait.as_secs();
     let Some(call_sid) = call_sid else {
-        return WaitStep::Hold;
+        return inbound::wait_step(None, queue_time, max_wait);
     };
     let known = match (Marker::CallerLeaves { call_sid })
         .is_claimed(&app.store)
@@ -32,7 +38,7 @@ pub async fn wait_step<S: Store>(app: &App<S>, call_sid: Option<&str>) -> WaitSt
             None
         }
     };
-    inbound::wait_step(known)
+    inbound::wait_step(known, queue_time, max_wait)
 }
 
 /// Why the redirect part of [`send_to_voicemail`] did not happen.

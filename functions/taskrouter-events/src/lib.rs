@@ -312,23 +312,23 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_voicemail_redirect_is_left_to_the_wait_urls_heartbeat() {
-        use homeline_core::domain::inbound::WaitStep;
+        use homeline_core::domain::inbound::{HoldStretch, WaitStep};
         // Twilio at a port nothing listens on: the redirect fails.
         let app = app();
         assert_eq!(
-            service::caller::wait_step(&app, Some("CA1")).await,
-            WaitStep::Hold
+            service::caller::wait_step(&app, Some("CA1"), Some("0")).await,
+            WaitStep::Hold(HoldStretch::Music)
         );
         let deadline = Deadline::after(std::time::Duration::from_millis(300));
         let sent = service::caller::send_to_voicemail(&app, "WT1", "CA1", "sales", deadline).await;
         assert!(sent.is_ok(), "the marker is written: {sent:?}");
         assert_eq!(
-            service::caller::wait_step(&app, Some("CA1")).await,
+            service::caller::wait_step(&app, Some("CA1"), Some("0")).await,
             WaitStep::Leave
         );
         assert_eq!(
-            service::caller::wait_step(&app, Some("CA2")).await,
-            WaitStep::Hold
+            service::caller::wait_step(&app, Some("CA2"), Some("0")).await,
+            WaitStep::Hold(HoldStretch::Music)
         );
         let redirect = Marker::NobodyRedirected { task_sid: "WT1" };
         assert!(
