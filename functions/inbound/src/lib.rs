@@ -64,7 +64,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         "/inbound" => Ok(http::twiml(entry(&app, &request).await)),
         "/inbound/menu" => menu(&app, &request).await,
         "/inbound/wait" => Ok(http::twiml(wait(&app, &request).await)),
-        "/inbound/wait-key" => Ok(http::twiml(wait_key(&request))),
+        "/inbound/wait-key" => Ok(http::twiml(wait_key(&app, &request).await)),
         "/inbound/after-queue" => after_queue(&app, &request).await,
         "/inbound/voicemail" => mailbox(config, &request)
             .map(|mailbox| http::twiml(voicemail(config, &request, &mailbox, Twiml::new()))),
@@ -273,15 +273,17 @@ async fn wait<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
 }
 
 /// A key pressed while waiting: 2 leaves the queue (the Enqueue action
-/// offers voicemail); anything else ends this document, so the wait URL
+/// offers voicemail), marked so that the nobody queue's redirect later does
+/// not restart the message; anything else ends this document, so the wait URL
 /// is fetched again and the wait goes on.
-fn wait_key(request: &TwilioRequest) -> String {
+async fn wait_key<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
     match decide::wait_choice(request.param("Digits")) {
         Some(WaitOption::Voicemail) => {
-            tracing::info!(
-                call_sid = request.param("CallSid"),
-                "caller chose voicemail while waiting"
-            );
+            let call_sid = request.param("CallSid");
+            tracing::info!(call_sid, "caller chose voicemail while waiting");
+            if let Some(call_sid) = call_sid {
+                service::caller::choose_voicemail(app, call_sid).await;
+            }
             Twiml::new().leave().to_xml()
         }
         None => Twiml::new().to_xml(),

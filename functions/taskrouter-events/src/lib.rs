@@ -336,4 +336,18 @@ mod tests {
             "kept: the heartbeat repairs, not a second redirect"
         );
     }
+
+    #[tokio::test]
+    async fn a_caller_who_chose_voicemail_while_waiting_is_not_redirected_there_again() {
+        let app = app();
+        service::caller::choose_voicemail(&app, "CA1").await;
+        let deadline = Deadline::after(std::time::Duration::from_millis(300));
+        let sent = service::caller::send_to_voicemail(&app, "WT1", "CA1", "sales", deadline).await;
+        assert!(sent.is_ok(), "{sent:?}");
+        let redirect = Marker::NobodyRedirected { task_sid: "WT1" };
+        assert!(
+            !redirect.is_claimed(&app.store).await.expect("readable"),
+            "no redirect: it would restart the message under way"
+        );
+    }
 }

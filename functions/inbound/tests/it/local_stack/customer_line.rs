@@ -182,6 +182,14 @@ async fn two_while_waiting_leaves_for_voicemail_and_any_other_key_waits_on() {
         leaving,
         r#"<?xml version="1.0" encoding="UTF-8"?><Response><Leave/></Response>"#
     );
+    let chosen = (Marker::CallerLeaves { call_sid: CALL_SID })
+        .is_claimed(&app.store)
+        .await
+        .expect("readable");
+    assert!(
+        chosen,
+        "marked, so the nobody queue's redirect leaves the message alone"
+    );
     for digits in ["1", "9", ""] {
         let (_, staying) = post(&app, "/inbound/wait-key", &[], &call(&[("Digits", digits)])).await;
         assert_eq!(
