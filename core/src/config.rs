@@ -99,6 +99,10 @@ pub struct Config {
     /// `ABANDON_SECS`: a caller who hangs up after waiting this long in the
     /// queue is owed a call back (a follow-up).
     pub abandon_after: Duration,
+    /// `MAX_WAIT_SECS`: how long a caller waits in the queue before they are
+    /// offered voicemail once more and then taken there; the one setting of
+    /// the wait (`homeline provision` sizes the workflow's timeout from it).
+    pub max_wait: Duration,
     /// `FOLLOW_UP_ESCALATE_MINS`: a follow-up nobody claimed this long after
     /// it opened is escalated to `ADMIN_NUMBERS`, once.
     pub escalate_after: Duration,
@@ -252,6 +256,7 @@ impl Config {
                 None => vars.phone("TWILIO_CALLER_ID")?,
             },
             abandon_after: vars.seconds("ABANDON_SECS", 10, 0..=600)?,
+            max_wait: vars.seconds("MAX_WAIT_SECS", 180, 30..=3600)?,
             escalate_after: vars
                 .number("FOLLOW_UP_ESCALATE_MINS", 30, 1..=1440)
                 .map(|m| Duration::from_secs(60 * u64::from(m)))?,
@@ -503,6 +508,8 @@ pub(crate) mod tests {
             ("SKILLS", "sales,sales"),
             ("SKILLS", "after-hours"),
             ("ABANDON_SECS", "ten"),
+            ("MAX_WAIT_SECS", "29"),
+            ("MAX_WAIT_SECS", "3601"),
             ("FOLLOW_UP_ESCALATE_MINS", "0"),
             ("TIME_ZONE", "Mars/Olympus"),
             ("ADMIN_NUMBERS", "+15550000001,owner"),
@@ -576,10 +583,12 @@ pub(crate) mod tests {
         let mut env = test_env();
         let config = load(&env).expect("valid");
         assert_eq!(config.abandon_after, Duration::from_secs(10));
+        assert_eq!(config.max_wait, Duration::from_secs(180));
         assert_eq!(config.escalate_after, Duration::from_secs(30 * 60));
         assert_eq!(config.caller_text_back, None);
         assert_eq!(config.time_zone, chrono_tz::UTC);
         env.insert("ABANDON_SECS", "25".into());
+        env.insert("MAX_WAIT_SECS", "300".into());
         env.insert("FOLLOW_UP_ESCALATE_MINS", "45".into());
         env.insert(
             "CALLER_TEXT_BACK",
@@ -588,6 +597,7 @@ pub(crate) mod tests {
         env.insert("TIME_ZONE", "America/Chicago".into());
         let config = load(&env).expect("valid");
         assert_eq!(config.abandon_after, Duration::from_secs(25));
+        assert_eq!(config.max_wait, Duration::from_secs(300));
         assert_eq!(config.escalate_after, Duration::from_secs(45 * 60));
         assert_eq!(
             config.caller_text_back.as_deref(),

@@ -149,6 +149,8 @@ pub mod paths {
     pub const INBOUND: &str = "/inbound";
     pub const INBOUND_MENU: &str = "/inbound/menu";
     pub const INBOUND_WAIT: &str = "/inbound/wait";
+    /// The wait document's `<Gather>` action: 2 leaves for voicemail.
+    pub const INBOUND_WAIT_KEY: &str = "/inbound/wait-key";
     pub const INBOUND_AFTER_QUEUE: &str = "/inbound/after-queue";
     pub const INBOUND_VOICEMAIL: &str = "/inbound/voicemail";
     pub const INBOUND_RECORDED: &str = "/inbound/recorded";
@@ -242,6 +244,12 @@ pub const ROUTES: &[Route] = &[
     ),
     route(paths::INBOUND_MENU, Inbound, "<Gather action>", Webhook),
     route(paths::INBOUND_WAIT, Inbound, "<Enqueue waitUrl>", Webhook),
+    route(
+        paths::INBOUND_WAIT_KEY,
+        Inbound,
+        "<Gather action> in the <Enqueue waitUrl>",
+        Webhook,
+    ),
     route(
         paths::INBOUND_AFTER_QUEUE,
         Inbound,

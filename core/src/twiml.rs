@@ -268,6 +268,11 @@ impl Gather {
         self
     }
 
+    pub fn play_with(mut self, play: Play) -> Self {
+        self.0.children.push(play.0);
+        self
+    }
+
     pub fn pause(mut self, seconds: u32) -> Self {
         self.0
             .children

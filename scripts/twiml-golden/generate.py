@@ -227,6 +227,38 @@ def hangup():
     return r
 
 
+def wait_hold():
+    """The wait URL: position and the way out over one play of hold music, a key interrupting it."""
+    r = VoiceResponse()
+    g = Gather(input="dtmf", num_digits=1, action="https://homeline.example.com/inbound/wait-key", timeout=1)
+    g.say("You are caller number 2.")
+    g.say("Press 2 to leave a message.")
+    g.play("https://homeline.example.com/inbound/hold-music", loop=1)
+    r.append(g)
+    return r
+
+
+def wait_hold_pause():
+    """The last stretch before MAX_WAIT_SECS: silence cut to fit instead of a whole clip."""
+    r = VoiceResponse()
+    g = Gather(input="dtmf", num_digits=1, action="https://homeline.example.com/inbound/wait-key", timeout=1)
+    g.say("Press 2 to leave a message.")
+    g.pause(length=10)
+    r.append(g)
+    return r
+
+
+def wait_last_offer():
+    """MAX_WAIT_SECS is up: the way out once more, then out of the queue to voicemail."""
+    r = VoiceResponse()
+    g = Gather(input="dtmf", num_digits=1, action="https://homeline.example.com/inbound/wait-key", timeout=5)
+    g.say("Sorry, everyone is still busy.")
+    g.say("Press 2 to leave a message.")
+    r.append(g)
+    r.leave()
+    return r
+
+
 def leave():
     r = VoiceResponse()
     r.leave()
@@ -280,6 +312,9 @@ CASES = [
     record,
     redirect,
     hangup,
+    wait_hold,
+    wait_hold_pause,
+    wait_last_offer,
     leave,
     reject,
     message,

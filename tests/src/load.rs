@@ -121,6 +121,8 @@ pub async fn run(plan: Plan) -> Day {
             .sim
             .sms_at(i as Ms * 500, &phone, &format!("on {}", skills.join(" ")));
     }
+    // Its own seed, so the day's other draws are those of a day without it.
+    let mut waiting = fastrand::Rng::with_seed(plan.seed ^ 0x2);
     for i in 0..plan.callers {
         let digit = match rng.u8(0..20) {
             0 => None,
@@ -139,6 +141,8 @@ pub async fn run(plan: Plan) -> Day {
             talk: rng.u64(60_000..=240_000),
             message: rng.u64(10_000..=40_000),
             stir_verstat: None,
+            // One in twelve presses 2 for voicemail after waiting 20-90 s.
+            wait_key: (waiting.u8(0..12) == 0).then(|| ('2', waiting.u64(20_000..=90_000))),
             // Called back, most answer; some are busy or let it ring out.
             call_back: PhoneProfile(vec![
                 (70, Phone::answers_call_back()),

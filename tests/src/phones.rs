@@ -186,6 +186,9 @@ pub struct Caller {
     pub stir_verstat: Option<String>,
     /// How their phone answers when the business calls them back.
     pub call_back: PhoneProfile,
+    /// The key pressed while waiting in the queue, at the first offer once
+    /// they have waited this long; `None` waits without a key.
+    pub wait_key: Option<(char, Ms)>,
 }
 
 impl Caller {
@@ -199,6 +202,7 @@ impl Caller {
             message: 20_000,
             stir_verstat: None,
             call_back: PhoneProfile::always(Phone::answers_call_back()),
+            wait_key: None,
         }
     }
 }

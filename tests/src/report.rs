@@ -37,6 +37,9 @@ pub struct Outcome {
     /// Callers left waiting in the queue more than [`STRANDED_GRACE`] after
     /// their task stopped routing (reached the nobody queue or was canceled).
     pub stranded: Vec<String>,
+    /// Callers who waited in the queue longer than `MAX_WAIT_SECS` plus one
+    /// heartbeat (`HOLD_STRETCH_SECS`), with how long.
+    pub overlong_waits: Vec<String>,
     /// Tasks that ended neither `completed` nor `canceled`, with their status.
     pub tasks_unended: Vec<String>,
     /// Workers on duty, with no call, whose voice capacity an ended call's
@@ -169,6 +172,19 @@ impl Outcome {
                         (left - since) / 1000
                     ));
                 }
+                let longest = world
+                    .max_wait_ms
+                    .map(|max| max + homeline_core::domain::inbound::HOLD_STRETCH_SECS * 1000);
+                if let (Some(longest), Some(task)) = (longest, task) {
+                    let waited = left.saturating_sub(task.created);
+                    if waited > longest {
+                        o.overlong_waits.push(format!(
+                            "{}: waited {} s in the queue",
+                            call.sid,
+                            waited / 1000
+                        ));
+                    }
+                }
                 o.callers += 1;
                 if !call.status.ended() {
                     o.callers_on_line += 1;
@@ -249,6 +265,13 @@ impl Outcome {
                 "{} callers stranded in the queue: {:?}",
                 self.stranded.len(),
                 first(&self.stranded)
+            ));
+        }
+        if !self.overlong_waits.is_empty() {
+            f.push(format!(
+                "{} callers waited past MAX_WAIT_SECS plus one heartbeat: {:?}",
+                self.overlong_waits.len(),
+                first(&self.overlong_waits)
             ));
         }
         if !self.tasks_unended.is_empty() {

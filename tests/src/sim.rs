@@ -350,6 +350,8 @@ pub struct World {
     /// Unix seconds at simulated instant 0: the functions' clock and the
     /// scheduler's tick read `epoch_secs + now / 1000`.
     pub epoch_secs: i64,
+    /// The functions' `MAX_WAIT_SECS` (`None`: a world without them).
+    pub max_wait_ms: Option<Ms>,
 }
 
 fn p(k: &str, v: impl Into<String>) -> (String, String) {
@@ -385,6 +387,7 @@ impl World {
             customers: HashMap::new(),
             transcription_first: false,
             epoch_secs: chrono::Utc::now().timestamp(),
+            max_wait_ms: None,
         }
     }
 
@@ -693,7 +696,26 @@ impl World {
                         }
                     }
                     let prompt_ms = twiml::duration_ms(&Verb::Gather(g.clone()), &self.media);
+                    let waited = match &call.leg {
+                        Leg::InQueue { since, .. } => Some(now - since),
+                        _ => None,
+                    };
                     let key = match (&call.caller, &call.phone) {
+                        // In the queue the caller presses their wait key, if any, once they waited long enough.
+                        // Gather's bargeIn (default true) lets the key cut the hold music:
+                        // a second after the spoken prompts.
+                        (Some(caller), _) if waited.is_some() => caller
+                            .wait_key
+                            .filter(|(_, after)| waited.is_some_and(|w| w >= *after))
+                            .map(|(d, _)| {
+                                let spoken: Ms = g
+                                    .prompts
+                                    .iter()
+                                    .filter(|v| matches!(v, Verb::Say(_)))
+                                    .map(|v| twiml::duration_ms(v, &self.media))
+                                    .sum();
+                                (d, spoken + 1_000)
+                            }),
                         (Some(caller), _) => caller.digit.map(|d| (d, prompt_ms + 1_000)),
                         (None, Some(phone)) => phone.press().map(|after| ('1', after)),
                         _ => None,
@@ -1367,14 +1389,17 @@ impl World {
                 }
                 let doc = self.calls[&call].doc_url.clone();
                 let url = action.unwrap_or(doc);
+                // A Gather of the wait document: its action answers wait TwiML
+                // (docs/twilio.md, "Queue TwiML").
+                let in_wait = matches!(self.calls[&call].leg, Leg::InQueue { .. });
                 match digits {
                     Some(digits) => self.fetch(
                         &call,
                         &url,
                         vec![p("Digits", digits), p("FinishedOnKey", "")],
-                        false,
+                        in_wait,
                     ),
-                    None if action_on_empty => self.fetch(&call, &url, vec![], false),
+                    None if action_on_empty => self.fetch(&call, &url, vec![], in_wait),
                     None => self.advance(&call),
                 }
             }

@@ -67,24 +67,87 @@ pub fn abandoned(queue_result: &str, queue_time: Option<&str>, abandon_after_sec
     queue_result == "hangup" && waited.is_some_and(|t| t >= abandon_after_secs)
 }
 
+/// The longest hold-music stretch of one wait document: `HOLD_MUSIC_URL`
+/// must be a clip of at most this long (README), so the wait URL is fetched
+/// again, its heartbeat, at least this often.
+pub const HOLD_STRETCH_SECS: u64 = 25;
+
 /// What the wait URL answers on each fetch: the fetch is the heartbeat
-/// that repairs a caller nobody will take.
+/// that repairs a caller nobody will take, and that bounds the wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitStep {
-    /// The position, then one play of the hold music.
-    Hold,
+    /// The position and the way out, then one hold stretch.
+    Hold(HoldStretch),
+    /// `MAX_WAIT_SECS` is up: the way out once more, then `<Leave/>`.
+    LastOffer,
     /// `<Leave/>`: the Enqueue action runs and offers voicemail.
     Leave,
 }
 
+/// What the caller hears between two fetches of the wait URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldStretch {
+    /// One play of the hold music.
+    Music,
+    /// Silence for these seconds: a whole clip would carry the caller past
+    /// `MAX_WAIT_SECS`, so the last offer would come a heartbeat late.
+    Pause(u32),
+}
+
 /// `caller_leaves`: whether the caller's task was sent to the nobody queue
 /// or canceled by TaskRouter while they waited (`None`: the store could not
-/// say; the next fetch asks again).
-pub fn wait_step(caller_leaves: Option<bool>) -> WaitStep {
-    match caller_leaves {
-        Some(true) => WaitStep::Leave,
-        Some(false) | None => WaitStep::Hold,
+/// say; the next fetch asks again). `queue_time`: Twilio's `QueueTime`, the
+/// seconds the caller has waited (unreadable: as if just arrived, the
+/// workflow's own timeout still bounds the wait).
+pub fn wait_step(
+    caller_leaves: Option<bool>,
+    queue_time: Option<&str>,
+    max_wait_secs: u64,
+) -> WaitStep {
+    if caller_leaves == Some(true) {
+        return WaitStep::Leave;
     }
+    let waited = queue_time
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let left = max_wait_secs.saturating_sub(waited);
+    if left == 0 {
+        WaitStep::LastOffer
+    } else if left < HOLD_STRETCH_SECS {
+        WaitStep::Hold(HoldStretch::Pause(u32::try_from(left).unwrap_or(u32::MAX)))
+    } else {
+        WaitStep::Hold(HoldStretch::Music)
+    }
+}
+
+/// A way out of the queue, offered on every hold stretch by its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitOption {
+    /// Leave the queue for voicemail now.
+    Voicemail,
+}
+
+/// The ways out, in the order they are offered: a new one is one more line.
+pub const WAIT_OPTIONS: &[(char, WaitOption)] = &[('2', WaitOption::Voicemail)];
+
+/// "Press 2 to leave a message." for every option.
+pub fn wait_offer() -> String {
+    WAIT_OPTIONS
+        .iter()
+        .map(|(key, option)| match option {
+            WaitOption::Voicemail => format!("Press {key} to leave a message."),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The option the caller pressed `digits` for while waiting (`None`: not one).
+pub fn wait_choice(digits: Option<&str>) -> Option<WaitOption> {
+    let digits = digits?.trim();
+    WAIT_OPTIONS
+        .iter()
+        .find(|(key, _)| digits.len() == 1 && digits.starts_with(*key))
+        .map(|(_, option)| *option)
 }
 
 /// "You are caller number 2." from the wait URL's `QueuePosition`.
@@ -168,9 +231,44 @@ mod tests {
 
     #[test]
     fn the_heartbeat_leaves_only_when_the_store_says_so() {
-        assert_eq!(wait_step(Some(true)), WaitStep::Leave);
-        assert_eq!(wait_step(Some(false)), WaitStep::Hold);
-        assert_eq!(wait_step(None), WaitStep::Hold, "a store failure holds");
+        let hold = WaitStep::Hold(HoldStretch::Music);
+        assert_eq!(wait_step(Some(true), Some("0"), 180), WaitStep::Leave);
+        assert_eq!(wait_step(Some(false), Some("0"), 180), hold);
+        assert_eq!(
+            wait_step(None, Some("0"), 180),
+            hold,
+            "a store failure holds"
+        );
+        assert_eq!(
+            wait_step(Some(false), None, 180),
+            hold,
+            "no QueueTime holds"
+        );
+        assert_eq!(wait_step(Some(false), Some("155"), 180), hold);
+        assert_eq!(
+            wait_step(Some(false), Some("170"), 180),
+            WaitStep::Hold(HoldStretch::Pause(10)),
+            "a clip would overrun the budget"
+        );
+        assert_eq!(
+            wait_step(Some(false), Some("180"), 180),
+            WaitStep::LastOffer
+        );
+        assert_eq!(
+            wait_step(Some(false), Some("400"), 180),
+            WaitStep::LastOffer
+        );
+        assert_eq!(wait_step(Some(true), Some("400"), 180), WaitStep::Leave);
+    }
+
+    #[test]
+    fn two_is_the_way_to_voicemail_while_waiting() {
+        assert_eq!(wait_choice(Some("2")), Some(WaitOption::Voicemail));
+        assert_eq!(wait_choice(Some("1")), None, "not offered yet");
+        assert_eq!(wait_choice(Some("22")), None);
+        assert_eq!(wait_choice(Some("")), None);
+        assert_eq!(wait_choice(None), None);
+        assert_eq!(wait_offer(), "Press 2 to leave a message.");
     }
 
     #[test]

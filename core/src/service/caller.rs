@@ -17,10 +17,16 @@ use crate::twilio::{CallUpdate, TwilioError};
 /// follows it (the task's cancel) still has time when Twilio is slow.
 const REDIRECT_BUDGET: Duration = Duration::from_secs(5);
 
-/// What the wait URL answers for the caller of `call_sid`.
-pub async fn wait_step<S: Store>(app: &App<S>, call_sid: Option<&str>) -> WaitStep {
+/// What the wait URL answers for the caller of `call_sid`, who has waited
+/// `queue_time` (Twilio's `QueueTime`) of `MAX_WAIT_SECS`.
+pub async fn wait_step<S: Store>(
+    app: &App<S>,
+    call_sid: Option<&str>,
+    queue_time: Option<&str>,
+) -> WaitStep {
+    let max_wait = app.config.max_wait.as_secs();
     let Some(call_sid) = call_sid else {
-        return WaitStep::Hold;
+        return inbound::wait_step(None, queue_time, max_wait);
     };
     let known = match (Marker::CallerLeaves { call_sid })
         .is_claimed(&app.store)
@@ -32,7 +38,16 @@ pub async fn wait_step<S: Store>(app: &App<S>, call_sid: Option<&str>) -> WaitSt
             None
         }
     };
-    inbound::wait_step(known)
+    inbound::wait_step(known, queue_time, max_wait)
+}
+
+/// The caller of `call_sid` chose voicemail while waiting: the marker that
+/// keeps [`send_to_voicemail`] from redirecting them once their task stops
+/// routing. A store failure is logged; the caller leaves all the same.
+pub async fn choose_voicemail<S: Store>(app: &App<S>, call_sid: &str) {
+    if let Err(error) = (Marker::CallerLeaves { call_sid }).claim(&app.store).await {
+        tracing::warn!(%error, call_sid, "choice of voicemail not marked; a later redirect may restart it");
+    }
 }
 
 /// Why the redirect part of [`send_to_voicemail`] did not happen.
@@ -54,10 +69,17 @@ pub async fn send_to_voicemail<S: Store>(
     mailbox: &str,
     deadline: Deadline,
 ) -> Result<(), StoreError> {
-    // Lost: marked before (a repeated event, or the other way to voicemail).
-    let _marked = (Marker::CallerLeaves { call_sid })
+    // Lost: marked before (a repeated event, the other way to voicemail, or
+    // the caller pressed 2 and is there already): a redirect now could
+    // restart a voicemail under way, and the heartbeat repairs a caller the
+    // first marker's redirect missed.
+    let marked = (Marker::CallerLeaves { call_sid })
         .claim(&app.store)
         .await?;
+    if !marked.applied() {
+        tracing::info!(task_sid, call_sid, "caller already on the way to voicemail");
+        return Ok(());
+    }
     let redirect = CallUpdate::Redirect(super::voicemail_url(&app.config, mailbox));
     let marker = Marker::NobodyRedirected { task_sid };
     let redirect_deadline = Deadline::at(

@@ -19,6 +19,15 @@ const RESERVATION: &str = "WR77777777777777777777777777777777";
 const ACTIVITY: &str = "WA44444444444444444444444444444444";
 const CALLER_ID: &str = "+15005550006";
 
+/// The wait URL's `<Gather>`, listening `timeout` seconds after its prompts.
+fn wait_gather(timeout: u32) -> Gather {
+    Gather::new()
+        .input("dtmf")
+        .num_digits(1)
+        .action("https://homeline.example.com/inbound/wait-key")
+        .timeout(timeout)
+}
+
 /// The same cases, by the same names, as the generator's `CASES`.
 fn cases() -> Vec<(&'static str, Response)> {
     vec![
@@ -215,6 +224,31 @@ fn cases() -> Vec<(&'static str, Response)> {
                 .redirect_with_method("/inbound/menu?retry=1&skill=sales", "GET"),
         ),
         ("hangup", Response::new().hangup()),
+        (
+            "wait_hold",
+            Response::new().gather(
+                wait_gather(1)
+                    .say("You are caller number 2.")
+                    .say("Press 2 to leave a message.")
+                    .play_with(
+                        Play::new("https://homeline.example.com/inbound/hold-music").loop_count(1),
+                    ),
+            ),
+        ),
+        (
+            "wait_hold_pause",
+            Response::new().gather(wait_gather(1).say("Press 2 to leave a message.").pause(10)),
+        ),
+        (
+            "wait_last_offer",
+            Response::new()
+                .gather(
+                    wait_gather(5)
+                        .say("Sorry, everyone is still busy.")
+                        .say("Press 2 to leave a message."),
+                )
+                .leave(),
+        ),
         ("leave", Response::new().leave()),
         ("reject", Response::new().reject()),
         (

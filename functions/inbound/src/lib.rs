@@ -4,7 +4,8 @@
 //! |---|---|---|
 //! | `/inbound` | the number's voice URL | `<Reject>` for a blocked number (or a withheld one under `ANONYMOUS_CALLERS=reject`); voicemail for a withheld caller ID or a failed STIR/SHAKEN check; else greeting, then menu or queue (voicemail after hours) |
 //! | `/inbound/menu?try=N` | the menu `<Gather>` action | queue for the chosen skill, or the menu again |
-//! | `/inbound/wait` | the `<Enqueue>` `waitUrl` | position, then one play of the hold music; `<Leave/>` once nobody will take the caller |
+//! | `/inbound/wait` | the `<Enqueue>` `waitUrl` | position and "press 2 for voicemail" in a `<Gather>` with one hold stretch; after `MAX_WAIT_SECS` the offer once more, then `<Leave/>`; `<Leave/>` at once when nobody will take the caller |
+//! | `/inbound/wait-key` | that `<Gather>`'s action | `<Leave/>` (voicemail) for 2; else nothing, so the wait goes on |
 //! | `/inbound/after-queue?skill=S` | the `<Enqueue>` `action` | nothing (a follow-up when the caller hung up after `ABANDON_SECS`), or voicemail |
 //! | `/inbound/voicemail?skill=S` | redirect by `taskrouter-events` | apology and `<Record>` |
 //! | `/inbound/recorded` | the `<Record>` action | thanks, goodbye |
@@ -25,7 +26,7 @@ use tracing::Instrument as _;
 
 use homeline_core::domain::follow_up::FollowUpEvent;
 use homeline_core::domain::inbound::{
-    self as decide, AfterQueue, GENERAL_MAILBOX, MenuStep, WaitStep,
+    self as decide, AfterQueue, GENERAL_MAILBOX, HoldStretch, MenuStep, WaitOption, WaitStep,
 };
 use homeline_core::domain::intake::prompts;
 use homeline_core::domain::screening::{self, Screen};
@@ -63,6 +64,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         "/inbound" => Ok(http::twiml(entry(&app, &request).await)),
         "/inbound/menu" => menu(&app, &request).await,
         "/inbound/wait" => Ok(http::twiml(wait(&app, &request).await)),
+        "/inbound/wait-key" => Ok(http::twiml(wait_key(&app, &request).await)),
         "/inbound/after-queue" => after_queue(&app, &request).await,
         "/inbound/voicemail" => mailbox(config, &request)
             .map(|mailbox| http::twiml(voicemail(config, &request, &mailbox, Twiml::new()))),
@@ -217,29 +219,75 @@ fn enqueue(config: &Config, twiml: Twiml, skill: &str) -> String {
         .to_xml()
 }
 
-/// The wait loop: the caller's position, then the hold music once. Twilio
-/// requests the wait URL again when it ends, so each fetch is a heartbeat:
-/// one read of the store, and `<Leave/>` (the Enqueue action then offers
-/// voicemail) once the caller's task reached the nobody queue or TaskRouter
-/// canceled it. The heartbeat comes once per play: a hold-music clip of at
-/// most 25 s keeps it within 30 s.
+/// Seconds the wait's `<Gather>` listens after its last prompt: short, so
+/// the heartbeat stays within one hold stretch.
+const WAIT_KEY_TIMEOUT_SECS: u32 = 1;
+/// Seconds the last offer listens before the caller goes to voicemail.
+const LAST_OFFER_TIMEOUT_SECS: u32 = 5;
+
+/// The wait loop: the caller's position, the way out and one hold stretch,
+/// all inside a `<Gather>` so a key interrupts the music. Twilio requests
+/// the wait URL again when it ends, so each fetch is a heartbeat: one read
+/// of the store, and `<Leave/>` (the Enqueue action then offers voicemail)
+/// once the caller's task reached the nobody queue or TaskRouter canceled
+/// it, or once `MAX_WAIT_SECS` is up and the last offer went unanswered.
 async fn wait<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
-    let step = service::caller::wait_step(app, request.param("CallSid")).await;
-    if step == WaitStep::Leave {
-        tracing::info!(
-            call_sid = request.param("CallSid"),
-            "nobody will take the caller: leaving the queue"
-        );
-        return Twiml::new().leave().to_xml();
-    }
+    let call_sid = request.param("CallSid");
+    let step = service::caller::wait_step(app, call_sid, request.param("QueueTime")).await;
     let config = &app.config;
-    let mut twiml = Twiml::new();
-    if let Some(position) = decide::position_announcement(request.param("QueuePosition")) {
-        twiml = twiml.say(position);
+    let offer = Gather::new()
+        .input("dtmf")
+        .num_digits(1)
+        .action(&config.url(paths::INBOUND_WAIT_KEY));
+    match step {
+        WaitStep::Leave => {
+            tracing::info!(call_sid, "nobody will take the caller: leaving the queue");
+            Twiml::new().leave().to_xml()
+        }
+        WaitStep::LastOffer => {
+            tracing::info!(
+                call_sid,
+                "longest wait reached: the last offer, then voicemail"
+            );
+            let last = offer
+                .timeout(LAST_OFFER_TIMEOUT_SECS)
+                .say("Sorry, everyone is still busy.")
+                .say(decide::wait_offer());
+            Twiml::new().gather(last).leave().to_xml()
+        }
+        WaitStep::Hold(stretch) => {
+            let mut hold = offer.timeout(WAIT_KEY_TIMEOUT_SECS);
+            if let Some(position) = decide::position_announcement(request.param("QueuePosition")) {
+                hold = hold.say(position);
+            }
+            hold = hold.say(decide::wait_offer());
+            hold = match stretch {
+                HoldStretch::Music => {
+                    hold.play_with(Play::new(config.hold_music_url.as_str()).loop_count(1))
+                }
+                HoldStretch::Pause(secs) => hold.pause(secs),
+            };
+            Twiml::new().gather(hold).to_xml()
+        }
     }
-    twiml
-        .play_with(Play::new(config.hold_music_url.as_str()).loop_count(1))
-        .to_xml()
+}
+
+/// A key pressed while waiting: 2 leaves the queue (the Enqueue action
+/// offers voicemail), marked so that the nobody queue's redirect later does
+/// not restart the message; anything else ends this document, so the wait URL
+/// is fetched again and the wait goes on.
+async fn wait_key<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
+    match decide::wait_choice(request.param("Digits")) {
+        Some(WaitOption::Voicemail) => {
+            let call_sid = request.param("CallSid");
+            tracing::info!(call_sid, "caller chose voicemail while waiting");
+            if let Some(call_sid) = call_sid {
+                service::caller::choose_voicemail(app, call_sid).await;
+            }
+            Twiml::new().leave().to_xml()
+        }
+        None => Twiml::new().to_xml(),
+    }
 }
 
 async fn after_queue<S: Store>(

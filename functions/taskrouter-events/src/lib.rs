@@ -312,28 +312,42 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_voicemail_redirect_is_left_to_the_wait_urls_heartbeat() {
-        use homeline_core::domain::inbound::WaitStep;
+        use homeline_core::domain::inbound::{HoldStretch, WaitStep};
         // Twilio at a port nothing listens on: the redirect fails.
         let app = app();
         assert_eq!(
-            service::caller::wait_step(&app, Some("CA1")).await,
-            WaitStep::Hold
+            service::caller::wait_step(&app, Some("CA1"), Some("0")).await,
+            WaitStep::Hold(HoldStretch::Music)
         );
         let deadline = Deadline::after(std::time::Duration::from_millis(300));
         let sent = service::caller::send_to_voicemail(&app, "WT1", "CA1", "sales", deadline).await;
         assert!(sent.is_ok(), "the marker is written: {sent:?}");
         assert_eq!(
-            service::caller::wait_step(&app, Some("CA1")).await,
+            service::caller::wait_step(&app, Some("CA1"), Some("0")).await,
             WaitStep::Leave
         );
         assert_eq!(
-            service::caller::wait_step(&app, Some("CA2")).await,
-            WaitStep::Hold
+            service::caller::wait_step(&app, Some("CA2"), Some("0")).await,
+            WaitStep::Hold(HoldStretch::Music)
         );
         let redirect = Marker::NobodyRedirected { task_sid: "WT1" };
         assert!(
             redirect.is_claimed(&app.store).await.expect("readable"),
             "kept: the heartbeat repairs, not a second redirect"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_caller_who_chose_voicemail_while_waiting_is_not_redirected_there_again() {
+        let app = app();
+        service::caller::choose_voicemail(&app, "CA1").await;
+        let deadline = Deadline::after(std::time::Duration::from_millis(300));
+        let sent = service::caller::send_to_voicemail(&app, "WT1", "CA1", "sales", deadline).await;
+        assert!(sent.is_ok(), "{sent:?}");
+        let redirect = Marker::NobodyRedirected { task_sid: "WT1" };
+        assert!(
+            !redirect.is_claimed(&app.store).await.expect("readable"),
+            "no redirect: it would restart the message under way"
         );
     }
 }

@@ -154,10 +154,12 @@ async fn a_failed_nobody_redirect_is_repaired_without_a_redelivery() {
 
 /// The heartbeat's period: the caller waits a minute in the sales queue
 /// (Ana's phone is busy), then the task moves to the nobody queue while the
-/// redirect to voicemail fails. Every wait fetch comes within 25 s of the
-/// last, so she leaves within 25 s of the move, whatever the phase.
+/// redirect to voicemail fails. Every wait fetch comes within 27 s of the
+/// last (the 20 s clip, the spoken position and way out, the 1 s the
+/// `<Gather>` listens), so she leaves within 27 s of the move, whatever the
+/// phase.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_wait_url_is_fetched_at_least_every_25_s() {
+async fn the_wait_url_is_fetched_at_least_every_27_s() {
     let stage = Stage::start(&[], 26).await;
     stage.worker(ANA, "sales", Phone::Busy).await;
     stage.sim.sms_at(0, ANA, "on sales");
@@ -192,7 +194,7 @@ async fn the_wait_url_is_fetched_at_least_every_25_s() {
         assert!(fetches.len() >= 3, "she waited through plays: {fetches:?}");
         for pair in fetches.windows(2) {
             assert!(
-                pair[1] - pair[0] <= 25_000,
+                pair[1] - pair[0] <= 27_000,
                 "wait fetches {} ms apart: {fetches:?}",
                 pair[1] - pair[0]
             );
@@ -206,7 +208,7 @@ async fn the_wait_url_is_fetched_at_least_every_25_s() {
         assert!(
             fetches
                 .last()
-                .is_some_and(|&left| left > nobody && left - nobody <= 25_000),
+                .is_some_and(|&left| left > nobody && left - nobody <= 27_000),
             "left by the first fetch after the move at {nobody}: {fetches:?}"
         );
     }

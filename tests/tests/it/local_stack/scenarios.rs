@@ -477,3 +477,88 @@ async fn reservation_timing_out_while_ringing_hangs_up_the_leg_and_moves_on() {
     assert_invariants(&stage);
     stage.assert_spec_clean().await;
 }
+
+/// The caller's task's creation → when they left the queue.
+fn waited_in_queue(stage: &Stage, from: &str) -> u64 {
+    let world = stage.sim.world();
+    let call = caller_leg(&world, from).expect("caller");
+    let task = world
+        .tr
+        .tasks
+        .values()
+        .find(|t| t.attributes["call_sid"].as_str() == Some(call.sid.as_str()))
+        .expect("the caller's task");
+    call.left_queue.expect("left the queue") - task.created
+}
+
+/// Issue 15 point 3: 2 while waiting is voicemail now, and the nobody
+/// queue's redirect later does not restart the message under way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_presses_2_while_waiting_leaves_a_message_at_once() {
+    let stage = Stage::start(&[], 21).await;
+    stage.worker(ANA, "sales", Phone::NoAnswer).await;
+    stage.sim.sms_at(0, ANA, "on sales");
+    let mut customer = caller(CUSTOMER, 10_000, '1');
+    customer.wait_key = Some(('2', 0));
+    // Still recording when the task reaches the nobody queue (60 s).
+    customer.message = 90_000;
+    stage.sim.call_in(customer);
+    stage.sim.run_until(4 * MINUTE).await;
+
+    let call = caller_leg(&stage.sim.world(), CUSTOMER)
+        .cloned()
+        .expect("caller");
+    assert!(call.voicemail_recorded, "heard {:?}", call.heard);
+    assert!(
+        call.heard
+            .iter()
+            .any(|h| h == "Press 2 to leave a message."),
+        "{:?}",
+        call.heard
+    );
+    let apologies = call
+        .heard
+        .iter()
+        .filter(|h| h.starts_with("Sorry, no one from sales"))
+        .count();
+    assert_eq!(
+        apologies, 1,
+        "voicemail once, never restarted: {:?}",
+        call.heard
+    );
+    assert!(
+        waited_in_queue(&stage, CUSTOMER) < 30_000,
+        "left in the first hold stretch"
+    );
+    assert_invariants(&stage);
+    stage.assert_spec_clean().await;
+}
+
+/// Issue 15 point 3: MAX_WAIT_SECS bounds the wait whatever the workflow
+/// does: the way out once more, then voicemail, within one heartbeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_max_wait_secs_the_caller_is_offered_voicemail_once_more_then_taken_there() {
+    let stage = Stage::start(&[("MAX_WAIT_SECS", "30")], 22).await;
+    stage.worker(ANA, "sales", Phone::NoAnswer).await;
+    stage.sim.sms_at(0, ANA, "on sales");
+    stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
+    stage.sim.run_until(4 * MINUTE).await;
+
+    let call = caller_leg(&stage.sim.world(), CUSTOMER)
+        .cloned()
+        .expect("caller");
+    let last_offers = call
+        .heard
+        .iter()
+        .filter(|h| *h == "Sorry, everyone is still busy.")
+        .count();
+    assert_eq!(last_offers, 1, "{:?}", call.heard);
+    assert!(call.voicemail_recorded, "heard {:?}", call.heard);
+    let waited = waited_in_queue(&stage, CUSTOMER);
+    assert!(
+        (30_000..=55_000).contains(&waited),
+        "out by MAX_WAIT_SECS plus one heartbeat, before the workflow's 60 s: {waited} ms"
+    );
+    assert_invariants(&stage);
+    stage.assert_spec_clean().await;
+}

@@ -132,7 +132,7 @@ async fn invalid_input_repeats_the_menu_once_then_takes_the_first_skill() {
 }
 
 #[tokio::test]
-async fn wait_announces_the_position_then_plays_hold_music_once() {
+async fn wait_announces_the_position_and_the_way_out_over_one_play_of_hold_music() {
     let (app, _twilio) = line(&[("HOLD_MUSIC_URL", "https://music.example.com/hold.mp3")]).await;
     let queue = [
         ("QueuePosition", "2"),
@@ -142,13 +142,61 @@ async fn wait_announces_the_position_then_plays_hold_music_once() {
     let (_, body) = post(&app, "/inbound/wait", &[], &call(&queue)).await;
     assert_eq!(
         body,
-        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>You are caller number 2.</Say><Play loop="1">https://music.example.com/hold.mp3</Play></Response>"#
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" action="{PUBLIC_BASE_URL}/inbound/wait-key" timeout="1"><Say>You are caller number 2.</Say><Say>Press 2 to leave a message.</Say><Play loop="1">https://music.example.com/hold.mp3</Play></Gather></Response>"#
+        )
     );
     let (_, body) = post(&app, "/inbound/wait", &[], &call(&[])).await;
     assert!(
-        !body.contains("<Say>"),
+        !body.contains("caller number"),
         "no position, no announcement: {body}"
     );
+}
+
+/// MAX_WAIT_SECS bounds the wait: the stretch before it is cut to fit, and
+/// once it is up the way out is offered once more, then voicemail.
+#[tokio::test]
+async fn after_max_wait_secs_the_caller_is_offered_voicemail_once_more_then_leaves() {
+    let (app, _twilio) = line(&[("MAX_WAIT_SECS", "120")]).await;
+    let (_, near) = post(&app, "/inbound/wait", &[], &call(&[("QueueTime", "110")])).await;
+    assert!(near.contains(r#"<Pause length="10"/>"#), "{near}");
+    assert!(
+        !near.contains("<Play"),
+        "a whole clip would overrun: {near}"
+    );
+    let (_, last) = post(&app, "/inbound/wait", &[], &call(&[("QueueTime", "120")])).await;
+    assert_eq!(
+        last,
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" action="{PUBLIC_BASE_URL}/inbound/wait-key" timeout="5"><Say>Sorry, everyone is still busy.</Say><Say>Press 2 to leave a message.</Say></Gather><Leave/></Response>"#
+        )
+    );
+}
+
+#[tokio::test]
+async fn two_while_waiting_leaves_for_voicemail_and_any_other_key_waits_on() {
+    let (app, _twilio) = line(&[]).await;
+    let (status, leaving) = post(&app, "/inbound/wait-key", &[], &call(&[("Digits", "2")])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        leaving,
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Leave/></Response>"#
+    );
+    let chosen = (Marker::CallerLeaves { call_sid: CALL_SID })
+        .is_claimed(&app.store)
+        .await
+        .expect("readable");
+    assert!(
+        chosen,
+        "marked, so the nobody queue's redirect leaves the message alone"
+    );
+    for digits in ["1", "9", ""] {
+        let (_, staying) = post(&app, "/inbound/wait-key", &[], &call(&[("Digits", digits)])).await;
+        assert_eq!(
+            staying, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#,
+            "{digits:?}"
+        );
+    }
 }
 
 #[tokio::test]
