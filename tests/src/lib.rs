@@ -86,6 +86,12 @@ pub struct Readings {
     /// (a task offered that often is only flagged). Inconvenient: TaskRouter
     /// cancels it, with a reason other than `hangup`, while the caller waits.
     pub assignments_unlimited: bool,
+    /// A wait `<Gather>`'s action: its answer runs as wait TwiML, inside the
+    /// queue (what Twilio's own callback-and-voicemail plugin relies on).
+    /// Inconvenient: the caller leaves the queue silently when the action is
+    /// requested (no Enqueue action, the task still routes) and the answer
+    /// runs the call as an ordinary document.
+    pub wait_gather_in_queue: bool,
 }
 
 impl Readings {
@@ -102,6 +108,7 @@ impl Readings {
             redirect_wins: true,
             entered_after_move: true,
             assignments_unlimited: true,
+            wait_gather_in_queue: true,
         }
     }
 }

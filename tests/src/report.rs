@@ -40,6 +40,9 @@ pub struct Outcome {
     /// Callers who waited in the queue longer than `MAX_WAIT_SECS` plus one
     /// heartbeat (`HOLD_STRETCH_SECS`), with how long.
     pub overlong_waits: Vec<String>,
+    /// Worker legs placed after their caller had left the queue (pressed 2,
+    /// the last offer, voicemail): a phone rung for nobody.
+    pub rung_after_leaving: Vec<String>,
     /// Tasks that ended neither `completed` nor `canceled`, with their status.
     pub tasks_unended: Vec<String>,
     /// Workers on duty, with no call, whose voice capacity an ended call's
@@ -113,6 +116,21 @@ impl Outcome {
             if r.path.ends_with("/Calls.json")
                 && let Some(res) = r.param("Url").and_then(reservation_in)
             {
+                let left = world
+                    .tr
+                    .reservations
+                    .get(&res)
+                    .and_then(|rv| world.tr.tasks.get(&rv.task_sid))
+                    .and_then(|t| t.attributes["call_sid"].as_str())
+                    .and_then(|caller| world.calls.get(caller))
+                    .filter(|caller| caller.bridged.is_none())
+                    .and_then(|caller| caller.left_queue.map(|at| (caller.sid.clone(), at)));
+                if let Some((caller, at)) = left.filter(|(_, at)| r.at > *at) {
+                    o.rung_after_leaving.push(format!(
+                        "{res}: rang {} s after {caller} left the queue",
+                        (r.at - at) / 1000
+                    ));
+                }
                 *rings.entry(res).or_default() += 1;
             }
         }
@@ -265,6 +283,13 @@ impl Outcome {
                 "{} callers stranded in the queue: {:?}",
                 self.stranded.len(),
                 first(&self.stranded)
+            ));
+        }
+        if !self.rung_after_leaving.is_empty() {
+            f.push(format!(
+                "{} worker legs placed after the caller left the queue: {:?}",
+                self.rung_after_leaving.len(),
+                first(&self.rung_after_leaving)
             ));
         }
         if !self.overlong_waits.is_empty() {

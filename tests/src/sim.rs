@@ -1389,9 +1389,18 @@ impl World {
                 }
                 let doc = self.calls[&call].doc_url.clone();
                 let url = action.unwrap_or(doc);
-                // A Gather of the wait document: its action answers wait TwiML
+                // A Gather of the wait document: its action answers wait TwiML,
+                // or under the inconvenient reading the call out of the queue
                 // (docs/twilio.md, "Queue TwiML").
-                let in_wait = matches!(self.calls[&call].leg, Leg::InQueue { .. });
+                let mut in_wait = matches!(self.calls[&call].leg, Leg::InQueue { .. });
+                let acts = digits.is_some() || action_on_empty;
+                if in_wait && acts && !self.tr.settings.readings.wait_gather_in_queue {
+                    let c = self.calls.get_mut(&call).expect("checked above");
+                    c.leg = Leg::Running;
+                    c.wait = None;
+                    c.left_queue = Some(self.now);
+                    in_wait = false;
+                }
                 match digits {
                     Some(digits) => self.fetch(
                         &call,

@@ -239,6 +239,11 @@ pub enum Answer {
 /// worker's phone with answering machine detection, and answer at once.
 pub async fn offer<S: Store>(app: &App<S>, attempt: Attempt, deadline: Deadline) -> Answer {
     let (task_sid, reservation_sid) = (&attempt.task_sid, &attempt.reservation_sid);
+    if let Some(caller) = &attempt.caller_call_sid
+        && super::caller::has_left(app, caller).await
+    {
+        return caller_left(app, &attempt, deadline).await;
+    }
     let offered = AttemptEvent::Offered(attempt.clone());
     match execute(app, task_sid, reservation_sid, None, &offered, deadline).await {
         Ok(executed) if executed.applied => {}
@@ -288,6 +293,31 @@ pub async fn offer<S: Store>(app: &App<S>, attempt: Attempt, deadline: Deadline)
             tracing::error!(%error, reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
                 "could not place the call to the worker");
             not_placed(app, &attempt, "call-failed", deadline).await
+        }
+    }
+}
+
+/// The task's caller left the queue (pressed 2, the last offer, the nobody
+/// queue) while it still routes: TaskRouter documents no cancel for a call
+/// that leaves a queue alive, so the task is canceled here and nobody is
+/// rung. No attempt is recorded and the worker is not blamed; if the cancel
+/// fails, the reject keeps them Available and the next offer tries again.
+async fn caller_left<S: Store>(app: &App<S>, attempt: &Attempt, deadline: Deadline) -> Answer {
+    let task_sid = &attempt.task_sid;
+    match app
+        .twilio
+        .cancel_task(task_sid, "the caller left the queue", deadline)
+        .await
+    {
+        Ok(settled) => {
+            tracing::info!(%task_sid, reservation_sid = %attempt.reservation_sid, ?settled,
+                "caller left the queue: task canceled, nobody rung");
+            Answer::Pending
+        }
+        Err(error) => {
+            tracing::warn!(%error, %task_sid, reservation_sid = %attempt.reservation_sid,
+                "caller left the queue; task not canceled: reservation rejected, nobody rung");
+            Answer::Reject(crate::model::Activity::Available)
         }
     }
 }

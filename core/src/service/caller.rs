@@ -3,7 +3,10 @@
 //! wait URL's heartbeat reads that and answers `<Leave/>`), then the call is
 //! redirected over REST, once per task. A redirect that fails inside the
 //! budget is not left to a redelivery (Twilio documents none; docs/twilio.md,
-//! "Event redelivery"): the next heartbeat repairs it.
+//! "Event redelivery"): the next heartbeat repairs it. A caller who leaves
+//! (pressed 2, or the last offer at `MAX_WAIT_SECS`) is marked the same way,
+//! and [`has_left`] keeps the assignment callback from ringing a worker for
+//! them while their task still routes.
 
 use std::time::Duration;
 
@@ -41,13 +44,108 @@ pub async fn wait_step<S: Store>(
     inbound::wait_step(known, queue_time, max_wait)
 }
 
-/// The caller of `call_sid` chose voicemail while waiting: the marker that
-/// keeps [`send_to_voicemail`] from redirecting them once their task stops
-/// routing. A store failure is logged; the caller leaves all the same.
-pub async fn choose_voicemail<S: Store>(app: &App<S>, call_sid: &str) {
+/// Whether the caller of `call_sid` has left the queue or is leaving it
+/// (pressed 2, had the last offer, or nobody will take them): no worker may
+/// be rung for them. A store that cannot say reads as not leaving: ringing a
+/// worker for a caller who left ends at the bridge, which fails (14215), while
+/// refusing a caller who waits would strand them.
+pub async fn has_left<S: Store>(app: &App<S>, call_sid: &str) -> bool {
+    match (Marker::CallerLeaves { call_sid })
+        .is_claimed(&app.store)
+        .await
+    {
+        Ok(left) => left,
+        Err(error) => {
+            tracing::warn!(%error, call_sid, "state store unreadable; the caller counts as waiting");
+            false
+        }
+    }
+}
+
+/// The caller of `call_sid` is out of the wait by `MAX_WAIT_SECS`: marked
+/// before the last offer is answered, so no worker is rung for them once the
+/// offer's `<Leave/>` has taken them out.
+pub async fn last_offer<S: Store>(app: &App<S>, call_sid: &str) {
+    if let Err(error) = (Marker::CallerLeaves { call_sid }).claim(&app.store).await {
+        tracing::warn!(%error, call_sid, "last offer not marked; a worker may still be offered the caller");
+    }
+}
+
+/// How the caller who pressed 2 left the wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitExit {
+    /// Redirected over REST to the voicemail URL: the key's own answer no
+    /// longer runs the call, whatever Twilio does with it.
+    Redirected,
+    /// The redirect failed: the key's answer must take them out (`<Leave/>`).
+    Leave,
+}
+
+/// The caller of `call_sid` chose `mailbox`'s voicemail while waiting.
+/// First the marker (no worker is rung for them from now on, and the nobody
+/// queue's later redirect does not restart the message), then a REST
+/// redirect of the call, once: Twilio does not document whether a wait
+/// `<Gather>`'s action answers inside the queue, and a redirect takes the
+/// caller to voicemail either way (docs/twilio.md, "Queue TwiML").
+pub async fn choose_voicemail<S: Store>(
+    app: &App<S>,
+    call_sid: &str,
+    mailbox: &str,
+    deadline: Deadline,
+) -> WaitExit {
     if let Err(error) = (Marker::CallerLeaves { call_sid }).claim(&app.store).await {
         tracing::warn!(%error, call_sid, "choice of voicemail not marked; a later redirect may restart it");
     }
+    let redirect = CallUpdate::Redirect(super::voicemail_url(&app.config, mailbox));
+    let marker = Marker::CallerRedirected { call_sid };
+    let redirect_now = || async {
+        app.twilio
+            .update_call(call_sid, &redirect, bounded(deadline))
+            .await
+    };
+    // Given back on a retryable failure only, so a second press may try again.
+    let give_back =
+        |error: &RedirectError| matches!(error, RedirectError::Twilio(e) if e.is_retryable());
+    let redirected = at_most_once(&app.store, &marker, give_back, async {
+        redirect_now().await.map_err(RedirectError::Twilio)
+    })
+    .await;
+    let redirected = match redirected {
+        Ok(Some(settled)) => Ok(settled),
+        // A repeat of the same key: the first one redirected the call.
+        Ok(None) => return WaitExit::Redirected,
+        // Without the marker a redirect is still better than none: the caller
+        // asked to leave, and a repeat is unlikely.
+        Err(RedirectError::Store(error)) => {
+            tracing::warn!(%error, call_sid, "redirect not marked; redirecting all the same");
+            redirect_now().await
+        }
+        Err(RedirectError::Twilio(error)) => Err(error),
+    };
+    match redirected {
+        Ok(settled) => {
+            tracing::info!(
+                call_sid,
+                ?settled,
+                mailbox,
+                "caller chose voicemail: redirected"
+            );
+            WaitExit::Redirected
+        }
+        Err(error) => {
+            tracing::warn!(%error, call_sid, "redirect to voicemail failed; <Leave/> takes the caller out");
+            WaitExit::Leave
+        }
+    }
+}
+
+/// At most [`REDIRECT_BUDGET`] of `deadline`.
+fn bounded(deadline: Deadline) -> Deadline {
+    Deadline::at(
+        deadline
+            .instant()
+            .min(tokio::time::Instant::now() + REDIRECT_BUDGET),
+    )
 }
 
 /// Why the redirect part of [`send_to_voicemail`] did not happen.
@@ -82,11 +180,7 @@ pub async fn send_to_voicemail<S: Store>(
     }
     let redirect = CallUpdate::Redirect(super::voicemail_url(&app.config, mailbox));
     let marker = Marker::NobodyRedirected { task_sid };
-    let redirect_deadline = Deadline::at(
-        deadline
-            .instant()
-            .min(tokio::time::Instant::now() + REDIRECT_BUDGET),
-    );
+    let redirect_deadline = bounded(deadline);
     // Never given back: a second redirect could restart a voicemail already
     // under way; a caller this redirect missed leaves at the next heartbeat.
     let redirected = at_most_once(&app.store, &marker, |_| false, async {

@@ -233,6 +233,8 @@ pub enum Marker<'a> {
     /// (their task reached the nobody queue or TaskRouter canceled it): the
     /// wait URL's next fetch answers `<Leave/>`.
     CallerLeaves { call_sid: &'a str },
+    /// The caller who pressed 2 while waiting was redirected to voicemail.
+    CallerRedirected { call_sid: &'a str },
     /// A follow-up was announced to one number.
     FollowUpAnnounced { call_sid: &'a str, to: &'a str },
     /// A follow-up nobody claimed was escalated to one admin.
@@ -250,6 +252,7 @@ impl Marker<'_> {
             Marker::NobodyRedirected { task_sid } => format!("nobody#{task_sid}"),
             Marker::NobodyCanceled { task_sid } => format!("nobody-cancel#{task_sid}"),
             Marker::CallerLeaves { call_sid } => format!("leave#{call_sid}"),
+            Marker::CallerRedirected { call_sid } => format!("leave-redirect#{call_sid}"),
             Marker::FollowUpAnnounced { call_sid, to } => format!("follow-up-sms#{call_sid}#{to}"),
             Marker::FollowUpEscalated { call_sid, to } => {
                 format!("follow-up-escalated#{call_sid}#{to}")
@@ -266,7 +269,8 @@ impl Marker<'_> {
             Marker::MissCounted { .. } => ATTEMPT_TTL_SECS.unsigned_abs(),
             Marker::NobodyRedirected { .. }
             | Marker::NobodyCanceled { .. }
-            | Marker::CallerLeaves { .. } => DAY,
+            | Marker::CallerLeaves { .. }
+            | Marker::CallerRedirected { .. } => DAY,
             // The day it is named for, and the next one whatever the time zone.
             Marker::TextedBack { .. } | Marker::DigestSent { .. } => 2 * DAY,
             // As long as the follow-up: it is escalated once in its life.
@@ -481,6 +485,7 @@ mod tests {
             Marker::NobodyRedirected { task_sid: sid }.key(),
             Marker::NobodyCanceled { task_sid: sid }.key(),
             Marker::CallerLeaves { call_sid: sid }.key(),
+            Marker::CallerRedirected { call_sid: sid }.key(),
             Marker::FollowUpAnnounced {
                 call_sid: sid,
                 to: "+15551230001",

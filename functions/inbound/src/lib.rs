@@ -4,8 +4,8 @@
 //! |---|---|---|
 //! | `/inbound` | the number's voice URL | `<Reject>` for a blocked number (or a withheld one under `ANONYMOUS_CALLERS=reject`); voicemail for a withheld caller ID or a failed STIR/SHAKEN check; else greeting, then menu or queue (voicemail after hours) |
 //! | `/inbound/menu?try=N` | the menu `<Gather>` action | queue for the chosen skill, or the menu again |
-//! | `/inbound/wait` | the `<Enqueue>` `waitUrl` | position and "press 2 for voicemail" in a `<Gather>` with one hold stretch; after `MAX_WAIT_SECS` the offer once more, then `<Leave/>`; `<Leave/>` at once when nobody will take the caller |
-//! | `/inbound/wait-key` | that `<Gather>`'s action | `<Leave/>` (voicemail) for 2; else nothing, so the wait goes on |
+//! | `/inbound/wait?skill=S` | the `<Enqueue>` `waitUrl` | position and "press 2 for voicemail" in a `<Gather>` with one hold stretch; after `MAX_WAIT_SECS` the offer once more, then `<Leave/>`; `<Leave/>` at once when nobody will take the caller |
+//! | `/inbound/wait-key?skill=S` | that `<Gather>`'s action | for 2, the caller marked and redirected to voicemail over REST (`<Leave/>` if that failed); else nothing, so the wait goes on |
 //! | `/inbound/after-queue?skill=S` | the `<Enqueue>` `action` | nothing (a follow-up when the caller hung up after `ABANDON_SECS`), or voicemail |
 //! | `/inbound/voicemail?skill=S` | redirect by `taskrouter-events` | apology and `<Record>` |
 //! | `/inbound/recorded` | the `<Record>` action | thanks, goodbye |
@@ -36,6 +36,7 @@ use homeline_core::metrics::{self, Metric, VoicemailReason};
 use homeline_core::model::{FollowUpReason, Voicemail};
 use homeline_core::routes::paths;
 use homeline_core::service::call_record::{self, Step};
+use homeline_core::service::caller::WaitExit;
 use homeline_core::service::{self, follow_up};
 use homeline_core::store::{Store, now_secs};
 use homeline_core::twiml::{Enqueue, Gather, Play, Record, Response as Twiml};
@@ -64,7 +65,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         "/inbound" => Ok(http::twiml(entry(&app, &request).await)),
         "/inbound/menu" => menu(&app, &request).await,
         "/inbound/wait" => Ok(http::twiml(wait(&app, &request).await)),
-        "/inbound/wait-key" => Ok(http::twiml(wait_key(&app, &request).await)),
+        "/inbound/wait-key" => wait_key(&app, &request).await,
         "/inbound/after-queue" => after_queue(&app, &request).await,
         "/inbound/voicemail" => mailbox(config, &request)
             .map(|mailbox| http::twiml(voicemail(config, &request, &mailbox, Twiml::new()))),
@@ -213,7 +214,11 @@ fn enqueue(config: &Config, twiml: Twiml, skill: &str) -> String {
         .enqueue(
             Enqueue::workflow(&config.twilio.workflow_sid)
                 .action(&action)
-                .wait_url(&config.url("/inbound/wait"))
+                .wait_url(&config.url(&format!(
+                    "{}?{}",
+                    paths::INBOUND_WAIT,
+                    query(&[("skill", skill)])
+                )))
                 .task(&serde_json::json!({ "skill": skill })),
         )
         .to_xml()
@@ -235,10 +240,15 @@ async fn wait<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
     let call_sid = request.param("CallSid");
     let step = service::caller::wait_step(app, call_sid, request.param("QueueTime")).await;
     let config = &app.config;
+    // The skill rides along (signed) so that 2 can redirect to its voicemail.
+    let key_url = match request.query("skill") {
+        Some(skill) => format!("{}?{}", paths::INBOUND_WAIT_KEY, query(&[("skill", skill)])),
+        None => paths::INBOUND_WAIT_KEY.to_string(),
+    };
     let offer = Gather::new()
         .input("dtmf")
         .num_digits(1)
-        .action(&config.url(paths::INBOUND_WAIT_KEY));
+        .action(&config.url(&key_url));
     match step {
         WaitStep::Leave => {
             tracing::info!(call_sid, "nobody will take the caller: leaving the queue");
@@ -249,6 +259,9 @@ async fn wait<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
                 call_sid,
                 "longest wait reached: the last offer, then voicemail"
             );
+            if let Some(call_sid) = call_sid {
+                service::caller::last_offer(app, call_sid).await;
+            }
             let last = offer
                 .timeout(LAST_OFFER_TIMEOUT_SECS)
                 .say("Sorry, everyone is still busy.")
@@ -272,22 +285,36 @@ async fn wait<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
     }
 }
 
-/// A key pressed while waiting: 2 leaves the queue (the Enqueue action
-/// offers voicemail), marked so that the nobody queue's redirect later does
-/// not restart the message; anything else ends this document, so the wait URL
-/// is fetched again and the wait goes on.
-async fn wait_key<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
-    match decide::wait_choice(request.param("Digits")) {
+/// A key pressed while waiting: 2 leaves the queue for the skill's
+/// voicemail (`service::caller::choose_voicemail`: marked, then redirected
+/// over REST, so it holds whether Twilio runs this answer inside the queue or
+/// not; `<Leave/>` only when the redirect failed, and the Enqueue action then
+/// offers voicemail); anything else ends this document, so the wait URL is
+/// fetched again and the wait goes on.
+async fn wait_key<S: Store>(
+    app: &App<S>,
+    request: &TwilioRequest,
+) -> Result<Response<Body>, Rejection> {
+    let mailbox = mailbox(&app.config, request)?;
+    let xml = match decide::wait_choice(request.param("Digits")) {
         Some(WaitOption::Voicemail) => {
-            let call_sid = request.param("CallSid");
-            tracing::info!(call_sid, "caller chose voicemail while waiting");
-            if let Some(call_sid) = call_sid {
-                service::caller::choose_voicemail(app, call_sid).await;
+            let call_sid = request.require("CallSid")?;
+            tracing::info!(call_sid, skill = %mailbox, "caller chose voicemail while waiting");
+            match service::caller::choose_voicemail(
+                app,
+                call_sid,
+                &mailbox,
+                Deadline::after(BUDGET),
+            )
+            .await
+            {
+                WaitExit::Redirected => Twiml::new().to_xml(),
+                WaitExit::Leave => Twiml::new().leave().to_xml(),
             }
-            Twiml::new().leave().to_xml()
         }
         None => Twiml::new().to_xml(),
-    }
+    };
+    Ok(http::twiml(xml))
 }
 
 async fn after_queue<S: Store>(

@@ -329,3 +329,52 @@ async fn a_task_moved_to_the_nobody_queue_reaches_voicemail() {
     assert_invariants(&stage);
     stage.assert_spec_clean().await;
 }
+
+/// A wait `<Gather>`'s action (docs/twilio.md, "Queue TwiML"): whether its
+/// answer runs inside the queue or as the call's next document, a caller who
+/// presses 2 reaches voicemail once; and their task, still routing when Ana
+/// frees up, rings nobody: the offer cancels it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_readings_of_a_wait_key_leave_a_message_once_and_ring_nobody_after() {
+    for (seed, readings) in [(27, Readings::inconvenient()), (28, Readings::convenient())] {
+        let stage = Stage::start(&[], seed).await;
+        stage.sim.world().tr.settings.readings = readings;
+        stage.worker(ANA, "sales", Phone::fast_human()).await;
+        stage.sim.sms_at(0, ANA, "on sales");
+        // Ana is on the first customer's call until about 40 s in.
+        let mut first = caller(SECOND_CUSTOMER, 2_000, '1');
+        first.talk = 25_000;
+        stage.sim.call_in(first);
+        let mut customer = caller(CUSTOMER, 10_000, '1');
+        customer.wait_key = Some(('2', 0));
+        stage.sim.call_in(customer);
+        stage.sim.run_until(4 * MINUTE).await;
+
+        assert_voicemail_once(&stage, CUSTOMER);
+        {
+            let world = stage.sim.world();
+            assert_eq!(
+                worker_of(&world, SECOND_CUSTOMER).as_deref(),
+                Some(ANA),
+                "{readings:?}: Ana took the first call"
+            );
+            let legs = homeline_tests::harness::legs_to(&world, ANA);
+            assert_eq!(
+                legs.len(),
+                1,
+                "{readings:?}: Ana rung once, for the first caller only\n{}",
+                Outcome::of(&world).table()
+            );
+            let caller_sid = caller_leg(&world, CUSTOMER).expect("caller").sid.clone();
+            let task = world
+                .tr
+                .tasks
+                .values()
+                .find(|t| t.attributes["call_sid"].as_str() == Some(caller_sid.as_str()))
+                .expect("the caller's task");
+            assert_eq!(task.status, TaskStatus::Canceled, "{readings:?}");
+        }
+        assert_invariants(&stage);
+        stage.assert_spec_clean().await;
+    }
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use homeline_core::App;
 use homeline_core::model::{Activity, Attempt, AttemptState, WorkerProfile};
-use homeline_core::store::{AttemptStore, DynamoStore, WorkerStore, now_secs};
+use homeline_core::store::{AttemptStore, DynamoStore, Marker, WorkerStore, now_secs};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 use testkit::dynamo::fresh_store;
@@ -491,6 +491,51 @@ async fn a_repeated_assignment_callback_rings_once() {
     assert_eq!(body_text(&rig.assign().await), "{}");
     assert_eq!(body_text(&rig.assign().await), "{}");
     assert_eq!(rig.twilio.calls_created().len(), 1);
+}
+
+/// A caller who left the queue (pressed 2, had the last offer, went to
+/// voicemail) while their task still routes: the offer rings nobody and
+/// cancels the task; the worker is neither blamed nor moved.
+#[tokio::test]
+async fn an_offer_for_a_caller_who_left_the_queue_rings_nobody_and_cancels_the_task() {
+    let rig = setup("hybrid").await;
+    let caller = sid("CA", 9);
+    let left = Marker::CallerLeaves { call_sid: &caller };
+    assert!(left.claim(&rig.app.store).await.expect("store").applied());
+    assert_eq!(body_text(&rig.assign().await), "{}");
+    assert!(rig.twilio.calls_created().is_empty(), "no phone rung");
+    let cancels = rig.twilio.requests_for(Route::UpdateTask);
+    assert_eq!(cancels.len(), 1, "{cancels:?}");
+    assert_eq!(cancels[0].path_sid("Tasks"), Some(rig.task_sid.as_str()));
+    assert_eq!(cancels[0].param("AssignmentStatus"), Some("canceled"));
+    let attempt = rig
+        .app
+        .store
+        .get_attempt(&rig.task_sid, &rig.reservation_sid)
+        .await
+        .expect("store");
+    assert!(attempt.is_none(), "no attempt: nothing to settle");
+    let profile = rig.profile().await;
+    assert_eq!((profile.misses, profile.missed_total), (0, 0), "not blamed");
+    assert_eq!(profile.activity, Some(Activity::Available));
+    rig.twilio.assert_spec_valid();
+}
+
+/// The task's cancel fails: the reservation is rejected keeping the worker
+/// Available, still without ringing them.
+#[tokio::test]
+async fn a_failed_cancel_for_a_caller_who_left_rejects_and_keeps_the_worker_available() {
+    let rig = setup("hybrid").await;
+    let caller = sid("CA", 9);
+    let left = Marker::CallerLeaves { call_sid: &caller };
+    assert!(left.claim(&rig.app.store).await.expect("store").applied());
+    rig.twilio.fail_next(Route::UpdateTask, 20, 500);
+    let body: Value = serde_json::from_str(&body_text(&rig.assign().await)).expect("JSON");
+    assert_eq!(
+        body,
+        json!({"instruction": "reject", "activity_sid": ACTIVITY_AVAILABLE})
+    );
+    assert!(rig.twilio.calls_created().is_empty(), "no phone rung");
 }
 
 #[tokio::test]

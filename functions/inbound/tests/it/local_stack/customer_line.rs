@@ -62,7 +62,7 @@ async fn menu(app: &App<DynamoStore>, try_no: &str, digits: Option<&str>) -> (St
 
 fn expected_enqueue(before: &str, skill: &str) -> String {
     format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><Response>{before}<Enqueue workflowSid="{WORKFLOW_SID}" action="{PUBLIC_BASE_URL}/inbound/after-queue?skill={skill}" waitUrl="{PUBLIC_BASE_URL}/inbound/wait"><Task>{{&quot;skill&quot;:&quot;{skill}&quot;}}</Task></Enqueue></Response>"#
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response>{before}<Enqueue workflowSid="{WORKFLOW_SID}" action="{PUBLIC_BASE_URL}/inbound/after-queue?skill={skill}" waitUrl="{PUBLIC_BASE_URL}/inbound/wait?skill={skill}"><Task>{{&quot;skill&quot;:&quot;{skill}&quot;}}</Task></Enqueue></Response>"#
     )
 }
 
@@ -164,7 +164,13 @@ async fn after_max_wait_secs_the_caller_is_offered_voicemail_once_more_then_leav
         !near.contains("<Play"),
         "a whole clip would overrun: {near}"
     );
+    let leaves = Marker::CallerLeaves { call_sid: CALL_SID };
+    assert!(!leaves.is_claimed(&app.store).await.expect("readable"));
     let (_, last) = post(&app, "/inbound/wait", &[], &call(&[("QueueTime", "120")])).await;
+    assert!(
+        leaves.is_claimed(&app.store).await.expect("readable"),
+        "the last offer marks the caller: no worker is rung once they leave"
+    );
     assert_eq!(
         last,
         format!(
@@ -173,14 +179,38 @@ async fn after_max_wait_secs_the_caller_is_offered_voicemail_once_more_then_leav
     );
 }
 
+/// 2 takes the caller out over REST, so it holds whether Twilio runs the
+/// key's answer inside the queue or as the call's next document
+/// (docs/twilio.md, "Queue TwiML"); the marker keeps workers from being rung
+/// for them and the nobody queue's redirect from restarting the message.
 #[tokio::test]
-async fn two_while_waiting_leaves_for_voicemail_and_any_other_key_waits_on() {
-    let (app, _twilio) = line(&[]).await;
-    let (status, leaving) = post(&app, "/inbound/wait-key", &[], &call(&[("Digits", "2")])).await;
+async fn two_while_waiting_redirects_to_the_skills_voicemail_and_any_other_key_waits_on() {
+    let (app, twilio) = line(&[]).await;
+    let (_, waiting) = post(&app, "/inbound/wait", &[("skill", "sales")], &call(&[])).await;
+    assert!(
+        waiting.contains(&format!(
+            r#"action="{PUBLIC_BASE_URL}/inbound/wait-key?skill=sales""#
+        )),
+        "the key's URL names the skill: {waiting}"
+    );
+    let (status, leaving) = post(
+        &app,
+        "/inbound/wait-key",
+        &[("skill", "sales")],
+        &call(&[("Digits", "2")]),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        leaving,
-        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Leave/></Response>"#
+        leaving, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#,
+        "the redirect runs the call now"
+    );
+    let redirects = twilio.requests_for(Route::UpdateCall);
+    assert_eq!(redirects.len(), 1, "{redirects:?}");
+    assert_eq!(redirects[0].path_sid("Calls"), Some(CALL_SID));
+    assert_eq!(
+        redirects[0].param("Url"),
+        Some(format!("{PUBLIC_BASE_URL}/inbound/voicemail?skill=sales").as_str())
     );
     let chosen = (Marker::CallerLeaves { call_sid: CALL_SID })
         .is_claimed(&app.store)
@@ -188,7 +218,20 @@ async fn two_while_waiting_leaves_for_voicemail_and_any_other_key_waits_on() {
         .expect("readable");
     assert!(
         chosen,
-        "marked, so the nobody queue's redirect leaves the message alone"
+        "marked: no worker is rung for the caller from now on"
+    );
+    let (_, again) = post(
+        &app,
+        "/inbound/wait-key",
+        &[("skill", "sales")],
+        &call(&[("Digits", "2")]),
+    )
+    .await;
+    assert_eq!(again, leaving);
+    assert_eq!(
+        twilio.requests_for(Route::UpdateCall).len(),
+        1,
+        "a repeat of the key redirects nothing twice"
     );
     for digits in ["1", "9", ""] {
         let (_, staying) = post(&app, "/inbound/wait-key", &[], &call(&[("Digits", digits)])).await;
@@ -197,6 +240,31 @@ async fn two_while_waiting_leaves_for_voicemail_and_any_other_key_waits_on() {
             "{digits:?}"
         );
     }
+    assert_eq!(twilio.requests_for(Route::UpdateCall).len(), 1);
+    twilio.assert_spec_valid();
+    let (status, _) = post(
+        &app,
+        "/inbound/wait-key",
+        &[("skill", "no-such-skill")],
+        &call(&[("Digits", "2")]),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "an unknown skill changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn two_while_waiting_leaves_by_twiml_when_the_redirect_fails() {
+    let (app, twilio) = line(&[]).await;
+    twilio.fail_next(Route::UpdateCall, 10, 400);
+    let (_, leaving) = post(&app, "/inbound/wait-key", &[], &call(&[("Digits", "2")])).await;
+    assert_eq!(
+        leaving,
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Leave/></Response>"#
+    );
 }
 
 #[tokio::test]
