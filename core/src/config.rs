@@ -80,6 +80,9 @@ pub struct Config {
     pub answer_mode: AnswerMode,
     /// How long the whisper's `<Gather>` waits for the worker's key.
     pub press1_timeout: Duration,
+    /// `COVERAGE_ALERT_MINS`: during business hours a skill nobody covers is
+    /// texted to `ADMIN_NUMBERS` once per this many minutes; 0: never.
+    pub coverage_alert_mins: u32,
     /// `MISS_COOLDOWN_SECS`: how long a first miss keeps a worker out of
     /// rotation; each further consecutive miss doubles it.
     pub miss_cooldown: Duration,
@@ -231,6 +234,16 @@ impl Config {
             answer_mode,
             press1_timeout: vars.seconds("PRESS1_TIMEOUT_SECS", 8, 2..=20)?,
             miss_cooldown: vars.seconds("MISS_COOLDOWN_SECS", 120, 1..=3600)?,
+            coverage_alert_mins: match vars.number("COVERAGE_ALERT_MINS", 30, 0..=1440)? {
+                // Under five minutes an owner would be texted all day long.
+                1..5 => {
+                    return Err(ConfigError::Invalid {
+                        var: "COVERAGE_ALERT_MINS",
+                        reason: "must be 0 (off) or 5-1440".into(),
+                    });
+                }
+                mins => mins,
+            },
             misses_before_offline: misses_before_offline(&vars)?,
             business_name: vars
                 .optional("BUSINESS_NAME")
@@ -516,6 +529,8 @@ pub(crate) mod tests {
             ("ADMIN_NOTIFY", "never"),
             ("CALLBACK_CALLER_ID", "main line"),
             ("ANONYMOUS_CALLERS", "block"),
+            ("COVERAGE_ALERT_MINS", "4"),
+            ("COVERAGE_ALERT_MINS", "1441"),
             ("MISS_COOLDOWN_SECS", "0"),
             ("MISS_COOLDOWN_SECS", "3601"),
             ("MISSES_BEFORE_OFFLINE", "0"),
@@ -536,6 +551,7 @@ pub(crate) mod tests {
         let mut env = test_env();
         let config = load(&env).expect("valid");
         assert_eq!(config.miss_cooldown, Duration::from_secs(120));
+        assert_eq!(config.coverage_alert_mins, 30);
         assert_eq!(config.misses_before_offline, 3);
         // The deprecated name still counts, unless the new one is set.
         env.insert("MISSES_BEFORE_UNAVAILABLE", "2".into());

@@ -4,6 +4,7 @@
 //! holds every file to that).
 
 pub mod attempt;
+pub mod coverage;
 pub mod events;
 pub mod follow_up;
 pub mod hours;

@@ -13,6 +13,7 @@ pub mod attempt;
 pub mod blocklist;
 pub mod call_record;
 pub mod caller;
+pub mod coverage;
 pub mod follow_up;
 pub mod report;
 pub mod task;

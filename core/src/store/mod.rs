@@ -243,6 +243,13 @@ pub enum Marker<'a> {
     TextedBack { caller: &'a str, day: &'a str },
     /// The daily digest of this local day (`YYYY-MM-DD`) was texted to one admin.
     DigestSent { day: &'a str, to: &'a str },
+    /// Nobody covered the skill in this alert window (`domain::coverage::window`)
+    /// and one admin was told.
+    CoverageAlerted {
+        skill: &'a str,
+        window: i64,
+        to: &'a str,
+    },
 }
 
 impl Marker<'_> {
@@ -259,6 +266,9 @@ impl Marker<'_> {
             }
             Marker::TextedBack { caller, day } => format!("text-back#{caller}#{day}"),
             Marker::DigestSent { day, to } => format!("digest#{day}#{to}"),
+            Marker::CoverageAlerted { skill, window, to } => {
+                format!("coverage#{skill}#{window}#{to}")
+            }
         }
     }
 
@@ -273,6 +283,8 @@ impl Marker<'_> {
             | Marker::CallerRedirected { .. } => DAY,
             // The day it is named for, and the next one whatever the time zone.
             Marker::TextedBack { .. } | Marker::DigestSent { .. } => 2 * DAY,
+            // Outlives its window (at most a day) whatever TTL deletion's delay.
+            Marker::CoverageAlerted { .. } => 2 * DAY,
             // As long as the follow-up: it is escalated once in its life.
             Marker::FollowUpEscalated { .. } => FOLLOW_UP_TTL_SECS.unsigned_abs(),
             Marker::FollowUpAnnounced { .. } => 7 * DAY,

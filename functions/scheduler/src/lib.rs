@@ -4,7 +4,9 @@
 //! `FOLLOW_UP_ESCALATE_MINS` to `ADMIN_NUMBERS` (`service::follow_up::escalate`)
 //! and, once the day's business hours end (or at `DIGEST_TIME`), texts them
 //! the day's digest (`service::report::digest`); and puts workers whose miss
-//! cooldown is over back to Available (`service::worker::end_cooldowns`).
+//! cooldown is over back to Available (`service::worker::end_cooldowns`);
+//! and, during business hours, texts them about each skill nobody covers,
+//! once per `COVERAGE_ALERT_MINS` (`service::coverage::alert`).
 //!
 //! Each run is idempotent and bounded: every SMS sits behind a once-marker,
 //! so a run that overlaps the next one, or a retried invocation, sends
@@ -15,7 +17,7 @@
 
 use std::time::Duration;
 
-use homeline_core::service::{follow_up, report, worker};
+use homeline_core::service::{coverage, follow_up, report, worker};
 use homeline_core::store::{DynamoStore, Store};
 use homeline_core::{App, Deadline};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -97,7 +99,28 @@ pub async fn handle<S: Store>(app: &App<S>, event: &str, deadline: Deadline) -> 
         }
     };
     let cooldowns = cooldowns(app, now, deadline).await;
-    json!({ "escalation": escalation, "digest": digest, "cooldowns": cooldowns })
+    // After the cooldowns: a worker back this minute covers their skills.
+    let coverage = match coverage::alert(app, now, deadline).await {
+        Ok(run) => {
+            tracing::info!(?run, "coverage run");
+            json!({
+                "uncovered": run.uncovered,
+                "sent": run.sent,
+                "failed": run.failed,
+                "cut_short": run.cut_short,
+            })
+        }
+        Err(error) => {
+            tracing::error!(%error, "coverage not checked");
+            json!({ "error": error.to_string() })
+        }
+    };
+    json!({
+        "escalation": escalation,
+        "digest": digest,
+        "cooldowns": cooldowns,
+        "coverage": coverage,
+    })
 }
 
 /// Ends the miss cooldowns that are over; the next run retries a failure.

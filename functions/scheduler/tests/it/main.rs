@@ -5,6 +5,7 @@
 
 mod local_stack {
     mod cooldown;
+    mod coverage;
     mod digest;
     mod escalation;
 }

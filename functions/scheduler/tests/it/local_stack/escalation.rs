@@ -86,6 +86,7 @@ async fn an_unclaimed_follow_up_is_escalated_to_each_admin_once_however_often_th
             "escalation": { "due": 1, "sent": 2, "failed": 0, "cut_short": false },
             "digest": { "day": null, "sent": 0, "failed": 0 },
             "cooldowns": no_cooldowns(),
+            "coverage": { "uncovered": [], "sent": 0, "failed": 0, "cut_short": false },
         })
     );
     for admin in [OWNER, MANAGER] {
@@ -160,6 +161,7 @@ async fn a_run_near_its_deadline_stops_and_leaves_the_rest_for_the_next_minute()
             "escalation": { "due": 1, "sent": 0, "failed": 0, "cut_short": true },
             "digest": { "day": null, "sent": 0, "failed": 0 },
             "cooldowns": no_cooldowns(),
+            "coverage": { "uncovered": [], "sent": 0, "failed": 0, "cut_short": false },
         })
     );
     assert!(twilio.messages_sent().is_empty());
