@@ -222,8 +222,6 @@ fn enqueue(config: &Config, twiml: Twiml, skill: &str) -> String {
 /// Seconds the wait's `<Gather>` listens after its last prompt: short, so
 /// the heartbeat stays within one hold stretch.
 const WAIT_KEY_TIMEOUT_SECS: u32 = 1;
-/// Seconds the last offer listens before the caller goes to voicemail.
-const LAST_OFFER_TIMEOUT_SECS: u32 = 5;
 
 /// The wait loop: the caller's position, the way out and one hold stretch,
 /// all inside a `<Gather>` so a key interrupts the music. Twilio requests
@@ -250,7 +248,7 @@ async fn wait<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
                 "longest wait reached: the last offer, then voicemail"
             );
             let last = offer
-                .timeout(LAST_OFFER_TIMEOUT_SECS)
+                .timeout(decide::LAST_OFFER_SECS)
                 .say("Sorry, everyone is still busy.")
                 .say(decide::wait_offer());
             Twiml::new().gather(last).leave().to_xml()
