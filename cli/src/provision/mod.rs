@@ -177,7 +177,33 @@ mod tests {
     use std::path::{Path, PathBuf};
     use std::process::Command;
 
+    use clap::Parser;
     use homeline_core::routes::Function;
+
+    use crate::{Cli, Command as CliCommand};
+
+    fn args(extra: &[&str]) -> super::Args {
+        let base = [
+            "homeline",
+            "provision",
+            "--base-url",
+            "https://h.example.com",
+        ];
+        let rest = ["--skills", "sales", "--customer-number", "+15550000001"];
+        let line = base.iter().chain(&rest).chain(extra);
+        match Cli::try_parse_from(line).expect("parses").command {
+            CliCommand::Provision(args) => args,
+            _ => unreachable!("provision"),
+        }
+    }
+
+    #[test]
+    fn the_wait_is_max_wait_secs_and_queue_timeout_is_refused() {
+        let desired = super::desired(&args(&["--max-wait", "300"])).expect("valid");
+        assert_eq!(desired.max_wait_secs, 300);
+        let error = super::desired(&args(&["--queue-timeout", "120"])).expect_err("refused");
+        assert!(error.to_string().contains("MAX_WAIT_SECS"), "{error}");
+    }
 
     /// Each function with the workspace's own crates (path dependencies) in
     /// its normal dependency graph, as `(package, directory)`.
