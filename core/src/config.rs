@@ -64,6 +64,12 @@ pub enum AdminNotify {
     Escalations,
 }
 
+/// `MAX_WAIT_SECS` unset: the functions and `homeline provision` (the
+/// workflow's backstop) read the same default.
+pub const MAX_WAIT_SECS_DEFAULT: u32 = 180;
+/// `MAX_WAIT_SECS`'s allowed range, for the same readers.
+pub const MAX_WAIT_SECS_RANGE: std::ops::RangeInclusive<u32> = 30..=3600;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub twilio: TwilioConfig,
@@ -269,7 +275,7 @@ impl Config {
                 None => vars.phone("TWILIO_CALLER_ID")?,
             },
             abandon_after: vars.seconds("ABANDON_SECS", 10, 0..=600)?,
-            max_wait: vars.seconds("MAX_WAIT_SECS", 180, 30..=3600)?,
+            max_wait: vars.seconds("MAX_WAIT_SECS", MAX_WAIT_SECS_DEFAULT, MAX_WAIT_SECS_RANGE)?,
             escalate_after: vars
                 .number("FOLLOW_UP_ESCALATE_MINS", 30, 1..=1440)
                 .map(|m| Duration::from_secs(60 * u64::from(m)))?,

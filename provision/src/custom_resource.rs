@@ -20,14 +20,16 @@
 
 use std::time::Duration;
 
-use homeline_core::config::{TwilioConfig, parse_skills};
+use homeline_core::config::{
+    MAX_WAIT_SECS_DEFAULT, MAX_WAIT_SECS_RANGE, TwilioConfig, parse_skills,
+};
 use homeline_core::deadline::Deadline;
 use homeline_core::phone;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::takeover::Takeovers;
-use crate::{DEFAULT_QUEUE_TIMEOUT_SECS, Desired, Provisioner, Sids};
+use crate::{Desired, Provisioner, Sids};
 
 /// Longest `Reason` sent: the whole response must stay under 4 KiB.
 const REASON_CHARS: usize = 1000;
@@ -230,6 +232,14 @@ fn desired(properties: &Map<String, Value>) -> Result<Desired, String> {
                 range.end()
             )),
     };
+    if get("QueueTimeoutSecs").is_some() {
+        // An old template's second knob: refuse it rather than let it be ignored.
+        return Err(
+            "QueueTimeoutSecs is no longer read: MaxWaitSecs (the functions' \
+                    MAX_WAIT_SECS) decides how long a caller waits"
+                .into(),
+        );
+    }
     let customer_number = number("CustomerNumber", required("CustomerNumber")?)?;
     let worker_number = match get("WorkerNumber") {
         Some(worker) => number("WorkerNumber", worker)?,
@@ -246,7 +256,7 @@ fn desired(properties: &Map<String, Value>) -> Result<Desired, String> {
             seconds("RingTimeoutSecs", 20, 5..=60)?,
             seconds("AmdTimeoutSecs", 5, 3..=59)?,
         ),
-        queue_timeout_secs: seconds("QueueTimeoutSecs", DEFAULT_QUEUE_TIMEOUT_SECS, 10..=3600)?,
+        max_wait_secs: seconds("MaxWaitSecs", MAX_WAIT_SECS_DEFAULT, MAX_WAIT_SECS_RANGE)?,
         fallback_url: get("FallbackUrl")
             .map(|url| crate::base_url(url).map_err(|e| format!("FallbackUrl: {e}")))
             .transpose()?,
@@ -292,6 +302,7 @@ mod tests {
             ("WorkerNumber", ""),
             ("WorkspaceName", "Acme"),
             ("RingTimeoutSecs", ""),
+            ("MaxWaitSecs", ""),
         ]))
         .expect("valid");
         assert_eq!(desired.base_url, "https://h.example.com");
@@ -301,7 +312,7 @@ mod tests {
             desired.reservation_timeout_secs,
             Desired::reservation_timeout(20, 5)
         );
-        assert_eq!(desired.queue_timeout_secs, DEFAULT_QUEUE_TIMEOUT_SECS);
+        assert_eq!(desired.max_wait_secs, MAX_WAIT_SECS_DEFAULT);
     }
 
     #[test]
@@ -317,6 +328,8 @@ mod tests {
             ("Skills", "after-hours"),
             ("CustomerNumber", "call me"),
             ("RingTimeoutSecs", "600"),
+            ("MaxWaitSecs", "29"),
+            ("QueueTimeoutSecs", "120"),
         ] {
             let mut props = properties(&base);
             props.insert(name.into(), json!(value));

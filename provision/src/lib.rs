@@ -17,6 +17,7 @@ use std::fmt;
 use homeline_core::Secret;
 use homeline_core::config::{DEFAULT_API_URL, DEFAULT_TASKROUTER_URL, TwilioConfig};
 use homeline_core::deadline::Deadline;
+use homeline_core::domain::inbound;
 use homeline_core::routes::{Budget, paths};
 use homeline_core::twilio::{Replay, TwilioClient, TwilioError, sid_of, text_of};
 use serde_json::{Value, json};
@@ -50,9 +51,6 @@ pub fn credentials(env: &dyn Fn(&str) -> Option<String>) -> Result<TwilioConfig,
         caller_id: String::new(),
     })
 }
-
-/// Seconds a caller waits in a skill's queue before voicemail, unless told otherwise.
-pub const DEFAULT_QUEUE_TIMEOUT_SECS: u32 = 120;
 
 /// A workspace FriendlyName: 1 to 64 characters, trimmed.
 pub fn workspace_name(name: &str) -> Result<String, String> {
@@ -103,6 +101,22 @@ pub const NOBODY_TARGET_WORKERS: &str = "1 == 2";
 /// reservation: the whisper and press-1 (up to 20 s), Twilio's extra ring
 /// seconds and the `<Dial><Queue>` hand-over must all fit.
 pub const RESERVATION_MARGIN_SECS: u32 = 30;
+/// Seconds past the wait's own end before the skill queue's target times
+/// out. `MAX_WAIT_SECS` alone decides how long a caller waits: the wait URL
+/// makes its last offer then `<Leave/>`s, and the caller is noticed at the
+/// next heartbeat. The workflow's timeout only catches a caller whose wait
+/// URL stopped answering; were it to come first, the nobody queue would send
+/// the caller to voicemail mid-wait, before the last offer.
+pub const QUEUE_BACKSTOP_MARGIN_SECS: u32 = 30;
+/// The skill queue target's timeout for `MAX_WAIT_SECS`: the wait, its last
+/// offer, one heartbeat (a hold stretch) and [`QUEUE_BACKSTOP_MARGIN_SECS`].
+pub fn queue_backstop_secs(max_wait_secs: u32) -> u32 {
+    let heartbeat = u32::try_from(inbound::HOLD_STRETCH_SECS).unwrap_or(u32::MAX);
+    max_wait_secs
+        .saturating_add(inbound::LAST_OFFER_SECS)
+        .saturating_add(heartbeat)
+        .saturating_add(QUEUE_BACKSTOP_MARGIN_SECS)
+}
 /// Seconds a task may sit in the nobody queue, past its skill queue's
 /// timeout, before TaskRouter cancels it (the workflow's last target timing
 /// out). Homeline redirects the caller and cancels the task itself at once;
@@ -131,8 +145,9 @@ pub struct Desired {
     /// The number workers text (and call, when it is a separate number).
     pub worker_number: String,
     pub reservation_timeout_secs: u32,
-    /// How long a task waits in its skill's queue before the nobody queue.
-    pub queue_timeout_secs: u32,
+    /// `MAX_WAIT_SECS`, as the functions read it: the skill queue's timeout
+    /// is its backstop ([`queue_backstop_secs`]).
+    pub max_wait_secs: u32,
     /// The stack's static fallback answers (output `FallbackBaseUrl`), no
     /// trailing slash: Twilio turns to them when Homeline fails.
     pub fallback_url: Option<String>,
@@ -222,6 +237,7 @@ impl Desired {
     /// available, then the nobody queue until [`NOBODY_GRACE_SECS`] later;
     /// `queue` gives each skill's queue SID, `nobody` the nobody queue's.
     pub fn workflow_configuration(&self, queue: impl Fn(&str) -> String, nobody: &str) -> Value {
+        let backstop = queue_backstop_secs(self.max_wait_secs);
         let filters: Vec<Value> = self
             .skills
             .iter()
@@ -232,10 +248,10 @@ impl Desired {
                     "targets": [
                         {
                             "queue": queue(skill),
-                            "timeout": self.queue_timeout_secs,
+                            "timeout": backstop,
                             "skip_if": "workers.available == 0",
                         },
-                        {"queue": nobody, "timeout": nobody_timeout_secs(self.queue_timeout_secs)},
+                        {"queue": nobody, "timeout": nobody_timeout_secs(backstop)},
                     ],
                 })
             })
@@ -953,6 +969,7 @@ fn query(name: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use homeline_core::config::MAX_WAIT_SECS_RANGE;
     use homeline_core::routes::ROUTES;
 
     fn desired(customer: &str, worker: &str) -> Desired {
@@ -963,7 +980,7 @@ mod tests {
             customer_number: customer.into(),
             worker_number: worker.into(),
             reservation_timeout_secs: Desired::reservation_timeout(20, 5),
-            queue_timeout_secs: 120,
+            max_wait_secs: 180,
             fallback_url: None,
             fallback_number: None,
         }
@@ -1036,6 +1053,29 @@ mod tests {
     }
 
     #[test]
+    fn the_backstop_comes_after_the_wait_s_own_leave() {
+        for max_wait in [
+            *MAX_WAIT_SECS_RANGE.start(),
+            180,
+            *MAX_WAIT_SECS_RANGE.end(),
+        ] {
+            let leave_noticed = u64::from(max_wait)
+                + u64::from(inbound::LAST_OFFER_SECS)
+                + inbound::HOLD_STRETCH_SECS;
+            assert!(u64::from(queue_backstop_secs(max_wait)) > leave_noticed);
+        }
+        let mut longer = desired("+15550000001", "+15550000001");
+        longer.max_wait_secs = 600;
+        let config = longer.workflow_configuration(|skill| format!("WQ-{skill}"), "WQ-nobody");
+        let targets = &config["task_routing"]["filters"][0]["targets"];
+        assert_eq!(targets[0]["timeout"], queue_backstop_secs(600));
+        assert_eq!(
+            targets[1]["timeout"],
+            nobody_timeout_secs(queue_backstop_secs(600))
+        );
+    }
+
+    #[test]
     fn workflow_tries_the_skill_queue_then_the_nobody_queue() {
         let config = desired("+15550000001", "+15550000001")
             .workflow_configuration(|skill| format!("WQ-{skill}"), "WQ-nobody");
@@ -1045,8 +1085,8 @@ mod tests {
         assert_eq!(
             filters[1]["targets"],
             json!([
-                {"queue": "WQ-support", "timeout": 120, "skip_if": "workers.available == 0"},
-                {"queue": "WQ-nobody", "timeout": 240},
+                {"queue": "WQ-support", "timeout": 240, "skip_if": "workers.available == 0"},
+                {"queue": "WQ-nobody", "timeout": 360},
             ])
         );
         assert_eq!(

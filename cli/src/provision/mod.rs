@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use homeline_core::config::parse_skills;
+use homeline_core::config::{MAX_WAIT_SECS_DEFAULT, MAX_WAIT_SECS_RANGE, parse_skills};
 use homeline_core::deadline::Deadline;
 use homeline_core::phone;
 use homeline_provision::{Desired, ProvisionError, Provisioner};
@@ -55,9 +55,15 @@ pub struct Args {
     /// Seconds of answering machine detection (as AMD_TIMEOUT_SECS of the stack)
     #[arg(long, env = "AMD_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(3..=59))]
     amd_timeout: u32,
-    /// Seconds a caller waits for a worker of the chosen skill before voicemail
-    #[arg(long, default_value_t = homeline_provision::DEFAULT_QUEUE_TIMEOUT_SECS, value_parser = clap::value_parser!(u32).range(10..=3600))]
-    queue_timeout: u32,
+    /// Seconds a caller waits before voicemail (as MAX_WAIT_SECS of the
+    /// stack): the workflow's skill-queue timeout is a backstop past it
+    #[arg(long, env = "MAX_WAIT_SECS", default_value_t = MAX_WAIT_SECS_DEFAULT,
+          value_parser = clap::value_parser!(u32).range(
+              i64::from(*MAX_WAIT_SECS_RANGE.start())..=i64::from(*MAX_WAIT_SECS_RANGE.end())))]
+    max_wait: u32,
+    /// Gone: MAX_WAIT_SECS decides the wait (kept to say so, not to be used)
+    #[arg(long, hide = true)]
+    queue_timeout: Option<String>,
     /// The stack's static fallback answers (stack output FallbackBaseUrl):
     /// Twilio turns to them when Homeline's functions or table fail
     #[arg(long, env = "FALLBACK_URL")]
@@ -126,6 +132,13 @@ fn desired(args: &Args) -> Result<Desired, CliError> {
     let number = |flag: &str, value: &str| {
         phone::normalize(value).map_err(|e| CliError::Invalid(format!("--{flag}: {e}")))
     };
+    if args.queue_timeout.is_some() {
+        return Err(CliError::Invalid(
+            "--queue-timeout is gone: MAX_WAIT_SECS (or --max-wait) decides how long a caller \
+             waits, and the workflow's timeout follows it"
+                .into(),
+        ));
+    }
     let customer_number = number("customer-number", &args.customer_number)?;
     let worker_number = match &args.worker_number {
         Some(worker) => number("worker-number", worker)?,
@@ -142,7 +155,7 @@ fn desired(args: &Args) -> Result<Desired, CliError> {
         customer_number,
         worker_number,
         reservation_timeout_secs: Desired::reservation_timeout(args.ring_timeout, args.amd_timeout),
-        queue_timeout_secs: args.queue_timeout,
+        max_wait_secs: args.max_wait,
         fallback_url: args
             .fallback_url
             .as_deref()
@@ -164,7 +177,33 @@ mod tests {
     use std::path::{Path, PathBuf};
     use std::process::Command;
 
+    use clap::Parser;
     use homeline_core::routes::Function;
+
+    use crate::{Cli, Command as CliCommand};
+
+    fn args(extra: &[&str]) -> super::Args {
+        let base = [
+            "homeline",
+            "provision",
+            "--base-url",
+            "https://h.example.com",
+        ];
+        let rest = ["--skills", "sales", "--customer-number", "+15550000001"];
+        let line = base.iter().chain(&rest).chain(extra);
+        match Cli::try_parse_from(line).expect("parses").command {
+            CliCommand::Provision(args) => args,
+            _ => unreachable!("provision"),
+        }
+    }
+
+    #[test]
+    fn the_wait_is_max_wait_secs_and_queue_timeout_is_refused() {
+        let desired = super::desired(&args(&["--max-wait", "300"])).expect("valid");
+        assert_eq!(desired.max_wait_secs, 300);
+        let error = super::desired(&args(&["--queue-timeout", "120"])).expect_err("refused");
+        assert!(error.to_string().contains("MAX_WAIT_SECS"), "{error}");
+    }
 
     /// Each function with the workspace's own crates (path dependencies) in
     /// its normal dependency graph, as `(package, directory)`.

@@ -71,6 +71,8 @@ pub fn abandoned(queue_result: &str, queue_time: Option<&str>, abandon_after_sec
 /// must be a clip of at most this long (README), so the wait URL is fetched
 /// again, its heartbeat, at least this often.
 pub const HOLD_STRETCH_SECS: u64 = 25;
+/// Seconds the last offer (at `MAX_WAIT_SECS`) listens before `<Leave/>`.
+pub const LAST_OFFER_SECS: u32 = 5;
 
 /// What the wait URL answers on each fetch: the fetch is the heartbeat
 /// that repairs a caller nobody will take, and that bounds the wait.

@@ -227,8 +227,6 @@ fn enqueue(config: &Config, twiml: Twiml, skill: &str) -> String {
 /// Seconds the wait's `<Gather>` listens after its last prompt: short, so
 /// the heartbeat stays within one hold stretch.
 const WAIT_KEY_TIMEOUT_SECS: u32 = 1;
-/// Seconds the last offer listens before the caller goes to voicemail.
-const LAST_OFFER_TIMEOUT_SECS: u32 = 5;
 
 /// The wait loop: the caller's position, the way out and one hold stretch,
 /// all inside a `<Gather>` so a key interrupts the music. Twilio requests
@@ -263,7 +261,7 @@ async fn wait<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
                 service::caller::last_offer(app, call_sid).await;
             }
             let last = offer
-                .timeout(LAST_OFFER_TIMEOUT_SECS)
+                .timeout(decide::LAST_OFFER_SECS)
                 .say("Sorry, everyone is still busy.")
                 .say(decide::wait_offer());
             Twiml::new().gather(last).leave().to_xml()
