@@ -68,6 +68,7 @@ impl World {
                 "WorkspaceName": "Homeline",
                 "RingTimeoutSecs": "",
                 "AmdTimeoutSecs": "",
+                "MaxWaitSecs": "",
             },
         });
         if request_type != "Create" {
