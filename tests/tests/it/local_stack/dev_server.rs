@@ -178,7 +178,8 @@ async fn make_dev_serves_every_function_and_every_fixture_passes_the_emulator() 
         fixture.assert_answer("through the emulator", status, &body);
     }
     // The scheduler's tick: a run's report (its time is before every
-    // follow-up and cooldown the fixtures started, so none is due).
+    // follow-up and cooldown the fixtures started, so none is due; with no
+    // BUSINESS_HOURS set, no skill counts as uncovered).
     let report = invoke_file(port, "scheduler", fixtures::SCHEDULER_TICK);
     assert_eq!(
         report,
@@ -186,6 +187,7 @@ async fn make_dev_serves_every_function_and_every_fixture_passes_the_emulator() 
             "escalation": { "due": 0, "sent": 0, "failed": 0, "cut_short": false },
             "digest": { "day": null, "sent": 0, "failed": 0 },
             "cooldowns": { "due": 0, "moved": 0, "failed": 0, "cut_short": false },
+            "coverage": { "uncovered": [], "sent": 0, "failed": 0, "cut_short": false },
         })
     );
     twilio.idle().await;
