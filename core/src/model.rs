@@ -311,11 +311,15 @@ pub struct CallRecord {
     /// The skill the caller chose (or the line's only one).
     pub skill: Option<String>,
     pub queued_at: Option<i64>,
-    /// The worker (phone) bridged to the caller.
+    /// The worker (phone) who took the call (pressed 1, or was heard as a
+    /// person): the bridge follows unless the caller is gone by then.
     pub answered_by: Option<String>,
     pub answered_at: Option<i64>,
     /// Workers (phones) rung for this call who missed it, sorted, each once.
     pub missed_by: Vec<String>,
+    /// The caller hung up in the queue, however long they waited: never
+    /// bridged, whoever took the call a moment before.
+    pub hung_up_in_queue_at: Option<i64>,
     /// The caller hung up in the queue after waiting `ABANDON_SECS` or more.
     pub abandoned_at: Option<i64>,
     /// The caller left a voicemail (its recording completed).

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::model::{Activity, CallRecord, WorkerProfile};
 
-/// What became of one call, the strongest thing that happened to it first.
+/// What became of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallOutcome {
     Answered,
@@ -19,14 +19,18 @@ pub enum CallOutcome {
     Other,
 }
 
-/// What became of `record`.
+/// What became of `record`. A worker's answer is noted before the bridge,
+/// so a caller who left a message or hung up in the queue was not answered,
+/// whoever pressed 1 meanwhile.
 pub fn outcome(record: &CallRecord) -> CallOutcome {
-    if record.answered_by.is_some() {
-        CallOutcome::Answered
-    } else if record.voicemail_at.is_some() {
+    if record.voicemail_at.is_some() {
         CallOutcome::Voicemail
     } else if record.abandoned_at.is_some() {
         CallOutcome::Abandoned
+    } else if record.hung_up_in_queue_at.is_some() {
+        CallOutcome::Other
+    } else if record.answered_by.is_some() {
+        CallOutcome::Answered
     } else if record.after_hours {
         CallOutcome::AfterHours
     } else {
@@ -35,8 +39,11 @@ pub fn outcome(record: &CallRecord) -> CallOutcome {
 }
 
 /// Seconds from the caller's arrival (or, when that step went unrecorded,
-/// their queueing) to a worker's answer.
+/// their queueing) to a worker's answer, for an answered call.
 pub fn time_to_answer(record: &CallRecord) -> Option<i64> {
+    if outcome(record) != CallOutcome::Answered {
+        return None;
+    }
     let start = record.arrived_at.or(record.queued_at)?;
     record.answered_at.map(|at| (at - start).max(0))
 }
@@ -45,7 +52,7 @@ pub fn time_to_answer(record: &CallRecord) -> Option<i64> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkerDay {
     pub phone: String,
-    /// Calls they were bridged to.
+    /// Calls they answered (not counting a caller who was gone by then).
     pub answered: u32,
     /// Calls they were rung for and missed (each call once).
     pub missed: u32,
@@ -95,7 +102,9 @@ pub fn summarize(records: &[CallRecord], done_by: &[String]) -> DaySummary {
 fn per_worker(records: &[CallRecord], done_by: &[String]) -> Vec<WorkerDay> {
     let mut workers: BTreeMap<&str, WorkerDay> = BTreeMap::new();
     for record in records {
-        if let Some(by) = &record.answered_by {
+        if let Some(by) = &record.answered_by
+            && outcome(record) == CallOutcome::Answered
+        {
             entry(&mut workers, by).answered += 1;
         }
         for by in &record.missed_by {
@@ -287,17 +296,41 @@ mod tests {
     }
 
     #[test]
-    fn each_call_has_the_strongest_outcome() {
+    fn each_call_has_one_outcome() {
         let mut record = call(1);
         assert_eq!(outcome(&record), CallOutcome::Other);
         record.after_hours = true;
         assert_eq!(outcome(&record), CallOutcome::AfterHours);
+        record.answered_by = Some(ANN.into());
+        assert_eq!(outcome(&record), CallOutcome::Answered);
         record.abandoned_at = Some(T0 + 40);
         assert_eq!(outcome(&record), CallOutcome::Abandoned);
         record.voicemail_at = Some(T0 + 90);
         assert_eq!(outcome(&record), CallOutcome::Voicemail);
-        record.answered_by = Some(ANN.into());
-        assert_eq!(outcome(&record), CallOutcome::Answered);
+    }
+
+    #[test]
+    fn a_caller_gone_before_the_bridge_was_not_answered() {
+        // Ann pressed 1 as the caller hung up in the queue: her key is noted,
+        // the caller is abandoned, and neither she nor the wait counts.
+        let mut gone = answered(1, ANN, 40);
+        gone.abandoned_at = gone.answered_at;
+        assert_eq!(outcome(&gone), CallOutcome::Abandoned);
+        assert_eq!(time_to_answer(&gone), None);
+        let mut quickly_gone = answered(3, ANN, 5);
+        quickly_gone.hung_up_in_queue_at = quickly_gone.answered_at;
+        assert_eq!(outcome(&quickly_gone), CallOutcome::Other);
+        let summary = summarize(&[gone, quickly_gone, answered(2, BOB, 12)], &[]);
+        assert_eq!((summary.answered, summary.abandoned), (1, 1));
+        assert_eq!(summary.median_answer_secs, Some(12));
+        assert_eq!(
+            summary.workers,
+            vec![WorkerDay {
+                phone: BOB.into(),
+                answered: 1,
+                ..WorkerDay::default()
+            }]
+        );
     }
 
     #[test]

@@ -25,10 +25,12 @@ pub enum Step<'a> {
     Arrived { caller: &'a str, after_hours: bool },
     /// The caller was queued for `skill` (chosen, or the line's only one).
     Queued { skill: &'a str },
-    /// A worker (phone) was bridged to the caller.
+    /// A worker (phone) took the call (the bridge follows).
     Answered { by: &'a str },
     /// A worker (phone) rung for the caller missed them.
     Missed { by: &'a str },
+    /// The caller hung up in the queue.
+    HungUpInQueue,
     /// The caller hung up in the queue after `ABANDON_SECS` or more.
     Abandoned,
     /// The caller's voicemail was recorded.
@@ -57,6 +59,7 @@ pub fn change(call_sid: &str, at: i64, steps: &[Step<'_>]) -> CallRecord {
                 record.answered_at = Some(at);
             }
             Step::Missed { by } => record.missed_by.push(by.to_string()),
+            Step::HungUpInQueue => record.hung_up_in_queue_at = Some(at),
             Step::Abandoned => record.abandoned_at = Some(at),
             Step::Voicemail => record.voicemail_at = Some(at),
         }

@@ -298,6 +298,7 @@ impl CallRecordStore for MemoryStore {
         stored.missed_by.extend(record.missed_by.iter().cloned());
         stored.missed_by.sort();
         stored.missed_by.dedup();
+        keep_first(&mut stored.hung_up_in_queue_at, &record.hung_up_in_queue_at);
         keep_first(&mut stored.abandoned_at, &record.abandoned_at);
         keep_first(&mut stored.voicemail_at, &record.voicemail_at);
         Ok(Write::Applied)

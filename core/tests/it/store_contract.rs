@@ -928,6 +928,7 @@ async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
         answered_by: Some("+15550000001".into()),
         answered_at: Some(T0 + 45),
         missed_by: vec!["+15550000002".into()],
+        hung_up_in_queue_at: None,
         abandoned_at: None,
         voicemail_at: None,
     };

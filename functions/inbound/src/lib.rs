@@ -120,7 +120,10 @@ async fn entry<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
     let open = config
         .business_hours
         .as_ref()
-        .is_none_or(|hours| hours.is_open(chrono::Utc::now()));
+        // The store's clock, so a simulated day's hours are its own.
+        .is_none_or(|hours| {
+            hours.is_open(chrono::DateTime::from_timestamp(now_secs(), 0).unwrap_or_default())
+        });
     let only_skill = match config.skills.as_slice() {
         [only] if open => Some(only.as_str()),
         _ => None,
@@ -330,10 +333,20 @@ async fn after_queue<S: Store>(
     );
     metrics::emit_queue_left(result, request.param("QueueTime"));
     let abandon_after = config.abandon_after.as_secs();
-    if decide::abandoned(result, request.param("QueueTime"), abandon_after) {
+    let abandoned = decide::abandoned(result, request.param("QueueTime"), abandon_after);
+    if result == "hangup" {
+        // The caller was never bridged, even when a worker took the call a
+        // moment before (the record says so whatever the wait).
+        let steps: &[Step<'_>] = if abandoned {
+            &[Step::HungUpInQueue, Step::Abandoned]
+        } else {
+            &[Step::HungUpInQueue]
+        };
+        note(app, request, steps).await;
+    }
+    if abandoned {
         let call_sid = request.require("CallSid")?;
         let caller = request.param("From").unwrap_or("unknown");
-        note(app, request, &[Step::Abandoned]).await;
         let new = follow_up::new(call_sid, caller, &mailbox, FollowUpReason::Abandoned, None);
         // The caller is gone: whatever fails here, the answer is the same.
         if let Err(error) = follow_up::open(app, &new, Deadline::after(BUDGET)).await {
