@@ -57,6 +57,10 @@ async fn main() -> std::process::ExitCode {
     );
     println!("{}", outcome.table());
     println!("{}", day.follow_ups.table());
+    println!("{}\n", day.coverage.line());
+    if let Some(text) = day.digest.as_ref().and_then(|d| d.text.as_ref()) {
+        println!("the admin's daily digest, as texted at the day's end:\n{text}\n");
+    }
     if let Some(kb) = peak_rss_kb() {
         println!(
             "peak RSS of this process (stand-in and all six functions in-process): {:.1} MB\n",

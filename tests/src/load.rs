@@ -1,9 +1,10 @@
 //! The load run: callers over a simulated hour against workers with mixed
 //! phone behaviour and several skills.
 
+use crate::digest::DigestCheck;
 use crate::harness::Stage;
 use crate::phones::{Caller, Claims, Phone, PhoneProfile, WorkerScript};
-use crate::report::FollowUps;
+use crate::report::{Coverage, FollowUps};
 use crate::{Chaos, Ms, Outcome, Readings};
 
 pub const SKILLS: [&str; 3] = ["sales", "support", "billing"];
@@ -75,26 +76,59 @@ fn profile(i: usize) -> (&'static str, PhoneProfile) {
 pub struct Day {
     pub outcome: Outcome,
     pub follow_ups: FollowUps,
+    /// The admin's daily digest, held against the stand-in; `None` for a
+    /// day too long to end before midnight, which has no one digest.
+    pub digest: Option<DigestCheck>,
+    pub coverage: Coverage,
 }
 
 impl Day {
-    /// Every invariant broken, callers' and follow-ups'.
+    /// Every invariant broken, callers', follow-ups' and the digest's.
     pub fn invariant_failures(&self) -> Vec<String> {
         let mut f = self.outcome.invariant_failures();
         f.extend(self.follow_ups.invariant_failures());
+        if let Some(digest) = &self.digest {
+            f.extend(digest.disagreements.iter().map(|d| format!("digest: {d}")));
+        }
         f
     }
 }
 
+/// The day starts at 09:00 UTC (`TIME_ZONE` is UTC) of yesterday, so it is
+/// one local day whatever the wall clock says, and in the past; business
+/// hours open an hour before.
+const STARTS_SECS: i64 = 9 * 3600;
+const OPENS: &str = "08:00";
+const DAY_SECS: i64 = 24 * 3600;
+
 /// Runs the plan on a fresh stage; returns the day (after every call ended).
 pub async fn run(plan: Plan) -> Day {
     let skills = SKILLS.join(",");
+    // Long enough for every caller to finish.
+    let last_call_ends: Ms = 30_000 + plan.span + 30 * 60_000;
+    let epoch =
+        chrono::Utc::now().timestamp().div_euclid(DAY_SECS) * DAY_SECS - DAY_SECS + STARTS_SECS;
+    // Business hours close, and the digest goes out, the first whole minute
+    // after the last call (a day too long for that has no hours).
+    let digest_minute =
+        (STARTS_SECS + i64::try_from(last_call_ends / 1000).unwrap_or(DAY_SECS) + 59) / 60 + 1;
+    let hours = (digest_minute < DAY_SECS / 60).then(|| {
+        format!(
+            "mon-sun {OPENS}-{:02}:{:02}",
+            digest_minute / 60,
+            digest_minute % 60
+        )
+    });
     let mut overrides = vec![("SKILLS", skills.as_str()), ("ADMIN_NUMBERS", ADMIN)];
+    if let Some(hours) = &hours {
+        overrides.push(("BUSINESS_HOURS", hours.as_str()));
+    }
     if let Some(mode) = plan.answer_mode {
         overrides.push(("ANSWER_MODE", mode));
     }
     let stage = Stage::start(&overrides, plan.seed).await;
     stage.sim.world().tr.settings.readings = plan.readings;
+    stage.sim.world().epoch_secs = epoch;
     let mut rng = fastrand::Rng::with_seed(plan.seed);
     for i in 0..plan.workers {
         let phone = format!("+1555100{i:04}");
@@ -159,10 +193,22 @@ pub async fn run(plan: Plan) -> Day {
         });
         world.concurrent = true;
     }
-    // Long enough for every caller to finish.
-    stage.sim.run_until(30_000 + plan.span + 30 * 60_000).await;
+    // Every caller finished and the digest's minute ticked.
+    let digest_due = Ms::try_from(digest_minute * 60_000 - STARTS_SECS * 1000).unwrap_or(0);
+    stage
+        .sim
+        .run_until(last_call_ends.max(digest_due + 60_000))
+        .await;
     let outcome = Outcome::of(&stage.sim.world());
     let follow_ups = stage.follow_up_outcome().await;
+    let coverage = Coverage::of(&stage.sim.world(), |at| hours.is_some() && at < digest_due);
+    let digest = hours.map(|_| {
+        DigestCheck::of(
+            &stage.sim.world(),
+            ADMIN,
+            stage.app.config.abandon_after.as_secs(),
+        )
+    });
     let violations = stage.sim.spec_violations().await;
     assert!(
         violations.is_empty(),
@@ -172,5 +218,7 @@ pub async fn run(plan: Plan) -> Day {
     Day {
         outcome,
         follow_ups,
+        digest,
+        coverage,
     }
 }

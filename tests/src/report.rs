@@ -568,6 +568,47 @@ impl FollowUps {
     }
 }
 
+/// How the coverage guard saw the day: every scheduler run during business
+/// hours names the menu skills nobody covered.
+#[derive(Debug, Default)]
+pub struct Coverage {
+    /// Scheduler runs while the line was open.
+    pub open_minutes: usize,
+    /// Runs in which at least one skill was uncovered.
+    pub uncovered_minutes: usize,
+    /// Skill-minutes uncovered (a skill uncovered in a run counts one).
+    pub uncovered_skill_minutes: usize,
+    /// Coverage texts sent to the admins.
+    pub alerts: usize,
+}
+
+impl Coverage {
+    /// `open`: whether the line was open at a run's simulated instant.
+    pub fn of(world: &World, open: impl Fn(Ms) -> bool) -> Self {
+        let mut c = Coverage::default();
+        for d in world.delivered.iter().filter(|d| d.path == SCHEDULER) {
+            let Ok(run) = serde_json::from_str::<serde_json::Value>(&d.body) else {
+                continue;
+            };
+            if open(d.at) {
+                c.open_minutes += 1;
+            }
+            let uncovered = run["coverage"]["uncovered"].as_array().map_or(0, Vec::len);
+            c.uncovered_skill_minutes += uncovered;
+            c.uncovered_minutes += usize::from(uncovered > 0);
+            c.alerts += run["coverage"]["sent"].as_u64().unwrap_or(0) as usize;
+        }
+        c
+    }
+
+    pub fn line(&self) -> String {
+        format!(
+            "coverage during business hours: a skill was uncovered in {} of {} minutes ({} skill-minutes); {} coverage texts sent to the admin",
+            self.uncovered_minutes, self.open_minutes, self.uncovered_skill_minutes, self.alerts
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

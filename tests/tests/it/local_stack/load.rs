@@ -28,6 +28,11 @@ async fn twenty_callers_over_ten_minutes(readings: Readings) {
     .await;
     let outcome = &day.outcome;
     println!("{}\n{}", outcome.table(), day.follow_ups.table());
+    let digest = day
+        .digest
+        .as_ref()
+        .expect("a ten-minute day has its digest");
+    println!("{digest:?}");
     assert_eq!(outcome.callers, 20);
     assert!(
         day.invariant_failures().is_empty(),

@@ -1,0 +1,224 @@
+//! The daily digest of a simulated day, held against what the stand-in saw
+//! of the same calls: the scheduler texts it from the call records, the
+//! stand-in counts from the calls themselves, and the two must agree.
+
+use std::collections::BTreeMap;
+
+use crate::sim::World;
+
+/// The digest's figures, read back from its text.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Figures {
+    pub calls: u32,
+    pub answered: u32,
+    pub voicemail: u32,
+    pub abandoned: u32,
+    pub median_answer_secs: Option<i64>,
+    pub p95_answer_secs: Option<i64>,
+    /// Calls answered, by worker name.
+    pub answered_by: BTreeMap<String, u32>,
+}
+
+/// `42s`, `3m05s` or `-`, as `domain::report::duration` writes them.
+fn secs(text: &str) -> Option<Option<i64>> {
+    if text == "-" {
+        return Some(None);
+    }
+    let text = text.strip_suffix('s')?;
+    let (m, s) = text.split_once('m').unwrap_or(("0", text));
+    Some(Some(m.parse::<i64>().ok()? * 60 + s.parse::<i64>().ok()?))
+}
+
+/// The number written just before `label` (`"12 answered"`).
+fn count_before(line: &str, label: &str) -> Option<u32> {
+    let at = line.find(&format!(" {label}"))?;
+    line[..at].rsplit([' ', ',']).next()?.parse().ok()
+}
+
+impl Figures {
+    /// Reads a digest's text; `None` when it is not one.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut lines = text.lines();
+        let (_, first) = lines.next()?.strip_prefix("Homeline, ")?.split_once(": ")?;
+        let after = |label: &str| -> Option<&str> {
+            let at = first.find(label)? + label.len();
+            first[at..].split([',', ' ']).find(|w| !w.is_empty())
+        };
+        let mut figures = Figures {
+            calls: count_before(first, "calls")?,
+            answered: count_before(first, "answered")?,
+            voicemail: count_before(first, "voicemail")?,
+            abandoned: count_before(first, "abandoned")?,
+            median_answer_secs: secs(after("Answer median ")?)?,
+            p95_answer_secs: secs(after("p95 ")?.trim_end_matches('.'))?,
+            answered_by: BTreeMap::new(),
+        };
+        for line in lines {
+            let (name, rest) = line.rsplit_once(": ")?;
+            let answered = count_before(&format!(" {rest}"), "answered")?;
+            if answered > 0 {
+                *figures.answered_by.entry(name.to_string()).or_default() += answered;
+            }
+        }
+        Some(figures)
+    }
+
+    /// The same figures counted from the stand-in's calls: `abandon_after`
+    /// is `ABANDON_SECS`; workers are named by their script.
+    pub fn seen(world: &World, abandon_after_secs: u64) -> Self {
+        let mut figures = Figures::default();
+        let mut waits = Vec::new();
+        for call in world.calls.values().filter(|c| c.caller.is_some()) {
+            if call.rejected {
+                // Screened before the greeting: no call record.
+                continue;
+            }
+            figures.calls += 1;
+            let queued_at = world
+                .tr
+                .tasks
+                .values()
+                .find(|t| t.attributes["call_sid"].as_str() == Some(call.sid.as_str()))
+                .map(|t| t.created);
+            if let Some(bridged) = call.bridged {
+                figures.answered += 1;
+                let leg = call.peer.as_ref().and_then(|leg| world.calls.get(leg));
+                // A call is answered when the worker's webhook is answered
+                // with the bridge (the first time, under duplicates); the
+                // bridge itself follows once the whisper is said.
+                let answered = leg
+                    .and_then(|leg| {
+                        world
+                            .delivered
+                            .iter()
+                            .filter(|d| d.param("CallSid") == Some(leg.sid.as_str()))
+                            .find(|d| d.body.contains("<Queue"))
+                    })
+                    .map_or(bridged, |d| d.at);
+                // Whole seconds on the functions' clock, as the records keep them.
+                let second = |ms: u64| i64::try_from(ms / 1000).unwrap_or(i64::MAX);
+                waits.push(second(answered) - second(call.created));
+                let worker = leg
+                    .and_then(|leg| world.workers.get(&leg.to))
+                    // The digest keeps a name's first 24 characters.
+                    .map_or("?".to_string(), |w| w.name.chars().take(24).collect());
+                *figures.answered_by.entry(worker).or_default() += 1;
+            } else if call.voicemail_recorded {
+                figures.voicemail += 1;
+            } else if call.hung_up_self
+                // Hung up while still in the queue, not after leaving it
+                // for voicemail.
+                && let (Some(queued), Some(ended)) = (queued_at, call.ended)
+                && call.left_queue.is_none_or(|left| left == ended)
+                && ended.saturating_sub(queued) / 1000 >= abandon_after_secs
+            {
+                figures.abandoned += 1;
+            }
+        }
+        waits.sort_unstable();
+        let rank = |p: usize| {
+            let rank = (waits.len() * p).div_ceil(100).max(1);
+            waits.get(rank - 1).copied()
+        };
+        figures.median_answer_secs = rank(50);
+        figures.p95_answer_secs = rank(95);
+        figures
+    }
+}
+
+/// The digest the admin got at the end of a simulated day, and where it
+/// disagrees with the stand-in.
+#[derive(Debug, Default)]
+pub struct DigestCheck {
+    /// The text sent, `None` when no digest came.
+    pub text: Option<String>,
+    pub disagreements: Vec<String>,
+}
+
+impl DigestCheck {
+    /// The last digest texted to `admin`, checked against `world`.
+    pub fn of(world: &World, admin: &str, abandon_after_secs: u64) -> Self {
+        let digests: Vec<&str> = world
+            .messages
+            .iter()
+            .filter(|m| m.to == admin && Figures::parse(&m.body).is_some())
+            .map(|m| m.body.as_str())
+            .collect();
+        let Some(text) = digests.last() else {
+            return Self {
+                text: None,
+                disagreements: vec!["no digest reached the admin".into()],
+            };
+        };
+        let mut disagreements = Vec::new();
+        if digests.len() > 1 {
+            disagreements.push(format!("{} digests for one day", digests.len()));
+        }
+        let sent = Figures::parse(text).unwrap_or_default();
+        let seen = Figures::seen(world, abandon_after_secs);
+        for (what, digest, stand_in) in [
+            ("calls", sent.calls, seen.calls),
+            ("answered", sent.answered, seen.answered),
+            ("voicemail", sent.voicemail, seen.voicemail),
+            ("abandoned", sent.abandoned, seen.abandoned),
+        ] {
+            if digest != stand_in {
+                disagreements.push(format!(
+                    "{what}: the digest says {digest}, the stand-in saw {stand_in}"
+                ));
+            }
+        }
+        for (what, digest, stand_in) in [
+            ("median", sent.median_answer_secs, seen.median_answer_secs),
+            ("p95", sent.p95_answer_secs, seen.p95_answer_secs),
+        ] {
+            if digest != stand_in {
+                disagreements.push(format!(
+                    "time to answer {what}: the digest says {digest:?} s, the stand-in saw {stand_in:?} s"
+                ));
+            }
+        }
+        if sent.answered_by != seen.answered_by {
+            disagreements.push(format!(
+                "answered per worker: the digest says {:?}, the stand-in saw {:?}",
+                sent.answered_by, seen.answered_by
+            ));
+        }
+        Self {
+            text: Some((*text).to_string()),
+            disagreements,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_digest_reads_back_as_its_figures() {
+        let text = "Homeline, Wed 2 Dec: 20 calls, 12 answered, 3 voicemail, 2 abandoned, 0 after hours. \
+                    Answer median 42s, p95 3m05s. Open follow-ups: 4.\n\
+                    reliable 0: 5 answered, 1 missed, 2 called back\n\
+                    often busy 4: 0 answered, 3 missed, 0 called back";
+        assert_eq!(
+            Figures::parse(text),
+            Some(Figures {
+                calls: 20,
+                answered: 12,
+                voicemail: 3,
+                abandoned: 2,
+                median_answer_secs: Some(42),
+                p95_answer_secs: Some(185),
+                answered_by: BTreeMap::from([("reliable 0".to_string(), 5)]),
+            })
+        );
+        let none = "Homeline, Wed 2 Dec: 0 calls, 0 answered, 0 voicemail, 0 abandoned, 0 after hours. \
+                    Answer median -, p95 -. Open follow-ups: 0.";
+        assert_eq!(
+            Figures::parse(none).map(|f| (f.median_answer_secs, f.p95_answer_secs)),
+            Some((None, None))
+        );
+        assert_eq!(Figures::parse("New voicemail #3 for sales"), None);
+    }
+}
