@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::report::percentile;
 use crate::sim::World;
 
 /// The digest's figures, read back from its text.
@@ -115,13 +116,8 @@ impl Figures {
                 figures.abandoned += 1;
             }
         }
-        waits.sort_unstable();
-        let rank = |p: usize| {
-            let rank = (waits.len() * p).div_ceil(100).max(1);
-            waits.get(rank - 1).copied()
-        };
-        figures.median_answer_secs = rank(50);
-        figures.p95_answer_secs = rank(95);
+        figures.median_answer_secs = percentile(&waits, 50);
+        figures.p95_answer_secs = percentile(&waits, 95);
         figures
     }
 }

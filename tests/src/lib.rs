@@ -12,6 +12,7 @@ pub mod digest;
 pub mod harness;
 pub mod homeline;
 pub mod load;
+pub mod oracle;
 pub mod phones;
 pub mod report;
 pub mod rest;

@@ -3,6 +3,7 @@
 
 use crate::digest::DigestCheck;
 use crate::harness::Stage;
+use crate::oracle::TimeToHuman;
 use crate::phones::{Caller, Claims, Phone, PhoneProfile, WorkerScript};
 use crate::report::{Coverage, FollowUps};
 use crate::{Chaos, Ms, Outcome, Readings};
@@ -80,6 +81,8 @@ pub struct Day {
     /// day too long to end before midnight, which has no one digest.
     pub digest: Option<DigestCheck>,
     pub coverage: Coverage,
+    /// Homeline's time to a person against a router that knew the phones.
+    pub time_to_human: TimeToHuman,
 }
 
 impl Day {
@@ -201,6 +204,7 @@ pub async fn run(plan: Plan) -> Day {
         .await;
     let outcome = Outcome::of(&stage.sim.world());
     let follow_ups = stage.follow_up_outcome().await;
+    let time_to_human = TimeToHuman::of(&stage.sim.world());
     let coverage = Coverage::of(&stage.sim.world(), |at| hours.is_some() && at < digest_due);
     let digest = hours.map(|_| {
         DigestCheck::of(
@@ -220,5 +224,6 @@ pub async fn run(plan: Plan) -> Day {
         follow_ups,
         digest,
         coverage,
+        time_to_human,
     }
 }

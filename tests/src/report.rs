@@ -87,12 +87,16 @@ fn mean(v: &[Ms]) -> f64 {
     }
 }
 
+/// The `p`th percentile of `values` by nearest rank, as the digest takes it.
+pub fn percentile<T: Copy + Ord>(values: &[T], p: usize) -> Option<T> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = (sorted.len() * p).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
+}
+
 fn p95(v: &[Ms]) -> Ms {
-    let mut s = v.to_vec();
-    s.sort_unstable();
-    s.get((s.len() * 95).div_ceil(100).saturating_sub(1))
-        .copied()
-        .unwrap_or(0)
+    percentile(v, 95).unwrap_or(0)
 }
 
 impl Outcome {
@@ -636,6 +640,8 @@ mod tests {
         assert_eq!(p95(&v), 95);
         assert_eq!(mean(&[1000, 3000]), 2000.0);
         assert_eq!(p95(&[]), 0);
+        assert_eq!(percentile(&v, 50), Some(50));
+        assert_eq!(percentile::<Ms>(&[], 50), None);
         let res = format!("WR{:032x}", 9);
         assert_eq!(
             reservation_in(&format!(
