@@ -443,7 +443,11 @@ impl Vars<'_> {
 
     /// `true` or `false` (any case); `default` when unset.
     fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
-        match self.optional(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        match self
+            .optional(name)
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
             None => Ok(default),
             Some("true") => Ok(true),
             Some("false") => Ok(false),

@@ -194,9 +194,9 @@ impl Clock {
         if at > self.now {
             return at;
         }
-        today
-            .succ_opt()
-            .map_or(at, |tomorrow| local_instant(self.zone, tomorrow, time.minute()))
+        today.succ_opt().map_or(at, |tomorrow| {
+            local_instant(self.zone, tomorrow, time.minute())
+        })
     }
 
     /// `at` as a worker reads it: "5:00 PM", or "5:00 PM tomorrow" when it
@@ -402,17 +402,27 @@ mod tests {
         // Wednesday 2026-11-25, 17:00 EST is 22:00 UTC.
         let closed = |at: &str| hours.just_closed(ts(at), grace);
         assert_eq!(closed("2026-11-25T21:59:00Z"), None, "still open");
-        assert_eq!(closed("2026-11-25T22:00:00Z").as_deref(), Some("2026-11-25"));
-        assert_eq!(closed("2026-11-25T22:29:59Z").as_deref(), Some("2026-11-25"));
+        assert_eq!(
+            closed("2026-11-25T22:00:00Z").as_deref(),
+            Some("2026-11-25")
+        );
+        assert_eq!(
+            closed("2026-11-25T22:29:59Z").as_deref(),
+            Some("2026-11-25")
+        );
         assert_eq!(closed("2026-11-25T22:30:00Z"), None, "past the grace");
         assert_eq!(closed("2026-11-25T17:10:00Z"), None, "lunch is no closing");
         // Saturday's night window: Sunday 02:00 is the closing, not midnight.
         assert_eq!(closed("2026-11-29T05:00:00Z"), None, "midnight, still open");
-        assert_eq!(closed("2026-11-29T07:05:00Z").as_deref(), Some("2026-11-29"));
+        assert_eq!(
+            closed("2026-11-29T07:05:00Z").as_deref(),
+            Some("2026-11-29")
+        );
         // Closing at midnight: the day before, read just after midnight.
         let late = BusinessHours::parse("mon-sun 18:00-24:00", "UTC").expect("valid");
         assert_eq!(
-            late.just_closed(ts("2026-11-26T00:10:00Z"), grace).as_deref(),
+            late.just_closed(ts("2026-11-26T00:10:00Z"), grace)
+                .as_deref(),
             Some("2026-11-25")
         );
     }

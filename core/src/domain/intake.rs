@@ -552,7 +552,8 @@ pub mod replies {
 
     /// `off until` from a worker never on duty: nothing to come back to.
     pub fn not_on_duty_yet() -> String {
-        "Nothing changed: you have no skills to come back to. Text ON and a skill first.".to_string()
+        "Nothing changed: you have no skills to come back to. Text ON and a skill first."
+            .to_string()
     }
 
     /// Texted after a duty change made on the keypad: caller ID is easily
@@ -905,10 +906,7 @@ mod tests {
             CarrierKeyword::OptIn,
             CarrierKeyword::Help,
         ] {
-            assert_eq!(
-                decide(&carrier(keyword), None, &config),
-                SmsPlan::Silent
-            );
+            assert_eq!(decide(&carrier(keyword), None, &config), SmsPlan::Silent);
         }
     }
 
@@ -1319,7 +1317,12 @@ mod tests {
             parse_sms("off until 1pm.", None),
             SmsCommand::OffUntil(ClockTime::parse("1pm"))
         );
-        for body in ["on sales until 5", "on until", "off until later", "off till 25:00"] {
+        for body in [
+            "on sales until 5",
+            "on until",
+            "off until later",
+            "off till 25:00",
+        ] {
             assert!(
                 matches!(
                     parse_sms(body, None),
@@ -1356,10 +1359,17 @@ mod tests {
             SmsPlan::Reply(replies::unknown_skill(&["billing"], &config))
         );
         for body in ["on sales until 5", "off until whenever"] {
-            assert_eq!(plan(body), SmsPlan::Reply(replies::until_example()), "{body}");
+            assert_eq!(
+                plan(body),
+                SmsPlan::Reply(replies::until_example()),
+                "{body}"
+            );
         }
         // Off until needs something to come back to.
-        assert_eq!(plan("off until 1pm"), SmsPlan::Reply(replies::not_on_duty_yet()));
+        assert_eq!(
+            plan("off until 1pm"),
+            SmsPlan::Reply(replies::not_on_duty_yet())
+        );
         let mut known = ana.clone();
         known.worker_sid = Some("WK1".into());
         assert_eq!(

@@ -208,7 +208,10 @@ pub fn decide(profile: &WorkerProfile, event: &WorkerEvent<'_>) -> Decision {
             until,
         } => {
             let mut next = went_online(profile, worker_sid, skills);
-            next.duty_until = until.map(|at| DutyUntil { at, then: Duty::Off });
+            next.duty_until = until.map(|at| DutyUntil {
+                at,
+                then: Duty::Off,
+            });
             Decision::write(next, Vec::new())
         }
         WorkerEvent::OffDuty { worker_sid, until } => {
@@ -888,14 +891,20 @@ mod tests {
             ]
         );
         let off = d.profile.expect("written");
-        assert_eq!((off.activity, off.duty_until), (Some(Activity::Offline), None));
+        assert_eq!(
+            (off.activity, off.duty_until),
+            (Some(Activity::Offline), None)
+        );
         assert_eq!(decide(&off, &due(5_060)).profile, None, "once");
         // Cooling down after a miss is on duty too.
         let mut cooling = profile.clone();
         cooling.activity = Some(Activity::Unavailable);
         cooling.cooldown_until = Some(5_100);
         let off = decide(&cooling, &due(5_000)).profile.expect("written");
-        assert_eq!((off.activity, off.cooldown_until), (Some(Activity::Offline), None));
+        assert_eq!(
+            (off.activity, off.cooldown_until),
+            (Some(Activity::Offline), None)
+        );
     }
 
     #[test]
@@ -929,7 +938,10 @@ mod tests {
         let d = decide(&profile, &closed);
         assert_eq!(d.intents, vec![Intent::Tell(Notice::KeptOffClosed)]);
         let kept = d.profile.expect("the until goes");
-        assert_eq!((kept.activity, kept.duty_until), (Some(Activity::Offline), None));
+        assert_eq!(
+            (kept.activity, kept.duty_until),
+            (Some(Activity::Offline), None)
+        );
     }
 
     #[test]
@@ -938,14 +950,18 @@ mod tests {
             worker_sid: Some("WK1"),
             until: None,
         };
-        let off = decide(&on_until(5_000), &plain_off).profile.expect("written");
+        let off = decide(&on_until(5_000), &plain_off)
+            .profile
+            .expect("written");
         assert_eq!(off.duty_until, None);
         let plain_on = WorkerEvent::OnDuty {
             worker_sid: "WK1",
             skills: &[],
             until: None,
         };
-        let on = decide(&off_until(5_000), &plain_on).profile.expect("written");
+        let on = decide(&off_until(5_000), &plain_on)
+            .profile
+            .expect("written");
         assert_eq!(on.duty_until, None);
         // Off by the console meanwhile: nothing to move, nobody told.
         let mut console_off = on_until(5_000);
@@ -969,10 +985,16 @@ mod tests {
             ]
         );
         let off = d.profile.expect("written");
-        assert_eq!((off.activity, off.duty_until), (Some(Activity::Offline), None));
+        assert_eq!(
+            (off.activity, off.duty_until),
+            (Some(Activity::Offline), None)
+        );
         assert_eq!(decide(&off, &WorkerEvent::Closed).profile, None);
         // Someone off with a pending `off until` keeps it.
-        assert_eq!(decide(&off_until(9_000), &WorkerEvent::Closed).profile, None);
+        assert_eq!(
+            decide(&off_until(9_000), &WorkerEvent::Closed).profile,
+            None
+        );
         // An SMS blocked worker is taken off but not texted.
         let mut blocked = on_until(9_000);
         blocked.sms_blocked = true;
