@@ -92,10 +92,15 @@ impl BusinessHours {
         [today, today.pred_opt()?].into_iter().find_map(|day| {
             let close = self.closing(day.weekday())?;
             let at = local_instant(self.zone, day, close);
-            let closed = !self.is_open(DateTime::from_timestamp(at, 0)?);
+            let closed = !self.is_open_at(at);
             (closed && at <= now && now < at.saturating_add(grace_secs))
                 .then(|| day.format("%Y-%m-%d").to_string())
         })
+    }
+
+    /// [`BusinessHours::is_open`] at `now` (Unix seconds).
+    pub fn is_open_at(&self, now: i64) -> bool {
+        self.is_open(DateTime::from_timestamp(now, 0).unwrap_or_default())
     }
 
     /// When the business closes on `day` (minutes after local midnight, at

@@ -865,6 +865,21 @@ mod tests {
             .expect("written")
     }
 
+    /// The profile `d` writes, checked: off duty, no `until` left, moved
+    /// and told `notice`.
+    fn taken_off_and_told(d: Decision, notice: Notice) -> WorkerProfile {
+        assert_eq!(
+            d.intents,
+            vec![Intent::MoveWorker(OFF_DUTY), Intent::Tell(notice)]
+        );
+        let off = d.profile.expect("written");
+        assert_eq!(
+            (off.activity, off.duty_until),
+            (Some(Activity::Offline), None)
+        );
+        off
+    }
+
     fn due(now: i64) -> WorkerEvent<'static> {
         WorkerEvent::UntilDue { now, closed: false }
     }
@@ -882,19 +897,7 @@ mod tests {
         assert_eq!(profile.activity, Some(Activity::Available));
         assert!(!until_due(&profile, 4_999));
         assert_eq!(decide(&profile, &due(4_999)).profile, None, "not yet");
-        let d = decide(&profile, &due(5_000));
-        assert_eq!(
-            d.intents,
-            vec![
-                Intent::MoveWorker(OFF_DUTY),
-                Intent::Tell(Notice::OffAsAsked)
-            ]
-        );
-        let off = d.profile.expect("written");
-        assert_eq!(
-            (off.activity, off.duty_until),
-            (Some(Activity::Offline), None)
-        );
+        let off = taken_off_and_told(decide(&profile, &due(5_000)), Notice::OffAsAsked);
         assert_eq!(decide(&off, &due(5_060)).profile, None, "once");
         // Cooling down after a miss is on duty too.
         let mut cooling = profile.clone();
@@ -976,19 +979,8 @@ mod tests {
 
     #[test]
     fn closing_takes_everyone_on_duty_off_once_and_wins_over_a_pending_on_until() {
-        let d = decide(&on_until(9_000), &WorkerEvent::Closed);
-        assert_eq!(
-            d.intents,
-            vec![
-                Intent::MoveWorker(OFF_DUTY),
-                Intent::Tell(Notice::OffAtClose)
-            ]
-        );
-        let off = d.profile.expect("written");
-        assert_eq!(
-            (off.activity, off.duty_until),
-            (Some(Activity::Offline), None)
-        );
+        let closed = decide(&on_until(9_000), &WorkerEvent::Closed);
+        let off = taken_off_and_told(closed, Notice::OffAtClose);
         assert_eq!(decide(&off, &WorkerEvent::Closed).profile, None);
         // Someone off with a pending `off until` keeps it.
         assert_eq!(

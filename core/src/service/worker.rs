@@ -267,16 +267,15 @@ pub async fn end_cooldowns<S: Store>(
     now: i64,
     deadline: Deadline,
 ) -> Result<Sweep, StoreError> {
-    let profiles = app.store.list_workers().await?;
-    let due = profiles.iter().filter(|p| worker::cooldown_over(p, now));
-    Ok(sweep(
+    let due = |p: &WorkerProfile| worker::cooldown_over(p, now);
+    sweep(
         app,
         due,
         &WorkerEvent::CooldownEnded { now },
         None,
         deadline,
     )
-    .await)
+    .await
 }
 
 /// Makes every pending `until` whose time has passed by `now`: off duty
@@ -291,19 +290,19 @@ pub async fn make_untils<S: Store>(
 ) -> Result<Sweep, StoreError> {
     let config = &app.config;
     let closed = config.off_at_close
-        && config.business_hours.as_ref().is_some_and(|hours| {
-            !hours.is_open(chrono::DateTime::from_timestamp(now, 0).unwrap_or_default())
-        });
-    let profiles = app.store.list_workers().await?;
-    let due = profiles.iter().filter(|p| worker::until_due(p, now));
-    Ok(sweep(
+        && config
+            .business_hours
+            .as_ref()
+            .is_some_and(|hours| !hours.is_open_at(now));
+    let due = |p: &WorkerProfile| worker::until_due(p, now);
+    sweep(
         app,
         due,
         &WorkerEvent::UntilDue { now, closed },
         None,
         deadline,
     )
-    .await)
+    .await
 }
 
 /// With `BUSINESS_HOURS` and `OFF_AT_CLOSE`, in the [`CLOSE_GRACE_SECS`]
@@ -325,28 +324,21 @@ pub async fn off_at_close<S: Store>(
     let Some(day) = closing else {
         return Ok(Sweep::default());
     };
-    let profiles = app.store.list_workers().await?;
-    Ok(sweep(
-        app,
-        profiles.iter(),
-        &WorkerEvent::Closed,
-        Some(&day),
-        deadline,
-    )
-    .await)
+    sweep(app, |_| true, &WorkerEvent::Closed, Some(&day), deadline).await
 }
 
-/// Applies `event` to each of `profiles` and carries out what it decides;
-/// with `closing`, once per profile and closing day.
-async fn sweep<'p, S: Store>(
+/// Applies `event` to each profile that is `due` and carries out what it
+/// decides; with `closing`, once per profile and closing day.
+async fn sweep<S: Store>(
     app: &App<S>,
-    profiles: impl Iterator<Item = &'p WorkerProfile>,
+    due: impl Fn(&WorkerProfile) -> bool,
     event: &WorkerEvent<'_>,
     closing: Option<&str>,
     deadline: Deadline,
-) -> Sweep {
+) -> Result<Sweep, StoreError> {
+    let profiles = app.store.list_workers().await?;
     let mut run = Sweep::default();
-    for profile in profiles {
+    for profile in profiles.iter().filter(|p| due(p)) {
         if deadline.remaining() < REST_TIME {
             run.cut_short = true;
             break;
@@ -381,7 +373,7 @@ async fn sweep<'p, S: Store>(
             Err(()) => run.failed += 1,
         }
     }
-    run
+    Ok(run)
 }
 
 /// Carries out a scheduler job's `intents` for the worker `written` (the

@@ -10,7 +10,7 @@ use homeline_core::service::worker;
 use homeline_core::store::{DynamoStore, WorkerStore};
 use serde_json::json;
 use testkit::dynamo::fresh_store;
-use testkit::twilio_fake::TwilioFake;
+use testkit::twilio_fake::{RecordedRequest, TwilioFake};
 use testkit::{ACTIVITY_AVAILABLE, ACTIVITY_OFFLINE, ACTIVITY_UNAVAILABLE};
 
 use super::digest::{HOUR, MIDNIGHT, deadline, texts_to, tick};
@@ -90,6 +90,39 @@ impl Rig {
         self.twilio.worker(worker_sid).expect("worker").activity_sid
     }
 
+    /// The `until` due at 13:00 is made by the 13:00 tick, not the one a
+    /// minute before, and moves TaskRouter worker `sid` to `activity_sid`:
+    /// the one REST update, returned.
+    async fn until_made_at_one_pm(&self, sid: &str, activity_sid: &str) -> RecordedRequest {
+        let early = self.tick(ONE_PM - 60, "untils").await;
+        assert_eq!(early, report(0, 0), "a minute early");
+        assert!(self.twilio.worker_updates().is_empty());
+        assert!(self.twilio.messages_sent().is_empty());
+        assert_eq!(self.tick(ONE_PM, "untils").await, report(1, 1));
+        let mut updates = self.twilio.worker_updates();
+        assert_eq!(updates.len(), 1, "{updates:?}");
+        let update = updates.remove(0);
+        assert_eq!(update.path_sid("Workers"), Some(sid));
+        assert_eq!(update.param("ActivitySid"), Some(activity_sid));
+        assert_eq!(self.activity_sid(sid), activity_sid);
+        update
+    }
+
+    /// A repeated tick, and two overlapping ones, do nothing more: still
+    /// one REST update and one SMS.
+    async fn nothing_more_after_one_pm(&self) {
+        let (a, b) = tokio::join!(
+            self.tick(ONE_PM + 60, "untils"),
+            self.tick(ONE_PM + 60, "untils")
+        );
+        for run in [self.tick(ONE_PM, "untils").await, a, b] {
+            assert_eq!(run, report(0, 0));
+        }
+        assert_eq!(self.twilio.worker_updates().len(), 1);
+        assert_eq!(self.twilio.messages_sent().len(), 1);
+        self.twilio.assert_spec_valid();
+    }
+
     /// One tick's report of `job`.
     async fn tick(&self, at: i64, job: &str) -> serde_json::Value {
         scheduler::handle(&self.app, &tick(at), deadline()).await[job].clone()
@@ -111,21 +144,8 @@ async fn on_until_is_taken_off_at_its_time_not_before_with_one_sms() {
         until: Some(ONE_PM),
     };
     rig.apply(ANA, &on).await;
-
-    assert_eq!(
-        rig.tick(ONE_PM - 60, "untils").await,
-        report(0, 0),
-        "a minute early"
-    );
-    assert!(rig.twilio.worker_updates().is_empty());
-    assert!(rig.twilio.messages_sent().is_empty());
-
-    assert_eq!(rig.tick(ONE_PM, "untils").await, report(1, 1));
-    let updates = rig.twilio.worker_updates();
-    assert_eq!(updates.len(), 1, "{updates:?}");
-    assert_eq!(updates[0].path_sid("Workers"), Some(sid.as_str()));
-    assert_eq!(updates[0].param("ActivitySid"), Some(ACTIVITY_OFFLINE));
-    assert_eq!(rig.activity_sid(&sid), ACTIVITY_OFFLINE);
+    let off = rig.until_made_at_one_pm(&sid, ACTIVITY_OFFLINE).await;
+    assert_eq!(off.param("RejectPendingReservations"), Some("true"));
     let profile = rig.profile(ANA).await;
     assert_eq!(
         (profile.activity, profile.duty_until),
@@ -136,17 +156,7 @@ async fn on_until_is_taken_off_at_its_time_not_before_with_one_sms() {
         ["Homeline: you are off duty now, as you asked. Text ON to take calls again."]
     );
 
-    // A repeated tick, and two overlapping ones, do nothing more.
-    let (a, b) = tokio::join!(
-        rig.tick(ONE_PM + 60, "untils"),
-        rig.tick(ONE_PM + 60, "untils")
-    );
-    for run in [rig.tick(ONE_PM, "untils").await, a, b] {
-        assert_eq!(run, report(0, 0));
-    }
-    assert_eq!(rig.twilio.worker_updates().len(), 1);
-    assert_eq!(rig.twilio.messages_sent().len(), 1);
-    rig.twilio.assert_spec_valid();
+    rig.nothing_more_after_one_pm().await;
 }
 
 #[tokio::test]
@@ -161,25 +171,12 @@ async fn off_until_comes_back_at_its_time_with_its_skills_and_one_sms() {
         until: Some(ONE_PM),
     };
     rig.apply(ANA, &off).await;
-
-    assert_eq!(
-        rig.tick(ONE_PM - 60, "untils").await,
-        report(0, 0),
-        "a minute early"
-    );
-    assert!(rig.twilio.worker_updates().is_empty());
-
-    assert_eq!(rig.tick(ONE_PM, "untils").await, report(1, 1));
-    let updates = rig.twilio.worker_updates();
-    assert_eq!(updates.len(), 1, "{updates:?}");
-    assert_eq!(updates[0].path_sid("Workers"), Some(sid.as_str()));
-    assert_eq!(updates[0].param("ActivitySid"), Some(ACTIVITY_AVAILABLE));
+    let back = rig.until_made_at_one_pm(&sid, ACTIVITY_AVAILABLE).await;
     let attributes: serde_json::Value =
-        serde_json::from_str(updates[0].param("Attributes").expect("attributes")).expect("JSON");
+        serde_json::from_str(back.param("Attributes").expect("attributes")).expect("JSON");
     assert_eq!(attributes["skills"], json!(["sales", "support"]));
     assert_eq!(attributes["contact_uri"], ANA);
     let fake = rig.twilio.worker(&sid).expect("worker");
-    assert_eq!(fake.activity_sid, ACTIVITY_AVAILABLE);
     assert_eq!(
         fake.attributes_json()["skills"],
         json!(["sales", "support"])
@@ -193,17 +190,7 @@ async fn off_until_comes_back_at_its_time_with_its_skills_and_one_sms() {
         texts_to(&rig.twilio, ANA),
         ["Homeline: you are back on duty for sales, support, as you asked. Text OFF to stop."]
     );
-
-    let (a, b) = tokio::join!(
-        rig.tick(ONE_PM + 60, "untils"),
-        rig.tick(ONE_PM + 60, "untils")
-    );
-    for run in [a, b] {
-        assert_eq!(run, report(0, 0));
-    }
-    assert_eq!(rig.twilio.worker_updates().len(), 1);
-    assert_eq!(rig.twilio.messages_sent().len(), 1);
-    rig.twilio.assert_spec_valid();
+    rig.nothing_more_after_one_pm().await;
 }
 
 #[tokio::test]
