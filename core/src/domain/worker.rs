@@ -208,6 +208,7 @@ pub fn decide(profile: &WorkerProfile, event: &WorkerEvent<'_>) -> Decision {
             until,
         } => {
             let mut next = went_online(profile, worker_sid, skills);
+            // A plain `on` forgets an earlier `until`.
             next.duty_until = until.map(|at| DutyUntil {
                 at,
                 then: Duty::Off,
@@ -216,6 +217,7 @@ pub fn decide(profile: &WorkerProfile, event: &WorkerEvent<'_>) -> Decision {
         }
         WorkerEvent::OffDuty { worker_sid, until } => {
             let mut next = went_offline(profile, *worker_sid);
+            // A plain `off` forgets an earlier `until`.
             next.duty_until = until.map(|at| DutyUntil { at, then: Duty::On });
             Decision::write(next, Vec::new())
         }
@@ -461,7 +463,6 @@ pub fn went_online(profile: &WorkerProfile, worker_sid: &str, skills: &[String])
         activity: Some(Activity::Available),
         misses: 0,
         cooldown_until: None,
-        duty_until: None,
         ..profile.clone()
     }
 }
@@ -473,7 +474,6 @@ pub fn went_offline(profile: &WorkerProfile, worker_sid: Option<&str>) -> Worker
         worker_sid: worker_sid.map(str::to_string),
         activity: Some(Activity::Offline),
         cooldown_until: None,
-        duty_until: None,
         ..profile.clone()
     }
 }
