@@ -212,6 +212,21 @@ async fn a_plain_on_or_off_meanwhile_forgets_the_until() {
     rig.apply(ANA, &on).await;
     assert_eq!(rig.profile(ANA).await.duty_until, None);
     assert_eq!(rig.tick(ONE_PM, "untils").await, report(0, 0));
+    // Then `on until 14:00`, and a plain `off` before it.
+    let two_pm = ONE_PM + HOUR;
+    let until_two = WorkerEvent::OnDuty {
+        worker_sid: &sid,
+        skills: &sales,
+        until: Some(two_pm),
+    };
+    rig.apply(ANA, &until_two).await;
+    let plain_off = WorkerEvent::OffDuty {
+        worker_sid: Some(&sid),
+        until: None,
+    };
+    rig.apply(ANA, &plain_off).await;
+    assert_eq!(rig.profile(ANA).await.duty_until, None);
+    assert_eq!(rig.tick(two_pm, "untils").await, report(0, 0));
     assert!(rig.twilio.worker_updates().is_empty());
     assert!(rig.twilio.messages_sent().is_empty());
 }
