@@ -245,8 +245,9 @@ pub struct Sweep {
     pub due: usize,
     /// TaskRouter workers this run moved.
     pub moved: usize,
-    /// Profiles not changed, workers not moved or not told; the next run
-    /// retries what is still due.
+    /// Profiles not changed (the next run tries them again), or workers
+    /// not moved or not told after their profile changed (logged, not
+    /// retried: the profile's write is the once-key, as for a miss).
     pub failed: usize,
     /// Stopped before the deadline with profiles left for the next run.
     pub cut_short: bool,

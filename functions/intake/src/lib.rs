@@ -1,7 +1,9 @@
 //! `intake`: the worker line's SMS and voice webhooks. An enrolled worker
 //! texts `on sales` / `off` / `status` / `menu`, or calls and uses a key
 //! menu; Homeline finds or creates their TaskRouter worker, sets its activity
-//! and attributes, keeps the profile in the table and confirms.
+//! and attributes, keeps the profile in the table and confirms. `on sales
+//! until 5pm` and `off until 1pm` (times in `TIME_ZONE`) keep the change
+//! to come on the profile, for the `scheduler` to make; the reply says when.
 //!
 //! Twilio answers its carrier keywords (STOP, START, HELP and synonyms)
 //! itself and passes them on: they get an empty answer. STOP takes the
