@@ -127,6 +127,10 @@ pub struct Config {
     /// Replaces Homeline's voicemail with the business's own TwiML.
     pub no_answer_twiml_url: Option<String>,
     pub business_hours: Option<BusinessHours>,
+    /// `OFF_AT_CLOSE`: with `BUSINESS_HOURS`, the scheduler takes everyone
+    /// still on duty off at closing time (and puts nobody back on while
+    /// the line is closed).
+    pub off_at_close: bool,
     /// `ANONYMOUS_CALLERS`: what a call with a withheld caller ID gets.
     pub anonymous_callers: AnonymousCallers,
     /// `DIGEST_TIME`: when the daily digest goes to `ADMIN_NUMBERS`
@@ -286,6 +290,7 @@ impl Config {
                 None => None,
             },
             business_hours,
+            off_at_close: vars.flag("OFF_AT_CLOSE", true)?,
             anonymous_callers: match vars.optional("ANONYMOUS_CALLERS") {
                 None => AnonymousCallers::DEFAULT,
                 Some(value) => {
@@ -436,6 +441,23 @@ impl Vars<'_> {
         }
     }
 
+    /// `true` or `false` (any case); `default` when unset.
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self
+            .optional(name)
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(other) => Err(ConfigError::Invalid {
+                var: name,
+                reason: format!("{other:?} is not true or false"),
+            }),
+        }
+    }
+
     fn seconds(
         &self,
         name: &'static str,
@@ -567,6 +589,22 @@ pub(crate) mod tests {
         let config = load(&env).expect("valid");
         assert_eq!(config.misses_before_offline, 5);
         assert_eq!(config.miss_cooldown, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn off_at_close_defaults_to_true_and_reads_true_or_false() {
+        let mut env = test_env();
+        assert!(load(&env).expect("valid").off_at_close);
+        env.insert("OFF_AT_CLOSE", "False".into());
+        assert!(!load(&env).expect("valid").off_at_close);
+        env.insert("OFF_AT_CLOSE", "true".into());
+        assert!(load(&env).expect("valid").off_at_close);
+        env.insert("OFF_AT_CLOSE", "no".into());
+        let error = load(&env).expect_err("not a flag").to_string();
+        assert!(
+            error.contains("OFF_AT_CLOSE") && error.contains("true or false"),
+            "{error}"
+        );
     }
 
     #[test]

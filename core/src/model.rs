@@ -70,6 +70,10 @@ pub struct WorkerProfile {
     /// Out of rotation after a miss until then (Unix seconds); the
     /// scheduler puts the worker back to Available once it has passed.
     pub cooldown_until: Option<i64>,
+    /// A duty change the worker asked for at a time (`on sales until 5pm`,
+    /// `off until 1pm`); the scheduler makes it once the time has passed. A
+    /// later plain `on` or `off` forgets it.
+    pub duty_until: Option<DutyUntil>,
     /// Optimistic concurrency: 0 for a profile not yet stored; the store
     /// bumps it on every successful `put_worker`.
     pub version: u64,
@@ -91,7 +95,41 @@ impl WorkerProfile {
             pin_failures: 0,
             pin_locked_until: None,
             cooldown_until: None,
+            duty_until: None,
             version: 0,
+        }
+    }
+}
+
+/// What the worker asked to become at `at` (Unix seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DutyUntil {
+    pub at: i64,
+    pub then: Duty,
+}
+
+/// On or off duty, as a worker asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duty {
+    /// `off until T`: back on duty at T, with the last skills.
+    On,
+    /// `on … until T`: off duty at T.
+    Off,
+}
+
+impl Duty {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Duty::On => "on",
+            Duty::Off => "off",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "on" => Some(Duty::On),
+            "off" => Some(Duty::Off),
+            _ => None,
         }
     }
 }

@@ -6,10 +6,11 @@
 //! and the table, and answers with a text from [`replies`] or [`prompts`].
 
 use crate::domain::follow_up::{self, FollowUpCommand};
+use crate::domain::hours::{Clock, ClockTime};
 use crate::domain::pin::{Pin, PinError};
 use crate::domain::report;
 use crate::domain::screening::{self, BlockCommand};
-use crate::model::{Activity, WorkerProfile};
+use crate::model::{Activity, Duty, WorkerProfile};
 
 /// A word Twilio answers itself on a long code, then passes on to the
 /// number's webhook (docs/twilio.md, "Carrier keywords"). Homeline never
@@ -71,8 +72,13 @@ impl CarrierKeyword {
 pub enum SmsCommand {
     /// `on|online [skill...]`; an empty list reuses the last skills.
     On(Vec<String>),
+    /// `on [skill...] until|till 5pm`: on duty until then (`ClockTime`
+    /// lists the times read); `None` when the time cannot be read.
+    OnUntil(Vec<String>, Option<ClockTime>),
     /// `off|offline`.
     Off,
+    /// `off until|till 1pm`: off duty, back on then with the last skills.
+    OffUntil(Option<ClockTime>),
     Status,
     /// `menu`: the list of commands (HELP is Twilio's).
     Menu,
@@ -127,17 +133,23 @@ pub fn parse_sms(body: &str, opt_out_type: Option<&str>) -> SmsCommand {
     if let Some(command) = screening::parse_command(&all) {
         return SmsCommand::Blocklist(command);
     }
+    let until = rest.iter().position(|w| UNTIL_WORDS.contains(&w.as_str()));
+    let time = until.map(|at| ClockTime::parse(&rest[at + 1..].join(" ")));
     match command.as_str() {
         "on" | "online" => {
             let mut skills: Vec<String> = Vec::new();
-            for skill in rest {
-                if !skills.contains(&skill) {
-                    skills.push(skill);
+            for skill in &rest[..until.unwrap_or(rest.len())] {
+                if !skills.contains(skill) {
+                    skills.push(skill.clone());
                 }
             }
-            SmsCommand::On(skills)
+            match time {
+                Some(time) => SmsCommand::OnUntil(skills, time),
+                None => SmsCommand::On(skills),
+            }
         }
         "off" | "offline" if rest.is_empty() => SmsCommand::Off,
+        "off" | "offline" if until == Some(0) => SmsCommand::OffUntil(time.flatten()),
         "status" if rest.is_empty() => SmsCommand::Status,
         "menu" if rest.is_empty() => SmsCommand::Menu,
         "stats" if rest.is_empty() => SmsCommand::Stats,
@@ -149,6 +161,9 @@ pub fn parse_sms(body: &str, opt_out_type: Option<&str>) -> SmsCommand {
         _ => SmsCommand::Unknown,
     }
 }
+
+/// The words that say how long: `on sales until 5pm`, `off till 1pm`.
+const UNTIL_WORDS: &[&str] = &["until", "till"];
 
 /// What to do for one SMS from a worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,8 +179,14 @@ pub enum SmsPlan {
     OptIn,
     /// Find or create the TaskRouter worker, make it Available with these skills.
     GoOnline(Vec<String>),
+    /// As [`SmsPlan::GoOnline`], until `at` (Unix seconds): then the
+    /// scheduler takes the worker off duty.
+    GoOnlineUntil { skills: Vec<String>, at: i64 },
     /// Make the TaskRouter worker Offline, rejecting pending reservations.
     GoOffline,
+    /// As [`SmsPlan::GoOffline`], until `at`: then the scheduler puts the
+    /// worker back on duty with their last skills.
+    GoOfflineUntil { at: i64 },
     /// Claim, close or list follow-ups (`service::follow_up::command`).
     FollowUp(FollowUpCommand),
     /// Store the keypad PIN (salted and hashed).
@@ -177,12 +198,14 @@ pub enum SmsPlan {
 
 /// Decides what an SMS does. `profile` is `None` for a number that is not
 /// enrolled: it gets a refusal and nothing changes. `skills` are the
-/// configured skills (`SKILLS`), in menu order. A carrier keyword never gets
-/// a reply, from anyone.
+/// configured skills (`SKILLS`), in menu order; `clock` is now in
+/// `TIME_ZONE`, for `until` times (one already past today means tomorrow).
+/// A carrier keyword never gets a reply, from anyone.
 pub fn decide_sms(
     command: &SmsCommand,
     profile: Option<&WorkerProfile>,
     skills: &[String],
+    clock: &Clock,
 ) -> SmsPlan {
     let Some(profile) = profile else {
         return match command {
@@ -194,24 +217,32 @@ pub fn decide_sms(
         SmsCommand::Carrier(CarrierKeyword::OptOut) => SmsPlan::OptOut,
         SmsCommand::Carrier(CarrierKeyword::OptIn) => SmsPlan::OptIn,
         SmsCommand::Carrier(CarrierKeyword::Help) => SmsPlan::Silent,
-        SmsCommand::On(asked) if asked.is_empty() => match known_skills(&profile.skills, skills) {
-            last if last.is_empty() => SmsPlan::Reply(replies::which_skill(skills)),
-            last => SmsPlan::GoOnline(last),
+        SmsCommand::On(asked) => match on_skills(asked, profile, skills) {
+            Ok(chosen) => SmsPlan::GoOnline(chosen),
+            Err(reply) => SmsPlan::Reply(reply),
         },
-        SmsCommand::On(asked) => {
-            let unknown: Vec<&str> = asked
-                .iter()
-                .filter(|s| !skills.contains(s))
-                .map(String::as_str)
-                .collect();
-            if unknown.is_empty() {
-                SmsPlan::GoOnline(asked.clone())
+        SmsCommand::OnUntil(_, None) | SmsCommand::OffUntil(None) => {
+            SmsPlan::Reply(replies::until_example())
+        }
+        SmsCommand::OnUntil(asked, Some(time)) => match on_skills(asked, profile, skills) {
+            Ok(chosen) => SmsPlan::GoOnlineUntil {
+                skills: chosen,
+                at: clock.next(*time),
+            },
+            Err(reply) => SmsPlan::Reply(reply),
+        },
+        // Back on needs a TaskRouter worker and skills to come back with.
+        SmsCommand::OffUntil(Some(time)) => {
+            if profile.worker_sid.is_none() || known_skills(&profile.skills, skills).is_empty() {
+                SmsPlan::Reply(replies::not_on_duty_yet())
             } else {
-                SmsPlan::Reply(replies::unknown_skill(&unknown, skills))
+                SmsPlan::GoOfflineUntil {
+                    at: clock.next(*time),
+                }
             }
         }
         SmsCommand::Off => SmsPlan::GoOffline,
-        SmsCommand::Status => SmsPlan::Reply(replies::status(profile)),
+        SmsCommand::Status => SmsPlan::Reply(replies::status(profile, clock)),
         SmsCommand::FollowUp(command) => SmsPlan::FollowUp(*command),
         SmsCommand::FollowUpUnclear => SmsPlan::Reply(follow_up::texts::which_number()),
         SmsCommand::SetPin(Ok(pin)) => SmsPlan::SetPin(pin.clone()),
@@ -220,6 +251,32 @@ pub fn decide_sms(
         // An admin's are answered before this; a worker learns nothing.
         SmsCommand::Stats | SmsCommand::Who => SmsPlan::Reply(report::texts::admins_only()),
         SmsCommand::Menu | SmsCommand::Unknown => SmsPlan::Reply(replies::help(skills)),
+    }
+}
+
+/// The skills an `on` asks for: those named, or the last ones when none
+/// is; `Err` is the reply when none can be used.
+fn on_skills(
+    asked: &[String],
+    profile: &WorkerProfile,
+    skills: &[String],
+) -> Result<Vec<String>, String> {
+    if asked.is_empty() {
+        let last = known_skills(&profile.skills, skills);
+        if last.is_empty() {
+            return Err(replies::which_skill(skills));
+        }
+        return Ok(last);
+    }
+    let unknown: Vec<&str> = asked
+        .iter()
+        .filter(|s| !skills.contains(s))
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        Ok(asked.to_vec())
+    } else {
+        Err(replies::unknown_skill(&unknown, skills))
     }
 }
 
@@ -425,7 +482,7 @@ fn describe(profile: &WorkerProfile) -> String {
 /// SMS replies. Each fits one GSM-7 segment (160 characters): a reply that
 /// splits costs double and may arrive out of order.
 pub mod replies {
-    use super::{Activity, PinError, WorkerProfile};
+    use super::{Activity, Clock, Duty, PinError, WorkerProfile};
 
     /// The most a single-segment GSM-7 SMS holds, in septets.
     pub const SEGMENT: usize = 160;
@@ -463,16 +520,40 @@ pub mod replies {
     /// The confirmation of `on`. `save_number`: the number that will ring
     /// the worker, given on the first `on` so they save it as a contact;
     /// phones that screen unknown callers would otherwise put an assistant
-    /// on the line that machine detection takes for voicemail.
-    pub fn online(skills: &[String], save_number: Option<&str>) -> String {
+    /// on the line that machine detection takes for voicemail. `until`:
+    /// when the scheduler takes them off, as [`Clock::label`] says it.
+    pub fn online(skills: &[String], save_number: Option<&str>, until: Option<&str>) -> String {
+        let until = until.map(|at| format!(" until {at}")).unwrap_or_default();
         let tail = match save_number {
             Some(number) => format!(
-                ". Save {number} as a contact so your phone's call screening lets our calls through. \
+                "{until}. Save {number} as a contact so your phone's call screening lets our calls through. \
                  Text OFF to stop."
             ),
-            None => ". Text OFF to stop.".to_string(),
+            None => format!("{until}. Text OFF to stop."),
         };
         fit("You're online for ", skills, &tail)
+    }
+
+    /// The confirmation of `off until`: back on at `until` with `skills`.
+    pub fn offline_until(until: &str, skills: &[String]) -> String {
+        fit(
+            &format!("You're offline until {until}, then back on for "),
+            skills,
+            ". Text ON to come back sooner.",
+        )
+    }
+
+    /// An `until` whose time cannot be read: nothing changed.
+    pub fn until_example() -> String {
+        "Nothing changed: give a time like 5pm, 5:30pm, 17:00 or noon, e.g. ON SALES UNTIL 5PM \
+         or OFF UNTIL 1PM."
+            .to_string()
+    }
+
+    /// `off until` from a worker never on duty: nothing to come back to.
+    pub fn not_on_duty_yet() -> String {
+        "Nothing changed: you have no skills to come back to. Text ON and a skill first."
+            .to_string()
     }
 
     /// Texted after a duty change made on the keypad: caller ID is easily
@@ -502,13 +583,26 @@ pub mod replies {
         "You're offline: no calls until you text ON.".to_string()
     }
 
-    pub fn status(profile: &WorkerProfile) -> String {
+    /// The worker's duty, and their pending `until` when they have one.
+    pub fn status(profile: &WorkerProfile, clock: &Clock) -> String {
+        let until = |then: Duty| {
+            profile
+                .duty_until
+                .filter(|u| u.then == then)
+                .map(|u| clock.label(u.at))
+        };
         match profile.activity {
             Some(Activity::Available) => fit(
                 "Homeline: you are online for ",
                 &profile.skills,
-                ". Text OFF to stop.",
+                &match until(Duty::Off) {
+                    Some(at) => format!(" until {at}. Text OFF to stop now."),
+                    None => ". Text OFF to stop.".to_string(),
+                },
             ),
+            Some(Activity::Offline) | None if let Some(at) = until(Duty::On) => {
+                offline_until(&at, &profile.skills)
+            }
             Some(Activity::Unavailable) => {
                 "Homeline: you are paused after a missed call. Text ON to take calls.".to_string()
             }
@@ -683,6 +777,16 @@ mod tests {
     use super::*;
     use crate::domain::worker::{went_offline, went_online};
 
+    /// Wednesday 2026-12-02 10:00 in UTC.
+    const CLOCK: Clock = Clock {
+        zone: chrono_tz::UTC,
+        now: 1_796_205_600,
+    };
+
+    fn decide(command: &SmsCommand, profile: Option<&WorkerProfile>, skills: &[String]) -> SmsPlan {
+        decide_sms(command, profile, skills, &CLOCK)
+    }
+
     fn skills(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
     }
@@ -786,15 +890,15 @@ mod tests {
         let me = worker(&["sales"]);
         let carrier = |k| SmsCommand::Carrier(k);
         assert_eq!(
-            decide_sms(&carrier(CarrierKeyword::OptOut), Some(&me), &config),
+            decide(&carrier(CarrierKeyword::OptOut), Some(&me), &config),
             SmsPlan::OptOut
         );
         assert_eq!(
-            decide_sms(&carrier(CarrierKeyword::OptIn), Some(&me), &config),
+            decide(&carrier(CarrierKeyword::OptIn), Some(&me), &config),
             SmsPlan::OptIn
         );
         assert_eq!(
-            decide_sms(&carrier(CarrierKeyword::Help), Some(&me), &config),
+            decide(&carrier(CarrierKeyword::Help), Some(&me), &config),
             SmsPlan::Silent
         );
         for keyword in [
@@ -802,10 +906,7 @@ mod tests {
             CarrierKeyword::OptIn,
             CarrierKeyword::Help,
         ] {
-            assert_eq!(
-                decide_sms(&carrier(keyword), None, &config),
-                SmsPlan::Silent
-            );
+            assert_eq!(decide(&carrier(keyword), None, &config), SmsPlan::Silent);
         }
     }
 
@@ -824,12 +925,15 @@ mod tests {
             replies::help(&config),
             replies::which_skill(&config),
             replies::offline(),
-            replies::status(&paused),
-            replies::status(&worker(&[])),
+            replies::status(&paused, &CLOCK),
+            replies::status(&worker(&[]), &CLOCK),
             replies::pin_set(),
             replies::pin_refused(PinError::Shape),
             replies::pin_refused(PinError::Guessable),
             crate::domain::worker::pin_locked_sms(&"B".repeat(20)),
+            replies::until_example(),
+            replies::not_on_duty_yet(),
+            replies::offline_until("5:00 PM", &config),
         ];
         for text in texts {
             // A command is offered as "text WORD" or "WORD to".
@@ -847,7 +951,7 @@ mod tests {
     fn stranger_is_refused_whatever_they_send() {
         let config = skills(&["sales", "support"]);
         for body in ["on sales", "off", "status", "menu", "hi"] {
-            match decide_sms(&parse_sms(body, None), None, &config) {
+            match decide(&parse_sms(body, None), None, &config) {
                 SmsPlan::Reply(text) => assert_eq!(text, replies::stranger()),
                 other => panic!("{body:?}: stranger got {other:?}"),
             }
@@ -857,7 +961,7 @@ mod tests {
     #[test]
     fn on_with_known_skills_goes_online() {
         let config = skills(&["sales", "support"]);
-        let plan = decide_sms(
+        let plan = decide(
             &parse_sms("on support sales", None),
             Some(&worker(&[])),
             &config,
@@ -868,21 +972,21 @@ mod tests {
     #[test]
     fn on_alone_reuses_last_known_skills() {
         let config = skills(&["sales", "support"]);
-        let plan = decide_sms(
+        let plan = decide(
             &SmsCommand::On(vec![]),
             Some(&worker(&["support"])),
             &config,
         );
         assert_eq!(plan, SmsPlan::GoOnline(skills(&["support"])));
         // A skill dropped from SKILLS since is not reused.
-        let plan = decide_sms(
+        let plan = decide(
             &SmsCommand::On(vec![]),
             Some(&worker(&["billing", "sales"])),
             &config,
         );
         assert_eq!(plan, SmsPlan::GoOnline(skills(&["sales"])));
         // Nothing usable left: ask which.
-        let plan = decide_sms(
+        let plan = decide(
             &SmsCommand::On(vec![]),
             Some(&worker(&["billing"])),
             &config,
@@ -896,7 +1000,7 @@ mod tests {
     #[test]
     fn unknown_skill_changes_nothing_and_names_the_valid_ones() {
         let config = skills(&["sales", "support"]);
-        let plan = decide_sms(
+        let plan = decide(
             &parse_sms("on sales billing", None),
             Some(&worker(&[])),
             &config,
@@ -914,15 +1018,15 @@ mod tests {
         let mut profile = worker(&["sales"]);
         profile.activity = Some(Activity::Available);
         assert_eq!(
-            decide_sms(&SmsCommand::Off, Some(&profile), &config),
+            decide(&SmsCommand::Off, Some(&profile), &config),
             SmsPlan::GoOffline
         );
         assert_eq!(
-            decide_sms(&SmsCommand::Status, Some(&profile), &config),
+            decide(&SmsCommand::Status, Some(&profile), &config),
             SmsPlan::Reply("Homeline: you are online for sales. Text OFF to stop.".into())
         );
         for command in [SmsCommand::Menu, SmsCommand::Unknown] {
-            let SmsPlan::Reply(text) = decide_sms(&command, Some(&profile), &config) else {
+            let SmsPlan::Reply(text) = decide(&command, Some(&profile), &config) else {
                 panic!("help must only reply");
             };
             assert!(
@@ -935,22 +1039,22 @@ mod tests {
     #[test]
     fn status_reads_each_activity() {
         let mut profile = worker(&["sales"]);
-        assert!(replies::status(&profile).contains("offline"));
+        assert!(replies::status(&profile, &CLOCK).contains("offline"));
         profile.activity = Some(Activity::Unavailable);
-        let text = replies::status(&profile);
+        let text = replies::status(&profile, &CLOCK);
         assert!(
             text.contains("missed call") && text.contains("ON"),
             "{text}"
         );
         profile.activity = Some(Activity::Offline);
-        assert!(replies::status(&profile).contains("you are offline"));
+        assert!(replies::status(&profile, &CLOCK).contains("you are offline"));
     }
 
     #[test]
     fn welcome_asks_to_save_the_number_only_the_first_time() {
-        let first = replies::online(&skills(&["sales"]), Some("+15005550006"));
+        let first = replies::online(&skills(&["sales"]), Some("+15005550006"), None);
         assert!(first.contains("Save +15005550006 as a contact"), "{first}");
-        let again = replies::online(&skills(&["sales"]), None);
+        let again = replies::online(&skills(&["sales"]), None, None);
         assert!(!again.contains("contact"), "{again}");
         assert!(is_first_online(&worker(&[])));
         let mut enrolled = worker(&[]);
@@ -972,11 +1076,11 @@ mod tests {
         assert!(!format!("{:?}", pin("pin 4821")).contains("4821"));
         let ana = worker(&["sales"]);
         assert!(matches!(
-            decide_sms(&pin("pin 4821"), Some(&ana), &skills(&["sales"])),
+            decide(&pin("pin 4821"), Some(&ana), &skills(&["sales"])),
             SmsPlan::SetPin(_)
         ));
         assert_eq!(
-            decide_sms(&pin("pin 4821"), None, &skills(&["sales"])),
+            decide(&pin("pin 4821"), None, &skills(&["sales"])),
             SmsPlan::Reply(replies::stranger()),
             "a stranger sets nothing"
         );
@@ -1016,20 +1120,35 @@ mod tests {
             replies::stranger(),
             replies::offline(),
             replies::try_again(),
-            replies::status(&online),
-            replies::status(&paused),
-            replies::status(&worker(&[])),
+            replies::status(&online, &CLOCK),
+            replies::status(&paused, &CLOCK),
+            replies::status(&worker(&[]), &CLOCK),
             replies::pin_set(),
             replies::pin_refused(PinError::Shape),
             replies::pin_refused(PinError::Guessable),
             crate::domain::worker::pin_locked_sms(&"B".repeat(20)),
         ];
+        let mut asked = worker(&["sales"]);
+        asked.skills = many.clone();
+        asked.duty_until = Some(crate::model::DutyUntil {
+            at: CLOCK.now - 60,
+            then: Duty::On,
+        });
+        texts.push(replies::status(&asked, &CLOCK));
+        texts.push(replies::until_example());
+        texts.push(replies::not_on_duty_yet());
         for list in [&few, &many] {
+            texts.push(replies::online(
+                list,
+                Some(long_number),
+                Some("12:30 PM tomorrow"),
+            ));
+            texts.push(replies::offline_until("12:30 PM tomorrow", list));
             texts.push(replies::help(list));
             texts.push(replies::which_skill(list));
             texts.push(replies::unknown_skill(&[typed.as_str(), "café"], list));
-            texts.push(replies::online(list, Some(long_number)));
-            texts.push(replies::online(list, None));
+            texts.push(replies::online(list, Some(long_number), None));
+            texts.push(replies::online(list, None, None));
         }
         for text in texts {
             let n = septets(&text).unwrap_or_else(|| panic!("not GSM-7: {text}"));
@@ -1174,12 +1293,122 @@ mod tests {
         let block = SmsCommand::Blocklist(BlockCommand::Block(number.clone()));
         let s = skills(&["sales"]);
         assert_eq!(
-            decide_sms(&block, None, &s),
+            decide(&block, None, &s),
             SmsPlan::Reply(replies::stranger())
         );
         assert_eq!(
-            decide_sms(&block, Some(&worker(&[])), &s),
+            decide(&block, Some(&worker(&[])), &s),
             SmsPlan::Blocklist(BlockCommand::Block(number))
+        );
+    }
+
+    #[test]
+    fn until_is_read_after_the_skills_and_an_unreadable_time_is_kept_as_such() {
+        let five = ClockTime::parse("5pm");
+        assert_eq!(
+            parse_sms("On sales, support until 5 PM!", None),
+            SmsCommand::OnUntil(skills(&["sales", "support"]), five)
+        );
+        assert_eq!(
+            parse_sms("on till 17:00", None),
+            SmsCommand::OnUntil(vec![], five)
+        );
+        assert_eq!(
+            parse_sms("off until 1pm.", None),
+            SmsCommand::OffUntil(ClockTime::parse("1pm"))
+        );
+        for body in [
+            "on sales until 5",
+            "on until",
+            "off until later",
+            "off till 25:00",
+        ] {
+            assert!(
+                matches!(
+                    parse_sms(body, None),
+                    SmsCommand::OnUntil(_, None) | SmsCommand::OffUntil(None)
+                ),
+                "{body}"
+            );
+        }
+        assert_eq!(parse_sms("off sales until 1pm", None), SmsCommand::Unknown);
+    }
+
+    #[test]
+    fn on_until_resolves_the_time_today_or_tomorrow_and_keeps_the_skill_rules() {
+        let config = skills(&["sales", "support"]);
+        let ana = worker(&["support"]);
+        let plan = |body: &str| decide(&parse_sms(body, None), Some(&ana), &config);
+        // 10:00 now: 5pm is today, 9am tomorrow.
+        assert_eq!(
+            plan("on sales until 5pm"),
+            SmsPlan::GoOnlineUntil {
+                skills: skills(&["sales"]),
+                at: CLOCK.now + 7 * 3600
+            }
+        );
+        assert_eq!(
+            plan("on until 9am"),
+            SmsPlan::GoOnlineUntil {
+                skills: skills(&["support"]),
+                at: CLOCK.now + 23 * 3600
+            }
+        );
+        assert_eq!(
+            plan("on billing until 5pm"),
+            SmsPlan::Reply(replies::unknown_skill(&["billing"], &config))
+        );
+        for body in ["on sales until 5", "off until whenever"] {
+            assert_eq!(
+                plan(body),
+                SmsPlan::Reply(replies::until_example()),
+                "{body}"
+            );
+        }
+        // Off until needs something to come back to.
+        assert_eq!(
+            plan("off until 1pm"),
+            SmsPlan::Reply(replies::not_on_duty_yet())
+        );
+        let mut known = ana.clone();
+        known.worker_sid = Some("WK1".into());
+        assert_eq!(
+            decide(&parse_sms("off until 1pm", None), Some(&known), &config),
+            SmsPlan::GoOfflineUntil {
+                at: CLOCK.now + 3 * 3600
+            }
+        );
+        // A stranger changes nothing.
+        assert_eq!(
+            decide(&parse_sms("on sales until 5pm", None), None, &config),
+            SmsPlan::Reply(replies::stranger())
+        );
+    }
+
+    #[test]
+    fn status_and_confirmations_name_the_pending_until() {
+        let mut ana = worker(&["sales"]);
+        ana.activity = Some(Activity::Available);
+        ana.duty_until = Some(crate::model::DutyUntil {
+            at: CLOCK.now + 7 * 3600,
+            then: Duty::Off,
+        });
+        assert_eq!(
+            replies::status(&ana, &CLOCK),
+            "Homeline: you are online for sales until 5:00 PM. Text OFF to stop now."
+        );
+        ana.activity = Some(Activity::Offline);
+        ana.duty_until = Some(crate::model::DutyUntil {
+            at: CLOCK.now + 23 * 3600,
+            then: Duty::On,
+        });
+        assert_eq!(
+            replies::status(&ana, &CLOCK),
+            "You're offline until 9:00 AM tomorrow, then back on for sales. Text ON to come back sooner."
+        );
+        assert_eq!(
+            replies::online(&skills(&["sales"]), None, Some("5:00 PM")),
+            "You're online for sales until 5:00 PM. Text OFF to stop."
         );
     }
 }

@@ -22,21 +22,37 @@
 //!
 //! A worker who texted STOP (or whose SMS Twilio refused with 21610) is
 //! "SMS blocked": nothing texts them until they text START.
+//!
+//! A worker may say how long (`on sales until 5pm`, `off until 1pm`): the
+//! change is kept on the profile (`duty_until`) and the `scheduler` makes
+//! it once its time has passed ([`WorkerEvent::UntilDue`]), texting the
+//! worker once; a later plain `on` or `off` forgets it. With business hours
+//! and `OFF_AT_CLOSE`, everyone on duty at closing is taken off and told
+//! ([`WorkerEvent::Closed`]); closing wins over a pending `on … until`
+//! past it (nothing is left for it to do), and the scheduler puts nobody
+//! back on while the line is closed: an `off until` due then is dropped and
+//! the worker told to text ON, so availability never drifts overnight.
 
 use crate::domain::pin;
-use crate::model::{Activity, PinHash, WorkerProfile};
+use crate::model::{Activity, Duty, DutyUntil, PinHash, WorkerProfile};
 
 /// Everything that may change a worker's profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerEvent<'a> {
-    /// The worker went on duty in TaskRouter with `skills`.
+    /// The worker went on duty in TaskRouter with `skills`, until `until`
+    /// (Unix seconds) when they said so; any earlier `until` is forgotten.
     OnDuty {
         worker_sid: &'a str,
         skills: &'a [String],
+        until: Option<i64>,
     },
-    /// The worker went off duty; `worker_sid` is `None` when TaskRouter no
-    /// longer knows the worker (deleted in the console).
-    OffDuty { worker_sid: Option<&'a str> },
+    /// The worker went off duty, until `until` when they said so; any
+    /// earlier `until` is forgotten. `worker_sid` is `None` when TaskRouter
+    /// no longer knows the worker (deleted in the console).
+    OffDuty {
+        worker_sid: Option<&'a str>,
+        until: Option<i64>,
+    },
     /// The worker missed an offered call at `now`.
     Missed { now: i64, rule: MissRule },
     /// The worker's phone could not be reached at all (no phone known, the
@@ -44,6 +60,12 @@ pub enum WorkerEvent<'a> {
     Unreachable,
     /// A scheduler run at `now`: a cooldown that has passed ends.
     CooldownEnded { now: i64 },
+    /// A scheduler run at `now`: a pending `until` that has passed is made.
+    /// `closed`: the line is closed and `OFF_AT_CLOSE` on, so nobody is put
+    /// back on duty.
+    UntilDue { now: i64, closed: bool },
+    /// The business just closed for the day (`OFF_AT_CLOSE`).
+    Closed,
     /// The worker texted STOP or a synonym, or Twilio refused an SMS to them
     /// as unsubscribed (21610).
     OptedOut,
@@ -130,6 +152,24 @@ pub enum Intent {
     TextAdminsUnreachable,
     /// Text the worker that wrong PINs locked their keypad.
     TextPinLocked,
+    /// Put the worker back on duty in TaskRouter: Available, with the
+    /// profile's skills as attributes.
+    PutOnDuty,
+    /// Text the worker what the scheduler did to their duty.
+    Tell(Notice),
+}
+
+/// What the scheduler tells a worker about their duty ([`notice_sms`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// Their `on … until` came: off duty now.
+    OffAsAsked,
+    /// Their `off until` came: back on duty.
+    BackOnAsAsked,
+    /// Their `off until` came while the line is closed: they stay off.
+    KeptOffClosed,
+    /// The business closed: off duty for the day.
+    OffAtClose,
 }
 
 /// The decision for one event: the profile to write (`None`: nothing
@@ -162,11 +202,31 @@ impl Decision {
 
 pub fn decide(profile: &WorkerProfile, event: &WorkerEvent<'_>) -> Decision {
     match event {
-        WorkerEvent::OnDuty { worker_sid, skills } => {
-            Decision::write(went_online(profile, worker_sid, skills), Vec::new())
+        WorkerEvent::OnDuty {
+            worker_sid,
+            skills,
+            until,
+        } => {
+            let mut next = went_online(profile, worker_sid, skills);
+            // A plain `on` forgets an earlier `until`.
+            next.duty_until = until.map(|at| DutyUntil {
+                at,
+                then: Duty::Off,
+            });
+            Decision::write(next, Vec::new())
         }
-        WorkerEvent::OffDuty { worker_sid } => {
-            Decision::write(went_offline(profile, *worker_sid), Vec::new())
+        WorkerEvent::OffDuty { worker_sid, until } => {
+            let mut next = went_offline(profile, *worker_sid);
+            // A plain `off` forgets an earlier `until`.
+            next.duty_until = until.map(|at| DutyUntil { at, then: Duty::On });
+            Decision::write(next, Vec::new())
+        }
+        WorkerEvent::UntilDue { now, closed } => until_made(profile, *now, *closed),
+        WorkerEvent::Closed => {
+            if !on_duty(profile) {
+                return Decision::keep("not on duty at closing");
+            }
+            Decision::write(taken_off(profile), told(profile, Notice::OffAtClose))
         }
         WorkerEvent::Missed { now, rule } => missed(profile, *now, rule),
         WorkerEvent::Unreachable => unreachable(profile),
@@ -303,6 +363,71 @@ fn cooldown_ended(profile: &WorkerProfile, now: i64) -> Decision {
     Decision::write(next, vec![moved(Activity::Available, false)])
 }
 
+/// Whether the scheduler at `now` makes `profile`'s pending `until`.
+pub fn until_due(profile: &WorkerProfile, now: i64) -> bool {
+    profile.duty_until.is_some_and(|until| until.at <= now)
+}
+
+/// On duty: Available, or cooling down after a miss.
+fn on_duty(profile: &WorkerProfile) -> bool {
+    matches!(
+        profile.activity,
+        Some(Activity::Available | Activity::Unavailable)
+    )
+}
+
+fn until_made(profile: &WorkerProfile, now: i64, closed: bool) -> Decision {
+    let Some(until) = profile.duty_until.filter(|_| until_due(profile, now)) else {
+        return Decision::keep("no until due");
+    };
+    let mut next = profile.clone();
+    next.duty_until = None;
+    // Already as asked (the console, a miss, closing): only the until goes.
+    let done = match until.then {
+        Duty::Off => !on_duty(profile),
+        Duty::On => on_duty(profile),
+    };
+    if done {
+        return Decision::write(next, Vec::new());
+    }
+    match until.then {
+        Duty::Off => Decision::write(taken_off(profile), told(profile, Notice::OffAsAsked)),
+        Duty::On if closed => Decision::write(next, told(profile, Notice::KeptOffClosed)),
+        Duty::On => {
+            next.activity = Some(Activity::Available);
+            next.misses = 0;
+            next.cooldown_until = None;
+            let mut intents = vec![Intent::PutOnDuty];
+            intents.extend(told(profile, Notice::BackOnAsAsked));
+            Decision::write(next, intents)
+        }
+    }
+}
+
+/// Off duty by the scheduler: Offline, no cooldown, no pending `until`,
+/// and TaskRouter moved (pending reservations rejected).
+fn taken_off(profile: &WorkerProfile) -> WorkerProfile {
+    WorkerProfile {
+        activity: Some(Activity::Offline),
+        cooldown_until: None,
+        duty_until: None,
+        ..profile.clone()
+    }
+}
+
+/// The TaskRouter move [`taken_off`] asks for, then `notice` unless the
+/// worker is SMS blocked; [`Notice::KeptOffClosed`] moves nobody.
+fn told(profile: &WorkerProfile, notice: Notice) -> Vec<Intent> {
+    let mut intents = Vec::new();
+    if matches!(notice, Notice::OffAsAsked | Notice::OffAtClose) {
+        intents.push(Intent::MoveWorker(OFF_DUTY));
+    }
+    if !profile.sms_blocked {
+        intents.push(Intent::Tell(notice));
+    }
+    intents
+}
+
 fn moved(activity: Activity, reject_pending: bool) -> Intent {
     Intent::MoveWorker(MoveWorker {
         activity,
@@ -350,6 +475,26 @@ pub fn went_offline(profile: &WorkerProfile, worker_sid: Option<&str>) -> Worker
         activity: Some(Activity::Offline),
         cooldown_until: None,
         ..profile.clone()
+    }
+}
+
+/// What the worker reads when the scheduler changed their duty. `skills`:
+/// those they are back on duty for.
+pub fn notice_sms(business_name: &str, notice: Notice, skills: &[String]) -> String {
+    match notice {
+        Notice::OffAsAsked => format!(
+            "{business_name}: you are off duty now, as you asked. Text ON to take calls again."
+        ),
+        Notice::BackOnAsAsked => format!(
+            "{business_name}: you are back on duty for {}, as you asked. Text OFF to stop.",
+            skills.join(", ")
+        ),
+        Notice::KeptOffClosed => format!(
+            "{business_name}: we are closed now, so you stay off duty. Text ON to take calls anyway."
+        ),
+        Notice::OffAtClose => format!(
+            "{business_name}: we are closed for the day, so you are off duty. Text ON to take calls again."
+        ),
     }
 }
 
@@ -695,5 +840,169 @@ mod tests {
         assert!(miss_sms("Acme", "sales", "busy").contains("busy"));
         assert!(miss_sms("Acme", "sales", "no-key").contains("1 was not pressed"));
         assert!(miss_sms("Acme", "sales", "timeout").contains("not answered in time"));
+    }
+
+    fn on_until(at: i64) -> WorkerProfile {
+        let on = WorkerEvent::OnDuty {
+            worker_sid: "WK1",
+            skills: &[],
+            until: Some(at),
+        };
+        let mut profile = decide(&ana(2, Some(Activity::Offline)), &on)
+            .profile
+            .expect("written");
+        profile.skills = vec!["sales".into()];
+        profile
+    }
+
+    fn off_until(at: i64) -> WorkerProfile {
+        let off = WorkerEvent::OffDuty {
+            worker_sid: Some("WK1"),
+            until: Some(at),
+        };
+        decide(&ana(0, Some(Activity::Available)), &off)
+            .profile
+            .expect("written")
+    }
+
+    /// The profile `d` writes, checked: off duty, no `until` left, moved
+    /// and told `notice`.
+    fn taken_off_and_told(d: Decision, notice: Notice) -> WorkerProfile {
+        assert_eq!(
+            d.intents,
+            vec![Intent::MoveWorker(OFF_DUTY), Intent::Tell(notice)]
+        );
+        let off = d.profile.expect("written");
+        assert_eq!(
+            (off.activity, off.duty_until),
+            (Some(Activity::Offline), None)
+        );
+        off
+    }
+
+    fn due(now: i64) -> WorkerEvent<'static> {
+        WorkerEvent::UntilDue { now, closed: false }
+    }
+
+    #[test]
+    fn on_until_takes_the_worker_off_at_its_time_once_and_tells_them() {
+        let profile = on_until(5_000);
+        assert_eq!(
+            profile.duty_until,
+            Some(DutyUntil {
+                at: 5_000,
+                then: Duty::Off
+            })
+        );
+        assert_eq!(profile.activity, Some(Activity::Available));
+        assert!(!until_due(&profile, 4_999));
+        assert_eq!(decide(&profile, &due(4_999)).profile, None, "not yet");
+        let off = taken_off_and_told(decide(&profile, &due(5_000)), Notice::OffAsAsked);
+        assert_eq!(decide(&off, &due(5_060)).profile, None, "once");
+        // Cooling down after a miss is on duty too.
+        let mut cooling = profile.clone();
+        cooling.activity = Some(Activity::Unavailable);
+        cooling.cooldown_until = Some(5_100);
+        let off = decide(&cooling, &due(5_000)).profile.expect("written");
+        assert_eq!(
+            (off.activity, off.cooldown_until),
+            (Some(Activity::Offline), None)
+        );
+    }
+
+    #[test]
+    fn off_until_brings_the_worker_back_with_their_skills_unless_the_line_is_closed() {
+        let profile = off_until(5_000);
+        assert_eq!(
+            (profile.activity, profile.duty_until),
+            (
+                Some(Activity::Offline),
+                Some(DutyUntil {
+                    at: 5_000,
+                    then: Duty::On
+                })
+            )
+        );
+        assert_eq!(decide(&profile, &due(4_940)).profile, None, "not yet");
+        let d = decide(&profile, &due(5_030));
+        assert_eq!(
+            d.intents,
+            vec![Intent::PutOnDuty, Intent::Tell(Notice::BackOnAsAsked)]
+        );
+        let back = d.profile.expect("written");
+        assert_eq!(
+            (back.activity, back.duty_until, back.skills.clone()),
+            (Some(Activity::Available), None, vec!["sales".to_string()])
+        );
+        let closed = WorkerEvent::UntilDue {
+            now: 5_030,
+            closed: true,
+        };
+        let d = decide(&profile, &closed);
+        assert_eq!(d.intents, vec![Intent::Tell(Notice::KeptOffClosed)]);
+        let kept = d.profile.expect("the until goes");
+        assert_eq!(
+            (kept.activity, kept.duty_until),
+            (Some(Activity::Offline), None)
+        );
+    }
+
+    #[test]
+    fn a_plain_on_or_off_forgets_a_pending_until_and_a_done_one_is_only_forgotten() {
+        let plain_off = WorkerEvent::OffDuty {
+            worker_sid: Some("WK1"),
+            until: None,
+        };
+        let off = decide(&on_until(5_000), &plain_off)
+            .profile
+            .expect("written");
+        assert_eq!(off.duty_until, None);
+        let plain_on = WorkerEvent::OnDuty {
+            worker_sid: "WK1",
+            skills: &[],
+            until: None,
+        };
+        let on = decide(&off_until(5_000), &plain_on)
+            .profile
+            .expect("written");
+        assert_eq!(on.duty_until, None);
+        // Off by the console meanwhile: nothing to move, nobody told.
+        let mut console_off = on_until(5_000);
+        console_off.activity = Some(Activity::Offline);
+        let d = decide(&console_off, &due(5_000));
+        assert!(d.intents.is_empty());
+        assert_eq!(d.profile.expect("written").duty_until, None);
+        let mut console_on = off_until(5_000);
+        console_on.activity = Some(Activity::Available);
+        assert!(decide(&console_on, &due(5_000)).intents.is_empty());
+    }
+
+    #[test]
+    fn closing_takes_everyone_on_duty_off_once_and_wins_over_a_pending_on_until() {
+        let closed = decide(&on_until(9_000), &WorkerEvent::Closed);
+        let off = taken_off_and_told(closed, Notice::OffAtClose);
+        assert_eq!(decide(&off, &WorkerEvent::Closed).profile, None);
+        // Someone off with a pending `off until` keeps it.
+        assert_eq!(
+            decide(&off_until(9_000), &WorkerEvent::Closed).profile,
+            None
+        );
+        // An SMS blocked worker is taken off but not texted.
+        let mut blocked = on_until(9_000);
+        blocked.sms_blocked = true;
+        assert_eq!(
+            decide(&blocked, &WorkerEvent::Closed).intents,
+            vec![Intent::MoveWorker(OFF_DUTY)]
+        );
+    }
+
+    #[test]
+    fn duty_notices_say_what_happened_and_how_to_change_it() {
+        let sales = vec!["sales".to_string()];
+        let text = |n| notice_sms("Acme", n, &sales);
+        assert!(text(Notice::OffAsAsked).contains("Text ON"));
+        assert!(text(Notice::BackOnAsAsked).contains("on duty for sales"));
+        assert!(text(Notice::KeptOffClosed).contains("closed"));
+        assert!(text(Notice::OffAtClose).contains("closed for the day"));
     }
 }

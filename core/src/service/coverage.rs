@@ -32,9 +32,10 @@ pub async fn alert<S: Store>(
     deadline: Deadline,
 ) -> Result<CoverageRun, StoreError> {
     let config = &app.config;
-    let open = config.business_hours.as_ref().is_some_and(|hours| {
-        hours.is_open(chrono::DateTime::from_timestamp(now, 0).unwrap_or_default())
-    });
+    let open = config
+        .business_hours
+        .as_ref()
+        .is_some_and(|hours| hours.is_open_at(now));
     let Some(window) = coverage::window(open, config.coverage_alert_mins, now) else {
         return Ok(CoverageRun::default());
     };

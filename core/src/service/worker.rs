@@ -7,13 +7,14 @@
 use crate::app::App;
 use crate::config::Config;
 use crate::deadline::Deadline;
+use crate::domain::intake;
 use crate::domain::pin::{self, Check, Pin};
 use crate::domain::worker::{self, Intent, MissRule, MoveWorker, WorkerEvent};
 use crate::model::{Activity, Attempt, WorkerProfile};
 use crate::store::{
     Marker, Round, Store, StoreError, WorkerStore, Write, at_most_once, read_modify_write,
 };
-use crate::twilio::TwilioError;
+use crate::twilio::{TwilioError, WorkerUpdate};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MissError {
@@ -236,20 +237,28 @@ pub async fn miss_in_answer<S: Store>(
     worker::activity_after_miss(intents.as_deref())
 }
 
-/// What a scheduler run did about cooldowns.
+/// What a scheduler job over worker profiles did (cooldowns, untils,
+/// closing).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Cooldowns {
-    /// Profiles whose cooldown had passed.
+pub struct Sweep {
+    /// Profiles this run changed.
     pub due: usize,
-    /// Workers this run moved back to Available.
+    /// TaskRouter workers this run moved.
     pub moved: usize,
+    /// Profiles not changed (the next run tries them again), or workers
+    /// not moved or not told after their profile changed (logged, not
+    /// retried: the profile's write is the once-key, as for a miss).
     pub failed: usize,
-    /// Stopped before the deadline with cooldowns left for the next run.
+    /// Stopped before the deadline with profiles left for the next run.
     pub cut_short: bool,
 }
 
 /// Time a REST update may need; a run stops when less is left.
 const REST_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How late a scheduler tick may come and still take workers off at
+/// closing: a few missed minutes are caught up, a stale tick hours later is not.
+pub const CLOSE_GRACE_SECS: i64 = 30 * 60;
 
 /// Ends every cooldown that has passed by `now` (the run's clock): the
 /// profile first (a conditional write, so overlapping runs end each once),
@@ -258,50 +267,176 @@ pub async fn end_cooldowns<S: Store>(
     app: &App<S>,
     now: i64,
     deadline: Deadline,
-) -> Result<Cooldowns, StoreError> {
+) -> Result<Sweep, StoreError> {
+    let due = |p: &WorkerProfile| worker::cooldown_over(p, now);
+    sweep(
+        app,
+        due,
+        &WorkerEvent::CooldownEnded { now },
+        None,
+        deadline,
+    )
+    .await
+}
+
+/// Makes every pending `until` whose time has passed by `now`: off duty
+/// for `on … until`, back on duty with the last skills for `off until`
+/// (unless the line is closed and `OFF_AT_CLOSE` on), each worker texted
+/// once. The profile's conditional write is the once-key: a repeated or
+/// overlapping run finds the `until` gone.
+pub async fn make_untils<S: Store>(
+    app: &App<S>,
+    now: i64,
+    deadline: Deadline,
+) -> Result<Sweep, StoreError> {
+    let config = &app.config;
+    let closed = config.off_at_close
+        && config
+            .business_hours
+            .as_ref()
+            .is_some_and(|hours| !hours.is_open_at(now));
+    let due = |p: &WorkerProfile| worker::until_due(p, now);
+    sweep(
+        app,
+        due,
+        &WorkerEvent::UntilDue { now, closed },
+        None,
+        deadline,
+    )
+    .await
+}
+
+/// With `BUSINESS_HOURS` and `OFF_AT_CLOSE`, in the [`CLOSE_GRACE_SECS`]
+/// after the day's closing: takes everyone still on duty off and texts
+/// them once. Every profile is claimed once per closing
+/// (`Marker::OffAtClose`), on duty or not, so a worker who goes on again
+/// after closing is not taken off again that evening.
+pub async fn off_at_close<S: Store>(
+    app: &App<S>,
+    now: i64,
+    deadline: Deadline,
+) -> Result<Sweep, StoreError> {
+    let config = &app.config;
+    let closing = config
+        .business_hours
+        .as_ref()
+        .filter(|_| config.off_at_close)
+        .and_then(|hours| hours.just_closed(now, CLOSE_GRACE_SECS));
+    let Some(day) = closing else {
+        return Ok(Sweep::default());
+    };
+    sweep(app, |_| true, &WorkerEvent::Closed, Some(&day), deadline).await
+}
+
+/// Applies `event` to each profile that is `due` and carries out what it
+/// decides; with `closing`, once per profile and closing day.
+async fn sweep<S: Store>(
+    app: &App<S>,
+    due: impl Fn(&WorkerProfile) -> bool,
+    event: &WorkerEvent<'_>,
+    closing: Option<&str>,
+    deadline: Deadline,
+) -> Result<Sweep, StoreError> {
     let profiles = app.store.list_workers().await?;
-    let mut run = Cooldowns::default();
-    for profile in profiles.iter().filter(|p| worker::cooldown_over(p, now)) {
+    let mut run = Sweep::default();
+    for profile in profiles.iter().filter(|p| due(p)) {
         if deadline.remaining() < REST_TIME {
             run.cut_short = true;
             break;
         }
-        run.due += 1;
         let phone = profile.phone.as_str();
-        let (written, decision) =
-            match apply(&app.store, phone, &WorkerEvent::CooldownEnded { now }).await {
-                Ok(Some(applied)) => applied,
-                Ok(None) => continue,
-                Err(error) => {
-                    tracing::error!(%error, phone, "cooldown not ended");
-                    run.failed += 1;
-                    continue;
-                }
-            };
-        for intent in decision.intents {
-            let Intent::MoveWorker(move_to) = intent else {
-                continue;
-            };
-            let Some(worker_sid) = written.worker_sid.as_deref() else {
-                tracing::warn!(
-                    phone,
-                    "cooldown over for a worker without a TaskRouter worker"
-                );
-                continue;
-            };
-            match move_worker(app, worker_sid, move_to, deadline).await {
-                Ok(()) => {
-                    tracing::info!(phone, worker_sid, "cooldown over; back to Available");
-                    run.moved += 1;
-                }
-                Err(error) => {
-                    tracing::error!(%error, phone, worker_sid, "cooldown over but the worker not moved");
-                    run.failed += 1;
-                }
+        let applied = match closing {
+            None => apply(&app.store, phone, event).await,
+            Some(day) => {
+                let marker = Marker::OffAtClose { day, phone };
+                at_most_once(
+                    &app.store,
+                    &marker,
+                    |_| true,
+                    apply(&app.store, phone, event),
+                )
+                .await
+                .map(Option::flatten)
             }
+        };
+        let (written, decision) = match applied {
+            Ok(Some(applied)) if applied.1.profile.is_some() => applied,
+            Ok(_) => continue,
+            Err(error) => {
+                tracing::error!(%error, phone, ?event, "profile not changed");
+                run.failed += 1;
+                continue;
+            }
+        };
+        run.due += 1;
+        match carry_out(app, &written, &decision.intents, deadline).await {
+            Ok(moved) => run.moved += usize::from(moved),
+            Err(()) => run.failed += 1,
         }
     }
     Ok(run)
+}
+
+/// Carries out a scheduler job's `intents` for the worker `written` (the
+/// profile as written): the TaskRouter move first, then the text, so no
+/// worker is told of a move that failed. `Ok(true)`: moved.
+async fn carry_out<S: Store>(
+    app: &App<S>,
+    written: &WorkerProfile,
+    intents: &[Intent],
+    deadline: Deadline,
+) -> Result<bool, ()> {
+    let phone = written.phone.as_str();
+    let mut moved = false;
+    for intent in intents {
+        let update = match intent {
+            Intent::MoveWorker(move_to) => super::worker_update(
+                *move_to,
+                super::activity_sid(&app.config.activities, move_to.activity),
+            ),
+            Intent::PutOnDuty => on_duty_update(app, written),
+            Intent::Tell(notice) => {
+                let body = worker::notice_sms(&app.config.business_name, *notice, &written.skills);
+                if let Err(error) = text(app, phone, &body, deadline).await {
+                    tracing::error!(%error, phone, ?notice, "duty change not texted");
+                    return Err(());
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        let Some(worker_sid) = written.worker_sid.as_deref() else {
+            tracing::error!(phone, "no TaskRouter worker to move");
+            return Err(());
+        };
+        if let Err(error) = app
+            .twilio
+            .update_worker(worker_sid, &update, deadline)
+            .await
+        {
+            tracing::error!(%error, phone, worker_sid, "worker not moved");
+            return Err(());
+        }
+        tracing::info!(phone, worker_sid, activity_sid = ?update.activity_sid, "worker moved");
+        moved = true;
+    }
+    Ok(moved)
+}
+
+/// Back on duty: Available, with the profile's skills (those still
+/// configured) as the attributes the workflow matches on.
+fn on_duty_update<S: Store>(app: &App<S>, profile: &WorkerProfile) -> WorkerUpdate {
+    let skills: Vec<String> = profile
+        .skills
+        .iter()
+        .filter(|s| app.config.has_skill(s))
+        .cloned()
+        .collect();
+    WorkerUpdate {
+        activity_sid: Some(app.config.activities.available.clone()),
+        attributes: Some(intake::worker_attributes(profile, &skills)),
+        reject_pending_reservations: false,
+    }
 }
 
 /// The assignment callback could not record the attempt (the state store

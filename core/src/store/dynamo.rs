@@ -70,8 +70,8 @@ use super::{
     WorkerStore, Write, now_secs,
 };
 use crate::model::{
-    Activity, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, FollowUp,
-    FollowUpReason, FollowUpState, PinHash, Voicemail, WorkerProfile,
+    Activity, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, Duty, DutyUntil,
+    FollowUp, FollowUpReason, FollowUpState, PinHash, Voicemail, WorkerProfile,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -460,6 +460,12 @@ fn worker_item(profile: &WorkerProfile, version: u64) -> Item {
         profile.pin_locked_until.map(n),
     );
     put_opt(&mut item, "cooldown_until", profile.cooldown_until.map(n));
+    put_opt(&mut item, "until_at", profile.duty_until.map(|u| n(u.at)));
+    put_opt(
+        &mut item,
+        "until_then",
+        profile.duty_until.map(|u| s(u.then.as_str())),
+    );
     item
 }
 
@@ -479,6 +485,13 @@ fn worker_from(item: &Item) -> Result<WorkerProfile, StoreError> {
         pin_failures: f.opt_number("pin_failures")?.unwrap_or(0),
         pin_locked_until: f.opt_number("pin_locked_until")?,
         cooldown_until: f.opt_number("cooldown_until")?,
+        duty_until: match (
+            f.opt_number("until_at")?,
+            f.opt_parsed("until_then", Duty::parse)?,
+        ) {
+            (Some(at), Some(then)) => Some(DutyUntil { at, then }),
+            _ => None,
+        },
         version: f.number("version")?,
     })
 }

@@ -250,6 +250,10 @@ pub enum Marker<'a> {
         window: i64,
         to: &'a str,
     },
+    /// The scheduler handled this worker at the closing of this local day
+    /// (`YYYY-MM-DD`), `OFF_AT_CLOSE`: taken off if on duty, left alone
+    /// for the rest of the evening either way.
+    OffAtClose { day: &'a str, phone: &'a str },
 }
 
 impl Marker<'_> {
@@ -269,6 +273,7 @@ impl Marker<'_> {
             Marker::CoverageAlerted { skill, window, to } => {
                 format!("coverage#{skill}#{window}#{to}")
             }
+            Marker::OffAtClose { day, phone } => format!("off-at-close#{day}#{phone}"),
         }
     }
 
@@ -282,7 +287,9 @@ impl Marker<'_> {
             | Marker::CallerLeaves { .. }
             | Marker::CallerRedirected { .. } => DAY,
             // The day it is named for, and the next one whatever the time zone.
-            Marker::TextedBack { .. } | Marker::DigestSent { .. } => 2 * DAY,
+            Marker::TextedBack { .. } | Marker::DigestSent { .. } | Marker::OffAtClose { .. } => {
+                2 * DAY
+            }
             // Outlives its window (at most a day) whatever TTL deletion's delay.
             Marker::CoverageAlerted { .. } => 2 * DAY,
             // As long as the follow-up: it is escalated once in its life.

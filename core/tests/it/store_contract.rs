@@ -9,8 +9,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use homeline_core::model::{
-    Activity, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, FollowUp,
-    FollowUpReason, FollowUpState, Voicemail, WorkerProfile,
+    Activity, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, Duty, DutyUntil,
+    FollowUp, FollowUpReason, FollowUpState, Voicemail, WorkerProfile,
 };
 use homeline_core::service::call_record::{Step, change};
 use homeline_core::store::{Store, StoreError, Write};
@@ -168,6 +168,26 @@ async fn worker_roundtrip<S: Store>(store: S) {
     assert_eq!(stored(store.put_worker(&unblocked).await), Write::Applied);
     let read = stored(store.get_worker(&phone(1)).await).expect("stored");
     assert!(!read.sms_blocked);
+
+    // A pending `until` is kept, and forgotten by the next write without it.
+    let pending = DutyUntil {
+        at: 1_800_000_000,
+        then: Duty::On,
+    };
+    let asked = WorkerProfile {
+        duty_until: Some(pending),
+        ..read
+    };
+    assert_eq!(stored(store.put_worker(&asked).await), Write::Applied);
+    let read = stored(store.get_worker(&phone(1)).await).expect("stored");
+    assert_eq!(read.duty_until, Some(pending));
+    let plain = WorkerProfile {
+        duty_until: None,
+        ..read
+    };
+    assert_eq!(stored(store.put_worker(&plain).await), Write::Applied);
+    let read = stored(store.get_worker(&phone(1)).await).expect("stored");
+    assert_eq!(read.duty_until, None);
 }
 
 async fn workers_listed_by_phone_and_nothing_else<S: Store>(store: S) {

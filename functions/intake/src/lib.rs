@@ -1,7 +1,9 @@
 //! `intake`: the worker line's SMS and voice webhooks. An enrolled worker
 //! texts `on sales` / `off` / `status` / `menu`, or calls and uses a key
 //! menu; Homeline finds or creates their TaskRouter worker, sets its activity
-//! and attributes, keeps the profile in the table and confirms.
+//! and attributes, keeps the profile in the table and confirms. `on sales
+//! until 5pm` and `off until 1pm` (times in `TIME_ZONE`) keep the change
+//! to come on the profile, for the `scheduler` to make; the reply says when.
 //!
 //! Twilio answers its carrier keywords (STOP, START, HELP and synonyms)
 //! itself and passes them on: they get an empty answer. STOP takes the
@@ -29,6 +31,7 @@ mod roster;
 use std::time::Duration;
 
 use homeline_core::App;
+use homeline_core::domain::hours::Clock;
 use homeline_core::domain::intake::{
     self as domain, SmsPlan, VoiceAction, VoiceStep, prompts, replies,
 };
@@ -134,20 +137,26 @@ async fn sms_reply<S: Store>(
         Some(profile) => Some(profile),
         None => admin_acting_on_follow_ups(app, phone, command),
     };
-    let plan = domain::decide_sms(command, profile.as_ref(), &app.config.skills);
+    let clock = Clock::new(app.config.time_zone, now_secs());
+    let plan = domain::decide_sms(command, profile.as_ref(), &app.config.skills, &clock);
     let blocked = profile.as_ref().is_some_and(|p| p.sms_blocked);
     let reply = match (plan, profile) {
         (SmsPlan::Reply(text), _) => Some(text),
         (SmsPlan::Silent, _) => None,
         (SmsPlan::GoOnline(skills), Some(profile)) => {
-            let first = domain::is_first_online(&profile);
-            roster::go_online(app, &profile, &skills, deadline).await?;
-            let save_number = first.then_some(app.config.twilio.caller_id.as_str());
-            Some(replies::online(&skills, save_number))
+            Some(go_online(app, &profile, &skills, None, deadline).await?)
+        }
+        (SmsPlan::GoOnlineUntil { skills, at }, Some(profile)) => {
+            let until = clock.label(at);
+            Some(go_online(app, &profile, &skills, Some((at, &until)), deadline).await?)
         }
         (SmsPlan::GoOffline, Some(profile)) => {
-            roster::go_offline(app, &profile, deadline).await?;
+            roster::go_offline(app, &profile, None, deadline).await?;
             Some(replies::offline())
+        }
+        (SmsPlan::GoOfflineUntil { at }, Some(profile)) => {
+            roster::go_offline(app, &profile, Some(at), deadline).await?;
+            Some(replies::offline_until(&clock.label(at), &profile.skills))
         }
         (SmsPlan::OptOut, Some(profile)) => {
             roster::opt_out(app, &profile, deadline).await?;
@@ -176,6 +185,26 @@ async fn sms_reply<S: Store>(
     };
     // Twilio would refuse a reply to a number that opted out (21610).
     Ok(reply.filter(|_| !blocked))
+}
+
+/// `on` by SMS, until `until` (its time and label) when the worker said
+/// so; the confirmation.
+async fn go_online<S: Store>(
+    app: &App<S>,
+    profile: &WorkerProfile,
+    skills: &[String],
+    until: Option<(i64, &str)>,
+    deadline: Deadline,
+) -> Result<String, IntakeError> {
+    let first = domain::is_first_online(profile);
+    let at = until.map(|(at, _)| at);
+    roster::go_online(app, profile, skills, at, deadline).await?;
+    let save_number = first.then_some(app.config.twilio.caller_id.as_str());
+    Ok(replies::online(
+        skills,
+        save_number,
+        until.map(|(_, label)| label),
+    ))
 }
 
 /// `stats` and `who` from an `ADMIN_NUMBERS` number; `None` for any other
@@ -286,14 +315,14 @@ async fn voice_answer<S: Store>(
             &prompts::menu(),
         ),
         VoiceAction::GoOnline(chosen) => {
-            roster::go_online(app, &profile, &chosen, deadline).await?;
+            roster::go_online(app, &profile, &chosen, None, deadline).await?;
             tell_of_duty_change(app, &profile, Some(&chosen), deadline).await;
             twiml::Response::new()
                 .say(prompts::online(&chosen))
                 .hangup()
         }
         VoiceAction::GoOffline => {
-            roster::go_offline(app, &profile, deadline).await?;
+            roster::go_offline(app, &profile, None, deadline).await?;
             tell_of_duty_change(app, &profile, None, deadline).await;
             twiml::Response::new().say(prompts::offline()).hangup()
         }

@@ -31,11 +31,14 @@ pub enum IntakeError {
 }
 
 /// Makes the worker Available in TaskRouter with `skills`, creating the
-/// TaskRouter worker on the first `on`, then records it in the profile.
+/// TaskRouter worker on the first `on`, then records it in the profile,
+/// with `until` (Unix seconds) when the worker said how long; any earlier
+/// `until` is forgotten.
 pub async fn go_online<S: Store>(
     app: &App<S>,
     profile: &WorkerProfile,
     skills: &[String],
+    until: Option<i64>,
     deadline: Deadline,
 ) -> Result<(), IntakeError> {
     let attributes = domain::worker_attributes(profile, skills);
@@ -87,6 +90,7 @@ pub async fn go_online<S: Store>(
     let on_duty = WorkerEvent::OnDuty {
         worker_sid: &worker_sid,
         skills,
+        until,
     };
     let saved = save(app, &profile.phone, &on_duty).await;
     if let Err(IntakeError::Removed(_)) = &saved {
@@ -104,10 +108,12 @@ pub async fn go_online<S: Store>(
 }
 
 /// Makes the worker Offline in TaskRouter (rejecting pending reservations),
-/// then records it. A worker never online has nothing to change.
+/// then records it, with `until` as for [`go_online`]. A worker never
+/// online has nothing to change.
 pub async fn go_offline<S: Store>(
     app: &App<S>,
     profile: &WorkerProfile,
+    until: Option<i64>,
     deadline: Deadline,
 ) -> Result<(), IntakeError> {
     let worker_sid = match &profile.worker_sid {
@@ -134,7 +140,10 @@ pub async fn go_offline<S: Store>(
         Err(e) => return Err(e.into()),
     };
     tracing::info!(phone = %profile.phone, worker_sid, "worker is offline");
-    let off_duty = WorkerEvent::OffDuty { worker_sid: kept };
+    let off_duty = WorkerEvent::OffDuty {
+        worker_sid: kept,
+        until,
+    };
     save(app, &profile.phone, &off_duty).await
 }
 
@@ -148,7 +157,7 @@ pub async fn opt_out<S: Store>(
 ) -> Result<(), IntakeError> {
     save(app, &profile.phone, &WorkerEvent::OptedOut).await?;
     tracing::info!(phone = %profile.phone, "worker opted out of SMS; taking them off duty");
-    go_offline(app, profile, deadline).await
+    go_offline(app, profile, None, deadline).await
 }
 
 /// START from a worker: SMS reach them again; their duty is unchanged

@@ -5,8 +5,12 @@
 //! and, once the day's business hours end (or at `DIGEST_TIME`), texts them
 //! the day's digest (`service::report::digest`); and puts workers whose miss
 //! cooldown is over back to Available (`service::worker::end_cooldowns`);
-//! and, during business hours, texts them about each skill nobody covers,
-//! once per `COVERAGE_ALERT_MINS` (`service::coverage::alert`).
+//! makes the workers' pending `until`s whose time has come, texting each
+//! worker once (`service::worker::make_untils`); at closing time takes
+//! everyone still on duty off and tells them, once per worker and closing
+//! (`OFF_AT_CLOSE`, `service::worker::off_at_close`); and, during business
+//! hours, texts the admins about each skill nobody covers, once per
+//! `COVERAGE_ALERT_MINS` (`service::coverage::alert`).
 //!
 //! Each run is idempotent and bounded: every SMS sits behind a once-marker,
 //! so a run that overlaps the next one, or a retried invocation, sends
@@ -18,7 +22,7 @@
 use std::time::Duration;
 
 use homeline_core::service::{coverage, follow_up, report, worker};
-use homeline_core::store::{DynamoStore, Store};
+use homeline_core::store::{DynamoStore, Store, StoreError};
 use homeline_core::{App, Deadline};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
@@ -98,8 +102,15 @@ pub async fn handle<S: Store>(app: &App<S>, event: &str, deadline: Deadline) -> 
             json!({ "error": error.to_string() })
         }
     };
-    let cooldowns = cooldowns(app, now, deadline).await;
-    // After the cooldowns: a worker back this minute covers their skills.
+    let cooldowns = sweep("cooldowns", worker::end_cooldowns(app, now, deadline).await);
+    // Before closing: an `on … until` due at the closing minute is told
+    // once, as asked, and closing finds them off.
+    let untils = sweep("untils", worker::make_untils(app, now, deadline).await);
+    let off_at_close = sweep(
+        "off at close",
+        worker::off_at_close(app, now, deadline).await,
+    );
+    // After the duty jobs: a worker back this minute covers their skills.
     let coverage = match coverage::alert(app, now, deadline).await {
         Ok(run) => {
             tracing::info!(?run, "coverage run");
@@ -119,15 +130,18 @@ pub async fn handle<S: Store>(app: &App<S>, event: &str, deadline: Deadline) -> 
         "escalation": escalation,
         "digest": digest,
         "cooldowns": cooldowns,
+        "untils": untils,
+        "off_at_close": off_at_close,
         "coverage": coverage,
     })
 }
 
-/// Ends the miss cooldowns that are over; the next run retries a failure.
-async fn cooldowns<S: Store>(app: &App<S>, now: i64, deadline: Deadline) -> Value {
-    match worker::end_cooldowns(app, now, deadline).await {
+/// A job over worker profiles, as the report shows it; the next run
+/// retries a failure.
+fn sweep(job: &str, result: Result<worker::Sweep, StoreError>) -> Value {
+    match result {
         Ok(run) => {
-            tracing::info!(?run, "cooldowns");
+            tracing::info!(?run, job, "profiles swept");
             json!({
                 "due": run.due,
                 "moved": run.moved,
@@ -136,7 +150,7 @@ async fn cooldowns<S: Store>(app: &App<S>, now: i64, deadline: Deadline) -> Valu
             })
         }
         Err(error) => {
-            tracing::error!(%error, "cooldowns not ended");
+            tracing::error!(%error, job, "profiles not swept");
             json!({ "error": error.to_string() })
         }
     }

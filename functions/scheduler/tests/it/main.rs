@@ -7,5 +7,6 @@ mod local_stack {
     mod cooldown;
     mod coverage;
     mod digest;
+    mod duty;
     mod escalation;
 }

@@ -187,6 +187,8 @@ async fn make_dev_serves_every_function_and_every_fixture_passes_the_emulator() 
             "escalation": { "due": 0, "sent": 0, "failed": 0, "cut_short": false },
             "digest": { "day": null, "sent": 0, "failed": 0 },
             "cooldowns": { "due": 0, "moved": 0, "failed": 0, "cut_short": false },
+            "untils": { "due": 0, "moved": 0, "failed": 0, "cut_short": false },
+            "off_at_close": { "due": 0, "moved": 0, "failed": 0, "cut_short": false },
             "coverage": { "uncovered": [], "sent": 0, "failed": 0, "cut_short": false },
         })
     );

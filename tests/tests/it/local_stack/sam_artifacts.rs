@@ -148,6 +148,8 @@ async fn every_built_arm64_function_answers_its_fixtures() {
                 "escalation": { "due": 0, "sent": 0, "failed": 0, "cut_short": false },
                 "digest": { "day": null, "sent": 0, "failed": 0 },
                 "cooldowns": { "due": 0, "moved": 0, "failed": 0, "cut_short": false },
+                "untils": { "due": 0, "moved": 0, "failed": 0, "cut_short": false },
+                "off_at_close": { "due": 0, "moved": 0, "failed": 0, "cut_short": false },
                 "coverage": { "uncovered": [], "sent": 0, "failed": 0, "cut_short": false },
             })
         ),

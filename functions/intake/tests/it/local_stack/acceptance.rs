@@ -1,5 +1,6 @@
-//! Issue 3's acceptance: the intake function against DynamoDB Local and the
-//! Twilio fake (every request checked against Twilio's OpenAPI spec by Prism).
+//! Issue 3's acceptance (and issue 15's `until`s): the intake function
+//! against DynamoDB Local and the Twilio fake (every request checked against
+//! Twilio's OpenAPI spec by Prism).
 //! Run with `scripts/local-stack.sh run -- cargo test -p intake`.
 
 use crate::common;
@@ -8,8 +9,9 @@ use std::time::Duration;
 
 use common::{ANA, STRANGER, answer, call, sms};
 use homeline_core::App;
-use homeline_core::model::{Activity, WorkerProfile};
-use homeline_core::store::{DynamoStore, WorkerStore};
+use homeline_core::domain::hours::{Clock, ClockTime};
+use homeline_core::model::{Activity, Duty, WorkerProfile};
+use homeline_core::store::{DynamoStore, WorkerStore, now_secs};
 use serde_json::json;
 use testkit::dynamo::fresh_store;
 use testkit::events;
@@ -601,4 +603,119 @@ async fn stop_takes_the_worker_off_duty_at_once_and_blocks_sms_until_start() {
     assert_eq!(message(&xml), "You're online for sales. Text OFF to stop.");
     rig.assert_online_for(&["sales"]).await;
     rig.twilio.assert_spec_valid();
+}
+
+impl Rig {
+    /// The line's clock (`TIME_ZONE`) now.
+    fn clock(&self) -> Clock {
+        Clock::new(self.app.config.time_zone, now_secs())
+    }
+
+    /// When `time` next comes, as an SMS sent between `before` and now
+    /// resolved it.
+    fn next(&self, time: &str, before: i64) -> Vec<i64> {
+        let time = ClockTime::parse(time).expect("a time");
+        let zone = self.app.config.time_zone;
+        [before, now_secs()]
+            .map(|now| Clock::new(zone, now).next(time))
+            .to_vec()
+    }
+}
+
+#[tokio::test]
+async fn on_until_goes_on_duty_says_when_it_ends_and_a_plain_on_forgets_it() {
+    let rig = rig(&["sales"]).await;
+    let before = now_secs();
+    let xml = rig.sms(ANA, "on sales until 5pm").await;
+    let ana = rig.ana().await;
+    let until = ana.duty_until.expect("a pending until");
+    assert!(rig.next("5pm", before).contains(&until.at), "{until:?}");
+    assert_eq!(until.then, Duty::Off);
+    assert_eq!(ana.activity, Some(Activity::Available));
+    let label = rig.clock().label(until.at);
+    assert!(
+        message(&xml).starts_with(&format!("You're online for sales until {label}. Save")),
+        "{xml}"
+    );
+    let created = rig.twilio.workers_created();
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].param("ActivitySid"), Some(ACTIVITY_AVAILABLE));
+    assert!(
+        message(&rig.sms(ANA, "status").await).contains(&format!("for sales until {label}")),
+        "status names the until"
+    );
+    // A plain `on` forgets it.
+    rig.sms(ANA, "on").await;
+    assert_eq!(rig.ana().await.duty_until, None);
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn off_until_goes_off_duty_until_then_and_a_keypad_on_forgets_it() {
+    let rig = rig(&["sales"]).await;
+    rig.sms(ANA, "on sales").await;
+    let before = now_secs();
+    let xml = rig.sms(ANA, "Off until 1 PM").await;
+    let ana = rig.ana().await;
+    let until = ana.duty_until.expect("a pending until");
+    assert!(rig.next("1pm", before).contains(&until.at), "{until:?}");
+    assert_eq!(
+        (until.then, ana.activity),
+        (Duty::On, Some(Activity::Offline))
+    );
+    let label = rig.clock().label(until.at);
+    assert_eq!(
+        message(&xml),
+        format!(
+            "You're offline until {label}, then back on for sales. Text ON to come back sooner."
+        )
+    );
+    let off = rig.twilio.worker_updates().pop().expect("update");
+    assert_eq!(off.param("ActivitySid"), Some(ACTIVITY_OFFLINE));
+    assert_eq!(off.param("RejectPendingReservations"), Some("true"));
+    // On by the keypad (1, then sales) forgets it.
+    rig.call("/intake/voice/skill", "1", Some("1")).await;
+    let ana = rig.ana().await;
+    assert_eq!(
+        (ana.activity, ana.duty_until),
+        (Some(Activity::Available), None)
+    );
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn an_unreadable_until_gets_an_example_and_changes_nothing() {
+    let rig = rig(&["sales"]).await;
+    rig.sms(ANA, "on sales").await;
+    let before = rig.table_items().await;
+    let requests = rig.twilio.requests().len();
+    for body in [
+        "on sales until 5",
+        "on until",
+        "off until later",
+        "off till 25:00",
+    ] {
+        assert_eq!(
+            message(&rig.sms(ANA, body).await),
+            "Nothing changed: give a time like 5pm, 5:30pm, 17:00 or noon, e.g. ON SALES UNTIL 5PM or OFF UNTIL 1PM.",
+            "{body}"
+        );
+    }
+    assert_eq!(rig.table_items().await, before);
+    assert_eq!(rig.twilio.requests().len(), requests, "no Twilio request");
+}
+
+#[tokio::test]
+async fn a_stranger_s_until_changes_nothing() {
+    let rig = rig(&["sales"]).await;
+    let before = rig.table_items().await;
+    for body in ["on sales until 5pm", "off until 1pm"] {
+        assert!(
+            message(&rig.sms(STRANGER, body).await)
+                .starts_with("This number is not on the Homeline roster"),
+            "{body}"
+        );
+    }
+    assert_eq!(rig.table_items().await, before);
+    assert!(rig.twilio.requests().is_empty());
 }

@@ -52,7 +52,10 @@ async fn an_uncovered_skill_is_texted_to_the_admins_once_per_window_during_hours
         "Ana covers sales"
     );
     // Ana texts `off` at 10:01: the state change her SMS makes.
-    let off = WorkerEvent::OffDuty { worker_sid: None };
+    let off = WorkerEvent::OffDuty {
+        worker_sid: None,
+        until: None,
+    };
     worker::apply(&app.store, ANA, &off)
         .await
         .expect("off")

@@ -54,8 +54,8 @@ fn tick(at: i64) -> String {
     testkit::fixtures::scheduler_tick_at(at).to_string()
 }
 
-/// The cooldown job's report when no worker is cooling down.
-fn no_cooldowns() -> serde_json::Value {
+/// A job over worker profiles (cooldowns, untils, closing) with none due.
+fn none_due() -> serde_json::Value {
     json!({ "due": 0, "moved": 0, "failed": 0, "cut_short": false })
 }
 
@@ -85,7 +85,9 @@ async fn an_unclaimed_follow_up_is_escalated_to_each_admin_once_however_often_th
         json!({
             "escalation": { "due": 1, "sent": 2, "failed": 0, "cut_short": false },
             "digest": { "day": null, "sent": 0, "failed": 0 },
-            "cooldowns": no_cooldowns(),
+            "cooldowns": none_due(),
+            "untils": none_due(),
+            "off_at_close": none_due(),
             "coverage": { "uncovered": [], "sent": 0, "failed": 0, "cut_short": false },
         })
     );
@@ -160,7 +162,9 @@ async fn a_run_near_its_deadline_stops_and_leaves_the_rest_for_the_next_minute()
         json!({
             "escalation": { "due": 1, "sent": 0, "failed": 0, "cut_short": true },
             "digest": { "day": null, "sent": 0, "failed": 0 },
-            "cooldowns": no_cooldowns(),
+            "cooldowns": none_due(),
+            "untils": none_due(),
+            "off_at_close": none_due(),
             "coverage": { "uncovered": [], "sent": 0, "failed": 0, "cut_short": false },
         })
     );
