@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::domain::hours::BusinessHours;
 use crate::domain::screening::AnonymousCallers;
-use crate::model::AnswerMode;
+use crate::model::{AnswerMode, WorkerCallerId};
 use crate::phone;
 use crate::secret::Secret;
 
@@ -129,6 +129,9 @@ pub struct Config {
     pub business_hours: Option<BusinessHours>,
     /// `ANONYMOUS_CALLERS`: what a call with a withheld caller ID gets.
     pub anonymous_callers: AnonymousCallers,
+    /// `WORKER_CALLER_ID`: whether a worker's phone shows the business's
+    /// number or the customer's.
+    pub worker_caller_id: WorkerCallerId,
     /// `DIGEST_TIME`: when the daily digest goes to `ADMIN_NUMBERS`
     /// (minutes after local midnight); `None`: when business hours end.
     pub digest_time: Option<u32>,
@@ -291,6 +294,15 @@ impl Config {
                 Some(value) => {
                     AnonymousCallers::parse(&value).map_err(|reason| ConfigError::Invalid {
                         var: "ANONYMOUS_CALLERS",
+                        reason,
+                    })?
+                }
+            },
+            worker_caller_id: match vars.optional("WORKER_CALLER_ID") {
+                None => WorkerCallerId::default(),
+                Some(value) => {
+                    WorkerCallerId::parse(&value).map_err(|reason| ConfigError::Invalid {
+                        var: "WORKER_CALLER_ID",
                         reason,
                     })?
                 }
@@ -535,6 +547,7 @@ pub(crate) mod tests {
             ("ADMIN_NOTIFY", "never"),
             ("CALLBACK_CALLER_ID", "main line"),
             ("ANONYMOUS_CALLERS", "block"),
+            ("WORKER_CALLER_ID", "customer"),
             ("COVERAGE_ALERT_MINS", "4"),
             ("COVERAGE_ALERT_MINS", "1441"),
             ("MISS_COOLDOWN_SECS", "0"),
@@ -581,6 +594,22 @@ pub(crate) mod tests {
         let error = load(&env).expect_err("invalid").to_string();
         assert!(
             error.contains("ANONYMOUS_CALLERS") && error.contains("allow, voicemail, reject"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn workers_see_the_business_unless_worker_caller_id_is_caller() {
+        let mut env = test_env();
+        let config = load(&env).expect("valid");
+        assert_eq!(config.worker_caller_id, WorkerCallerId::Business);
+        env.insert("WORKER_CALLER_ID", "caller".into());
+        let config = load(&env).expect("valid");
+        assert_eq!(config.worker_caller_id, WorkerCallerId::Caller);
+        env.insert("WORKER_CALLER_ID", "customer".into());
+        let error = load(&env).expect_err("invalid").to_string();
+        assert!(
+            error.contains("WORKER_CALLER_ID") && error.contains("business, caller"),
             "{error}"
         );
     }

@@ -41,6 +41,7 @@ fn worker_call() -> NewCall {
             timeout_secs: 5,
             async_callback: Some("https://homeline.example.com/amd-result".into()),
         }),
+        call_token: None,
     }
 }
 
