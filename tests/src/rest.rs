@@ -170,6 +170,15 @@ fn create_call(world: &mut World, params: &[(String, String)]) -> Response {
     ) else {
         return error(400, 21205, "To, From and Url are required");
     };
+    if !world.may_present(from, param(params, "CallToken")) {
+        return error(
+            400,
+            21210,
+            &format!(
+                "The source phone number provided, {from}, is not yet verified for your account."
+            ),
+        );
+    }
     let secs = |name: &str, default: u64| {
         param(params, name)
             .and_then(|v| v.parse::<u64>().ok())

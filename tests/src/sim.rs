@@ -352,6 +352,11 @@ pub struct World {
     pub epoch_secs: i64,
     /// The functions' `MAX_WAIT_SECS` (`None`: a world without them).
     pub max_wait_ms: Option<Ms>,
+    /// Caller IDs the account verified besides its numbers
+    /// (`CALLBACK_CALLER_ID`): a Calls create may present them.
+    pub verified_caller_ids: Vec<String>,
+    /// `CallToken`s given to inbound calls: token → the call's SID.
+    call_tokens: HashMap<String, String>,
 }
 
 fn p(k: &str, v: impl Into<String>) -> (String, String) {
@@ -388,6 +393,8 @@ impl World {
             transcription_first: false,
             epoch_secs: chrono::Utc::now().timestamp(),
             max_wait_ms: None,
+            verified_caller_ids: Vec::new(),
+            call_tokens: HashMap::new(),
         }
     }
 
@@ -1343,7 +1350,12 @@ impl World {
                     c.answered = Some(now);
                 }
                 self.schedule(now + patience, Ev::Patience(sid.clone()));
-                self.fetch(&sid, &format!("{PUBLIC_BASE_URL}/inbound"), vec![], false);
+                // Only the incoming call's webhook is documented to carry
+                // the token (docs/twilio.md, "Forwarded caller ID").
+                let token = format!("calltoken-{sid}");
+                self.call_tokens.insert(token.clone(), sid.clone());
+                let first = vec![p("CallToken", token)];
+                self.fetch(&sid, &format!("{PUBLIC_BASE_URL}/inbound"), first, false);
             }
             Ev::Sms { from, body } => {
                 if let Some(keyword) = carrier::keyword(&body) {
@@ -1688,6 +1700,21 @@ impl World {
             }
         }
         self.fetch(sid, &out.url, vec![], false);
+    }
+
+    /// A Calls create may present `from`: a number of the account, a
+    /// verified caller ID, or the caller of a live inbound call whose
+    /// `CallToken` it carries (docs/twilio.md, "Forwarded caller ID").
+    pub fn may_present(&self, from: &str, call_token: Option<&str>) -> bool {
+        let owned = [&self.worker_line, &self.business_number]
+            .into_iter()
+            .chain(&self.verified_caller_ids)
+            .any(|number| number == from);
+        owned
+            || call_token
+                .and_then(|token| self.call_tokens.get(token))
+                .and_then(|sid| self.calls.get(sid))
+                .is_some_and(|call| call.from == from && !call.status.ended())
     }
 
     /// Calls create: the outbound leg starts ringing the scripted phone.
