@@ -1916,3 +1916,36 @@ fn new_call(
         seq: 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::taskrouter::TaskRouter;
+
+    #[test]
+    fn a_call_may_present_a_customer_only_with_their_live_call_s_token() {
+        let config = testkit::test_config(&[]);
+        let tr = TaskRouter::new(crate::taskrouter_settings(&config));
+        let mut world = World::new(tr, testkit::ACCOUNT_SID, 1);
+        let customer = "+15557770001";
+        world.fire(Ev::CallerArrives(Caller::new(customer, 0, Some('1'))));
+        let hook = world.out.pop_front().expect("the incoming call's webhook");
+        let token = hook
+            .params
+            .iter()
+            .find(|(k, _)| k == "CallToken")
+            .map(|(_, v)| v.clone())
+            .expect("the incoming call's webhook carries its token");
+        assert!(world.may_present(&world.worker_line.clone(), None));
+        assert!(!world.may_present(customer, None), "no token");
+        assert!(world.may_present(customer, Some(&token)));
+        assert!(
+            !world.may_present("+15557770002", Some(&token)),
+            "another number"
+        );
+        assert!(!world.may_present(customer, Some("calltoken-forged")));
+        let sid = world.call_tokens[&token].clone();
+        world.calls.get_mut(&sid).expect("the call").status = CallStatus::Completed;
+        assert!(!world.may_present(customer, Some(&token)), "the call ended");
+    }
+}
