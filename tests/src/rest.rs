@@ -377,3 +377,32 @@ fn reservation_json(world: &World, sid: &str) -> Value {
         None => json!({}),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::taskrouter::TaskRouter;
+
+    /// Calls create refuses a `From` the world may not present, as Twilio
+    /// does (400/21210), and places one it may.
+    #[test]
+    fn calls_create_refuses_a_number_the_account_may_not_present() {
+        let config = testkit::test_config(&[]);
+        let tr = TaskRouter::new(crate::taskrouter_settings(&config));
+        let mut world = World::new(tr, testkit::ACCOUNT_SID, 1);
+        let path = format!("/2010-04-01/Accounts/{}/Calls.json", testkit::ACCOUNT_SID);
+        let mut create = |from: &str| {
+            let params: Vec<(String, String)> = [
+                ("To", "+15550001001"),
+                ("From", from),
+                ("Url", "https://homeline.example.com/amd-result"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            route(&mut world, &Method::POST, &path, &params).status()
+        };
+        assert_eq!(create("+15557770001"), StatusCode::BAD_REQUEST);
+        assert_eq!(create(testkit::CALLER_ID), StatusCode::CREATED);
+    }
+}
