@@ -402,6 +402,7 @@ mod tests {
             WorkerCallerId::parse("business"),
             Ok(WorkerCallerId::Business)
         );
-        assert!(WorkerCallerId::parse("customer").is_err());
+        let refused = WorkerCallerId::parse("customer").expect_err("not a choice");
+        assert!(refused.contains("business, caller"), "{refused}");
     }
 }

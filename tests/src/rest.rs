@@ -381,15 +381,12 @@ fn reservation_json(world: &World, sid: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::taskrouter::TaskRouter;
 
     /// Calls create refuses a `From` the world may not present, as Twilio
     /// does (400/21210), and places one it may.
     #[test]
     fn calls_create_refuses_a_number_the_account_may_not_present() {
-        let config = testkit::test_config(&[]);
-        let tr = TaskRouter::new(crate::taskrouter_settings(&config));
-        let mut world = World::new(tr, testkit::ACCOUNT_SID, 1);
+        let mut world = crate::sim::tests::world();
         let path = format!("/2010-04-01/Accounts/{}/Calls.json", testkit::ACCOUNT_SID);
         let mut create = |from: &str| {
             let params: Vec<(String, String)> = [

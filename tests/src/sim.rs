@@ -1918,15 +1918,20 @@ fn new_call(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::taskrouter::TaskRouter;
 
-    #[test]
-    fn a_call_may_present_a_customer_only_with_their_live_call_s_token() {
+    /// A world with the test configuration's TaskRouter and nothing else.
+    pub(crate) fn world() -> World {
         let config = testkit::test_config(&[]);
         let tr = TaskRouter::new(crate::taskrouter_settings(&config));
-        let mut world = World::new(tr, testkit::ACCOUNT_SID, 1);
+        World::new(tr, testkit::ACCOUNT_SID, 1)
+    }
+
+    #[test]
+    fn a_call_may_present_a_customer_only_with_their_live_call_s_token() {
+        let mut world = world();
         let customer = "+15557770001";
         world.fire(Ev::CallerArrives(Caller::new(customer, 0, Some('1'))));
         let hook = world.out.pop_front().expect("the incoming call's webhook");
