@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::domain::hours::BusinessHours;
 use crate::domain::screening::AnonymousCallers;
-use crate::model::AnswerMode;
+use crate::model::{AnswerMode, WorkerCallerId};
 use crate::phone;
 use crate::secret::Secret;
 
@@ -133,6 +133,9 @@ pub struct Config {
     pub off_at_close: bool,
     /// `ANONYMOUS_CALLERS`: what a call with a withheld caller ID gets.
     pub anonymous_callers: AnonymousCallers,
+    /// `WORKER_CALLER_ID`: whether a worker's phone shows the business's
+    /// number or the customer's.
+    pub worker_caller_id: WorkerCallerId,
     /// `DIGEST_TIME`: when the daily digest goes to `ADMIN_NUMBERS`
     /// (minutes after local midnight); `None`: when business hours end.
     pub digest_time: Option<u32>,
@@ -291,15 +294,16 @@ impl Config {
             },
             business_hours,
             off_at_close: vars.flag("OFF_AT_CLOSE", true)?,
-            anonymous_callers: match vars.optional("ANONYMOUS_CALLERS") {
-                None => AnonymousCallers::DEFAULT,
-                Some(value) => {
-                    AnonymousCallers::parse(&value).map_err(|reason| ConfigError::Invalid {
-                        var: "ANONYMOUS_CALLERS",
-                        reason,
-                    })?
-                }
-            },
+            anonymous_callers: vars.parsed(
+                "ANONYMOUS_CALLERS",
+                AnonymousCallers::DEFAULT,
+                AnonymousCallers::parse,
+            )?,
+            worker_caller_id: vars.parsed(
+                "WORKER_CALLER_ID",
+                WorkerCallerId::default(),
+                WorkerCallerId::parse,
+            )?,
             digest_time: match vars.optional("DIGEST_TIME") {
                 None => None,
                 Some(at) => Some(crate::domain::hours::parse_time_of_day(&at).map_err(
@@ -396,6 +400,21 @@ impl Vars<'_> {
         let value = self.required(name)?;
         check_sid(name, &value, prefix)?;
         Ok(value)
+    }
+
+    /// A value `parse` reads (its error is the reason); `default` when unset.
+    fn parsed<T>(
+        &self,
+        name: &'static str,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(value) => {
+                parse(&value).map_err(|reason| ConfigError::Invalid { var: name, reason })
+            }
+        }
     }
 
     fn phone(&self, name: &'static str) -> Result<String, ConfigError> {
@@ -557,6 +576,7 @@ pub(crate) mod tests {
             ("ADMIN_NOTIFY", "never"),
             ("CALLBACK_CALLER_ID", "main line"),
             ("ANONYMOUS_CALLERS", "block"),
+            ("WORKER_CALLER_ID", "customer"),
             ("COVERAGE_ALERT_MINS", "4"),
             ("COVERAGE_ALERT_MINS", "1441"),
             ("MISS_COOLDOWN_SECS", "0"),
@@ -621,6 +641,16 @@ pub(crate) mod tests {
             error.contains("ANONYMOUS_CALLERS") && error.contains("allow, voicemail, reject"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn workers_see_the_business_unless_worker_caller_id_is_caller() {
+        // A value it cannot read is in `malformed_variables_are_named`.
+        let mut env = test_env();
+        let shown = |env: &HashMap<_, _>| load(env).expect("valid").worker_caller_id;
+        assert_eq!(shown(&env), WorkerCallerId::Business);
+        env.insert("WORKER_CALLER_ID", " Caller ".into());
+        assert_eq!(shown(&env), WorkerCallerId::Caller);
     }
 
     #[test]

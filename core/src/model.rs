@@ -13,6 +13,55 @@ pub enum AnswerMode {
     Screen,
 }
 
+/// `WORKER_CALLER_ID`: the number a worker's phone shows when Homeline rings
+/// it for a customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WorkerCallerId {
+    /// The business's Twilio number (`TWILIO_CALLER_ID`).
+    #[default]
+    Business,
+    /// The customer's own number, through the inbound call's `CallToken`;
+    /// the business's number when there is none to show (docs/twilio.md,
+    /// "Forwarded caller ID").
+    Caller,
+}
+
+impl WorkerCallerId {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "business" => Ok(Self::Business),
+            "caller" => Ok(Self::Caller),
+            other => Err(format!("{other:?} is not one of business, caller")),
+        }
+    }
+}
+
+/// The `CallToken` Twilio gives an inbound call: passed on the Calls create of
+/// a forwarded call, it lets that call present the caller's own number. It is
+/// a credential for that number while the call lasts, so `Debug` shows
+/// `[call token]` and there is no `Display`: it is read only through
+/// [`CallToken::expose`], by the code that sends it to Twilio.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CallToken(String);
+
+impl CallToken {
+    /// A token as Twilio sent it; blank is none.
+    pub fn parse(value: &str) -> Option<Self> {
+        let value = value.trim();
+        (!value.is_empty()).then(|| Self(value.to_string()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for CallToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[call token]")
+    }
+}
+
 /// A worker's TaskRouter activity as Homeline knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Activity {
@@ -371,5 +420,31 @@ impl CallRecord {
             call_sid: call_sid.into(),
             ..Self::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_token_never_prints_and_blank_is_none() {
+        let token = CallToken::parse(" tok-4f1e-distinct ").expect("a token");
+        assert_eq!(token.expose(), "tok-4f1e-distinct");
+        assert_eq!(format!("{token:?}"), "[call token]");
+        assert_eq!(format!("{:?}", Some(&token)), "Some([call token])");
+        assert_eq!(CallToken::parse("  "), None);
+    }
+
+    #[test]
+    fn worker_caller_id_reads_business_or_caller() {
+        assert_eq!(WorkerCallerId::default(), WorkerCallerId::Business);
+        assert_eq!(WorkerCallerId::parse("Caller"), Ok(WorkerCallerId::Caller));
+        assert_eq!(
+            WorkerCallerId::parse("business"),
+            Ok(WorkerCallerId::Business)
+        );
+        let refused = WorkerCallerId::parse("customer").expect_err("not a choice");
+        assert!(refused.contains("business, caller"), "{refused}");
     }
 }

@@ -39,6 +39,7 @@ impl Stage {
         all.extend_from_slice(overrides);
         let config = testkit::test_config(&all);
         sim.world().worker_line = config.twilio.caller_id.clone();
+        sim.world().verified_caller_ids = vec![config.callback_caller_id.clone()];
         sim.world().max_wait_ms =
             Some(u64::try_from(config.max_wait.as_millis()).unwrap_or(Ms::MAX));
         let store = testkit::dynamo::fresh_store().await;

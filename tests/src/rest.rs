@@ -170,6 +170,15 @@ fn create_call(world: &mut World, params: &[(String, String)]) -> Response {
     ) else {
         return error(400, 21205, "To, From and Url are required");
     };
+    if !world.may_present(from, param(params, "CallToken")) {
+        return error(
+            400,
+            21210,
+            &format!(
+                "The source phone number provided, {from}, is not yet verified for your account."
+            ),
+        );
+    }
     let secs = |name: &str, default: u64| {
         param(params, name)
             .and_then(|v| v.parse::<u64>().ok())
@@ -366,5 +375,31 @@ fn reservation_json(world: &World, sid: &str) -> Value {
                           "workspace_sid": world.tr.settings.workspace_sid})
         }
         None => json!({}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Calls create refuses a `From` the world may not present, as Twilio
+    /// does (400/21210), and places one it may.
+    #[test]
+    fn calls_create_refuses_a_number_the_account_may_not_present() {
+        let mut world = crate::sim::tests::world();
+        let path = format!("/2010-04-01/Accounts/{}/Calls.json", testkit::ACCOUNT_SID);
+        let mut create = |from: &str| {
+            let params: Vec<(String, String)> = [
+                ("To", "+15550001001"),
+                ("From", from),
+                ("Url", "https://homeline.example.com/amd-result"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            route(&mut world, &Method::POST, &path, &params).status()
+        };
+        assert_eq!(create("+15557770001"), StatusCode::BAD_REQUEST);
+        assert_eq!(create(testkit::CALLER_ID), StatusCode::CREATED);
     }
 }

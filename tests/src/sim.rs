@@ -352,6 +352,11 @@ pub struct World {
     pub epoch_secs: i64,
     /// The functions' `MAX_WAIT_SECS` (`None`: a world without them).
     pub max_wait_ms: Option<Ms>,
+    /// Caller IDs the account verified besides its numbers
+    /// (`CALLBACK_CALLER_ID`): a Calls create may present them.
+    pub verified_caller_ids: Vec<String>,
+    /// `CallToken`s given to inbound calls: token → the call's SID.
+    call_tokens: HashMap<String, String>,
 }
 
 fn p(k: &str, v: impl Into<String>) -> (String, String) {
@@ -388,6 +393,8 @@ impl World {
             transcription_first: false,
             epoch_secs: chrono::Utc::now().timestamp(),
             max_wait_ms: None,
+            verified_caller_ids: Vec::new(),
+            call_tokens: HashMap::new(),
         }
     }
 
@@ -1343,7 +1350,12 @@ impl World {
                     c.answered = Some(now);
                 }
                 self.schedule(now + patience, Ev::Patience(sid.clone()));
-                self.fetch(&sid, &format!("{PUBLIC_BASE_URL}/inbound"), vec![], false);
+                // Only the incoming call's webhook is documented to carry
+                // the token (docs/twilio.md, "Forwarded caller ID").
+                let token = format!("calltoken-{sid}");
+                self.call_tokens.insert(token.clone(), sid.clone());
+                let first = vec![p("CallToken", token)];
+                self.fetch(&sid, &format!("{PUBLIC_BASE_URL}/inbound"), first, false);
             }
             Ev::Sms { from, body } => {
                 if let Some(keyword) = carrier::keyword(&body) {
@@ -1690,6 +1702,21 @@ impl World {
         self.fetch(sid, &out.url, vec![], false);
     }
 
+    /// A Calls create may present `from`: a number of the account, a
+    /// verified caller ID, or the caller of a live inbound call whose
+    /// `CallToken` it carries (docs/twilio.md, "Forwarded caller ID").
+    pub fn may_present(&self, from: &str, call_token: Option<&str>) -> bool {
+        let owned = [&self.worker_line, &self.business_number]
+            .into_iter()
+            .chain(&self.verified_caller_ids)
+            .any(|number| number == from);
+        owned
+            || call_token
+                .and_then(|token| self.call_tokens.get(token))
+                .and_then(|sid| self.calls.get(sid))
+                .is_some_and(|call| call.from == from && !call.status.ended())
+    }
+
     /// Calls create: the outbound leg starts ringing the scripted phone.
     pub fn create_call(&mut self, to: &str, from: &str, out: Outbound) -> Call {
         let sid = self.sid("CA");
@@ -1887,5 +1914,43 @@ fn new_call(
         left_queue: None,
         heard: Vec::new(),
         seq: 0,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::taskrouter::TaskRouter;
+
+    /// A world with the test configuration's TaskRouter and nothing else.
+    pub(crate) fn world() -> World {
+        let config = testkit::test_config(&[]);
+        let tr = TaskRouter::new(crate::taskrouter_settings(&config));
+        World::new(tr, testkit::ACCOUNT_SID, 1)
+    }
+
+    #[test]
+    fn a_call_may_present_a_customer_only_with_their_live_call_s_token() {
+        let mut world = world();
+        let customer = "+15557770001";
+        world.fire(Ev::CallerArrives(Caller::new(customer, 0, Some('1'))));
+        let hook = world.out.pop_front().expect("the incoming call's webhook");
+        let token = hook
+            .params
+            .iter()
+            .find(|(k, _)| k == "CallToken")
+            .map(|(_, v)| v.clone())
+            .expect("the incoming call's webhook carries its token");
+        assert!(world.may_present(&world.worker_line.clone(), None));
+        assert!(!world.may_present(customer, None), "no token");
+        assert!(world.may_present(customer, Some(&token)));
+        assert!(
+            !world.may_present("+15557770002", Some(&token)),
+            "another number"
+        );
+        assert!(!world.may_present(customer, Some("calltoken-forged")));
+        let sid = world.call_tokens[&token].clone();
+        world.calls.get_mut(&sid).expect("the call").status = CallStatus::Completed;
+        assert!(!world.may_present(customer, Some(&token)), "the call ended");
     }
 }

@@ -15,7 +15,7 @@
 //! a transition out of an open state, and only one such transition can apply
 //! per attempt: that is what keeps one decision per reservation.
 
-use crate::model::{Activity, AnswerMode};
+use crate::model::{Activity, AnswerMode, CallToken, WorkerCallerId};
 use crate::model::{Attempt, AttemptChange, AttemptState};
 
 /// `path?TaskSid=..&ReservationSid=..`: every leg webhook carries the attempt's
@@ -47,6 +47,34 @@ pub fn dialing(
         outcome: None,
         sip_response_code: None,
         created_at,
+    }
+}
+
+/// What the assignment callback knows of the customer's call, from the
+/// task's attributes: the number it came from and its `CallToken`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Customer {
+    pub number: Option<String>,
+    pub call_token: Option<CallToken>,
+}
+
+/// The worker leg's caller ID, and the token to send with it: the
+/// customer's number under `WORKER_CALLER_ID=caller` when they showed a
+/// readable one and their call gave a token; the business's otherwise, so a
+/// withheld number or a missing token never stops the leg (docs/twilio.md,
+/// "Forwarded caller ID").
+pub fn leg_caller_id(
+    mode: WorkerCallerId,
+    business: &str,
+    customer: Customer,
+) -> (String, Option<CallToken>) {
+    match (mode, customer.number, customer.call_token) {
+        (WorkerCallerId::Caller, Some(number), Some(token))
+            if !super::screening::is_withheld(Some(&number)) && crate::phone::is_e164(&number) =>
+        {
+            (number, Some(token))
+        }
+        _ => (business.to_string(), None),
     }
 }
 
@@ -586,6 +614,44 @@ pub fn bridge_happened(dial_call_status: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_leg_shows_the_customer_only_with_caller_a_number_and_a_token() {
+        const BUSINESS: &str = "+15005550006";
+        let token = || CallToken::parse("tok-1");
+        let customer = |number: &str| Customer {
+            number: Some(number.to_string()),
+            call_token: token(),
+        };
+        assert_eq!(
+            leg_caller_id(WorkerCallerId::Caller, BUSINESS, customer("+15557654321")),
+            ("+15557654321".to_string(), token())
+        );
+        let business = (BUSINESS.to_string(), None);
+        assert_eq!(
+            leg_caller_id(WorkerCallerId::Business, BUSINESS, customer("+15557654321")),
+            business
+        );
+        for withheld in ["anonymous", "Restricted", "+266696687", "", "client:ann"] {
+            assert_eq!(
+                leg_caller_id(WorkerCallerId::Caller, BUSINESS, customer(withheld)),
+                business,
+                "{withheld}"
+            );
+        }
+        let no_token = Customer {
+            number: Some("+15557654321".into()),
+            call_token: None,
+        };
+        assert_eq!(
+            leg_caller_id(WorkerCallerId::Caller, BUSINESS, no_token),
+            business
+        );
+        assert_eq!(
+            leg_caller_id(WorkerCallerId::Caller, BUSINESS, Customer::default()),
+            business
+        );
+    }
 
     const MODES: [AnswerMode; 3] = [AnswerMode::Hybrid, AnswerMode::Sync, AnswerMode::Screen];
     const STATES: [AttemptState; 6] = [

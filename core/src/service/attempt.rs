@@ -9,7 +9,9 @@ use super::worker::{self, MissError};
 use crate::app::App;
 use crate::config::Config;
 use crate::deadline::Deadline;
-use crate::domain::attempt::{self, AttemptEvent, Intent, LegCallback, LegEvent, NEW, Reply};
+use crate::domain::attempt::{
+    self, AttemptEvent, Customer, Intent, LegCallback, LegEvent, NEW, Reply,
+};
 use crate::model::{Activity, AnswerMode, Attempt, AttemptState};
 use crate::routes::paths;
 use crate::store::{Round, Store, StoreError, now_secs, read_modify_write};
@@ -236,8 +238,14 @@ pub enum Answer {
 
 /// TaskRouter offered the reservation: record `attempt` (built by
 /// [`attempt::dialing`]; an empty phone means none is known), ring the
-/// worker's phone with answering machine detection, and answer at once.
-pub async fn offer<S: Store>(app: &App<S>, attempt: Attempt, deadline: Deadline) -> Answer {
+/// worker's phone with answering machine detection, showing the caller ID
+/// `WORKER_CALLER_ID` and the `customer` allow, and answer at once.
+pub async fn offer<S: Store>(
+    app: &App<S>,
+    attempt: Attempt,
+    customer: Customer,
+    deadline: Deadline,
+) -> Answer {
     let (task_sid, reservation_sid) = (&attempt.task_sid, &attempt.reservation_sid);
     if let Some(caller) = &attempt.caller_call_sid
         && super::caller::has_left(app, caller).await
@@ -267,13 +275,22 @@ pub async fn offer<S: Store>(app: &App<S>, attempt: Attempt, deadline: Deadline)
         tracing::warn!(reservation_sid = %attempt.reservation_sid, worker_sid = %attempt.worker_sid, "worker has no phone to ring");
         return not_placed(app, &attempt, "no-phone", deadline).await;
     }
-    let call = new_call(&app.config, &attempt);
+    let (from, call_token) = attempt::leg_caller_id(
+        app.config.worker_caller_id,
+        &app.config.twilio.caller_id,
+        customer,
+    );
+    let call = NewCall {
+        from,
+        call_token,
+        ..new_call(&app.config, &attempt)
+    };
     let call_deadline = Deadline::at(
         deadline
             .instant()
             .min(tokio::time::Instant::now() + CALL_CREATE_BUDGET),
     );
-    match app.twilio.create_call(&call, call_deadline).await {
+    match place_call(app, &attempt, call, call_deadline).await {
         Ok(call_sid) => {
             tracing::info!(reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
                 %call_sid, worker_sid = %attempt.worker_sid, "ringing the worker");
@@ -295,6 +312,32 @@ pub async fn offer<S: Store>(app: &App<S>, attempt: Attempt, deadline: Deadline)
             not_placed(app, &attempt, "call-failed", deadline).await
         }
     }
+}
+
+/// Creates the worker leg. A leg that presents the customer's number and is
+/// refused (Twilio documents no code for a refused `CallToken`: any 4xx,
+/// which places no call) is placed once more from the business's number
+/// within the same deadline, so the caller is not left unrung for the
+/// worker's display (docs/twilio.md, "Forwarded caller ID").
+async fn place_call<S: Store>(
+    app: &App<S>,
+    attempt: &Attempt,
+    call: NewCall,
+    deadline: Deadline,
+) -> Result<String, TwilioError> {
+    let error = match app.twilio.create_call(&call, deadline).await {
+        Err(error) if call.call_token.is_some() && error.is_refusal() => error,
+        placed => return placed,
+    };
+    tracing::warn!(%error, reservation_sid = %attempt.reservation_sid, task_sid = %attempt.task_sid,
+        caller_call_sid = ?attempt.caller_call_sid,
+        "the customer's caller ID was refused; ringing the worker from the business's number");
+    let business = NewCall {
+        from: app.config.twilio.caller_id.clone(),
+        call_token: None,
+        ..call
+    };
+    app.twilio.create_call(&business, deadline).await
 }
 
 /// The task's caller left the queue (pressed 2, the last offer, the nobody
@@ -350,7 +393,7 @@ async fn not_placed<S: Store>(
     }
 }
 
-/// The outbound call to the worker. Ring time and AMD stay well under the
+/// The outbound call to the worker, from the business's number. Ring time and AMD stay well under the
 /// reservation timeout: 20 s + 5 s (+ 8 s press-1) by default against
 /// TaskRouter's 120 s (docs/twilio.md, "Pitfall: ring time vs reservation
 /// timeout").
@@ -381,6 +424,7 @@ pub fn new_call(config: &Config, attempt: &Attempt) -> NewCall {
             timeout_secs: attempt::whole_secs(config.amd_timeout),
             async_callback,
         }),
+        call_token: None,
     }
 }
 

@@ -330,6 +330,7 @@ pub async fn ring_claimer<S: Store>(
         status_callback_events: vec!["completed"],
         timeout_secs: u32::try_from(config.ring_timeout.as_secs()).unwrap_or(20),
         machine_detection: None,
+        call_token: None,
     };
     app.twilio.create_call(&call, deadline).await
 }

@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use crate::config::TwilioConfig;
 use crate::deadline::Deadline;
+use crate::model::CallToken;
 use crate::secret::Secret;
 use transport::Exchange;
 pub use transport::Replay;
@@ -71,6 +72,12 @@ impl TwilioError {
         self.code() == Some(UNSUBSCRIBED_RECIPIENT)
     }
 
+    /// Twilio refused the request as it stands (a 4xx other than 429), so
+    /// it did nothing: a changed request may be sent without acting twice.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, TwilioError::Api { status, .. } if (400..500).contains(status) && *status != 429)
+    }
+
     /// Worth another try: Twilio was unreachable, overloaded or out of time.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -112,6 +119,9 @@ pub struct NewCall {
     /// Ring time in seconds.
     pub timeout_secs: u32,
     pub machine_detection: Option<MachineDetection>,
+    /// The inbound call's token, sent when `from` is that call's caller
+    /// (docs/twilio.md, "Forwarded caller ID").
+    pub call_token: Option<CallToken>,
 }
 
 /// `POST .../Calls/{CA}.json`.
@@ -237,6 +247,9 @@ impl TwilioClient {
                 form.push(("AsyncAmdStatusCallback", callback.clone()));
                 form.push(("AsyncAmdStatusCallbackMethod", "POST".to_string()));
             }
+        }
+        if let Some(token) = &call.call_token {
+            form.push(("CallToken", token.expose().to_string()));
         }
         let body = self
             .post(
@@ -678,6 +691,16 @@ mod tests {
         };
         assert!(unsubscribed.is_unsubscribed() && !unsubscribed.is_retryable());
         assert!(!api(400).is_unsubscribed());
+    }
+
+    #[test]
+    fn only_a_4xx_that_did_nothing_is_a_refusal() {
+        assert!(api(400).is_refusal() && api(404).is_refusal());
+        for not in [api(429), api(500), api(503)] {
+            assert!(!not.is_refusal(), "{not}");
+        }
+        assert!(!TwilioError::DeadlineExceeded.is_refusal());
+        assert!(!TwilioError::Transport("reset".into()).is_refusal());
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! lists the roster: fine for a small business, and only a fallback).
 
 use homeline_core::App;
-use homeline_core::domain::attempt::dialing;
+use homeline_core::domain::attempt::{Customer, dialing};
 use homeline_core::http::{self, Rejection, TwilioRequest};
+use homeline_core::model::CallToken;
 use homeline_core::phone;
 use homeline_core::routes::Budget;
 use homeline_core::service::{self, attempt::Answer};
@@ -40,7 +41,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         offer.caller_call_sid,
         now_secs(),
     );
-    match service::attempt::offer(&app, attempt, deadline).await {
+    match service::attempt::offer(&app, attempt, offer.customer, deadline).await {
         Answer::Pending => http::json(&json!({})),
         Answer::Reject(activity) => reject(service::activity_sid(&app.config.activities, activity)),
     }
@@ -57,6 +58,9 @@ pub struct Offer {
     pub skill: String,
     /// TaskAttributes `call_sid`: the caller's call.
     pub caller_call_sid: Option<String>,
+    /// TaskAttributes `from` (TaskRouter's, the caller's number) and
+    /// `call_token` (inbound's, under `WORKER_CALLER_ID=caller`).
+    pub customer: Customer,
 }
 
 impl Offer {
@@ -78,6 +82,12 @@ impl Offer {
                 .and_then(|uri| phone::normalize(uri.strip_prefix("tel:").unwrap_or(&uri)).ok()),
             skill: text(&task, "skill").unwrap_or_else(|| "a customer".to_string()),
             caller_call_sid: text(&task, "call_sid"),
+            customer: Customer {
+                number: text(&task, "from"),
+                call_token: text(&task, "call_token")
+                    .as_deref()
+                    .and_then(CallToken::parse),
+            },
         })
     }
 }
@@ -293,6 +303,26 @@ mod tests {
     }
 
     #[test]
+    fn the_customer_and_their_call_token_are_read_from_the_task_and_never_printed() {
+        let mut owned = params("{}");
+        owned.retain(|(k, _)| *k != "TaskAttributes");
+        owned.push((
+            "TaskAttributes",
+            r#"{"skill":"sales","from":"+15557654321","call_token":"tok-9c1d-distinct"}"#.into(),
+        ));
+        let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let request =
+            TwilioRequest::parse(&form_request("/assignment", &[], &pairs)).expect("test setup");
+        let offer = Offer::parse(&request).expect("test setup");
+        assert_eq!(offer.customer.number.as_deref(), Some("+15557654321"));
+        assert_eq!(
+            offer.customer.call_token.as_ref().map(CallToken::expose),
+            Some("tok-9c1d-distinct")
+        );
+        assert!(!format!("{offer:?}").contains("tok-9c1d"), "{offer:?}");
+    }
+
+    #[test]
     fn the_call_carries_the_signed_leg_urls_and_amd() {
         let attempt = sample();
         let q = format!("TaskSid={}&ReservationSid={}", sid("WT", 1), sid("WR", 1));
@@ -312,6 +342,7 @@ mod tests {
                     timeout_secs: 5,
                     async_callback: Some(format!("{base}/amd-result/verdict?{q}")),
                 }),
+                call_token: None,
             }
         );
         let sync = new_call(&test_config(&[("ANSWER_MODE", "sync")]), &attempt);

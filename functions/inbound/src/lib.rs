@@ -33,7 +33,7 @@ use homeline_core::domain::screening::{self, Screen};
 use homeline_core::hold_music;
 use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::metrics::{self, Metric, VoicemailReason};
-use homeline_core::model::{FollowUpReason, Voicemail};
+use homeline_core::model::{CallToken, FollowUpReason, Voicemail, WorkerCallerId};
 use homeline_core::routes::paths;
 use homeline_core::service::call_record::{self, Step};
 use homeline_core::service::caller::WaitExit;
@@ -143,11 +143,29 @@ async fn entry<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
         metrics::emit(Metric::Voicemail(VoicemailReason::AfterHours));
         return voicemail(config, request, GENERAL_MAILBOX, greeting);
     }
+    let call_token = call_token(config, request);
     match only_skill {
-        Some(only) => enqueue(config, greeting, only),
-        None => menu_offer(config, greeting, 1),
+        Some(only) => enqueue(config, greeting, only, call_token.as_ref()),
+        None => menu_offer(config, greeting, 1, call_token.as_ref()),
     }
 }
+
+/// The call's `CallToken` under `WORKER_CALLER_ID=caller` (else none, and
+/// nothing below changes): from the request, or from the menu's signed
+/// query, where the entry put it because Twilio documents `CallToken` on the
+/// incoming call's webhook only (docs/twilio.md, "Forwarded caller ID").
+fn call_token(config: &Config, request: &TwilioRequest) -> Option<CallToken> {
+    if config.worker_caller_id != WorkerCallerId::Caller {
+        return None;
+    }
+    request
+        .param(CALL_TOKEN)
+        .or_else(|| request.query(CALL_TOKEN))
+        .and_then(CallToken::parse)
+}
+
+/// The webhook parameter, and the name it travels under in the menu's query.
+const CALL_TOKEN: &str = "CallToken";
 
 /// Notes `steps` of the caller's call in its record (never fails the answer).
 async fn note<S: Store>(app: &App<S>, request: &TwilioRequest, steps: &[Step<'_>]) {
@@ -166,8 +184,16 @@ async fn note_by<S: Store>(
     }
 }
 
-fn menu_offer(config: &Config, twiml: Twiml, try_no: u32) -> String {
-    let action = config.url(&format!("/inbound/menu?try={try_no}"));
+fn menu_offer(
+    config: &Config,
+    twiml: Twiml,
+    try_no: u32,
+    call_token: Option<&CallToken>,
+) -> String {
+    let try_no = try_no.to_string();
+    let mut pairs = vec![("try", try_no.as_str())];
+    pairs.extend(call_token.map(|token| (CALL_TOKEN, token.expose())));
+    let action = config.url(&format!("/inbound/menu?{}", query(&pairs)));
     twiml
         .gather(
             Gather::new()
@@ -192,23 +218,27 @@ async fn menu<S: Store>(
             .parse()
             .map_err(|_| Rejection::BadRequest(format!("try={n:?} is not a number")))?,
     };
+    let call_token = call_token(config, request);
     let xml = match decide::choose_skill(&config.skills, request.param("Digits"), try_no) {
         MenuStep::Enqueue(skill) => {
             tracing::info!(call_sid = request.param("CallSid"), skill, "menu choice");
             note(app, request, &[Step::Queued { skill }]).await;
-            enqueue(config, Twiml::new(), skill)
+            enqueue(config, Twiml::new(), skill, call_token.as_ref())
         }
         MenuStep::Repeat { next_try } => menu_offer(
             config,
             Twiml::new().say("Sorry, that is not an option."),
             next_try,
+            call_token.as_ref(),
         ),
     };
     Ok(http::twiml(xml))
 }
 
-/// `<Enqueue>` into the workflow; TaskRouter adds call_sid, from and to itself.
-fn enqueue(config: &Config, twiml: Twiml, skill: &str) -> String {
+/// `<Enqueue>` into the workflow; TaskRouter adds call_sid, from and to
+/// itself. The call's token rides in the task for the assignment callback,
+/// which places the worker leg.
+fn enqueue(config: &Config, twiml: Twiml, skill: &str, call_token: Option<&CallToken>) -> String {
     let action = config.url(&format!(
         "/inbound/after-queue?{}",
         query(&[("skill", skill)])
@@ -222,9 +252,17 @@ fn enqueue(config: &Config, twiml: Twiml, skill: &str) -> String {
                     paths::INBOUND_WAIT,
                     query(&[("skill", skill)])
                 )))
-                .task(&serde_json::json!({ "skill": skill })),
+                .task(&task_attributes(skill, call_token)),
         )
         .to_xml()
+}
+
+fn task_attributes(skill: &str, call_token: Option<&CallToken>) -> serde_json::Value {
+    let mut task = serde_json::json!({ "skill": skill });
+    if let Some(token) = call_token {
+        task["call_token"] = token.expose().into();
+    }
+    task
 }
 
 /// Seconds the wait's `<Gather>` listens after its last prompt: short, so

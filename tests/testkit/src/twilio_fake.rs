@@ -22,6 +22,11 @@
 //! Twilio). After a client gave up on a slow answer, `idle().await` before
 //! `assert_spec_valid()`.
 //!
+//! Calls are created only from a number the account owns (`CALLER_ID`) or
+//! from an inbound caller's own number with that call's `CallToken`, while
+//! the call is live: `inbound_call` makes such a call and issues its token;
+//! anything else gets 400/21210 (docs/twilio.md, "Forwarded caller ID").
+//!
 //! Error answers follow Twilio: 401/20003 bad credentials, 404/20404 unknown
 //! resource, 400/21220 updating an ended call, 400/20001 "Cannot cancel task ..
 //! not pending or reserved", 400/20001 "Reservation .. is not in expected
@@ -215,6 +220,8 @@ struct State {
     calls: HashMap<String, FakeCall>,
     /// Numbers that texted STOP: Twilio refuses every SMS to them (21610).
     opted_out: Vec<String>,
+    /// `CallToken`s issued to inbound calls: token → the call's SID.
+    call_tokens: HashMap<String, String>,
 }
 
 struct Inner {
@@ -444,6 +451,24 @@ impl TwilioFake {
     /// keywords").
     pub fn opt_out(&self, phone: &str) {
         self.inner.state().opted_out.push(phone.to_string());
+    }
+
+    /// A customer calls the business from `from`: the call is in progress
+    /// and Twilio issues its `CallToken`. Returns the call's SID and token.
+    pub fn inbound_call(&self, from: &str) -> (String, String) {
+        let mut state = self.inner.state();
+        let sid = state.new_sid("CA");
+        let token = format!("calltoken-{}", state.next_sid);
+        state.calls.insert(
+            sid.clone(),
+            FakeCall {
+                to: crate::CALLER_ID.to_string(),
+                from: from.to_string(),
+                status: "in-progress".to_string(),
+            },
+        );
+        state.call_tokens.insert(token.clone(), sid.clone());
+        (sid, token)
     }
 
     /// Sets a call's status (`ringing`, `in-progress`, `completed`, ...).
@@ -792,6 +817,15 @@ impl State {
         if first(form, "Url").is_none() && first(form, "Twiml").is_none() {
             return Answer::error(400, 21205, "Url parameter is required.");
         }
+        if from != crate::CALLER_ID && !self.forwards(from, first(form, "CallToken")) {
+            return Answer::error(
+                400,
+                21210,
+                &format!(
+                    "The source phone number provided, {from}, is not yet verified for your account. You may only make calls from phone numbers that you've verified or purchased from Twilio."
+                ),
+            );
+        }
         let sid = self.new_sid("CA");
         let call = FakeCall {
             to: to.to_string(),
@@ -801,6 +835,14 @@ impl State {
         let body = call_json(&sid, &call);
         self.calls.insert(sid, call);
         Answer::json(201, body)
+    }
+
+    /// `token` is the `CallToken` of a live inbound call from `from`.
+    fn forwards(&self, from: &str, token: Option<&str>) -> bool {
+        token
+            .and_then(|token| self.call_tokens.get(token))
+            .and_then(|sid| self.calls.get(sid))
+            .is_some_and(|call| call.from == from && !CALL_ENDED.contains(&call.status.as_str()))
     }
 
     fn update_call(&mut self, sid: &str, form: &[(String, String)]) -> Answer {

@@ -41,6 +41,7 @@ fn worker_call() -> NewCall {
             timeout_secs: 5,
             async_callback: Some("https://homeline.example.com/amd-result".into()),
         }),
+        call_token: None,
     }
 }
 
@@ -48,6 +49,50 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// The fake is as strict as Twilio's `From` rule (docs/twilio.md, "Forwarded
+/// caller ID"): a number the account does not own only with the token of
+/// that number's live inbound call, sent as `CallToken`; else 400/21210.
+#[tokio::test]
+async fn a_call_presents_a_customer_s_number_only_with_their_live_call_s_token() {
+    let (twilio, client) = setup().await;
+    let customer = "+15557654321";
+    let (inbound, token) = twilio.inbound_call(customer);
+    let presenting = |from: &str, token: Option<&str>| NewCall {
+        from: from.into(),
+        call_token: token.and_then(homeline_core::model::CallToken::parse),
+        ..worker_call()
+    };
+    client
+        .create_call(&presenting(customer, Some(&token)), budget())
+        .await
+        .expect("a forwarded call may show the caller");
+    assert_eq!(
+        twilio.calls_created()[0].param("CallToken"),
+        Some(token.as_str())
+    );
+    for (from, with) in [
+        (customer, None),
+        (customer, Some("calltoken-forged")),
+        ("+15557654322", Some(token.as_str())),
+    ] {
+        let refused = client.create_call(&presenting(from, with), budget()).await;
+        assert!(
+            matches!(&refused, Err(e) if e.code() == Some(21210) && e.is_refusal()),
+            "{from} {with:?}: {refused:?}"
+        );
+    }
+    twilio.set_call_status(&inbound, "completed");
+    let ended = client
+        .create_call(&presenting(customer, Some(&token)), budget())
+        .await;
+    assert!(
+        matches!(&ended, Err(e) if e.code() == Some(21210)),
+        "{ended:?}"
+    );
+    assert_eq!(twilio.calls_created().len(), 1);
+    twilio.assert_spec_valid();
 }
 
 #[tokio::test]

@@ -562,3 +562,47 @@ async fn after_max_wait_secs_the_caller_is_offered_voicemail_once_more_then_take
     assert_invariants(&stage);
     stage.assert_spec_clean().await;
 }
+
+/// The worker leg that was bridged to the caller from `from`.
+fn bridged_leg_from(stage: &Stage, from: &str) -> Option<String> {
+    let world = stage.sim.world();
+    let peer = caller_leg(&world, from)?.peer.as_ref()?;
+    world.calls.get(peer).map(|leg| leg.from.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_worker_caller_id_caller_the_worker_sees_the_customer_unless_withheld() {
+    let anonymous = "anonymous";
+    let stage = Stage::start(
+        &[
+            ("WORKER_CALLER_ID", "caller"),
+            ("ANONYMOUS_CALLERS", "allow"),
+        ],
+        21,
+    )
+    .await;
+    for worker in [ANA, BEN] {
+        stage.worker(worker, "sales", Phone::fast_human()).await;
+        stage.sim.sms_at(0, worker, "on sales");
+    }
+    // Through the menu: the token the incoming call's webhook carried must
+    // reach the assignment callback.
+    stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
+    stage.sim.call_in(caller(anonymous, 12_000, '1'));
+    stage.sim.run_until(5 * MINUTE).await;
+
+    assert_eq!(
+        bridged_leg_from(&stage, CUSTOMER).as_deref(),
+        Some(CUSTOMER),
+        "the worker's phone showed the customer's number"
+    );
+    let business = stage.app.config.twilio.caller_id.clone();
+    assert_eq!(
+        bridged_leg_from(&stage, anonymous),
+        Some(business),
+        "a withheld caller's leg shows the business's number"
+    );
+    let outcome = assert_invariants(&stage);
+    assert_eq!(outcome.to_person, 2);
+    stage.assert_spec_clean().await;
+}

@@ -88,6 +88,18 @@ impl Rig {
         assignment::handle(self.app.clone(), form_request("/assignment", &[], &pairs)).await
     }
 
+    /// The assignment callback for a task with these attributes.
+    async fn assign_task(&self, task: &Value) -> Response<Body> {
+        let mut owned = self.assignment_params();
+        for (name, value) in &mut owned {
+            if *name == "TaskAttributes" {
+                *value = task.to_string();
+            }
+        }
+        let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assignment::handle(self.app.clone(), form_request("/assignment", &[], &pairs)).await
+    }
+
     /// The worker leg's SID (the fake's answer to the one Calls create).
     fn call_sid(&self) -> String {
         let created = self.twilio.calls_created();
@@ -921,4 +933,92 @@ async fn the_caller_s_record_names_who_answered_and_who_missed_once() {
     let record = caller_record(&rig).await;
     assert_eq!(record.missed_by, [PHONE]);
     assert_eq!(record.answered_by, None);
+}
+
+// ---- what the worker's phone shows (WORKER_CALLER_ID) ----
+
+const CUSTOMER: &str = "+15557654321";
+
+/// A customer's call waiting in the queue, as inbound enqueued it under
+/// `WORKER_CALLER_ID=caller`: the task names the call, TaskRouter's `from`
+/// and the token Twilio gave the call.
+fn customer_task(call_sid: &str, from: &str, token: &str) -> Value {
+    json!({"skill": "sales", "call_sid": call_sid, "from": from, "call_token": token})
+}
+
+#[tokio::test]
+async fn with_caller_the_worker_sees_the_customer_s_number_and_the_whisper_names_the_business() {
+    let rig = rig_with(&[("ANSWER_MODE", "hybrid"), ("WORKER_CALLER_ID", "caller")]).await;
+    let (call_sid, token) = rig.twilio.inbound_call(CUSTOMER);
+    let answer = rig
+        .assign_task(&customer_task(&call_sid, CUSTOMER, &token))
+        .await;
+    assert_eq!(body_text(&answer), "{}");
+    let created = rig.twilio.requests_for(Route::CreateCall);
+    assert_eq!(created.len(), 1, "one create, accepted: {created:?}");
+    assert!(created[0].succeeded());
+    assert_eq!(created[0].param("From"), Some(CUSTOMER));
+    assert_eq!(created[0].param("CallToken"), Some(token.as_str()));
+    assert_eq!(created[0].param("To"), Some(PHONE));
+    // The whisper is the business's, whatever the phone showed.
+    let (_, twiml) = rig.leg("/amd-result", &[]).await;
+    assert_eq!(twiml, rig.expected_prompt());
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn with_caller_a_withheld_number_rings_the_worker_from_the_business() {
+    let rig = rig_with(&[("WORKER_CALLER_ID", "caller")]).await;
+    let (call_sid, token) = rig.twilio.inbound_call("anonymous");
+    let answer = rig
+        .assign_task(&customer_task(&call_sid, "anonymous", &token))
+        .await;
+    assert_eq!(body_text(&answer), "{}");
+    let created = rig.twilio.requests_for(Route::CreateCall);
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0].param("From"), Some(CALLER_ID));
+    assert_eq!(created[0].param("CallToken"), None);
+    assert!(created[0].succeeded());
+    rig.twilio.assert_spec_valid();
+}
+
+/// The customer's call ended before the worker was rung (or Twilio no
+/// longer takes its token): Twilio refuses the customer's number (21210),
+/// and the worker is rung from the business's number instead, once.
+#[tokio::test]
+async fn with_caller_a_refused_token_still_rings_the_worker_from_the_business() {
+    let rig = rig_with(&[("ANSWER_MODE", "hybrid"), ("WORKER_CALLER_ID", "caller")]).await;
+    let (call_sid, token) = rig.twilio.inbound_call(CUSTOMER);
+    rig.twilio.set_call_status(&call_sid, "completed");
+    let answer = rig
+        .assign_task(&customer_task(&call_sid, CUSTOMER, &token))
+        .await;
+    assert_eq!(body_text(&answer), "{}", "pending: the worker is rung");
+    let creates = rig.twilio.requests_for(Route::CreateCall);
+    assert_eq!(creates.len(), 2, "{creates:?}");
+    assert_eq!(
+        (creates[0].status, creates[0].param("From")),
+        (400, Some(CUSTOMER))
+    );
+    assert_eq!(creates[1].param("From"), Some(CALLER_ID));
+    assert_eq!(creates[1].param("CallToken"), None);
+    let leg = rig.call_sid();
+    let attempt = rig.attempt().await;
+    assert_eq!(attempt.state, AttemptState::Dialing);
+    assert_eq!(attempt.call_sid.as_deref(), Some(leg.as_str()));
+    assert!(rig.rejects().is_empty(), "no miss for the display");
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn with_business_the_worker_sees_the_business_even_when_the_task_has_a_token() {
+    let rig = setup("hybrid").await;
+    let (call_sid, token) = rig.twilio.inbound_call(CUSTOMER);
+    rig.assign_task(&customer_task(&call_sid, CUSTOMER, &token))
+        .await;
+    let created = rig.twilio.requests_for(Route::CreateCall);
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0].param("From"), Some(CALLER_ID));
+    assert_eq!(created[0].param("CallToken"), None);
+    rig.twilio.assert_spec_valid();
 }

@@ -104,6 +104,59 @@ async fn one_skill_line_has_no_menu() {
     assert!(!body.contains("<Gather"));
 }
 
+/// A token as Twilio sends it on the incoming call's webhook (shape not documented).
+const TOKEN: &str = "calltoken-4f1e";
+
+/// The task attributes' `call_token`, as the `<Task>` body escapes it.
+fn task_token() -> String {
+    format!("&quot;call_token&quot;:&quot;{TOKEN}&quot;")
+}
+
+#[tokio::test]
+async fn with_caller_the_call_s_token_reaches_the_task_through_the_menu() {
+    let (app, _twilio) = line(&[("WORKER_CALLER_ID", "caller")]).await;
+    let (_, body) = post(&app, "/inbound", &[], &call(&[("CallToken", TOKEN)])).await;
+    let menu_action = format!("{PUBLIC_BASE_URL}/inbound/menu?try=1&amp;CallToken={TOKEN}");
+    assert!(body.contains(&menu_action), "{body}");
+    // The menu's own request need not carry it: the signed query does.
+    let menu_query = [("try", "1"), ("CallToken", TOKEN)];
+    let mut params = call(&[]);
+    params.push(("Digits", "7"));
+    let (_, body) = post(&app, "/inbound/menu", &menu_query, &params).await;
+    let again = format!("{PUBLIC_BASE_URL}/inbound/menu?try=2&amp;CallToken={TOKEN}");
+    assert!(body.contains(&again), "the repeat keeps it: {body}");
+    params.pop();
+    params.push(("Digits", "2"));
+    let (_, body) = post(&app, "/inbound/menu", &menu_query, &params).await;
+    assert!(body.contains("<Enqueue"), "{body}");
+    assert!(body.contains(&task_token()), "{body}");
+    assert!(
+        body.contains("&quot;skill&quot;:&quot;support&quot;"),
+        "{body}"
+    );
+
+    let (app, _twilio) = line(&[("WORKER_CALLER_ID", "caller"), ("SKILLS", "sales")]).await;
+    let (_, body) = post(&app, "/inbound", &[], &call(&[("CallToken", TOKEN)])).await;
+    assert!(body.contains(&task_token()), "one skill, no menu: {body}");
+    let (_, body) = post(&app, "/inbound", &[], &call(&[])).await;
+    assert_eq!(
+        body,
+        expected_enqueue(GREETING, "sales"),
+        "no token, none in the task"
+    );
+}
+
+#[tokio::test]
+async fn with_business_the_call_s_token_goes_nowhere() {
+    let (app, _twilio) = line(&[]).await;
+    let (_, body) = post(&app, "/inbound", &[], &call(&[("CallToken", TOKEN)])).await;
+    assert_eq!(body, expected_menu(GREETING, 1));
+    let mut params = call(&[("CallToken", TOKEN)]);
+    params.push(("Digits", "1"));
+    let (_, body) = post(&app, "/inbound/menu", &[("try", "1")], &params).await;
+    assert_eq!(body, expected_enqueue("", "sales"));
+}
+
 #[tokio::test]
 async fn invalid_input_repeats_the_menu_once_then_takes_the_first_skill() {
     let (app, _twilio) = line(&[]).await;
