@@ -407,7 +407,8 @@ pub struct CallRecord {
     /// The caller hung up in the queue, however long they waited: never
     /// bridged, whoever took the call a moment before.
     pub hung_up_in_queue_at: Option<i64>,
-    /// The caller hung up in the queue after waiting `ABANDON_SECS` or more.
+    /// The caller hung up after waiting `ABANDON_SECS` or more in the queue:
+    /// in it, or later in voicemail without a message.
     pub abandoned_at: Option<i64>,
     /// The caller left a voicemail (its recording completed).
     pub voicemail_at: Option<i64>,

@@ -157,6 +157,8 @@ pub mod paths {
     pub const INBOUND_RECORDING_STATUS: &str = "/inbound/recording-status";
     /// The voicemail's transcript, when Twilio has it.
     pub const INBOUND_TRANSCRIPTION: &str = "/inbound/transcription";
+    /// The customer number's status callback: the call ended.
+    pub const INBOUND_CALL_ENDED: &str = "/inbound/call-ended";
     /// The stack's own hold music (`hold_music::clip`), the default `HOLD_MUSIC_URL`.
     pub const HOLD_MUSIC: &str = "/inbound/hold-music";
 
@@ -273,6 +275,12 @@ pub const ROUTES: &[Route] = &[
         paths::INBOUND_TRANSCRIPTION,
         Inbound,
         "<Record transcribeCallback>",
+        Webhook,
+    ),
+    route(
+        paths::INBOUND_CALL_ENDED,
+        Inbound,
+        "customer number: StatusCallback",
         Webhook,
     ),
     media(

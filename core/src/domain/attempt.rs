@@ -171,6 +171,11 @@ impl CallStatus {
         }
     }
 
+    /// The call is over: completed, or never answered.
+    pub fn is_final(self) -> bool {
+        self == CallStatus::Completed || self.unreached()
+    }
+
     /// The phone was never answered: busy, no answer, failed, canceled.
     fn unreached(self) -> bool {
         matches!(
@@ -614,6 +619,19 @@ pub fn bridge_happened(dial_call_status: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_is_over_once_completed_or_never_answered() {
+        let over: Vec<&str> = CallStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_final())
+            .map(CallStatus::as_str)
+            .collect();
+        assert_eq!(
+            over,
+            ["completed", "busy", "no-answer", "failed", "canceled"]
+        );
+    }
 
     #[test]
     fn the_leg_shows_the_customer_only_with_caller_a_number_and_a_token() {

@@ -1,6 +1,9 @@
 //! The customer line's decisions: menu, queue results, voicemail wording.
 //! The `inbound` function turns them into TwiML and effects.
 
+use crate::domain::report::{self, CallOutcome};
+use crate::model::CallRecord;
+
 /// How often the menu is offered before the first skill is taken.
 pub const MENU_TRIES: u32 = 2;
 
@@ -65,6 +68,23 @@ pub fn after_queue(queue_result: &str) -> AfterQueue {
 pub fn abandoned(queue_result: &str, queue_time: Option<&str>, abandon_after_secs: u64) -> bool {
     let waited = queue_time.and_then(|t| t.trim().parse::<u64>().ok());
     queue_result == "hangup" && waited.is_some_and(|t| t >= abandon_after_secs)
+}
+
+/// Whether the customer call of `record`, ended at `ended_at` (Unix
+/// seconds), left a caller owed a call back as abandoned that nothing else
+/// caught: queued `abandon_after_secs` or more before the end, never bridged
+/// (see [`report::outcome`]), no voicemail, not abandoned yet, and not hung
+/// up in the queue (the Enqueue action decided that one with Twilio's own
+/// `QueueTime`). Such a caller left the queue for voicemail and hung up
+/// before or without a message.
+pub fn abandoned_at_end(record: &CallRecord, ended_at: i64, abandon_after_secs: u64) -> bool {
+    let Some(queued_at) = record.queued_at else {
+        return false;
+    };
+    let waited = u64::try_from(ended_at.saturating_sub(queued_at)).unwrap_or(0);
+    report::outcome(record) == CallOutcome::Other
+        && record.hung_up_in_queue_at.is_none()
+        && waited >= abandon_after_secs
 }
 
 /// The longest hold-music stretch of one wait document: `HOLD_MUSIC_URL`
@@ -172,6 +192,64 @@ pub fn voicemail_apology(mailbox: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A call queued for sales at 1000 that left the queue unanswered.
+    fn left_the_queue() -> CallRecord {
+        CallRecord {
+            caller: Some("+15557654321".into()),
+            arrived_at: Some(995),
+            skill: Some("sales".into()),
+            queued_at: Some(1000),
+            ..CallRecord::new("CA1")
+        }
+    }
+
+    #[test]
+    fn a_caller_gone_from_voicemail_without_a_message_after_the_wait_is_abandoned() {
+        let record = left_the_queue();
+        assert!(abandoned_at_end(&record, 1060, 10));
+        assert!(abandoned_at_end(&record, 1010, 10), "exactly ABANDON_SECS");
+        assert!(!abandoned_at_end(&record, 1009, 10), "a short wait");
+    }
+
+    #[test]
+    fn every_other_ending_is_left_alone() {
+        let never_queued = CallRecord {
+            queued_at: None,
+            skill: None,
+            ..left_the_queue()
+        };
+        let bridged = CallRecord {
+            answered_by: Some("+15550000001".into()),
+            answered_at: Some(1030),
+            ..left_the_queue()
+        };
+        let voicemail = CallRecord {
+            voicemail_at: Some(1050),
+            ..left_the_queue()
+        };
+        let abandoned = CallRecord {
+            hung_up_in_queue_at: Some(1040),
+            abandoned_at: Some(1040),
+            ..left_the_queue()
+        };
+        // The Enqueue action found the wait too short: its call stands.
+        let short_in_queue = CallRecord {
+            hung_up_in_queue_at: Some(1005),
+            ..left_the_queue()
+        };
+        for record in [never_queued, bridged, voicemail, abandoned, short_in_queue] {
+            assert!(!abandoned_at_end(&record, 1060, 10), "{record:?}");
+        }
+        // Taken by a worker, but the caller hung up in the queue first: not
+        // bridged, and the Enqueue action's verdict is the one that counts.
+        let gone_first = CallRecord {
+            answered_by: Some("+15550000001".into()),
+            hung_up_in_queue_at: Some(1030),
+            ..left_the_queue()
+        };
+        assert!(!abandoned_at_end(&gone_first, 1060, 10));
+    }
 
     fn skills(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()

@@ -11,7 +11,8 @@ use crate::model::{Activity, CallRecord, WorkerProfile};
 pub enum CallOutcome {
     Answered,
     Voicemail,
-    /// Hung up in the queue after `ABANDON_SECS` or more.
+    /// Hung up after `ABANDON_SECS` or more in the queue (in it, or later
+    /// in voicemail without a message).
     Abandoned,
     /// Came outside business hours and left no message.
     AfterHours,

@@ -31,7 +31,8 @@ pub enum Step<'a> {
     Missed { by: &'a str },
     /// The caller hung up in the queue.
     HungUpInQueue,
-    /// The caller hung up in the queue after `ABANDON_SECS` or more.
+    /// The caller hung up after waiting `ABANDON_SECS` or more in the
+    /// queue: in it, or later in voicemail without a message.
     Abandoned,
     /// The caller's voicemail was recorded.
     Voicemail,
@@ -126,6 +127,24 @@ async fn merge<S: CallRecordStore>(
     // Applied: with `create` the merge always writes.
     let _ = store.merge_call_record(&day, record, true).await?;
     Ok(day)
+}
+
+/// The record of `call_sid`, looked up at `at` as [`note`] files a later
+/// step: under the day of `at`, else the day before.
+pub async fn find<S: CallRecordStore>(
+    store: &S,
+    zone: Tz,
+    at: i64,
+    call_sid: &str,
+) -> Result<Option<CallRecord>, StoreError> {
+    let today = local_date(zone, at);
+    for date in [Some(today), today.pred_opt()].into_iter().flatten() {
+        let day = date.format("%Y-%m-%d").to_string();
+        if let Some(record) = store.get_call_record(&day, call_sid).await? {
+            return Ok(Some(record));
+        }
+    }
+    Ok(None)
 }
 
 /// The local days (`YYYY-MM-DD`) from `days - 1` days before `at` to the
@@ -252,6 +271,24 @@ mod tests {
         assert_eq!(stored[0].answered_at, Some(later));
         let next = store.list_call_records("2026-12-04").await.expect("listed");
         assert_eq!(next, Vec::new(), "no stub on the next day");
+    }
+
+    #[tokio::test]
+    async fn a_call_across_midnight_is_found_the_next_day() {
+        let store = MemoryStore::new();
+        let arrived = Step::Arrived {
+            caller: "+15557654321",
+            after_hours: false,
+        };
+        noted(&store, BEFORE_MIDNIGHT, &[arrived]).await;
+        let later = BEFORE_MIDNIGHT + 180;
+        let found = find(&store, CHICAGO, later, CALL).await.expect("read");
+        assert_eq!(found.and_then(|r| r.arrived_at), Some(BEFORE_MIDNIGHT));
+        let two_days_on = BEFORE_MIDNIGHT + 2 * 86_400;
+        let gone = find(&store, CHICAGO, two_days_on, CALL)
+            .await
+            .expect("read");
+        assert_eq!(gone, None);
     }
 
     #[tokio::test]

@@ -1253,6 +1253,18 @@ impl CallRecordStore for DynamoStore {
         })
     }
 
+    async fn get_call_record(
+        &self,
+        day: &str,
+        call_sid: &str,
+    ) -> Result<Option<CallRecord>, StoreError> {
+        self.get_item("GetItem (call record)", calls_pk(day), call_sk(call_sid))
+            .await?
+            .as_ref()
+            .map(call_record_from)
+            .transpose()
+    }
+
     async fn list_call_records(&self, day: &str) -> Result<Vec<CallRecord>, StoreError> {
         let query = self
             .client

@@ -304,6 +304,15 @@ impl CallRecordStore for MemoryStore {
         Ok(Write::Applied)
     }
 
+    async fn get_call_record(
+        &self,
+        day: &str,
+        call_sid: &str,
+    ) -> Result<Option<CallRecord>, StoreError> {
+        let key = (day.to_string(), call_sid.to_string());
+        Ok(self.lock().calls.get(&key).cloned())
+    }
+
     async fn list_call_records(&self, day: &str) -> Result<Vec<CallRecord>, StoreError> {
         let mut records: Vec<CallRecord> = self
             .lock()

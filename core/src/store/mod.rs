@@ -193,6 +193,14 @@ pub trait CallRecordStore: Send + Sync {
         create: bool,
     ) -> impl Future<Output = Result<Write, StoreError>> + Send;
 
+    /// The record of `call_sid` filed under `day`, if any (a strongly
+    /// consistent read).
+    fn get_call_record(
+        &self,
+        day: &str,
+        call_sid: &str,
+    ) -> impl Future<Output = Result<Option<CallRecord>, StoreError>> + Send;
+
     /// Every record filed under `day`, in order of arrival (unknown first),
     /// then of call SID.
     fn list_call_records(

@@ -70,6 +70,7 @@ contract!(
     call_record_steps_fill_fields_once,
     call_record_merge_without_create_needs_a_record,
     call_records_listed_per_day_in_arrival_order,
+    call_record_read_by_day_and_call,
     race_call_record_steps,
 );
 
@@ -980,6 +981,33 @@ async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
     expected.missed_by = vec!["+15550000000".into(), "+15550000002".into()];
     expected.after_hours = true;
     assert_eq!(stored(store.list_call_records(DAY).await), [expected]);
+}
+
+async fn call_record_read_by_day_and_call<S: Store>(store: S) {
+    let customer = phone(902);
+    let arrival = call_step(1, T0, &[arrived(&customer)]);
+    assert!(stored(store.merge_call_record(DAY, &arrival, true).await).applied());
+    let other = call_step(2, T0, &[arrived(&customer)]);
+    assert!(stored(store.merge_call_record(DAY, &other, true).await).applied());
+    let queued = call_step(1, T0 + 4, &[Step::Queued { skill: "sales" }]);
+    assert!(stored(store.merge_call_record(DAY, &queued, false).await).applied());
+
+    let read = stored(store.get_call_record(DAY, &sid("CA", 1)).await).expect("stored");
+    assert_eq!(read.call_sid, sid("CA", 1));
+    assert_eq!(read.caller.as_deref(), Some(customer.as_str()));
+    assert_eq!(
+        read.queued_at,
+        Some(T0 + 4),
+        "the merged record, not the arrival"
+    );
+    assert_eq!(
+        stored(store.get_call_record("2026-12-31", &sid("CA", 1)).await),
+        None
+    );
+    assert_eq!(
+        stored(store.get_call_record(DAY, &sid("CA", 3)).await),
+        None
+    );
 }
 
 async fn call_record_merge_without_create_needs_a_record<S: Store>(store: S) {

@@ -11,6 +11,7 @@
 //! | `/inbound/recorded` | the `<Record>` action | thanks, goodbye |
 //! | `/inbound/recording-status?skill=S&caller=C` | `recordingStatusCallback` | stores the voicemail, opens and announces its follow-up |
 //! | `/inbound/transcription?skill=S&caller=C` | `transcribeCallback` | adds the transcript to the follow-up (opens it first when the transcript came first) |
+//! | `/inbound/call-ended` | the number's `StatusCallback` | a follow-up for a caller who waited `ABANDON_SECS`, left for voicemail and hung up without a message; else nothing |
 //! | `GET /inbound/hold-music` | `<Play>` in the wait document | the stack's own hold music (unsigned media) |
 //!
 //! The skill and the caller travel in the query of URLs we hand to Twilio, so
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use tracing::Instrument as _;
 
+use homeline_core::domain::attempt::CallStatus;
 use homeline_core::domain::follow_up::FollowUpEvent;
 use homeline_core::domain::inbound::{
     self as decide, AfterQueue, GENERAL_MAILBOX, HoldStretch, MenuStep, WaitOption, WaitStep,
@@ -38,7 +40,7 @@ use homeline_core::routes::paths;
 use homeline_core::service::call_record::{self, Step};
 use homeline_core::service::caller::WaitExit;
 use homeline_core::service::{self, follow_up};
-use homeline_core::store::{Store, now_secs};
+use homeline_core::store::{Store, StoreError, now_secs};
 use homeline_core::twiml::{Enqueue, Gather, Play, Record, Response as Twiml};
 use homeline_core::{App, Config, Deadline};
 use lambda_http::http::StatusCode;
@@ -72,6 +74,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         "/inbound/recorded" => Ok(http::twiml(recorded(&request))),
         "/inbound/recording-status" => recording_status(&app, &request).await,
         "/inbound/transcription" => transcription(&app, &request).await,
+        "/inbound/call-ended" => call_ended(&app, &request).await,
         other => {
             tracing::warn!(path = other, "no such inbound step");
             return status(StatusCode::NOT_FOUND);
@@ -398,6 +401,51 @@ async fn after_queue<S: Store>(
     Ok(http::twiml(xml))
 }
 
+/// The call is over (the number's status callback): the safety net for a
+/// caller who left the queue for voicemail after `ABANDON_SECS` and hung up
+/// before or without a message, since Twilio requests no `<Record>` action
+/// for an empty recording and a caller gone during the apology never reached
+/// `<Record>`. Such a caller is noted abandoned and gets a follow-up as in
+/// [`after_queue`]; every other call is only acknowledged. A repeated
+/// callback finds the follow-up open (one per call) and its announcements
+/// claimed.
+async fn call_ended<S: Store>(
+    app: &App<S>,
+    request: &TwilioRequest,
+) -> Result<Response<Body>, Rejection> {
+    let deadline = Deadline::after(BUDGET);
+    let call_sid = request.require("CallSid")?;
+    let call_status = request.require("CallStatus")?;
+    let call_status = CallStatus::parse(call_status)
+        .ok_or_else(|| Rejection::BadRequest(format!("unknown CallStatus {call_status:?}")))?;
+    if !call_status.is_final() {
+        return Ok(acknowledged());
+    }
+    let ended_at = now_secs();
+    // The SDK retries a failed read within its bounds, well inside BUDGET.
+    let record = match call_record::find(&app.store, app.config.time_zone, ended_at, call_sid).await
+    {
+        Ok(Some(record)) => record,
+        Ok(None) => return Ok(acknowledged()),
+        Err(error) => {
+            tracing::error!(call_sid, %error, "ended call's record not read");
+            return Ok(status(StatusCode::INTERNAL_SERVER_ERROR));
+        }
+    };
+    let abandon_after = app.config.abandon_after.as_secs();
+    if !decide::abandoned_at_end(&record, ended_at, abandon_after) {
+        return Ok(acknowledged());
+    }
+    tracing::info!(call_sid, "caller hung up in voicemail without a message");
+    call_record::note(app, call_sid, ended_at, &[Step::Abandoned], deadline).await;
+    let caller = record.caller.as_deref().unwrap_or("unknown");
+    let skill = record.skill.as_deref().unwrap_or(GENERAL_MAILBOX);
+    let new = follow_up::new(call_sid, caller, skill, FollowUpReason::Abandoned, None);
+    let span = tracing::info_span!("abandoned", call_sid);
+    let opened = follow_up::open(app, &new, deadline).instrument(span).await;
+    Ok(answer_opened(opened))
+}
+
 /// The skill in the query, checked against the configuration; none is the
 /// general box.
 fn mailbox(config: &Config, request: &TwilioRequest) -> Result<String, Rejection> {
@@ -522,9 +570,15 @@ async fn store_and_announce<S: Store>(
         FollowUpReason::Voicemail,
         Some(voicemail.recording_url.clone()),
     );
-    match follow_up::open(app, &new, deadline).await {
+    answer_opened(follow_up::open(app, &new, deadline).await)
+}
+
+/// A callback's answer once it opened a follow-up: an error when anything
+/// failed, as Twilio may deliver the callback again and the claims make that
+/// safe.
+fn answer_opened(opened: Result<follow_up::Opened, StoreError>) -> Response<Body> {
+    match opened {
         Ok(opened) if opened.failed == 0 => acknowledged(),
-        // Twilio may deliver the callback again; the claims make that safe.
         Ok(_) => status(StatusCode::INTERNAL_SERVER_ERROR),
         Err(error) => {
             tracing::error!(%error, "follow-up not opened");

@@ -8,6 +8,7 @@ mod call_record_budget;
 mod metrics;
 
 mod local_stack {
+    mod call_ended;
     mod call_records;
     mod customer_line;
 }
