@@ -269,17 +269,29 @@ impl Desired {
                 Param::text("VoiceMethod", "voice_method", "POST"),
             ]
         };
+        // The customer call's end, for a caller who hung up in voicemail
+        // without a message (docs/twilio.md, "Number status callback").
+        let ended = vec![
+            Param::text(
+                "StatusCallback",
+                "status_callback",
+                self.url(paths::INBOUND_CALL_ENDED),
+            ),
+            Param::text("StatusCallbackMethod", "status_callback_method", "POST"),
+        ];
         let sms = vec![
             Param::text("SmsUrl", "sms_url", self.url(paths::INTAKE_SMS)),
             Param::text("SmsMethod", "sms_method", "POST"),
         ];
         if self.customer_number == self.worker_number {
             let mut both = voice(paths::INBOUND);
+            both.extend(ended);
             both.extend(sms);
             both.extend(self.number_fallbacks(true));
             vec![(self.customer_number.as_str(), both)]
         } else {
             let mut customer = voice(paths::INBOUND);
+            customer.extend(ended);
             customer.extend(self.number_fallbacks(false));
             let mut worker = voice(paths::INTAKE_VOICE);
             worker.extend(sms);
@@ -487,6 +499,9 @@ pub struct NumberWebhooks {
     pub voice_fallback_method: String,
     pub sms_fallback_url: String,
     pub sms_fallback_method: String,
+    /// Provision sets the customer number's status callback too.
+    pub status_callback: String,
+    pub status_callback_method: String,
 }
 
 impl NumberWebhooks {
@@ -546,6 +561,8 @@ impl Provisioner {
                     voice_fallback_method: field("voice_fallback_method"),
                     sms_fallback_url: field("sms_fallback_url"),
                     sms_fallback_method: field("sms_fallback_method"),
+                    status_callback: field("status_callback"),
+                    status_callback_method: field("status_callback_method"),
                 })
             })
             .collect()
@@ -572,6 +589,11 @@ impl Provisioner {
             (
                 "SmsFallbackMethod",
                 method_or_post(&previous.sms_fallback_method),
+            ),
+            ("StatusCallback", previous.status_callback.clone()),
+            (
+                "StatusCallbackMethod",
+                method_or_post(&previous.status_callback_method),
             ),
         ];
         match self
@@ -1036,6 +1058,8 @@ mod tests {
             voice_fallback_method: "POST".into(),
             sms_fallback_url: String::new(),
             sms_fallback_method: "POST".into(),
+            status_callback: String::new(),
+            status_callback_method: "POST".into(),
         };
         let base = "https://h.example.com";
         assert!(webhooks("https://h.example.com/inbound", "").are_homeline_s(base));
@@ -1135,7 +1159,7 @@ mod tests {
                 ("workspace", two.event_callback()),
                 ("workflow", two.assignment_callback()),
             ])
-            .filter(|(_, p)| p.name.ends_with("Url"))
+            .filter(|(_, p)| p.name.ends_with("Url") || p.name == "StatusCallback")
             .collect();
         let configured: Vec<(&str, &str, String)> = ROUTES
             .iter()

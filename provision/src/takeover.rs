@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::NumberWebhooks;
 
 const PK: &str = "NUMBERS";
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 12] = [
     "sid",
     "phone_number",
     "voice_url",
@@ -27,6 +27,8 @@ const FIELDS: [&str; 10] = [
     "voice_fallback_method",
     "sms_fallback_url",
     "sms_fallback_method",
+    "status_callback",
+    "status_callback_method",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,8 @@ impl Takeovers {
             &previous.voice_fallback_method,
             &previous.sms_fallback_url,
             &previous.sms_fallback_method,
+            &previous.status_callback,
+            &previous.status_callback_method,
         ];
         let mut item: HashMap<String, AttributeValue> = FIELDS
             .iter()
@@ -131,6 +135,9 @@ impl Takeovers {
                     voice_fallback_method: optional("voice_fallback_method"),
                     sms_fallback_url: optional("sms_fallback_url"),
                     sms_fallback_method: optional("sms_fallback_method"),
+                    // Likewise for records from before the status callback.
+                    status_callback: optional("status_callback"),
+                    status_callback_method: optional("status_callback_method"),
                 })
             })
             .collect()

@@ -22,6 +22,8 @@ use serde_json::{Value, json};
 /// The account's two numbers, webhooks pointing at Twilio's demo.
 pub const CUSTOMER: &str = "+15005550006";
 pub const WORKER: &str = "+15005550007";
+/// The business's own status callback on its numbers, before Homeline.
+pub const BUSINESS_STATUS_CALLBACK: &str = "https://business.example.com/calls/ended";
 /// The voice fallback each number had before Homeline (a TwiML Bin of the
 /// business's); its SMS fallback was empty.
 pub const BUSINESS_FALLBACK: &str =
@@ -143,6 +145,7 @@ impl ProvisioningStandIn {
                 "sms_method": "POST", "voice_application_sid": null, "sms_application_sid": null,
                 "voice_fallback_url": BUSINESS_FALLBACK, "voice_fallback_method": "POST",
                 "sms_fallback_url": "", "sms_fallback_method": "POST",
+                "status_callback": BUSINESS_STATUS_CALLBACK, "status_callback_method": "GET",
             }),
         );
     }

@@ -5,7 +5,9 @@
 //! Run under `scripts/local-stack.sh run -- cargo test -p homeline provision`.
 
 use serde_json::{Value, json};
-use testkit::provisioning::{CUSTOMER, ProvisioningStandIn as Stand, WORKER, collection_and_sid};
+use testkit::provisioning::{
+    BUSINESS_STATUS_CALLBACK, CUSTOMER, ProvisioningStandIn as Stand, WORKER, collection_and_sid,
+};
 use testkit::{ACCOUNT_SID, AUTH_TOKEN};
 
 const BASE: &str = "https://abc.execute-api.us-east-1.amazonaws.com";
@@ -155,6 +157,11 @@ async fn first_run_creates_everything_with_spec_valid_requests() {
     assert_eq!(number["voice_url"], format!("{BASE}/inbound"));
     assert_eq!(number["sms_url"], format!("{BASE}/intake/sms"));
     assert_eq!(
+        number["status_callback"],
+        format!("{BASE}/inbound/call-ended")
+    );
+    assert_eq!(number["status_callback_method"], "POST");
+    assert_eq!(
         twilio.number(WORKER)["voice_url"],
         "https://demo.twilio.com/welcome/voice/",
         "a number not named is left alone"
@@ -250,7 +257,7 @@ async fn changed_base_url_updates_only_what_references_it() {
         vec![
             (
                 "IncomingPhoneNumbers".to_string(),
-                vec!["VoiceUrl", "SmsUrl"]
+                vec!["VoiceUrl", "StatusCallback", "SmsUrl"]
             ),
             ("Workflows".to_string(), vec!["AssignmentCallbackUrl"]),
             ("Workspaces".to_string(), vec!["EventCallbackUrl"]),
@@ -340,8 +347,16 @@ async fn separate_worker_number_gets_the_voice_menu() {
         customer["sms_url"], "https://demo.twilio.com/welcome/sms/reply",
         "the customer number's SMS is not ours to route"
     );
+    assert_eq!(
+        customer["status_callback"],
+        format!("{BASE}/inbound/call-ended")
+    );
     assert_eq!(worker["voice_url"], format!("{BASE}/intake/voice"));
     assert_eq!(worker["sms_url"], format!("{BASE}/intake/sms"));
+    assert_eq!(
+        worker["status_callback"], BUSINESS_STATUS_CALLBACK,
+        "workers' own calls are not customers'"
+    );
     twilio.assert_spec_valid();
 }
 

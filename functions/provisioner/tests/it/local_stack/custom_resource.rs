@@ -11,7 +11,9 @@ use homeline_core::Deadline;
 use homeline_provision::custom_resource::Setup;
 use homeline_provision::takeover::Takeovers;
 use serde_json::{Value, json};
-use testkit::provisioning::{BUSINESS_FALLBACK, CUSTOMER, ProvisioningStandIn, WORKER};
+use testkit::provisioning::{
+    BUSINESS_FALLBACK, BUSINESS_STATUS_CALLBACK, CUSTOMER, ProvisioningStandIn, WORKER,
+};
 use testkit::response_url::{self, ResponseUrl};
 
 const BASE: &str = "https://abc.execute-api.us-east-1.amazonaws.com";
@@ -232,6 +234,14 @@ async fn delete_gives_the_numbers_their_webhooks_back_once() {
             "{number}"
         );
         assert_eq!(resource["sms_fallback_url"], "", "{number}");
+        assert_eq!(
+            (
+                &resource["status_callback"],
+                &resource["status_callback_method"]
+            ),
+            (&json!(BUSINESS_STATUS_CALLBACK), &json!("GET")),
+            "{number}"
+        );
     }
     assert!(
         world
