@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::report::percentile;
-use crate::sim::World;
+use crate::sim::{Call, World};
 
 /// The digest's figures, read back from its text.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -75,12 +75,6 @@ impl Figures {
                 continue;
             }
             figures.calls += 1;
-            let queued_at = world
-                .tr
-                .tasks
-                .values()
-                .find(|t| t.attributes["call_sid"].as_str() == Some(call.sid.as_str()))
-                .map(|t| t.created);
             if let Some(bridged) = call.bridged {
                 figures.answered += 1;
                 let leg = call.peer.as_ref().and_then(|leg| world.calls.get(leg));
@@ -106,13 +100,7 @@ impl Figures {
                 *figures.answered_by.entry(worker).or_default() += 1;
             } else if call.voicemail_recorded {
                 figures.voicemail += 1;
-            } else if call.hung_up_self
-                // Hung up while still in the queue, not after leaving it
-                // for voicemail.
-                && let (Some(queued), Some(ended)) = (queued_at, call.ended)
-                && call.left_queue.is_none_or(|left| left == ended)
-                && ended.saturating_sub(queued) / 1000 >= abandon_after_secs
-            {
+            } else if abandoned(world, call, abandon_after_secs) {
                 figures.abandoned += 1;
             }
         }
@@ -120,6 +108,27 @@ impl Figures {
         figures.p95_answer_secs = percentile(&waits, 95);
         figures
     }
+}
+
+/// Whether the stand-in counts the customer's `call` abandoned: never
+/// bridged, no voicemail, and hung up `abandon_after_secs` or more after its
+/// task was created, whether still in the queue or later in voicemail
+/// without a message.
+pub fn abandoned(world: &World, call: &Call, abandon_after_secs: u64) -> bool {
+    let queued_at = world
+        .tr
+        .tasks
+        .values()
+        .find(|t| t.attributes["call_sid"].as_str() == Some(call.sid.as_str()))
+        .map(|t| t.created);
+    let waited = match (queued_at, call.ended) {
+        (Some(queued), Some(ended)) => ended.saturating_sub(queued) / 1000,
+        _ => return false,
+    };
+    call.bridged.is_none()
+        && !call.voicemail_recorded
+        && call.hung_up_self
+        && waited >= abandon_after_secs
 }
 
 /// The digest the admin got at the end of a simulated day, and where it

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use homeline_core::app::App;
 use homeline_core::model::{FollowUp, WorkerProfile};
+use homeline_core::routes::paths;
 use homeline_core::store::{DynamoStore, FollowUpStore, WorkerStore};
 
 use crate::homeline::Homeline;
@@ -40,6 +41,8 @@ impl Stage {
         let config = testkit::test_config(&all);
         sim.world().worker_line = config.twilio.caller_id.clone();
         sim.world().verified_caller_ids = vec![config.callback_caller_id.clone()];
+        // As `homeline provision` sets it on the business number.
+        sim.world().business_status_callback = Some(config.url(paths::INBOUND_CALL_ENDED));
         sim.world().max_wait_ms =
             Some(u64::try_from(config.max_wait.as_millis()).unwrap_or(Ms::MAX));
         let store = testkit::dynamo::fresh_store().await;
@@ -112,7 +115,13 @@ impl Stage {
     pub async fn follow_up_outcome(&self) -> crate::report::FollowUps {
         let follow_ups = self.follow_ups().await;
         let world = self.sim.world();
-        crate::report::FollowUps::of(&world, &follow_ups, &self.app.config.callback_caller_id)
+        let config = &self.app.config;
+        crate::report::FollowUps::of(
+            &world,
+            &follow_ups,
+            &config.callback_caller_id,
+            config.abandon_after.as_secs(),
+        )
     }
 
     /// Asserts that every REST request met Twilio's OpenAPI spec.

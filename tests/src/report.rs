@@ -423,6 +423,9 @@ pub struct FollowUps {
     pub wrong_caller_id: Vec<String>,
     /// Customers (or claimers of one follow-up) rung by two calls at once.
     pub overlapping: Vec<String>,
+    /// Callers who hung up after `ABANDON_SECS` in the queue without a
+    /// message (in it, or later in voicemail) and have no follow-up.
+    pub abandoned_unfollowed: Vec<String>,
 }
 
 /// Pairs of `(key, start, end)` spans with the same key that overlap.
@@ -444,8 +447,13 @@ fn overlaps(mut spans: Vec<(String, Ms, Ms)>) -> Vec<String> {
 
 impl FollowUps {
     /// `follow_ups`: as stored at the end of the run, one per customer call
-    /// that opened one.
-    pub fn of(world: &World, follow_ups: &[FollowUp], callback_caller_id: &str) -> Self {
+    /// that opened one; `abandon_after_secs` is `ABANDON_SECS`.
+    pub fn of(
+        world: &World,
+        follow_ups: &[FollowUp],
+        callback_caller_id: &str,
+        abandon_after_secs: u64,
+    ) -> Self {
         let dialled: Vec<_> = world
             .calls
             .values()
@@ -499,6 +507,14 @@ impl FollowUps {
         });
         let customer_calls = dialled.iter().map(|c| (c.to.clone(), c.created, end(c)));
         o.overlapping = overlaps(claimer_calls.chain(customer_calls).collect());
+        o.abandoned_unfollowed = world
+            .calls
+            .values()
+            .filter(|c| c.caller.is_some() && !c.rejected)
+            .filter(|c| crate::digest::abandoned(world, c, abandon_after_secs))
+            .filter(|c| follow_ups.iter().all(|f| f.call_sid != c.sid))
+            .map(|c| format!("{} ({})", c.from, c.sid))
+            .collect();
         o.escalated = world
             .delivered
             .iter()
@@ -537,6 +553,13 @@ impl FollowUps {
                 "{} follow-ups called twice at once: {:?}",
                 self.overlapping.len(),
                 first(&self.overlapping)
+            ));
+        }
+        if !self.abandoned_unfollowed.is_empty() {
+            f.push(format!(
+                "{} callers hung up after ABANDON_SECS without a message and no follow-up: {:?}",
+                self.abandoned_unfollowed.len(),
+                first(&self.abandoned_unfollowed)
             ));
         }
         f

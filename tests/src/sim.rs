@@ -357,6 +357,9 @@ pub struct World {
     pub verified_caller_ids: Vec<String>,
     /// `CallToken`s given to inbound calls: token → the call's SID.
     call_tokens: HashMap<String, String>,
+    /// The business number's `StatusCallback` (`homeline provision` sets
+    /// it; `None`: a world without it): requested when a customer's call ends.
+    pub business_status_callback: Option<String>,
 }
 
 fn p(k: &str, v: impl Into<String>) -> (String, String) {
@@ -395,6 +398,7 @@ impl World {
             max_wait_ms: None,
             verified_caller_ids: Vec::new(),
             call_tokens: HashMap::new(),
+            business_status_callback: None,
         }
     }
 
@@ -1301,10 +1305,14 @@ impl World {
         let Some(call) = self.calls.get(sid) else {
             return;
         };
-        let Some(out) = &call.outbound else { return };
-        let Some(url) = out.status_callback.clone() else {
-            return;
+        let url = match &call.outbound {
+            Some(out) => out.status_callback.clone(),
+            None if call.inbound && call.to == self.business_number => {
+                self.business_status_callback.clone()
+            }
+            None => None,
         };
+        let Some(url) = url else { return };
         let mut params = self.call_params(call);
         let duration = match (call.answered, call.ended) {
             (Some(a), Some(e)) => (e - a) / 1000,
