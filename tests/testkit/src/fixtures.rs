@@ -232,6 +232,28 @@ pub fn all() -> Vec<Fixture> {
             200,
             None,
         ),
+        // inbound: the customer's call ended (the number's status callback)
+        fixture(
+            "inbound-call-ended",
+            "inbound",
+            Webhook::form(
+                "/inbound/call-ended",
+                &[
+                    ("AccountSid", ACCOUNT_SID),
+                    ("ApiVersion", "2010-04-01"),
+                    ("CallSid", CUSTOMER_CALL_SID),
+                    ("CallStatus", "completed"),
+                    ("CallDuration", "75"),
+                    ("Called", CALLER_ID),
+                    ("Caller", CUSTOMER_PHONE),
+                    ("Direction", "inbound"),
+                    ("From", CUSTOMER_PHONE),
+                    ("To", CALLER_ID),
+                ],
+            ),
+            200,
+            None,
+        ),
         // assignment: TaskRouter offers the task to the worker
         fixture(
             "assignment",
