@@ -42,6 +42,7 @@ pub fn dialing(
         phone: phone.to_string(),
         skill: skill.to_string(),
         caller_call_sid,
+        caller: None,
         call_sid: None,
         state: AttemptState::Dialing,
         outcome: None,

@@ -101,6 +101,7 @@ fn attempt(task: u64, reservation: u64, created_at: i64) -> Attempt {
         phone: phone(reservation),
         skill: "sales".into(),
         caller_call_sid: Some(sid("CA", 1000 + task)),
+        caller: Some(format!("+1555200{task:04}")),
         call_sid: None,
         state: AttemptState::Dialing,
         outcome: None,
@@ -277,6 +278,7 @@ async fn attempt_create_and_get<S: Store>(store: S) {
     let bare = attempt(1, 1, 100);
     let full = Attempt {
         caller_call_sid: None,
+        caller: None,
         call_sid: Some(sid("CA", 5)),
         state: AttemptState::Answered,
         outcome: Some("human".into()),

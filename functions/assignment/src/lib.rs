@@ -10,7 +10,7 @@
 use homeline_core::App;
 use homeline_core::domain::attempt::{Customer, dialing};
 use homeline_core::http::{self, Rejection, TwilioRequest};
-use homeline_core::model::CallToken;
+use homeline_core::model::{Attempt, CallToken};
 use homeline_core::phone;
 use homeline_core::routes::Budget;
 use homeline_core::service::{self, attempt::Answer};
@@ -32,15 +32,19 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         Some(phone) => Some(phone),
         None => service::worker::phone_of(&app, &offer.worker_sid).await,
     };
-    let attempt = dialing(
-        &offer.reservation_sid,
-        &offer.task_sid,
-        &offer.worker_sid,
-        phone.as_deref().unwrap_or_default(),
-        &offer.skill,
-        offer.caller_call_sid,
-        now_secs(),
-    );
+    let attempt = Attempt {
+        // Remembered when the worker answers (returning callers).
+        caller: offer.customer.number.clone(),
+        ..dialing(
+            &offer.reservation_sid,
+            &offer.task_sid,
+            &offer.worker_sid,
+            phone.as_deref().unwrap_or_default(),
+            &offer.skill,
+            offer.caller_call_sid,
+            now_secs(),
+        )
+    };
     match service::attempt::offer(&app, attempt, offer.customer, deadline).await {
         Answer::Pending => http::json(&json!({})),
         Answer::Reject(activity) => reject(service::activity_sid(&app.config.activities, activity)),

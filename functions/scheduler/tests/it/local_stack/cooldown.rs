@@ -52,6 +52,7 @@ impl Rig {
             phone: PHONE.into(),
             skill: "sales".into(),
             caller_call_sid: None,
+            caller: None,
             call_sid: Some(format!("CA{n:032}")),
             state: AttemptState::Missed,
             outcome: Some(reason.into()),
