@@ -10,4 +10,5 @@ mod metrics;
 mod local_stack {
     mod call_records;
     mod customer_line;
+    mod returning;
 }
