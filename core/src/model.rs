@@ -256,6 +256,9 @@ pub struct Attempt {
     /// The caller's number (TaskAttributes `from`), when known: an answer
     /// remembers who took this caller ([`LastWorker`]).
     pub caller: Option<String>,
+    /// The task named this worker as the caller's last (TaskAttributes
+    /// `last_worker_sid`): the whisper says "returning caller".
+    pub returning: bool,
     /// The worker leg, once Twilio created it.
     pub call_sid: Option<String>,
     pub state: AttemptState,

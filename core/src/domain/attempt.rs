@@ -43,6 +43,7 @@ pub fn dialing(
         skill: skill.to_string(),
         caller_call_sid,
         caller: None,
+        returning: false,
         call_sid: None,
         state: AttemptState::Dialing,
         outcome: None,

@@ -522,6 +522,12 @@ fn attempt_item(attempt: &Attempt) -> Item {
         attempt.caller_call_sid.as_ref().map(s),
     );
     put_opt(&mut item, "caller", attempt.caller.as_ref().map(s));
+    // Absent unless true, like every attempt written before the flag.
+    put_opt(
+        &mut item,
+        "returning",
+        attempt.returning.then_some(AttributeValue::Bool(true)),
+    );
     put_opt(&mut item, "call_sid", attempt.call_sid.as_ref().map(s));
     put_opt(&mut item, "outcome", attempt.outcome.as_ref().map(s));
     put_opt(
@@ -542,6 +548,7 @@ fn attempt_from(item: &Item) -> Result<Attempt, StoreError> {
         skill: f.string("skill")?,
         caller_call_sid: f.opt_string("caller_call_sid")?,
         caller: f.opt_string("caller")?,
+        returning: f.opt_bool("returning")?.unwrap_or(false),
         call_sid: f.opt_string("call_sid")?,
         state: f.parsed("state", AttemptState::parse)?,
         outcome: f.opt_string("outcome")?,

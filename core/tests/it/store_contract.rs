@@ -104,6 +104,7 @@ fn attempt(task: u64, reservation: u64, created_at: i64) -> Attempt {
         skill: "sales".into(),
         caller_call_sid: Some(sid("CA", 1000 + task)),
         caller: Some(format!("+1555200{task:04}")),
+        returning: false,
         call_sid: None,
         state: AttemptState::Dialing,
         outcome: None,
@@ -281,6 +282,7 @@ async fn attempt_create_and_get<S: Store>(store: S) {
     let full = Attempt {
         caller_call_sid: None,
         caller: None,
+        returning: true,
         call_sid: Some(sid("CA", 5)),
         state: AttemptState::Answered,
         outcome: Some("human".into()),

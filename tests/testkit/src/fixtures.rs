@@ -457,6 +457,7 @@ pub async fn seed_world(store: &DynamoStore, twilio: &TwilioFake) {
             skill: "sales".into(),
             caller_call_sid: Some(CUSTOMER_CALL_SID.into()),
             caller: None,
+            returning: false,
             call_sid: Some(WORKER_CALL_SID.into()),
             state: AttemptState::Dialing,
             outcome: None,

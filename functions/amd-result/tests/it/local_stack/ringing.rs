@@ -1065,3 +1065,41 @@ async fn a_withheld_caller_or_sticky_days_zero_is_never_remembered() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_whisper_says_returning_caller_only_to_the_worker_the_task_names() {
+    let rig = setup("hybrid").await;
+    let task = json!({
+        "skill": "sales",
+        "call_sid": sid("CA", 9),
+        "from": CUSTOMER,
+        "last_worker_sid": rig.worker_sid,
+        "returning": true,
+    });
+    rig.assign_task(&task).await;
+    assert!(rig.attempt().await.returning, "stored with the attempt");
+    let (_, twiml) = rig.leg("/amd-result", &[]).await;
+    let returning = "Homeline call for sales, returning caller. Press 1 to take it.";
+    assert_eq!(
+        twiml,
+        rig.expected_prompt()
+            .replace("Homeline call for sales. Press 1 to take it.", returning)
+    );
+    // The bridge's whisper (sync AMD) says it too.
+    let rig = setup("sync").await;
+    let task = json!({"skill": "sales", "from": CUSTOMER, "last_worker_sid": rig.worker_sid});
+    rig.assign_task(&task).await;
+    let (_, twiml) = rig.leg("/amd-result", &[("AnsweredBy", "human")]).await;
+    assert!(
+        twiml.contains("<Say>Homeline call for sales, returning caller.</Say><Dial"),
+        "{twiml}"
+    );
+
+    // Everyone else (the known worker's step timed out) hears the usual whisper.
+    let rig = setup("hybrid").await;
+    let task = json!({"skill": "sales", "from": CUSTOMER, "last_worker_sid": sid("WK", 0x77)});
+    rig.assign_task(&task).await;
+    assert!(!rig.attempt().await.returning);
+    let (_, twiml) = rig.leg("/amd-result", &[]).await;
+    assert_eq!(twiml, rig.expected_prompt());
+}
