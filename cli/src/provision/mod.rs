@@ -197,7 +197,8 @@ mod tests {
 
     use crate::{Cli, Command as CliCommand};
 
-    fn args(extra: &[&str]) -> super::Args {
+    /// `homeline provision` with its required flags and `extra`, parsed.
+    fn parse(extra: &[&str]) -> Result<Cli, clap::Error> {
         let base = [
             "homeline",
             "provision",
@@ -205,8 +206,11 @@ mod tests {
             "https://h.example.com",
         ];
         let rest = ["--skills", "sales", "--customer-number", "+15550000001"];
-        let line = base.iter().chain(&rest).chain(extra);
-        match Cli::try_parse_from(line).expect("parses").command {
+        Cli::try_parse_from(base.iter().chain(&rest).chain(extra))
+    }
+
+    fn args(extra: &[&str]) -> super::Args {
+        match parse(extra).expect("parses").command {
             CliCommand::Provision(args) => args,
             _ => unreachable!("provision"),
         }
@@ -226,16 +230,7 @@ mod tests {
         assert_eq!(desired(&[]).sticky_secs, Some(20));
         assert_eq!(desired(&["--sticky-secs", "45"]).sticky_secs, Some(45));
         assert_eq!(desired(&["--sticky-days", "0"]).sticky_secs, None);
-        let line = |flag: &str, value: &str| {
-            let base = [
-                "homeline",
-                "provision",
-                "--base-url",
-                "https://h.example.com",
-            ];
-            let rest = ["--skills", "sales", "--customer-number", "+15550000001"];
-            Cli::try_parse_from(base.iter().chain(&rest).chain(&[flag, value])).map(|_| ())
-        };
+        let line = |flag: &str, value: &str| parse(&[flag, value]).map(|_| ());
         assert!(line("--sticky-days", "366").is_err());
         assert!(line("--sticky-secs", "4").is_err());
         assert!(line("--sticky-secs", "121").is_err());
