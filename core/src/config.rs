@@ -70,6 +70,17 @@ pub const MAX_WAIT_SECS_DEFAULT: u32 = 180;
 /// `MAX_WAIT_SECS`'s allowed range, for the same readers.
 pub const MAX_WAIT_SECS_RANGE: std::ops::RangeInclusive<u32> = 30..=3600;
 
+/// `STICKY_DAYS` unset: a caller who spoke with a worker in the last 30
+/// days is offered to that worker first. 0 turns returning callers off.
+pub const STICKY_DAYS_DEFAULT: u32 = 30;
+/// `STICKY_DAYS`'s allowed range, for the functions and `homeline provision`.
+pub const STICKY_DAYS_RANGE: std::ops::RangeInclusive<u32> = 0..=365;
+/// `STICKY_SECS` unset: how long the workflow offers a returning caller to
+/// their last worker before everyone (read by `homeline provision` only).
+pub const STICKY_SECS_DEFAULT: u32 = 20;
+/// `STICKY_SECS`'s allowed range.
+pub const STICKY_SECS_RANGE: std::ops::RangeInclusive<u32> = 5..=120;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub twilio: TwilioConfig,
@@ -112,6 +123,9 @@ pub struct Config {
     /// offered voicemail once more and then taken there; the one setting of
     /// the wait (`homeline provision` sizes the workflow's timeout from it).
     pub max_wait: Duration,
+    /// `STICKY_DAYS`: a caller whose call a worker answered this many days
+    /// ago or less is offered to that worker first; 0: never.
+    pub sticky_days: u32,
     /// `FOLLOW_UP_ESCALATE_MINS`: a follow-up nobody claimed this long after
     /// it opened is escalated to `ADMIN_NUMBERS`, once.
     pub escalate_after: Duration,
@@ -283,6 +297,7 @@ impl Config {
             },
             abandon_after: vars.seconds("ABANDON_SECS", 10, 0..=600)?,
             max_wait: vars.seconds("MAX_WAIT_SECS", MAX_WAIT_SECS_DEFAULT, MAX_WAIT_SECS_RANGE)?,
+            sticky_days: vars.number("STICKY_DAYS", STICKY_DAYS_DEFAULT, STICKY_DAYS_RANGE)?,
             escalate_after: vars
                 .number("FOLLOW_UP_ESCALATE_MINS", 30, 1..=1440)
                 .map(|m| Duration::from_secs(60 * u64::from(m)))?,
@@ -583,6 +598,8 @@ pub(crate) mod tests {
             ("MISS_COOLDOWN_SECS", "3601"),
             ("MISSES_BEFORE_OFFLINE", "0"),
             ("MISSES_BEFORE_UNAVAILABLE", "many"),
+            ("STICKY_DAYS", "366"),
+            ("STICKY_DAYS", "-1"),
         ];
         for (var, value) in cases {
             let mut env = test_env();
@@ -609,6 +626,22 @@ pub(crate) mod tests {
         let config = load(&env).expect("valid");
         assert_eq!(config.misses_before_offline, 5);
         assert_eq!(config.miss_cooldown, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn returning_callers_are_remembered_for_thirty_days_unless_sticky_days_is_zero() {
+        let mut env = test_env();
+        assert_eq!(load(&env).expect("valid").sticky_days, 30);
+        env.insert("STICKY_DAYS", "0".into());
+        assert_eq!(load(&env).expect("valid").sticky_days, 0);
+        env.insert("STICKY_DAYS", "365".into());
+        assert_eq!(load(&env).expect("valid").sticky_days, 365);
+        env.insert("STICKY_DAYS", "400".into());
+        let error = load(&env).expect_err("out of range").to_string();
+        assert!(
+            error.contains("STICKY_DAYS") && error.contains("from 0 to 365"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -253,6 +253,12 @@ pub struct Attempt {
     pub skill: String,
     /// The caller's call (TaskAttributes `call_sid`), when known.
     pub caller_call_sid: Option<String>,
+    /// The caller's number (TaskAttributes `from`), when known: an answer
+    /// remembers who took this caller ([`LastWorker`]).
+    pub caller: Option<String>,
+    /// The task named this worker as the caller's last (TaskAttributes
+    /// `last_worker_sid`): the whisper says "returning caller".
+    pub returning: bool,
     /// The worker leg, once Twilio created it.
     pub call_sid: Option<String>,
     pub state: AttemptState,
@@ -380,6 +386,24 @@ pub struct BlockedNumber {
     pub blocked_by: String,
     /// Unix seconds.
     pub blocked_at: i64,
+}
+
+/// The worker who last answered a caller, keyed by the caller's number, so
+/// their next call is offered to that worker first (`STICKY_DAYS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastWorker {
+    /// The caller's number (E.164).
+    pub caller: String,
+    /// The TaskRouter worker who answered (what the workflow's known-worker
+    /// target reads).
+    pub worker_sid: String,
+    /// That worker's phone (E.164).
+    pub phone: String,
+    /// The skill the caller was queued for: the known worker is a member of
+    /// that skill's queue.
+    pub skill: String,
+    /// Unix seconds.
+    pub answered_at: i64,
 }
 
 /// What Homeline saw of one customer call, keyed by the customer's call SID

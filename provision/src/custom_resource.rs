@@ -21,7 +21,8 @@
 use std::time::Duration;
 
 use homeline_core::config::{
-    MAX_WAIT_SECS_DEFAULT, MAX_WAIT_SECS_RANGE, TwilioConfig, parse_skills,
+    MAX_WAIT_SECS_DEFAULT, MAX_WAIT_SECS_RANGE, STICKY_DAYS_DEFAULT, STICKY_DAYS_RANGE,
+    STICKY_SECS_DEFAULT, STICKY_SECS_RANGE, TwilioConfig, parse_skills,
 };
 use homeline_core::deadline::Deadline;
 use homeline_core::phone;
@@ -257,6 +258,10 @@ fn desired(properties: &Map<String, Value>) -> Result<Desired, String> {
             seconds("AmdTimeoutSecs", 5, 3..=59)?,
         ),
         max_wait_secs: seconds("MaxWaitSecs", MAX_WAIT_SECS_DEFAULT, MAX_WAIT_SECS_RANGE)?,
+        sticky_secs: crate::sticky_secs(
+            seconds("StickyDays", STICKY_DAYS_DEFAULT, STICKY_DAYS_RANGE)?,
+            seconds("StickySecs", STICKY_SECS_DEFAULT, STICKY_SECS_RANGE)?,
+        ),
         fallback_url: get("FallbackUrl")
             .map(|url| crate::base_url(url).map_err(|e| format!("FallbackUrl: {e}")))
             .transpose()?,
@@ -313,6 +318,25 @@ mod tests {
             Desired::reservation_timeout(20, 5)
         );
         assert_eq!(desired.max_wait_secs, MAX_WAIT_SECS_DEFAULT);
+        assert_eq!(desired.sticky_secs, Some(STICKY_SECS_DEFAULT));
+    }
+
+    #[test]
+    fn sticky_days_zero_leaves_returning_callers_out_of_the_workflow() {
+        let base = [
+            ("BaseUrl", "https://h.example.com"),
+            ("Skills", "sales"),
+            ("CustomerNumber", "+15550000001"),
+            ("WorkspaceName", "Acme"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let all: Vec<_> = base.iter().chain(extra).copied().collect();
+            desired(&properties(&all))
+        };
+        let off = with(&[("StickyDays", "0"), ("StickySecs", "45")]).expect("valid");
+        assert_eq!(off.sticky_secs, None);
+        let on = with(&[("StickyDays", "7"), ("StickySecs", "45")]).expect("valid");
+        assert_eq!(on.sticky_secs, Some(45));
     }
 
     #[test]
@@ -330,6 +354,9 @@ mod tests {
             ("RingTimeoutSecs", "600"),
             ("MaxWaitSecs", "29"),
             ("QueueTimeoutSecs", "120"),
+            ("StickyDays", "366"),
+            ("StickySecs", "4"),
+            ("StickySecs", "121"),
         ] {
             let mut props = properties(&base);
             props.insert(name.into(), json!(value));

@@ -18,6 +18,7 @@ use homeline_core::Secret;
 use homeline_core::config::{DEFAULT_API_URL, DEFAULT_TASKROUTER_URL, TwilioConfig};
 use homeline_core::deadline::Deadline;
 use homeline_core::domain::inbound;
+use homeline_core::domain::returning::{LAST_WORKER_ATTRIBUTE, RETURNING_ATTRIBUTE};
 use homeline_core::routes::{Budget, paths};
 use homeline_core::twilio::{Replay, TwilioClient, TwilioError, sid_of, text_of};
 use serde_json::{Value, json};
@@ -129,6 +130,12 @@ pub fn nobody_timeout_secs(queue_timeout_secs: u32) -> u32 {
     queue_timeout_secs + NOBODY_GRACE_SECS
 }
 
+/// [`Desired::sticky_secs`] for `STICKY_DAYS` and `STICKY_SECS`: none when
+/// returning callers are off (`STICKY_DAYS=0`).
+pub fn sticky_secs(sticky_days: u32, sticky_secs: u32) -> Option<u32> {
+    (sticky_days > 0).then_some(sticky_secs)
+}
+
 /// A workspace has a handful of each resource: one page holds them all.
 const PAGE: &str = "PageSize=1000";
 
@@ -148,6 +155,9 @@ pub struct Desired {
     /// `MAX_WAIT_SECS`, as the functions read it: the skill queue's timeout
     /// is its backstop ([`queue_backstop_secs`]).
     pub max_wait_secs: u32,
+    /// `STICKY_SECS` when returning callers are on (`STICKY_DAYS` > 0): how
+    /// long the workflow offers a returning caller to their last worker.
+    pub sticky_secs: Option<u32>,
     /// The stack's static fallback answers (output `FallbackBaseUrl`), no
     /// trailing slash: Twilio turns to them when Homeline fails.
     pub fallback_url: Option<String>,
@@ -236,26 +246,51 @@ impl Desired {
     /// The workflow configuration: each skill's queue while a worker of it is
     /// available, then the nobody queue until [`NOBODY_GRACE_SECS`] later;
     /// `queue` gives each skill's queue SID, `nobody` the nobody queue's.
+    /// With returning callers on ([`Desired::sticky_secs`]), a returning
+    /// caller's task (TaskAttributes `returning`) first tries the worker it
+    /// names (`last_worker_sid`) in the skill's queue, then everyone:
+    /// docs/twilio.md, "Returning callers".
     pub fn workflow_configuration(&self, queue: impl Fn(&str) -> String, nobody: &str) -> Value {
         let backstop = queue_backstop_secs(self.max_wait_secs);
-        let filters: Vec<Value> = self
-            .skills
-            .iter()
-            .map(|skill| {
+        let everyone = |skill: &str| {
+            vec![
                 json!({
-                    "filter_friendly_name": skill,
-                    "expression": format!("skill == '{skill}'"),
-                    "targets": [
-                        {
-                            "queue": queue(skill),
-                            "timeout": backstop,
-                            "skip_if": "workers.available == 0",
-                        },
-                        {"queue": nobody, "timeout": nobody_timeout_secs(backstop)},
-                    ],
-                })
-            })
-            .collect();
+                    "queue": queue(skill),
+                    "timeout": backstop,
+                    "skip_if": "workers.available == 0",
+                }),
+                json!({"queue": nobody, "timeout": nobody_timeout_secs(backstop)}),
+            ]
+        };
+        let filter = |name: String, expression: String, targets: Vec<Value>| json!({"filter_friendly_name": name, "expression": expression, "targets": targets});
+        let mut filters: Vec<Value> = Vec::new();
+        if let Some(sticky_secs) = self.sticky_secs {
+            // First: a filter matches the first one that fits, and a
+            // returning caller's task fits its skill's plain filter too.
+            filters.extend(self.skills.iter().map(|skill| {
+                let known = json!({
+                    "queue": queue(skill),
+                    "known_worker_sid": format!("task.{LAST_WORKER_ATTRIBUTE}"),
+                    "timeout": sticky_secs,
+                    // No reservation at once (the worker is busy or off
+                    // duty): everyone, without waiting for nobody.
+                    "skip_if": "1==1",
+                });
+                let targets = std::iter::once(known).chain(everyone(skill)).collect();
+                filter(
+                    format!("{skill} (returning)"),
+                    format!("skill == '{skill}' AND {RETURNING_ATTRIBUTE} == true"),
+                    targets,
+                )
+            }));
+        }
+        filters.extend(self.skills.iter().map(|skill| {
+            filter(
+                skill.clone(),
+                format!("skill == '{skill}'"),
+                everyone(skill),
+            )
+        }));
         json!({"task_routing": {"filters": filters, "default_filter": {"queue": nobody}}})
     }
 
@@ -1003,6 +1038,7 @@ mod tests {
             worker_number: worker.into(),
             reservation_timeout_secs: Desired::reservation_timeout(20, 5),
             max_wait_secs: 180,
+            sticky_secs: None,
             fallback_url: None,
             fallback_number: None,
         }
@@ -1117,6 +1153,48 @@ mod tests {
             config["task_routing"]["default_filter"],
             json!({"queue": "WQ-nobody"})
         );
+    }
+
+    #[test]
+    fn a_returning_caller_tries_their_last_worker_first_then_everyone() {
+        let mut sticky = desired("+15550000001", "+15550000001");
+        sticky.sticky_secs = Some(20);
+        let config = sticky.workflow_configuration(|skill| format!("WQ-{skill}"), "WQ-nobody");
+        let plain = desired("+15550000001", "+15550000001")
+            .workflow_configuration(|skill| format!("WQ-{skill}"), "WQ-nobody");
+        let filters = config["task_routing"]["filters"]
+            .as_array()
+            .expect("filters");
+        let plain_filters = plain["task_routing"]["filters"]
+            .as_array()
+            .expect("filters");
+        // Returning filters first (the first filter that fits wins), then
+        // the plain filters exactly as without stickiness.
+        assert_eq!(filters.len(), 4);
+        assert_eq!(filters[2..], plain_filters[..]);
+        assert_eq!(
+            filters[1],
+            json!({
+                "filter_friendly_name": "support (returning)",
+                "expression": "skill == 'support' AND returning == true",
+                "targets": [
+                    {
+                        "queue": "WQ-support",
+                        "known_worker_sid": "task.last_worker_sid",
+                        "timeout": 20,
+                        "skip_if": "1==1",
+                    },
+                    {"queue": "WQ-support", "timeout": 240, "skip_if": "workers.available == 0"},
+                    {"queue": "WQ-nobody", "timeout": 360},
+                ],
+            })
+        );
+        assert_eq!(
+            filters[0]["expression"],
+            "skill == 'sales' AND returning == true"
+        );
+        assert_eq!(sticky_secs(0, 20), None);
+        assert_eq!(sticky_secs(1, 20), Some(20));
     }
 
     #[test]

@@ -94,6 +94,11 @@ pub struct Readings {
     /// requested (no Enqueue action, the task still routes) and the answer
     /// runs the call as an ordinary document.
     pub wait_gather_in_queue: bool,
+    /// Returning callers: `skip_if: 1==1` on the known-worker target sends
+    /// the task on at once when the known worker cannot be reserved (off
+    /// duty, cooling down, busy, outside the queue). Inconvenient: the task
+    /// waits the whole `STICKY_SECS` there first.
+    pub known_worker_skips: bool,
 }
 
 impl Readings {
@@ -111,6 +116,7 @@ impl Readings {
             entered_after_move: true,
             assignments_unlimited: true,
             wait_gather_in_queue: true,
+            known_worker_skips: true,
         }
     }
 }
@@ -137,6 +143,10 @@ pub fn taskrouter_settings(config: &Config) -> taskrouter::Settings {
         nobody_timeout_ms: Some(
             u64::from(homeline_provision::nobody_timeout_secs(QUEUE_TIMEOUT_SECS)) * 1000,
         ),
+        // What `homeline provision` writes: returning filters unless
+        // STICKY_DAYS=0, with the default STICKY_SECS.
+        sticky_timeout_ms: (config.sticky_days > 0)
+            .then_some(u64::from(homeline_core::config::STICKY_SECS_DEFAULT) * 1000),
         reservation_timeout_ms: 120_000,
         max_reservations_per_task: 40,
         events_filter: Some(

@@ -32,6 +32,10 @@ pub struct Settings {
     /// The nobody target's timeout in a skill's filter (provision sets
     /// one; none: the task waits there until canceled).
     pub nobody_timeout_ms: Option<Ms>,
+    /// The known-worker target's timeout in a skill's returning filter
+    /// (`STICKY_SECS`); none: provision writes no returning filter
+    /// (`STICKY_DAYS=0`).
+    pub sticky_timeout_ms: Option<Ms>,
     /// TaskReservationTimeout.
     pub reservation_timeout_ms: Ms,
     /// The max assignment count: a task offered this often is flagged as a
@@ -130,12 +134,26 @@ pub struct Task {
     pub target: usize,
     /// The target's timeout fired while a reservation was pending: move on when it settles.
     pub target_timeout_due: bool,
+    /// The worker the current target names (a known-worker target).
+    pub known_worker: Option<String>,
     pub created: Ms,
     pub reservations: Vec<String>,
     pub canceled_reason: Option<String>,
     /// When the task reached the nobody queue, if ever.
     pub nobody_since: Option<Ms>,
     pub canceled_at: Option<Ms>,
+}
+
+/// One target of the workflow's filter for a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    queue: String,
+    /// Counted from the task's creation.
+    timeout: Option<Ms>,
+    /// `skip_if: workers.available == 0`.
+    skip_if_empty: bool,
+    /// `known_worker_sid`: only this worker may be reserved.
+    known_worker: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -462,6 +480,7 @@ impl TaskRouter {
                 queue_sid: None,
                 target: 0,
                 target_timeout_due: false,
+                known_worker: None,
                 created: now,
                 reservations: Vec::new(),
                 canceled_reason: None,
@@ -478,19 +497,51 @@ impl TaskRouter {
     /// The workflow's targets for a task: its skill's queue (timeout,
     /// `skip_if: workers.available == 0`) then the nobody queue (its
     /// timeout); a task of no skill takes the default filter, the nobody
-    /// queue without a timeout.
-    fn targets(&self, task: &Task) -> Vec<(String, Option<Ms>, bool)> {
-        let nobody = |timeout| (self.settings.no_worker_queue_sid.clone(), timeout, false);
-        match task.attributes["skill"]
+    /// queue without a timeout. A returning caller's task (`returning ==
+    /// true`, with returning filters written) first meets the skill's queue
+    /// narrowed to the worker `last_worker_sid` names, for `STICKY_SECS`.
+    fn targets(&self, task: &Task) -> Vec<Target> {
+        let target = |queue: String, timeout, skip_if_empty| Target {
+            queue,
+            timeout,
+            skip_if_empty,
+            known_worker: None,
+        };
+        let nobody = |timeout| target(self.settings.no_worker_queue_sid.clone(), timeout, false);
+        let Some(queue) = task.attributes["skill"]
             .as_str()
             .and_then(|s| self.settings.queue_sid(s))
-        {
-            Some(queue) => vec![
-                (queue, Some(self.settings.queue_timeout_ms), true),
+        else {
+            return vec![nobody(None)];
+        };
+        let known = match (
+            self.settings.sticky_timeout_ms,
+            &task.attributes["returning"],
+            task.attributes["last_worker_sid"].as_str(),
+        ) {
+            (Some(sticky), Value::Bool(true), Some(worker_sid)) => Some(Target {
+                known_worker: Some(worker_sid.to_string()),
+                ..target(queue.clone(), Some(sticky), false)
+            }),
+            _ => None,
+        };
+        known
+            .into_iter()
+            .chain([
+                target(queue, Some(self.settings.queue_timeout_ms), true),
                 nobody(self.settings.nobody_timeout_ms),
-            ],
-            None => vec![nobody(None)],
-        }
+            ])
+            .collect()
+    }
+
+    /// Whether `worker_sid` could take a reservation of `queue_sid` now:
+    /// free, available and a member of the queue.
+    fn can_reserve(&self, queue_sid: &str, worker_sid: &str) -> bool {
+        self.workers.get(worker_sid).is_some_and(|w| {
+            w.reservation.is_none()
+                && self.settings.is_available_activity(&w.activity_sid)
+                && self.queue_matches(queue_sid, w)
+        })
     }
 
     /// Workers a queue targets (`skills HAS '<skill>'`); the nobody queue targets none.
@@ -525,8 +576,23 @@ impl TaskRouter {
         let targets = self.targets(task);
         let mut index = from;
         while index < targets.len() {
-            let (queue, _, skip_if_empty) = &targets[index];
+            let Target {
+                queue,
+                skip_if_empty,
+                known_worker,
+                ..
+            } = &targets[index];
             if *skip_if_empty && self.available_in_queue(queue) == 0 && index + 1 < targets.len() {
+                index += 1;
+                continue;
+            }
+            // `skip_if: 1==1` on a known-worker target, only under
+            // [`Readings::known_worker_skips`]; otherwise the task waits
+            // there for its timeout (docs/twilio.md, "Returning callers").
+            if let Some(worker_sid) = known_worker
+                && self.settings.readings.known_worker_skips
+                && !self.can_reserve(queue, worker_sid)
+            {
                 index += 1;
                 continue;
             }
@@ -538,11 +604,17 @@ impl TaskRouter {
             self.cancel_task(task_sid, "Workflow Timeout", now, fx).ok();
             return;
         }
-        let (queue, timeout, _) = targets[index].clone();
+        let Target {
+            queue,
+            timeout,
+            known_worker,
+            ..
+        } = targets[index].clone();
         let nobody = queue == self.settings.no_worker_queue_sid;
         if let Some(task) = self.tasks.get_mut(task_sid) {
             task.target = index;
             task.queue_sid = Some(queue);
+            task.known_worker = known_worker;
             task.target_timeout_due = false;
             if nobody {
                 task.nobody_since.get_or_insert(now);
@@ -630,6 +702,7 @@ impl TaskRouter {
             let Some(queue) = task.queue_sid.clone() else {
                 continue;
             };
+            let known_worker = task.known_worker.clone();
             if task.reservations.len() >= self.settings.max_reservations_per_task {
                 if !self.offer_loops.contains(&task_sid) {
                     self.offer_loops.push(task_sid.clone());
@@ -644,9 +717,8 @@ impl TaskRouter {
                 .workers
                 .values()
                 .filter(|w| {
-                    w.reservation.is_none()
-                        && self.settings.is_available_activity(&w.activity_sid)
-                        && self.queue_matches(&queue, w)
+                    known_worker.as_ref().is_none_or(|k| *k == w.sid)
+                        && self.can_reserve(&queue, &w.sid)
                 })
                 .min_by_key(|w| (w.idle_since, w.sid.clone()))
                 .map(|w| w.sid.clone())
@@ -963,6 +1035,7 @@ mod tests {
             no_worker_queue_sid: NOBODY.into(),
             queue_timeout_ms: 60_000,
             nobody_timeout_ms: None,
+            sticky_timeout_ms: Some(20_000),
             reservation_timeout_ms: 120_000,
             max_reservations_per_task: 5,
             events_filter: None,
@@ -1001,6 +1074,71 @@ mod tests {
         assert_eq!(tr.tasks[&task].queue_sid.as_deref(), Some(NOBODY));
         assert_eq!(event_types(&fx), vec!["task.created", "task-queue.entered"]);
         assert!(fx.assignments.is_empty());
+    }
+
+    /// A returning caller's task naming `known` (as inbound writes it).
+    fn returning(known: &str) -> Value {
+        json!({"skill": "sales", "returning": true, "last_worker_sid": known})
+    }
+
+    #[test]
+    fn a_returning_caller_is_offered_to_their_last_worker_before_anyone_idle_longer() {
+        let mut tr = router();
+        let _idle_longest = worker(&mut tr, "a", "sales", 0);
+        let known = worker(&mut tr, "b", "sales", 5);
+        let mut fx = Effects::default();
+        let task = tr.create_task(returning(&known), 10, &mut fx);
+        assert_eq!(fx.assignments.len(), 1);
+        assert_eq!(param(&fx.assignments[0].1, "WorkerSid"), known);
+        assert_eq!(tr.tasks[&task].target, 0, "the known-worker target");
+        // A task that is not a returning caller's goes to the longest idle.
+        let mut tr = router();
+        let idle_longest = worker(&mut tr, "a", "sales", 0);
+        let known = worker(&mut tr, "b", "sales", 5);
+        let mut fx = Effects::default();
+        tr.create_task(
+            json!({"skill": "sales", "last_worker_sid": known}),
+            10,
+            &mut fx,
+        );
+        assert_eq!(param(&fx.assignments[0].1, "WorkerSid"), idle_longest);
+        // Without returning filters (STICKY_DAYS=0), likewise.
+        let mut tr = router();
+        tr.settings.sticky_timeout_ms = None;
+        let idle_longest = worker(&mut tr, "a", "sales", 0);
+        let known = worker(&mut tr, "b", "sales", 5);
+        let mut fx = Effects::default();
+        tr.create_task(returning(&known), 10, &mut fx);
+        assert_eq!(param(&fx.assignments[0].1, "WorkerSid"), idle_longest);
+    }
+
+    #[test]
+    fn an_unavailable_last_worker_holds_the_task_for_sticky_secs_unless_the_skip_applies() {
+        for skips in [false, true] {
+            let mut tr = router();
+            tr.settings.readings.known_worker_skips = skips;
+            let other = worker(&mut tr, "a", "sales", 0);
+            let known = worker(&mut tr, "b", "sales", 5);
+            let mut fx = Effects::default();
+            tr.update_worker(&known, Some(OFF), None, false, 6, &mut fx)
+                .unwrap();
+            let mut fx = Effects::default();
+            let task = tr.create_task(returning(&known), 10, &mut fx);
+            if skips {
+                assert_eq!(param(&fx.assignments[0].1, "WorkerSid"), other);
+                continue;
+            }
+            assert!(fx.assignments.is_empty(), "inconvenient: it waits");
+            let known_target = Timer::Target {
+                task: task.clone(),
+                target: 0,
+            };
+            assert!(fx.timers.contains(&(20_010, known_target.clone())));
+            let mut fx = Effects::default();
+            tr.on_timer(&known_target, 20_010, &mut fx);
+            assert_eq!(tr.tasks[&task].target, 1, "everyone");
+            assert_eq!(param(&fx.assignments[0].1, "WorkerSid"), other);
+        }
     }
 
     #[test]

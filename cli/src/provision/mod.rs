@@ -8,7 +8,10 @@
 use std::io::Write;
 use std::time::Duration;
 
-use homeline_core::config::{MAX_WAIT_SECS_DEFAULT, MAX_WAIT_SECS_RANGE, parse_skills};
+use homeline_core::config::{
+    MAX_WAIT_SECS_DEFAULT, MAX_WAIT_SECS_RANGE, STICKY_DAYS_DEFAULT, STICKY_DAYS_RANGE,
+    STICKY_SECS_DEFAULT, STICKY_SECS_RANGE, parse_skills,
+};
 use homeline_core::deadline::Deadline;
 use homeline_core::phone;
 use homeline_provision::{Desired, ProvisionError, Provisioner};
@@ -61,6 +64,17 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(
               i64::from(*MAX_WAIT_SECS_RANGE.start())..=i64::from(*MAX_WAIT_SECS_RANGE.end())))]
     max_wait: u32,
+    /// Days a caller is offered first to the worker who last answered them
+    /// (as STICKY_DAYS of the stack; 0: off)
+    #[arg(long, env = "STICKY_DAYS", default_value_t = STICKY_DAYS_DEFAULT,
+          value_parser = clap::value_parser!(u32).range(
+              i64::from(*STICKY_DAYS_RANGE.start())..=i64::from(*STICKY_DAYS_RANGE.end())))]
+    sticky_days: u32,
+    /// Seconds a returning caller is offered to their last worker before everyone
+    #[arg(long, env = "STICKY_SECS", default_value_t = STICKY_SECS_DEFAULT,
+          value_parser = clap::value_parser!(u32).range(
+              i64::from(*STICKY_SECS_RANGE.start())..=i64::from(*STICKY_SECS_RANGE.end())))]
+    sticky_secs: u32,
     /// Gone: MAX_WAIT_SECS decides the wait (kept to say so, not to be used)
     #[arg(long, hide = true)]
     queue_timeout: Option<String>,
@@ -156,6 +170,7 @@ fn desired(args: &Args) -> Result<Desired, CliError> {
         worker_number,
         reservation_timeout_secs: Desired::reservation_timeout(args.ring_timeout, args.amd_timeout),
         max_wait_secs: args.max_wait,
+        sticky_secs: homeline_provision::sticky_secs(args.sticky_days, args.sticky_secs),
         fallback_url: args
             .fallback_url
             .as_deref()
@@ -182,7 +197,8 @@ mod tests {
 
     use crate::{Cli, Command as CliCommand};
 
-    fn args(extra: &[&str]) -> super::Args {
+    /// `homeline provision` with its required flags and `extra`, parsed.
+    fn parse(extra: &[&str]) -> Result<Cli, clap::Error> {
         let base = [
             "homeline",
             "provision",
@@ -190,8 +206,11 @@ mod tests {
             "https://h.example.com",
         ];
         let rest = ["--skills", "sales", "--customer-number", "+15550000001"];
-        let line = base.iter().chain(&rest).chain(extra);
-        match Cli::try_parse_from(line).expect("parses").command {
+        Cli::try_parse_from(base.iter().chain(&rest).chain(extra))
+    }
+
+    fn args(extra: &[&str]) -> super::Args {
+        match parse(extra).expect("parses").command {
             CliCommand::Provision(args) => args,
             _ => unreachable!("provision"),
         }
@@ -203,6 +222,18 @@ mod tests {
         assert_eq!(desired.max_wait_secs, 300);
         let error = super::desired(&args(&["--queue-timeout", "120"])).expect_err("refused");
         assert!(error.to_string().contains("MAX_WAIT_SECS"), "{error}");
+    }
+
+    #[test]
+    fn returning_callers_are_on_for_twenty_seconds_unless_sticky_days_is_zero() {
+        let desired = |extra: &[&str]| super::desired(&args(extra)).expect("valid");
+        assert_eq!(desired(&[]).sticky_secs, Some(20));
+        assert_eq!(desired(&["--sticky-secs", "45"]).sticky_secs, Some(45));
+        assert_eq!(desired(&["--sticky-days", "0"]).sticky_secs, None);
+        let line = |flag: &str, value: &str| parse(&[flag, value]).map(|_| ());
+        assert!(line("--sticky-days", "366").is_err());
+        assert!(line("--sticky-secs", "4").is_err());
+        assert!(line("--sticky-secs", "121").is_err());
     }
 
     /// Each function with the workspace's own crates (path dependencies) in

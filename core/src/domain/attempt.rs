@@ -42,6 +42,8 @@ pub fn dialing(
         phone: phone.to_string(),
         skill: skill.to_string(),
         caller_call_sid,
+        caller: None,
+        returning: false,
         call_sid: None,
         state: AttemptState::Dialing,
         outcome: None,

@@ -12,5 +12,6 @@ pub mod inbound;
 pub mod intake;
 pub mod pin;
 pub mod report;
+pub mod returning;
 pub mod screening;
 pub mod worker;

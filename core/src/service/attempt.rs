@@ -211,6 +211,7 @@ async fn carry_out<S: Store>(
                 deadline,
             )
             .await;
+            super::returning::remember(app, attempt, deadline).await;
             worker::record_answered(app, attempt).await?;
             Ok(None)
         }

@@ -16,6 +16,7 @@ pub mod caller;
 pub mod coverage;
 pub mod follow_up;
 pub mod report;
+pub mod returning;
 pub mod task;
 pub mod worker;
 

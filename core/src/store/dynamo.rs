@@ -14,6 +14,7 @@
 //! | call record | `CALLS#<local day of arrival>` | `CALL#<call SID>` | first write + [`CALL_RECORD_TTL_SECS`] |
 //! | once-only marker | `ONCE#<key>` | `ONCE` | claim time + TTL |
 //! | blocked number | `BLOCKED` | `<number>` | none |
+//! | last worker of a caller | `CALLER#<number>` | `LAST_WORKER` | `answered_at` + `STICKY_DAYS` |
 //!
 //! Why this layout:
 //! - All profiles share one partition, so listing them is a strongly
@@ -31,6 +32,9 @@
 //!   `FOLLOWUPS` partition and reads each follow-up it names.
 //! - Blocked numbers share one partition like profiles: `inbound` reads one
 //!   item per call, `blocked` Queries the (small) partition in number order.
+//! - A caller's last worker is an item of its own, keyed by the caller's
+//!   number, so `inbound` finds it with one GetItem; a later answer
+//!   overwrites it (the condition keeps the latest when writes cross).
 //! - A day's call records share a partition, so a day's report is one
 //!   Query. Each step of a call is one UpdateItem that sets only fields not
 //!   set yet (`if_not_exists`) and adds to a string set, so steps commute
@@ -66,12 +70,12 @@ use aws_sdk_dynamodb::types::{
 
 use super::{
     ATTEMPT_TTL_SECS, AttemptStore, BlocklistStore, CALL_RECORD_TTL_SECS, CallRecordStore,
-    FOLLOW_UP_TTL_SECS, FollowUpStore, OnceStore, RMW_ROUNDS, StoreError, VoicemailStore,
-    WorkerStore, Write, now_secs,
+    FOLLOW_UP_TTL_SECS, FollowUpStore, LastWorkerStore, OnceStore, RMW_ROUNDS, StoreError,
+    VoicemailStore, WorkerStore, Write, now_secs,
 };
 use crate::model::{
     Activity, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, Duty, DutyUntil,
-    FollowUp, FollowUpReason, FollowUpState, PinHash, Voicemail, WorkerProfile,
+    FollowUp, FollowUpReason, FollowUpState, LastWorker, PinHash, Voicemail, WorkerProfile,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -517,6 +521,13 @@ fn attempt_item(attempt: &Attempt) -> Item {
         "caller_call_sid",
         attempt.caller_call_sid.as_ref().map(s),
     );
+    put_opt(&mut item, "caller", attempt.caller.as_ref().map(s));
+    // Absent unless true, like every attempt written before the flag.
+    put_opt(
+        &mut item,
+        "returning",
+        attempt.returning.then_some(AttributeValue::Bool(true)),
+    );
     put_opt(&mut item, "call_sid", attempt.call_sid.as_ref().map(s));
     put_opt(&mut item, "outcome", attempt.outcome.as_ref().map(s));
     put_opt(
@@ -536,6 +547,8 @@ fn attempt_from(item: &Item) -> Result<Attempt, StoreError> {
         phone: f.string("phone")?,
         skill: f.string("skill")?,
         caller_call_sid: f.opt_string("caller_call_sid")?,
+        caller: f.opt_string("caller")?,
+        returning: f.opt_bool("returning")?.unwrap_or(false),
         call_sid: f.opt_string("call_sid")?,
         state: f.parsed("state", AttemptState::parse)?,
         outcome: f.opt_string("outcome")?,
@@ -1281,6 +1294,63 @@ impl CallRecordStore for DynamoStore {
         // Keys sort by call SID already; the sort is stable.
         records.sort_by_key(|r| r.arrived_at);
         Ok(records)
+    }
+}
+
+fn caller_pk(caller: &str) -> String {
+    format!("CALLER#{caller}")
+}
+
+const LAST_WORKER_SK: &str = "LAST_WORKER";
+
+impl LastWorkerStore for DynamoStore {
+    async fn remember_last_worker(
+        &self,
+        last: &LastWorker,
+        ttl_secs: u64,
+    ) -> Result<Write, StoreError> {
+        let expires_at = last
+            .answered_at
+            .saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(caller_pk(&last.caller)))
+            .item("sk", s(LAST_WORKER_SK))
+            .item("caller", s(&last.caller))
+            .item("worker_sid", s(&last.worker_sid))
+            .item("phone", s(&last.phone))
+            .item("skill", s(&last.skill))
+            .item("answered_at", n(last.answered_at))
+            .item(TTL_ATTRIBUTE, n(expires_at))
+            .condition_expression("attribute_not_exists(pk) OR answered_at < :at")
+            .expression_attribute_values(":at", n(last.answered_at));
+        conditional("PutItem (last worker)", put.send().await, |e| {
+            e.is_conditional_check_failed_exception()
+        })
+    }
+
+    async fn last_worker(&self, caller: &str) -> Result<Option<LastWorker>, StoreError> {
+        let op = "GetItem (last worker)";
+        let Some(item) = self
+            .get_item(op, caller_pk(caller), LAST_WORKER_SK.into())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let f = Fields { item: &item };
+        // TTL deletion lags: an expired item that still exists is gone.
+        if f.number::<i64>(TTL_ATTRIBUTE)? <= now_secs() {
+            return Ok(None);
+        }
+        Ok(Some(LastWorker {
+            caller: f.string("caller")?,
+            worker_sid: f.string("worker_sid")?,
+            phone: f.string("phone")?,
+            skill: f.string("skill")?,
+            answered_at: f.number("answered_at")?,
+        }))
     }
 }
 

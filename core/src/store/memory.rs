@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    AttemptStore, BlocklistStore, CallRecordStore, FollowUpStore, OnceStore, StoreError,
-    VoicemailStore, WorkerStore, Write, now_secs,
+    AttemptStore, BlocklistStore, CallRecordStore, FollowUpStore, LastWorkerStore, OnceStore,
+    StoreError, VoicemailStore, WorkerStore, Write, now_secs,
 };
 use crate::model::{
     Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, FollowUp, FollowUpState,
-    Voicemail, WorkerProfile,
+    LastWorker, Voicemail, WorkerProfile,
 };
 
 #[derive(Debug, Default)]
@@ -27,6 +27,8 @@ struct Tables {
     calls: BTreeMap<(String, String), CallRecord>,
     /// Marker key to expiry (Unix seconds).
     markers: HashMap<String, i64>,
+    /// By caller, with the expiry (Unix seconds).
+    last_workers: HashMap<String, (LastWorker, i64)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -323,6 +325,40 @@ impl CallRecordStore for MemoryStore {
             .collect();
         records.sort_by(|a, b| (a.arrived_at, &a.call_sid).cmp(&(b.arrived_at, &b.call_sid)));
         Ok(records)
+    }
+}
+
+impl LastWorkerStore for MemoryStore {
+    async fn remember_last_worker(
+        &self,
+        last: &LastWorker,
+        ttl_secs: u64,
+    ) -> Result<Write, StoreError> {
+        let mut tables = self.lock();
+        if tables
+            .last_workers
+            .get(&last.caller)
+            .is_some_and(|(stored, _)| stored.answered_at >= last.answered_at)
+        {
+            return Ok(Write::Lost);
+        }
+        let expires_at = last
+            .answered_at
+            .saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX));
+        tables
+            .last_workers
+            .insert(last.caller.clone(), (last.clone(), expires_at));
+        Ok(Write::Applied)
+    }
+
+    async fn last_worker(&self, caller: &str) -> Result<Option<LastWorker>, StoreError> {
+        let now = now_secs();
+        Ok(self
+            .lock()
+            .last_workers
+            .get(caller)
+            .filter(|(_, expires_at)| *expires_at > now)
+            .map(|(last, _)| last.clone()))
     }
 }
 

@@ -12,8 +12,8 @@ pub mod memory;
 use std::future::Future;
 
 use crate::model::{
-    Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, FollowUp, Voicemail,
-    WorkerProfile,
+    Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, FollowUp, LastWorker,
+    Voicemail, WorkerProfile,
 };
 
 pub use dynamo::DynamoStore;
@@ -177,6 +177,26 @@ pub trait BlocklistStore: Send + Sync {
 
     /// Every blocked number, ordered by number.
     fn list_blocked(&self) -> impl Future<Output = Result<Vec<BlockedNumber>, StoreError>> + Send;
+}
+
+/// Who last answered each caller, keyed by the caller's number (E.164):
+/// `inbound` reads one item per enqueued call.
+pub trait LastWorkerStore: Send + Sync {
+    /// Remembers `last` until `ttl_secs` after its `answered_at`, unless
+    /// the stored answer is as recent or more ([`Write::Lost`]): the latest
+    /// answer wins whatever order the writes arrive in.
+    fn remember_last_worker(
+        &self,
+        last: &LastWorker,
+        ttl_secs: u64,
+    ) -> impl Future<Output = Result<Write, StoreError>> + Send;
+
+    /// The worker who last answered `caller`, while remembered (an expired
+    /// item not yet deleted counts as gone). Strongly consistent.
+    fn last_worker(
+        &self,
+        caller: &str,
+    ) -> impl Future<Output = Result<Option<LastWorker>, StoreError>> + Send;
 }
 
 /// Call records, filed by the local day the call arrived (`YYYY-MM-DD`).
@@ -387,6 +407,7 @@ pub trait Store:
     + CallRecordStore
     + OnceStore
     + BlocklistStore
+    + LastWorkerStore
     + Clone
     + 'static
 {
@@ -400,6 +421,7 @@ impl<T> Store for T where
         + CallRecordStore
         + OnceStore
         + BlocklistStore
+        + LastWorkerStore
         + Clone
         + 'static
 {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use homeline_core::model::{
     Activity, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, Duty, DutyUntil,
-    FollowUp, FollowUpReason, FollowUpState, Voicemail, WorkerProfile,
+    FollowUp, FollowUpReason, FollowUpState, LastWorker, Voicemail, WorkerProfile,
 };
 use homeline_core::service::call_record::{Step, change};
 use homeline_core::store::{Store, StoreError, Write};
@@ -72,6 +72,8 @@ contract!(
     call_records_listed_per_day_in_arrival_order,
     call_record_read_by_day_and_call,
     race_call_record_steps,
+    last_worker_latest_answer_wins_per_caller,
+    last_worker_expires_with_its_ttl,
 );
 
 const RACERS: usize = 16;
@@ -102,6 +104,8 @@ fn attempt(task: u64, reservation: u64, created_at: i64) -> Attempt {
         phone: phone(reservation),
         skill: "sales".into(),
         caller_call_sid: Some(sid("CA", 1000 + task)),
+        caller: Some(format!("+1555200{task:04}")),
+        returning: false,
         call_sid: None,
         state: AttemptState::Dialing,
         outcome: None,
@@ -278,6 +282,8 @@ async fn attempt_create_and_get<S: Store>(store: S) {
     let bare = attempt(1, 1, 100);
     let full = Attempt {
         caller_call_sid: None,
+        caller: None,
+        returning: true,
         call_sid: Some(sid("CA", 5)),
         state: AttemptState::Answered,
         outcome: Some("human".into()),
@@ -755,6 +761,77 @@ async fn race_block<S: Store>(store: S) {
         stored(store.list_blocked().await),
         vec![blocked(1, &format!("admin {winner}"))]
     );
+}
+
+/// Worker `worker` answered caller `caller` at `answered_at` (Unix seconds).
+fn last_worker(caller: u64, worker: u64, answered_at: i64) -> LastWorker {
+    LastWorker {
+        caller: phone(700 + caller),
+        worker_sid: sid("WK", worker),
+        phone: phone(worker),
+        skill: "sales".into(),
+        answered_at,
+    }
+}
+
+async fn last_worker_latest_answer_wins_per_caller<S: Store>(store: S) {
+    let now = homeline_core::store::now_secs();
+    let caller = phone(701);
+    assert_eq!(stored(store.last_worker(&caller).await), None);
+    let first = last_worker(1, 1, now - 60);
+    let later = last_worker(1, 2, now - 10);
+    let ttl = 3600;
+    assert_eq!(
+        stored(store.remember_last_worker(&first, ttl).await),
+        Write::Applied
+    );
+    assert_eq!(
+        stored(store.last_worker(&caller).await),
+        Some(first.clone())
+    );
+    assert_eq!(
+        stored(store.remember_last_worker(&later, ttl).await),
+        Write::Applied
+    );
+    // A late write of an older answer, or the same one again, changes nothing.
+    assert_eq!(
+        stored(store.remember_last_worker(&first, ttl).await),
+        Write::Lost
+    );
+    assert_eq!(
+        stored(store.remember_last_worker(&later, ttl).await),
+        Write::Lost
+    );
+    assert_eq!(stored(store.last_worker(&caller).await), Some(later));
+    // Another caller is another item.
+    let other = last_worker(2, 3, now);
+    assert_eq!(
+        stored(store.remember_last_worker(&other, ttl).await),
+        Write::Applied
+    );
+    assert_eq!(stored(store.last_worker(&phone(702)).await), Some(other));
+}
+
+async fn last_worker_expires_with_its_ttl<S: Store>(store: S) {
+    let now = homeline_core::store::now_secs();
+    // Answered an hour ago, remembered for an hour: expired, not yet deleted.
+    let old = last_worker(1, 1, now - 3600);
+    assert_eq!(
+        stored(store.remember_last_worker(&old, 3600).await),
+        Write::Applied
+    );
+    assert_eq!(
+        stored(store.last_worker(&old.caller).await),
+        None,
+        "expired"
+    );
+    // A newer answer takes its place.
+    let new = last_worker(1, 2, now);
+    assert_eq!(
+        stored(store.remember_last_worker(&new, 3600).await),
+        Write::Applied
+    );
+    assert_eq!(stored(store.last_worker(&new.caller).await), Some(new));
 }
 
 /// A follow-up of call `call`, `created_at` seconds from now (they expire

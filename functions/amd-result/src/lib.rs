@@ -83,9 +83,18 @@ const CALLER_GONE: &str = "Sorry, the caller has already hung up. Goodbye.";
 /// How long a leg waits for the redirect a `human` verdict is sending.
 const HOLD_SECS: u32 = 5;
 
-/// "Homeline call for sales."
+/// "Homeline call for sales.", or "Homeline call for sales, returning
+/// caller." when the task named this worker as the caller's last.
 fn whisper(config: &Config, attempt: &Attempt) -> String {
-    format!("{} call for {}.", config.business_name, attempt.skill)
+    let returning = if attempt.returning {
+        ", returning caller"
+    } else {
+        ""
+    };
+    format!(
+        "{} call for {}{returning}.",
+        config.business_name, attempt.skill
+    )
 }
 
 /// The TwiML for a reply. Replies that need the attempt fall back to a

@@ -9,8 +9,9 @@
 
 use homeline_core::App;
 use homeline_core::domain::attempt::{Customer, dialing};
+use homeline_core::domain::returning::LAST_WORKER_ATTRIBUTE;
 use homeline_core::http::{self, Rejection, TwilioRequest};
-use homeline_core::model::CallToken;
+use homeline_core::model::{Attempt, CallToken};
 use homeline_core::phone;
 use homeline_core::routes::Budget;
 use homeline_core::service::{self, attempt::Answer};
@@ -32,15 +33,20 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         Some(phone) => Some(phone),
         None => service::worker::phone_of(&app, &offer.worker_sid).await,
     };
-    let attempt = dialing(
-        &offer.reservation_sid,
-        &offer.task_sid,
-        &offer.worker_sid,
-        phone.as_deref().unwrap_or_default(),
-        &offer.skill,
-        offer.caller_call_sid,
-        now_secs(),
-    );
+    let attempt = Attempt {
+        // Remembered when the worker answers (returning callers).
+        caller: offer.customer.number.clone(),
+        returning: offer.returning,
+        ..dialing(
+            &offer.reservation_sid,
+            &offer.task_sid,
+            &offer.worker_sid,
+            phone.as_deref().unwrap_or_default(),
+            &offer.skill,
+            offer.caller_call_sid,
+            now_secs(),
+        )
+    };
     match service::attempt::offer(&app, attempt, offer.customer, deadline).await {
         Answer::Pending => http::json(&json!({})),
         Answer::Reject(activity) => reject(service::activity_sid(&app.config.activities, activity)),
@@ -58,6 +64,9 @@ pub struct Offer {
     pub skill: String,
     /// TaskAttributes `call_sid`: the caller's call.
     pub caller_call_sid: Option<String>,
+    /// TaskAttributes `last_worker_sid` names this worker: the caller is
+    /// theirs from a recent call (returning callers).
+    pub returning: bool,
     /// TaskAttributes `from` (TaskRouter's, the caller's number) and
     /// `call_token` (inbound's, under `WORKER_CALLER_ID=caller`).
     pub customer: Customer,
@@ -74,10 +83,12 @@ impl Offer {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
         };
+        let worker_sid = request.require("WorkerSid")?.to_string();
         Ok(Self {
             reservation_sid: request.require("ReservationSid")?.to_string(),
             task_sid: request.require("TaskSid")?.to_string(),
-            worker_sid: request.require("WorkerSid")?.to_string(),
+            returning: text(&task, LAST_WORKER_ATTRIBUTE).is_some_and(|last| last == worker_sid),
+            worker_sid,
             contact_phone: text(&worker, "contact_uri")
                 .and_then(|uri| phone::normalize(uri.strip_prefix("tel:").unwrap_or(&uri)).ok()),
             skill: text(&task, "skill").unwrap_or_else(|| "a customer".to_string()),

@@ -31,6 +31,7 @@ use homeline_core::domain::inbound::{
     self as decide, AfterQueue, GENERAL_MAILBOX, HoldStretch, MenuStep, WaitOption, WaitStep,
 };
 use homeline_core::domain::intake::prompts;
+use homeline_core::domain::returning;
 use homeline_core::domain::screening::{self, Screen};
 use homeline_core::hold_music;
 use homeline_core::http::{self, Rejection, TwilioRequest};
@@ -137,7 +138,15 @@ async fn entry<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
     };
     let queued = only_skill.map(|skill| Step::Queued { skill });
     let steps: Vec<Step> = std::iter::once(arrived).chain(queued).collect();
-    note_by(app, request, &steps, before_greeting).await;
+    // The caller's last worker is read with the record, on the same budget.
+    let last_worker = async {
+        match only_skill {
+            Some(skill) => previous_worker(app, request, skill, before_greeting).await,
+            None => None,
+        }
+    };
+    let ((), last_worker) =
+        tokio::join!(note_by(app, request, &steps, before_greeting), last_worker);
     if !open {
         tracing::info!(
             call_sid = request.param("CallSid"),
@@ -148,9 +157,26 @@ async fn entry<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
     }
     let call_token = call_token(config, request);
     match only_skill {
-        Some(only) => enqueue(config, greeting, only, call_token.as_ref()),
+        Some(only) => {
+            let attributes = task_attributes(only, call_token.as_ref(), last_worker.as_deref());
+            enqueue(config, greeting, only, &attributes)
+        }
         None => menu_offer(config, greeting, 1, call_token.as_ref()),
     }
+}
+
+/// The worker who last answered the caller (`From`), when the task for
+/// `skill` should name them (`STICKY_DAYS`): one read, done by `deadline`
+/// or given up, so the greeting and the queue never wait for it.
+async fn previous_worker<S: Store>(
+    app: &App<S>,
+    request: &TwilioRequest,
+    skill: &str,
+    deadline: Deadline,
+) -> Option<String> {
+    let from = request.param("From");
+    let sticky_days = app.config.sticky_days;
+    service::returning::previous_worker(&app.store, sticky_days, from, skill, deadline).await
 }
 
 /// The call's `CallToken` under `WORKER_CALLER_ID=caller` (else none, and
@@ -225,8 +251,15 @@ async fn menu<S: Store>(
     let xml = match decide::choose_skill(&config.skills, request.param("Digits"), try_no) {
         MenuStep::Enqueue(skill) => {
             tracing::info!(call_sid = request.param("CallSid"), skill, "menu choice");
-            note(app, request, &[Step::Queued { skill }]).await;
-            enqueue(config, Twiml::new(), skill, call_token.as_ref())
+            // The read has the arrival's small budget: the queue never waits.
+            let before_queue = Deadline::after(call_record::RECORD_BUDGET);
+            let queued = [Step::Queued { skill }];
+            let ((), last_worker) = tokio::join!(
+                note(app, request, &queued),
+                previous_worker(app, request, skill, before_queue)
+            );
+            let attributes = task_attributes(skill, call_token.as_ref(), last_worker.as_deref());
+            enqueue(config, Twiml::new(), skill, &attributes)
         }
         MenuStep::Repeat { next_try } => menu_offer(
             config,
@@ -238,10 +271,9 @@ async fn menu<S: Store>(
     Ok(http::twiml(xml))
 }
 
-/// `<Enqueue>` into the workflow; TaskRouter adds call_sid, from and to
-/// itself. The call's token rides in the task for the assignment callback,
-/// which places the worker leg.
-fn enqueue(config: &Config, twiml: Twiml, skill: &str, call_token: Option<&CallToken>) -> String {
+/// `<Enqueue>` into the workflow with the task's `attributes`
+/// ([`task_attributes`]); TaskRouter adds call_sid, from and to itself.
+fn enqueue(config: &Config, twiml: Twiml, skill: &str, attributes: &serde_json::Value) -> String {
     let action = config.url(&format!(
         "/inbound/after-queue?{}",
         query(&[("skill", skill)])
@@ -255,15 +287,27 @@ fn enqueue(config: &Config, twiml: Twiml, skill: &str, call_token: Option<&CallT
                     paths::INBOUND_WAIT,
                     query(&[("skill", skill)])
                 )))
-                .task(&task_attributes(skill, call_token)),
+                .task(attributes),
         )
         .to_xml()
 }
 
-fn task_attributes(skill: &str, call_token: Option<&CallToken>) -> serde_json::Value {
+/// The task's attributes: its skill; the call's token, which rides in the
+/// task for the assignment callback that places the worker leg; and for a
+/// returning caller their last worker, whom the workflow tries first
+/// (docs/twilio.md, "Returning callers").
+fn task_attributes(
+    skill: &str,
+    call_token: Option<&CallToken>,
+    last_worker: Option<&str>,
+) -> serde_json::Value {
     let mut task = serde_json::json!({ "skill": skill });
     if let Some(token) = call_token {
         task["call_token"] = token.expose().into();
+    }
+    if let Some(worker_sid) = last_worker {
+        task[returning::LAST_WORKER_ATTRIBUTE] = worker_sid.into();
+        task[returning::RETURNING_ATTRIBUTE] = true.into();
     }
     task
 }

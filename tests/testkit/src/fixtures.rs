@@ -478,6 +478,8 @@ pub async fn seed_world(store: &DynamoStore, twilio: &TwilioFake) {
             phone: WORKER_PHONE.into(),
             skill: "sales".into(),
             caller_call_sid: Some(CUSTOMER_CALL_SID.into()),
+            caller: None,
+            returning: false,
             call_sid: Some(WORKER_CALL_SID.into()),
             state: AttemptState::Dialing,
             outcome: None,

@@ -145,7 +145,33 @@ async fn first_run_creates_everything_with_spec_valid_requests() {
         serde_json::from_str(workflow.param("Configuration").unwrap_or_default()).expect("JSON");
     let sales = twilio.named("/TaskQueues", "sales")["sid"].clone();
     let nobody = twilio.named("/TaskQueues", "No one available")["sid"].clone();
-    let filter = &config["task_routing"]["filters"][0];
+    // Returning callers are on by default (STICKY_DAYS 30, STICKY_SECS
+    // 20): each skill's returning filter comes first, its plain one after.
+    let filters = config["task_routing"]["filters"]
+        .as_array()
+        .expect("filters");
+    let named = |name: &str| {
+        let at = filters
+            .iter()
+            .position(|f| f["filter_friendly_name"] == name);
+        at.map(|at| (at, &filters[at])).expect(name)
+    };
+    let (returning_at, returning) = named("sales (returning)");
+    let (plain_at, filter) = named("sales");
+    assert!(
+        returning_at < plain_at,
+        "a returning caller meets their filter first"
+    );
+    assert_eq!(
+        returning["expression"],
+        "skill == 'sales' AND returning == true"
+    );
+    let known = &returning["targets"][0];
+    assert_eq!(known["known_worker_sid"], "task.last_worker_sid");
+    assert_eq!(known["queue"], sales);
+    assert_eq!(known["timeout"], 20);
+    let targets = |f: &Value| f["targets"].as_array().cloned().expect("targets");
+    assert_eq!(targets(returning)[1..], targets(filter)[..]);
     assert_eq!(filter["expression"], "skill == 'sales'");
     assert_eq!(filter["targets"][0]["queue"], sales);
     assert_eq!(filter["targets"][0]["skip_if"], "workers.available == 0");

@@ -9,20 +9,25 @@ use homeline_core::store::DynamoStore;
 use lambda_http::http::StatusCode;
 use testkit::events::{body_text, form_request};
 
-#[tokio::test]
-async fn a_hanging_store_delays_the_greeting_by_the_record_budget_at_most() {
-    // Accepts connections and never answers: DynamoDB at its slowest.
+/// A store at an endpoint that accepts connections and never answers:
+/// DynamoDB at its slowest (the sockets stay open for the test's life).
+async fn hanging_store() -> DynamoStore {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let endpoint = format!("http://{}", listener.local_addr().expect("address"));
-    let _held = tokio::spawn(async move {
+    tokio::spawn(async move {
         let mut open = Vec::new();
         while let Ok((socket, _)) = listener.accept().await {
             open.push(socket);
         }
     });
-    let store = DynamoStore::local(&endpoint, "homeline-test");
+    DynamoStore::local(&endpoint, "homeline-test")
+}
+
+#[tokio::test]
+async fn a_hanging_store_delays_the_greeting_by_the_record_budget_at_most() {
+    let store = hanging_store().await;
     let app = App::new(testkit::test_config(&[]), store);
     let params = [
         ("AccountSid", testkit::ACCOUNT_SID),
@@ -38,6 +43,29 @@ async fn a_hanging_store_delays_the_greeting_by_the_record_budget_at_most() {
         body_text(&response).contains("<Gather"),
         "the menu, as ever"
     );
+    assert!(
+        took < RECORD_BUDGET + Duration::from_millis(500),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_hanging_store_never_holds_the_queue_for_the_caller_s_last_worker() {
+    // One skill: the entry reads the caller's last worker before it enqueues.
+    let store = hanging_store().await;
+    let app = App::new(testkit::test_config(&[("SKILLS", "sales")]), store);
+    let params = [
+        ("AccountSid", testkit::ACCOUNT_SID),
+        ("CallSid", "CA00000000000000000000000000000c02"),
+        ("From", "+15557654321"),
+        ("To", "+15550009999"),
+    ];
+    let started = Instant::now();
+    let response = inbound::handle(app, form_request("/inbound", &[], &params)).await;
+    let took = started.elapsed();
+    let body = body_text(&response);
+    assert!(body.contains("<Enqueue"), "{body}");
+    assert!(!body.contains("last_worker_sid"), "no stickiness: {body}");
     assert!(
         took < RECORD_BUDGET + Duration::from_millis(500),
         "{took:?}"

@@ -11,4 +11,5 @@ mod local_stack {
     mod call_ended;
     mod call_records;
     mod customer_line;
+    mod returning;
 }

@@ -606,3 +606,43 @@ async fn with_worker_caller_id_caller_the_worker_sees_the_customer_unless_withhe
     assert_eq!(outcome.to_person, 2);
     stage.assert_spec_clean().await;
 }
+
+/// The worker who took `from`'s call that arrived at `arrive`.
+fn bridged_to_call_at(stage: &Stage, from: &str, arrive: u64) -> Option<String> {
+    let world = stage.sim.world();
+    let call = world.calls.values().find(|c| {
+        c.caller
+            .as_ref()
+            .is_some_and(|k| k.from == from && k.arrive == arrive)
+    })?;
+    let peer = call.peer.as_ref()?;
+    world.calls.get(peer).map(|w| w.to.clone())
+}
+
+/// Issue 15 point 5: a caller Ana answered calls again while Ben has been
+/// free longer; the workflow offers them to Ana first. With
+/// `STICKY_DAYS=0` the longest idle, Ben, takes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_caller_reaches_their_last_worker_while_others_are_free() {
+    for (sticky_days, second_goes_to) in [("30", ANA), ("0", BEN)] {
+        let stage = Stage::start(&[("STICKY_DAYS", sticky_days)], 23).await;
+        ana_first_then_ben(&stage, Phone::fast_human()).await;
+        // Ana, the longest idle, takes the first call and talks a minute;
+        // Ben has been free since then.
+        stage.sim.call_in(caller(CUSTOMER, 10_000, '1'));
+        stage.sim.call_in(caller(CUSTOMER, 4 * MINUTE, '1'));
+        stage.sim.run_until(8 * MINUTE).await;
+        assert_eq!(
+            bridged_to_call_at(&stage, CUSTOMER, 10_000).as_deref(),
+            Some(ANA)
+        );
+        assert_eq!(
+            bridged_to_call_at(&stage, CUSTOMER, 4 * MINUTE).as_deref(),
+            Some(second_goes_to),
+            "STICKY_DAYS={sticky_days}"
+        );
+        let outcome = assert_invariants(&stage);
+        assert_eq!(outcome.to_person, 2);
+        stage.assert_spec_clean().await;
+    }
+}

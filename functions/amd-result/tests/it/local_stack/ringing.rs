@@ -1022,3 +1022,84 @@ async fn with_business_the_worker_sees_the_business_even_when_the_task_has_a_tok
     assert_eq!(created[0].param("CallToken"), None);
     rig.twilio.assert_spec_valid();
 }
+
+// ---- returning callers (STICKY_DAYS) ----
+
+/// Who the store remembers as `caller`'s last worker.
+async fn last_worker_of(rig: &Rig, caller: &str) -> Option<homeline_core::model::LastWorker> {
+    use homeline_core::store::LastWorkerStore as _;
+    rig.app.store.last_worker(caller).await.expect("store")
+}
+
+#[tokio::test]
+async fn an_answer_remembers_the_worker_for_the_caller_and_a_miss_does_not() {
+    let task = json!({"skill": "sales", "call_sid": sid("CA", 9), "from": CUSTOMER});
+    let rig = setup("sync").await;
+    rig.assign_task(&task).await;
+    let before = now_secs();
+    rig.leg("/amd-result", &[("AnsweredBy", "human")]).await;
+    let last = last_worker_of(&rig, CUSTOMER).await.expect("remembered");
+    assert_eq!(last.worker_sid, rig.worker_sid);
+    assert_eq!((last.phone.as_str(), last.skill.as_str()), (PHONE, "sales"));
+    assert!(last.answered_at >= before, "{last:?}");
+
+    let rig = setup("sync").await;
+    rig.assign_task(&task).await;
+    rig.leg("/amd-result", &[("AnsweredBy", "machine_start")])
+        .await;
+    assert_eq!(last_worker_of(&rig, CUSTOMER).await, None, "a miss");
+}
+
+#[tokio::test]
+async fn a_withheld_caller_or_sticky_days_zero_is_never_remembered() {
+    for (from, sticky_days) in [("+266696687", "30"), (CUSTOMER, "0")] {
+        let rig = rig_with(&[("ANSWER_MODE", "sync"), ("STICKY_DAYS", sticky_days)]).await;
+        let task = json!({"skill": "sales", "call_sid": sid("CA", 9), "from": from});
+        rig.assign_task(&task).await;
+        rig.leg("/amd-result", &[("AnsweredBy", "human")]).await;
+        assert_eq!(rig.profile().await.answered_total, 1, "answered");
+        assert_eq!(
+            last_worker_of(&rig, from).await,
+            None,
+            "{from} {sticky_days}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_whisper_says_returning_caller_only_to_the_worker_the_task_names() {
+    let rig = setup("hybrid").await;
+    let task = json!({
+        "skill": "sales",
+        "call_sid": sid("CA", 9),
+        "from": CUSTOMER,
+        "last_worker_sid": rig.worker_sid,
+        "returning": true,
+    });
+    rig.assign_task(&task).await;
+    assert!(rig.attempt().await.returning, "stored with the attempt");
+    let (_, twiml) = rig.leg("/amd-result", &[]).await;
+    let returning = "Homeline call for sales, returning caller. Press 1 to take it.";
+    assert_eq!(
+        twiml,
+        rig.expected_prompt()
+            .replace("Homeline call for sales. Press 1 to take it.", returning)
+    );
+    // The bridge's whisper (sync AMD) says it too.
+    let rig = setup("sync").await;
+    let task = json!({"skill": "sales", "from": CUSTOMER, "last_worker_sid": rig.worker_sid});
+    rig.assign_task(&task).await;
+    let (_, twiml) = rig.leg("/amd-result", &[("AnsweredBy", "human")]).await;
+    assert!(
+        twiml.contains("<Say>Homeline call for sales, returning caller.</Say><Dial"),
+        "{twiml}"
+    );
+
+    // Everyone else (the known worker's step timed out) hears the usual whisper.
+    let rig = setup("hybrid").await;
+    let task = json!({"skill": "sales", "from": CUSTOMER, "last_worker_sid": sid("WK", 0x77)});
+    rig.assign_task(&task).await;
+    assert!(!rig.attempt().await.returning);
+    let (_, twiml) = rig.leg("/amd-result", &[]).await;
+    assert_eq!(twiml, rig.expected_prompt());
+}

@@ -52,6 +52,8 @@ impl Rig {
             phone: PHONE.into(),
             skill: "sales".into(),
             caller_call_sid: None,
+            caller: None,
+            returning: false,
             call_sid: Some(format!("CA{n:032}")),
             state: AttemptState::Missed,
             outcome: Some(reason.into()),

@@ -112,6 +112,8 @@ fn dialing(task: &str, reservation: &str, worker_sid: &str, leg: Option<&str>) -
         phone: WORKER_PHONE.to_string(),
         skill: "sales".to_string(),
         caller_call_sid: Some(sid("CA", 0xc0)),
+        caller: None,
+        returning: false,
         call_sid: leg.map(str::to_string),
         state: AttemptState::Dialing,
         outcome: None,
