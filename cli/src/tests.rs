@@ -77,7 +77,7 @@ async fn add_normalizes_the_phone_and_lists_it() {
     assert_eq!(lines.len(), 2, "{out}");
     assert_eq!(
         lines[0],
-        "NAME    PHONE         SKILLS         ACTIVITY  COOLDOWN  WORKER SID  ANSWERED  MISSED  PIN  SMS",
+        "NAME    PHONE         SKILLS         ACTIVITY  COOLDOWN  UNTIL  WORKER SID  ANSWERED  MISSED  PIN  SMS",
         "{out}"
     );
     assert!(

@@ -69,6 +69,8 @@ impl World {
                 "RingTimeoutSecs": "",
                 "AmdTimeoutSecs": "",
                 "MaxWaitSecs": "",
+                "StickyDays": "",
+                "StickySecs": "",
             },
         });
         if request_type != "Create" {
