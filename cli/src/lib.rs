@@ -22,6 +22,7 @@ use homeline_core::domain::report::{self, DaySummary};
 use homeline_core::domain::worker::OFF_DUTY;
 use homeline_core::model::Activity;
 use homeline_core::model::WorkerProfile;
+use homeline_core::model::{Duty, DutyUntil};
 use homeline_core::phone;
 use homeline_core::service::call_record;
 use homeline_core::service::{self, worker_update};
@@ -360,6 +361,7 @@ async fn list<S: WorkerStore>(
         "SKILLS",
         "ACTIVITY",
         "COOLDOWN",
+        "UNTIL",
         "WORKER SID",
         "ANSWERED",
         "MISSED",
@@ -367,7 +369,7 @@ async fn list<S: WorkerStore>(
         "SMS",
     ];
     let now = homeline_core::store::now_secs();
-    let rows: Vec<[String; 10]> = workers
+    let rows: Vec<[String; 11]> = workers
         .iter()
         .map(|w| {
             [
@@ -377,8 +379,20 @@ async fn list<S: WorkerStore>(
                 w.activity.map_or("-", Activity::as_str).to_string(),
                 // Out of rotation after a miss until then; the scheduler ends it.
                 match w.cooldown_until {
-                    Some(until) if now < until => format!("until {}", clock(until, zone)),
+                    Some(until) if now < until => format!("until {}", clock(until, zone, "%H:%M")),
                     _ => "-".to_string(),
+                },
+                // What the worker asked for by SMS (`on … until`, `off until`);
+                // the scheduler carries it out.
+                match w.duty_until {
+                    Some(DutyUntil { at, then }) => {
+                        let what = match then {
+                            Duty::On => "on",
+                            Duty::Off => "off",
+                        };
+                        format!("{what} {}", clock(at, zone, "%a %H:%M"))
+                    }
+                    None => "-".to_string(),
                 },
                 w.worker_sid.clone().unwrap_or_else(|| "-".into()),
                 w.answered_total.to_string(),
@@ -548,11 +562,12 @@ fn local_time(secs: i64, zone: chrono_tz::Tz) -> String {
     )
 }
 
-/// Unix seconds as `14:05` in `zone` (a cooldown ends within the hour).
-fn clock(secs: i64, zone: chrono_tz::Tz) -> String {
+/// Unix seconds in `zone` as `format` gives it (`%H:%M` for a cooldown,
+/// which ends within the hour; `%a %H:%M` for an until, maybe tomorrow's).
+fn clock(secs: i64, zone: chrono_tz::Tz, format: &str) -> String {
     chrono::DateTime::from_timestamp(secs, 0).map_or_else(
         || secs.to_string(),
-        |at| at.with_timezone(&zone).format("%H:%M").to_string(),
+        |at| at.with_timezone(&zone).format(format).to_string(),
     )
 }
 

@@ -77,7 +77,7 @@ async fn add_normalizes_the_phone_and_lists_it() {
     assert_eq!(lines.len(), 2, "{out}");
     assert_eq!(
         lines[0],
-        "NAME    PHONE         SKILLS         ACTIVITY  COOLDOWN  WORKER SID  ANSWERED  MISSED  PIN  SMS",
+        "NAME    PHONE         SKILLS         ACTIVITY  COOLDOWN  UNTIL  WORKER SID  ANSWERED  MISSED  PIN  SMS",
         "{out}"
     );
     assert!(
@@ -114,12 +114,17 @@ async fn workers_list_shows_whose_keypad_is_locked() {
 }
 
 #[tokio::test]
-async fn workers_list_shows_whose_cooldown_runs_until_when_in_the_time_zone() {
+async fn workers_list_shows_cooldowns_and_untils_in_the_time_zone() {
     let store = MemoryStore::new();
     let now = homeline_core::store::now_secs();
     let mut ana = homeline_core::model::WorkerProfile::new("+15551234567", "Ana", vec![]);
     ana.activity = Some(homeline_core::model::Activity::Unavailable);
     ana.cooldown_until = Some(now + 600);
+    // `on … until` an hour from now: the scheduler takes her off then.
+    ana.duty_until = Some(homeline_core::model::DutyUntil {
+        at: now + 3600,
+        then: homeline_core::model::Duty::Off,
+    });
     let mut ben = homeline_core::model::WorkerProfile::new("+15551234568", "Ben", vec![]);
     ben.cooldown_until = Some(now - 60);
     for worker in [&ana, &ben] {
@@ -140,8 +145,13 @@ async fn workers_list_shows_whose_cooldown_runs_until_when_in_the_time_zone() {
             .find(|l| l.starts_with(name))
             .unwrap_or_default()
     };
+    let off_at = chrono::DateTime::from_timestamp(now + 3600, 0)
+        .expect("a time")
+        .with_timezone(&chrono_tz::Asia::Kolkata)
+        .format("off %a %H:%M")
+        .to_string();
     assert!(
-        row("Ana").contains(&format!("unavailable  {until}  ")),
+        row("Ana").contains(&format!("unavailable  {until}  {off_at}  ")),
         "{out}"
     );
     assert!(

@@ -125,9 +125,7 @@ async fn entry<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
         .business_hours
         .as_ref()
         // The store's clock, so a simulated day's hours are its own.
-        .is_none_or(|hours| {
-            hours.is_open(chrono::DateTime::from_timestamp(now_secs(), 0).unwrap_or_default())
-        });
+        .is_none_or(|hours| hours.is_open_at(now_secs()));
     let only_skill = match config.skills.as_slice() {
         [only] if open => Some(only.as_str()),
         _ => None,

@@ -84,35 +84,23 @@ async fn an_abandoned_call_is_recorded_once_whatever_is_repeated() {
     );
 }
 
-#[tokio::test]
-async fn a_short_hang_up_in_the_queue_is_recorded_but_not_abandoned() {
+/// The record of one call queued for sales that left the queue with `left`.
+async fn left_the_queue(left: &[(&str, &str)]) -> CallRecord {
     let (app, _twilio) = line(&[]).await;
     post(&app, "/inbound", &[], &[]).await;
     post(&app, "/inbound/menu", &[("try", "1")], &[("Digits", "1")]).await;
-    let hung_up = [("QueueResult", "hangup"), ("QueueTime", "5")];
-    post(
-        &app,
-        "/inbound/after-queue",
-        &[("skill", "sales")],
-        &hung_up,
-    )
-    .await;
+    post(&app, "/inbound/after-queue", &[("skill", "sales")], left).await;
     let [record] = records(&app).await.try_into().expect("one record");
+    record
+}
+
+#[tokio::test]
+async fn a_short_hang_up_in_the_queue_is_recorded_but_not_abandoned() {
+    let record = left_the_queue(&[("QueueResult", "hangup"), ("QueueTime", "5")]).await;
     assert!(around_now(record.hung_up_in_queue_at), "{record:?}");
     assert_eq!(record.abandoned_at, None);
     // Bridged callers leave the queue too, but not by hanging up.
-    let (app, _twilio) = line(&[]).await;
-    post(&app, "/inbound", &[], &[]).await;
-    post(&app, "/inbound/menu", &[("try", "1")], &[("Digits", "1")]).await;
-    let bridged = [("QueueResult", "bridged"), ("QueueTime", "40")];
-    post(
-        &app,
-        "/inbound/after-queue",
-        &[("skill", "sales")],
-        &bridged,
-    )
-    .await;
-    let [record] = records(&app).await.try_into().expect("one record");
+    let record = left_the_queue(&[("QueueResult", "bridged"), ("QueueTime", "40")]).await;
     assert_eq!(
         (record.hung_up_in_queue_at, record.abandoned_at),
         (None, None)

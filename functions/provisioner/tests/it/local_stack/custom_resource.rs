@@ -71,6 +71,8 @@ impl World {
                 "RingTimeoutSecs": "",
                 "AmdTimeoutSecs": "",
                 "MaxWaitSecs": "",
+                "StickyDays": "",
+                "StickySecs": "",
             },
         });
         if request_type != "Create" {
