@@ -29,6 +29,10 @@ pub enum FollowUpEvent<'a> {
     Dialed { claim: u32, reached: bool },
     /// The voicemail's transcript arrived.
     Transcribed { text: &'a str },
+    /// The caller's message arrived for a follow-up that has none: the call
+    /// ended before the recording's callback, which opened it as a missed
+    /// call.
+    MessageLeft { recording_url: &'a str },
 }
 
 /// What a decision did, for the service's effects and the replies.
@@ -52,6 +56,8 @@ pub enum Outcome {
     NotReached,
     /// The transcript is stored.
     Transcribed,
+    /// The recording is attached, and the follow-up is a voicemail now.
+    MessageAttached,
     /// A late or repeated callback: nothing changes.
     Stale,
 }
@@ -94,6 +100,16 @@ pub fn decide(current: &FollowUp, event: &FollowUpEvent<'_>) -> Decision {
                 Outcome::Transcribed,
             )
         }
+        (FollowUpEvent::MessageLeft { .. }, _) if current.recording_url.is_some() => {
+            Decision::keep(Outcome::Stale)
+        }
+        (FollowUpEvent::MessageLeft { recording_url }, _) => change(
+            &|f| {
+                f.reason = FollowUpReason::Voicemail;
+                f.recording_url = Some((*recording_url).to_string());
+            },
+            Outcome::MessageAttached,
+        ),
         (FollowUpEvent::Claim { .. } | FollowUpEvent::Close { .. }, Done) => {
             Decision::keep(Outcome::AlreadyDone)
         }
@@ -182,6 +198,27 @@ pub fn parse_command(words: &[&str]) -> Option<Result<FollowUpCommand, String>> 
         ["missed"] => Some(Ok(FollowUpCommand::List)),
         _ => None,
     }
+}
+
+/// Seconds after a call's end before its missed call is announced: a
+/// message left in voicemail is reported by the recording's callback, which
+/// may come after the call's end and would make the follow-up a voicemail,
+/// announced as one.
+pub const LATE_ANNOUNCE_SECS: i64 = 120;
+/// How long a missed call stays due for its late announcement: the next few
+/// scheduler runs make up for one that failed.
+pub const LATE_ANNOUNCE_WINDOW_SECS: i64 = 300;
+
+/// The open missed calls to announce as of `now`: opened between
+/// [`LATE_ANNOUNCE_SECS`] and that plus [`LATE_ANNOUNCE_WINDOW_SECS`] ago.
+/// One announced when it opened (a hang-up in the queue) is due too; its
+/// recipients' claims keep it from being sent twice.
+pub fn due_for_late_announcement(open: &[FollowUp], now: i64) -> Vec<&FollowUp> {
+    let window = LATE_ANNOUNCE_SECS..LATE_ANNOUNCE_SECS + LATE_ANNOUNCE_WINDOW_SECS;
+    open.iter()
+        .filter(|f| f.state == FollowUpState::Open && f.reason == FollowUpReason::Abandoned)
+        .filter(|f| window.contains(&now.saturating_sub(f.created_at)))
+        .collect()
 }
 
 /// The follow-ups nobody has claimed within `after_secs` of opening, as of
@@ -454,6 +491,83 @@ mod tests {
     fn after(f: &FollowUp, event: FollowUpEvent<'_>) -> (FollowUp, Outcome) {
         let d = decide(f, &event);
         (d.next.unwrap_or_else(|| f.clone()), d.outcome)
+    }
+
+    #[test]
+    fn a_message_left_after_all_makes_a_missed_call_a_voicemail_once() {
+        let missed = FollowUp {
+            reason: FollowUpReason::Abandoned,
+            recording_url: None,
+            ..open(7)
+        };
+        let url = "https://api.twilio.com/RE2";
+        let (voicemail, outcome) =
+            after(&missed, FollowUpEvent::MessageLeft { recording_url: url });
+        assert_eq!(outcome, Outcome::MessageAttached);
+        assert_eq!(voicemail.reason, FollowUpReason::Voicemail);
+        assert_eq!(voicemail.recording_url.as_deref(), Some(url));
+        assert_eq!(
+            (voicemail.number, voicemail.state),
+            (7, FollowUpState::Open)
+        );
+        let again = decide(
+            &voicemail,
+            &FollowUpEvent::MessageLeft { recording_url: url },
+        );
+        assert_eq!(
+            again,
+            Decision::keep(Outcome::Stale),
+            "a repeat changes nothing"
+        );
+        // A claim in progress keeps its owner: the recording only joins it.
+        let (claimed, _) = after(&missed, FollowUpEvent::Claim { by: ANA });
+        let (joined, _) = after(&claimed, FollowUpEvent::MessageLeft { recording_url: url });
+        assert_eq!(
+            (
+                joined.state,
+                joined.owner.as_deref(),
+                joined.recording_url.as_deref()
+            ),
+            (FollowUpState::Claimed, Some(ANA), Some(url))
+        );
+    }
+
+    #[test]
+    fn a_missed_call_is_announced_late_only_while_still_a_missed_call() {
+        let missed = FollowUp {
+            reason: FollowUpReason::Abandoned,
+            recording_url: None,
+            ..open(7)
+        };
+        let opened = missed.created_at;
+        let due = |f: &FollowUp, after: i64| {
+            !due_for_late_announcement(std::slice::from_ref(f), opened + after).is_empty()
+        };
+        assert!(
+            !due(&missed, LATE_ANNOUNCE_SECS - 1),
+            "the message may be on its way"
+        );
+        assert!(due(&missed, LATE_ANNOUNCE_SECS));
+        assert!(due(
+            &missed,
+            LATE_ANNOUNCE_SECS + LATE_ANNOUNCE_WINDOW_SECS - 1
+        ));
+        assert!(
+            !due(&missed, LATE_ANNOUNCE_SECS + LATE_ANNOUNCE_WINDOW_SECS),
+            "long past"
+        );
+        let (voicemail, _) = after(
+            &missed,
+            FollowUpEvent::MessageLeft {
+                recording_url: "https://api.twilio.com/RE2",
+            },
+        );
+        assert!(
+            !due(&voicemail, LATE_ANNOUNCE_SECS),
+            "announced as a voicemail already"
+        );
+        let (claimed, _) = after(&missed, FollowUpEvent::Claim { by: ANA });
+        assert!(!due(&claimed, LATE_ANNOUNCE_SECS), "somebody has it");
     }
 
     #[test]

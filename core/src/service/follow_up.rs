@@ -61,13 +61,53 @@ pub struct Opened {
 }
 
 /// Stores the follow-up (a repeat finds the one stored), announces it once
-/// per recipient, and texts the caller back when `CALLER_TEXT_BACK` is set.
+/// per recipient while it is open, and texts the caller back when
+/// `CALLER_TEXT_BACK` is set.
 pub async fn open<S: Store>(
     app: &App<S>,
     new: &FollowUp,
     deadline: Deadline,
 ) -> Result<Opened, StoreError> {
-    let follow_up = app.store.open_follow_up(new).await?;
+    let follow_up = store(app, new).await?;
+    // Claimed or done: somebody has it, and an announcement would only
+    // draw claims that fail.
+    let failed = if follow_up.state == FollowUpState::Open {
+        announce(app, &follow_up, deadline).await
+    } else {
+        0
+    };
+    text_back(app, &follow_up, deadline).await;
+    Ok(Opened { follow_up, failed })
+}
+
+/// [`open`] without the announcement, for a caller who hung up in voicemail
+/// with no message: the message's callback may still be on its way, and it
+/// would make this follow-up a voicemail. The scheduler's [`announce_late`]
+/// announces it if it stays a missed call.
+pub async fn open_quietly<S: Store>(
+    app: &App<S>,
+    new: &FollowUp,
+    deadline: Deadline,
+) -> Result<FollowUp, StoreError> {
+    let follow_up = store(app, new).await?;
+    text_back(app, &follow_up, deadline).await;
+    Ok(follow_up)
+}
+
+/// Stores `new`, or finds the call's follow-up stored. A voicemail whose
+/// call already has one without a message (the call's end was reported
+/// first) attaches its recording to it.
+async fn store<S: Store>(app: &App<S>, new: &FollowUp) -> Result<FollowUp, StoreError> {
+    let stored = app.store.open_follow_up(new).await?;
+    let follow_up = match &new.recording_url {
+        Some(recording_url) if stored.recording_url.is_none() => {
+            let event = FollowUpEvent::MessageLeft { recording_url };
+            apply(&app.store, &stored.call_sid, &event)
+                .await?
+                .map_or(stored, |(follow_up, _)| follow_up)
+        }
+        _ => stored,
+    };
     tracing::info!(
         call_sid = %follow_up.call_sid,
         number = follow_up.number,
@@ -75,9 +115,36 @@ pub async fn open<S: Store>(
         skill = %follow_up.skill,
         "follow-up open"
     );
-    let failed = announce(app, &follow_up, deadline).await;
-    text_back(app, &follow_up, deadline).await;
-    Ok(Opened { follow_up, failed })
+    Ok(follow_up)
+}
+
+/// What one run of [`announce_late`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LateAnnouncements {
+    /// Missed calls in their announcement window.
+    pub due: usize,
+    /// Announcements that failed; their claims were given back for the next run.
+    pub failed: usize,
+}
+
+/// Announces the missed calls [`open_quietly`] stored, once the window of
+/// [`follow_up::due_for_late_announcement`] says no message is coming; the
+/// per-recipient claims make a repeated or overlapping run send nothing twice.
+pub async fn announce_late<S: Store>(
+    app: &App<S>,
+    now: i64,
+    deadline: Deadline,
+) -> Result<LateAnnouncements, StoreError> {
+    let open = app.store.list_follow_ups().await?;
+    let due = follow_up::due_for_late_announcement(&open, now);
+    let mut run = LateAnnouncements {
+        due: due.len(),
+        ..LateAnnouncements::default()
+    };
+    for follow_up in due {
+        run.failed += announce(app, follow_up, deadline).await;
+    }
+    Ok(run)
 }
 
 /// Who hears of `follow_up`: see [`announce_to`]. On duty is any activity
@@ -113,6 +180,7 @@ async fn announce<S: Store>(app: &App<S>, follow_up: &FollowUp, deadline: Deadli
     for to in recipients(&app.config, follow_up, &workers) {
         let marker = Marker::FollowUpAnnounced {
             call_sid: &follow_up.call_sid,
+            reason: follow_up.reason,
             to: &to,
         };
         let send = async {

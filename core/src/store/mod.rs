@@ -12,8 +12,8 @@ pub mod memory;
 use std::future::Future;
 
 use crate::model::{
-    Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, FollowUp, LastWorker,
-    Voicemail, WorkerProfile,
+    Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, FollowUp, FollowUpReason,
+    LastWorker, Voicemail, WorkerProfile,
 };
 
 pub use dynamo::DynamoStore;
@@ -263,8 +263,14 @@ pub enum Marker<'a> {
     CallerLeaves { call_sid: &'a str },
     /// The caller who pressed 2 while waiting was redirected to voicemail.
     CallerRedirected { call_sid: &'a str },
-    /// A follow-up was announced to one number.
-    FollowUpAnnounced { call_sid: &'a str, to: &'a str },
+    /// A follow-up was announced to one number as what it then was: a
+    /// missed call that turns out to have left a message is announced once
+    /// more, as a voicemail.
+    FollowUpAnnounced {
+        call_sid: &'a str,
+        reason: FollowUpReason,
+        to: &'a str,
+    },
     /// A follow-up nobody claimed was escalated to one admin.
     FollowUpEscalated { call_sid: &'a str, to: &'a str },
     /// The caller was texted `CALLER_TEXT_BACK` on this day (`YYYY-MM-DD`).
@@ -292,7 +298,13 @@ impl Marker<'_> {
             Marker::NobodyCanceled { task_sid } => format!("nobody-cancel#{task_sid}"),
             Marker::CallerLeaves { call_sid } => format!("leave#{call_sid}"),
             Marker::CallerRedirected { call_sid } => format!("leave-redirect#{call_sid}"),
-            Marker::FollowUpAnnounced { call_sid, to } => format!("follow-up-sms#{call_sid}#{to}"),
+            Marker::FollowUpAnnounced {
+                call_sid,
+                reason,
+                to,
+            } => {
+                format!("follow-up-sms#{call_sid}#{}#{to}", reason.as_str())
+            }
             Marker::FollowUpEscalated { call_sid, to } => {
                 format!("follow-up-escalated#{call_sid}#{to}")
             }
@@ -537,6 +549,13 @@ mod tests {
             Marker::CallerRedirected { call_sid: sid }.key(),
             Marker::FollowUpAnnounced {
                 call_sid: sid,
+                reason: FollowUpReason::Abandoned,
+                to: "+15551230001",
+            }
+            .key(),
+            Marker::FollowUpAnnounced {
+                call_sid: sid,
+                reason: FollowUpReason::Voicemail,
                 to: "+15551230001",
             }
             .key(),

@@ -448,9 +448,10 @@ async fn after_queue<S: Store>(
 /// before or without a message, since Twilio requests no `<Record>` action
 /// for an empty recording and a caller gone during the apology never reached
 /// `<Record>`. Such a caller is noted abandoned and gets a follow-up as in
-/// [`after_queue`]; every other call is only acknowledged. A repeated
-/// callback finds the follow-up open (one per call) and its announcements
-/// claimed.
+/// [`after_queue`], announced by the scheduler a little later unless the
+/// message's callback comes meanwhile (`follow_up::open_quietly`); every
+/// other call is only acknowledged. A repeated callback finds the follow-up
+/// open (one per call).
 async fn call_ended<S: Store>(
     app: &App<S>,
     request: &TwilioRequest,
@@ -484,8 +485,16 @@ async fn call_ended<S: Store>(
     let skill = record.skill.as_deref().unwrap_or(GENERAL_MAILBOX);
     let new = follow_up::new(call_sid, caller, skill, FollowUpReason::Abandoned, None);
     let span = tracing::info_span!("abandoned", call_sid);
-    let opened = follow_up::open(app, &new, deadline).instrument(span).await;
-    Ok(answer_opened(opened))
+    match follow_up::open_quietly(app, &new, deadline)
+        .instrument(span)
+        .await
+    {
+        Ok(_) => Ok(acknowledged()),
+        Err(error) => {
+            tracing::error!(call_sid, %error, "follow-up not opened");
+            Ok(status(StatusCode::INTERNAL_SERVER_ERROR))
+        }
+    }
 }
 
 /// The skill in the query, checked against the configuration; none is the

@@ -1,7 +1,9 @@
 //! `scheduler`: the product's clock. An EventBridge schedule in
 //! `template.yaml` invokes it every minute with the standard scheduled-event
 //! payload; each run escalates the follow-ups nobody claimed within
-//! `FOLLOW_UP_ESCALATE_MINS` to `ADMIN_NUMBERS` (`service::follow_up::escalate`)
+//! `FOLLOW_UP_ESCALATE_MINS` to `ADMIN_NUMBERS` (`service::follow_up::escalate`);
+//! announces the missed calls of callers who hung up in voicemail without a
+//! message once no message can be on its way (`service::follow_up::announce_late`);
 //! and, once the day's business hours end (or at `DIGEST_TIME`), texts them
 //! the day's digest (`service::report::digest`); and puts workers whose miss
 //! cooldown is over back to Available (`service::worker::end_cooldowns`);
@@ -92,6 +94,16 @@ pub async fn handle<S: Store>(app: &App<S>, event: &str, deadline: Deadline) -> 
             json!({ "error": error.to_string() })
         }
     };
+    let late_announcements = match follow_up::announce_late(app, now, deadline).await {
+        Ok(run) => {
+            tracing::info!(?run, "late announcements run");
+            json!({ "due": run.due, "failed": run.failed })
+        }
+        Err(error) => {
+            tracing::error!(%error, "late announcements not run");
+            json!({ "error": error.to_string() })
+        }
+    };
     let digest = match report::digest(app, now, deadline).await {
         Ok(run) => {
             tracing::info!(?run, "digest run");
@@ -128,6 +140,7 @@ pub async fn handle<S: Store>(app: &App<S>, event: &str, deadline: Deadline) -> 
     };
     json!({
         "escalation": escalation,
+        "late_announcements": late_announcements,
         "digest": digest,
         "cooldowns": cooldowns,
         "untils": untils,

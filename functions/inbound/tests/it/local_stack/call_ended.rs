@@ -3,8 +3,10 @@
 //! message, on DynamoDB Local and the Twilio fake.
 //! Run under `scripts/local-stack.sh run -- cargo test -p inbound`.
 
+use homeline_core::domain::follow_up::LATE_ANNOUNCE_SECS;
 use homeline_core::model::{CallRecord, FollowUpReason};
 use homeline_core::service::call_record::{self, Step};
+use homeline_core::service::follow_up;
 use homeline_core::store::{CallRecordStore, DynamoStore, FollowUpStore, at_instant};
 use homeline_core::{App, Deadline};
 use lambda_http::http::StatusCode;
@@ -52,7 +54,9 @@ async fn post(
     params.retain(|(k, _)| extra.iter().all(|(e, _)| e != k));
     params.extend_from_slice(extra);
     let request = form_request(path, query, &params);
-    at_instant(at, inbound::handle(app.clone(), request))
+    // Boxed: a debug build's nested polls of the handler, inline in each
+    // helper, outgrow the test thread's stack.
+    at_instant(at, Box::pin(inbound::handle(app.clone(), request)))
         .await
         .status()
 }
@@ -86,6 +90,22 @@ async fn ended(app: &App<DynamoStore>, at: i64, n: u32) -> StatusCode {
     post(app, at, n, "/inbound/call-ended", &[], &completed).await
 }
 
+/// The recording status callback of call `n`'s message, at `at`.
+async fn left_message(app: &App<DynamoStore>, at: i64, n: u32) -> StatusCode {
+    let recording_url = format!(
+        "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000001/Recordings/RE{n:032x}"
+    );
+    let recording_sid = format!("RE{n:032x}");
+    let recording = [
+        ("RecordingSid", recording_sid.as_str()),
+        ("RecordingUrl", recording_url.as_str()),
+        ("RecordingStatus", "completed"),
+        ("RecordingDuration", "12"),
+    ];
+    let query = [("skill", "sales"), ("caller", CUSTOMER)];
+    post(app, at, n, "/inbound/recording-status", &query, &recording).await
+}
+
 async fn record(app: &App<DynamoStore>, n: u32) -> CallRecord {
     let day = call_record::day(app.config.time_zone, T0);
     app.store
@@ -93,6 +113,13 @@ async fn record(app: &App<DynamoStore>, n: u32) -> CallRecord {
         .await
         .expect("read")
         .expect("recorded")
+}
+
+/// The scheduler's late announcements at `at`.
+async fn announce_late(app: &App<DynamoStore>, at: i64) {
+    let deadline = Deadline::after(Duration::from_secs(10));
+    let run = at_instant(at, follow_up::announce_late(app, at, deadline)).await;
+    assert_eq!(run.expect("listed").failed, 0);
 }
 
 fn texted_admin(twilio: &TwilioFake) -> usize {
@@ -129,10 +156,52 @@ async fn a_caller_gone_from_voicemail_without_a_message_is_abandoned_once() {
         1,
         "one follow-up whatever is repeated"
     );
-    assert_eq!(texted_admin(&twilio), 1, "announced once");
+    assert_eq!(
+        texted_admin(&twilio),
+        0,
+        "not before a message could arrive"
+    );
+    for late in [LATE_ANNOUNCE_SECS, LATE_ANNOUNCE_SECS + 60] {
+        announce_late(&app, T0 + 70 + late).await;
+    }
+    assert_eq!(texted_admin(&twilio), 1, "announced once, late");
     let record = record(&app, 1).await;
     assert_eq!(record.abandoned_at, Some(T0 + 70));
     assert_eq!(record.hung_up_in_queue_at, None);
+    twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn a_message_reported_after_the_call_s_end_makes_its_follow_up_a_voicemail() {
+    let (app, twilio) = line().await;
+    queued(&app, T0, 1).await;
+    sent_to_voicemail(&app, T0 + 60, 1, "redirected", "60").await;
+    // The call's end is reported before the recording's callback.
+    assert_eq!(ended(&app, T0 + 90, 1).await, StatusCode::OK);
+    for delivery in 0..2 {
+        let status = left_message(&app, T0 + 95, 1).await;
+        assert_eq!(status, StatusCode::OK, "delivery {delivery}");
+    }
+
+    let follow_ups = app.store.list_follow_ups().await.expect("listed");
+    assert_eq!(follow_ups.len(), 1, "one follow-up for the call");
+    let follow_up = &follow_ups[0];
+    assert_eq!(follow_up.reason, FollowUpReason::Voicemail);
+    assert_eq!(
+        follow_up.recording_url.as_deref(),
+        Some(format!("https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000001/Recordings/RE{:032x}", 1).as_str()),
+        "the message reached the follow-up"
+    );
+    let texts: Vec<String> = twilio
+        .messages_sent()
+        .iter()
+        .filter(|m| m.param("To") == Some(ADMIN))
+        .filter_map(|m| m.param("Body").map(str::to_string))
+        .collect();
+    assert_eq!(texts.len(), 1, "announced once, as a voicemail: {texts:?}");
+    assert!(texts[0].starts_with("Voicemail #1"), "{texts:?}");
+    announce_late(&app, T0 + 90 + LATE_ANNOUNCE_SECS).await;
+    assert_eq!(texted_admin(&twilio), 1, "never as a missed call");
     twilio.assert_spec_valid();
 }
 
@@ -147,26 +216,7 @@ async fn every_other_ending_changes_nothing() {
     // 2: a voicemail left.
     queued(&app, T0, 2).await;
     sent_to_voicemail(&app, T0 + 60, 2, "leave", "60").await;
-    let recording = [
-        ("RecordingSid", "RE00000000000000000000000000000e02"),
-        (
-            "RecordingUrl",
-            "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000001/Recordings/RE00000000000000000000000000000e02",
-        ),
-        ("RecordingStatus", "completed"),
-        ("RecordingDuration", "12"),
-    ];
-    let query = [("skill", "sales"), ("caller", CUSTOMER)];
-    let status = post(
-        &app,
-        T0 + 90,
-        2,
-        "/inbound/recording-status",
-        &query,
-        &recording,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(left_message(&app, T0 + 90, 2).await, StatusCode::OK);
     // 3: redirected after a wait shorter than ABANDON_SECS.
     queued(&app, T0, 3).await;
     sent_to_voicemail(&app, T0 + 3, 3, "redirected", "3").await;
