@@ -84,6 +84,7 @@ async fn an_unclaimed_follow_up_is_escalated_to_each_admin_once_however_often_th
         result,
         json!({
             "escalation": { "due": 1, "sent": 2, "failed": 0, "cut_short": false },
+            "late_announcements": { "due": 0, "failed": 0 },
             "digest": { "day": null, "sent": 0, "failed": 0 },
             "cooldowns": none_due(),
             "untils": none_due(),
@@ -161,6 +162,7 @@ async fn a_run_near_its_deadline_stops_and_leaves_the_rest_for_the_next_minute()
         run,
         json!({
             "escalation": { "due": 1, "sent": 0, "failed": 0, "cut_short": true },
+            "late_announcements": { "due": 0, "failed": 0 },
             "digest": { "day": null, "sent": 0, "failed": 0 },
             "cooldowns": none_due(),
             "untils": none_due(),
