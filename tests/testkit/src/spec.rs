@@ -57,7 +57,12 @@ impl SpecCheck {
             std::env::var(PRISM_TASKROUTER_URL_VAR),
         ) {
             (Ok(api_url), Ok(taskrouter_url)) => Ok(Self {
-                http: reqwest::Client::new(),
+                // Idle connections are dropped before Node's 5 s keep-alive
+                // timeout closes them under a request in flight.
+                http: reqwest::Client::builder()
+                    .pool_idle_timeout(std::time::Duration::from_secs(2))
+                    .build()
+                    .unwrap_or_default(),
                 api_url: api_url.trim_end_matches('/').to_string(),
                 taskrouter_url: taskrouter_url.trim_end_matches('/').to_string(),
             }),
@@ -83,19 +88,32 @@ impl SpecCheck {
             &self.taskrouter_url
         };
         let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let mut copy = self
-            .http
-            .request(method.clone(), format!("{base}{path_and_query}"))
-            .body(body.clone());
-        for name in [header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT] {
-            if let Some(value) = headers.get(&name) {
-                copy = copy.header(name, value);
+        let copy = || {
+            let mut copy = self
+                .http
+                .request(method.clone(), format!("{base}{path_and_query}"))
+                .body(body.clone());
+            for name in [header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT] {
+                if let Some(value) = headers.get(&name) {
+                    copy = copy.header(name, value);
+                }
             }
-        }
-        let response = match copy.send().await {
-            Ok(response) => response,
-            Err(e) => {
-                return SpecVerdict::Unchecked(format!("Prism at {base} did not answer: {e}"));
+            copy
+        };
+        // A loaded machine's Prism may drop a connection: the copy is sent
+        // again, up to three times, before the request counts as unchecked.
+        let mut tries = 0;
+        let response = loop {
+            tries += 1;
+            match copy().send().await {
+                Ok(response) => break response,
+                Err(e) if tries < 3 => {
+                    tracing::warn!(%e, tries, "Prism did not answer; sending the copy again");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(e) => {
+                    return SpecVerdict::Unchecked(format!("Prism at {base} did not answer: {e}"));
+                }
             }
         };
         let status = response.status().as_u16();
