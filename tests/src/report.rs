@@ -498,12 +498,25 @@ impl FollowUps {
             .filter(|c| c.from != callback_caller_id)
             .map(|c| format!("{} saw {}", c.to, c.from))
             .collect();
-        // Claimer calls carry the follow-up's call SID in their URL.
+        // Claimer calls carry the follow-up's call SID in their URL. One
+        // acts on the follow-up until an answer hangs it up (the goodbye
+        // once it was given back, or the dial's end): a claim made while it
+        // plays that goodbye is the next claimer's, not a second at once.
+        let hung_up_by = |sid: &str| {
+            world
+                .delivered
+                .iter()
+                .filter(|d| d.path == paths::CALL_BACK_KEY || d.path == paths::CALL_BACK_DIALED)
+                .filter(|d| d.param("CallSid") == Some(sid) && d.body.contains("<Hangup/>"))
+                .map(|d| d.at)
+                .min()
+        };
         let claimer_calls = world.calls.values().filter_map(|c| {
             let url = &c.outbound.as_ref()?.url;
             let (_, query) = url.split_once(&format!("{}?call=", paths::CALL_BACK))?;
             let follow_up = query.split('&').next()?.to_string();
-            Some((follow_up, c.created, end(c)))
+            let acting_until = hung_up_by(&c.sid).map_or(end(c), |at| at.min(end(c)));
+            Some((follow_up, c.created, acting_until))
         });
         let customer_calls = dialled.iter().map(|c| (c.to.clone(), c.created, end(c)));
         o.overlapping = overlaps(claimer_calls.chain(customer_calls).collect());

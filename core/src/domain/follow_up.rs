@@ -209,14 +209,17 @@ pub const LATE_ANNOUNCE_SECS: i64 = 120;
 /// scheduler runs make up for one that failed.
 pub const LATE_ANNOUNCE_WINDOW_SECS: i64 = 300;
 
-/// The open missed calls to announce as of `now`: opened between
-/// [`LATE_ANNOUNCE_SECS`] and that plus [`LATE_ANNOUNCE_WINDOW_SECS`] ago.
-/// One announced when it opened (a hang-up in the queue) is due too; its
-/// recipients' claims keep it from being sent twice.
+/// The open missed calls to announce as of `now`: never claimed, opened
+/// between [`LATE_ANNOUNCE_SECS`] and that plus [`LATE_ANNOUNCE_WINDOW_SECS`]
+/// ago. One announced when it opened (a hang-up in the queue) is due too;
+/// its recipients' claims keep it from being sent twice. One open again
+/// after a call back is not: its claimer was told, and an announcement
+/// would ring a second claimer while the first may still be on the line.
 pub fn due_for_late_announcement(open: &[FollowUp], now: i64) -> Vec<&FollowUp> {
     let window = LATE_ANNOUNCE_SECS..LATE_ANNOUNCE_SECS + LATE_ANNOUNCE_WINDOW_SECS;
     open.iter()
         .filter(|f| f.state == FollowUpState::Open && f.reason == FollowUpReason::Abandoned)
+        .filter(|f| f.claims == 0)
         .filter(|f| window.contains(&now.saturating_sub(f.created_at)))
         .collect()
 }
@@ -568,6 +571,9 @@ mod tests {
         );
         let (claimed, _) = after(&missed, FollowUpEvent::Claim { by: ANA });
         assert!(!due(&claimed, LATE_ANNOUNCE_SECS), "somebody has it");
+        let (reopened, _) = after(&claimed, FollowUpEvent::ClaimerMissed { claim: 1 });
+        assert_eq!(reopened.state, FollowUpState::Open);
+        assert!(!due(&reopened, LATE_ANNOUNCE_SECS), "its claimer was told");
     }
 
     #[test]
