@@ -59,6 +59,7 @@ async fn main() -> std::process::ExitCode {
     println!("{}", day.follow_ups.table());
     println!("{}", day.time_to_human.table());
     println!("{}\n", day.coverage.line());
+    println!("{}\n", day.screening.line());
     if let Some(text) = day.digest.as_ref().and_then(|d| d.text.as_ref()) {
         println!("the admin's daily digest, as texted at the day's end:\n{text}\n");
     }

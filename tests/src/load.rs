@@ -5,8 +5,9 @@ use crate::digest::DigestCheck;
 use crate::harness::Stage;
 use crate::oracle::TimeToHuman;
 use crate::phones::{Caller, Claims, Phone, PhoneProfile, WorkerScript};
-use crate::report::{Coverage, FollowUps};
+use crate::report::{Coverage, FollowUps, Screened, Screening, WITHHELD};
 use crate::{Chaos, Ms, Outcome, Readings};
+use homeline_core::service::blocklist;
 
 pub const SKILLS: [&str; 3] = ["sales", "support", "billing"];
 /// Escalations go here (a manager, not a worker of the day).
@@ -83,6 +84,8 @@ pub struct Day {
     pub coverage: Coverage,
     /// Homeline's time to a person against a router that knew the phones.
     pub time_to_human: TimeToHuman,
+    /// Withheld, blocked and spoofed callers: none reached a worker.
+    pub screening: Screening,
 }
 
 impl Day {
@@ -90,6 +93,7 @@ impl Day {
     pub fn invariant_failures(&self) -> Vec<String> {
         let mut f = self.outcome.invariant_failures();
         f.extend(self.follow_ups.invariant_failures());
+        f.extend(self.screening.invariant_failures());
         if let Some(digest) = &self.digest {
             f.extend(digest.disagreements.iter().map(|d| format!("digest: {d}")));
         }
@@ -188,6 +192,7 @@ pub async fn run(plan: Plan) -> Day {
             ]),
         });
     }
+    let screened = screened_callers(&stage, &plan).await;
     if plan.chaos {
         let mut world = stage.sim.world();
         world.chaos = Some(Chaos {
@@ -205,6 +210,7 @@ pub async fn run(plan: Plan) -> Day {
     let outcome = Outcome::of(&stage.sim.world());
     let follow_ups = stage.follow_up_outcome().await;
     let time_to_human = TimeToHuman::of(&stage.sim.world());
+    let screening = Screening::of(&stage.sim.world(), &screened);
     let coverage = Coverage::of(&stage.sim.world(), |at| hours.is_some() && at < digest_due);
     let digest = hours.map(|_| {
         DigestCheck::of(
@@ -225,5 +231,34 @@ pub async fn run(plan: Plan) -> Day {
         digest,
         coverage,
         time_to_human,
+        screening,
     }
+}
+
+/// Callers kept from the workers (issue 15 point 7), one in forty of the
+/// day's and at least one of each kind: withheld numbers
+/// (`ANONYMOUS_CALLERS=voicemail`), numbers an admin blocked, and caller IDs
+/// that failed SHAKEN/STIR. Their own seed, so the day's other draws are
+/// those of a day without them.
+async fn screened_callers(stage: &Stage, plan: &Plan) -> Screened {
+    let mut rng = fastrand::Rng::with_seed(plan.seed ^ 0x3);
+    let mut screened = Screened::default();
+    for k in 0..(plan.callers / 40).max(1) {
+        let blocked = format!("+1555800{k:04}");
+        let write = blocklist::block(&stage.app.store, &blocked, ADMIN).await;
+        assert!(write.expect("blocked").applied(), "{blocked} blocked once");
+        let spoofed = format!("+1555900{k:04}");
+        for (from, stir_verstat) in [
+            (WITHHELD, None),
+            (blocked.as_str(), None),
+            (spoofed.as_str(), Some("TN-Validation-Failed-A")),
+        ] {
+            let mut caller = Caller::new(from, 30_000 + rng.u64(0..plan.span), Some('1'));
+            caller.stir_verstat = stir_verstat.map(str::to_string);
+            stage.sim.call_in(caller);
+        }
+        screened.blocked.push(blocked);
+        screened.spoofed.push(spoofed);
+    }
+    screened
 }

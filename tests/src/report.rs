@@ -687,3 +687,101 @@ mod tests {
         );
     }
 }
+
+/// The `From` of a withheld caller on the simulated day.
+pub const WITHHELD: &str = "anonymous";
+
+/// The numbers of the day's screened callers (withheld callers share
+/// [`WITHHELD`]).
+#[derive(Debug, Clone, Default)]
+pub struct Screened {
+    pub blocked: Vec<String>,
+    pub spoofed: Vec<String>,
+}
+
+/// What became of the callers kept from the workers.
+#[derive(Debug, Clone, Default)]
+pub struct Screening {
+    pub withheld: usize,
+    pub blocked: usize,
+    pub spoofed: usize,
+    /// Blocked callers refused with `<Reject>`.
+    pub rejected: usize,
+    /// Withheld and spoofed callers who reached the beep (a message, or
+    /// hung up at it).
+    pub to_voicemail: usize,
+    /// Screened callers whose call became a task: a worker's phone could ring.
+    pub given_a_task: Vec<String>,
+    /// Blocked callers not refused with `<Reject>`.
+    pub not_rejected: Vec<String>,
+}
+
+impl Screening {
+    pub fn of(world: &World, screened: &Screened) -> Self {
+        let mut o = Screening::default();
+        for call in world.calls.values().filter(|c| c.caller.is_some()) {
+            let blocked = screened.blocked.contains(&call.from);
+            let withheld = call.from == WITHHELD;
+            if !(blocked || withheld || screened.spoofed.contains(&call.from)) {
+                continue;
+            }
+            if blocked {
+                o.blocked += 1;
+                if call.rejected {
+                    o.rejected += 1;
+                } else {
+                    o.not_rejected.push(call.sid.clone());
+                }
+            } else {
+                if withheld {
+                    o.withheld += 1;
+                } else {
+                    o.spoofed += 1;
+                }
+                if call.voicemail_recorded {
+                    o.to_voicemail += 1;
+                }
+            }
+            let tasked = world
+                .tr
+                .tasks
+                .values()
+                .any(|t| t.attributes["call_sid"].as_str() == Some(call.sid.as_str()));
+            if tasked {
+                o.given_a_task.push(format!("{} ({})", call.from, call.sid));
+            }
+        }
+        o
+    }
+
+    pub fn invariant_failures(&self) -> Vec<String> {
+        let mut f = Vec::new();
+        if !self.given_a_task.is_empty() {
+            f.push(format!(
+                "{} screened callers offered to the workers: {:?}",
+                self.given_a_task.len(),
+                first(&self.given_a_task)
+            ));
+        }
+        if !self.not_rejected.is_empty() {
+            f.push(format!(
+                "{} blocked callers not rejected: {:?}",
+                self.not_rejected.len(),
+                first(&self.not_rejected)
+            ));
+        }
+        f
+    }
+
+    pub fn line(&self) -> String {
+        format!(
+            "screened callers: {} withheld and {} failing SHAKEN/STIR, {} of them left a message; {} blocked, {} rejected; {} offered to a worker",
+            self.withheld,
+            self.spoofed,
+            self.to_voicemail,
+            self.blocked,
+            self.rejected,
+            self.given_a_task.len()
+        )
+    }
+}
