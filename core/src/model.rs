@@ -431,6 +431,10 @@ pub struct CallRecord {
     /// The caller hung up in the queue, however long they waited: never
     /// bridged, whoever took the call a moment before.
     pub hung_up_in_queue_at: Option<i64>,
+    /// The caller left the queue for voicemail (pressed 2, the last offer,
+    /// nobody to take the call): never bridged either, whoever took the
+    /// call a moment before.
+    pub sent_to_voicemail_at: Option<i64>,
     /// The caller hung up after waiting `ABANDON_SECS` or more in the queue:
     /// in it, or later in voicemail without a message.
     pub abandoned_at: Option<i64>,

@@ -314,6 +314,10 @@ fn taskrouter(
                 "Only AssignmentStatus=canceled or completed is modelled",
             ),
         },
+        ("GET", ["Tasks", _task, "Reservations", res]) => match world.tr.reservations.get(*res) {
+            Some(_) => ok(StatusCode::OK, reservation_json(world, res)),
+            None => error(404, 20404, "Reservation not found"),
+        },
         ("POST", ["Tasks", _task, "Reservations", res]) => match param(params, "ReservationStatus")
         {
             Some("rejected") => {

@@ -21,14 +21,14 @@ pub enum CallOutcome {
 }
 
 /// What became of `record`. A worker's answer is noted before the bridge,
-/// so a caller who left a message or hung up in the queue was not answered,
-/// whoever pressed 1 meanwhile.
+/// so a caller who left a message, hung up in the queue or left it for
+/// voicemail was not answered, whoever pressed 1 meanwhile.
 pub fn outcome(record: &CallRecord) -> CallOutcome {
     if record.voicemail_at.is_some() {
         CallOutcome::Voicemail
     } else if record.abandoned_at.is_some() {
         CallOutcome::Abandoned
-    } else if record.hung_up_in_queue_at.is_some() {
+    } else if record.hung_up_in_queue_at.is_some() || record.sent_to_voicemail_at.is_some() {
         CallOutcome::Other
     } else if record.answered_by.is_some() {
         CallOutcome::Answered
@@ -321,7 +321,14 @@ mod tests {
         let mut quickly_gone = answered(3, ANN, 5);
         quickly_gone.hung_up_in_queue_at = quickly_gone.answered_at;
         assert_eq!(outcome(&quickly_gone), CallOutcome::Other);
-        let summary = summarize(&[gone, quickly_gone, answered(2, BOB, 12)], &[]);
+        // Ann pressed 1 as the caller pressed 2 for voicemail.
+        let mut to_voicemail = answered(4, ANN, 30);
+        to_voicemail.sent_to_voicemail_at = to_voicemail.answered_at;
+        assert_eq!(outcome(&to_voicemail), CallOutcome::Other);
+        let summary = summarize(
+            &[gone, quickly_gone, to_voicemail, answered(2, BOB, 12)],
+            &[],
+        );
         assert_eq!((summary.answered, summary.abandoned), (1, 1));
         assert_eq!(summary.median_answer_secs, Some(12));
         assert_eq!(

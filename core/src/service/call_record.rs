@@ -31,6 +31,8 @@ pub enum Step<'a> {
     Missed { by: &'a str },
     /// The caller hung up in the queue.
     HungUpInQueue,
+    /// The caller was sent from the queue to voicemail.
+    SentToVoicemail,
     /// The caller hung up after waiting `ABANDON_SECS` or more in the
     /// queue: in it, or later in voicemail without a message.
     Abandoned,
@@ -61,6 +63,7 @@ pub fn change(call_sid: &str, at: i64, steps: &[Step<'_>]) -> CallRecord {
             }
             Step::Missed { by } => record.missed_by.push(by.to_string()),
             Step::HungUpInQueue => record.hung_up_in_queue_at = Some(at),
+            Step::SentToVoicemail => record.sent_to_voicemail_at = Some(at),
             Step::Abandoned => record.abandoned_at = Some(at),
             Step::Voicemail => record.voicemail_at = Some(at),
         }

@@ -8,6 +8,28 @@ use crate::deadline::Deadline;
 use crate::store::Store;
 use crate::twilio::TwilioError;
 
+/// The bridge's `<Dial>` failed. TaskRouter may have accepted this
+/// reservation all the same (the caller left the queue a moment before the
+/// worker's 1): the task is then assigned with no call, and holds the
+/// worker's capacity until completed, with no `task.wrapup` to come. A
+/// reservation not accepted (timed out, the task moved on) is left alone:
+/// its task may still be routing a caller who waits.
+pub async fn settle_unbridged<S: Store>(
+    app: &App<S>,
+    task_sid: &str,
+    reservation_sid: &str,
+    deadline: Deadline,
+) -> Result<(), TwilioError> {
+    let status = app
+        .twilio
+        .reservation_status(task_sid, reservation_sid, deadline)
+        .await?;
+    if status != "accepted" {
+        return Ok(());
+    }
+    complete(app, task_sid, "the bridge failed", deadline).await
+}
+
 /// Completes `task_sid` (retried inside `deadline`; already completed is success).
 pub async fn complete<S: Store>(
     app: &App<S>,

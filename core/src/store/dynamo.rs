@@ -1200,6 +1200,7 @@ fn call_record_from(item: &Item) -> Result<CallRecord, StoreError> {
         answered_at: f.opt_number("answered_at")?,
         missed_by: f.string_set("missed_by")?,
         hung_up_in_queue_at: f.opt_number("hung_up_in_queue_at")?,
+        sent_to_voicemail_at: f.opt_number("sent_to_voicemail_at")?,
         abandoned_at: f.opt_number("abandoned_at")?,
         voicemail_at: f.opt_number("voicemail_at")?,
     })
@@ -1232,6 +1233,7 @@ impl CallRecordStore for DynamoStore {
             ("answered_by", record.answered_by.as_ref().map(s)),
             ("answered_at", record.answered_at.map(n)),
             ("hung_up_in_queue_at", record.hung_up_in_queue_at.map(n)),
+            ("sent_to_voicemail_at", record.sent_to_voicemail_at.map(n)),
             ("abandoned_at", record.abandoned_at.map(n)),
             ("voicemail_at", record.voicemail_at.map(n)),
         ];

@@ -301,6 +301,10 @@ impl CallRecordStore for MemoryStore {
         stored.missed_by.sort();
         stored.missed_by.dedup();
         keep_first(&mut stored.hung_up_in_queue_at, &record.hung_up_in_queue_at);
+        keep_first(
+            &mut stored.sent_to_voicemail_at,
+            &record.sent_to_voicemail_at,
+        );
         keep_first(&mut stored.abandoned_at, &record.abandoned_at);
         keep_first(&mut stored.voicemail_at, &record.voicemail_at);
         Ok(Write::Applied)

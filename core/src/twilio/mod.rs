@@ -382,6 +382,20 @@ impl TwilioClient {
         Worker::from_json(&self.post(url, &form, Replay::Safe, deadline).await?)
     }
 
+    /// The reservation's `ReservationStatus` (`pending`, `accepted`, ...).
+    pub async fn reservation_status(
+        &self,
+        task_sid: &str,
+        reservation_sid: &str,
+        deadline: Deadline,
+    ) -> Result<String, TwilioError> {
+        let url = self.taskrouter(&format!("/Tasks/{task_sid}/Reservations/{reservation_sid}"));
+        let reservation = self.get(url, deadline).await?;
+        text_of(&reservation, "reservation_status").ok_or_else(|| {
+            TwilioError::Decode(format!("reservation {reservation_sid} without a status"))
+        })
+    }
+
     /// Rejects a pending reservation, moving the worker to `activity_sid`.
     /// A reservation no longer pending is `Settled::Already`.
     pub async fn reject_reservation(

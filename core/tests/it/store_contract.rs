@@ -1006,11 +1006,12 @@ fn arrived(caller: &str) -> Step<'_> {
 
 async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
     let customer = phone(901);
-    let steps: [(i64, Vec<Step<'_>>); 4] = [
+    let steps: [(i64, Vec<Step<'_>>); 5] = [
         (T0, vec![arrived(&customer)]),
         (T0 + 4, vec![Step::Queued { skill: "sales" }]),
         (T0 + 20, vec![Step::Missed { by: "+15550000002" }]),
         (T0 + 45, vec![Step::Answered { by: "+15550000001" }]),
+        (T0 + 50, vec![Step::SentToVoicemail]),
     ];
     for (at, step) in &steps {
         let record = call_step(1, *at, step);
@@ -1027,6 +1028,7 @@ async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
         answered_at: Some(T0 + 45),
         missed_by: vec!["+15550000002".into()],
         hung_up_in_queue_at: None,
+        sent_to_voicemail_at: Some(T0 + 50),
         abandoned_at: None,
         voicemail_at: None,
     };

@@ -30,11 +30,18 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
     };
     if request.path == paths::LEG_AFTER_BRIDGE {
         let dial_call_status = request.param("DialCallStatus");
+        let task_sid = request.query("TaskSid");
         if attempt::bridge_happened(dial_call_status)
-            && let Some(task_sid) = request.query("TaskSid")
+            && let Some(task_sid) = task_sid
         {
             // Failure is logged; `task.wrapup` completes it too.
             let _ = task::complete(&app, task_sid, "the call ended", deadline).await;
+        } else if let (Some(task_sid), Some(reservation_sid)) =
+            (task_sid, request.query("ReservationSid"))
+            && let Err(error) =
+                task::settle_unbridged(&app, task_sid, reservation_sid, deadline).await
+        {
+            tracing::error!(%error, task_sid, reservation_sid, "unbridged task not settled");
         }
         return http::twiml(after_bridge(dial_call_status));
     }

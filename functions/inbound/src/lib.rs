@@ -63,15 +63,13 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
             return rejection.into_response();
         }
     };
-    let config = &app.config;
     let result = match request.path.trim_end_matches('/') {
         "/inbound" => Ok(http::twiml(entry(&app, &request).await)),
         "/inbound/menu" => menu(&app, &request).await,
         "/inbound/wait" => Ok(http::twiml(wait(&app, &request).await)),
         "/inbound/wait-key" => wait_key(&app, &request).await,
         "/inbound/after-queue" => after_queue(&app, &request).await,
-        "/inbound/voicemail" => mailbox(config, &request)
-            .map(|mailbox| http::twiml(voicemail(config, &request, &mailbox, Twiml::new()))),
+        "/inbound/voicemail" => from_queue_to_voicemail(&app, &request).await,
         "/inbound/recorded" => Ok(http::twiml(recorded(&request))),
         "/inbound/recording-status" => recording_status(&app, &request).await,
         "/inbound/transcription" => transcription(&app, &request).await,
@@ -438,8 +436,24 @@ async fn after_queue<S: Store>(
     }
     let xml = match decide::after_queue(result) {
         AfterQueue::End => Twiml::new().to_xml(),
-        AfterQueue::Voicemail => voicemail(config, request, &mailbox, Twiml::new()),
+        AfterQueue::Voicemail => {
+            note(app, request, &[Step::SentToVoicemail]).await;
+            voicemail(config, request, &mailbox, Twiml::new())
+        }
     };
+    Ok(http::twiml(xml))
+}
+
+/// Where a caller is redirected from the queue to voicemail (pressed 2, the
+/// last offer, nobody to take the call): noted first, so a worker who
+/// pressed 1 at the same moment is not counted as answering them.
+async fn from_queue_to_voicemail<S: Store>(
+    app: &App<S>,
+    request: &TwilioRequest,
+) -> Result<Response<Body>, Rejection> {
+    let mailbox = mailbox(&app.config, request)?;
+    note(app, request, &[Step::SentToVoicemail]).await;
+    let xml = voicemail(&app.config, request, &mailbox, Twiml::new());
     Ok(http::twiml(xml))
 }
 

@@ -33,7 +33,15 @@ async fn twenty_callers_over_ten_minutes(readings: Readings) {
         .as_ref()
         .expect("a ten-minute day has its digest");
     println!("{digest:?}");
-    assert_eq!(outcome.callers, 20);
+    // One withheld, one blocked and one spoofed caller join the twenty.
+    let screening = &day.screening;
+    assert_eq!(
+        (screening.withheld, screening.blocked, screening.spoofed),
+        (1, 1, 1),
+        "{}",
+        screening.line()
+    );
+    assert_eq!(outcome.callers, 23);
     assert!(
         day.invariant_failures().is_empty(),
         "{:?}\n{}\n{}\nanomalies: {:?}",
@@ -48,9 +56,13 @@ async fn twenty_callers_over_ten_minutes(readings: Readings) {
         outcome.table()
     );
     assert_eq!(
-        outcome.to_person + outcome.voicemail + outcome.hung_up,
+        outcome.to_person + outcome.voicemail + outcome.hung_up + outcome.rejected,
         outcome.callers,
-        "every caller ends with a person, in voicemail or by hanging up"
+        "every caller ends with a person, in voicemail, by hanging up or refused (blocked)"
+    );
+    assert_eq!(
+        outcome.rejected, screening.rejected,
+        "only the blocked are refused"
     );
     // The follow-up invariants above are not vacuous: the day has claims and call backs.
     let f = &day.follow_ups;
