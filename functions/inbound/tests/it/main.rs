@@ -10,5 +10,6 @@ mod metrics;
 mod local_stack {
     mod call_records;
     mod customer_line;
+    mod estimate;
     mod returning;
 }
