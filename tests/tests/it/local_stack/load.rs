@@ -33,7 +33,9 @@ async fn twenty_callers_over_ten_minutes(readings: Readings) {
         .as_ref()
         .expect("a ten-minute day has its digest");
     println!("{digest:?}");
-    assert_eq!(outcome.callers, 20);
+    // The 20 callers, and those of them who called again later.
+    assert_eq!(outcome.callers, 20 + day.returning.calls);
+    println!("{}\n{}", day.estimates.line(), day.returning.line());
     assert!(
         day.invariant_failures().is_empty(),
         "{:?}\n{}\n{}\nanomalies: {:?}",
