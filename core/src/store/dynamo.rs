@@ -65,6 +65,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -314,6 +315,17 @@ where
         Ok(_) => Ok(Write::Applied),
         Err(e) if e.as_service_error().is_some_and(condition_failed) => Ok(Write::Lost),
         Err(e) => Err(unavailable(op, &e)),
+    }
+}
+
+/// `put` only over the item's stored `version` (0: only where none is stored).
+fn versioned(put: PutItemFluentBuilder, version: u64) -> PutItemFluentBuilder {
+    if version == 0 {
+        put.condition_expression("attribute_not_exists(pk)")
+    } else {
+        put.condition_expression("#version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", n(version))
     }
 }
 
@@ -618,13 +630,7 @@ impl WorkerStore for DynamoStore {
                 profile,
                 profile.version.saturating_add(1),
             )));
-        let put = if profile.version == 0 {
-            put.condition_expression("attribute_not_exists(pk)")
-        } else {
-            put.condition_expression("#version = :version")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":version", n(profile.version))
-        };
+        let put = versioned(put, profile.version);
         conditional("PutItem (worker)", put.send().await, |e| {
             e.is_conditional_check_failed_exception()
         })
@@ -1408,13 +1414,7 @@ impl WaitStore for DynamoStore {
             .item("skill", s(&waits.skill))
             .item("waits", AttributeValue::L(listed))
             .item("version", n(waits.version.saturating_add(1)));
-        let put = if waits.version == 0 {
-            put.condition_expression("attribute_not_exists(pk)")
-        } else {
-            put.condition_expression("#version = :version")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":version", n(waits.version))
-        };
+        let put = versioned(put, waits.version);
         conditional("PutItem (recent waits)", put.send().await, |e| {
             e.is_conditional_check_failed_exception()
         })

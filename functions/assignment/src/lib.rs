@@ -149,7 +149,17 @@ mod tests {
                 "TaskAttributes",
                 format!(r#"{{"skill":"sales","call_sid":"{}"}}"#, sid("CA", 9)),
             ),
+            ("TaskAge", "30".to_string()),
         ]
+    }
+
+    /// The attempt the callback recorded.
+    async fn stored(app: &App<MemoryStore>) -> Attempt {
+        app.store
+            .get_attempt(&sid("WT", 1), &sid("WR", 1))
+            .await
+            .expect("test setup")
+            .expect("recorded")
     }
 
     fn request(worker_attributes: &str) -> Request {
@@ -183,12 +193,7 @@ mod tests {
             body,
             json!({"instruction": "reject", "activity_sid": ACTIVITY_OFFLINE})
         );
-        let attempt = app
-            .store
-            .get_attempt(&sid("WT", 1), &sid("WR", 1))
-            .await
-            .expect("test setup")
-            .expect("test setup");
+        let attempt = stored(&app).await;
         assert_eq!(attempt.state, AttemptState::Missed);
         assert_eq!(attempt.outcome.as_deref(), Some("no-phone"));
         assert_eq!(attempt.caller_call_sid, Some(sid("CA", 9)));
@@ -242,19 +247,10 @@ mod tests {
     #[tokio::test]
     async fn the_task_s_age_dates_the_caller_s_queueing() {
         let app = app("hybrid");
-        let mut owned = params(r#"{"contact_uri":"+15551230001"}"#);
-        owned.push(("TaskAge", "30".to_string()));
-        let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let request = form_request("/assignment", &[], &pairs);
         let now = 1_796_317_200;
-        homeline_core::store::at_instant(now, handle(app.clone(), request)).await;
-        let attempt = app
-            .store
-            .get_attempt(&sid("WT", 1), &sid("WR", 1))
-            .await
-            .expect("test setup")
-            .expect("recorded");
-        assert_eq!(attempt.queued_at, Some(now - 30));
+        let offer = handle(app.clone(), request(r#"{"contact_uri":"+15551230001"}"#));
+        homeline_core::store::at_instant(now, offer).await;
+        assert_eq!(stored(&app).await.queued_at, Some(now - 30), "TaskAge 30");
     }
 
     #[tokio::test]

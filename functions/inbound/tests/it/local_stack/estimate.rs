@@ -51,6 +51,14 @@ async fn wait(app: &App<DynamoStore>, position: &str, queue_time: &str) -> Strin
     body_text(&inbound::handle(app.clone(), request).await)
 }
 
+/// Asserts `body` announces `position` and no estimate.
+fn no_estimate(body: &str, position: u32, why: &str) {
+    assert!(
+        body.contains(&format!("caller number {position}.")) && !body.contains("Your wait"),
+        "{why}: {body}"
+    );
+}
+
 /// The same document as the golden `wait_hold_estimate`
 /// (core/tests/fixtures/twiml/, written by Twilio's own library).
 #[tokio::test]
@@ -69,10 +77,10 @@ async fn recent_answers_give_the_first_wait_document_an_estimate() {
             .contains("<Say>Your wait is less than a minute.</Say>"),
         "still the first fetch"
     );
-    let later = wait(&app, "1", "30").await;
-    assert!(
-        later.contains("caller number 1") && !later.contains("Your wait"),
-        "said on the first fetch only: {later}"
+    no_estimate(
+        &wait(&app, "1", "30").await,
+        1,
+        "said on the first fetch only",
     );
 }
 
@@ -80,11 +88,7 @@ async fn recent_answers_give_the_first_wait_document_an_estimate() {
 async fn too_few_recent_answers_say_no_estimate() {
     let app = line(&[]).await;
     answered(&app, 4, 40).await;
-    let first = wait(&app, "1", "0").await;
-    assert!(
-        first.contains("caller number 1") && !first.contains("Your wait"),
-        "{first}"
-    );
+    no_estimate(&wait(&app, "1", "0").await, 1, "4 answers are too few");
 }
 
 #[tokio::test]
@@ -92,10 +96,10 @@ async fn an_estimate_beyond_max_wait_is_not_promised() {
     // 100 s a caller, position 2: about 4 minutes.
     let short = line(&[("MAX_WAIT_SECS", "180")]).await;
     answered(&short, 5, 100).await;
-    let first = wait(&short, "2", "0").await;
-    assert!(
-        first.contains("caller number 2") && !first.contains("Your wait"),
-        "180 s cannot keep 4 minutes: {first}"
+    no_estimate(
+        &wait(&short, "2", "0").await,
+        2,
+        "180 s cannot keep 4 minutes",
     );
     let long = line(&[("MAX_WAIT_SECS", "300")]).await;
     answered(&long, 5, 100).await;
