@@ -315,7 +315,7 @@ const WAIT_KEY_TIMEOUT_SECS: u32 = 1;
 /// estimated wait, when honest), the way out and one hold stretch,
 /// all inside a `<Gather>` so a key interrupts the music. Twilio requests
 /// the wait URL again when it ends, so each fetch is a heartbeat: one read
-/// of the store, and `<Leave/>` (the Enqueue action then offers voicemail)
+/// of the store (the first also reads the skill's recent waits), and `<Leave/>` (the Enqueue action then offers voicemail)
 /// once the caller's task reached the nobody queue or TaskRouter canceled
 /// it, or once `MAX_WAIT_SECS` is up and the last offer went unanswered.
 async fn wait<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
