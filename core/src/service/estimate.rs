@@ -129,6 +129,40 @@ mod tests {
         assert_eq!(sales.waits.len(), estimate::KEPT, "bounded");
     }
 
+    /// A store whose read of the recent waits never answers, or fails.
+    struct Unanswering {
+        fails: bool,
+    }
+
+    impl WaitStore for Unanswering {
+        async fn recent_waits(&self, _: &str) -> Result<RecentWaits, crate::store::StoreError> {
+            if self.fails {
+                return Err(crate::store::StoreError::Unavailable("down".into()));
+            }
+            std::future::pending().await
+        }
+
+        async fn put_recent_waits(
+            &self,
+            _: &RecentWaits,
+        ) -> Result<crate::store::Write, crate::store::StoreError> {
+            unreachable!("the wait URL never writes")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_or_failed_read_says_nothing_within_the_read_budget() {
+        for fails in [false, true] {
+            let store = Unanswering { fails };
+            let max_wait = Duration::from_secs(180);
+            let told = for_caller(&store, max_wait, Some("sales"), Some("1"), Some("0"));
+            let started = tokio::time::Instant::now();
+            let told = tokio::time::timeout(READ_BUDGET * 2, told).await;
+            assert_eq!(told.ok(), Some(None), "fails: {fails}");
+            assert!(started.elapsed() <= READ_BUDGET + Duration::from_millis(200));
+        }
+    }
+
     #[tokio::test]
     async fn only_the_first_fetch_reads_and_the_estimate_is_bounded_by_max_wait() {
         let store = MemoryStore::new();
