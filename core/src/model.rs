@@ -259,6 +259,10 @@ pub struct Attempt {
     /// The task named this worker as the caller's last (TaskAttributes
     /// `last_worker_sid`): the whisper says "returning caller".
     pub returning: bool,
+    /// When the caller's task was created (Unix seconds: the assignment
+    /// callback's clock less its `TaskAge`), when known: an answer's wait
+    /// runs from here ([`AnswerWait`]).
+    pub queued_at: Option<i64>,
     /// The worker leg, once Twilio created it.
     pub call_sid: Option<String>,
     pub state: AttemptState,
@@ -404,6 +408,25 @@ pub struct LastWorker {
     pub skill: String,
     /// Unix seconds.
     pub answered_at: i64,
+}
+
+/// How long one answered caller of a skill waited: from their task's
+/// creation to a worker's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerWait {
+    /// Unix seconds.
+    pub answered_at: i64,
+    pub wait_secs: i64,
+}
+
+/// A skill's most recent answer waits, oldest first, bounded: what the wait
+/// URL's estimate reads with one GetItem. `version` is for optimistic
+/// concurrency (0: not stored yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecentWaits {
+    pub skill: String,
+    pub waits: Vec<AnswerWait>,
+    pub version: u64,
 }
 
 /// What Homeline saw of one customer call, keyed by the customer's call SID

@@ -238,6 +238,18 @@ def wait_hold():
     return r
 
 
+def wait_hold_estimate():
+    """The caller's first wait document: the estimated wait said after the position."""
+    r = VoiceResponse()
+    g = Gather(input="dtmf", num_digits=1, action="https://homeline.example.com/inbound/wait-key?skill=sales", timeout=1)
+    g.say("You are caller number 2.")
+    g.say("Your wait is about 2 minutes.")
+    g.say("Press 2 to leave a message.")
+    g.play("https://homeline.example.com/inbound/hold-music", loop=1)
+    r.append(g)
+    return r
+
+
 def wait_hold_pause():
     """The last stretch before MAX_WAIT_SECS: silence cut to fit instead of a whole clip."""
     r = VoiceResponse()
@@ -313,6 +325,7 @@ CASES = [
     redirect,
     hangup,
     wait_hold,
+    wait_hold_estimate,
     wait_hold_pause,
     wait_last_offer,
     leave,

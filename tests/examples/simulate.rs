@@ -41,8 +41,9 @@ async fn main() -> std::process::ExitCode {
     let day = run(plan).await;
     let outcome = &day.outcome;
     println!(
-        "{} callers over {} simulated minutes, {} workers, skills {:?}, answer mode {}, {} readings (seed {}), in {:.1} s of real time\n",
+        "{} callers ({} of them call again later) over {} simulated minutes, {} workers, skills {:?}, answer mode {}, {} readings (seed {}), in {:.1} s of real time\n",
         plan.callers,
+        day.returning.calls,
         plan.span / 60_000,
         plan.workers,
         homeline_tests::load::SKILLS,
@@ -60,6 +61,8 @@ async fn main() -> std::process::ExitCode {
     println!("{}", day.time_to_human.table());
     println!("{}\n", day.coverage.line());
     println!("{}\n", day.screening.line());
+    println!("{}\n", day.estimates.line());
+    println!("{}\n", day.returning.line());
     if let Some(text) = day.digest.as_ref().and_then(|d| d.text.as_ref()) {
         println!("the admin's daily digest, as texted at the day's end:\n{text}\n");
     }

@@ -5,7 +5,7 @@ use crate::digest::DigestCheck;
 use crate::harness::Stage;
 use crate::oracle::TimeToHuman;
 use crate::phones::{Caller, Claims, Phone, PhoneProfile, WorkerScript};
-use crate::report::{Coverage, FollowUps, Screened, Screening, WITHHELD};
+use crate::report::{Coverage, Estimates, FollowUps, Returning, Screened, Screening, WITHHELD};
 use crate::{Chaos, Ms, Outcome, Readings};
 use homeline_core::service::blocklist;
 
@@ -86,6 +86,10 @@ pub struct Day {
     pub time_to_human: TimeToHuman,
     /// Withheld, blocked and spoofed callers: none reached a worker.
     pub screening: Screening,
+    /// Whether the wait estimates callers heard were kept.
+    pub estimates: Estimates,
+    /// Callers who called again later in the day.
+    pub returning: Returning,
 }
 
 impl Day {
@@ -94,6 +98,7 @@ impl Day {
         let mut f = self.outcome.invariant_failures();
         f.extend(self.follow_ups.invariant_failures());
         f.extend(self.screening.invariant_failures());
+        f.extend(self.returning.invariant_failures());
         if let Some(digest) = &self.digest {
             f.extend(digest.disagreements.iter().map(|d| format!("digest: {d}")));
         }
@@ -107,12 +112,22 @@ impl Day {
 const STARTS_SECS: i64 = 9 * 3600;
 const OPENS: &str = "08:00";
 const DAY_SECS: i64 = 24 * 3600;
+/// One caller in this many calls again later in the day, from the same number.
+const CALLS_AGAIN_ONE_IN: u8 = 6;
+
+/// When a caller who calls again does: after their first call ended at the
+/// latest (their patience, a talk, a minute more), then within a quarter of
+/// the span.
+fn calls_again_after(first: &Caller, span: Ms, rng: &mut fastrand::Rng) -> Ms {
+    first.arrive + first.patience + first.talk + 60_000 + rng.u64(0..=span / 4)
+}
 
 /// Runs the plan on a fresh stage; returns the day (after every call ended).
 pub async fn run(plan: Plan) -> Day {
     let skills = SKILLS.join(",");
-    // Long enough for every caller to finish.
-    let last_call_ends: Ms = 30_000 + plan.span + 30 * 60_000;
+    // Long enough for every caller to finish, those who call again too
+    // (arriving up to 10 minutes and a quarter of the span after the span).
+    let last_call_ends: Ms = 30_000 + plan.span + 10 * 60_000 + plan.span / 4 + 30 * 60_000;
     let epoch =
         chrono::Utc::now().timestamp().div_euclid(DAY_SECS) * DAY_SECS - DAY_SECS + STARTS_SECS;
     // Business hours close, and the digest goes out, the first whole minute
@@ -164,12 +179,14 @@ pub async fn run(plan: Plan) -> Day {
     }
     // Its own seed, so the day's other draws are those of a day without it.
     let mut waiting = fastrand::Rng::with_seed(plan.seed ^ 0x2);
+    // Likewise for who calls again, and when.
+    let mut again = fastrand::Rng::with_seed(plan.seed ^ 0x3);
     for i in 0..plan.callers {
         let digit = match rng.u8(0..20) {
             0 => None,
             d => Some(char::from(b'1' + d % SKILLS.len() as u8)),
         };
-        stage.sim.call_in(Caller {
+        let caller = Caller {
             from: format!("+1555700{i:04}"),
             arrive: 30_000 + rng.u64(0..plan.span),
             digit,
@@ -190,7 +207,18 @@ pub async fn run(plan: Plan) -> Day {
                 (15, Phone::Busy),
                 (15, Phone::NoAnswer),
             ]),
-        });
+        };
+        // The same number and choice; patience and talk drawn anew.
+        if again.u8(0..CALLS_AGAIN_ONE_IN) == 0 {
+            stage.sim.call_in(Caller {
+                arrive: calls_again_after(&caller, plan.span, &mut again),
+                patience: again.u64(60_000..=300_000),
+                talk: again.u64(60_000..=240_000),
+                wait_key: None,
+                ..caller.clone()
+            });
+        }
+        stage.sim.call_in(caller);
     }
     let screened = screened_callers(&stage, &plan).await;
     if plan.chaos {
@@ -211,6 +239,8 @@ pub async fn run(plan: Plan) -> Day {
     let follow_ups = stage.follow_up_outcome().await;
     let time_to_human = TimeToHuman::of(&stage.sim.world());
     let screening = Screening::of(&stage.sim.world(), &screened);
+    let estimates = Estimates::of(&stage.sim.world());
+    let returning = Returning::of(&stage.sim.world());
     let coverage = Coverage::of(&stage.sim.world(), |at| hours.is_some() && at < digest_due);
     let digest = hours.map(|_| {
         DigestCheck::of(
@@ -232,6 +262,8 @@ pub async fn run(plan: Plan) -> Day {
         coverage,
         time_to_human,
         screening,
+        estimates,
+        returning,
     }
 }
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use homeline_core::domain::estimate::Estimate;
 use homeline_core::model::{FollowUp, FollowUpState};
 use homeline_core::routes::paths;
 
@@ -140,13 +141,7 @@ impl Outcome {
         }
         o.repeated_rejects = rejects.values().filter(|n| **n > 1).count();
         o.repeated_rings = rings.values().filter(|n| **n > 1).count();
-        let task_of = |call_sid: &str| -> Option<&Task> {
-            world
-                .tr
-                .tasks
-                .values()
-                .find(|t| t.attributes["call_sid"].as_str() == Some(call_sid))
-        };
+        let task_of = |call_sid: &str| task_of(world, call_sid);
         for task in world.tr.tasks.values() {
             if !matches!(task.status, TaskStatus::Completed | TaskStatus::Canceled) {
                 o.tasks_unended
@@ -645,6 +640,184 @@ impl Coverage {
         format!(
             "coverage during business hours: a skill was uncovered in {} of {} minutes ({} skill-minutes); {} coverage texts sent to the admin",
             self.uncovered_minutes, self.open_minutes, self.uncovered_skill_minutes, self.alerts
+        )
+    }
+}
+
+/// The task `<Enqueue>` made for the customer call `call_sid`.
+fn task_of<'w>(world: &'w World, call_sid: &str) -> Option<&'w Task> {
+    world
+        .tr
+        .tasks
+        .values()
+        .find(|t| t.attributes["call_sid"].as_str() == Some(call_sid))
+}
+
+/// The worker (SID) a bridged customer call was put through to: its
+/// task's accepted reservation.
+fn taken_by(world: &World, call: &crate::sim::Call) -> Option<String> {
+    call.bridged?;
+    task_of(world, &call.sid)?
+        .reservations
+        .iter()
+        .filter_map(|r| world.tr.reservations.get(r))
+        .find(|r| {
+            matches!(
+                r.status,
+                ReservationStatus::Accepted
+                    | ReservationStatus::Wrapping
+                    | ReservationStatus::Completed
+            )
+        })
+        .map(|r| r.worker_sid.clone())
+}
+
+/// Whether the wait estimates callers heard were kept (issue 15 point 3):
+/// a caller told "about N minutes" (or "less than a minute") should be put
+/// through within it, counted from their task's creation.
+#[derive(Debug, Default)]
+pub struct Estimates {
+    /// Callers who heard an estimate.
+    pub told: usize,
+    /// Put through within it.
+    pub kept: usize,
+    /// Put through later, or still not put through when it was due.
+    pub broken: Vec<String>,
+    /// Left before it was due without being put through (hung up, pressed 2).
+    pub untested: usize,
+}
+
+impl Estimates {
+    pub fn of(world: &World) -> Self {
+        let mut e = Estimates::default();
+        for call in world.calls.values().filter(|c| c.caller.is_some()) {
+            let Some(said) = call.heard.iter().find_map(|h| Estimate::heard(h)) else {
+                continue;
+            };
+            let Some(task) = task_of(world, &call.sid) else {
+                continue;
+            };
+            e.told += 1;
+            let due = task.created + said.bound_secs() * 1000;
+            let left = call.left_queue.or(call.ended).unwrap_or(world.now);
+            match call.bridged {
+                Some(at) if at <= due => e.kept += 1,
+                None if left < due => e.untested += 1,
+                _ => e.broken.push(format!(
+                    "{}: told {:?}, waited {} s",
+                    call.sid,
+                    said,
+                    call.bridged.unwrap_or(left).saturating_sub(task.created) / 1000
+                )),
+            }
+        }
+        e
+    }
+
+    pub fn line(&self) -> String {
+        let tested = self.kept + self.broken.len();
+        let share = if tested == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.0}%", 100.0 * self.kept as f64 / tested as f64)
+        };
+        format!(
+            "wait estimates: {} callers heard one; {} of the {} still waiting when it fell due or put through were put through within it ({share}); {} left before it fell due",
+            self.told, self.kept, tested, self.untested
+        )
+    }
+}
+
+/// Callers who called again later in the day (issue 15 points 5 and 8).
+#[derive(Debug, Default)]
+pub struct Returning {
+    /// Calls from a number that called before that day.
+    pub calls: usize,
+    /// Of those, calls whose number a worker had put through before: they
+    /// have a last worker.
+    pub with_last_worker: usize,
+    /// Of those, put through to that same worker.
+    pub reached_last_worker: usize,
+    /// Of those, calls whose last worker was on duty and free when their
+    /// task was created.
+    pub last_worker_free: usize,
+    /// Returning calls whose last worker was on duty and free when their
+    /// task was created, yet was not the first offered it.
+    pub not_offered_first: Vec<String>,
+}
+
+impl Returning {
+    pub fn of(world: &World) -> Self {
+        let mut r = Returning::default();
+        let mut by_number: BTreeMap<&str, Vec<&crate::sim::Call>> = BTreeMap::new();
+        for call in world.calls.values().filter(|c| c.caller.is_some()) {
+            by_number.entry(call.from.as_str()).or_default().push(call);
+        }
+        for calls in by_number.values_mut() {
+            calls.sort_by_key(|c| c.created);
+            let mut last_worker: Option<String> = None;
+            for (i, call) in calls.iter().enumerate() {
+                if i > 0 {
+                    r.calls += 1;
+                }
+                let taken = taken_by(world, call);
+                if let Some(last) = &last_worker {
+                    r.with_last_worker += 1;
+                    if taken.as_ref() == Some(last) {
+                        r.reached_last_worker += 1;
+                    }
+                    if let Some(task) = task_of(world, &call.sid)
+                        && task.free_at_creation.contains(last)
+                    {
+                        r.last_worker_free += 1;
+                        let first = task
+                            .reservations
+                            .first()
+                            .and_then(|res| world.tr.reservations.get(res))
+                            .map(|res| res.worker_sid.as_str());
+                        if first != Some(last.as_str()) {
+                            r.not_offered_first.push(format!(
+                                "{}: last worker {last} free, first offered to {first:?}",
+                                call.sid
+                            ));
+                        }
+                    }
+                }
+                if taken.is_some() {
+                    last_worker = taken;
+                }
+            }
+        }
+        r
+    }
+
+    pub fn invariant_failures(&self) -> Vec<String> {
+        if self.not_offered_first.is_empty() {
+            return Vec::new();
+        }
+        vec![format!(
+            "{} returning callers not offered first to their free last worker: {:?}",
+            self.not_offered_first.len(),
+            first(&self.not_offered_first)
+        )]
+    }
+
+    pub fn line(&self) -> String {
+        let share = if self.with_last_worker == 0 {
+            "-".to_string()
+        } else {
+            format!(
+                "{:.0}%",
+                100.0 * self.reached_last_worker as f64 / self.with_last_worker as f64
+            )
+        };
+        format!(
+            "returning callers: {} calls again later in the day, {} with a last worker; {} reached their last worker ({share}); {} found their last worker on duty and free, {} of them offered first to someone else",
+            self.calls,
+            self.with_last_worker,
+            self.reached_last_worker,
+            self.last_worker_free,
+            self.not_offered_first.len()
         )
     }
 }

@@ -142,6 +142,10 @@ pub struct Task {
     /// When the task reached the nobody queue, if ever.
     pub nobody_since: Option<Ms>,
     pub canceled_at: Option<Ms>,
+    /// Workers of the task's skill queue free and available when it was
+    /// created: a returning caller's last worker among them is offered the
+    /// task first (the simulated day's invariant).
+    pub free_at_creation: Vec<String>,
 }
 
 /// One target of the workflow's filter for a task.
@@ -471,6 +475,17 @@ impl TaskRouter {
     /// A task from `<Enqueue>`: routed through the workflow at once.
     pub fn create_task(&mut self, attributes: Value, now: Ms, fx: &mut Effects) -> String {
         let sid = self.sid("WT");
+        let free_at_creation = attributes["skill"]
+            .as_str()
+            .and_then(|skill| self.settings.queue_sid(skill))
+            .map(|queue| {
+                self.workers
+                    .keys()
+                    .filter(|w| self.can_reserve(&queue, w))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
         self.tasks.insert(
             sid.clone(),
             Task {
@@ -486,6 +501,7 @@ impl TaskRouter {
                 canceled_reason: None,
                 nobody_since: None,
                 canceled_at: None,
+                free_at_creation,
             },
         );
         self.task_event(fx, "task.created", &sid, now);

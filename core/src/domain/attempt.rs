@@ -44,6 +44,7 @@ pub fn dialing(
         caller_call_sid,
         caller: None,
         returning: false,
+        queued_at: None,
         call_sid: None,
         state: AttemptState::Dialing,
         outcome: None,
@@ -212,7 +213,7 @@ pub enum LegEvent {
 pub enum AttemptEvent {
     /// TaskRouter offered the reservation: record the attempt (as built by
     /// [`dialing`]) unless it exists already.
-    Offered(Attempt),
+    Offered(Box<Attempt>),
     /// The call to the worker was placed: keep its SID.
     CallPlaced { call_sid: String },
     /// The worker cannot be rung (`no-phone`, `call-failed`).
@@ -1222,7 +1223,7 @@ mod tests {
 
     fn lifecycle_events() -> Vec<AttemptEvent> {
         let mut events = vec![
-            AttemptEvent::Offered(attempt(AttemptState::Dialing, None)),
+            AttemptEvent::Offered(Box::new(attempt(AttemptState::Dialing, None))),
             AttemptEvent::CallPlaced {
                 call_sid: "CA1".into(),
             },
@@ -1295,7 +1296,7 @@ mod tests {
 
     #[test]
     fn an_offer_records_the_attempt_once() {
-        let offered = AttemptEvent::Offered(attempt(AttemptState::Dialing, None));
+        let offered = AttemptEvent::Offered(Box::new(attempt(AttemptState::Dialing, None)));
         assert_eq!(
             decide(AnswerMode::Hybrid, None, &offered),
             Step::go(

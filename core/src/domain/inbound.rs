@@ -172,10 +172,15 @@ pub fn wait_choice(digits: Option<&str>) -> Option<WaitOption> {
         .map(|(_, option)| *option)
 }
 
+/// The wait URL's `QueuePosition` (1 first), when readable.
+pub fn queue_position(queue_position: Option<&str>) -> Option<u32> {
+    queue_position?.trim().parse().ok().filter(|p| *p > 0)
+}
+
 /// "You are caller number 2." from the wait URL's `QueuePosition`.
 pub fn position_announcement(queue_position: Option<&str>) -> Option<String> {
-    let position: u32 = queue_position?.trim().parse().ok()?;
-    (position > 0).then(|| format!("You are caller number {position}."))
+    let position = self::queue_position(queue_position)?;
+    Some(format!("You are caller number {position}."))
 }
 
 /// The apology before the beep, naming who could not answer.

@@ -5,6 +5,7 @@
 
 pub mod attempt;
 pub mod coverage;
+pub mod estimate;
 pub mod events;
 pub mod follow_up;
 pub mod hours;

@@ -211,7 +211,10 @@ async fn carry_out<S: Store>(
                 deadline,
             )
             .await;
-            super::returning::remember(app, attempt, deadline).await;
+            tokio::join!(
+                super::returning::remember(app, attempt, deadline),
+                super::estimate::note_answer(&app.store, attempt, deadline)
+            );
             worker::record_answered(app, attempt).await?;
             Ok(None)
         }
@@ -253,7 +256,7 @@ pub async fn offer<S: Store>(
     {
         return caller_left(app, &attempt, deadline).await;
     }
-    let offered = AttemptEvent::Offered(attempt.clone());
+    let offered = AttemptEvent::Offered(Box::new(attempt.clone()));
     match execute(app, task_sid, reservation_sid, None, &offered, deadline).await {
         Ok(executed) if executed.applied => {}
         Ok(_) => {

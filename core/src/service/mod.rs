@@ -14,6 +14,7 @@ pub mod blocklist;
 pub mod call_record;
 pub mod caller;
 pub mod coverage;
+pub mod estimate;
 pub mod follow_up;
 pub mod report;
 pub mod returning;

@@ -15,6 +15,7 @@
 //! | once-only marker | `ONCE#<key>` | `ONCE` | claim time + TTL |
 //! | blocked number | `BLOCKED` | `<number>` | none |
 //! | last worker of a caller | `CALLER#<number>` | `LAST_WORKER` | `answered_at` + `STICKY_DAYS` |
+//! | a skill's recent answer waits | `WAITS#<skill>` | `RECENT` | none |
 //!
 //! Why this layout:
 //! - All profiles share one partition, so listing them is a strongly
@@ -35,6 +36,9 @@
 //! - A caller's last worker is an item of its own, keyed by the caller's
 //!   number, so `inbound` finds it with one GetItem; a later answer
 //!   overwrites it (the condition keeps the latest when writes cross).
+//! - A skill's recent answer waits are one small item (a bounded list of
+//!   maps), so the wait URL's estimate is one GetItem, never a Query of
+//!   the day's call records; `version` guards its read-modify-write.
 //! - A day's call records share a partition, so a day's report is one
 //!   Query. Each step of a call is one UpdateItem that sets only fields not
 //!   set yet (`if_not_exists`) and adds to a string set, so steps commute
@@ -61,6 +65,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -71,11 +76,12 @@ use aws_sdk_dynamodb::types::{
 use super::{
     ATTEMPT_TTL_SECS, AttemptStore, BlocklistStore, CALL_RECORD_TTL_SECS, CallRecordStore,
     FOLLOW_UP_TTL_SECS, FollowUpStore, LastWorkerStore, OnceStore, RMW_ROUNDS, StoreError,
-    VoicemailStore, WorkerStore, Write, now_secs,
+    VoicemailStore, WaitStore, WorkerStore, Write, now_secs,
 };
 use crate::model::{
-    Activity, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, Duty, DutyUntil,
-    FollowUp, FollowUpReason, FollowUpState, LastWorker, PinHash, Voicemail, WorkerProfile,
+    Activity, AnswerWait, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, Duty,
+    DutyUntil, FollowUp, FollowUpReason, FollowUpState, LastWorker, PinHash, RecentWaits,
+    Voicemail, WorkerProfile,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -312,6 +318,17 @@ where
     }
 }
 
+/// `put` only over the item's stored `version` (0: only where none is stored).
+fn versioned(put: PutItemFluentBuilder, version: u64) -> PutItemFluentBuilder {
+    if version == 0 {
+        put.condition_expression("attribute_not_exists(pk)")
+    } else {
+        put.condition_expression("#version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", n(version))
+    }
+}
+
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
@@ -528,6 +545,7 @@ fn attempt_item(attempt: &Attempt) -> Item {
         "returning",
         attempt.returning.then_some(AttributeValue::Bool(true)),
     );
+    put_opt(&mut item, "queued_at", attempt.queued_at.map(n));
     put_opt(&mut item, "call_sid", attempt.call_sid.as_ref().map(s));
     put_opt(&mut item, "outcome", attempt.outcome.as_ref().map(s));
     put_opt(
@@ -549,6 +567,7 @@ fn attempt_from(item: &Item) -> Result<Attempt, StoreError> {
         caller_call_sid: f.opt_string("caller_call_sid")?,
         caller: f.opt_string("caller")?,
         returning: f.opt_bool("returning")?.unwrap_or(false),
+        queued_at: f.opt_number("queued_at")?,
         call_sid: f.opt_string("call_sid")?,
         state: f.parsed("state", AttemptState::parse)?,
         outcome: f.opt_string("outcome")?,
@@ -611,13 +630,7 @@ impl WorkerStore for DynamoStore {
                 profile,
                 profile.version.saturating_add(1),
             )));
-        let put = if profile.version == 0 {
-            put.condition_expression("attribute_not_exists(pk)")
-        } else {
-            put.condition_expression("#version = :version")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":version", n(profile.version))
-        };
+        let put = versioned(put, profile.version);
         conditional("PutItem (worker)", put.send().await, |e| {
             e.is_conditional_check_failed_exception()
         })
@@ -1353,6 +1366,72 @@ impl LastWorkerStore for DynamoStore {
             skill: f.string("skill")?,
             answered_at: f.number("answered_at")?,
         }))
+    }
+}
+
+fn waits_pk(skill: &str) -> String {
+    format!("WAITS#{skill}")
+}
+
+const WAITS_SK: &str = "RECENT";
+
+impl WaitStore for DynamoStore {
+    async fn recent_waits(&self, skill: &str) -> Result<RecentWaits, StoreError> {
+        let op = "GetItem (recent waits)";
+        let Some(item) = self.get_item(op, waits_pk(skill), WAITS_SK.into()).await? else {
+            return Ok(RecentWaits {
+                skill: skill.to_string(),
+                ..RecentWaits::default()
+            });
+        };
+        let f = Fields { item: &item };
+        let Some(AttributeValue::L(listed)) = item.get("waits") else {
+            return Err(f.malformed("`waits` is not a list".into()));
+        };
+        let waits = listed
+            .iter()
+            .map(|wait| match wait {
+                AttributeValue::M(wait) => {
+                    let w = Fields { item: wait };
+                    Ok(AnswerWait {
+                        answered_at: w.number("answered_at")?,
+                        wait_secs: w.number("wait_secs")?,
+                    })
+                }
+                _ => Err(f.malformed("`waits` holds a non-map".into())),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RecentWaits {
+            skill: f.string("skill")?,
+            waits,
+            version: f.number("version")?,
+        })
+    }
+
+    async fn put_recent_waits(&self, waits: &RecentWaits) -> Result<Write, StoreError> {
+        let listed = waits
+            .waits
+            .iter()
+            .map(|wait| {
+                AttributeValue::M(Item::from([
+                    ("answered_at".to_string(), n(wait.answered_at)),
+                    ("wait_secs".to_string(), n(wait.wait_secs)),
+                ]))
+            })
+            .collect();
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(waits_pk(&waits.skill)))
+            .item("sk", s(WAITS_SK))
+            .item("skill", s(&waits.skill))
+            .item("waits", AttributeValue::L(listed))
+            .item("version", n(waits.version.saturating_add(1)));
+        let put = versioned(put, waits.version);
+        conditional("PutItem (recent waits)", put.send().await, |e| {
+            e.is_conditional_check_failed_exception()
+        })
     }
 }
 

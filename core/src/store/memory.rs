@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
     AttemptStore, BlocklistStore, CallRecordStore, FollowUpStore, LastWorkerStore, OnceStore,
-    StoreError, VoicemailStore, WorkerStore, Write, now_secs,
+    StoreError, VoicemailStore, WaitStore, WorkerStore, Write, now_secs,
 };
 use crate::model::{
     Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, FollowUp, FollowUpState,
-    LastWorker, Voicemail, WorkerProfile,
+    LastWorker, RecentWaits, Voicemail, WorkerProfile,
 };
 
 #[derive(Debug, Default)]
@@ -29,6 +29,8 @@ struct Tables {
     markers: HashMap<String, i64>,
     /// By caller, with the expiry (Unix seconds).
     last_workers: HashMap<String, (LastWorker, i64)>,
+    /// By skill.
+    recent_waits: HashMap<String, RecentWaits>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -363,6 +365,37 @@ impl LastWorkerStore for MemoryStore {
             .get(caller)
             .filter(|(_, expires_at)| *expires_at > now)
             .map(|(last, _)| last.clone()))
+    }
+}
+
+impl WaitStore for MemoryStore {
+    async fn recent_waits(&self, skill: &str) -> Result<RecentWaits, StoreError> {
+        Ok(self
+            .lock()
+            .recent_waits
+            .get(skill)
+            .cloned()
+            .unwrap_or_else(|| RecentWaits {
+                skill: skill.to_string(),
+                ..RecentWaits::default()
+            }))
+    }
+
+    async fn put_recent_waits(&self, waits: &RecentWaits) -> Result<Write, StoreError> {
+        let mut tables = self.lock();
+        let stored = tables
+            .recent_waits
+            .get(&waits.skill)
+            .map_or(0, |w| w.version);
+        if stored != waits.version {
+            return Ok(Write::Lost);
+        }
+        let next = RecentWaits {
+            version: waits.version + 1,
+            ..waits.clone()
+        };
+        tables.recent_waits.insert(waits.skill.clone(), next);
+        Ok(Write::Applied)
     }
 }
 

@@ -13,7 +13,7 @@ use std::future::Future;
 
 use crate::model::{
     Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, FollowUp, FollowUpReason,
-    LastWorker, Voicemail, WorkerProfile,
+    LastWorker, RecentWaits, Voicemail, WorkerProfile,
 };
 
 pub use dynamo::DynamoStore;
@@ -197,6 +197,24 @@ pub trait LastWorkerStore: Send + Sync {
         &self,
         caller: &str,
     ) -> impl Future<Output = Result<Option<LastWorker>, StoreError>> + Send;
+}
+
+/// Each skill's recent answer waits, one small item per skill: the wait
+/// URL reads it once per caller for the estimate.
+pub trait WaitStore: Send + Sync {
+    /// The skill's recent waits (none stored: empty, version 0). Strongly
+    /// consistent.
+    fn recent_waits(
+        &self,
+        skill: &str,
+    ) -> impl Future<Output = Result<RecentWaits, StoreError>> + Send;
+
+    /// Writes `waits` if the stored version still equals `waits.version`
+    /// (0: only if none is stored); the stored version is then one more.
+    fn put_recent_waits(
+        &self,
+        waits: &RecentWaits,
+    ) -> impl Future<Output = Result<Write, StoreError>> + Send;
 }
 
 /// Call records, filed by the local day the call arrived (`YYYY-MM-DD`).
@@ -420,6 +438,7 @@ pub trait Store:
     + OnceStore
     + BlocklistStore
     + LastWorkerStore
+    + WaitStore
     + Clone
     + 'static
 {
@@ -434,6 +453,7 @@ impl<T> Store for T where
         + OnceStore
         + BlocklistStore
         + LastWorkerStore
+        + WaitStore
         + Clone
         + 'static
 {

@@ -9,8 +9,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use homeline_core::model::{
-    Activity, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, Duty, DutyUntil,
-    FollowUp, FollowUpReason, FollowUpState, LastWorker, Voicemail, WorkerProfile,
+    Activity, AnswerWait, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, Duty,
+    DutyUntil, FollowUp, FollowUpReason, FollowUpState, LastWorker, RecentWaits, Voicemail,
+    WorkerProfile,
 };
 use homeline_core::service::call_record::{Step, change};
 use homeline_core::store::{Store, StoreError, Write};
@@ -74,6 +75,8 @@ contract!(
     race_call_record_steps,
     last_worker_latest_answer_wins_per_caller,
     last_worker_expires_with_its_ttl,
+    recent_waits_per_skill_versioned,
+    race_put_recent_waits,
 );
 
 const RACERS: usize = 16;
@@ -106,6 +109,7 @@ fn attempt(task: u64, reservation: u64, created_at: i64) -> Attempt {
         caller_call_sid: Some(sid("CA", 1000 + task)),
         caller: Some(format!("+1555200{task:04}")),
         returning: false,
+        queued_at: None,
         call_sid: None,
         state: AttemptState::Dialing,
         outcome: None,
@@ -284,6 +288,7 @@ async fn attempt_create_and_get<S: Store>(store: S) {
         caller_call_sid: None,
         caller: None,
         returning: true,
+        queued_at: Some(40),
         call_sid: Some(sid("CA", 5)),
         state: AttemptState::Answered,
         outcome: Some("human".into()),
@@ -1306,4 +1311,74 @@ mod local_stack_dynamodb_adapter {
             other => panic!("expected Unavailable, got {other:?}"),
         }
     }
+}
+
+async fn recent_waits_per_skill_versioned<S: Store>(store: S) {
+    let none = stored(store.recent_waits("sales").await);
+    assert_eq!(
+        none,
+        RecentWaits {
+            skill: "sales".into(),
+            waits: Vec::new(),
+            version: 0
+        }
+    );
+    let first = RecentWaits {
+        waits: vec![
+            AnswerWait {
+                answered_at: 1_700_000_000,
+                wait_secs: 12,
+            },
+            AnswerWait {
+                answered_at: 1_700_000_060,
+                wait_secs: 0,
+            },
+        ],
+        ..none.clone()
+    };
+    assert_eq!(stored(store.put_recent_waits(&first).await), Write::Applied);
+    assert_eq!(
+        stored(store.put_recent_waits(&first).await),
+        Write::Lost,
+        "version 0 again: one is stored"
+    );
+    let read = stored(store.recent_waits("sales").await);
+    assert_eq!(
+        read,
+        RecentWaits {
+            version: 1,
+            ..first.clone()
+        }
+    );
+    let emptied = RecentWaits {
+        waits: Vec::new(),
+        ..read
+    };
+    assert_eq!(
+        stored(store.put_recent_waits(&emptied).await),
+        Write::Applied
+    );
+    assert_eq!(stored(store.recent_waits("sales").await).version, 2);
+    assert_eq!(
+        stored(store.recent_waits("support").await).version,
+        0,
+        "per skill"
+    );
+}
+
+async fn race_put_recent_waits<S: Store>(store: S) {
+    let none = stored(store.recent_waits("sales").await);
+    let winner = race(&store, move |store: S, i| {
+        let mut update = none.clone();
+        update.waits.push(AnswerWait {
+            answered_at: 1_700_000_000,
+            wait_secs: i as i64,
+        });
+        async move { store.put_recent_waits(&update).await }
+    })
+    .await;
+    let after = stored(store.recent_waits("sales").await);
+    assert_eq!(after.version, 1);
+    assert_eq!(after.waits.len(), 1);
+    assert_eq!(after.waits[0].wait_secs, winner as i64);
 }

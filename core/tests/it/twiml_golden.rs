@@ -236,6 +236,22 @@ fn cases() -> Vec<(&'static str, Response)> {
             ),
         ),
         (
+            "wait_hold_estimate",
+            Response::new().gather(
+                Gather::new()
+                    .input("dtmf")
+                    .num_digits(1)
+                    .action("https://homeline.example.com/inbound/wait-key?skill=sales")
+                    .timeout(1)
+                    .say("You are caller number 2.")
+                    .say("Your wait is about 2 minutes.")
+                    .say("Press 2 to leave a message.")
+                    .play_with(
+                        Play::new("https://homeline.example.com/inbound/hold-music").loop_count(1),
+                    ),
+            ),
+        ),
+        (
             "wait_hold_pause",
             Response::new().gather(wait_gather(1).say("Press 2 to leave a message.").pause(10)),
         ),

@@ -33,10 +33,13 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         Some(phone) => Some(phone),
         None => service::worker::phone_of(&app, &offer.worker_sid).await,
     };
+    let now = now_secs();
     let attempt = Attempt {
         // Remembered when the worker answers (returning callers).
         caller: offer.customer.number.clone(),
         returning: offer.returning,
+        // The answer's wait runs from here (the wait estimate).
+        queued_at: offer.task_age_secs.map(|age| now.saturating_sub(age)),
         ..dialing(
             &offer.reservation_sid,
             &offer.task_sid,
@@ -44,7 +47,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
             phone.as_deref().unwrap_or_default(),
             &offer.skill,
             offer.caller_call_sid,
-            now_secs(),
+            now,
         )
     };
     match service::attempt::offer(&app, attempt, offer.customer, deadline).await {
@@ -70,6 +73,8 @@ pub struct Offer {
     /// TaskAttributes `from` (TaskRouter's, the caller's number) and
     /// `call_token` (inbound's, under `WORKER_CALLER_ID=caller`).
     pub customer: Customer,
+    /// `TaskAge`: seconds since the task was created, when readable.
+    pub task_age_secs: Option<i64>,
 }
 
 impl Offer {
@@ -99,6 +104,10 @@ impl Offer {
                     .as_deref()
                     .and_then(CallToken::parse),
             },
+            task_age_secs: request
+                .param("TaskAge")
+                .and_then(|age| age.trim().parse::<i64>().ok())
+                .filter(|age| *age >= 0),
         })
     }
 }
@@ -140,7 +149,17 @@ mod tests {
                 "TaskAttributes",
                 format!(r#"{{"skill":"sales","call_sid":"{}"}}"#, sid("CA", 9)),
             ),
+            ("TaskAge", "30".to_string()),
         ]
+    }
+
+    /// The attempt the callback recorded.
+    async fn stored(app: &App<MemoryStore>) -> Attempt {
+        app.store
+            .get_attempt(&sid("WT", 1), &sid("WR", 1))
+            .await
+            .expect("test setup")
+            .expect("recorded")
     }
 
     fn request(worker_attributes: &str) -> Request {
@@ -174,12 +193,7 @@ mod tests {
             body,
             json!({"instruction": "reject", "activity_sid": ACTIVITY_OFFLINE})
         );
-        let attempt = app
-            .store
-            .get_attempt(&sid("WT", 1), &sid("WR", 1))
-            .await
-            .expect("test setup")
-            .expect("test setup");
+        let attempt = stored(&app).await;
         assert_eq!(attempt.state, AttemptState::Missed);
         assert_eq!(attempt.outcome.as_deref(), Some("no-phone"));
         assert_eq!(attempt.caller_call_sid, Some(sid("CA", 9)));
@@ -228,6 +242,15 @@ mod tests {
             .await
             .expect("test setup");
         assert_eq!(stored, Some(first));
+    }
+
+    #[tokio::test]
+    async fn the_task_s_age_dates_the_caller_s_queueing() {
+        let app = app("hybrid");
+        let now = 1_796_317_200;
+        let offer = handle(app.clone(), request(r#"{"contact_uri":"+15551230001"}"#));
+        homeline_core::store::at_instant(now, offer).await;
+        assert_eq!(stored(&app).await.queued_at, Some(now - 30), "TaskAge 30");
     }
 
     #[tokio::test]

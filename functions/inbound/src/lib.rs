@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `/inbound` | the number's voice URL | `<Reject>` for a blocked number (or a withheld one under `ANONYMOUS_CALLERS=reject`); voicemail for a withheld caller ID or a failed STIR/SHAKEN check; else greeting, then menu or queue (voicemail after hours) |
 //! | `/inbound/menu?try=N` | the menu `<Gather>` action | queue for the chosen skill, or the menu again |
-//! | `/inbound/wait?skill=S` | the `<Enqueue>` `waitUrl` | position and "press 2 for voicemail" in a `<Gather>` with one hold stretch; after `MAX_WAIT_SECS` the offer once more, then `<Leave/>`; `<Leave/>` at once when nobody will take the caller |
+//! | `/inbound/wait?skill=S` | the `<Enqueue>` `waitUrl` | position (first time, with the estimated wait when honest) and "press 2 for voicemail" in a `<Gather>` with one hold stretch; after `MAX_WAIT_SECS` the offer once more, then `<Leave/>`; `<Leave/>` at once when nobody will take the caller |
 //! | `/inbound/wait-key?skill=S` | that `<Gather>`'s action | for 2, the caller marked and redirected to voicemail over REST (`<Leave/>` if that failed); else nothing, so the wait goes on |
 //! | `/inbound/after-queue?skill=S` | the `<Enqueue>` `action` | nothing (a follow-up when the caller hung up after `ABANDON_SECS`), or voicemail |
 //! | `/inbound/voicemail?skill=S` | redirect by `taskrouter-events` | apology and `<Record>` |
@@ -312,18 +312,26 @@ fn task_attributes(
 /// the heartbeat stays within one hold stretch.
 const WAIT_KEY_TIMEOUT_SECS: u32 = 1;
 
-/// The wait loop: the caller's position, the way out and one hold stretch,
+/// The wait loop: the caller's position (on the first fetch with the
+/// estimated wait, when honest), the way out and one hold stretch,
 /// all inside a `<Gather>` so a key interrupts the music. Twilio requests
 /// the wait URL again when it ends, so each fetch is a heartbeat: one read
-/// of the store, and `<Leave/>` (the Enqueue action then offers voicemail)
+/// of the store (the first also reads the skill's recent waits), and `<Leave/>` (the Enqueue action then offers voicemail)
 /// once the caller's task reached the nobody queue or TaskRouter canceled
 /// it, or once `MAX_WAIT_SECS` is up and the last offer went unanswered.
 async fn wait<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
     let call_sid = request.param("CallSid");
-    let step = service::caller::wait_step(app, call_sid, request.param("QueueTime")).await;
+    let queue_time = request.param("QueueTime");
+    let position = request.param("QueuePosition");
+    let skill = request.query("skill");
     let config = &app.config;
+    // The first fetch's estimate is read beside the heartbeat's own read.
+    let (step, estimate) = tokio::join!(
+        service::caller::wait_step(app, call_sid, queue_time),
+        service::estimate::for_caller(&app.store, config.max_wait, skill, position, queue_time)
+    );
     // The skill rides along (signed) so that 2 can redirect to its voicemail.
-    let key_url = match request.query("skill") {
+    let key_url = match skill {
         Some(skill) => format!("{}?{}", paths::INBOUND_WAIT_KEY, query(&[("skill", skill)])),
         None => paths::INBOUND_WAIT_KEY.to_string(),
     };
@@ -352,8 +360,11 @@ async fn wait<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
         }
         WaitStep::Hold(stretch) => {
             let mut hold = offer.timeout(WAIT_KEY_TIMEOUT_SECS);
-            if let Some(position) = decide::position_announcement(request.param("QueuePosition")) {
+            if let Some(position) = decide::position_announcement(position) {
                 hold = hold.say(position);
+            }
+            if let Some(estimate) = estimate {
+                hold = hold.say(estimate.announcement());
             }
             hold = hold.say(decide::wait_offer());
             hold = match stretch {

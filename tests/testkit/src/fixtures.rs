@@ -480,6 +480,7 @@ pub async fn seed_world(store: &DynamoStore, twilio: &TwilioFake) {
             caller_call_sid: Some(CUSTOMER_CALL_SID.into()),
             caller: None,
             returning: false,
+            queued_at: None,
             call_sid: Some(WORKER_CALL_SID.into()),
             state: AttemptState::Dialing,
             outcome: None,

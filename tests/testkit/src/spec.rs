@@ -57,12 +57,13 @@ impl SpecCheck {
             std::env::var(PRISM_TASKROUTER_URL_VAR),
         ) {
             (Ok(api_url), Ok(taskrouter_url)) => Ok(Self {
-                // Idle connections are dropped before Node's 5 s keep-alive
-                // timeout closes them under a request in flight.
+                // Prism (Node) closes a keep-alive connection idle for 5 s,
+                // its server's default; a copy sent on one it is closing
+                // fails to send, so idle connections are dropped before.
                 http: reqwest::Client::builder()
                     .pool_idle_timeout(std::time::Duration::from_secs(2))
                     .build()
-                    .unwrap_or_default(),
+                    .map_err(|e| format!("no HTTP client for Prism: {e}"))?,
                 api_url: api_url.trim_end_matches('/').to_string(),
                 taskrouter_url: taskrouter_url.trim_end_matches('/').to_string(),
             }),

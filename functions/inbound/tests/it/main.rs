@@ -11,5 +11,6 @@ mod local_stack {
     mod call_ended;
     mod call_records;
     mod customer_line;
+    mod estimate;
     mod returning;
 }

@@ -33,7 +33,8 @@ async fn twenty_callers_over_ten_minutes(readings: Readings) {
         .as_ref()
         .expect("a ten-minute day has its digest");
     println!("{digest:?}");
-    // One withheld, one blocked and one spoofed caller join the twenty.
+    // One withheld, one blocked and one spoofed caller join the twenty,
+    // and those of the twenty who called again later.
     let screening = &day.screening;
     assert_eq!(
         (screening.withheld, screening.blocked, screening.spoofed),
@@ -41,7 +42,8 @@ async fn twenty_callers_over_ten_minutes(readings: Readings) {
         "{}",
         screening.line()
     );
-    assert_eq!(outcome.callers, 23);
+    assert_eq!(outcome.callers, 20 + 3 + day.returning.calls);
+    println!("{}\n{}", day.estimates.line(), day.returning.line());
     assert!(
         day.invariant_failures().is_empty(),
         "{:?}\n{}\n{}\nanomalies: {:?}",

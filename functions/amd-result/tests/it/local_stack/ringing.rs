@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use homeline_core::App;
 use homeline_core::model::{Activity, Attempt, AttemptState, WorkerProfile};
-use homeline_core::store::{AttemptStore, DynamoStore, Marker, WorkerStore, now_secs};
+use homeline_core::store::{AttemptStore, DynamoStore, Marker, WaitStore, WorkerStore, now_secs};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 use testkit::dynamo::fresh_store;
@@ -291,6 +291,39 @@ async fn happy_path_sync_places_one_call_and_bridges_a_human() {
     assert!(rig.twilio.requests_for(Route::UpdateReservation).is_empty());
     assert_eq!(rig.profile().await.answered_total, 1);
     rig.twilio.assert_spec_valid();
+}
+
+/// The wait estimate's samples (issue 15 point 3): an answer notes how long
+/// its caller waited, from the task's creation (`TaskAge` at the offer) to
+/// the answer, once; a miss notes nothing.
+#[tokio::test]
+async fn an_answer_notes_its_caller_s_wait_for_the_estimate_once() {
+    let rig = setup("sync").await;
+    rig.assign().await;
+    let offered = rig.attempt().await;
+    assert_eq!(offered.queued_at, Some(offered.created_at - 3));
+    rig.leg("/amd-result", &[("AnsweredBy", "human")]).await;
+    rig.leg("/amd-result", &[("AnsweredBy", "human")]).await;
+    let waits = rig.app.store.recent_waits("sales").await.expect("readable");
+    assert_eq!(waits.waits.len(), 1, "one answer, one sample: {waits:?}");
+    let waited = waits.waits[0].wait_secs;
+    assert!(
+        (3..=5).contains(&waited),
+        "TaskAge 3 and the ring: {waited}"
+    );
+
+    let missed = setup("sync").await;
+    missed.assign().await;
+    missed
+        .leg("/amd-result", &[("AnsweredBy", "machine_start")])
+        .await;
+    let none = missed
+        .app
+        .store
+        .recent_waits("sales")
+        .await
+        .expect("readable");
+    assert!(none.waits.is_empty(), "{none:?}");
 }
 
 #[tokio::test]

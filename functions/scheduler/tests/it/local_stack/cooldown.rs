@@ -54,6 +54,7 @@ impl Rig {
             caller_call_sid: None,
             caller: None,
             returning: false,
+            queued_at: None,
             call_sid: Some(format!("CA{n:032}")),
             state: AttemptState::Missed,
             outcome: Some(reason.into()),

@@ -114,6 +114,7 @@ fn dialing(task: &str, reservation: &str, worker_sid: &str, leg: Option<&str>) -
         caller_call_sid: Some(sid("CA", 0xc0)),
         caller: None,
         returning: false,
+        queued_at: None,
         call_sid: leg.map(str::to_string),
         state: AttemptState::Dialing,
         outcome: None,
