@@ -1,6 +1,7 @@
 //! The load run: callers over a simulated hour against workers with mixed
 //! phone behaviour and several skills.
 
+use crate::cost::{Cost, TwilioUnits};
 use crate::digest::DigestCheck;
 use crate::harness::Stage;
 use crate::oracle::TimeToHuman;
@@ -83,6 +84,8 @@ pub struct Day {
     pub coverage: Coverage,
     /// Homeline's time to a person against a router that knew the phones.
     pub time_to_human: TimeToHuman,
+    /// What the day used, and its cost per 1,000 calls.
+    pub cost: Cost,
 }
 
 impl Day {
@@ -202,9 +205,17 @@ pub async fn run(plan: Plan) -> Day {
         .sim
         .run_until(last_call_ends.max(digest_due + 60_000))
         .await;
+    // Before the checks below read the store themselves.
+    let dynamo = stage.app.store.consumed().unwrap_or_default();
     let outcome = Outcome::of(&stage.sim.world());
     let follow_ups = stage.follow_up_outcome().await;
     let time_to_human = TimeToHuman::of(&stage.sim.world());
+    let cost = Cost {
+        calls: plan.callers,
+        invocations: stage.invocations.by_function(),
+        dynamo,
+        twilio: TwilioUnits::of(&stage.sim.world()),
+    };
     let coverage = Coverage::of(&stage.sim.world(), |at| hours.is_some() && at < digest_due);
     let digest = hours.map(|_| {
         DigestCheck::of(
@@ -225,5 +236,6 @@ pub async fn run(plan: Plan) -> Day {
         digest,
         coverage,
         time_to_human,
+        cost,
     }
 }
