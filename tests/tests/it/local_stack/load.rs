@@ -67,15 +67,8 @@ async fn twenty_callers_over_ten_minutes(readings: Readings) {
 /// used is there (each caller's leg is at least a billed minute).
 fn every_cost_line_is_counted(cost: &homeline_tests::cost::Cost) {
     println!("{}", cost.table());
-    for function in [
-        "intake",
-        "inbound",
-        "assignment",
-        "amd-result",
-        "dial-status",
-        "taskrouter-events",
-        "scheduler",
-    ] {
+    let functions = homeline_core::routes::Function::ALL.map(|f| f.binary());
+    for function in functions.into_iter().chain(["scheduler"]) {
         assert!(
             cost.invocations
                 .get(function)
