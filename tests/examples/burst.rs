@@ -6,12 +6,14 @@
 //! exits non-zero on any error. Built like `make simulate` (debug profile).
 //! `BURST_SIZE` (default 50) and `BURST_ROUNDS` (default 5) change the size.
 
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use homeline_core::routes::Function;
 use homeline_tests::Phone;
 use homeline_tests::harness::Stage;
 use homeline_tests::homeline::handle;
+use homeline_tests::report::percentile;
 use testkit::events::{Webhook, body_text};
 
 fn var(name: &str, default: usize) -> usize {
@@ -70,9 +72,31 @@ async fn burst(stage: &Stage, webhooks: Vec<Webhook>, verb: &str) -> (Vec<Durati
     (latencies, errors)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i].as_secs_f64() * 1000.0
+/// The `p`th percentile of `latencies` in milliseconds (nearest rank).
+fn ms(latencies: &[Duration], p: usize) -> f64 {
+    percentile(latencies, p).unwrap_or_default().as_secs_f64() * 1000.0
+}
+
+/// Latencies and errors of the call webhooks, then of the menu digits.
+type Kinds = [(Vec<Duration>, usize); 2];
+
+/// Callers `callers` through the call and then the menu, `at_once` at a time.
+async fn wave(stage: &Stage, callers: Range<usize>, at_once: usize) -> Kinds {
+    let mut kinds: Kinds = Default::default();
+    let callers: Vec<usize> = callers.collect();
+    for group in callers.chunks(at_once) {
+        let steps = [
+            ("/inbound", ("CallStatus", "ringing"), "<Gather"),
+            ("/inbound/menu", ("Digits", "1"), "<Enqueue"),
+        ];
+        for ((path, extra, verb), kind) in steps.into_iter().zip(kinds.iter_mut()) {
+            let webhooks = group.iter().map(|&n| webhook(path, n, &[extra])).collect();
+            let (latencies, errors) = burst(stage, webhooks, verb).await;
+            kind.0.extend(latencies);
+            kind.1 += errors;
+        }
+    }
+    kinds
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -86,50 +110,30 @@ async fn main() -> std::process::ExitCode {
             .worker(&format!("+1555100{i:04}"), skill, Phone::fast_human())
             .await;
     }
-    let mut calls = (Vec::new(), 0);
-    let mut digits = (Vec::new(), 0);
-    for round in 0..rounds {
-        let callers = round * size..(round + 1) * size;
-        let (l, e) = burst(
-            &stage,
-            callers
-                .clone()
-                .map(|n| webhook("/inbound", n, &[("CallStatus", "ringing")]))
-                .collect(),
-            "<Gather",
-        )
-        .await;
-        calls.0.extend(l);
-        calls.1 += e;
-        let (l, e) = burst(
-            &stage,
-            callers
-                .map(|n| webhook("/inbound/menu", n, &[("Digits", "1")]))
-                .collect(),
-            "<Enqueue",
-        )
-        .await;
-        digits.0.extend(l);
-        digits.1 += e;
-    }
+    // The same requests one at a time first: the machine's own speed, which
+    // the ratio below divides out.
+    let alone = wave(&stage, 0..size, 1).await;
+    let loaded = wave(&stage, size..size * (rounds + 1), size).await;
     println!(
-        "{rounds} bursts of {size} concurrent webhooks to one in-process inbound (DynamoDB Local, Twilio stand-in):"
+        "{rounds} bursts of {size} concurrent webhooks to one in-process inbound (DynamoDB Local, Twilio stand-in), \
+         after {size} one at a time:"
     );
     println!(
-        "  {:<28} {:>8} {:>9} {:>9} {:>7}",
-        "webhook", "requests", "p50 ms", "p99 ms", "errors"
+        "  {:<24} {:>8} {:>13} {:>13} {:>9} {:>14} {:>7}",
+        "webhook", "requests", "alone p50 ms", "burst p50 ms", "p99 ms", "p50 x alone", "errors"
     );
     let mut failed = false;
-    for (name, (mut latencies, errors)) in [
-        ("inbound call (greeting)", calls),
-        ("menu digit (enqueue)", digits),
-    ] {
-        latencies.sort();
+    for (name, (alone, loaded)) in ["inbound call (greeting)", "menu digit (enqueue)"]
+        .into_iter()
+        .zip(alone.into_iter().zip(loaded))
+    {
+        let (alone_p50, p50) = (ms(&alone.0, 50), ms(&loaded.0, 50));
+        let errors = alone.1 + loaded.1;
         println!(
-            "  {name:<28} {:>8} {:>9.1} {:>9.1} {errors:>7}",
-            latencies.len(),
-            percentile(&latencies, 0.50),
-            percentile(&latencies, 0.99),
+            "  {name:<24} {:>8} {alone_p50:>13.1} {p50:>13.1} {:>9.1} {:>14.1} {errors:>7}",
+            loaded.0.len(),
+            ms(&loaded.0, 99),
+            p50 / alone_p50,
         );
         failed |= errors > 0;
     }
