@@ -5,6 +5,8 @@
 #      next to a minimal lambda_http binary and to node's require('twilio')
 #   3. CPU per webhook (criterion: one request of each function through its
 #      real handler, and the pieces: signature check, form parsing, TwiML)
+#   4. under load: bursts of 50 concurrent signed webhooks to one in-process
+#      inbound on DynamoDB Local and the Twilio stand-in (p50/p99, errors)
 # Fake configuration from .env.example; nothing leaves 127.0.0.1.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,3 +54,6 @@ for bench in "-p homeline-tests --bench webhooks" "-p homeline-core --bench webh
   # shellcheck disable=SC2086
   cargo bench -q $bench -- --quick 2>/dev/null | grep -E "^[a-zA-Z].*:|time:" | grep -vE "^(Found|Benchmarking|Warming)" || true
 done
+
+echo "== under load (50 concurrent webhooks to one function process; debug build, as make simulate)"
+scripts/local-stack.sh run -- cargo run -q -p homeline-tests --example burst

@@ -1,7 +1,9 @@
 //! `make simulate`: 200 callers over a simulated hour against 20 workers with
 //! mixed phones and three skills, through the real functions. Prints the
 //! outcome table; fails when an invariant does not hold.
-//! Sizes: `SIM_CALLERS`, `SIM_WORKERS`, `SIM_MINUTES`, `SIM_SEED`; `SIM_CHAOS=1`
+//! Sizes: `SIM_CALLERS`, `SIM_WORKERS`, `SIM_MINUTES`, `SIM_SEED`;
+//! `SIM_SCALE=10` multiplies the default callers and workers (2,000 callers
+//! and 200 workers over the same hour); `SIM_CHAOS=1`
 //! duplicates and re-orders callbacks; `SIM_ANSWER_MODE=sync|screen|hybrid`
 //! overrides Homeline's answer mode (compare the worker's silence);
 //! `SIM_READINGS=convenient` reads what Twilio leaves open the convenient way
@@ -20,9 +22,10 @@ fn var(name: &str, default: u64) -> u64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> std::process::ExitCode {
     let full = Plan::full();
+    let scale = var("SIM_SCALE", 1);
     let plan = Plan {
-        callers: var("SIM_CALLERS", full.callers as u64) as usize,
-        workers: var("SIM_WORKERS", full.workers as u64) as usize,
+        callers: var("SIM_CALLERS", full.callers as u64 * scale) as usize,
+        workers: var("SIM_WORKERS", full.workers as u64 * scale) as usize,
         span: var("SIM_MINUTES", full.span / 60_000) * 60_000,
         seed: var("SIM_SEED", full.seed),
         chaos: var("SIM_CHAOS", 0) == 1,
@@ -39,6 +42,7 @@ async fn main() -> std::process::ExitCode {
     };
     let started = std::time::Instant::now();
     let day = run(plan).await;
+    let wall = started.elapsed().as_secs_f64();
     let outcome = &day.outcome;
     println!(
         "{} callers ({} of them call again later) over {} simulated minutes, {} workers, skills {:?}, answer mode {}, {} readings (seed {}), in {:.1} s of real time\n",
@@ -54,7 +58,11 @@ async fn main() -> std::process::ExitCode {
             "inconvenient"
         },
         plan.seed,
-        started.elapsed().as_secs_f64()
+        wall
+    );
+    println!(
+        "wall time per caller: {:.1} ms\n",
+        wall * 1000.0 / plan.callers.max(1) as f64
     );
     println!("{}", outcome.table());
     println!("{}", day.follow_ups.table());
@@ -63,6 +71,7 @@ async fn main() -> std::process::ExitCode {
     println!("{}\n", day.screening.line());
     println!("{}\n", day.estimates.line());
     println!("{}\n", day.returning.line());
+    println!("{}", day.cost.table());
     if let Some(text) = day.digest.as_ref().and_then(|d| d.text.as_ref()) {
         println!("the admin's daily digest, as texted at the day's end:\n{text}\n");
     }

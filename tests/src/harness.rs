@@ -8,6 +8,7 @@ use homeline_core::model::{FollowUp, WorkerProfile};
 use homeline_core::routes::paths;
 use homeline_core::store::{DynamoStore, FollowUpStore, WorkerStore};
 
+use crate::cost::Invocations;
 use crate::homeline::Homeline;
 use crate::phones::{Caller, PhoneProfile, WorkerScript};
 use crate::sim::{Call, World};
@@ -18,7 +19,9 @@ use testkit::spec::SpecCheck;
 /// A running stand-in wired to the real functions.
 pub struct Stage {
     pub sim: Sim,
+    /// Its store is metered: `app.store.consumed()` is what DynamoDB charged.
     pub app: App<DynamoStore>,
+    pub invocations: Arc<Invocations>,
 }
 
 impl Stage {
@@ -45,12 +48,17 @@ impl Stage {
         sim.world().business_status_callback = Some(config.url(paths::INBOUND_CALL_ENDED));
         sim.world().max_wait_ms =
             Some(u64::try_from(config.max_wait.as_millis()).unwrap_or(Ms::MAX));
-        let store = testkit::dynamo::fresh_store().await;
+        let store = testkit::dynamo::fresh_store().await.metered();
         let app = App::new(config, store);
-        sim.connect(Arc::new(Homeline::new(app.clone())));
+        let invocations = Arc::new(Invocations::default());
+        sim.connect(Arc::new(Homeline::new(app.clone(), invocations.clone())));
         sim.learn_media(&app.config.hold_music_url).await;
         sim.world().start_scheduler();
-        Self { sim, app }
+        Self {
+            sim,
+            app,
+            invocations,
+        }
     }
 
     /// Enrolls a worker (as `homeline enroll` would) and gives them a phone.

@@ -8,6 +8,7 @@
 //! server on 127.0.0.1) apply at that paused simulated instant.
 
 pub mod carrier;
+pub mod cost;
 pub mod digest;
 pub mod harness;
 pub mod homeline;

@@ -1,6 +1,7 @@
 //! The load run: callers over a simulated hour against workers with mixed
 //! phone behaviour and several skills.
 
+use crate::cost::{Cost, TwilioUnits};
 use crate::digest::DigestCheck;
 use crate::harness::Stage;
 use crate::oracle::TimeToHuman;
@@ -90,6 +91,8 @@ pub struct Day {
     pub estimates: Estimates,
     /// Callers who called again later in the day.
     pub returning: Returning,
+    /// What the day used, and its cost per 1,000 calls.
+    pub cost: Cost,
 }
 
 impl Day {
@@ -235,12 +238,21 @@ pub async fn run(plan: Plan) -> Day {
         .sim
         .run_until(last_call_ends.max(digest_due + 60_000))
         .await;
+    // Before the checks below read the store themselves.
+    let dynamo = stage.app.store.consumed().unwrap_or_default();
     let outcome = Outcome::of(&stage.sim.world());
     let follow_ups = stage.follow_up_outcome().await;
     let time_to_human = TimeToHuman::of(&stage.sim.world());
     let screening = Screening::of(&stage.sim.world(), &screened);
     let estimates = Estimates::of(&stage.sim.world());
     let returning = Returning::of(&stage.sim.world());
+    let cost = Cost {
+        // Every customer call: the plan's, those who called again, the screened.
+        calls: outcome.callers,
+        invocations: stage.invocations.by_function(),
+        dynamo,
+        twilio: TwilioUnits::of(&stage.sim.world()),
+    };
     let coverage = Coverage::of(&stage.sim.world(), |at| hours.is_some() && at < digest_due);
     let digest = hours.map(|_| {
         DigestCheck::of(
@@ -264,6 +276,7 @@ pub async fn run(plan: Plan) -> Day {
         screening,
         estimates,
         returning,
+        cost,
     }
 }
 

@@ -59,6 +59,7 @@ use std::collections::HashMap;
 use std::error::Error;
 use std::fmt::Debug;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -73,6 +74,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
 };
 
+use super::capacity::{Consumed, Meter, Metering};
 use super::{
     ATTEMPT_TTL_SECS, AttemptStore, BlocklistStore, CALL_RECORD_TTL_SECS, CallRecordStore,
     FOLLOW_UP_TTL_SECS, FollowUpStore, LastWorkerStore, OnceStore, RMW_ROUNDS, StoreError,
@@ -129,6 +131,8 @@ fn once_pk(key: &str) -> String {
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// Present on a [`DynamoStore::metered`] store.
+    meter: Option<Arc<Meter>>,
 }
 
 impl DynamoStore {
@@ -136,7 +140,31 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            meter: None,
         }
+    }
+
+    /// The same table through a client that counts the request units
+    /// DynamoDB reports ([`super::capacity`]); read them with [`Self::consumed`].
+    pub fn metered(self) -> Self {
+        let meter = Arc::new(Meter::default());
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .interceptor(Metering(meter.clone()))
+            .build();
+        Self {
+            client: Client::from_conf(config),
+            table: self.table,
+            meter: Some(meter),
+        }
+    }
+
+    /// The units consumed so far by this store and its clones; `None`
+    /// unless it is [`Self::metered`].
+    pub fn consumed(&self) -> Option<Consumed> {
+        self.meter.as_ref().map(|m| m.reading())
     }
 
     /// A client from the standard AWS environment (`AWS_REGION`,

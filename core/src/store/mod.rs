@@ -6,6 +6,7 @@
 //! unit tests; [`dynamo::DynamoStore`] is the real adapter. Both pass the
 //! same contract suite.
 
+pub mod capacity;
 pub mod dynamo;
 pub mod memory;
 

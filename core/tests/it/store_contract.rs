@@ -1167,6 +1167,8 @@ mod local_stack_dynamodb_adapter {
     use homeline_core::store::{DynamoStore, StoreError, WorkerStore};
     use testkit::dynamo::{dynamodb_url, fresh_store};
 
+    use super::voicemail;
+
     #[tokio::test]
     async fn create_table_is_idempotent_and_turns_ttl_on() {
         let store = fresh_store().await;
@@ -1187,6 +1189,42 @@ mod local_stack_dynamodb_adapter {
             Some(&TimeToLiveStatus::Enabled)
         );
         assert_eq!(description.attribute_name(), Some("expires_at"));
+    }
+
+    /// DynamoDB Local reports what each request consumed; a lost condition
+    /// reports nothing and is counted by DynamoDB's rule (one write unit, two
+    /// per item of a transaction), and so is a transaction, which DynamoDB
+    /// Local reports at the plain rate.
+    #[tokio::test]
+    async fn a_metered_store_adds_up_the_units_dynamodb_reports() {
+        use homeline_core::model::WorkerProfile;
+        use homeline_core::store::VoicemailStore;
+        use homeline_core::store::capacity::Consumed;
+        let plain = fresh_store().await;
+        assert_eq!(plain.consumed(), None, "only a metered store counts");
+        let store = plain.metered();
+        let profile = WorkerProfile::new("+15551000001", "Ada", vec!["sales".into()]);
+        assert!(stored_ok(store.put_worker(&profile).await));
+        let read = store.get_worker("+15551000001").await.expect("GetItem");
+        assert!(read.is_some());
+        assert_eq!(store.list_workers().await.expect("Query").len(), 1);
+        // Version 0 again: the item exists, the condition fails.
+        assert!(matches!(store.put_worker(&profile).await, Ok(w) if !w.applied()));
+        let first = voicemail(1, 1_700_000_000);
+        assert!(stored_ok(store.put_voicemail(&first).await));
+        // The same recording again: the transaction of two items is cancelled.
+        assert!(matches!(store.put_voicemail(&first).await, Ok(w) if !w.applied()));
+        assert_eq!(
+            store.clone().consumed(),
+            Some(Consumed {
+                // GetItem and a one-page Query, strongly consistent, small items.
+                read_units: 2.0,
+                // The worker (1), the voicemail's two items in a transaction
+                // (2 x 2); lost: the worker (1), the transaction (2 x 2).
+                write_units: 10.0,
+                failed_writes: 2,
+            })
+        );
     }
 
     async fn put_raw(store: &DynamoStore, fields: &[(&str, AttributeValue)]) {

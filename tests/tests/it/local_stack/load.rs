@@ -73,4 +73,36 @@ async fn twenty_callers_over_ten_minutes(readings: Readings) {
         "{}",
         f.table()
     );
+    every_cost_line_is_counted(&day.cost);
+}
+
+/// The cost table is not made of zeros: every function was timed, the
+/// store counted reads and writes, and every kind of Twilio unit the day
+/// used is there (each caller's leg is at least a billed minute).
+fn every_cost_line_is_counted(cost: &homeline_tests::cost::Cost) {
+    println!("{}", cost.table());
+    let functions = homeline_core::routes::Function::ALL.map(|f| f.binary());
+    for function in functions.into_iter().chain(["scheduler"]) {
+        assert!(
+            cost.invocations
+                .get(function)
+                .is_some_and(|&(requests, ms)| requests > 0 && ms >= requests),
+            "{function} not timed: {:?}",
+            cost.invocations
+        );
+    }
+    assert!(
+        cost.dynamo.read_units > 0.0 && cost.dynamo.write_units > 0.0,
+        "{:?}",
+        cost.dynamo
+    );
+    let t = &cost.twilio;
+    assert!(
+        t.inbound_minutes >= 20
+            && t.worker_leg_minutes > 0
+            && t.machine_detections > 0
+            && t.sms_segments_sent > 0
+            && t.sms_segments_received > 0,
+        "{t:?}"
+    );
 }
