@@ -296,6 +296,8 @@ pub enum FollowUpReason {
     Voicemail,
     /// The caller hung up after waiting in the queue.
     Abandoned,
+    /// The caller asked to be called back and was not reached.
+    CallbackMissed,
 }
 
 impl FollowUpReason {
@@ -303,6 +305,7 @@ impl FollowUpReason {
         match self {
             FollowUpReason::Voicemail => "voicemail",
             FollowUpReason::Abandoned => "abandoned",
+            FollowUpReason::CallbackMissed => "callback-missed",
         }
     }
 
@@ -310,6 +313,7 @@ impl FollowUpReason {
         match s {
             "voicemail" => Some(FollowUpReason::Voicemail),
             "abandoned" => Some(FollowUpReason::Abandoned),
+            "callback-missed" => Some(FollowUpReason::CallbackMissed),
             _ => None,
         }
     }
@@ -435,6 +439,9 @@ pub struct CallRecord {
     pub abandoned_at: Option<i64>,
     /// The caller left a voicemail (its recording completed).
     pub voicemail_at: Option<i64>,
+    /// The caller pressed 1 while waiting and confirmed a number: a
+    /// callback task keeps their place.
+    pub callback_requested_at: Option<i64>,
 }
 
 impl CallRecord {

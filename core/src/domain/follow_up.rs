@@ -249,6 +249,7 @@ pub mod texts {
         let what = match follow_up.reason {
             FollowUpReason::Voicemail => "Voicemail",
             FollowUpReason::Abandoned => "Missed call",
+            FollowUpReason::CallbackMissed => "Callback not reached",
         };
         let skill = if follow_up.skill == GENERAL_MAILBOX {
             "after hours"
@@ -343,6 +344,7 @@ pub mod texts {
         let what = match follow_up.reason {
             FollowUpReason::Voicemail => "voicemail",
             FollowUpReason::Abandoned => "missed call",
+            FollowUpReason::CallbackMissed => "callback not reached",
         };
         format!(
             "Nobody has claimed #{n} in {minutes} min: {what} from {caller} at {at}. Call them back, or ask a worker to text CLAIM {n}.",
@@ -409,6 +411,7 @@ pub mod texts {
         let why = match follow_up.reason {
             FollowUpReason::Voicemail => "left a voicemail",
             FollowUpReason::Abandoned => "hung up while waiting",
+            FollowUpReason::CallbackMissed => "asked to be called back and was not reached",
         };
         let digits: Vec<String> = follow_up
             .caller

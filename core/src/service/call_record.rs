@@ -35,6 +35,8 @@ pub enum Step<'a> {
     Abandoned,
     /// The caller's voicemail was recorded.
     Voicemail,
+    /// The caller asked to be called back in turn (a callback task).
+    CallbackRequested,
 }
 
 /// The record fields `steps`, seen at `at` (Unix seconds), fill.
@@ -62,6 +64,7 @@ pub fn change(call_sid: &str, at: i64, steps: &[Step<'_>]) -> CallRecord {
             Step::HungUpInQueue => record.hung_up_in_queue_at = Some(at),
             Step::Abandoned => record.abandoned_at = Some(at),
             Step::Voicemail => record.voicemail_at = Some(at),
+            Step::CallbackRequested => record.callback_requested_at = Some(at),
         }
     }
     record

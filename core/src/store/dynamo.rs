@@ -1202,6 +1202,7 @@ fn call_record_from(item: &Item) -> Result<CallRecord, StoreError> {
         hung_up_in_queue_at: f.opt_number("hung_up_in_queue_at")?,
         abandoned_at: f.opt_number("abandoned_at")?,
         voicemail_at: f.opt_number("voicemail_at")?,
+        callback_requested_at: f.opt_number("callback_requested_at")?,
     })
 }
 
@@ -1234,6 +1235,7 @@ impl CallRecordStore for DynamoStore {
             ("hung_up_in_queue_at", record.hung_up_in_queue_at.map(n)),
             ("abandoned_at", record.abandoned_at.map(n)),
             ("voicemail_at", record.voicemail_at.map(n)),
+            ("callback_requested_at", record.callback_requested_at.map(n)),
         ];
         let mut set = Vec::new();
         for (name, value) in kept_first {

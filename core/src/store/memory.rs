@@ -303,6 +303,10 @@ impl CallRecordStore for MemoryStore {
         keep_first(&mut stored.hung_up_in_queue_at, &record.hung_up_in_queue_at);
         keep_first(&mut stored.abandoned_at, &record.abandoned_at);
         keep_first(&mut stored.voicemail_at, &record.voicemail_at);
+        keep_first(
+            &mut stored.callback_requested_at,
+            &record.callback_requested_at,
+        );
         Ok(Write::Applied)
     }
 

@@ -255,6 +255,10 @@ pub enum Marker<'a> {
     CallerLeaves { call_sid: &'a str },
     /// The caller who pressed 2 while waiting was redirected to voicemail.
     CallerRedirected { call_sid: &'a str },
+    /// The caller pressed 1 while waiting: asked for the number to call back.
+    CallbackChosen { call_sid: &'a str },
+    /// The callback task of this caller's call was created.
+    CallbackRequested { call_sid: &'a str },
     /// A follow-up was announced to one number.
     FollowUpAnnounced { call_sid: &'a str, to: &'a str },
     /// A follow-up nobody claimed was escalated to one admin.
@@ -284,6 +288,8 @@ impl Marker<'_> {
             Marker::NobodyCanceled { task_sid } => format!("nobody-cancel#{task_sid}"),
             Marker::CallerLeaves { call_sid } => format!("leave#{call_sid}"),
             Marker::CallerRedirected { call_sid } => format!("leave-redirect#{call_sid}"),
+            Marker::CallbackChosen { call_sid } => format!("callback-chosen#{call_sid}"),
+            Marker::CallbackRequested { call_sid } => format!("callback#{call_sid}"),
             Marker::FollowUpAnnounced { call_sid, to } => format!("follow-up-sms#{call_sid}#{to}"),
             Marker::FollowUpEscalated { call_sid, to } => {
                 format!("follow-up-escalated#{call_sid}#{to}")
@@ -305,7 +311,9 @@ impl Marker<'_> {
             Marker::NobodyRedirected { .. }
             | Marker::NobodyCanceled { .. }
             | Marker::CallerLeaves { .. }
-            | Marker::CallerRedirected { .. } => DAY,
+            | Marker::CallerRedirected { .. }
+            | Marker::CallbackChosen { .. }
+            | Marker::CallbackRequested { .. } => DAY,
             // The day it is named for, and the next one whatever the time zone.
             Marker::TextedBack { .. } | Marker::DigestSent { .. } | Marker::OffAtClose { .. } => {
                 2 * DAY

@@ -1005,10 +1005,11 @@ fn arrived(caller: &str) -> Step<'_> {
 
 async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
     let customer = phone(901);
-    let steps: [(i64, Vec<Step<'_>>); 4] = [
+    let steps: [(i64, Vec<Step<'_>>); 5] = [
         (T0, vec![arrived(&customer)]),
         (T0 + 4, vec![Step::Queued { skill: "sales" }]),
         (T0 + 20, vec![Step::Missed { by: "+15550000002" }]),
+        (T0 + 30, vec![Step::CallbackRequested]),
         (T0 + 45, vec![Step::Answered { by: "+15550000001" }]),
     ];
     for (at, step) in &steps {
@@ -1028,6 +1029,7 @@ async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
         hung_up_in_queue_at: None,
         abandoned_at: None,
         voicemail_at: None,
+        callback_requested_at: Some(T0 + 30),
     };
     assert_eq!(
         stored(store.list_call_records(DAY).await),
@@ -1041,6 +1043,7 @@ async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
         (T0 + 99, vec![Step::Queued { skill: "support" }]),
         (T0 + 99, vec![Step::Missed { by: "+15550000002" }]),
         (T0 + 99, vec![Step::Missed { by: "+15550000000" }]),
+        (T0 + 99, vec![Step::CallbackRequested]),
         (
             T0 + 99,
             vec![Step::Arrived {

@@ -265,6 +265,7 @@ async fn worker_activity<S: Store>(
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use homeline_core::domain::inbound::WaitOption;
     use homeline_core::store::{MemoryStore, Write};
 
     use super::*;
@@ -342,7 +343,7 @@ mod tests {
         let app = app();
         let deadline = Deadline::after(std::time::Duration::from_millis(300));
         // Twilio unreachable here: the press's own redirect fails, the mark stays.
-        service::caller::choose_voicemail(&app, "CA1", "sales", deadline).await;
+        service::caller::choose(&app, "CA1", WaitOption::Voicemail, "sales", deadline).await;
         let sent = service::caller::send_to_voicemail(&app, "WT1", "CA1", "sales", deadline).await;
         assert!(sent.is_ok(), "{sent:?}");
         let redirect = Marker::NobodyRedirected { task_sid: "WT1" };
