@@ -259,6 +259,8 @@ pub struct Attempt {
     /// The task named this worker as the caller's last (TaskAttributes
     /// `last_worker_sid`): the whisper says "returning caller".
     pub returning: bool,
+    /// What the task asks: take a waiting caller, or call one back.
+    pub kind: TaskKind,
     /// The worker leg, once Twilio created it.
     pub call_sid: Option<String>,
     pub state: AttemptState,
@@ -267,6 +269,29 @@ pub struct Attempt {
     pub sip_response_code: Option<u16>,
     /// Unix seconds.
     pub created_at: i64,
+}
+
+/// What a task asks of the worker who takes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TaskKind {
+    /// A caller waiting in the queue: the bridge dequeues them.
+    #[default]
+    Call,
+    /// A caller who asked to be called back: the bridge dials them.
+    Callback(Callback),
+}
+
+/// A callback task's attributes (`service::callback`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback {
+    /// The number to call (E.164).
+    pub number: String,
+    /// The call that waited in the queue.
+    pub original_call_sid: String,
+    /// When that caller first entered the queue (Unix seconds).
+    pub queued_at: i64,
+    /// 1 for the first try, 2 for the retry after `CALLBACK_RETRY_MINS`.
+    pub try_no: u32,
 }
 
 /// Fields written together with a state transition (`None` leaves a field as is).
@@ -442,6 +467,11 @@ pub struct CallRecord {
     /// The caller pressed 1 while waiting and confirmed a number: a
     /// callback task keeps their place.
     pub callback_requested_at: Option<i64>,
+    /// The number they are to be called back on.
+    pub callback_number: Option<String>,
+    /// The first callback did not reach them: the `scheduler` tries once
+    /// more `CALLBACK_RETRY_MINS` later.
+    pub callback_missed_at: Option<i64>,
 }
 
 impl CallRecord {

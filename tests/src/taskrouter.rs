@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use homeline_core::service::callback::CALLBACK_TYPE;
 use serde_json::{Value, json};
 
 use crate::{Ms, Readings};
@@ -500,6 +501,8 @@ impl TaskRouter {
     /// queue without a timeout. A returning caller's task (`returning ==
     /// true`, with returning filters written) first meets the skill's queue
     /// narrowed to the worker `last_worker_sid` names, for `STICKY_SECS`.
+    /// A callback task (`type == 'callback'`) waits in its skill's queue
+    /// alone, without a timeout: nobody is on the line to send to voicemail.
     fn targets(&self, task: &Task) -> Vec<Target> {
         let target = |queue: String, timeout, skip_if_empty| Target {
             queue,
@@ -514,6 +517,9 @@ impl TaskRouter {
         else {
             return vec![nobody(None)];
         };
+        if task.attributes["type"] == CALLBACK_TYPE {
+            return vec![target(queue, None, false)];
+        }
         let known = match (
             self.settings.sticky_timeout_ms,
             &task.attributes["returning"],

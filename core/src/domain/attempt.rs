@@ -16,7 +16,7 @@
 //! per attempt: that is what keeps one decision per reservation.
 
 use crate::model::{Activity, AnswerMode, CallToken, WorkerCallerId};
-use crate::model::{Attempt, AttemptChange, AttemptState};
+use crate::model::{Attempt, AttemptChange, AttemptState, TaskKind};
 
 /// `path?TaskSid=..&ReservationSid=..`: every leg webhook carries the attempt's
 /// key in its (signed) query. SIDs are `[A-Za-z0-9]`, so nothing needs escaping.
@@ -44,12 +44,21 @@ pub fn dialing(
         caller_call_sid,
         caller: None,
         returning: false,
+        kind: TaskKind::Call,
         call_sid: None,
         state: AttemptState::Dialing,
         outcome: None,
         sip_response_code: None,
         created_at,
     }
+}
+
+/// The whisper of a callback: "Callback for sales, caller waited 4
+/// minutes." (`waited_secs` since the caller first queued, at least a minute).
+pub fn callback_whisper(skill: &str, waited_secs: i64) -> String {
+    let minutes = ((waited_secs + 30) / 60).max(1);
+    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    format!("Callback for {skill}, caller waited {minutes} {unit}.")
 }
 
 /// What the assignment callback knows of the customer's call, from the
@@ -207,7 +216,7 @@ pub enum LegEvent {
 pub enum AttemptEvent {
     /// TaskRouter offered the reservation: record the attempt (as built by
     /// [`dialing`]) unless it exists already.
-    Offered(Attempt),
+    Offered(Box<Attempt>),
     /// The call to the worker was placed: keep its SID.
     CallPlaced { call_sid: String },
     /// The worker cannot be rung (`no-phone`, `call-failed`).
@@ -616,6 +625,26 @@ pub fn bridge_happened(dial_call_status: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_callback_s_whisper_says_how_long_the_caller_waited() {
+        assert_eq!(
+            callback_whisper("sales", 240),
+            "Callback for sales, caller waited 4 minutes."
+        );
+        assert_eq!(
+            callback_whisper("sales", 5),
+            "Callback for sales, caller waited 1 minute."
+        );
+        assert_eq!(
+            callback_whisper("support", 89),
+            "Callback for support, caller waited 1 minute."
+        );
+        assert_eq!(
+            callback_whisper("support", 91),
+            "Callback for support, caller waited 2 minutes."
+        );
+    }
 
     #[test]
     fn the_leg_shows_the_customer_only_with_caller_a_number_and_a_token() {
@@ -1204,7 +1233,7 @@ mod tests {
 
     fn lifecycle_events() -> Vec<AttemptEvent> {
         let mut events = vec![
-            AttemptEvent::Offered(attempt(AttemptState::Dialing, None)),
+            AttemptEvent::Offered(Box::new(attempt(AttemptState::Dialing, None))),
             AttemptEvent::CallPlaced {
                 call_sid: "CA1".into(),
             },
@@ -1277,7 +1306,7 @@ mod tests {
 
     #[test]
     fn an_offer_records_the_attempt_once() {
-        let offered = AttemptEvent::Offered(attempt(AttemptState::Dialing, None));
+        let offered = AttemptEvent::Offered(Box::new(attempt(AttemptState::Dialing, None)));
         assert_eq!(
             decide(AnswerMode::Hybrid, None, &offered),
             Step::go(

@@ -253,7 +253,7 @@ pub async fn offer<S: Store>(
     {
         return caller_left(app, &attempt, deadline).await;
     }
-    let offered = AttemptEvent::Offered(attempt.clone());
+    let offered = AttemptEvent::Offered(Box::new(attempt.clone()));
     match execute(app, task_sid, reservation_sid, None, &offered, deadline).await {
         Ok(executed) if executed.applied => {}
         Ok(_) => {

@@ -307,6 +307,8 @@ impl CallRecordStore for MemoryStore {
             &mut stored.callback_requested_at,
             &record.callback_requested_at,
         );
+        keep_first(&mut stored.callback_number, &record.callback_number);
+        keep_first(&mut stored.callback_missed_at, &record.callback_missed_at);
         Ok(Write::Applied)
     }
 

@@ -259,6 +259,8 @@ pub enum Marker<'a> {
     CallbackChosen { call_sid: &'a str },
     /// The callback task of this caller's call was created.
     CallbackRequested { call_sid: &'a str },
+    /// The second (last) callback task of this caller's call was created.
+    CallbackRetried { call_sid: &'a str },
     /// A follow-up was announced to one number.
     FollowUpAnnounced { call_sid: &'a str, to: &'a str },
     /// A follow-up nobody claimed was escalated to one admin.
@@ -290,6 +292,7 @@ impl Marker<'_> {
             Marker::CallerRedirected { call_sid } => format!("leave-redirect#{call_sid}"),
             Marker::CallbackChosen { call_sid } => format!("callback-chosen#{call_sid}"),
             Marker::CallbackRequested { call_sid } => format!("callback#{call_sid}"),
+            Marker::CallbackRetried { call_sid } => format!("callback-retry#{call_sid}"),
             Marker::FollowUpAnnounced { call_sid, to } => format!("follow-up-sms#{call_sid}#{to}"),
             Marker::FollowUpEscalated { call_sid, to } => {
                 format!("follow-up-escalated#{call_sid}#{to}")
@@ -314,6 +317,8 @@ impl Marker<'_> {
             | Marker::CallerRedirected { .. }
             | Marker::CallbackChosen { .. }
             | Marker::CallbackRequested { .. } => DAY,
+            // Outlives the two days of records the retry job reads.
+            Marker::CallbackRetried { .. } => 3 * DAY,
             // The day it is named for, and the next one whatever the time zone.
             Marker::TextedBack { .. } | Marker::DigestSent { .. } | Marker::OffAtClose { .. } => {
                 2 * DAY

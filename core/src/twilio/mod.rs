@@ -420,6 +420,22 @@ impl TwilioClient {
         )
     }
 
+    /// Accepts a pending reservation: its task is assigned to the worker.
+    /// A reservation no longer pending is `Settled::Already`.
+    pub async fn accept_reservation(
+        &self,
+        task_sid: &str,
+        reservation_sid: &str,
+        deadline: Deadline,
+    ) -> Result<Settled, TwilioError> {
+        let form = [("ReservationStatus", "accepted".to_string())];
+        let url = self.taskrouter(&format!("/Tasks/{task_sid}/Reservations/{reservation_sid}"));
+        settle(
+            self.post(url, &form, Replay::Safe, deadline).await,
+            state_settled,
+        )
+    }
+
     /// Completes an assigned or wrapping task, which frees the worker's
     /// capacity (docs/twilio.md, "Task completion"). A task already
     /// completed is `Settled::Already`.

@@ -11,7 +11,7 @@ use homeline_core::App;
 use homeline_core::domain::attempt::{Customer, dialing};
 use homeline_core::domain::returning::LAST_WORKER_ATTRIBUTE;
 use homeline_core::http::{self, Rejection, TwilioRequest};
-use homeline_core::model::{Attempt, CallToken};
+use homeline_core::model::{Attempt, CallToken, TaskKind};
 use homeline_core::phone;
 use homeline_core::routes::Budget;
 use homeline_core::service::{self, attempt::Answer};
@@ -37,6 +37,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         // Remembered when the worker answers (returning callers).
         caller: offer.customer.number.clone(),
         returning: offer.returning,
+        kind: offer.kind.clone(),
         ..dialing(
             &offer.reservation_sid,
             &offer.task_sid,
@@ -70,6 +71,9 @@ pub struct Offer {
     /// TaskAttributes `from` (TaskRouter's, the caller's number) and
     /// `call_token` (inbound's, under `WORKER_CALLER_ID=caller`).
     pub customer: Customer,
+    /// A waiting caller, or a callback (TaskAttributes `type` and the rest
+    /// `service::callback` wrote).
+    pub kind: TaskKind,
 }
 
 impl Offer {
@@ -93,6 +97,7 @@ impl Offer {
                 .and_then(|uri| phone::normalize(uri.strip_prefix("tel:").unwrap_or(&uri)).ok()),
             skill: text(&task, "skill").unwrap_or_else(|| "a customer".to_string()),
             caller_call_sid: text(&task, "call_sid"),
+            kind: service::callback::kind_of(&task),
             customer: Customer {
                 number: text(&task, "from"),
                 call_token: text(&task, "call_token")

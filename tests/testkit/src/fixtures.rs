@@ -10,7 +10,7 @@
 //! the constants here and seeded by [`seed_world`]; `sam local invoke`
 //! against an empty table still gets a well-formed answer.
 
-use homeline_core::model::{Attempt, AttemptState, WorkerProfile};
+use homeline_core::model::{Attempt, AttemptState, TaskKind, WorkerProfile};
 use homeline_core::routes::Function;
 use homeline_core::store::{AttemptStore, DynamoStore, WorkerStore};
 use serde_json::json;
@@ -458,6 +458,7 @@ pub async fn seed_world(store: &DynamoStore, twilio: &TwilioFake) {
             caller_call_sid: Some(CUSTOMER_CALL_SID.into()),
             caller: None,
             returning: false,
+            kind: TaskKind::Call,
             call_sid: Some(WORKER_CALL_SID.into()),
             state: AttemptState::Dialing,
             outcome: None,

@@ -1074,6 +1074,10 @@ impl State {
         }
         reservation.status = wanted.to_string();
         let reservation = reservation.clone();
+        if wanted == "accepted" {
+            // The task is the worker's now (and may be completed).
+            self.tasks.insert(task.to_string(), "assigned".to_string());
+        }
         if wanted == "rejected"
             && let (Some(activity), Some(worker_sid)) = (activity, &reservation.worker_sid)
             && let Some(worker) = self.workers.iter_mut().find(|w| &w.sid == worker_sid)

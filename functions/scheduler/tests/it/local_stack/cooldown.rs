@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use homeline_core::model::{Activity, Attempt, AttemptState, WorkerProfile};
+use homeline_core::model::{Activity, Attempt, AttemptState, TaskKind, WorkerProfile};
 use homeline_core::service::worker;
 use homeline_core::store::{DynamoStore, WorkerStore, now_secs};
 use homeline_core::{App, Deadline};
@@ -54,6 +54,7 @@ impl Rig {
             caller_call_sid: None,
             caller: None,
             returning: false,
+            kind: TaskKind::Call,
             call_sid: Some(format!("CA{n:032}")),
             state: AttemptState::Missed,
             outcome: Some(reason.into()),

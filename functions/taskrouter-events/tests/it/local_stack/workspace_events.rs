@@ -4,7 +4,7 @@
 //! Run under `scripts/local-stack.sh run -- cargo test -p taskrouter-events`.
 
 use homeline_core::App;
-use homeline_core::model::{Activity, Attempt, AttemptState, WorkerProfile};
+use homeline_core::model::{Activity, Attempt, AttemptState, TaskKind, WorkerProfile};
 use homeline_core::store::{AttemptStore, DynamoStore, Marker, WorkerStore, now_secs};
 use lambda_http::http::StatusCode;
 use serde_json::json;
@@ -114,6 +114,7 @@ fn dialing(task: &str, reservation: &str, worker_sid: &str, leg: Option<&str>) -
         caller_call_sid: Some(sid("CA", 0xc0)),
         caller: None,
         returning: false,
+        kind: TaskKind::Call,
         call_sid: leg.map(str::to_string),
         state: AttemptState::Dialing,
         outcome: None,
