@@ -212,6 +212,21 @@ pub fn all() -> Vec<Fixture> {
             Some("<Play"),
         ),
         fixture(
+            "inbound-callback",
+            "inbound",
+            voice("/inbound/callback", CUSTOMER_CALL_SID, CUSTOMER_PHONE, &[]).query(&[("skill", "sales")]),
+            200,
+            Some("Press 1 to confirm"),
+        ),
+        fixture(
+            "inbound-callback-key",
+            "inbound",
+            voice("/inbound/callback-key", CUSTOMER_CALL_SID, CUSTOMER_PHONE, &[("Digits", "911")])
+                .query(&[("skill", "sales"), ("try", "1")]),
+            200,
+            Some("Sorry, we cannot call that number back."),
+        ),
+        fixture(
             "inbound-recording-completed",
             "inbound",
             Webhook::form(
