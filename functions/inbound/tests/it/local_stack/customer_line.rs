@@ -235,6 +235,32 @@ async fn after_max_wait_secs_the_caller_is_offered_voicemail_once_more_then_leav
     );
 }
 
+/// `digits` pressed while waiting for sales: the (empty) answer and the URL
+/// of the one REST redirect of the caller's call.
+async fn leave_the_wait(
+    app: &App<DynamoStore>,
+    twilio: &TwilioFake,
+    digits: &'static str,
+) -> (String, String) {
+    let (status, leaving) = post(
+        app,
+        "/inbound/wait-key",
+        &[("skill", "sales")],
+        &call(&[("Digits", digits)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        leaving, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#,
+        "the redirect runs the call now"
+    );
+    let redirects = twilio.requests_for(Route::UpdateCall);
+    assert_eq!(redirects.len(), 1, "{redirects:?}");
+    assert_eq!(redirects[0].path_sid("Calls"), Some(CALL_SID));
+    let url = redirects[0].param("Url").expect("a redirect").to_string();
+    (leaving, url)
+}
+
 /// 2 takes the caller out over REST, so it holds whether Twilio runs the
 /// key's answer inside the queue or as the call's next document
 /// (docs/twilio.md, "Queue TwiML"); the marker keeps workers from being rung
@@ -249,24 +275,10 @@ async fn two_while_waiting_redirects_to_the_skills_voicemail_and_any_other_key_w
         )),
         "the key's URL names the skill: {waiting}"
     );
-    let (status, leaving) = post(
-        &app,
-        "/inbound/wait-key",
-        &[("skill", "sales")],
-        &call(&[("Digits", "2")]),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    let (leaving, url) = leave_the_wait(&app, &twilio, "2").await;
     assert_eq!(
-        leaving, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#,
-        "the redirect runs the call now"
-    );
-    let redirects = twilio.requests_for(Route::UpdateCall);
-    assert_eq!(redirects.len(), 1, "{redirects:?}");
-    assert_eq!(redirects[0].path_sid("Calls"), Some(CALL_SID));
-    assert_eq!(
-        redirects[0].param("Url"),
-        Some(format!("{PUBLIC_BASE_URL}/inbound/voicemail?skill=sales").as_str())
+        url,
+        format!("{PUBLIC_BASE_URL}/inbound/voicemail?skill=sales")
     );
     let chosen = (Marker::CallerLeaves { call_sid: CALL_SID })
         .is_claimed(&app.store)
@@ -856,23 +868,10 @@ async fn callback_key(
 #[tokio::test]
 async fn one_while_waiting_confirms_the_number_and_books_a_callback_in_the_caller_s_place() {
     let (app, twilio) = waiting_caller().await;
-    let (status, leaving) = post(
-        &app,
-        "/inbound/wait-key",
-        &[("skill", "sales")],
-        &call(&[("Digits", "1")]),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    let (_, url) = leave_the_wait(&app, &twilio, "1").await;
     assert_eq!(
-        leaving, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#,
-        "the redirect runs the call now"
-    );
-    let redirects = twilio.requests_for(Route::UpdateCall);
-    assert_eq!(redirects.len(), 1, "{redirects:?}");
-    assert_eq!(
-        redirects[0].param("Url"),
-        Some(format!("{PUBLIC_BASE_URL}/inbound/callback?skill=sales").as_str())
+        url,
+        format!("{PUBLIC_BASE_URL}/inbound/callback?skill=sales")
     );
     let left = (Marker::CallerLeaves { call_sid: CALL_SID })
         .is_claimed(&app.store)
