@@ -274,6 +274,33 @@ pub async fn dialed<S: Store>(
     Ok(Some(dialed))
 }
 
+/// TaskRouter canceled a task (`TaskAttributes` as the event carries them):
+/// a callback nobody took before its TTL becomes a follow-up, so the caller
+/// who was promised a call is not forgotten. Other tasks: nothing.
+pub async fn canceled<S: Store>(
+    app: &App<S>,
+    task_sid: &str,
+    task: &Value,
+    deadline: Deadline,
+) -> Result<(), StoreError> {
+    let TaskKind::Callback(callback) = kind_of(task) else {
+        return Ok(());
+    };
+    let skill = task
+        .get("skill")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    tracing::warn!(task_sid, call_sid = %callback.original_call_sid, "callback canceled before anyone took it; a follow-up stands in");
+    let new = follow_up::new(
+        &callback.original_call_sid,
+        &callback.number,
+        skill,
+        FollowUpReason::CallbackMissed,
+        None,
+    );
+    follow_up::open(app, &new, deadline).await.map(drop)
+}
+
 /// What one run of [`retry_due`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetryRun {

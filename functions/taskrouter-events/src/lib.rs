@@ -71,7 +71,15 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
             skill,
         } => nobody_available(&app, &task_sid, call_sid.as_deref(), skill, deadline).await,
         TaskRouterEvent::TaskCanceled { task_sid, waiting } => {
-            task_canceled(&app, &task_sid, waiting, deadline).await
+            let attributes = request
+                .param("TaskAttributes")
+                .and_then(|raw| serde_json::from_str(raw).ok())
+                .unwrap_or_default();
+            let callback = service::callback::canceled(&app, &task_sid, &attributes, deadline)
+                .await
+                .map_err(Retry::from);
+            let closed = task_canceled(&app, &task_sid, waiting, deadline).await;
+            callback.and(closed)
         }
         TaskRouterEvent::TaskWrapup { task_sid } => {
             service::task::complete(&app, &task_sid, "the call ended", deadline)
