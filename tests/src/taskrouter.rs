@@ -1082,6 +1082,19 @@ mod tests {
         assert!(fx.assignments.is_empty());
     }
 
+    /// A callback task waits in its skill's queue with nobody free, never
+    /// skips to the nobody queue, and sets no target timer to get there.
+    #[test]
+    fn a_callback_task_waits_in_its_skill_s_queue_with_nobody_available() {
+        let mut tr = router();
+        let mut fx = Effects::default();
+        let task = tr.create_task(json!({"skill": "sales", "type": "callback"}), 0, &mut fx);
+        assert_ne!(tr.tasks[&task].queue_sid.as_deref(), Some(NOBODY));
+        assert!(tr.tasks[&task].queue_sid.is_some());
+        assert!(fx.timers.is_empty(), "{:?}", fx.timers);
+        assert_eq!(event_types(&fx), vec!["task.created", "task-queue.entered"]);
+    }
+
     /// A returning caller's task naming `known` (as inbound writes it).
     fn returning(known: &str) -> Value {
         json!({"skill": "sales", "returning": true, "last_worker_sid": known})
