@@ -83,14 +83,9 @@ pub async fn request<S: Store>(
         }
         Err(error) => {
             tracing::error!(%error, call_sid, skill = request.skill, "callback task not created; a follow-up stands in");
-            let new = follow_up::new(
-                call_sid,
-                request.number,
-                request.skill,
-                FollowUpReason::CallbackMissed,
-                None,
-            );
-            if let Err(error) = follow_up::open(app, &new, deadline).await {
+            if let Err(error) =
+                not_reached(app, call_sid, request.number, request.skill, deadline).await
+            {
                 tracing::error!(%error, call_sid, "callback's follow-up not opened");
             }
             Booked::FollowUp
@@ -261,14 +256,7 @@ pub async fn dialed<S: Store>(
             call_record::note(app, call_sid, now, &[Step::CallbackMissed], deadline).await;
         }
         Dialed::FollowUp => {
-            let new = follow_up::new(
-                call_sid,
-                &callback.number,
-                &attempt.skill,
-                FollowUpReason::CallbackMissed,
-                None,
-            );
-            follow_up::open(app, &new, deadline).await?;
+            not_reached(app, call_sid, &callback.number, &attempt.skill, deadline).await?;
         }
     }
     Ok(Some(dialed))
@@ -291,13 +279,21 @@ pub async fn canceled<S: Store>(
         .and_then(Value::as_str)
         .unwrap_or_default();
     tracing::warn!(task_sid, call_sid = %callback.original_call_sid, "callback canceled before anyone took it; a follow-up stands in");
-    let new = follow_up::new(
-        &callback.original_call_sid,
-        &callback.number,
-        skill,
-        FollowUpReason::CallbackMissed,
-        None,
-    );
+    let call_sid = &callback.original_call_sid;
+    not_reached(app, call_sid, &callback.number, skill, deadline).await
+}
+
+/// The caller of `call_sid`, promised a call on `number` for `skill` and
+/// not reached, becomes a follow-up (announced like the others).
+async fn not_reached<S: Store>(
+    app: &App<S>,
+    call_sid: &str,
+    number: &str,
+    skill: &str,
+    deadline: Deadline,
+) -> Result<(), StoreError> {
+    let reason = FollowUpReason::CallbackMissed;
+    let new = follow_up::new(call_sid, number, skill, reason, None);
     follow_up::open(app, &new, deadline).await.map(drop)
 }
 
@@ -371,14 +367,7 @@ pub async fn retry_due<S: Store>(
             Err(error) => {
                 tracing::error!(%error, call_sid, "callback retry not created; a follow-up stands in");
                 run.failed += 1;
-                let new = follow_up::new(
-                    call_sid,
-                    number,
-                    skill,
-                    FollowUpReason::CallbackMissed,
-                    None,
-                );
-                follow_up::open(app, &new, deadline).await?;
+                not_reached(app, call_sid, number, skill, deadline).await?;
             }
         }
     }
