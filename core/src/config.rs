@@ -100,6 +100,9 @@ pub struct Config {
     /// `COVERAGE_ALERT_MINS`: during business hours a skill nobody covers is
     /// texted to `ADMIN_NUMBERS` once per this many minutes; 0: never.
     pub coverage_alert_mins: u32,
+    /// `CALLBACK_RETRY_MINS`: a caller the first callback did not reach is
+    /// tried once more this long after.
+    pub callback_retry: Duration,
     /// `MISS_COOLDOWN_SECS`: how long a first miss keeps a worker out of
     /// rotation; each further consecutive miss doubles it.
     pub miss_cooldown: Duration,
@@ -271,6 +274,9 @@ impl Config {
                 }
                 mins => mins,
             },
+            callback_retry: Duration::from_secs(
+                60 * u64::from(vars.number("CALLBACK_RETRY_MINS", 10, 1..=1440)?),
+            ),
             misses_before_offline: misses_before_offline(&vars)?,
             business_name: vars
                 .optional("BUSINESS_NAME")
@@ -594,6 +600,9 @@ pub(crate) mod tests {
             ("WORKER_CALLER_ID", "customer"),
             ("COVERAGE_ALERT_MINS", "4"),
             ("COVERAGE_ALERT_MINS", "1441"),
+            ("CALLBACK_RETRY_MINS", "0"),
+            ("CALLBACK_RETRY_MINS", "1441"),
+            ("CALLBACK_RETRY_MINS", "soon"),
             ("MISS_COOLDOWN_SECS", "0"),
             ("MISS_COOLDOWN_SECS", "3601"),
             ("MISSES_BEFORE_OFFLINE", "0"),
@@ -609,6 +618,20 @@ pub(crate) mod tests {
                 other => panic!("{var}={value}: expected Invalid, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_missed_callback_is_tried_again_after_ten_minutes() {
+        let mut env = test_env();
+        assert_eq!(
+            load(&env).expect("valid").callback_retry,
+            Duration::from_secs(600)
+        );
+        env.insert("CALLBACK_RETRY_MINS", "3".into());
+        assert_eq!(
+            load(&env).expect("valid").callback_retry,
+            Duration::from_secs(180)
+        );
     }
 
     #[test]

@@ -263,6 +263,8 @@ pub struct Attempt {
     /// callback's clock less its `TaskAge`), when known: an answer's wait
     /// runs from here ([`AnswerWait`]).
     pub queued_at: Option<i64>,
+    /// What the task asks: take a waiting caller, or call one back.
+    pub kind: TaskKind,
     /// The worker leg, once Twilio created it.
     pub call_sid: Option<String>,
     pub state: AttemptState,
@@ -271,6 +273,29 @@ pub struct Attempt {
     pub sip_response_code: Option<u16>,
     /// Unix seconds.
     pub created_at: i64,
+}
+
+/// What a task asks of the worker who takes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TaskKind {
+    /// A caller waiting in the queue: the bridge dequeues them.
+    #[default]
+    Call,
+    /// A caller who asked to be called back: the bridge dials them.
+    Callback(Callback),
+}
+
+/// A callback task's attributes (`service::callback`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback {
+    /// The number to call (E.164).
+    pub number: String,
+    /// The call that waited in the queue.
+    pub original_call_sid: String,
+    /// When that caller first entered the queue (Unix seconds).
+    pub queued_at: i64,
+    /// 1 for the first try, 2 for the retry after `CALLBACK_RETRY_MINS`.
+    pub try_no: u32,
 }
 
 /// Fields written together with a state transition (`None` leaves a field as is).
@@ -300,6 +325,8 @@ pub enum FollowUpReason {
     Voicemail,
     /// The caller hung up after waiting in the queue.
     Abandoned,
+    /// The caller asked to be called back and was not reached.
+    CallbackMissed,
 }
 
 impl FollowUpReason {
@@ -307,6 +334,7 @@ impl FollowUpReason {
         match self {
             FollowUpReason::Voicemail => "voicemail",
             FollowUpReason::Abandoned => "abandoned",
+            FollowUpReason::CallbackMissed => "callback-missed",
         }
     }
 
@@ -314,6 +342,7 @@ impl FollowUpReason {
         match s {
             "voicemail" => Some(FollowUpReason::Voicemail),
             "abandoned" => Some(FollowUpReason::Abandoned),
+            "callback-missed" => Some(FollowUpReason::CallbackMissed),
             _ => None,
         }
     }
@@ -463,6 +492,14 @@ pub struct CallRecord {
     pub abandoned_at: Option<i64>,
     /// The caller left a voicemail (its recording completed).
     pub voicemail_at: Option<i64>,
+    /// The caller pressed 1 while waiting and confirmed a number: a
+    /// callback task keeps their place.
+    pub callback_requested_at: Option<i64>,
+    /// The number they are to be called back on.
+    pub callback_number: Option<String>,
+    /// The first callback did not reach them: the `scheduler` tries once
+    /// more `CALLBACK_RETRY_MINS` later.
+    pub callback_missed_at: Option<i64>,
 }
 
 impl CallRecord {

@@ -151,6 +151,10 @@ pub mod paths {
     pub const INBOUND_WAIT: &str = "/inbound/wait";
     /// The wait document's `<Gather>` action: 2 leaves for voicemail.
     pub const INBOUND_WAIT_KEY: &str = "/inbound/wait-key";
+    /// Where 1 in the wait redirects: the number to call back (`skill=`, `try=`).
+    pub const INBOUND_CALLBACK: &str = "/inbound/callback";
+    /// That question's `<Gather>` action: 1 or a keyed number.
+    pub const INBOUND_CALLBACK_KEY: &str = "/inbound/callback-key";
     pub const INBOUND_AFTER_QUEUE: &str = "/inbound/after-queue";
     pub const INBOUND_VOICEMAIL: &str = "/inbound/voicemail";
     pub const INBOUND_RECORDED: &str = "/inbound/recorded";
@@ -250,6 +254,18 @@ pub const ROUTES: &[Route] = &[
         paths::INBOUND_WAIT_KEY,
         Inbound,
         "<Gather action> in the <Enqueue waitUrl>",
+        Webhook,
+    ),
+    route(
+        paths::INBOUND_CALLBACK,
+        Inbound,
+        "Calls update Url",
+        Webhook,
+    ),
+    route(
+        paths::INBOUND_CALLBACK_KEY,
+        Inbound,
+        "<Gather action>",
         Webhook,
     ),
     route(

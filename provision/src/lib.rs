@@ -20,6 +20,7 @@ use homeline_core::deadline::Deadline;
 use homeline_core::domain::inbound;
 use homeline_core::domain::returning::{LAST_WORKER_ATTRIBUTE, RETURNING_ATTRIBUTE};
 use homeline_core::routes::{Budget, paths};
+use homeline_core::service::callback::CALLBACK_TYPE;
 use homeline_core::twilio::{Replay, TwilioClient, TwilioError, sid_of, text_of};
 use serde_json::{Value, json};
 
@@ -263,7 +264,21 @@ impl Desired {
             ]
         };
         let filter = |name: String, expression: String, targets: Vec<Value>| json!({"filter_friendly_name": name, "expression": expression, "targets": targets});
-        let mut filters: Vec<Value> = Vec::new();
+        // A callback first (its skill fits the plain filter too): the
+        // skill's queue only, no timeout, never the nobody queue, since
+        // nobody waits on the line (docs/twilio.md, "Callbacks"). The
+        // task's own TTL bounds it.
+        let mut filters: Vec<Value> = self
+            .skills
+            .iter()
+            .map(|skill| {
+                filter(
+                    format!("{skill} (callback)"),
+                    format!("type == '{CALLBACK_TYPE}' AND skill == '{skill}'"),
+                    vec![json!({"queue": queue(skill)})],
+                )
+            })
+            .collect();
         if let Some(sticky_secs) = self.sticky_secs {
             // First: a filter matches the first one that fits, and a
             // returning caller's task fits its skill's plain filter too.
@@ -1127,7 +1142,7 @@ mod tests {
         let mut longer = desired("+15550000001", "+15550000001");
         longer.max_wait_secs = 600;
         let config = longer.workflow_configuration(|skill| format!("WQ-{skill}"), "WQ-nobody");
-        let targets = &config["task_routing"]["filters"][0]["targets"];
+        let targets = &config["task_routing"]["filters"][2]["targets"];
         assert_eq!(targets[0]["timeout"], queue_backstop_secs(600));
         assert_eq!(
             targets[1]["timeout"],
@@ -1140,10 +1155,10 @@ mod tests {
         let config = desired("+15550000001", "+15550000001")
             .workflow_configuration(|skill| format!("WQ-{skill}"), "WQ-nobody");
         let filters = &config["task_routing"]["filters"];
-        assert_eq!(filters.as_array().map(Vec::len), Some(2));
-        assert_eq!(filters[0]["expression"], "skill == 'sales'");
+        assert_eq!(filters.as_array().map(Vec::len), Some(4));
+        assert_eq!(filters[2]["expression"], "skill == 'sales'");
         assert_eq!(
-            filters[1]["targets"],
+            filters[3]["targets"],
             json!([
                 {"queue": "WQ-support", "timeout": 240, "skip_if": "workers.available == 0"},
                 {"queue": "WQ-nobody", "timeout": 360},
@@ -1153,6 +1168,22 @@ mod tests {
             config["task_routing"]["default_filter"],
             json!({"queue": "WQ-nobody"})
         );
+    }
+
+    #[test]
+    fn a_callback_waits_in_its_skill_s_queue_and_never_reaches_the_nobody_queue() {
+        let config = desired("+15550000001", "+15550000001")
+            .workflow_configuration(|skill| format!("WQ-{skill}"), "WQ-nobody");
+        let filters = &config["task_routing"]["filters"];
+        assert_eq!(
+            filters[0],
+            json!({
+                "filter_friendly_name": "sales (callback)",
+                "expression": "type == 'callback' AND skill == 'sales'",
+                "targets": [{"queue": "WQ-sales"}],
+            })
+        );
+        assert_eq!(filters[1]["targets"], json!([{"queue": "WQ-support"}]));
     }
 
     #[test]
@@ -1168,12 +1199,13 @@ mod tests {
         let plain_filters = plain["task_routing"]["filters"]
             .as_array()
             .expect("filters");
-        // Returning filters first (the first filter that fits wins), then
-        // the plain filters exactly as without stickiness.
-        assert_eq!(filters.len(), 4);
-        assert_eq!(filters[2..], plain_filters[..]);
+        // Callback filters, then returning filters (the first filter that
+        // fits wins), then the plain filters exactly as without stickiness.
+        assert_eq!(filters.len(), 6);
+        assert_eq!(filters[..2], plain_filters[..2]);
+        assert_eq!(filters[4..], plain_filters[2..]);
         assert_eq!(
-            filters[1],
+            filters[3],
             json!({
                 "filter_friendly_name": "support (returning)",
                 "expression": "skill == 'support' AND returning == true",
@@ -1190,7 +1222,7 @@ mod tests {
             })
         );
         assert_eq!(
-            filters[0]["expression"],
+            filters[2]["expression"],
             "skill == 'sales' AND returning == true"
         );
         assert_eq!(sticky_secs(0, 20), None);

@@ -173,6 +173,45 @@ def keypad_dial_out():
     return r
 
 
+def callback_question():
+    """The waiting caller's 1: the number to call back, confirmed or keyed."""
+    r = VoiceResponse()
+    g = Gather(
+        input="dtmf",
+        finish_on_key="#",
+        timeout=10,
+        action="/inbound/callback-key?skill=sales&try=1",
+    )
+    g.say(
+        "We will call you back at 5 0 0, 5 5 5, 0 0 0 6. Press 1 to confirm, "
+        "or enter another number, then press pound."
+    )
+    r.append(g)
+    r.redirect("/inbound/callback-key?skill=sales&try=1")
+    return r
+
+
+def callback_booked():
+    r = VoiceResponse()
+    r.say("Thank you. We will call you back at 5 0 0, 5 5 5, 0 0 0 6 when it is your turn. Goodbye.")
+    r.hangup()
+    return r
+
+
+def callback_dial():
+    """A callback task's bridge: the worker pressed 1, the customer is dialled."""
+    r = VoiceResponse()
+    r.say("Callback for sales, caller waited 4 minutes.")
+    d = Dial(
+        action=f"/amd-result/after-bridge?TaskSid=WT{'1' * 32}&ReservationSid={RESERVATION}",
+        caller_id=CALLER_ID,
+        timeout=20,
+    )
+    d.number("+15005550006")
+    r.append(d)
+    return r
+
+
 def enqueue_task():
     r = VoiceResponse()
     e = Enqueue(
@@ -319,6 +358,9 @@ CASES = [
     keypad_pin,
     keypad_voicemail,
     keypad_dial_out,
+    callback_question,
+    callback_booked,
+    callback_dial,
     enqueue_task,
     enqueue_task_priority,
     record,

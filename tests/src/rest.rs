@@ -296,6 +296,32 @@ fn taskrouter(
                 Err(e) => rest_error(e),
             }
         }
+        // A REST create (callbacks): pessimistic, a `VirtualStartTime` in
+        // the future is refused ("can't be in the future", Twilio's spec).
+        ("POST", ["Tasks"]) => {
+            let attributes = match param(params, "Attributes").map(serde_json::from_str::<Value>) {
+                None => json!({}),
+                Some(Ok(v)) => v,
+                Some(Err(_)) => return error(400, 20001, "Attributes is not valid JSON"),
+            };
+            let start =
+                match param(params, "VirtualStartTime").map(chrono::DateTime::parse_from_rfc3339) {
+                    None => now,
+                    Some(Ok(at)) => {
+                        let secs = at.timestamp().saturating_sub(world.epoch_secs);
+                        let ms = u64::try_from(secs).unwrap_or(0).saturating_mul(1000);
+                        if ms > now {
+                            return error(400, 20001, "VirtualStartTime cannot be in the future");
+                        }
+                        ms
+                    }
+                    Some(Err(_)) => return error(400, 20001, "VirtualStartTime is not a date"),
+                };
+            let sid = world
+                .tr
+                .create_task_started(attributes, start, now, &mut fx);
+            ok(StatusCode::CREATED, task_json(world, &sid))
+        }
         ("POST", ["Tasks", task]) => match param(params, "AssignmentStatus") {
             Some("canceled") => {
                 let reason = param(params, "Reason").unwrap_or("canceled");

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use homeline_core::service::callback::CALLBACK_TYPE;
 use serde_json::{Value, json};
 
 use crate::{Ms, Readings};
@@ -137,6 +138,9 @@ pub struct Task {
     /// The worker the current target names (a known-worker target).
     pub known_worker: Option<String>,
     pub created: Ms,
+    /// `VirtualStartTime`: pending tasks are offered oldest first by it
+    /// (`created` unless a REST create set it earlier).
+    pub virtual_start: Ms,
     pub reservations: Vec<String>,
     pub canceled_reason: Option<String>,
     /// When the task reached the nobody queue, if ever.
@@ -474,6 +478,18 @@ impl TaskRouter {
 
     /// A task from `<Enqueue>`: routed through the workflow at once.
     pub fn create_task(&mut self, attributes: Value, now: Ms, fx: &mut Effects) -> String {
+        self.create_task_started(attributes, now, now, fx)
+    }
+
+    /// A task whose age counts from `virtual_start` (a REST create's
+    /// `VirtualStartTime`, at or before `now`).
+    pub fn create_task_started(
+        &mut self,
+        attributes: Value,
+        virtual_start: Ms,
+        now: Ms,
+        fx: &mut Effects,
+    ) -> String {
         let sid = self.sid("WT");
         let free_at_creation = attributes["skill"]
             .as_str()
@@ -497,6 +513,7 @@ impl TaskRouter {
                 target_timeout_due: false,
                 known_worker: None,
                 created: now,
+                virtual_start: virtual_start.min(now),
                 reservations: Vec::new(),
                 canceled_reason: None,
                 nobody_since: None,
@@ -516,6 +533,8 @@ impl TaskRouter {
     /// queue without a timeout. A returning caller's task (`returning ==
     /// true`, with returning filters written) first meets the skill's queue
     /// narrowed to the worker `last_worker_sid` names, for `STICKY_SECS`.
+    /// A callback task (`type == 'callback'`) waits in its skill's queue
+    /// alone, without a timeout: nobody is on the line to send to voicemail.
     fn targets(&self, task: &Task) -> Vec<Target> {
         let target = |queue: String, timeout, skip_if_empty| Target {
             queue,
@@ -530,6 +549,9 @@ impl TaskRouter {
         else {
             return vec![nobody(None)];
         };
+        if task.attributes["type"] == CALLBACK_TYPE {
+            return vec![target(queue, None, false)];
+        }
         let known = match (
             self.settings.sticky_timeout_ms,
             &task.attributes["returning"],
@@ -706,7 +728,7 @@ impl TaskRouter {
             .tasks
             .values()
             .filter(|t| t.status == TaskStatus::Pending)
-            .map(|t| (t.created, t.sid.clone()))
+            .map(|t| (t.virtual_start, t.sid.clone()))
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .map(|(_, sid)| sid)
@@ -1090,6 +1112,43 @@ mod tests {
         assert_eq!(tr.tasks[&task].queue_sid.as_deref(), Some(NOBODY));
         assert_eq!(event_types(&fx), vec!["task.created", "task-queue.entered"]);
         assert!(fx.assignments.is_empty());
+    }
+
+    /// A callback task waits in its skill's queue with nobody free, never
+    /// skips to the nobody queue, and sets no target timer to get there.
+    #[test]
+    fn a_callback_task_waits_in_its_skill_s_queue_with_nobody_available() {
+        let mut tr = router();
+        let mut fx = Effects::default();
+        let task = tr.create_task(json!({"skill": "sales", "type": "callback"}), 0, &mut fx);
+        assert_ne!(tr.tasks[&task].queue_sid.as_deref(), Some(NOBODY));
+        assert!(tr.tasks[&task].queue_sid.is_some());
+        assert!(fx.timers.is_empty(), "{:?}", fx.timers);
+        assert_eq!(event_types(&fx), vec!["task.created", "task-queue.entered"]);
+    }
+
+    /// A task created later with an older virtual start is offered first.
+    #[test]
+    fn an_older_virtual_start_is_offered_first() {
+        let mut tr = router();
+        let w = worker(&mut tr, "w", "sales", 0);
+        let mut fx = Effects::default();
+        // The worker is busy while both wait.
+        let busy = tr.create_task(json!({"skill": "sales"}), 0, &mut fx);
+        let res = fx.assignments[0].0.clone();
+        assert_eq!(tr.accept(&res, 1, &mut fx), Some(busy));
+        let caller = tr.create_task(json!({"skill": "sales"}), 10_000, &mut fx);
+        let callback = json!({"skill": "sales", "type": "callback"});
+        let kept = tr.create_task_started(callback, 5_000, 20_000, &mut fx);
+        let mut fx = Effects::default();
+        tr.call_ended(&res, Some(AVAIL), 30_000, &mut fx);
+        assert!(
+            tr.workers[&w].reservation.is_some(),
+            "offered the next task"
+        );
+        assert_eq!(fx.assignments.len(), 1, "{:?}", fx.assignments);
+        let offered = &tr.reservations[&fx.assignments[0].0].task_sid;
+        assert_eq!(offered, &kept, "not {caller}");
     }
 
     /// A returning caller's task naming `known` (as inbound writes it).

@@ -16,7 +16,7 @@
 //! per attempt: that is what keeps one decision per reservation.
 
 use crate::model::{Activity, AnswerMode, CallToken, WorkerCallerId};
-use crate::model::{Attempt, AttemptChange, AttemptState};
+use crate::model::{Attempt, AttemptChange, AttemptState, TaskKind};
 
 /// `path?TaskSid=..&ReservationSid=..`: every leg webhook carries the attempt's
 /// key in its (signed) query. SIDs are `[A-Za-z0-9]`, so nothing needs escaping.
@@ -45,12 +45,21 @@ pub fn dialing(
         caller: None,
         returning: false,
         queued_at: None,
+        kind: TaskKind::Call,
         call_sid: None,
         state: AttemptState::Dialing,
         outcome: None,
         sip_response_code: None,
         created_at,
     }
+}
+
+/// The whisper of a callback: "Callback for sales, caller waited 4
+/// minutes." (`waited_secs` since the caller first queued, at least a minute).
+pub fn callback_whisper(skill: &str, waited_secs: i64) -> String {
+    let minutes = ((waited_secs + 30) / 60).max(1);
+    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    format!("Callback for {skill}, caller waited {minutes} {unit}.")
 }
 
 /// What the assignment callback knows of the customer's call, from the
@@ -633,6 +642,26 @@ mod tests {
         assert_eq!(
             over,
             ["completed", "busy", "no-answer", "failed", "canceled"]
+        );
+    }
+
+    #[test]
+    fn a_callback_s_whisper_says_how_long_the_caller_waited() {
+        assert_eq!(
+            callback_whisper("sales", 240),
+            "Callback for sales, caller waited 4 minutes."
+        );
+        assert_eq!(
+            callback_whisper("sales", 5),
+            "Callback for sales, caller waited 1 minute."
+        );
+        assert_eq!(
+            callback_whisper("support", 89),
+            "Callback for support, caller waited 1 minute."
+        );
+        assert_eq!(
+            callback_whisper("support", 91),
+            "Callback for support, caller waited 2 minutes."
         );
     }
 

@@ -289,6 +289,7 @@ pub mod texts {
         let what = match follow_up.reason {
             FollowUpReason::Voicemail => "Voicemail",
             FollowUpReason::Abandoned => "Missed call",
+            FollowUpReason::CallbackMissed => "Callback not reached",
         };
         let skill = if follow_up.skill == GENERAL_MAILBOX {
             "after hours"
@@ -383,6 +384,7 @@ pub mod texts {
         let what = match follow_up.reason {
             FollowUpReason::Voicemail => "voicemail",
             FollowUpReason::Abandoned => "missed call",
+            FollowUpReason::CallbackMissed => "callback not reached",
         };
         format!(
             "Nobody has claimed #{n} in {minutes} min: {what} from {caller} at {at}. Call them back, or ask a worker to text CLAIM {n}.",
@@ -449,6 +451,7 @@ pub mod texts {
         let why = match follow_up.reason {
             FollowUpReason::Voicemail => "left a voicemail",
             FollowUpReason::Abandoned => "hung up while waiting",
+            FollowUpReason::CallbackMissed => "asked to be called back and was not reached",
         };
         let digits: Vec<String> = follow_up
             .caller

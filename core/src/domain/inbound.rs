@@ -1,5 +1,8 @@
-//! The customer line's decisions: menu, queue results, voicemail wording.
-//! The `inbound` function turns them into TwiML and effects.
+//! The customer line's decisions: menu, queue results, voicemail wording,
+//! the number a waiting caller is called back on. The `inbound` function
+//! turns them into TwiML and effects.
+
+use crate::phone::{self, DialOutError};
 
 use crate::domain::report::{self, CallOutcome};
 use crate::model::CallRecord;
@@ -145,18 +148,24 @@ pub fn wait_step(
 /// A way out of the queue, offered on every hold stretch by its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitOption {
+    /// Leave the queue and be called back in turn (keep my place).
+    Callback,
     /// Leave the queue for voicemail now.
     Voicemail,
 }
 
 /// The ways out, in the order they are offered: a new one is one more line.
-pub const WAIT_OPTIONS: &[(char, WaitOption)] = &[('2', WaitOption::Voicemail)];
+pub const WAIT_OPTIONS: &[(char, WaitOption)] =
+    &[('1', WaitOption::Callback), ('2', WaitOption::Voicemail)];
 
 /// "Press 2 to leave a message." for every option.
 pub fn wait_offer() -> String {
     WAIT_OPTIONS
         .iter()
         .map(|(key, option)| match option {
+            WaitOption::Callback => {
+                format!("Press {key} to be called back without losing your place.")
+            }
             WaitOption::Voicemail => format!("Press {key} to leave a message."),
         })
         .collect::<Vec<_>>()
@@ -175,6 +184,79 @@ pub fn wait_choice(digits: Option<&str>) -> Option<WaitOption> {
 /// The wait URL's `QueuePosition` (1 first), when readable.
 pub fn queue_position(queue_position: Option<&str>) -> Option<u32> {
     queue_position?.trim().parse().ok().filter(|p| *p > 0)
+}
+
+/// How often the caller may key a callback number before voicemail.
+pub const CALLBACK_NUMBER_TRIES: u32 = 2;
+
+/// The caller's own number (`From`), when the business line may call it
+/// back: the same rule as a number keyed on the worker line
+/// (`phone::dial_out`), so a withheld, foreign or premium-rate caller ID must
+/// key a number instead.
+pub fn callback_on_file(from: Option<&str>, business: &str) -> Option<String> {
+    let from = from?.trim();
+    let digits = from.strip_prefix('+')?;
+    phone::dial_out(digits, business)
+        .ok()
+        .filter(|number| number == from)
+}
+
+/// The number to call the caller back on: 1 confirms the one on file,
+/// anything else is a keyed number for the business's country
+/// (`phone::dial_out`: premium-rate numbers and short codes refused).
+pub fn callback_number(
+    digits: Option<&str>,
+    on_file: Option<&str>,
+    business: &str,
+) -> Result<String, DialOutError> {
+    let digits = digits.unwrap_or_default().trim().trim_end_matches('#');
+    match on_file {
+        Some(number) if digits == "1" => Ok(number.to_string()),
+        _ => phone::dial_out(digits, business),
+    }
+}
+
+/// The question about the number to call back: the one on file read out
+/// digit by digit, or none (it must be keyed).
+pub fn callback_question(on_file: Option<&str>) -> String {
+    match on_file {
+        Some(number) => format!(
+            "We will call you back at {}. Press 1 to confirm, or enter another number, then press pound.",
+            spoken_number(number)
+        ),
+        None => "Please enter the number we should call you back on, with its area code, then press pound.".to_string(),
+    }
+}
+
+/// The goodbye once the callback is booked.
+pub fn callback_booked(number: &str) -> String {
+    format!(
+        "Thank you. We will call you back at {} when it is your turn. Goodbye.",
+        spoken_number(number)
+    )
+}
+
+/// Said before the question once more after a refused number.
+pub const CALLBACK_REFUSED: &str = "Sorry, we cannot call that number back. It must be a full number in the United States or Canada, and not a premium-rate one.";
+
+/// A North American number read as area code, exchange and line, digit by
+/// digit ("5 5 5, 7 6 5, 4 3 2 1"); anything else digit by digit.
+pub fn spoken_number(number: &str) -> String {
+    let digits: Vec<String> = number
+        .trim_start_matches("+1")
+        .chars()
+        .map(String::from)
+        .collect();
+    if digits.len() == 10 {
+        format!(
+            "{}, {}, {}",
+            digits[..3].join(" "),
+            digits[3..6].join(" "),
+            digits[6..].join(" ")
+        )
+    } else {
+        digits.join(" ")
+    }
 }
 
 /// "You are caller number 2." from the wait URL's `QueuePosition`.
@@ -347,13 +429,67 @@ mod tests {
     }
 
     #[test]
-    fn two_is_the_way_to_voicemail_while_waiting() {
+    fn one_keeps_the_place_and_two_is_the_way_to_voicemail_while_waiting() {
         assert_eq!(wait_choice(Some("2")), Some(WaitOption::Voicemail));
-        assert_eq!(wait_choice(Some("1")), None, "not offered yet");
+        assert_eq!(wait_choice(Some("1")), Some(WaitOption::Callback));
+        assert_eq!(wait_choice(Some("3")), None);
         assert_eq!(wait_choice(Some("22")), None);
         assert_eq!(wait_choice(Some("")), None);
         assert_eq!(wait_choice(None), None);
-        assert_eq!(wait_offer(), "Press 2 to leave a message.");
+        assert_eq!(
+            wait_offer(),
+            "Press 1 to be called back without losing your place. Press 2 to leave a message."
+        );
+    }
+
+    const BUSINESS: &str = "+15550001111";
+
+    #[test]
+    fn the_number_on_file_is_offered_only_when_the_line_may_call_it() {
+        let on_file = |from| callback_on_file(from, BUSINESS);
+        assert_eq!(
+            on_file(Some("+15557654321")).as_deref(),
+            Some("+15557654321")
+        );
+        for withheld in [None, Some(""), Some("anonymous"), Some("+266696687")] {
+            assert_eq!(on_file(withheld), None, "{withheld:?}");
+        }
+        assert_eq!(on_file(Some("+19005551234")), None, "premium rate");
+        assert_eq!(on_file(Some("+442079460958")), None, "abroad");
+        assert_eq!(on_file(Some("5557654321")), None, "not E.164");
+    }
+
+    #[test]
+    fn one_confirms_the_number_on_file_and_a_keyed_one_must_be_callable() {
+        let on_file = Some("+15557654321");
+        let number = |digits, on_file| callback_number(digits, on_file, BUSINESS);
+        assert_eq!(number(Some("1"), on_file), Ok("+15557654321".into()));
+        assert_eq!(
+            number(Some("5552340002#"), on_file),
+            Ok("+15552340002".into())
+        );
+        assert_eq!(number(Some("15552340002"), None), Ok("+15552340002".into()));
+        assert_eq!(
+            number(Some("1"), None),
+            Err(DialOutError::NotAFullNumber),
+            "nothing on file to confirm"
+        );
+        assert_eq!(number(None, on_file), Err(DialOutError::NotAFullNumber));
+        assert_eq!(
+            number(Some("911"), on_file),
+            Err(DialOutError::NotAFullNumber)
+        );
+        assert_eq!(
+            number(Some("9005551234"), on_file),
+            Err(DialOutError::PremiumRate)
+        );
+    }
+
+    #[test]
+    fn numbers_are_read_in_groups() {
+        assert_eq!(spoken_number("+15557654321"), "5 5 5, 7 6 5, 4 3 2 1");
+        assert!(callback_question(Some("+15557654321")).contains("5 5 5, 7 6 5, 4 3 2 1"));
+        assert!(callback_question(None).contains("enter the number"));
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub enum Step<'a> {
     Abandoned,
     /// The caller's voicemail was recorded.
     Voicemail,
+    /// The caller asked to be called back in turn (a callback task) on `number`.
+    CallbackRequested { number: &'a str },
+    /// The first callback did not reach the caller.
+    CallbackMissed,
 }
 
 /// The record fields `steps`, seen at `at` (Unix seconds), fill.
@@ -66,6 +70,11 @@ pub fn change(call_sid: &str, at: i64, steps: &[Step<'_>]) -> CallRecord {
             Step::SentToVoicemail => record.sent_to_voicemail_at = Some(at),
             Step::Abandoned => record.abandoned_at = Some(at),
             Step::Voicemail => record.voicemail_at = Some(at),
+            Step::CallbackRequested { number } => {
+                record.callback_requested_at = Some(at);
+                record.callback_number = Some(number.to_string());
+            }
+            Step::CallbackMissed => record.callback_missed_at = Some(at),
         }
     }
     record

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::deadline::Deadline;
-use crate::domain::inbound::{self, WaitStep};
+use crate::domain::inbound::{self, WaitOption, WaitStep};
 use crate::store::{Marker, Store, StoreError, at_most_once};
 use crate::twilio::{CallUpdate, TwilioError};
 
@@ -71,7 +71,19 @@ pub async fn last_offer<S: Store>(app: &App<S>, call_sid: &str) {
     }
 }
 
-/// How the caller who pressed 2 left the wait.
+/// Whether the caller of `call_sid` pressed 1 while waiting (a store that
+/// cannot say reads as no: the caller is offered voicemail instead).
+pub async fn chose_callback<S: Store>(app: &App<S>, call_sid: &str) -> bool {
+    (Marker::CallbackChosen { call_sid })
+        .is_claimed(&app.store)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, call_sid, "state store unreadable; voicemail instead of the callback question");
+            false
+        })
+}
+
+/// How the caller who pressed a way out left the wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitExit {
     /// Redirected over REST to the voicemail URL: the key's own answer no
@@ -81,22 +93,37 @@ pub enum WaitExit {
     Leave,
 }
 
-/// The caller of `call_sid` chose `mailbox`'s voicemail while waiting.
-/// First the marker (no worker is rung for them from now on, and the nobody
-/// queue's later redirect does not restart the message), then a REST
-/// redirect of the call, once: Twilio does not document whether a wait
-/// `<Gather>`'s action answers inside the queue, and a redirect takes the
-/// caller to voicemail either way (docs/twilio.md, "Queue TwiML").
-pub async fn choose_voicemail<S: Store>(
+/// The caller of `call_sid` chose a way out of the wait for `mailbox`
+/// (its skill): voicemail, or the callback question. First the marker (no
+/// worker is rung for them from now on, and the nobody queue's later
+/// redirect does not restart the message; for 1 also `CallbackChosen`, so
+/// the Enqueue action asks the same question), then a REST redirect of the
+/// call, once: Twilio does not document whether a wait `<Gather>`'s action
+/// answers inside the queue, and a redirect takes the caller out either way
+/// (docs/twilio.md, "Queue TwiML").
+pub async fn choose<S: Store>(
     app: &App<S>,
     call_sid: &str,
+    option: WaitOption,
     mailbox: &str,
     deadline: Deadline,
 ) -> WaitExit {
     if let Err(error) = (Marker::CallerLeaves { call_sid }).claim(&app.store).await {
-        tracing::warn!(%error, call_sid, "choice of voicemail not marked; a later redirect may restart it");
+        tracing::warn!(%error, call_sid, ?option, "way out not marked; a later redirect may restart it");
     }
-    let redirect = CallUpdate::Redirect(super::voicemail_url(&app.config, mailbox));
+    let url = match option {
+        WaitOption::Voicemail => super::voicemail_url(&app.config, mailbox),
+        WaitOption::Callback => {
+            if let Err(error) = (Marker::CallbackChosen { call_sid })
+                .claim(&app.store)
+                .await
+            {
+                tracing::warn!(%error, call_sid, "callback choice not marked; the Enqueue action offers voicemail");
+            }
+            super::callback_url(&app.config, mailbox)
+        }
+    };
+    let redirect = CallUpdate::Redirect(url);
     let marker = Marker::CallerRedirected { call_sid };
     let redirect_now = || async {
         app.twilio
@@ -127,13 +154,14 @@ pub async fn choose_voicemail<S: Store>(
             tracing::info!(
                 call_sid,
                 ?settled,
+                ?option,
                 mailbox,
-                "caller chose voicemail: redirected"
+                "caller left the wait: redirected"
             );
             WaitExit::Redirected
         }
         Err(error) => {
-            tracing::warn!(%error, call_sid, "redirect to voicemail failed; <Leave/> takes the caller out");
+            tracing::warn!(%error, call_sid, ?option, "redirect failed; <Leave/> takes the caller out");
             WaitExit::Leave
         }
     }

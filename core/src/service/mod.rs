@@ -12,6 +12,7 @@
 pub mod attempt;
 pub mod blocklist;
 pub mod call_record;
+pub mod callback;
 pub mod caller;
 pub mod coverage;
 pub mod estimate;
@@ -72,6 +73,13 @@ pub fn mailbox(config: &Config, skill: Option<String>) -> String {
 pub fn voicemail_url(config: &Config, mailbox: &str) -> String {
     let query = serde_urlencoded::to_string([("skill", mailbox)]).unwrap_or_default();
     config.url(&format!("{}?{query}", paths::INBOUND_VOICEMAIL))
+}
+
+/// Where a caller who pressed 1 while waiting is redirected: `inbound`'s
+/// question about the number to call back, for `skill`.
+pub fn callback_url(config: &Config, skill: &str) -> String {
+    let query = serde_urlencoded::to_string([("skill", skill)]).unwrap_or_default();
+    config.url(&format!("{}?{query}", paths::INBOUND_CALLBACK))
 }
 
 /// The Calls update that stops a leg.

@@ -81,9 +81,9 @@ use super::{
     VoicemailStore, WaitStore, WorkerStore, Write, now_secs,
 };
 use crate::model::{
-    Activity, AnswerWait, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, Duty,
-    DutyUntil, FollowUp, FollowUpReason, FollowUpState, LastWorker, PinHash, RecentWaits,
-    Voicemail, WorkerProfile,
+    Activity, AnswerWait, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord,
+    Callback, Duty, DutyUntil, FollowUp, FollowUpReason, FollowUpState, LastWorker, PinHash,
+    RecentWaits, TaskKind, Voicemail, WorkerProfile,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -574,6 +574,15 @@ fn attempt_item(attempt: &Attempt) -> Item {
         attempt.returning.then_some(AttributeValue::Bool(true)),
     );
     put_opt(&mut item, "queued_at", attempt.queued_at.map(n));
+    if let TaskKind::Callback(callback) = &attempt.kind {
+        item.insert("callback_number".to_string(), s(&callback.number));
+        item.insert(
+            "callback_call_sid".to_string(),
+            s(&callback.original_call_sid),
+        );
+        item.insert("callback_queued_at".to_string(), n(callback.queued_at));
+        item.insert("callback_try".to_string(), n(callback.try_no));
+    }
     put_opt(&mut item, "call_sid", attempt.call_sid.as_ref().map(s));
     put_opt(&mut item, "outcome", attempt.outcome.as_ref().map(s));
     put_opt(
@@ -596,6 +605,15 @@ fn attempt_from(item: &Item) -> Result<Attempt, StoreError> {
         caller: f.opt_string("caller")?,
         returning: f.opt_bool("returning")?.unwrap_or(false),
         queued_at: f.opt_number("queued_at")?,
+        kind: match f.opt_string("callback_number")? {
+            None => TaskKind::Call,
+            Some(number) => TaskKind::Callback(Callback {
+                number,
+                original_call_sid: f.string("callback_call_sid")?,
+                queued_at: f.number("callback_queued_at")?,
+                try_no: f.number("callback_try")?,
+            }),
+        },
         call_sid: f.opt_string("call_sid")?,
         state: f.parsed("state", AttemptState::parse)?,
         outcome: f.opt_string("outcome")?,
@@ -1244,6 +1262,9 @@ fn call_record_from(item: &Item) -> Result<CallRecord, StoreError> {
         sent_to_voicemail_at: f.opt_number("sent_to_voicemail_at")?,
         abandoned_at: f.opt_number("abandoned_at")?,
         voicemail_at: f.opt_number("voicemail_at")?,
+        callback_requested_at: f.opt_number("callback_requested_at")?,
+        callback_number: f.opt_string("callback_number")?,
+        callback_missed_at: f.opt_number("callback_missed_at")?,
     })
 }
 
@@ -1277,6 +1298,9 @@ impl CallRecordStore for DynamoStore {
             ("sent_to_voicemail_at", record.sent_to_voicemail_at.map(n)),
             ("abandoned_at", record.abandoned_at.map(n)),
             ("voicemail_at", record.voicemail_at.map(n)),
+            ("callback_requested_at", record.callback_requested_at.map(n)),
+            ("callback_number", record.callback_number.as_ref().map(s)),
+            ("callback_missed_at", record.callback_missed_at.map(n)),
         ];
         let mut set = Vec::new();
         for (name, value) in kept_first {

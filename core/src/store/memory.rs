@@ -309,6 +309,12 @@ impl CallRecordStore for MemoryStore {
         );
         keep_first(&mut stored.abandoned_at, &record.abandoned_at);
         keep_first(&mut stored.voicemail_at, &record.voicemail_at);
+        keep_first(
+            &mut stored.callback_requested_at,
+            &record.callback_requested_at,
+        );
+        keep_first(&mut stored.callback_number, &record.callback_number);
+        keep_first(&mut stored.callback_missed_at, &record.callback_missed_at);
         Ok(Write::Applied)
     }
 

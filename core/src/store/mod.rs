@@ -282,6 +282,12 @@ pub enum Marker<'a> {
     CallerLeaves { call_sid: &'a str },
     /// The caller who pressed 2 while waiting was redirected to voicemail.
     CallerRedirected { call_sid: &'a str },
+    /// The caller pressed 1 while waiting: asked for the number to call back.
+    CallbackChosen { call_sid: &'a str },
+    /// The callback task of this caller's call was created.
+    CallbackRequested { call_sid: &'a str },
+    /// The second (last) callback task of this caller's call was created.
+    CallbackRetried { call_sid: &'a str },
     /// A follow-up was announced to one number as what it then was: a
     /// missed call that turns out to have left a message is announced once
     /// more, as a voicemail.
@@ -317,6 +323,9 @@ impl Marker<'_> {
             Marker::NobodyCanceled { task_sid } => format!("nobody-cancel#{task_sid}"),
             Marker::CallerLeaves { call_sid } => format!("leave#{call_sid}"),
             Marker::CallerRedirected { call_sid } => format!("leave-redirect#{call_sid}"),
+            Marker::CallbackChosen { call_sid } => format!("callback-chosen#{call_sid}"),
+            Marker::CallbackRequested { call_sid } => format!("callback#{call_sid}"),
+            Marker::CallbackRetried { call_sid } => format!("callback-retry#{call_sid}"),
             Marker::FollowUpAnnounced {
                 call_sid,
                 reason,
@@ -344,7 +353,11 @@ impl Marker<'_> {
             Marker::NobodyRedirected { .. }
             | Marker::NobodyCanceled { .. }
             | Marker::CallerLeaves { .. }
-            | Marker::CallerRedirected { .. } => DAY,
+            | Marker::CallerRedirected { .. }
+            | Marker::CallbackChosen { .. }
+            | Marker::CallbackRequested { .. } => DAY,
+            // Outlives the two days of records the retry job reads.
+            Marker::CallbackRetried { .. } => 3 * DAY,
             // The day it is named for, and the next one whatever the time zone.
             Marker::TextedBack { .. } | Marker::DigestSent { .. } | Marker::OffAtClose { .. } => {
                 2 * DAY

@@ -124,6 +124,24 @@ pub struct NewCall {
     pub call_token: Option<CallToken>,
 }
 
+/// `POST /v1/Workspaces/{WS}/Tasks`: a task created over REST (a callback).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    pub workflow_sid: String,
+    pub attributes: Value,
+    /// `VirtualStartTime`, ISO 8601 in UTC: the task's age counts from it
+    /// (docs/twilio.md, "Callbacks").
+    pub virtual_start_time: String,
+}
+
+/// A task as a list of tasks shows it (lists carry no attributes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedTask {
+    pub sid: String,
+    /// ISO 8601, as Twilio writes it.
+    pub date_created: String,
+}
+
 /// `POST .../Calls/{CA}.json`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallUpdate {
@@ -416,6 +434,22 @@ impl TwilioClient {
         )
     }
 
+    /// Accepts a pending reservation: its task is assigned to the worker.
+    /// A reservation no longer pending is `Settled::Already`.
+    pub async fn accept_reservation(
+        &self,
+        task_sid: &str,
+        reservation_sid: &str,
+        deadline: Deadline,
+    ) -> Result<Settled, TwilioError> {
+        let form = [("ReservationStatus", "accepted".to_string())];
+        let url = self.taskrouter(&format!("/Tasks/{task_sid}/Reservations/{reservation_sid}"));
+        settle(
+            self.post(url, &form, Replay::Safe, deadline).await,
+            state_settled,
+        )
+    }
+
     /// Completes an assigned or wrapping task, which frees the worker's
     /// capacity (docs/twilio.md, "Task completion"). A task already
     /// completed is `Settled::Already`.
@@ -427,6 +461,59 @@ impl TwilioClient {
     ) -> Result<Settled, TwilioError> {
         self.end_task(task_sid, "completed", reason, completion_settled, deadline)
             .await
+    }
+
+    /// Creates a task in the voice channel; returns its SID. Never replayed
+    /// after a request that may have reached Twilio: two tasks would ring
+    /// two workers for one callback.
+    pub async fn create_task(
+        &self,
+        task: &NewTask,
+        deadline: Deadline,
+    ) -> Result<String, TwilioError> {
+        let form = [
+            ("WorkflowSid", task.workflow_sid.clone()),
+            ("Attributes", task.attributes.to_string()),
+            ("TaskChannel", "voice".to_string()),
+            ("VirtualStartTime", task.virtual_start_time.clone()),
+        ];
+        let body = self
+            .post(self.taskrouter("/Tasks"), &form, Replay::Unsure, deadline)
+            .await?;
+        sid_of(&body)
+    }
+
+    /// The tasks whose attribute `call_sid` is `call_sid`, whatever their
+    /// status (TaskRouter's `EvaluateTaskAttributes` filter).
+    pub async fn tasks_of_call(
+        &self,
+        call_sid: &str,
+        deadline: Deadline,
+    ) -> Result<Vec<ListedTask>, TwilioError> {
+        let query = serde_urlencoded::to_string([
+            (
+                "EvaluateTaskAttributes",
+                format!("call_sid == \"{call_sid}\""),
+            ),
+            ("PageSize", "20".to_string()),
+        ])
+        .map_err(|e| TwilioError::Decode(e.to_string()))?;
+        let tasks = self
+            .list(
+                self.taskrouter(&format!("/Tasks?{query}")),
+                "tasks",
+                deadline,
+            )
+            .await?;
+        tasks
+            .iter()
+            .map(|task| {
+                Ok(ListedTask {
+                    sid: sid_of(task)?,
+                    date_created: text_of(task, "date_created").unwrap_or_default(),
+                })
+            })
+            .collect()
     }
 
     /// Cancels a task. A task no longer pending or reserved is `Settled::Already`.

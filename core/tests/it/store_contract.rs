@@ -9,9 +9,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use homeline_core::model::{
-    Activity, AnswerWait, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord, Duty,
-    DutyUntil, FollowUp, FollowUpReason, FollowUpState, LastWorker, RecentWaits, Voicemail,
-    WorkerProfile,
+    Activity, AnswerWait, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord,
+    Callback, Duty, DutyUntil, FollowUp, FollowUpReason, FollowUpState, LastWorker, RecentWaits,
+    TaskKind, Voicemail, WorkerProfile,
 };
 use homeline_core::service::call_record::{Step, change};
 use homeline_core::store::{Store, StoreError, Write};
@@ -110,6 +110,7 @@ fn attempt(task: u64, reservation: u64, created_at: i64) -> Attempt {
         caller: Some(format!("+1555200{task:04}")),
         returning: false,
         queued_at: None,
+        kind: TaskKind::Call,
         call_sid: None,
         state: AttemptState::Dialing,
         outcome: None,
@@ -289,6 +290,12 @@ async fn attempt_create_and_get<S: Store>(store: S) {
         caller: None,
         returning: true,
         queued_at: Some(40),
+        kind: TaskKind::Callback(Callback {
+            number: phone(902),
+            original_call_sid: sid("CA", 4),
+            queued_at: 77,
+            try_no: 2,
+        }),
         call_sid: Some(sid("CA", 5)),
         state: AttemptState::Answered,
         outcome: Some("human".into()),
@@ -1011,10 +1018,17 @@ fn arrived(caller: &str) -> Step<'_> {
 
 async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
     let customer = phone(901);
-    let steps: [(i64, Vec<Step<'_>>); 5] = [
+    let steps: [(i64, Vec<Step<'_>>); 7] = [
         (T0, vec![arrived(&customer)]),
         (T0 + 4, vec![Step::Queued { skill: "sales" }]),
         (T0 + 20, vec![Step::Missed { by: "+15550000002" }]),
+        (
+            T0 + 30,
+            vec![Step::CallbackRequested {
+                number: "+15550000009",
+            }],
+        ),
+        (T0 + 40, vec![Step::CallbackMissed]),
         (T0 + 45, vec![Step::Answered { by: "+15550000001" }]),
         (T0 + 50, vec![Step::SentToVoicemail]),
     ];
@@ -1036,6 +1050,9 @@ async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
         sent_to_voicemail_at: Some(T0 + 50),
         abandoned_at: None,
         voicemail_at: None,
+        callback_requested_at: Some(T0 + 30),
+        callback_number: Some("+15550000009".into()),
+        callback_missed_at: Some(T0 + 40),
     };
     assert_eq!(
         stored(store.list_call_records(DAY).await),
@@ -1049,6 +1066,13 @@ async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
         (T0 + 99, vec![Step::Queued { skill: "support" }]),
         (T0 + 99, vec![Step::Missed { by: "+15550000002" }]),
         (T0 + 99, vec![Step::Missed { by: "+15550000000" }]),
+        (
+            T0 + 99,
+            vec![Step::CallbackRequested {
+                number: "+15550000008",
+            }],
+        ),
+        (T0 + 99, vec![Step::CallbackMissed]),
         (
             T0 + 99,
             vec![Step::Arrived {

@@ -175,6 +175,40 @@ fn cases() -> Vec<(&'static str, Response)> {
                 ),
         ),
         (
+            "callback_question",
+            Response::new()
+                .gather(
+                    Gather::new()
+                        .input("dtmf")
+                        .finish_on_key("#")
+                        .timeout(10)
+                        .action("/inbound/callback-key?skill=sales&try=1")
+                        .say("We will call you back at 5 0 0, 5 5 5, 0 0 0 6. Press 1 to confirm, or enter another number, then press pound."),
+                )
+                .redirect("/inbound/callback-key?skill=sales&try=1"),
+        ),
+        (
+            "callback_booked",
+            Response::new()
+                .say("Thank you. We will call you back at 5 0 0, 5 5 5, 0 0 0 6 when it is your turn. Goodbye.")
+                .hangup(),
+        ),
+        (
+            "callback_dial",
+            Response::new()
+                .say("Callback for sales, caller waited 4 minutes.")
+                .dial(
+                    Dial::new()
+                        .action(&format!(
+                            "/amd-result/after-bridge?TaskSid=WT{}&ReservationSid={RESERVATION}",
+                            "1".repeat(32)
+                        ))
+                        .caller_id(CALLER_ID)
+                        .timeout(20)
+                        .number("+15005550006"),
+                ),
+        ),
+        (
             "enqueue_task",
             Response::new().enqueue(
                 Enqueue::workflow(WORKFLOW)

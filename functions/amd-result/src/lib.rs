@@ -14,11 +14,13 @@ use homeline_core::config::Config;
 use homeline_core::domain::attempt::LegCallback;
 use homeline_core::domain::attempt::{self, AnsweredBy, LegEvent, Reply, whole_secs};
 use homeline_core::http::{self, Rejection, TwilioRequest};
-use homeline_core::model::Attempt;
+use homeline_core::model::{Attempt, TaskKind};
 use homeline_core::routes::{Budget, paths};
 use homeline_core::service::attempt as service;
+use homeline_core::service::callback::{self, Dialed};
 use homeline_core::service::task;
 use homeline_core::store::Store;
+use homeline_core::store::now_secs;
 use homeline_core::twiml::{Dial, Gather, Queue, Response as Twiml};
 use lambda_http::{Body, Request, Response};
 
@@ -30,14 +32,32 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
     };
     if request.path == paths::LEG_AFTER_BRIDGE {
         let dial_call_status = request.param("DialCallStatus");
-        let task_sid = request.query("TaskSid");
-        if attempt::bridge_happened(dial_call_status)
-            && let Some(task_sid) = task_sid
+        let reached = attempt::bridge_happened(dial_call_status);
+        if let (Some(task_sid), Some(reservation_sid)) =
+            (request.query("TaskSid"), request.query("ReservationSid"))
         {
+            let dialed = callback::dialed(
+                &app,
+                task_sid,
+                reservation_sid,
+                reached,
+                now_secs(),
+                deadline,
+            )
+            .await;
+            match dialed {
+                Ok(Some(dialed)) => return http::twiml(after_callback(dialed)),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(%error, task_sid, "callback's outcome not recorded");
+                }
+            }
+        }
+        if reached && let Some(task_sid) = request.query("TaskSid") {
             // Failure is logged; `task.wrapup` completes it too.
             let _ = task::complete(&app, task_sid, "the call ended", deadline).await;
         } else if let (Some(task_sid), Some(reservation_sid)) =
-            (task_sid, request.query("ReservationSid"))
+            (request.query("TaskSid"), request.query("ReservationSid"))
             && let Err(error) =
                 task::settle_unbridged(&app, task_sid, reservation_sid, deadline).await
         {
@@ -50,11 +70,16 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         Err(rejection) => return rejection.into_response(),
     };
     match service::leg_event(&app, &leg, event, deadline).await {
-        Ok(executed) => http::twiml(render(
-            &app.config,
-            executed.reply,
-            executed.attempt.as_ref(),
-        )),
+        Ok(executed) => {
+            let mut reply = executed.reply;
+            if let (Reply::Bridge, Some(attempt)) = (reply, &executed.attempt)
+                && matches!(attempt.kind, TaskKind::Callback(_))
+                && !callback::accept(&app, attempt, deadline).await
+            {
+                reply = Reply::Goodbye;
+            }
+            http::twiml(render(&app.config, reply, executed.attempt.as_ref()))
+        }
         Err(error) => http::store_failure(&error, &leg),
     }
 }
@@ -91,8 +116,13 @@ const CALLER_GONE: &str = "Sorry, the caller has already hung up. Goodbye.";
 const HOLD_SECS: u32 = 5;
 
 /// "Homeline call for sales.", or "Homeline call for sales, returning
-/// caller." when the task named this worker as the caller's last.
+/// caller." when the task named this worker as the caller's last; for a
+/// callback "Callback for sales, caller waited 4 minutes."
 fn whisper(config: &Config, attempt: &Attempt) -> String {
+    if let TaskKind::Callback(callback) = &attempt.kind {
+        let waited = attempt.created_at.saturating_sub(callback.queued_at);
+        return attempt::callback_whisper(&attempt.skill, waited);
+    }
     let returning = if attempt.returning {
         ", returning caller"
     } else {
@@ -111,13 +141,23 @@ pub fn render(config: &Config, reply: Reply, attempt: Option<&Attempt>) -> Strin
         config.url(&attempt::leg_url(path, &a.task_sid, &a.reservation_sid))
     };
     let response = match (reply, attempt) {
-        (Reply::Bridge, Some(a)) => Twiml::new().say(whisper(config, a)).dial(
-            Dial::new().action(&url(paths::LEG_AFTER_BRIDGE, a)).queue(
-                Queue::new("")
-                    .reservation_sid(&a.reservation_sid)
-                    .post_work_activity_sid(&config.activities.available),
+        (Reply::Bridge, Some(a)) => match &a.kind {
+            TaskKind::Call => Twiml::new().say(whisper(config, a)).dial(
+                Dial::new().action(&url(paths::LEG_AFTER_BRIDGE, a)).queue(
+                    Queue::new("")
+                        .reservation_sid(&a.reservation_sid)
+                        .post_work_activity_sid(&config.activities.available),
+                ),
             ),
-        ),
+            // The customer sees the business, never the worker's phone.
+            TaskKind::Callback(callback) => Twiml::new().say(whisper(config, a)).dial(
+                Dial::new()
+                    .action(&url(paths::LEG_AFTER_BRIDGE, a))
+                    .caller_id(&config.callback_caller_id)
+                    .timeout(whole_secs(config.ring_timeout))
+                    .number(callback.number.clone()),
+            ),
+        },
         (Reply::Prompt, Some(a)) => {
             let key = url(paths::LEG_KEY, a);
             Twiml::new()
@@ -127,7 +167,7 @@ pub fn render(config: &Config, reply: Reply, attempt: Option<&Attempt>) -> Strin
                         .num_digits(1)
                         .timeout(whole_secs(config.press1_timeout))
                         .action(&key)
-                        .say(format!("{} Press 1 to take it.", whisper(config, a))),
+                        .say(format!("{} {}", whisper(config, a), press_1(a))),
                 )
                 // No key before the timeout: tell the key route so.
                 .redirect(key)
@@ -141,6 +181,26 @@ pub fn render(config: &Config, reply: Reply, attempt: Option<&Attempt>) -> Strin
         (Reply::Hangup | Reply::Bridge | Reply::Prompt | Reply::Hold, _) => Twiml::new().hangup(),
     };
     response.to_xml()
+}
+
+/// What 1 does, in the whisper's words.
+fn press_1(attempt: &Attempt) -> &'static str {
+    match attempt.kind {
+        TaskKind::Call => "Press 1 to take it.",
+        TaskKind::Callback(_) => "Press 1 to call them.",
+    }
+}
+
+/// After a callback's dial: goodbye, or what happens next.
+pub fn after_callback(dialed: Dialed) -> String {
+    let said = match dialed {
+        Dialed::Reached => return Twiml::new().hangup().to_xml(),
+        Dialed::Retry => "The customer did not answer. We will try them again later. Goodbye.",
+        Dialed::FollowUp => {
+            "The customer did not answer again. They are now a follow-up for the team. Goodbye."
+        }
+    };
+    Twiml::new().say(said).hangup().to_xml()
 }
 
 /// After the bridge: hang up, or say why there was none.

@@ -11,7 +11,7 @@ use homeline_core::App;
 use homeline_core::domain::attempt::{Customer, dialing};
 use homeline_core::domain::returning::LAST_WORKER_ATTRIBUTE;
 use homeline_core::http::{self, Rejection, TwilioRequest};
-use homeline_core::model::{Attempt, CallToken};
+use homeline_core::model::{Attempt, CallToken, TaskKind};
 use homeline_core::phone;
 use homeline_core::routes::Budget;
 use homeline_core::service::{self, attempt::Answer};
@@ -40,6 +40,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         returning: offer.returning,
         // The answer's wait runs from here (the wait estimate).
         queued_at: offer.task_age_secs.map(|age| now.saturating_sub(age)),
+        kind: offer.kind.clone(),
         ..dialing(
             &offer.reservation_sid,
             &offer.task_sid,
@@ -75,6 +76,9 @@ pub struct Offer {
     pub customer: Customer,
     /// `TaskAge`: seconds since the task was created, when readable.
     pub task_age_secs: Option<i64>,
+    /// A waiting caller, or a callback (TaskAttributes `type` and the rest
+    /// `service::callback` wrote).
+    pub kind: TaskKind,
 }
 
 impl Offer {
@@ -98,6 +102,7 @@ impl Offer {
                 .and_then(|uri| phone::normalize(uri.strip_prefix("tel:").unwrap_or(&uri)).ok()),
             skill: text(&task, "skill").unwrap_or_else(|| "a customer".to_string()),
             caller_call_sid: text(&task, "call_sid"),
+            kind: service::callback::kind_of(&task),
             customer: Customer {
                 number: text(&task, "from"),
                 call_token: text(&task, "call_token")

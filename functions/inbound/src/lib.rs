@@ -5,8 +5,10 @@
 //! | `/inbound` | the number's voice URL | `<Reject>` for a blocked number (or a withheld one under `ANONYMOUS_CALLERS=reject`); voicemail for a withheld caller ID or a failed STIR/SHAKEN check; else greeting, then menu or queue (voicemail after hours) |
 //! | `/inbound/menu?try=N` | the menu `<Gather>` action | queue for the chosen skill, or the menu again |
 //! | `/inbound/wait?skill=S` | the `<Enqueue>` `waitUrl` | position (first time, with the estimated wait when honest) and "press 2 for voicemail" in a `<Gather>` with one hold stretch; after `MAX_WAIT_SECS` the offer once more, then `<Leave/>`; `<Leave/>` at once when nobody will take the caller |
-//! | `/inbound/wait-key?skill=S` | that `<Gather>`'s action | for 2, the caller marked and redirected to voicemail over REST (`<Leave/>` if that failed); else nothing, so the wait goes on |
-//! | `/inbound/after-queue?skill=S` | the `<Enqueue>` `action` | nothing (a follow-up when the caller hung up after `ABANDON_SECS`), or voicemail |
+//! | `/inbound/wait-key?skill=S` | that `<Gather>`'s action | for 1 (callback) or 2 (voicemail), the caller marked and redirected over REST (`<Leave/>` if that failed); else nothing, so the wait goes on |
+//! | `/inbound/callback?skill=S&try=N` | the redirect of 1 | the number on file read out, "press 1 to confirm, or enter another number then #" (a withheld or uncallable one: key a number) |
+//! | `/inbound/callback-key?skill=S&try=N` | that `<Gather>`'s action | a callable number: the callback task booked (`service::callback`), goodbye; else refused and asked once more, then voicemail |
+//! | `/inbound/after-queue?skill=S` | the `<Enqueue>` `action` | nothing (a follow-up when the caller hung up after `ABANDON_SECS`), the callback question for a caller who pressed 1, or voicemail |
 //! | `/inbound/voicemail?skill=S` | redirect by `taskrouter-events` | apology and `<Record>` |
 //! | `/inbound/recorded` | the `<Record>` action | thanks, goodbye |
 //! | `/inbound/recording-status?skill=S&caller=C` | `recordingStatusCallback` | stores the voicemail, opens and announces its follow-up |
@@ -28,7 +30,7 @@ use tracing::Instrument as _;
 use homeline_core::domain::attempt::CallStatus;
 use homeline_core::domain::follow_up::FollowUpEvent;
 use homeline_core::domain::inbound::{
-    self as decide, AfterQueue, GENERAL_MAILBOX, HoldStretch, MenuStep, WaitOption, WaitStep,
+    self as decide, AfterQueue, GENERAL_MAILBOX, HoldStretch, MenuStep, WaitStep,
 };
 use homeline_core::domain::intake::prompts;
 use homeline_core::domain::returning;
@@ -68,6 +70,8 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         "/inbound/menu" => menu(&app, &request).await,
         "/inbound/wait" => Ok(http::twiml(wait(&app, &request).await)),
         "/inbound/wait-key" => wait_key(&app, &request).await,
+        "/inbound/callback" => callback_ask(&app.config, &request),
+        "/inbound/callback-key" => callback_key(&app, &request).await,
         "/inbound/after-queue" => after_queue(&app, &request).await,
         "/inbound/voicemail" => from_queue_to_voicemail(&app, &request).await,
         "/inbound/recorded" => Ok(http::twiml(recorded(&request))),
@@ -378,28 +382,23 @@ async fn wait<S: Store>(app: &App<S>, request: &TwilioRequest) -> String {
     }
 }
 
-/// A key pressed while waiting: 2 leaves the queue for the skill's
-/// voicemail (`service::caller::choose_voicemail`: marked, then redirected
-/// over REST, so it holds whether Twilio runs this answer inside the queue or
-/// not; `<Leave/>` only when the redirect failed, and the Enqueue action then
-/// offers voicemail); anything else ends this document, so the wait URL is
-/// fetched again and the wait goes on.
+/// A key pressed while waiting: 1 leaves the queue for the callback
+/// question, 2 for the skill's voicemail (`service::caller::choose`:
+/// marked, then redirected over REST, so it holds whether Twilio runs this
+/// answer inside the queue or not; `<Leave/>` only when the redirect failed,
+/// and the Enqueue action then asks the same); anything else ends this
+/// document, so the wait URL is fetched again and the wait goes on.
 async fn wait_key<S: Store>(
     app: &App<S>,
     request: &TwilioRequest,
 ) -> Result<Response<Body>, Rejection> {
     let mailbox = mailbox(&app.config, request)?;
     let xml = match decide::wait_choice(request.param("Digits")) {
-        Some(WaitOption::Voicemail) => {
+        Some(option) => {
             let call_sid = request.require("CallSid")?;
-            tracing::info!(call_sid, skill = %mailbox, "caller chose voicemail while waiting");
-            match service::caller::choose_voicemail(
-                app,
-                call_sid,
-                &mailbox,
-                Deadline::after(BUDGET),
-            )
-            .await
+            tracing::info!(call_sid, skill = %mailbox, ?option, "caller left the wait");
+            match service::caller::choose(app, call_sid, option, &mailbox, Deadline::after(BUDGET))
+                .await
             {
                 WaitExit::Redirected => Twiml::new().to_xml(),
                 WaitExit::Leave => Twiml::new().leave().to_xml(),
@@ -447,6 +446,12 @@ async fn after_queue<S: Store>(
     }
     let xml = match decide::after_queue(result) {
         AfterQueue::End => Twiml::new().to_xml(),
+        // The same question the redirect asks, whichever runs the call.
+        AfterQueue::Voicemail
+            if service::caller::chose_callback(app, request.require("CallSid")?).await =>
+        {
+            callback_question(config, request, &mailbox, 1, Twiml::new())
+        }
         AfterQueue::Voicemail => {
             note(app, request, &[Step::SentToVoicemail]).await;
             voicemail(config, request, &mailbox, Twiml::new())
@@ -520,6 +525,123 @@ async fn call_ended<S: Store>(
             Ok(status(StatusCode::INTERNAL_SERVER_ERROR))
         }
     }
+}
+
+/// Seconds of silence that end the keying of a callback number.
+const CALLBACK_KEYING_SECS: u32 = 10;
+
+/// `/inbound/callback`: the number to call back, for the skill in the query.
+fn callback_ask(config: &Config, request: &TwilioRequest) -> Result<Response<Body>, Rejection> {
+    let skill = callback_skill(config, request)?;
+    let try_no = callback_try(request)?;
+    Ok(http::twiml(callback_question(
+        config,
+        request,
+        &skill,
+        try_no,
+        Twiml::new(),
+    )))
+}
+
+/// The skill of a callback: one of the line's (the general box has no
+/// workers to call back from).
+fn callback_skill(config: &Config, request: &TwilioRequest) -> Result<String, Rejection> {
+    match request.query("skill") {
+        Some(skill) if config.has_skill(skill) => Ok(skill.to_string()),
+        other => Err(Rejection::BadRequest(format!(
+            "callback for unknown skill {other:?}"
+        ))),
+    }
+}
+
+fn callback_try(request: &TwilioRequest) -> Result<u32, Rejection> {
+    match request.query("try") {
+        None => Ok(1),
+        Some(n) => n
+            .parse()
+            .map_err(|_| Rejection::BadRequest(format!("try={n:?} is not a number"))),
+    }
+}
+
+/// The caller's number on file, when the business line may call it back.
+fn number_on_file(config: &Config, request: &TwilioRequest) -> Option<String> {
+    decide::callback_on_file(request.param("From"), &config.callback_caller_id)
+}
+
+/// After `twiml`, the question about the number to call back (try
+/// `try_no`), keyed until `#` or silence; with nothing keyed Twilio falls
+/// through to the `<Redirect>`, which the key step reads as a refusal.
+fn callback_question(
+    config: &Config,
+    request: &TwilioRequest,
+    skill: &str,
+    try_no: u32,
+    twiml: Twiml,
+) -> String {
+    let try_no = try_no.to_string();
+    let url = config.url(&format!(
+        "{}?{}",
+        paths::INBOUND_CALLBACK_KEY,
+        query(&[("skill", skill), ("try", &try_no)])
+    ));
+    let on_file = number_on_file(config, request);
+    twiml
+        .gather(
+            Gather::new()
+                .input("dtmf")
+                .finish_on_key("#")
+                .timeout(CALLBACK_KEYING_SECS)
+                .action(&url)
+                .say(decide::callback_question(on_file.as_deref())),
+        )
+        .redirect(url)
+        .to_xml()
+}
+
+/// `/inbound/callback-key`: 1 or a keyed number. A callable one books the
+/// callback and says goodbye; else it is refused and asked once more, then
+/// the caller is offered voicemail.
+async fn callback_key<S: Store>(
+    app: &App<S>,
+    request: &TwilioRequest,
+) -> Result<Response<Body>, Rejection> {
+    let config = &app.config;
+    let skill = callback_skill(config, request)?;
+    let try_no = callback_try(request)?;
+    let call_sid = request.require("CallSid")?;
+    let on_file = number_on_file(config, request);
+    let chosen = decide::callback_number(
+        request.param("Digits"),
+        on_file.as_deref(),
+        &config.callback_caller_id,
+    );
+    let xml = match chosen {
+        Ok(number) => {
+            let booking = service::callback::CallbackRequest {
+                call_sid,
+                skill: &skill,
+                number: &number,
+            };
+            let booked =
+                service::callback::request(app, booking, now_secs(), Deadline::after(BUDGET)).await;
+            tracing::info!(call_sid, skill, ?booked, "callback booked");
+            Twiml::new()
+                .say(decide::callback_booked(&number))
+                .hangup()
+                .to_xml()
+        }
+        Err(refused) if try_no < decide::CALLBACK_NUMBER_TRIES => {
+            tracing::info!(call_sid, %refused, try_no, "callback number refused");
+            let opening = Twiml::new().say(decide::CALLBACK_REFUSED);
+            callback_question(config, request, &skill, try_no + 1, opening)
+        }
+        Err(refused) => {
+            tracing::info!(call_sid, %refused, "callback number refused again: voicemail");
+            let opening = Twiml::new().say(decide::CALLBACK_REFUSED);
+            voicemail(config, request, &skill, opening)
+        }
+    };
+    Ok(http::twiml(xml))
 }
 
 /// The skill in the query, checked against the configuration; none is the

@@ -12,7 +12,9 @@
 //! everyone still on duty off and tells them, once per worker and closing
 //! (`OFF_AT_CLOSE`, `service::worker::off_at_close`); and, during business
 //! hours, texts the admins about each skill nobody covers, once per
-//! `COVERAGE_ALERT_MINS` (`service::coverage::alert`).
+//! `COVERAGE_ALERT_MINS` (`service::coverage::alert`); and creates the
+//! second callback task of each caller the first callback missed
+//! `CALLBACK_RETRY_MINS` before, once (`service::callback::retry_due`).
 //!
 //! Each run is idempotent and bounded: every SMS sits behind a once-marker,
 //! so a run that overlaps the next one, or a retried invocation, sends
@@ -23,7 +25,7 @@
 
 use std::time::Duration;
 
-use homeline_core::service::{coverage, follow_up, report, worker};
+use homeline_core::service::{callback, coverage, follow_up, report, worker};
 use homeline_core::store::{DynamoStore, Store, StoreError};
 use homeline_core::{App, Deadline};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -138,9 +140,20 @@ pub async fn handle<S: Store>(app: &App<S>, event: &str, deadline: Deadline) -> 
             json!({ "error": error.to_string() })
         }
     };
+    let callbacks = match callback::retry_due(app, now, deadline).await {
+        Ok(run) => {
+            tracing::info!(?run, "callback retry run");
+            json!({ "retried": run.retried, "failed": run.failed })
+        }
+        Err(error) => {
+            tracing::error!(%error, "callback retries not run");
+            json!({ "error": error.to_string() })
+        }
+    };
     json!({
         "escalation": escalation,
         "late_announcements": late_announcements,
+        "callbacks": callbacks,
         "digest": digest,
         "cooldowns": cooldowns,
         "untils": untils,

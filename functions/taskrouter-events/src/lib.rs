@@ -71,7 +71,15 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
             skill,
         } => nobody_available(&app, &task_sid, call_sid.as_deref(), skill, deadline).await,
         TaskRouterEvent::TaskCanceled { task_sid, waiting } => {
-            task_canceled(&app, &task_sid, waiting, deadline).await
+            let attributes = request
+                .param("TaskAttributes")
+                .and_then(|raw| serde_json::from_str(raw).ok())
+                .unwrap_or_default();
+            let callback = service::callback::canceled(&app, &task_sid, &attributes, deadline)
+                .await
+                .map_err(Retry::from);
+            let closed = task_canceled(&app, &task_sid, waiting, deadline).await;
+            callback.and(closed)
         }
         TaskRouterEvent::TaskWrapup { task_sid } => {
             service::task::complete(&app, &task_sid, "the call ended", deadline)
@@ -265,6 +273,7 @@ async fn worker_activity<S: Store>(
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use homeline_core::domain::inbound::WaitOption;
     use homeline_core::store::{MemoryStore, Write};
 
     use super::*;
@@ -342,7 +351,7 @@ mod tests {
         let app = app();
         let deadline = Deadline::after(std::time::Duration::from_millis(300));
         // Twilio unreachable here: the press's own redirect fails, the mark stays.
-        service::caller::choose_voicemail(&app, "CA1", "sales", deadline).await;
+        service::caller::choose(&app, "CA1", WaitOption::Voicemail, "sales", deadline).await;
         let sent = service::caller::send_to_voicemail(&app, "WT1", "CA1", "sales", deadline).await;
         assert!(sent.is_ok(), "{sent:?}");
         let redirect = Marker::NobodyRedirected { task_sid: "WT1" };

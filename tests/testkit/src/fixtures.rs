@@ -10,7 +10,7 @@
 //! the constants here and seeded by [`seed_world`]; `sam local invoke`
 //! against an empty table still gets a well-formed answer.
 
-use homeline_core::model::{Attempt, AttemptState, WorkerProfile};
+use homeline_core::model::{Attempt, AttemptState, TaskKind, WorkerProfile};
 use homeline_core::routes::Function;
 use homeline_core::store::{AttemptStore, DynamoStore, WorkerStore};
 use serde_json::json;
@@ -210,6 +210,21 @@ pub fn all() -> Vec<Fixture> {
             ),
             200,
             Some("<Play"),
+        ),
+        fixture(
+            "inbound-callback",
+            "inbound",
+            voice("/inbound/callback", CUSTOMER_CALL_SID, CUSTOMER_PHONE, &[]).query(&[("skill", "sales")]),
+            200,
+            Some("Press 1 to confirm"),
+        ),
+        fixture(
+            "inbound-callback-key",
+            "inbound",
+            voice("/inbound/callback-key", CUSTOMER_CALL_SID, CUSTOMER_PHONE, &[("Digits", "911")])
+                .query(&[("skill", "sales"), ("try", "1")]),
+            200,
+            Some("Sorry, we cannot call that number back."),
         ),
         fixture(
             "inbound-recording-completed",
@@ -481,6 +496,7 @@ pub async fn seed_world(store: &DynamoStore, twilio: &TwilioFake) {
             caller: None,
             returning: false,
             queued_at: None,
+            kind: TaskKind::Call,
             call_sid: Some(WORKER_CALL_SID.into()),
             state: AttemptState::Dialing,
             outcome: None,

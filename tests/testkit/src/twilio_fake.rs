@@ -62,6 +62,8 @@ pub enum Route {
     UpdateWorker,
     UpdateReservation,
     UpdateTask,
+    CreateTask,
+    ListTasks,
     ListActivities,
 }
 
@@ -196,6 +198,16 @@ struct FakeReservation {
     status: String,
 }
 
+/// What the fake knows of a task besides its status.
+#[derive(Debug, Clone)]
+pub struct FakeTask {
+    pub attributes: Value,
+    /// ISO 8601.
+    pub date_created: String,
+    /// ISO 8601; `date_created` unless the create set it.
+    pub virtual_start_time: String,
+}
+
 #[derive(Debug, Clone)]
 struct FakeCall {
     to: String,
@@ -217,6 +229,7 @@ struct State {
     workers: Vec<FakeWorker>,
     reservations: HashMap<String, FakeReservation>,
     tasks: HashMap<String, String>,
+    task_details: HashMap<String, FakeTask>,
     calls: HashMap<String, FakeCall>,
     /// Numbers that texted STOP: Twilio refuses every SMS to them (21610).
     opted_out: Vec<String>,
@@ -446,6 +459,28 @@ impl TwilioFake {
         self.inner.state().tasks.get(task_sid).cloned()
     }
 
+    /// Adds a pending task as if `<Enqueue>` created it at `date_created`
+    /// (ISO 8601) with `attributes`, so lists that filter on them find it.
+    pub fn add_task(&self, task_sid: &str, attributes: Value, date_created: &str) {
+        let mut state = self.inner.state();
+        state
+            .tasks
+            .insert(task_sid.to_string(), "pending".to_string());
+        state.task_details.insert(
+            task_sid.to_string(),
+            FakeTask {
+                attributes,
+                date_created: date_created.to_string(),
+                virtual_start_time: date_created.to_string(),
+            },
+        );
+    }
+
+    /// A task created over REST or added, by SID.
+    pub fn task(&self, task_sid: &str) -> Option<FakeTask> {
+        self.inner.state().task_details.get(task_sid).cloned()
+    }
+
     /// `phone` texted STOP to the business's number: from now on every SMS
     /// to it fails as Twilio's does, with 21610 (docs/twilio.md, "Carrier
     /// keywords").
@@ -628,6 +663,8 @@ enum Target {
         reservation: String,
     },
     UpdateTask(String),
+    CreateTask,
+    ListTasks,
     ListActivities,
     /// Right shape, but another account or workspace.
     Elsewhere(Route),
@@ -661,6 +698,8 @@ impl Target {
                         }
                     }
                     ["Tasks", task] if post => Self::UpdateTask((*task).into()),
+                    ["Tasks"] if post => Self::CreateTask,
+                    ["Tasks"] if get => Self::ListTasks,
                     ["Activities"] if get => Self::ListActivities,
                     _ => return None,
                 };
@@ -686,6 +725,8 @@ impl Target {
             Self::UpdateWorker(_) => Route::UpdateWorker,
             Self::UpdateReservation { .. } => Route::UpdateReservation,
             Self::UpdateTask(_) => Route::UpdateTask,
+            Self::CreateTask => Route::CreateTask,
+            Self::ListTasks => Route::ListTasks,
             Self::ListActivities => Route::ListActivities,
             Self::Elsewhere(route) => *route,
         }
@@ -805,6 +846,8 @@ impl State {
                 self.update_reservation(&task, &reservation, form)
             }
             Target::UpdateTask(sid) => self.update_task(&sid, form),
+            Target::CreateTask => self.create_task(form),
+            Target::ListTasks => self.list_tasks(query),
             Target::ListActivities => Answer::json(200, activities_json()),
             Target::Elsewhere(_) => Answer::not_found(),
         }
@@ -1031,6 +1074,10 @@ impl State {
         }
         reservation.status = wanted.to_string();
         let reservation = reservation.clone();
+        if wanted == "accepted" {
+            // The task is the worker's now (and may be completed).
+            self.tasks.insert(task.to_string(), "assigned".to_string());
+        }
         if wanted == "rejected"
             && let (Some(activity), Some(worker_sid)) = (activity, &reservation.worker_sid)
             && let Some(worker) = self.workers.iter_mut().find(|w| &w.sid == worker_sid)
@@ -1038,6 +1085,83 @@ impl State {
             worker.activity_sid = activity.to_string();
         }
         Answer::json(200, reservation_json(sid, &reservation))
+    }
+
+    /// A task over REST: its attributes must be JSON, and (pessimistic, as
+    /// the spec says it "can't be in the future") a `VirtualStartTime`
+    /// later than now is refused.
+    fn create_task(&mut self, form: &[(String, String)]) -> Answer {
+        let attributes = match first(form, "Attributes").map(serde_json::from_str::<Value>) {
+            None => json!({}),
+            Some(Ok(value)) => value,
+            Some(Err(_)) => return Answer::error(400, 20001, "Attributes is not valid JSON"),
+        };
+        let now = chrono::Utc::now();
+        let virtual_start_time = match first(form, "VirtualStartTime") {
+            None => now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            Some(at) => match chrono::DateTime::parse_from_rfc3339(at) {
+                Ok(parsed) if parsed <= now => at.to_string(),
+                Ok(_) => {
+                    return Answer::error(400, 20001, "VirtualStartTime cannot be in the future");
+                }
+                Err(_) => return Answer::error(400, 20001, "VirtualStartTime is not a date"),
+            },
+        };
+        let sid = self.new_sid("WT");
+        self.tasks.insert(sid.clone(), "pending".to_string());
+        let task = FakeTask {
+            attributes,
+            date_created: now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            virtual_start_time,
+        };
+        let body = task_json(&sid, "pending", &task);
+        self.task_details.insert(sid, task);
+        Answer::json(201, body)
+    }
+
+    /// Tasks whose attributes match `EvaluateTaskAttributes` of the one
+    /// form Homeline sends, `key == "value"`; like Twilio's lists, without
+    /// their attributes.
+    fn list_tasks(&self, query: &[(String, String)]) -> Answer {
+        let wanted = first(query, "EvaluateTaskAttributes").and_then(|expr| {
+            let (key, value) = expr.split_once("==")?;
+            Some((
+                key.trim().to_string(),
+                value.trim().trim_matches('"').to_string(),
+            ))
+        });
+        let mut tasks: Vec<Value> = self
+            .task_details
+            .iter()
+            .filter(|(_, task)| {
+                wanted.as_ref().is_none_or(|(key, value)| {
+                    task.attributes.get(key).and_then(Value::as_str) == Some(value.as_str())
+                })
+            })
+            .map(|(sid, task)| {
+                let status = self.tasks.get(sid).map(String::as_str).unwrap_or("pending");
+                let mut json = task_json(sid, status, task);
+                json["attributes"] = Value::Null;
+                json
+            })
+            .collect();
+        tasks.sort_by(|a, b| a["sid"].as_str().cmp(&b["sid"].as_str()));
+        let url = format!("https://taskrouter.twilio.com/v1/Workspaces/{WORKSPACE_SID}/Tasks");
+        Answer::json(
+            200,
+            json!({
+                "tasks": tasks,
+                "meta": {
+                    "page": 0,
+                    "page_size": 20,
+                    "first_page_url": format!("{url}?PageSize=20&Page=0"),
+                    "previous_page_url": null,
+                    "url": format!("{url}?PageSize=20&Page=0"),
+                    "next_page_url": null,
+                    "key": "tasks",
+                },
+            }),
+        )
     }
 
     fn update_task(&mut self, sid: &str, form: &[(String, String)]) -> Answer {
@@ -1104,6 +1228,21 @@ impl State {
             }),
         )
     }
+}
+
+fn task_json(sid: &str, status: &str, task: &FakeTask) -> Value {
+    json!({
+        "sid": sid,
+        "account_sid": ACCOUNT_SID,
+        "workspace_sid": WORKSPACE_SID,
+        "assignment_status": status,
+        "attributes": task.attributes.to_string(),
+        "date_created": task.date_created,
+        "date_updated": task.date_created,
+        "virtual_start_time": task.virtual_start_time,
+        "task_channel_unique_name": "voice",
+        "url": format!("https://taskrouter.twilio.com/v1/Workspaces/{WORKSPACE_SID}/Tasks/{sid}"),
+    })
 }
 
 const ACTIVITIES: [(&str, &str, bool); 3] = [

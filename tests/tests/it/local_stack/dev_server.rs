@@ -186,6 +186,7 @@ async fn make_dev_serves_every_function_and_every_fixture_passes_the_emulator() 
         serde_json::json!({
             "escalation": { "due": 0, "sent": 0, "failed": 0, "cut_short": false },
             "late_announcements": { "due": 0, "failed": 0 },
+            "callbacks": { "retried": 0, "failed": 0 },
             "digest": { "day": null, "sent": 0, "failed": 0 },
             "cooldowns": { "due": 0, "moved": 0, "failed": 0, "cut_short": false },
             "untils": { "due": 0, "moved": 0, "failed": 0, "cut_short": false },

@@ -147,6 +147,7 @@ async fn every_built_arm64_function_answers_its_fixtures() {
             json!({
                 "escalation": { "due": 0, "sent": 0, "failed": 0, "cut_short": false },
                 "late_announcements": { "due": 0, "failed": 0 },
+                "callbacks": { "retried": 0, "failed": 0 },
                 "digest": { "day": null, "sent": 0, "failed": 0 },
                 "cooldowns": { "due": 0, "moved": 0, "failed": 0, "cut_short": false },
                 "untils": { "due": 0, "moved": 0, "failed": 0, "cut_short": false },

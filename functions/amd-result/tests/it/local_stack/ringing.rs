@@ -7,7 +7,8 @@
 use std::time::{Duration, Instant};
 
 use homeline_core::App;
-use homeline_core::model::{Activity, Attempt, AttemptState, WorkerProfile};
+use homeline_core::model::{Activity, Attempt, AttemptState, FollowUpReason, WorkerProfile};
+use homeline_core::service::{call_record, callback};
 use homeline_core::store::{AttemptStore, DynamoStore, Marker, WaitStore, WorkerStore, now_secs};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
@@ -1135,4 +1136,199 @@ async fn the_whisper_says_returning_caller_only_to_the_worker_the_task_names() {
     assert!(!rig.attempt().await.returning);
     let (_, twiml) = rig.leg("/amd-result", &[]).await;
     assert_eq!(twiml, rig.expected_prompt());
+}
+
+// ---- callbacks (keep my place): the same leg, a different bridge ----
+
+const WAITED_SECS: i64 = 240;
+
+/// A callback task's attributes, as `service::callback` writes them.
+fn callback_task(try_no: u32) -> Value {
+    json!({
+        "type": "callback",
+        "skill": "sales",
+        "callback_number": CUSTOMER,
+        "original_call_sid": sid("CA", 9),
+        "queued_at": now_secs() - WAITED_SECS,
+        "try": try_no,
+    })
+}
+
+impl Rig {
+    /// A callback task offered, answered as unknown, 1 pressed: the answer.
+    async fn callback_key_one(&self, try_no: u32) -> String {
+        assert_eq!(
+            body_text(&self.assign_task(&callback_task(try_no)).await),
+            "{}"
+        );
+        let (_, prompt) = self.leg("/amd-result", &[("AnsweredBy", "unknown")]).await;
+        let key = self.leg_url("/amd-result/key").replace('&', "&amp;");
+        assert_eq!(
+            prompt,
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" timeout="8" action="{key}"><Say>Callback for sales, caller waited 4 minutes. Press 1 to call them.</Say></Gather><Redirect>{key}</Redirect></Response>"#
+            )
+        );
+        self.leg("/amd-result/key", &[("Digits", "1")]).await.1
+    }
+
+    fn expected_callback_dial(&self) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>Callback for sales, caller waited 4 minutes.</Say><Dial action="{}" callerId="{CALLER_ID}" timeout="20"><Number>{CUSTOMER}</Number></Dial></Response>"#,
+            self.leg_url("/amd-result/after-bridge")
+                .replace('&', "&amp;"),
+        )
+    }
+
+    async fn after_callback(&self, dial_call_status: &str) -> String {
+        let (status, twiml) = self
+            .leg(
+                "/amd-result/after-bridge",
+                &[("DialCallStatus", dial_call_status)],
+            )
+            .await;
+        assert_eq!(status, 200);
+        twiml
+    }
+
+    /// The original call's record, today.
+    async fn original_record(&self) -> Option<homeline_core::model::CallRecord> {
+        use homeline_core::store::CallRecordStore as _;
+        let today = call_record::day(self.app.config.time_zone, now_secs());
+        let records = self
+            .app
+            .store
+            .list_call_records(&today)
+            .await
+            .expect("listed");
+        records.into_iter().find(|r| r.call_sid == sid("CA", 9))
+    }
+}
+
+#[tokio::test]
+async fn a_callback_rings_the_worker_with_the_wait_and_1_dials_the_customer_from_the_business() {
+    let rig = setup("sync").await;
+    let answer = rig.callback_key_one(1).await;
+    assert_eq!(answer, rig.expected_callback_dial());
+    let accepts: Vec<RecordedRequest> = rig
+        .twilio
+        .requests_for(Route::UpdateReservation)
+        .into_iter()
+        .filter(|r| r.param("ReservationStatus") == Some("accepted"))
+        .collect();
+    assert_eq!(
+        accepts.len(),
+        1,
+        "the reservation is taken over REST: {accepts:?}"
+    );
+    assert_eq!(
+        rig.twilio.task_status(&rig.task_sid).as_deref(),
+        Some("assigned")
+    );
+    assert_eq!(
+        rig.after_callback("completed").await,
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>"#
+    );
+    assert_eq!(
+        rig.twilio.task_status(&rig.task_sid).as_deref(),
+        Some("completed"),
+        "the customer reached: the task is done"
+    );
+    let record = rig.original_record().await.expect("the call's record");
+    assert_eq!(record.answered_by.as_deref(), Some(PHONE));
+    assert_eq!(record.callback_missed_at, None);
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn a_callback_whose_reservation_is_gone_dials_nobody() {
+    let rig = setup("sync").await;
+    rig.twilio
+        .set_reservation_status(&rig.task_sid, &rig.reservation_sid, "timeout");
+    let answer = rig.callback_key_one(1).await;
+    assert!(
+        answer.ends_with(
+            "<Say>This call is no longer waiting for you. Goodbye.</Say><Hangup/></Response>"
+        ),
+        "{answer}"
+    );
+    assert!(!answer.contains("<Dial"), "{answer}");
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn a_customer_who_does_not_answer_is_tried_once_more_after_callback_retry_mins() {
+    let rig = rig_with(&[("ANSWER_MODE", "sync"), ("CALLBACK_RETRY_MINS", "10")]).await;
+    // The caller's call as inbound recorded it: queued for sales, then 1.
+    let deadline = homeline_core::Deadline::after(Duration::from_secs(10));
+    let steps = [
+        call_record::Step::Queued { skill: "sales" },
+        call_record::Step::CallbackRequested { number: CUSTOMER },
+    ];
+    let queued_at = now_secs() - WAITED_SECS;
+    call_record::note(&rig.app, &sid("CA", 9), queued_at, &steps, deadline).await;
+    assert_eq!(rig.callback_key_one(1).await, rig.expected_callback_dial());
+    let said = rig.after_callback("no-answer").await;
+    assert!(said.contains("We will try them again later."), "{said}");
+    assert_eq!(
+        rig.twilio.task_status(&rig.task_sid).as_deref(),
+        Some("completed"),
+        "the worker is free again"
+    );
+    let missed_at = rig
+        .original_record()
+        .await
+        .and_then(|r| r.callback_missed_at)
+        .expect("the miss is noted on the call's record");
+    let early = callback::retry_due(&rig.app, missed_at + 599, deadline)
+        .await
+        .expect("run");
+    assert_eq!(early.retried, 0, "not before CALLBACK_RETRY_MINS");
+    assert!(rig.twilio.requests_for(Route::CreateTask).is_empty());
+    for _ in 0..2 {
+        callback::retry_due(&rig.app, missed_at + 600, deadline)
+            .await
+            .expect("run");
+    }
+    let created = rig.twilio.requests_for(Route::CreateTask);
+    assert_eq!(created.len(), 1, "retried once: {created:?}");
+    let attributes: Value =
+        serde_json::from_str(created[0].param("Attributes").expect("attributes")).expect("JSON");
+    assert_eq!(attributes["type"], "callback");
+    assert_eq!(attributes["try"], 2);
+    assert_eq!(attributes["callback_number"], CUSTOMER);
+    let place = chrono::DateTime::from_timestamp(queued_at, 0)
+        .expect("a time")
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    assert_eq!(
+        created[0].param("VirtualStartTime"),
+        Some(place.as_str()),
+        "the retry keeps the caller's place too"
+    );
+    rig.twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn a_customer_the_retry_does_not_reach_becomes_a_follow_up() {
+    use homeline_core::store::FollowUpStore as _;
+    let rig = setup("sync").await;
+    assert_eq!(rig.callback_key_one(2).await, rig.expected_callback_dial());
+    let said = rig.after_callback("busy").await;
+    assert!(said.contains("They are now a follow-up"), "{said}");
+    let follow_up = rig
+        .app
+        .store
+        .get_follow_up(&sid("CA", 9))
+        .await
+        .expect("read")
+        .expect("a follow-up for the caller");
+    assert_eq!(follow_up.reason, FollowUpReason::CallbackMissed);
+    assert_eq!(follow_up.caller, CUSTOMER);
+    assert_eq!(follow_up.skill, "sales");
+    assert_eq!(
+        rig.twilio.task_status(&rig.task_sid).as_deref(),
+        Some("completed")
+    );
+    rig.twilio.assert_spec_valid();
 }

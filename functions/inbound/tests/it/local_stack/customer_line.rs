@@ -7,7 +7,10 @@ use homeline_core::App;
 use homeline_core::model::{
     Activity, FollowUp, FollowUpReason, FollowUpState, Voicemail, WorkerProfile,
 };
-use homeline_core::store::{DynamoStore, FollowUpStore, Marker, VoicemailStore, WorkerStore};
+use homeline_core::service::call_record;
+use homeline_core::store::{
+    CallRecordStore, DynamoStore, FollowUpStore, Marker, VoicemailStore, WorkerStore, now_secs,
+};
 use lambda_http::http::StatusCode;
 use testkit::dynamo::fresh_store;
 use testkit::events::{badly_signed_form_request, body_text, form_request, unsigned_form_request};
@@ -196,7 +199,7 @@ async fn wait_announces_the_position_and_the_way_out_over_one_play_of_hold_music
     assert_eq!(
         body,
         format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" action="{PUBLIC_BASE_URL}/inbound/wait-key" timeout="1"><Say>You are caller number 2.</Say><Say>Press 2 to leave a message.</Say><Play loop="1">https://music.example.com/hold.mp3</Play></Gather></Response>"#
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" action="{PUBLIC_BASE_URL}/inbound/wait-key" timeout="1"><Say>You are caller number 2.</Say><Say>Press 1 to be called back without losing your place. Press 2 to leave a message.</Say><Play loop="1">https://music.example.com/hold.mp3</Play></Gather></Response>"#
         )
     );
     let (_, body) = post(&app, "/inbound/wait", &[], &call(&[])).await;
@@ -227,9 +230,35 @@ async fn after_max_wait_secs_the_caller_is_offered_voicemail_once_more_then_leav
     assert_eq!(
         last,
         format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" action="{PUBLIC_BASE_URL}/inbound/wait-key" timeout="5"><Say>Sorry, everyone is still busy.</Say><Say>Press 2 to leave a message.</Say></Gather><Leave/></Response>"#
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" action="{PUBLIC_BASE_URL}/inbound/wait-key" timeout="5"><Say>Sorry, everyone is still busy.</Say><Say>Press 1 to be called back without losing your place. Press 2 to leave a message.</Say></Gather><Leave/></Response>"#
         )
     );
+}
+
+/// `digits` pressed while waiting for sales: the (empty) answer and the URL
+/// of the one REST redirect of the caller's call.
+async fn leave_the_wait(
+    app: &App<DynamoStore>,
+    twilio: &TwilioFake,
+    digits: &'static str,
+) -> (String, String) {
+    let (status, leaving) = post(
+        app,
+        "/inbound/wait-key",
+        &[("skill", "sales")],
+        &call(&[("Digits", digits)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        leaving, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#,
+        "the redirect runs the call now"
+    );
+    let redirects = twilio.requests_for(Route::UpdateCall);
+    assert_eq!(redirects.len(), 1, "{redirects:?}");
+    assert_eq!(redirects[0].path_sid("Calls"), Some(CALL_SID));
+    let url = redirects[0].param("Url").expect("a redirect").to_string();
+    (leaving, url)
 }
 
 /// 2 takes the caller out over REST, so it holds whether Twilio runs the
@@ -246,24 +275,10 @@ async fn two_while_waiting_redirects_to_the_skills_voicemail_and_any_other_key_w
         )),
         "the key's URL names the skill: {waiting}"
     );
-    let (status, leaving) = post(
-        &app,
-        "/inbound/wait-key",
-        &[("skill", "sales")],
-        &call(&[("Digits", "2")]),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    let (leaving, url) = leave_the_wait(&app, &twilio, "2").await;
     assert_eq!(
-        leaving, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#,
-        "the redirect runs the call now"
-    );
-    let redirects = twilio.requests_for(Route::UpdateCall);
-    assert_eq!(redirects.len(), 1, "{redirects:?}");
-    assert_eq!(redirects[0].path_sid("Calls"), Some(CALL_SID));
-    assert_eq!(
-        redirects[0].param("Url"),
-        Some(format!("{PUBLIC_BASE_URL}/inbound/voicemail?skill=sales").as_str())
+        url,
+        format!("{PUBLIC_BASE_URL}/inbound/voicemail?skill=sales")
     );
     let chosen = (Marker::CallerLeaves { call_sid: CALL_SID })
         .is_claimed(&app.store)
@@ -286,7 +301,7 @@ async fn two_while_waiting_redirects_to_the_skills_voicemail_and_any_other_key_w
         1,
         "a repeat of the key redirects nothing twice"
     );
-    for digits in ["1", "9", ""] {
+    for digits in ["3", "9", ""] {
         let (_, staying) = post(&app, "/inbound/wait-key", &[], &call(&[("Digits", digits)])).await;
         assert_eq!(
             staying, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#,
@@ -801,4 +816,227 @@ async fn a_transcript_updates_the_follow_up_and_one_that_comes_first_is_quoted_i
     assert_eq!(status, StatusCode::OK);
     assert_eq!(app.store.get_follow_up(CALL_SID).await.expect("read"), None);
     assert!(twilio.requests().is_empty());
+}
+
+// ---- keep my place: 1 while waiting books a callback ----
+
+/// The caller's own task, as `<Enqueue>` made it before they pressed 1.
+const CALLER_TASK: &str = "WT00000000000000000000000000000c01";
+const ENQUEUED_AT: &str = "2026-12-01T10:00:00Z";
+
+/// The question about the number to call back, on try `try_no`, after `before`.
+fn expected_callback_question(before: &str, say: &str, try_no: u32) -> String {
+    format!(
+        r##"<?xml version="1.0" encoding="UTF-8"?><Response>{before}<Gather input="dtmf" finishOnKey="#" timeout="10" action="{PUBLIC_BASE_URL}/inbound/callback-key?skill=sales&amp;try={try_no}"><Say>{say}</Say></Gather><Redirect>{PUBLIC_BASE_URL}/inbound/callback-key?skill=sales&amp;try={try_no}</Redirect></Response>"##
+    )
+}
+
+const CONFIRM: &str = "We will call you back at 5 5 5, 7 6 5, 4 3 2 1. Press 1 to confirm, or enter another number, then press pound.";
+const KEY_A_NUMBER: &str =
+    "Please enter the number we should call you back on, with its area code, then press pound.";
+const REFUSED: &str = "<Say>Sorry, we cannot call that number back. It must be a full number in the United States or Canada, and not a premium-rate one.</Say>";
+
+fn booked(spoken: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>Thank you. We will call you back at {spoken} when it is your turn. Goodbye.</Say><Hangup/></Response>"#
+    )
+}
+
+/// A caller waiting for sales with their task in the fake.
+async fn waiting_caller() -> (App<DynamoStore>, TwilioFake) {
+    let (app, twilio) = line(&[]).await;
+    let attributes = serde_json::json!({"skill": "sales", "call_sid": CALL_SID, "from": CUSTOMER});
+    twilio.add_task(CALLER_TASK, attributes, ENQUEUED_AT);
+    (app, twilio)
+}
+
+/// The callback key step on try `try_no` with `params`.
+async fn callback_key(
+    app: &App<DynamoStore>,
+    try_no: &str,
+    params: &[(&str, &str)],
+) -> (StatusCode, String) {
+    post(
+        app,
+        "/inbound/callback-key",
+        &[("skill", "sales"), ("try", try_no)],
+        params,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn one_while_waiting_confirms_the_number_and_books_a_callback_in_the_caller_s_place() {
+    let (app, twilio) = waiting_caller().await;
+    let (_, url) = leave_the_wait(&app, &twilio, "1").await;
+    assert_eq!(
+        url,
+        format!("{PUBLIC_BASE_URL}/inbound/callback?skill=sales")
+    );
+    let left = (Marker::CallerLeaves { call_sid: CALL_SID })
+        .is_claimed(&app.store)
+        .await
+        .expect("readable");
+    assert!(left, "no worker is rung for the caller's own task any more");
+
+    let (_, question) = post(&app, "/inbound/callback", &[("skill", "sales")], &call(&[])).await;
+    assert_eq!(question, expected_callback_question("", CONFIRM, 1));
+
+    let (status, answer) = callback_key(&app, "1", &call(&[("Digits", "1")])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer, booked("5 5 5, 7 6 5, 4 3 2 1"));
+    let created = twilio.requests_for(Route::CreateTask);
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0].param("WorkflowSid"), Some(WORKFLOW_SID));
+    assert_eq!(created[0].param("TaskChannel"), Some("voice"));
+    assert_eq!(
+        created[0].param("VirtualStartTime"),
+        Some(ENQUEUED_AT),
+        "the callback keeps the place the caller's task had"
+    );
+    let attributes: serde_json::Value =
+        serde_json::from_str(created[0].param("Attributes").expect("attributes")).expect("JSON");
+    assert_eq!(attributes["type"], "callback");
+    assert_eq!(attributes["skill"], "sales");
+    assert_eq!(attributes["callback_number"], CUSTOMER);
+    assert_eq!(attributes["original_call_sid"], CALL_SID);
+    assert_eq!(attributes.get("call_sid"), None, "not the caller's task");
+    assert_eq!(
+        twilio.task_status(CALLER_TASK).as_deref(),
+        Some("canceled"),
+        "the caller's own task is canceled"
+    );
+    let today = call_record::day(app.config.time_zone, now_secs());
+    let records = app.store.list_call_records(&today).await.expect("listed");
+    let record = records.iter().find(|r| r.call_sid == CALL_SID);
+    assert!(
+        record.and_then(|r| r.callback_requested_at).is_some(),
+        "the call's record notes the callback: {records:?}"
+    );
+
+    let (_, again) = callback_key(&app, "1", &call(&[("Digits", "1")])).await;
+    assert_eq!(again, answer, "a repeated webhook answers the same");
+    assert_eq!(
+        twilio.requests_for(Route::CreateTask).len(),
+        1,
+        "and creates no second task"
+    );
+    twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn a_refused_callback_number_is_asked_once_more_then_voicemail() {
+    let (app, twilio) = waiting_caller().await;
+    let withheld = |digits| {
+        vec![
+            ("AccountSid", testkit::ACCOUNT_SID),
+            ("CallSid", CALL_SID),
+            ("From", "+266696687"),
+            ("To", "+15550009999"),
+            ("CallStatus", "in-progress"),
+            ("Digits", digits),
+        ]
+    };
+    let (_, question) = post(
+        &app,
+        "/inbound/callback",
+        &[("skill", "sales")],
+        &withheld(""),
+    )
+    .await;
+    assert_eq!(
+        question,
+        expected_callback_question("", KEY_A_NUMBER, 1),
+        "a withheld number must be keyed"
+    );
+    let (_, premium) = callback_key(&app, "1", &withheld("9005551234")).await;
+    assert_eq!(
+        premium,
+        expected_callback_question(REFUSED, KEY_A_NUMBER, 2)
+    );
+    let (_, confirm_nothing) = callback_key(&app, "1", &withheld("1")).await;
+    assert_eq!(
+        confirm_nothing,
+        expected_callback_question(REFUSED, KEY_A_NUMBER, 2),
+        "1 confirms nothing when nothing is on file"
+    );
+    let (_, short_code) = callback_key(&app, "2", &withheld("911")).await;
+    assert!(
+        short_code.starts_with(&format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response>{REFUSED}<Say>Sorry, no one from sales"#
+        )),
+        "the second refusal leads to voicemail: {short_code}"
+    );
+    assert!(short_code.contains("<Record "), "{short_code}");
+    let (_, nothing_keyed) = callback_key(&app, "2", &call(&[])).await;
+    assert!(nothing_keyed.contains("<Record "), "{nothing_keyed}");
+    assert!(twilio.requests_for(Route::CreateTask).is_empty());
+
+    let (_, keyed) = callback_key(&app, "2", &withheld("5552340002")).await;
+    assert_eq!(keyed, booked("5 5 5, 2 3 4, 0 0 0 2"));
+    let created = twilio.requests_for(Route::CreateTask);
+    assert_eq!(created.len(), 1);
+    assert!(
+        created[0]
+            .param("Attributes")
+            .is_some_and(|a| a.contains(r#""callback_number":"+15552340002""#)),
+        "{created:?}"
+    );
+    twilio.assert_spec_valid();
+}
+
+#[tokio::test]
+async fn the_enqueue_action_after_one_asks_the_same_question() {
+    let (app, _twilio) = waiting_caller().await;
+    let (_, before) = post(
+        &app,
+        "/inbound/after-queue",
+        &[("skill", "sales")],
+        &call(&[("QueueResult", "redirected"), ("QueueTime", "40")]),
+    )
+    .await;
+    assert!(before.contains("<Record "), "no 1 yet: voicemail: {before}");
+    post(
+        &app,
+        "/inbound/wait-key",
+        &[("skill", "sales")],
+        &call(&[("Digits", "1")]),
+    )
+    .await;
+    for result in ["redirected", "leave"] {
+        let (_, after) = post(
+            &app,
+            "/inbound/after-queue",
+            &[("skill", "sales")],
+            &call(&[("QueueResult", result), ("QueueTime", "40")]),
+        )
+        .await;
+        assert_eq!(
+            after,
+            expected_callback_question("", CONFIRM, 1),
+            "{result}: whichever of the two runs the call"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_callback_twilio_will_not_create_becomes_a_follow_up() {
+    let (app, twilio) = waiting_caller().await;
+    twilio.fail_next(Route::CreateTask, 1, 400);
+    let (_, answer) = callback_key(&app, "1", &call(&[("Digits", "1")])).await;
+    assert_eq!(
+        answer,
+        booked("5 5 5, 7 6 5, 4 3 2 1"),
+        "the caller is promised a call all the same"
+    );
+    let follow_up = follow_up_of_the_call(&app).await;
+    assert_eq!(follow_up.reason, FollowUpReason::CallbackMissed);
+    assert_eq!(follow_up.caller, CUSTOMER);
+    assert_eq!(follow_up.skill, "sales");
+    assert_eq!(
+        twilio.task_status(CALLER_TASK).as_deref(),
+        Some("pending"),
+        "nothing created, nothing canceled: the offer cancels it"
+    );
+    twilio.assert_spec_valid();
 }

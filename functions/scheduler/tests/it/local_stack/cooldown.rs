@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use homeline_core::model::{Activity, Attempt, AttemptState, WorkerProfile};
+use homeline_core::model::{Activity, Attempt, AttemptState, TaskKind, WorkerProfile};
 use homeline_core::service::worker;
 use homeline_core::store::{DynamoStore, WorkerStore, now_secs};
 use homeline_core::{App, Deadline};
@@ -55,6 +55,7 @@ impl Rig {
             caller: None,
             returning: false,
             queued_at: None,
+            kind: TaskKind::Call,
             call_sid: Some(format!("CA{n:032}")),
             state: AttemptState::Missed,
             outcome: Some(reason.into()),

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use homeline_core::model::{FollowUpReason, FollowUpState};
+use homeline_core::service::call_record::{self, Step};
 use homeline_core::service::follow_up;
-use homeline_core::store::{DynamoStore, FollowUpStore, now_secs};
+use homeline_core::store::{CallRecordStore, DynamoStore, FollowUpStore, now_secs};
 use homeline_core::{App, Deadline};
 use serde_json::json;
 use testkit::dynamo::fresh_store;
@@ -90,6 +91,7 @@ async fn an_unclaimed_follow_up_is_escalated_to_each_admin_once_however_often_th
             "untils": none_due(),
             "off_at_close": none_due(),
             "coverage": { "uncovered": [], "sent": 0, "failed": 0, "cut_short": false },
+            "callbacks": { "retried": 0, "failed": 0 },
         })
     );
     for admin in [OWNER, MANAGER] {
@@ -168,9 +170,70 @@ async fn a_run_near_its_deadline_stops_and_leaves_the_rest_for_the_next_minute()
             "untils": none_due(),
             "off_at_close": none_due(),
             "coverage": { "uncovered": [], "sent": 0, "failed": 0, "cut_short": false },
+            "callbacks": { "retried": 0, "failed": 0 },
         })
     );
     assert!(twilio.messages_sent().is_empty());
     let next = scheduler::handle(&app, &tick(now_secs()), deadline()).await;
     assert_eq!(next["escalation"]["sent"], 2, "{next}");
+}
+
+/// The scheduler is the clock of "tried once more after CALLBACK_RETRY_MINS":
+/// a caller the first callback missed gets a second callback task, once,
+/// in the place they had; a retry Twilio refuses becomes a follow-up.
+#[tokio::test]
+async fn a_missed_callback_is_retried_once_when_callback_retry_mins_are_up() {
+    let (app, twilio) = rig().await;
+    let now = now_secs();
+    let caller = |n: u32| format!("CA{n:032}");
+    // Seeded straight into the store: `call_record::note` gives up after a
+    // second, and a loaded test machine must not lose the setup.
+    let today = call_record::day(app.config.time_zone, now);
+    for (n, missed_mins_ago) in [(1, 10), (2, 9), (3, 12)] {
+        let number = format!("+1555765{n:04}");
+        let steps = [
+            (now - 900, Step::Queued { skill: "sales" }),
+            (now - 800, Step::CallbackRequested { number: &number }),
+            (now - missed_mins_ago * 60, Step::CallbackMissed),
+        ];
+        for (at, step) in steps {
+            let record = call_record::change(&caller(n), at, &[step]);
+            let write = app.store.merge_call_record(&today, &record, true).await;
+            assert!(write.expect("stored").applied());
+        }
+    }
+    twilio.fail_next(Route::CreateTask, 1, 400);
+    let run = scheduler::handle(&app, &tick(now), deadline()).await;
+    assert_eq!(
+        run["callbacks"],
+        json!({ "retried": 1, "failed": 1 }),
+        "{run}"
+    );
+    let again = scheduler::handle(&app, &tick(now + 60), deadline()).await;
+    assert_eq!(
+        again["callbacks"],
+        json!({ "retried": 1, "failed": 0 }),
+        "the one 9 minutes old is due a minute later; the others not twice"
+    );
+    let created: Vec<_> = twilio
+        .requests_for(Route::CreateTask)
+        .into_iter()
+        .filter(|r| r.succeeded())
+        .collect();
+    assert_eq!(created.len(), 2, "{created:?}");
+    for task in &created {
+        let attributes: serde_json::Value =
+            serde_json::from_str(task.param("Attributes").expect("attributes")).expect("JSON");
+        assert_eq!(attributes["try"], 2);
+        assert_eq!(attributes["skill"], "sales");
+    }
+    let refused = app
+        .store
+        .get_follow_up(&caller(1))
+        .await
+        .expect("read")
+        .or(app.store.get_follow_up(&caller(3)).await.expect("read"))
+        .expect("the refused retry became a follow-up");
+    assert_eq!(refused.reason, FollowUpReason::CallbackMissed);
+    twilio.assert_spec_valid();
 }

@@ -4,7 +4,7 @@
 //! Run under `scripts/local-stack.sh run -- cargo test -p taskrouter-events`.
 
 use homeline_core::App;
-use homeline_core::model::{Activity, Attempt, AttemptState, WorkerProfile};
+use homeline_core::model::{Activity, Attempt, AttemptState, TaskKind, WorkerProfile};
 use homeline_core::store::{AttemptStore, DynamoStore, Marker, WorkerStore, now_secs};
 use lambda_http::http::StatusCode;
 use serde_json::json;
@@ -115,6 +115,7 @@ fn dialing(task: &str, reservation: &str, worker_sid: &str, leg: Option<&str>) -
         caller: None,
         returning: false,
         queued_at: None,
+        kind: TaskKind::Call,
         call_sid: leg.map(str::to_string),
         state: AttemptState::Dialing,
         outcome: None,
@@ -539,6 +540,49 @@ async fn a_hang_up_that_timed_out_reopens_the_attempt_for_the_redelivered_event(
         line.count(Route::UpdateCall),
         2,
         "tried again after the timeout"
+    );
+    line.twilio.assert_spec_valid();
+}
+
+/// A callback task nobody took before TaskRouter canceled it (its TTL):
+/// the caller was promised a call, so they become a follow-up, once; a
+/// waiting caller's task canceled the same way opens none.
+#[tokio::test]
+async fn a_callback_canceled_before_anyone_took_it_becomes_a_follow_up() {
+    use homeline_core::model::FollowUpReason;
+    use homeline_core::store::FollowUpStore as _;
+    let line = line().await;
+    let (task, caller) = (sid("WT", 21), sid("CA", 21));
+    let callback = json!({
+        "type": "callback",
+        "skill": "sales",
+        "callback_number": "+15557654321",
+        "original_call_sid": caller,
+        "queued_at": now_secs() - 600,
+        "try": 1,
+    })
+    .to_string();
+    let event = [
+        ("EventType", "task.canceled"),
+        ("TaskSid", task.as_str()),
+        ("TaskCanceledReason", "Task TTL Exceeded"),
+        ("TaskAttributes", callback.as_str()),
+    ];
+    assert_eq!(line.event(&event).await, StatusCode::NO_CONTENT);
+    assert_eq!(line.event(&event).await, StatusCode::NO_CONTENT, "repeated");
+    let follow_up = line
+        .app
+        .store
+        .get_follow_up(&caller)
+        .await
+        .expect("read")
+        .expect("a follow-up for the caller");
+    assert_eq!(follow_up.reason, FollowUpReason::CallbackMissed);
+    assert_eq!(follow_up.caller, "+15557654321");
+    assert_eq!(follow_up.skill, "sales");
+    assert!(
+        line.twilio.requests_for(Route::UpdateCall).is_empty(),
+        "nobody on the line to redirect"
     );
     line.twilio.assert_spec_valid();
 }
