@@ -283,7 +283,7 @@ def wait_hold_estimate():
     g = Gather(input="dtmf", num_digits=1, action="https://homeline.example.com/inbound/wait-key?skill=sales", timeout=1)
     g.say("You are caller number 2.")
     g.say("Your wait is about 2 minutes.")
-    g.say("Press 1 to be called back without losing your place. Press 2 to leave a message.")
+    g.say("Press 1 for a callback, 2 for voicemail.")
     g.play("https://homeline.example.com/inbound/hold-music", loop=1)
     r.append(g)
     return r

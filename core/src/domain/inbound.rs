@@ -158,18 +158,19 @@ pub enum WaitOption {
 pub const WAIT_OPTIONS: &[(char, WaitOption)] =
     &[('1', WaitOption::Callback), ('2', WaitOption::Voicemail)];
 
-/// "Press 2 to leave a message." for every option.
+/// "Press 1 for a callback, 2 for voicemail.": every option in one short
+/// sentence, said on every hold stretch, so the wait URL's heartbeat stays
+/// near the clip's length (what 1 keeps, the caller's place, is said once
+/// they press it).
 pub fn wait_offer() -> String {
-    WAIT_OPTIONS
+    let options: Vec<String> = WAIT_OPTIONS
         .iter()
         .map(|(key, option)| match option {
-            WaitOption::Callback => {
-                format!("Press {key} to be called back without losing your place.")
-            }
-            WaitOption::Voicemail => format!("Press {key} to leave a message."),
+            WaitOption::Callback => format!("{key} for a callback"),
+            WaitOption::Voicemail => format!("{key} for voicemail"),
         })
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect();
+    format!("Press {}.", options.join(", "))
 }
 
 /// The option the caller pressed `digits` for while waiting (`None`: not one).
@@ -436,10 +437,7 @@ mod tests {
         assert_eq!(wait_choice(Some("22")), None);
         assert_eq!(wait_choice(Some("")), None);
         assert_eq!(wait_choice(None), None);
-        assert_eq!(
-            wait_offer(),
-            "Press 1 to be called back without losing your place. Press 2 to leave a message."
-        );
+        assert_eq!(wait_offer(), "Press 1 for a callback, 2 for voicemail.");
     }
 
     const BUSINESS: &str = "+15550001111";

@@ -279,10 +279,7 @@ fn cases() -> Vec<(&'static str, Response)> {
                     .timeout(1)
                     .say("You are caller number 2.")
                     .say("Your wait is about 2 minutes.")
-                    .say(
-                        "Press 1 to be called back without losing your place. \
-                         Press 2 to leave a message.",
-                    )
+                    .say("Press 1 for a callback, 2 for voicemail.")
                     .play_with(
                         Play::new("https://homeline.example.com/inbound/hold-music").loop_count(1),
                     ),

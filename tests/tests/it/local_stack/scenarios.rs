@@ -510,8 +510,9 @@ async fn a_caller_who_presses_2_while_waiting_leaves_a_message_at_once() {
         .expect("caller");
     assert!(call.voicemail_recorded, "heard {:?}", call.heard);
     assert!(
-        call.heard.iter().any(|h| h
-            == "Press 1 to be called back without losing your place. Press 2 to leave a message."),
+        call.heard
+            .iter()
+            .any(|h| h == "Press 1 for a callback, 2 for voicemail."),
         "{:?}",
         call.heard
     );

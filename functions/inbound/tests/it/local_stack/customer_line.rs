@@ -199,7 +199,7 @@ async fn wait_announces_the_position_and_the_way_out_over_one_play_of_hold_music
     assert_eq!(
         body,
         format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" action="{PUBLIC_BASE_URL}/inbound/wait-key" timeout="1"><Say>You are caller number 2.</Say><Say>Press 1 to be called back without losing your place. Press 2 to leave a message.</Say><Play loop="1">https://music.example.com/hold.mp3</Play></Gather></Response>"#
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" action="{PUBLIC_BASE_URL}/inbound/wait-key" timeout="1"><Say>You are caller number 2.</Say><Say>Press 1 for a callback, 2 for voicemail.</Say><Play loop="1">https://music.example.com/hold.mp3</Play></Gather></Response>"#
         )
     );
     let (_, body) = post(&app, "/inbound/wait", &[], &call(&[])).await;
@@ -230,7 +230,7 @@ async fn after_max_wait_secs_the_caller_is_offered_voicemail_once_more_then_leav
     assert_eq!(
         last,
         format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" action="{PUBLIC_BASE_URL}/inbound/wait-key" timeout="5"><Say>Sorry, everyone is still busy.</Say><Say>Press 1 to be called back without losing your place. Press 2 to leave a message.</Say></Gather><Leave/></Response>"#
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" action="{PUBLIC_BASE_URL}/inbound/wait-key" timeout="5"><Say>Sorry, everyone is still busy.</Say><Say>Press 1 for a callback, 2 for voicemail.</Say></Gather><Leave/></Response>"#
         )
     );
 }

@@ -68,7 +68,7 @@ async fn recent_answers_give_the_first_wait_document_an_estimate() {
     assert_eq!(
         wait(&app, "2", "0").await,
         format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" action="{PUBLIC_BASE_URL}/inbound/wait-key?skill=sales" timeout="1"><Say>You are caller number 2.</Say><Say>Your wait is about 2 minutes.</Say><Say>Press 1 to be called back without losing your place. Press 2 to leave a message.</Say><Play loop="1">{PUBLIC_BASE_URL}/inbound/hold-music</Play></Gather></Response>"#
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" numDigits="1" action="{PUBLIC_BASE_URL}/inbound/wait-key?skill=sales" timeout="1"><Say>You are caller number 2.</Say><Say>Your wait is about 2 minutes.</Say><Say>Press 1 for a callback, 2 for voicemail.</Say><Play loop="1">{PUBLIC_BASE_URL}/inbound/hold-music</Play></Gather></Response>"#
         )
     );
     assert!(
