@@ -31,6 +31,9 @@ pub struct Outcome {
     pub to_machine: usize,
     pub voicemail: usize,
     pub hung_up: usize,
+    /// Callers who booked a callback while waiting (issue 15 point 4) and
+    /// were let go.
+    pub callbacks: usize,
     /// Callers refused with `<Reject>` (blocked or withheld numbers).
     pub rejected: usize,
     /// Callers who ended nowhere sensible, with why.
@@ -142,6 +145,7 @@ impl Outcome {
         o.repeated_rejects = rejects.values().filter(|n| **n > 1).count();
         o.repeated_rings = rings.values().filter(|n| **n > 1).count();
         let task_of = |call_sid: &str| task_of(world, call_sid);
+        let booked = Callbacks::booked(world);
         for task in world.tr.tasks.values() {
             if !matches!(task.status, TaskStatus::Completed | TaskStatus::Canceled) {
                 o.tasks_unended
@@ -226,6 +230,8 @@ impl Outcome {
                     o.voicemail += 1;
                 } else if call.rejected {
                     o.rejected += 1;
+                } else if booked.contains_key(call.sid.as_str()) {
+                    o.callbacks += 1;
                 } else if stuck_in_nobody {
                     o.lost
                         .push(format!("{}: left in the nobody queue", call.sid));
@@ -351,6 +357,7 @@ impl Outcome {
             ("bridged to a machine", self.to_machine),
             ("voicemail recorded", self.voicemail),
             ("hung up while waiting", self.hung_up),
+            ("booked a callback", self.callbacks),
             ("lost", self.lost.len()),
             ("total", self.callers),
         ] {
@@ -726,6 +733,78 @@ impl Estimates {
             self.told, self.kept, tested, self.untested
         )
     }
+}
+
+/// Callbacks of the day (issue 15 points 4 and 8): callers who pressed 1
+/// while waiting, and when a worker's leg reached them.
+#[derive(Debug, Default)]
+pub struct Callbacks {
+    /// Callers whose callback task TaskRouter holds.
+    pub requested: usize,
+    /// Of those, reached by a worker's dial for one of their callback tasks.
+    pub completed: usize,
+    /// The first callback task's creation → the customer answering.
+    pub to_callback: Vec<Ms>,
+}
+
+impl Callbacks {
+    /// Each caller's call SID with its first callback task's creation.
+    fn booked(world: &World) -> BTreeMap<&str, Ms> {
+        let mut booked: BTreeMap<&str, Ms> = BTreeMap::new();
+        for task in world.tr.tasks.values() {
+            if let Some(original) = callback_of(task) {
+                let at = booked.entry(original).or_insert(task.created);
+                *at = (*at).min(task.created);
+            }
+        }
+        booked
+    }
+
+    pub fn of(world: &World) -> Self {
+        let booked = Self::booked(world);
+        // The earliest answer of a customer leg placed by a worker's leg
+        // for a callback task: follow-up claims dial customers too.
+        let mut reached: BTreeMap<&str, Ms> = BTreeMap::new();
+        for customer in world.calls.values() {
+            let original = customer
+                .dialed_by
+                .as_ref()
+                .and_then(|w| world.calls.get(w))
+                .and_then(|w| w.outbound.as_ref())
+                .and_then(|o| reservation_in(&o.url))
+                .and_then(|res| world.tr.reservations.get(&res))
+                .and_then(|res| world.tr.tasks.get(&res.task_sid))
+                .and_then(callback_of);
+            if let (Some(original), Some(answered)) = (original, customer.answered) {
+                let at = reached.entry(original).or_insert(answered);
+                *at = (*at).min(answered);
+            }
+        }
+        Callbacks {
+            requested: booked.len(),
+            completed: reached.len(),
+            to_callback: reached
+                .iter()
+                .filter_map(|(original, at)| Some(at.saturating_sub(*booked.get(original)?)))
+                .collect(),
+        }
+    }
+
+    pub fn line(&self) -> String {
+        let median = percentile(&self.to_callback, 50)
+            .map_or("-".to_string(), |ms| format!("{:.0} s", ms as f64 / 1000.0));
+        format!(
+            "callbacks: {} requested, {} completed; median time from request to callback {median}",
+            self.requested, self.completed
+        )
+    }
+}
+
+/// The call SID a callback task keeps the place of.
+fn callback_of(task: &Task) -> Option<&str> {
+    (task.attributes["type"] == homeline_core::service::callback::CALLBACK_TYPE)
+        .then(|| task.attributes["original_call_sid"].as_str())
+        .flatten()
 }
 
 /// Callers who called again later in the day (issue 15 points 5 and 8).
