@@ -206,11 +206,13 @@ pub async fn run(plan: Plan) -> Day {
             talk: rng.u64(60_000..=240_000),
             message: rng.u64(10_000..=40_000),
             stir_verstat: None,
-            // After waiting 20-90 s, one in twelve presses 2 for voicemail,
-            // one in twelve 1 to be called back.
+            // One in twelve presses 2 for voicemail after waiting 20-90 s;
+            // one in twelve, less patient, 1 to be called back after 15-45 s
+            // (the offer comes once a hold stretch, and after 60 s the
+            // stand-in's workflow sends the task to voicemail).
             wait_key: match waiting.u8(0..12) {
                 0 => Some(('2', waiting.u64(20_000..=90_000))),
-                1 => Some(('1', waiting.u64(20_000..=90_000))),
+                1 => Some(('1', waiting.u64(15_000..=45_000))),
                 _ => None,
             },
             // Called back, most answer; some are busy or let it ring out.

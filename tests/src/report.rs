@@ -9,7 +9,7 @@ use homeline_core::model::{FollowUp, FollowUpState};
 use homeline_core::routes::paths;
 
 use crate::Ms;
-use crate::sim::{CallStatus, SCHEDULER, World};
+use crate::sim::{Call, CallStatus, SCHEDULER, World};
 use crate::taskrouter::{ReservationStatus, Task, TaskStatus};
 
 /// Timings of the worker legs that reached one kind of phone.
@@ -762,20 +762,10 @@ impl Callbacks {
 
     pub fn of(world: &World) -> Self {
         let booked = Self::booked(world);
-        // The earliest answer of a customer leg placed by a worker's leg
-        // for a callback task: follow-up claims dial customers too.
+        // The earliest answer of a customer leg placed for a callback task.
         let mut reached: BTreeMap<&str, Ms> = BTreeMap::new();
-        for customer in world.calls.values() {
-            let original = customer
-                .dialed_by
-                .as_ref()
-                .and_then(|w| world.calls.get(w))
-                .and_then(|w| w.outbound.as_ref())
-                .and_then(|o| reservation_in(&o.url))
-                .and_then(|res| world.tr.reservations.get(&res))
-                .and_then(|res| world.tr.tasks.get(&res.task_sid))
-                .and_then(callback_of);
-            if let (Some(original), Some(answered)) = (original, customer.answered) {
+        for (original, _, customer) in callback_legs(world) {
+            if let Some(answered) = customer.answered {
                 let at = reached.entry(original).or_insert(answered);
                 *at = (*at).min(answered);
             }
@@ -798,6 +788,21 @@ impl Callbacks {
             self.requested, self.completed
         )
     }
+}
+
+/// Customer legs a worker's leg dialed for a callback task (follow-up
+/// claims dial customers too, with no task): the call SID whose place the
+/// task kept, the worker's leg, the customer's leg.
+pub fn callback_legs(world: &World) -> impl Iterator<Item = (&str, &Call, &Call)> {
+    world.calls.values().filter_map(|customer| {
+        let worker = world.calls.get(customer.dialed_by.as_ref()?)?;
+        let res = reservation_in(&worker.outbound.as_ref()?.url)?;
+        let task = world
+            .tr
+            .tasks
+            .get(&world.tr.reservations.get(&res)?.task_sid)?;
+        Some((callback_of(task)?, worker, customer))
+    })
 }
 
 /// The call SID a callback task keeps the place of.
