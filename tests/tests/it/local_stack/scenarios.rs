@@ -564,6 +564,19 @@ async fn a_caller_who_presses_1_while_waiting_is_called_back_and_counted() {
         waited_in_queue(&stage, CUSTOMER) < 30_000,
         "left in the first hold stretch"
     );
+    // The callback task keeps the caller's place: it starts, virtually,
+    // when their own task was created (whole seconds, as Twilio dates).
+    let starts = |key: &str| {
+        let world = stage.sim.world();
+        let task = world
+            .tr
+            .tasks
+            .values()
+            .find(|t| t.attributes[key].as_str() == Some(call.sid.as_str()))
+            .map(|t| (t.created / 1000, t.virtual_start / 1000));
+        task.expect("task")
+    };
+    assert_eq!(starts("original_call_sid").1, starts("call_sid").0);
     let callbacks = Callbacks::of(&stage.sim.world());
     assert_eq!((callbacks.requested, callbacks.completed), (1, 1));
     // Ana's first call: a minute's talk, then her callback leg.
