@@ -71,6 +71,7 @@ async fn main() -> std::process::ExitCode {
     println!("{}\n", day.screening.line());
     println!("{}\n", day.estimates.line());
     println!("{}\n", day.returning.line());
+    println!("{}\n", day.callbacks.line());
     println!("{}", day.cost.table());
     if let Some(text) = day.digest.as_ref().and_then(|d| d.text.as_ref()) {
         println!("the admin's daily digest, as texted at the day's end:\n{text}\n");

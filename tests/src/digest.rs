@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::report::percentile;
+use crate::Ms;
+use crate::report::{callback_legs, percentile};
 use crate::sim::{Call, World};
 
 /// The digest's figures, read back from its text.
@@ -69,6 +70,29 @@ impl Figures {
     pub fn seen(world: &World, abandon_after_secs: u64) -> Self {
         let mut figures = Figures::default();
         let mut waits = Vec::new();
+        // Whole seconds on the functions' clock, as the records keep them.
+        let second = |ms: u64| i64::try_from(ms / 1000).unwrap_or(i64::MAX);
+        let name = |leg: Option<&Call>| {
+            leg.and_then(|leg| world.workers.get(&leg.to))
+                // The digest keeps a name's first 24 characters.
+                .map_or("?".to_string(), |w| w.name.chars().take(24).collect())
+        };
+        // A callback that reached the customer answers their call when its
+        // `<Dial>` action comes (`service::callback::dialed`), first one wins.
+        let mut called_back: BTreeMap<&str, (Ms, &Call)> = BTreeMap::new();
+        for (original, worker, customer) in callback_legs(world) {
+            let action = world
+                .delivered
+                .iter()
+                .filter(|d| d.param("CallSid") == Some(worker.sid.as_str()))
+                .find(|d| d.param("DialCallStatus") == Some("completed"));
+            if let (Some(_), Some(action)) = (customer.answered, action) {
+                let first = called_back.entry(original).or_insert((action.at, worker));
+                if action.at < first.0 {
+                    *first = (action.at, worker);
+                }
+            }
+        }
         for call in world.calls.values().filter(|c| c.caller.is_some()) {
             if call.rejected {
                 // Screened before the greeting: no call record.
@@ -90,14 +114,12 @@ impl Figures {
                             .find(|d| d.body.contains("<Queue"))
                     })
                     .map_or(bridged, |d| d.at);
-                // Whole seconds on the functions' clock, as the records keep them.
-                let second = |ms: u64| i64::try_from(ms / 1000).unwrap_or(i64::MAX);
                 waits.push(second(answered) - second(call.created));
-                let worker = leg
-                    .and_then(|leg| world.workers.get(&leg.to))
-                    // The digest keeps a name's first 24 characters.
-                    .map_or("?".to_string(), |w| w.name.chars().take(24).collect());
-                *figures.answered_by.entry(worker).or_default() += 1;
+                *figures.answered_by.entry(name(leg)).or_default() += 1;
+            } else if let Some((answered, worker)) = called_back.get(call.sid.as_str()) {
+                figures.answered += 1;
+                waits.push(second(*answered) - second(call.created));
+                *figures.answered_by.entry(name(Some(worker))).or_default() += 1;
             } else if call.voicemail_recorded {
                 figures.voicemail += 1;
             } else if abandoned(world, call, abandon_after_secs) {

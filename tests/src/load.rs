@@ -6,7 +6,9 @@ use crate::digest::DigestCheck;
 use crate::harness::Stage;
 use crate::oracle::TimeToHuman;
 use crate::phones::{Caller, Claims, Phone, PhoneProfile, WorkerScript};
-use crate::report::{Coverage, Estimates, FollowUps, Returning, Screened, Screening, WITHHELD};
+use crate::report::{
+    Callbacks, Coverage, Estimates, FollowUps, Returning, Screened, Screening, WITHHELD,
+};
 use crate::{Chaos, Ms, Outcome, Readings};
 use homeline_core::service::blocklist;
 
@@ -91,6 +93,8 @@ pub struct Day {
     pub estimates: Estimates,
     /// Callers who called again later in the day.
     pub returning: Returning,
+    /// Callers who pressed 1 while waiting, and how soon they were called back.
+    pub callbacks: Callbacks,
     /// What the day used, and its cost per 1,000 calls.
     pub cost: Cost,
 }
@@ -202,8 +206,15 @@ pub async fn run(plan: Plan) -> Day {
             talk: rng.u64(60_000..=240_000),
             message: rng.u64(10_000..=40_000),
             stir_verstat: None,
-            // One in twelve presses 2 for voicemail after waiting 20-90 s.
-            wait_key: (waiting.u8(0..12) == 0).then(|| ('2', waiting.u64(20_000..=90_000))),
+            // One in twelve presses 2 for voicemail after waiting 20-90 s;
+            // one in twelve, less patient, 1 to be called back after 15-45 s
+            // (the offer comes once a hold stretch, and after 60 s the
+            // stand-in's workflow sends the task to voicemail).
+            wait_key: match waiting.u8(0..12) {
+                0 => Some(('2', waiting.u64(20_000..=90_000))),
+                1 => Some(('1', waiting.u64(15_000..=45_000))),
+                _ => None,
+            },
             // Called back, most answer; some are busy or let it ring out.
             call_back: PhoneProfile(vec![
                 (70, Phone::answers_call_back()),
@@ -246,6 +257,7 @@ pub async fn run(plan: Plan) -> Day {
     let screening = Screening::of(&stage.sim.world(), &screened);
     let estimates = Estimates::of(&stage.sim.world());
     let returning = Returning::of(&stage.sim.world());
+    let callbacks = Callbacks::of(&stage.sim.world());
     let cost = Cost {
         // Every customer call: the plan's, those who called again, the screened.
         calls: outcome.callers,
@@ -276,6 +288,7 @@ pub async fn run(plan: Plan) -> Day {
         screening,
         estimates,
         returning,
+        callbacks,
         cost,
     }
 }

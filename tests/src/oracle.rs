@@ -83,9 +83,10 @@ impl TimeToHuman {
         let mut oracle = Vec::new();
         for (at, call, skill) in ready {
             let Some(caller) = &call.caller else { continue };
-            // Gone at the end of their patience, or when they ask for voicemail.
+            // Gone at the end of their patience, or when they ask for
+            // voicemail or a callback.
             let mut leaves = call.created + caller.patience;
-            if let Some(('2', after)) = caller.wait_key {
+            if let Some((_, after)) = caller.wait_key {
                 leaves = leaves.min(at + after);
             }
             let best = workers

@@ -9,7 +9,7 @@ use homeline_core::model::{FollowUp, FollowUpState};
 use homeline_core::routes::paths;
 
 use crate::Ms;
-use crate::sim::{CallStatus, SCHEDULER, World};
+use crate::sim::{Call, CallStatus, SCHEDULER, World};
 use crate::taskrouter::{ReservationStatus, Task, TaskStatus};
 
 /// Timings of the worker legs that reached one kind of phone.
@@ -31,6 +31,9 @@ pub struct Outcome {
     pub to_machine: usize,
     pub voicemail: usize,
     pub hung_up: usize,
+    /// Callers who booked a callback while waiting (issue 15 point 4) and
+    /// were let go.
+    pub callbacks: usize,
     /// Callers refused with `<Reject>` (blocked or withheld numbers).
     pub rejected: usize,
     /// Callers who ended nowhere sensible, with why.
@@ -142,6 +145,7 @@ impl Outcome {
         o.repeated_rejects = rejects.values().filter(|n| **n > 1).count();
         o.repeated_rings = rings.values().filter(|n| **n > 1).count();
         let task_of = |call_sid: &str| task_of(world, call_sid);
+        let booked = Callbacks::booked(world);
         for task in world.tr.tasks.values() {
             if !matches!(task.status, TaskStatus::Completed | TaskStatus::Canceled) {
                 o.tasks_unended
@@ -226,6 +230,8 @@ impl Outcome {
                     o.voicemail += 1;
                 } else if call.rejected {
                     o.rejected += 1;
+                } else if booked.contains_key(call.sid.as_str()) {
+                    o.callbacks += 1;
                 } else if stuck_in_nobody {
                     o.lost
                         .push(format!("{}: left in the nobody queue", call.sid));
@@ -351,6 +357,7 @@ impl Outcome {
             ("bridged to a machine", self.to_machine),
             ("voicemail recorded", self.voicemail),
             ("hung up while waiting", self.hung_up),
+            ("booked a callback", self.callbacks),
             ("lost", self.lost.len()),
             ("total", self.callers),
         ] {
@@ -726,6 +733,83 @@ impl Estimates {
             self.told, self.kept, tested, self.untested
         )
     }
+}
+
+/// Callbacks of the day (issue 15 points 4 and 8): callers who pressed 1
+/// while waiting, and when a worker's leg reached them.
+#[derive(Debug, Default)]
+pub struct Callbacks {
+    /// Callers whose callback task TaskRouter holds.
+    pub requested: usize,
+    /// Of those, reached by a worker's dial for one of their callback tasks.
+    pub completed: usize,
+    /// The first callback task's creation → the customer answering.
+    pub to_callback: Vec<Ms>,
+}
+
+impl Callbacks {
+    /// Each caller's call SID with its first callback task's creation.
+    fn booked(world: &World) -> BTreeMap<&str, Ms> {
+        let mut booked: BTreeMap<&str, Ms> = BTreeMap::new();
+        for task in world.tr.tasks.values() {
+            if let Some(original) = callback_of(task) {
+                let at = booked.entry(original).or_insert(task.created);
+                *at = (*at).min(task.created);
+            }
+        }
+        booked
+    }
+
+    pub fn of(world: &World) -> Self {
+        let booked = Self::booked(world);
+        // The earliest answer of a customer leg placed for a callback task.
+        let mut reached: BTreeMap<&str, Ms> = BTreeMap::new();
+        for (original, _, customer) in callback_legs(world) {
+            if let Some(answered) = customer.answered {
+                let at = reached.entry(original).or_insert(answered);
+                *at = (*at).min(answered);
+            }
+        }
+        Callbacks {
+            requested: booked.len(),
+            completed: reached.len(),
+            to_callback: reached
+                .iter()
+                .filter_map(|(original, at)| Some(at.saturating_sub(*booked.get(original)?)))
+                .collect(),
+        }
+    }
+
+    pub fn line(&self) -> String {
+        let median = percentile(&self.to_callback, 50)
+            .map_or("-".to_string(), |ms| format!("{:.0} s", ms as f64 / 1000.0));
+        format!(
+            "callbacks: {} requested, {} completed; median time from request to callback {median}",
+            self.requested, self.completed
+        )
+    }
+}
+
+/// Customer legs a worker's leg dialed for a callback task (follow-up
+/// claims dial customers too, with no task): the call SID whose place the
+/// task kept, the worker's leg, the customer's leg.
+pub fn callback_legs(world: &World) -> impl Iterator<Item = (&str, &Call, &Call)> {
+    world.calls.values().filter_map(|customer| {
+        let worker = world.calls.get(customer.dialed_by.as_ref()?)?;
+        let res = reservation_in(&worker.outbound.as_ref()?.url)?;
+        let task = world
+            .tr
+            .tasks
+            .get(&world.tr.reservations.get(&res)?.task_sid)?;
+        Some((callback_of(task)?, worker, customer))
+    })
+}
+
+/// The call SID a callback task keeps the place of.
+fn callback_of(task: &Task) -> Option<&str> {
+    (task.attributes["type"] == homeline_core::service::callback::CALLBACK_TYPE)
+        .then(|| task.attributes["original_call_sid"].as_str())
+        .flatten()
 }
 
 /// Callers who called again later in the day (issue 15 points 5 and 8).

@@ -340,6 +340,34 @@ fn taskrouter(
                 "Only AssignmentStatus=canceled or completed is modelled",
             ),
         },
+        // Pessimistic: only the one filter Homeline sends (`attr == "value"`);
+        // any other expression is refused rather than guessed at.
+        ("GET", ["Tasks"]) => {
+            let filter = param(params, "EvaluateTaskAttributes").map(|f| {
+                f.split_once(" == ")
+                    .and_then(|(k, v)| Some((k, v.strip_prefix('"')?.strip_suffix('"')?)))
+            });
+            match filter {
+                Some(None) => error(400, 20001, "Only attr == \"value\" is modelled"),
+                filter => {
+                    let tasks: Vec<Value> = world
+                        .tr
+                        .tasks
+                        .values()
+                        .filter(|t| {
+                            filter
+                                .flatten()
+                                .is_none_or(|(k, v)| t.attributes[k].as_str() == Some(v))
+                        })
+                        .map(|t| task_json(world, &t.sid))
+                        .collect();
+                    ok(
+                        StatusCode::OK,
+                        json!({"tasks": tasks, "meta": meta("tasks")}),
+                    )
+                }
+            }
+        }
         ("GET", ["Tasks", _task, "Reservations", res]) => match world.tr.reservations.get(*res) {
             Some(_) => ok(StatusCode::OK, reservation_json(world, res)),
             None => error(404, 20404, "Reservation not found"),
@@ -355,11 +383,25 @@ fn taskrouter(
                     Err(e) => rest_error(e),
                 }
             }
+            // A callback's worker leg accepts before dialing the customer.
+            Some("accepted") => match world.tr.accept(res, now, &mut fx) {
+                Some(_) => ok(StatusCode::OK, reservation_json(world, res)),
+                None if world.tr.reservations.contains_key(*res) => error(
+                    400,
+                    20001,
+                    "Reservation is not currently in a Pending state",
+                ),
+                None => error(404, 20404, "Reservation not found"),
+            },
             other => {
                 world.anomalies.push(format!(
                     "reservation {res} updated over REST with {other:?}"
                 ));
-                error(400, 20001, "Only ReservationStatus=rejected is modelled")
+                error(
+                    400,
+                    20001,
+                    "Only ReservationStatus=rejected or accepted is modelled",
+                )
             }
         },
         ("GET", ["Activities"]) => {
@@ -390,9 +432,17 @@ fn meta(key: &str) -> Value {
 
 fn task_json(world: &World, sid: &str) -> Value {
     match world.tr.tasks.get(sid) {
-        Some(t) => json!({"sid": t.sid, "assignment_status": t.status.as_str(),
-                          "attributes": t.attributes.to_string(), "task_queue_sid": t.queue_sid,
-                          "workspace_sid": world.tr.settings.workspace_sid, "reason": t.canceled_reason}),
+        Some(t) => {
+            let created = world.epoch_secs + i64::try_from(t.created / 1000).unwrap_or(i64::MAX);
+            let date_created = chrono::DateTime::from_timestamp(created, 0)
+                .unwrap_or_default()
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string();
+            json!({"sid": t.sid, "assignment_status": t.status.as_str(),
+                   "attributes": t.attributes.to_string(), "task_queue_sid": t.queue_sid,
+                   "workspace_sid": world.tr.settings.workspace_sid, "reason": t.canceled_reason,
+                   "date_created": date_created})
+        }
         None => json!({}),
     }
 }

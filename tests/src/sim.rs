@@ -121,6 +121,9 @@ pub struct Call {
     pub rejected: bool,
     /// The call whose `<Dial><Number>` placed this one (a customer's phone).
     pub dialed_by: Option<String>,
+    /// Pressed 1 while waiting: confirms the number on file (1) at the
+    /// callback question that follows.
+    pub books_callback: bool,
     seq: u32,
 }
 
@@ -727,6 +730,7 @@ impl World {
                                     .sum();
                                 (d, spoken + 1_000)
                             }),
+                        (Some(_), _) if call.books_callback => Some(('1', prompt_ms + 1_000)),
                         (Some(caller), _) => caller.digit.map(|d| (d, prompt_ms + 1_000)),
                         (None, Some(phone)) => phone.press().map(|after| ('1', after)),
                         _ => None,
@@ -734,6 +738,9 @@ impl World {
                     let timeout_at = now + prompt_ms + u64::from(g.timeout) * 1000;
                     match key {
                         Some((digit, after)) if now + after < timeout_at => {
+                            if waited.is_some() && digit == '1' {
+                                call.books_callback = true;
+                            }
                             let action = g.action.clone();
                             self.schedule(
                                 now + after,
@@ -1919,6 +1926,7 @@ fn new_call(
         voicemail_recorded: false,
         rejected: false,
         dialed_by: None,
+        books_callback: false,
         left_queue: None,
         heard: Vec::new(),
         seq: 0,

@@ -78,8 +78,9 @@ pub fn abandoned(queue_result: &str, queue_time: Option<&str>, abandon_after_sec
 /// caught: queued `abandon_after_secs` or more before the end, never bridged
 /// (see [`report::outcome`]), no voicemail, not abandoned yet, and not hung
 /// up in the queue (the Enqueue action decided that one with Twilio's own
-/// `QueueTime`). Such a caller left the queue for voicemail and hung up
-/// before or without a message.
+/// `QueueTime`), and no callback booked (`service::callback` owns that
+/// caller's call back, or its follow-up). Such a caller left the queue for
+/// voicemail and hung up before or without a message.
 pub fn abandoned_at_end(record: &CallRecord, ended_at: i64, abandon_after_secs: u64) -> bool {
     let Some(queued_at) = record.queued_at else {
         return false;
@@ -87,6 +88,7 @@ pub fn abandoned_at_end(record: &CallRecord, ended_at: i64, abandon_after_secs: 
     let waited = u64::try_from(ended_at.saturating_sub(queued_at)).unwrap_or(0);
     report::outcome(record) == CallOutcome::Other
         && record.hung_up_in_queue_at.is_none()
+        && record.callback_requested_at.is_none()
         && waited >= abandon_after_secs
 }
 
@@ -326,7 +328,20 @@ mod tests {
             hung_up_in_queue_at: Some(1005),
             ..left_the_queue()
         };
-        for record in [never_queued, bridged, voicemail, abandoned, short_in_queue] {
+        // Booked a callback, then the goodbye ended the call.
+        let callback = CallRecord {
+            callback_requested_at: Some(1040),
+            callback_number: Some("+15557654321".into()),
+            ..left_the_queue()
+        };
+        for record in [
+            never_queued,
+            bridged,
+            voicemail,
+            abandoned,
+            short_in_queue,
+            callback,
+        ] {
             assert!(!abandoned_at_end(&record, 1060, 10), "{record:?}");
         }
         // Taken by a worker, but the caller hung up in the queue first: not

@@ -58,10 +58,18 @@ async fn twenty_callers_over_ten_minutes(readings: Readings) {
         outcome.table()
     );
     assert_eq!(
-        outcome.to_person + outcome.voicemail + outcome.hung_up + outcome.rejected,
+        outcome.to_person
+            + outcome.voicemail
+            + outcome.hung_up
+            + outcome.callbacks
+            + outcome.rejected,
         outcome.callers,
-        "every caller ends with a person, in voicemail, by hanging up or refused (blocked)"
+        "every caller ends with a person, in voicemail, by hanging up, with a callback booked or refused (blocked)"
     );
+    let callbacks = &day.callbacks;
+    println!("{}", callbacks.line());
+    assert_eq!(callbacks.requested, outcome.callbacks);
+    assert!(callbacks.completed <= callbacks.requested);
     assert_eq!(
         outcome.rejected, screening.rejected,
         "only the blocked are refused"

@@ -3,6 +3,7 @@
 //! `scripts/local-stack.sh run -- cargo test -p homeline-tests scenarios`.
 
 use homeline_tests::harness::{Stage, caller, caller_leg, legs_to};
+use homeline_tests::report::Callbacks;
 use homeline_tests::sim::{CallStatus, Leg};
 use homeline_tests::taskrouter::ReservationStatus;
 use homeline_tests::{Chaos, Outcome, Phone};
@@ -531,6 +532,70 @@ async fn a_caller_who_presses_2_while_waiting_leaves_a_message_at_once() {
         "left in the first hold stretch"
     );
     assert_invariants(&stage);
+    stage.assert_spec_clean().await;
+}
+
+/// Issue 15 points 4 and 8: a caller who presses 1 while Ana is on
+/// another call confirms the number on file and is let go; once Ana is
+/// free she calls them back, and the simulated day counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_presses_1_while_waiting_is_called_back_and_counted() {
+    const FIRST: &str = "+15557770002";
+    let stage = Stage::start(&[], 24).await;
+    stage.worker(ANA, "sales", Phone::fast_human()).await;
+    stage.sim.sms_at(0, ANA, "on sales");
+    stage.sim.call_in(caller(FIRST, 10_000, '1'));
+    let mut customer = caller(CUSTOMER, 20_000, '1');
+    customer.wait_key = Some(('1', 0));
+    stage.sim.call_in(customer);
+    stage.sim.run_until(6 * MINUTE).await;
+
+    assert_eq!(bridged_to(&stage, FIRST).as_deref(), Some(ANA));
+    let call = caller_leg(&stage.sim.world(), CUSTOMER)
+        .cloned()
+        .expect("caller");
+    assert!(
+        call.heard
+            .iter()
+            .any(|h| h.starts_with("We will call you back")),
+        "{:?}",
+        call.heard
+    );
+    assert!(
+        waited_in_queue(&stage, CUSTOMER) < 30_000,
+        "left in the first hold stretch"
+    );
+    // The callback task keeps the caller's place: it starts, virtually,
+    // when their own task was created (whole seconds, as Twilio dates).
+    let starts = |key: &str| {
+        let world = stage.sim.world();
+        let task = world
+            .tr
+            .tasks
+            .values()
+            .find(|t| t.attributes[key].as_str() == Some(call.sid.as_str()))
+            .map(|t| (t.created / 1000, t.virtual_start / 1000));
+        task.expect("task")
+    };
+    assert_eq!(starts("original_call_sid").1, starts("call_sid").0);
+    let callbacks = Callbacks::of(&stage.sim.world());
+    assert_eq!((callbacks.requested, callbacks.completed), (1, 1));
+    // Ana's first call: a minute's talk, then her callback leg.
+    let to_callback = callbacks.to_callback[0];
+    assert!(
+        (30_000..=180_000).contains(&to_callback),
+        "called back {to_callback} ms after the request"
+    );
+    assert!(
+        callbacks
+            .line()
+            .starts_with("callbacks: 1 requested, 1 completed")
+    );
+    // Booked and called back: never also a missed call to claim.
+    let texts = texts_to(&stage, ANA);
+    assert!(texts.iter().all(|t| !t.contains("CLAIM")), "{texts:?}");
+    let outcome = assert_invariants(&stage);
+    assert_eq!((outcome.to_person, outcome.callbacks), (1, 1));
     stage.assert_spec_clean().await;
 }
 
