@@ -207,12 +207,13 @@ pub async fn run(plan: Plan) -> Day {
             message: rng.u64(10_000..=40_000),
             stir_verstat: None,
             // One in twelve presses 2 for voicemail after waiting 20-90 s;
-            // one in twelve, less patient, 1 to be called back after 15-45 s
+            // one in four, less patient, 1 to be called back after 15-45 s
             // (the offer comes once a hold stretch, and after 60 s the
-            // stand-in's workflow sends the task to voicemail).
+            // stand-in's workflow sends the task to voicemail; most callers
+            // are put through before either).
             wait_key: match waiting.u8(0..12) {
                 0 => Some(('2', waiting.u64(20_000..=90_000))),
-                1 => Some(('1', waiting.u64(15_000..=45_000))),
+                1..=3 => Some(('1', waiting.u64(15_000..=45_000))),
                 _ => None,
             },
             // Called back, most answer; some are busy or let it ring out.
