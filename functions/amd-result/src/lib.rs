@@ -33,9 +33,9 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
     if request.path == paths::LEG_AFTER_BRIDGE {
         let dial_call_status = request.param("DialCallStatus");
         let reached = attempt::bridge_happened(dial_call_status);
-        if let (Some(task_sid), Some(reservation_sid)) =
-            (request.query("TaskSid"), request.query("ReservationSid"))
-        {
+        let task_sid = request.query("TaskSid");
+        let reservation_sid = request.query("ReservationSid");
+        if let (Some(task_sid), Some(reservation_sid)) = (task_sid, reservation_sid) {
             let dialed = callback::dialed(
                 &app,
                 task_sid,
@@ -53,11 +53,10 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
                 }
             }
         }
-        if reached && let Some(task_sid) = request.query("TaskSid") {
+        if reached && let Some(task_sid) = task_sid {
             // Failure is logged; `task.wrapup` completes it too.
             let _ = task::complete(&app, task_sid, "the call ended", deadline).await;
-        } else if let (Some(task_sid), Some(reservation_sid)) =
-            (request.query("TaskSid"), request.query("ReservationSid"))
+        } else if let (Some(task_sid), Some(reservation_sid)) = (task_sid, reservation_sid)
             && let Err(error) =
                 task::settle_unbridged(&app, task_sid, reservation_sid, deadline).await
         {
