@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 /// The clip's length: 25 s at most keeps the heartbeat within 30 s with
 /// the position announcement before it.
-pub const CLIP_SECS: u32 = 20;
+pub const CLIP_SECS: u32 = crate::domain::inbound::DEFAULT_CLIP_SECS;
 const _: () = assert!(CLIP_SECS <= 25);
 pub const SAMPLE_RATE: u32 = 8000;
 /// `Content-Type` of [`clip`].

@@ -33,8 +33,6 @@ pub use sim::{Chaos, World};
 
 /// Simulated milliseconds since the start of a run.
 pub type Ms = u64;
-/// The skill queues' timeout in the stand-in's workflow.
-const QUEUE_TIMEOUT_SECS: u32 = 60;
 
 pub const PUBLIC_BASE_URL: &str = testkit::PUBLIC_BASE_URL;
 
@@ -122,10 +120,37 @@ impl Readings {
     }
 }
 
-/// TaskRouter settings matching a Homeline configuration.
+/// What `homeline provision` wants for a Homeline configuration, as far as
+/// TaskRouter reads it (the workflow and its reservation timeout); the
+/// numbers and URLs are the configuration's own.
+pub fn provisioned(config: &Config) -> homeline_provision::Desired {
+    let secs = |d: std::time::Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+    homeline_provision::Desired {
+        workspace_name: "Homeline".into(),
+        base_url: config.public_base_url.clone(),
+        skills: config.skills.clone(),
+        customer_number: config.twilio.caller_id.clone(),
+        worker_number: config.twilio.caller_id.clone(),
+        reservation_timeout_secs: homeline_provision::Desired::reservation_timeout(
+            secs(config.ring_timeout),
+            secs(config.amd_timeout),
+        ),
+        max_wait_secs: secs(config.max_wait),
+        sticky_secs: homeline_provision::sticky_secs(
+            config.sticky_days,
+            homeline_core::config::STICKY_SECS_DEFAULT,
+        ),
+        fallback_url: None,
+        fallback_number: None,
+    }
+}
+
+/// TaskRouter settings matching a Homeline configuration: the workflow
+/// `homeline provision` writes for it.
 pub fn taskrouter_settings(config: &Config) -> taskrouter::Settings {
     let a = &config.activities;
-    taskrouter::Settings {
+    let desired = provisioned(config);
+    let mut settings = taskrouter::Settings {
         workspace_sid: config.twilio.workspace_sid.clone(),
         workflow_sid: config.twilio.workflow_sid.clone(),
         account_sid: config.twilio.account_sid.clone(),
@@ -139,16 +164,8 @@ pub fn taskrouter_settings(config: &Config) -> taskrouter::Settings {
         timeout_activity: a.unavailable.clone(),
         skills: config.skills.clone(),
         no_worker_queue_sid: config.no_worker_queue_sid.clone(),
-        queue_timeout_ms: u64::from(QUEUE_TIMEOUT_SECS) * 1000,
-        // What `homeline provision` sets for this queue timeout.
-        nobody_timeout_ms: Some(
-            u64::from(homeline_provision::nobody_timeout_secs(QUEUE_TIMEOUT_SECS)) * 1000,
-        ),
-        // What `homeline provision` writes: returning filters unless
-        // STICKY_DAYS=0, with the default STICKY_SECS.
-        sticky_timeout_ms: (config.sticky_days > 0)
-            .then_some(u64::from(homeline_core::config::STICKY_SECS_DEFAULT) * 1000),
-        reservation_timeout_ms: 120_000,
+        workflow: serde_json::Value::Null,
+        reservation_timeout_ms: u64::from(desired.reservation_timeout_secs) * 1000,
         max_reservations_per_task: 40,
         events_filter: Some(
             homeline_provision::EVENTS
@@ -157,7 +174,12 @@ pub fn taskrouter_settings(config: &Config) -> taskrouter::Settings {
                 .collect(),
         ),
         readings: Readings::default(),
-    }
+    };
+    settings.workflow = desired.workflow_configuration(
+        |skill| settings.queue_sid(skill).unwrap_or_default(),
+        &config.no_worker_queue_sid,
+    );
+    settings
 }
 
 /// The running stand-in.

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use homeline_core::service::callback::CALLBACK_TYPE;
 use serde_json::{Value, json};
 
 use crate::{Ms, Readings};
@@ -28,15 +27,11 @@ pub struct Settings {
     pub timeout_activity: String,
     pub skills: Vec<String>,
     pub no_worker_queue_sid: String,
-    /// Timeout of each skill's queue target.
-    pub queue_timeout_ms: Ms,
-    /// The nobody target's timeout in a skill's filter (provision sets
-    /// one; none: the task waits there until canceled).
-    pub nobody_timeout_ms: Option<Ms>,
-    /// The known-worker target's timeout in a skill's returning filter
-    /// (`STICKY_SECS`); none: provision writes no returning filter
-    /// (`STICKY_DAYS=0`).
-    pub sticky_timeout_ms: Option<Ms>,
+    /// The workflow's configuration as `homeline provision` writes it
+    /// (`crate::taskrouter_settings`): every task is routed by its filters
+    /// and targets, so the stand-in waits, skips and times out as the
+    /// deployed workflow does.
+    pub workflow: Value,
     /// TaskReservationTimeout.
     pub reservation_timeout_ms: Ms,
     /// The max assignment count: a task offered this often is flagged as a
@@ -158,8 +153,9 @@ struct Target {
     queue: String,
     /// Counted from the task's creation.
     timeout: Option<Ms>,
-    /// `skip_if: workers.available == 0`.
-    skip_if_empty: bool,
+    /// `skip_if`: the expression that, true when no reservation can be made
+    /// at once, moves the task on to the next target.
+    skip_if: Option<String>,
     /// `known_worker_sid`: only this worker may be reserved.
     known_worker: Option<String>,
 }
@@ -207,6 +203,50 @@ pub struct RestError {
     pub status: u16,
     pub code: u32,
     pub message: String,
+}
+
+/// A string field of the workflow's JSON: provision writes every one the
+/// stand-in reads, so a missing one is a broken test set-up.
+fn text<'a>(value: &'a Value, field: &str) -> &'a str {
+    value[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("workflow: no {field:?} in {value}"))
+}
+
+/// Whether a TaskRouter expression holds. Only the forms `homeline
+/// provision` writes are read: `==` clauses joined by `AND`, each side a
+/// quoted string, a number, `true`/`false` or a name `lookup` resolves (an
+/// unknown name fails its clause). Any other form panics, so provision
+/// cannot write one the stand-in would silently misroute.
+fn holds(expression: &str, lookup: impl Fn(&str) -> Option<Value>) -> bool {
+    let operand = |raw: &str| -> Option<Value> {
+        let raw = raw.trim();
+        let quoted = ['\'', '"']
+            .iter()
+            .find_map(|q| raw.strip_prefix(*q).and_then(|r| r.strip_suffix(*q)));
+        if let Some(literal) = quoted {
+            return Some(json!(literal));
+        }
+        match serde_json::from_str::<Value>(raw) {
+            Ok(literal @ (Value::Bool(_) | Value::Number(_))) => Some(literal),
+            _ => {
+                assert!(
+                    !raw.is_empty()
+                        && raw
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_.".contains(c)),
+                    "the stand-in cannot read {raw:?} in {expression:?}"
+                );
+                lookup(raw)
+            }
+        }
+    };
+    expression.split(" AND ").all(|clause| {
+        let (left, right) = clause
+            .split_once("==")
+            .unwrap_or_else(|| panic!("the stand-in reads only == clauses: {expression:?}"));
+        matches!((operand(left), operand(right)), (Some(l), Some(r)) if l == r)
+    })
 }
 
 fn rest_error(status: u16, code: u32, message: impl Into<String>) -> RestError {
@@ -527,48 +567,36 @@ impl TaskRouter {
         sid
     }
 
-    /// The workflow's targets for a task: its skill's queue (timeout,
-    /// `skip_if: workers.available == 0`) then the nobody queue (its
-    /// timeout); a task of no skill takes the default filter, the nobody
-    /// queue without a timeout. A returning caller's task (`returning ==
-    /// true`, with returning filters written) first meets the skill's queue
-    /// narrowed to the worker `last_worker_sid` names, for `STICKY_SECS`.
-    /// A callback task (`type == 'callback'`) waits in its skill's queue
-    /// alone, without a timeout: nobody is on the line to send to voicemail.
+    /// The workflow's targets for a task: those of the first filter whose
+    /// expression its attributes satisfy, else the default filter (the
+    /// docs' top-to-bottom evaluation). A `known_worker_sid` of
+    /// `task.<attribute>` names the worker that attribute holds (none: no
+    /// worker matches).
     fn targets(&self, task: &Task) -> Vec<Target> {
-        let target = |queue: String, timeout, skip_if_empty| Target {
-            queue,
-            timeout,
-            skip_if_empty,
-            known_worker: None,
-        };
-        let nobody = |timeout| target(self.settings.no_worker_queue_sid.clone(), timeout, false);
-        let Some(queue) = task.attributes["skill"]
-            .as_str()
-            .and_then(|s| self.settings.queue_sid(s))
-        else {
-            return vec![nobody(None)];
-        };
-        if task.attributes["type"] == CALLBACK_TYPE {
-            return vec![target(queue, None, false)];
-        }
-        let known = match (
-            self.settings.sticky_timeout_ms,
-            &task.attributes["returning"],
-            task.attributes["last_worker_sid"].as_str(),
-        ) {
-            (Some(sticky), Value::Bool(true), Some(worker_sid)) => Some(Target {
-                known_worker: Some(worker_sid.to_string()),
-                ..target(queue.clone(), Some(sticky), false)
-            }),
-            _ => None,
-        };
-        known
+        let routing = &self.settings.workflow["task_routing"];
+        let attribute = |name: &str| task.attributes.get(name).cloned();
+        let targets = routing["filters"]
+            .as_array()
             .into_iter()
-            .chain([
-                target(queue, Some(self.settings.queue_timeout_ms), true),
-                nobody(self.settings.nobody_timeout_ms),
-            ])
+            .flatten()
+            .find(|filter| holds(text(filter, "expression"), attribute))
+            .map_or_else(
+                || vec![routing["default_filter"].clone()],
+                |filter| filter["targets"].as_array().cloned().unwrap_or_default(),
+            );
+        targets
+            .iter()
+            .map(|target| Target {
+                queue: text(target, "queue").to_string(),
+                timeout: target["timeout"].as_u64().map(|secs| secs * 1000),
+                skip_if: target["skip_if"].as_str().map(str::to_string),
+                known_worker: target["known_worker_sid"].as_str().map(|path| {
+                    path.strip_prefix("task.")
+                        .and_then(|name| task.attributes[name].as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                }),
+            })
             .collect()
     }
 
@@ -616,20 +644,29 @@ impl TaskRouter {
         while index < targets.len() {
             let Target {
                 queue,
-                skip_if_empty,
+                skip_if,
                 known_worker,
                 ..
             } = &targets[index];
-            if *skip_if_empty && self.available_in_queue(queue) == 0 && index + 1 < targets.len() {
-                index += 1;
-                continue;
-            }
-            // `skip_if: 1==1` on a known-worker target, only under
+            // Skipped only when no reservation can be made at once and the
+            // expression holds (docs/twilio.md, "Nobody-available
+            // workflow"); the last target is where the task stays. On a
+            // known-worker target only under
             // [`Readings::known_worker_skips`]; otherwise the task waits
             // there for its timeout (docs/twilio.md, "Returning callers").
-            if let Some(worker_sid) = known_worker
-                && self.settings.readings.known_worker_skips
-                && !self.can_reserve(queue, worker_sid)
+            let reservable = self.workers.keys().any(|worker_sid| {
+                known_worker.as_ref().is_none_or(|k| k == worker_sid)
+                    && self.can_reserve(queue, worker_sid)
+            });
+            let skips = skip_if.as_deref().is_some_and(|expression| {
+                holds(expression, |name| {
+                    (name == "workers.available").then(|| json!(self.available_in_queue(queue)))
+                })
+            });
+            if skips
+                && !reservable
+                && index + 1 < targets.len()
+                && (known_worker.is_none() || self.settings.readings.known_worker_skips)
             {
                 index += 1;
                 continue;
@@ -1056,8 +1093,10 @@ mod tests {
     const UNAV: &str = "WA0000000000000000000000000000000c";
     const NOBODY: &str = "WQ0000000000000000000000000000000f";
 
+    /// The stand-in with the workflow `homeline provision` writes for the
+    /// test configuration (returning callers on, `STICKY_SECS` 20).
     fn router() -> TaskRouter {
-        TaskRouter::new(Settings {
+        let mut settings = Settings {
             workspace_sid: "WS1".into(),
             workflow_sid: "WW1".into(),
             account_sid: "AC1".into(),
@@ -1071,14 +1110,21 @@ mod tests {
             timeout_activity: UNAV.into(),
             skills: vec!["sales".into(), "support".into()],
             no_worker_queue_sid: NOBODY.into(),
-            queue_timeout_ms: 60_000,
-            nobody_timeout_ms: None,
-            sticky_timeout_ms: Some(20_000),
+            workflow: Value::Null,
             reservation_timeout_ms: 120_000,
             max_reservations_per_task: 5,
             events_filter: None,
             readings: Readings::convenient(),
-        })
+        };
+        settings.workflow = workflow(&settings, &[]);
+        TaskRouter::new(settings)
+    }
+
+    /// Provision's workflow for the test configuration with `overrides`,
+    /// on the stand-in's queue SIDs.
+    fn workflow(settings: &Settings, overrides: &[(&str, &str)]) -> Value {
+        crate::provisioned(&testkit::test_config(overrides))
+            .workflow_configuration(|skill| settings.queue_sid(skill).unwrap(), NOBODY)
     }
 
     fn event_types(fx: &Effects) -> Vec<String> {
@@ -1112,6 +1158,46 @@ mod tests {
         assert_eq!(tr.tasks[&task].queue_sid.as_deref(), Some(NOBODY));
         assert_eq!(event_types(&fx), vec!["task.created", "task-queue.entered"]);
         assert!(fx.assignments.is_empty());
+    }
+
+    /// `workers.available` counts workers in an available activity, busy
+    /// or not (docs/twilio.md, "Nobody-available workflow"): a caller whose
+    /// workers are all on calls waits for one in the skill's queue.
+    #[test]
+    fn a_task_waits_for_a_busy_available_worker_rather_than_skipping() {
+        let mut tr = router();
+        let w = worker(&mut tr, "w", "sales", 0);
+        let mut fx = Effects::default();
+        let first = tr.create_task(json!({"skill": "sales"}), 0, &mut fx);
+        let res = fx.assignments[0].0.clone();
+        assert_eq!(tr.accept(&res, 1, &mut fx), Some(first));
+        let mut fx = Effects::default();
+        let second = tr.create_task(json!({"skill": "sales"}), 10, &mut fx);
+        assert_eq!(tr.tasks[&second].target, 0, "the skill's queue");
+        assert_ne!(tr.tasks[&second].queue_sid.as_deref(), Some(NOBODY));
+        assert!(fx.assignments.is_empty(), "{w} is on a call");
+    }
+
+    /// The expressions provision writes, and nothing else, are read.
+    #[test]
+    fn expressions_read_as_taskrouter_reads_them() {
+        let task = json!({"skill": "sales", "type": "callback", "returning": true});
+        let attribute = |name: &str| task.get(name).cloned();
+        assert!(holds("skill == 'sales'", attribute));
+        assert!(holds("type == 'callback' AND skill == 'sales'", attribute));
+        assert!(!holds(
+            "type == 'callback' AND skill == 'support'",
+            attribute
+        ));
+        assert!(holds("skill == 'sales' AND returning == true", attribute));
+        assert!(!holds("missing == true", attribute));
+        assert!(holds("1==1", attribute));
+        assert!(!holds("1 == 2", attribute));
+        let available = |n: u64| move |name: &str| (name == "workers.available").then(|| json!(n));
+        assert!(holds("workers.available == 0", available(0)));
+        assert!(!holds("workers.available == 0", available(2)));
+        let unread = std::panic::catch_unwind(|| holds("skill != 'sales'", attribute));
+        assert!(unread.is_err(), "a form the stand-in cannot read panics");
     }
 
     /// A callback task waits in its skill's queue with nobody free, never
@@ -1179,7 +1265,7 @@ mod tests {
         assert_eq!(param(&fx.assignments[0].1, "WorkerSid"), idle_longest);
         // Without returning filters (STICKY_DAYS=0), likewise.
         let mut tr = router();
-        tr.settings.sticky_timeout_ms = None;
+        tr.settings.workflow = workflow(&tr.settings, &[("STICKY_DAYS", "0")]);
         let idle_longest = worker(&mut tr, "a", "sales", 0);
         let known = worker(&mut tr, "b", "sales", 5);
         let mut fx = Effects::default();
@@ -1219,7 +1305,9 @@ mod tests {
     #[test]
     fn the_nobody_target_s_timeout_counts_from_the_task_s_creation_and_cancels_it() {
         let mut tr = router();
-        tr.settings.nobody_timeout_ms = Some(180_000);
+        let max_wait = crate::provisioned(&testkit::test_config(&[])).max_wait_secs;
+        let backstop = homeline_provision::queue_backstop_secs(max_wait);
+        let nobody_due = u64::from(homeline_provision::nobody_timeout_secs(backstop)) * 1000;
         let _w = worker(&mut tr, "w", "sales", 0);
         let mut fx = Effects::default();
         let task = tr.create_task(json!({"skill":"sales"}), 0, &mut fx);
@@ -1230,19 +1318,19 @@ mod tests {
             task: task.clone(),
             target: 0,
         };
-        tr.on_timer(&skill_target, 60_000, &mut fx);
+        tr.on_timer(&skill_target, u64::from(backstop) * 1000, &mut fx);
         assert_eq!(tr.tasks[&task].queue_sid.as_deref(), Some(NOBODY));
         let nobody_target = Timer::Target {
             task: task.clone(),
             target: 1,
         };
         assert!(
-            fx.timers.contains(&(180_000, nobody_target.clone())),
-            "due at creation + 180 s, not entry + 180 s: {:?}",
+            fx.timers.contains(&(nobody_due, nobody_target.clone())),
+            "due at creation + its timeout, not at entry + it: {:?}",
             fx.timers
         );
         let mut fx = Effects::default();
-        tr.on_timer(&nobody_target, 180_000, &mut fx);
+        tr.on_timer(&nobody_target, nobody_due, &mut fx);
         assert_eq!(tr.tasks[&task].status, TaskStatus::Canceled);
         assert!(event_types(&fx).contains(&"workflow.timeout".to_string()));
     }

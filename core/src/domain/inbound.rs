@@ -96,6 +96,10 @@ pub fn abandoned_at_end(record: &CallRecord, ended_at: i64, abandon_after_secs: 
 /// must be a clip of at most this long (README), so the wait URL is fetched
 /// again, its heartbeat, at least this often.
 pub const HOLD_STRETCH_SECS: u64 = 25;
+/// The stack's own hold clip's length (`GET /inbound/hold-music`): a pause
+/// stretch is never longer, so with the default music no stretch, and no
+/// heartbeat, is slower than the clip's.
+pub const DEFAULT_CLIP_SECS: u32 = 20;
 /// Seconds the last offer (at `MAX_WAIT_SECS`) listens before `<Leave/>`.
 pub const LAST_OFFER_SECS: u32 = 5;
 
@@ -116,8 +120,9 @@ pub enum WaitStep {
 pub enum HoldStretch {
     /// One play of the hold music.
     Music,
-    /// Silence for these seconds: a whole clip would carry the caller past
-    /// `MAX_WAIT_SECS`, so the last offer would come a heartbeat late.
+    /// Silence for these seconds (at most [`DEFAULT_CLIP_SECS`]): a whole
+    /// clip would carry the caller past `MAX_WAIT_SECS`, so the last offer
+    /// would come a heartbeat late.
     Pause(u32),
 }
 
@@ -141,7 +146,8 @@ pub fn wait_step(
     if left == 0 {
         WaitStep::LastOffer
     } else if left < HOLD_STRETCH_SECS {
-        WaitStep::Hold(HoldStretch::Pause(u32::try_from(left).unwrap_or(u32::MAX)))
+        let secs = u32::try_from(left).unwrap_or(u32::MAX);
+        WaitStep::Hold(HoldStretch::Pause(secs.min(DEFAULT_CLIP_SECS)))
     } else {
         WaitStep::Hold(HoldStretch::Music)
     }
@@ -432,6 +438,11 @@ mod tests {
             wait_step(Some(false), Some("170"), 180),
             WaitStep::Hold(HoldStretch::Pause(10)),
             "a clip would overrun the budget"
+        );
+        assert_eq!(
+            wait_step(Some(false), Some("157"), 180),
+            WaitStep::Hold(HoldStretch::Pause(DEFAULT_CLIP_SECS)),
+            "a pause no longer than the default clip"
         );
         assert_eq!(
             wait_step(Some(false), Some("180"), 180),

@@ -3,10 +3,11 @@
 //! run under the stand-in's inconvenient reading (the default). Run with
 //! `scripts/local-stack.sh run -- cargo test -p homeline-tests readings`.
 
+use homeline_provision::{nobody_timeout_secs, queue_backstop_secs};
 use homeline_tests::harness::{Stage, caller, caller_leg};
 use homeline_tests::sim::World;
 use homeline_tests::taskrouter::{MAX_ASSIGNMENTS_REASON, TaskStatus};
-use homeline_tests::{Outcome, Phone, Readings};
+use homeline_tests::{Outcome, Phone, Readings, provisioned};
 
 const ANA: &str = "+15550002001";
 const BEN: &str = "+15550002002";
@@ -126,7 +127,7 @@ async fn a_failed_nobody_redirect_is_repaired_without_a_redelivery() {
     assert_voicemail_once(&stage, CUSTOMER);
     // The heartbeat, not a redelivery, let her leave. Here the nobody event
     // comes before her first wait fetch, so this bound holds whatever the
-    // hold music's length: `the_wait_url_is_fetched_at_least_every_25_s`
+    // hold music's length: `the_wait_url_is_fetched_at_least_every_27_s_and_ends_the_wait`
     // bounds the period.
     {
         let world = stage.sim.world();
@@ -152,45 +153,37 @@ async fn a_failed_nobody_redirect_is_repaired_without_a_redelivery() {
     stage.assert_spec_clean().await;
 }
 
-/// The heartbeat's period: the caller waits a minute in the sales queue
-/// (Ana's phone is busy), then the task moves to the nobody queue while the
-/// redirect to voicemail fails. Every wait fetch comes within 27 s of the
-/// last (the 20 s clip, the spoken position and way out, the 1 s the
-/// `<Gather>` listens), so she leaves within 27 s of the move, whatever the
-/// phase.
+/// The heartbeat's period and the wait's bound: the caller waits in the
+/// sales queue (Ana's phone is busy) while every redirect of a call fails.
+/// Every wait fetch comes within 27 s of the last (the 20 s clip, the spoken
+/// position and way out, the 1 s the `<Gather>` listens), and the wait URL
+/// alone ends the wait: she leaves the queue for voicemail no later than
+/// `MAX_WAIT_SECS` plus one heartbeat after entering it (the workflow's
+/// timeout, provision's backstop, comes later).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_wait_url_is_fetched_at_least_every_27_s() {
+async fn the_wait_url_is_fetched_at_least_every_27_s_and_ends_the_wait() {
     let stage = Stage::start(&[], 26).await;
     stage.worker(ANA, "sales", Phone::Busy).await;
     stage.sim.sms_at(0, ANA, "on sales");
     stage.sim.call_in(caller(CUSTOMER, 1_000, '1'));
-    stage.sim.run_until(50_000).await;
     stage.sim.world().failing_paths.push("/Calls/".into());
-    let nobody_event = |d: &homeline_tests::sim::Delivered| {
-        d.path == "/taskrouter-events"
-            && matches!(
-                d.param("EventType"),
-                Some("task-queue.moved" | "task-queue.entered")
-            )
-            && d.param("TaskQueueSid") == Some(stage.app.config.no_worker_queue_sid.as_str())
-    };
-    let moved = stage
-        .run_until_true(2 * MINUTE, |w| w.delivered.iter().any(nobody_event))
-        .await;
-    assert!(moved, "the task reached the nobody queue");
+    stage.sim.run_until(6 * MINUTE).await;
     stage.sim.world().failing_paths.clear();
-    stage.sim.run_until(5 * MINUTE).await;
 
     assert_voicemail_once(&stage, CUSTOMER);
+    let max_wait = stage.app.config.max_wait.as_millis() as u64;
     // Scoped: the world is locked while it is read.
     {
         let world = stage.sim.world();
-        let fetches: Vec<u64> = world
-            .delivered
-            .iter()
-            .filter(|d| d.path == "/inbound/wait")
-            .map(|d| d.at)
-            .collect();
+        let at = |path: &str| -> Vec<u64> {
+            world
+                .delivered
+                .iter()
+                .filter(|d| d.path == path)
+                .map(|d| d.at)
+                .collect()
+        };
+        let fetches = at("/inbound/wait");
         assert!(fetches.len() >= 3, "she waited through plays: {fetches:?}");
         for pair in fetches.windows(2) {
             assert!(
@@ -199,17 +192,19 @@ async fn the_wait_url_is_fetched_at_least_every_27_s() {
                 pair[1] - pair[0]
             );
         }
-        let nobody = world
-            .delivered
-            .iter()
-            .find(|d| nobody_event(d))
-            .map(|d| d.at)
-            .expect("the nobody event");
+        let left = at("/inbound/after-queue")[0];
         assert!(
-            fetches
-                .last()
-                .is_some_and(|&left| left > nobody && left - nobody <= 27_000),
-            "left by the first fetch after the move at {nobody}: {fetches:?}"
+            left - fetches[0] <= max_wait + 27_000,
+            "she left the queue {} ms after entering it: {fetches:?}",
+            left - fetches[0]
+        );
+        assert!(
+            world
+                .tr
+                .tasks
+                .values()
+                .all(|t| t.nobody_since.is_none_or(|moved| moved > left)),
+            "the wait ended before the workflow's backstop"
         );
     }
     assert_invariants(&stage);
@@ -223,7 +218,13 @@ async fn the_wait_url_is_fetched_at_least_every_27_s() {
 async fn a_task_whose_cancel_failed_still_ends() {
     let stage = Stage::start(&[], 25).await;
     call_nobody_while_failing(&stage, &["/Calls/", "/Tasks/"]).await;
-    stage.sim.run_until(6 * MINUTE).await;
+    // The nobody target's timeout, as provision writes it, counts from the
+    // task's creation.
+    let backstop = queue_backstop_secs(provisioned(&stage.app.config).max_wait_secs);
+    stage
+        .sim
+        .run_until(u64::from(nobody_timeout_secs(backstop)) * 1000 + MINUTE)
+        .await;
 
     assert_voicemail_once(&stage, CUSTOMER);
     assert!(
