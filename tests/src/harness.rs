@@ -48,6 +48,9 @@ impl Stage {
         sim.world().business_status_callback = Some(config.url(paths::INBOUND_CALL_ENDED));
         sim.world().max_wait_ms =
             Some(u64::try_from(config.max_wait.as_millis()).unwrap_or(Ms::MAX));
+        let rule = homeline_core::service::worker::miss_rule(&config);
+        let longest = rule.cooldown_secs(rule.offline_at.saturating_sub(1).max(1));
+        sim.world().longest_cooldown_ms = Some(u64::try_from(longest).unwrap_or(0) * 1000);
         let store = testkit::dynamo::fresh_store().await.metered();
         let app = App::new(config, store);
         let invocations = Arc::new(Invocations::default());

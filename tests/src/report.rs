@@ -44,6 +44,10 @@ pub struct Outcome {
     /// Callers who waited in the queue longer than `MAX_WAIT_SECS` plus one
     /// heartbeat (`HOLD_STRETCH_SECS`), with how long.
     pub overlong_waits: Vec<String>,
+    /// Workers left Unavailable longer than the longest cooldown plus one
+    /// scheduler tick (the tick that ends a cooldown may come that late),
+    /// with how long.
+    pub overlong_cooldowns: Vec<String>,
     /// Worker legs placed after their caller had left the queue (pressed 2,
     /// the last offer, voicemail): a phone rung for nobody.
     pub rung_after_leaving: Vec<String>,
@@ -176,6 +180,20 @@ impl Outcome {
                 o.workers_held.push(worker.friendly_name.clone());
             }
         }
+        if let Some(longest) = world.longest_cooldown_ms {
+            for (sid, from, until) in &world.tr.unavailable {
+                let stayed = until.unwrap_or(world.now).saturating_sub(*from);
+                if stayed > longest + crate::sim::TICK_MS {
+                    let name = world
+                        .tr
+                        .workers
+                        .get(sid)
+                        .map_or(sid.as_str(), |w| &w.friendly_name);
+                    o.overlong_cooldowns
+                        .push(format!("{name}: Unavailable {} s", stayed / 1000));
+                }
+            }
+        }
         for call in world.calls.values() {
             if call.caller.is_some() {
                 let task = task_of(&call.sid);
@@ -304,6 +322,13 @@ impl Outcome {
                 first(&self.overlong_waits)
             ));
         }
+        if !self.overlong_cooldowns.is_empty() {
+            f.push(format!(
+                "{} workers stayed Unavailable past their longest cooldown plus a tick: {:?}",
+                self.overlong_cooldowns.len(),
+                first(&self.overlong_cooldowns)
+            ));
+        }
         if !self.tasks_unended.is_empty() {
             f.push(format!(
                 "{} tasks neither completed nor canceled: {:?}",
@@ -365,13 +390,14 @@ impl Outcome {
         }
         let _ = writeln!(
             t,
-            "\n| invariant | value |\n|---|---|\n| callers stranded > 30 s | {} |\n| tasks neither completed nor canceled | {} |\n| workers on duty held by an ended call | {} |\n| worker legs left ringing | {} |\n| reservations left pending | {} |\n| tasks offered in a loop | {} |\n| reservations rejected twice / rung twice | {} / {} |\n| time to answer, mean | {:.1} s |\n| time to answer, p95 | {:.1} s |",
+            "\n| invariant | value |\n|---|---|\n| callers stranded > 30 s | {} |\n| tasks neither completed nor canceled | {} |\n| workers on duty held by an ended call | {} |\n| worker legs left ringing | {} |\n| reservations left pending | {} |\n| tasks offered in a loop | {} |\n| workers Unavailable past their cooldown | {} |\n| reservations rejected twice / rung twice | {} / {} |\n| time to answer, mean | {:.1} s |\n| time to answer, p95 | {:.1} s |",
             self.stranded.len(),
             self.tasks_unended.len(),
             self.workers_held.len(),
             self.legs_ringing,
             self.reservations_pending,
             self.offer_loops,
+            self.overlong_cooldowns.len(),
             self.repeated_rejects,
             self.repeated_rings,
             s(mean(&self.answer_times)),

@@ -270,7 +270,7 @@ const REDELIVERY_AFTER_MS: Ms = 5_000;
 
 /// Where the stand-in "delivers" the scheduler's tick: no URL, an in-process invocation.
 pub const SCHEDULER: &str = "aws.events:scheduler";
-const TICK_MS: Ms = 60_000;
+pub const TICK_MS: Ms = 60_000;
 
 /// Twilio transcribes recordings of 2 to 120 s (docs/twilio.md), and the
 /// transcript takes a while; this long after the recording by default.
@@ -355,6 +355,10 @@ pub struct World {
     pub epoch_secs: i64,
     /// The functions' `MAX_WAIT_SECS` (`None`: a world without them).
     pub max_wait_ms: Option<Ms>,
+    /// The longest cooldown the functions give a worker who stays on duty
+    /// (`MISS_COOLDOWN_SECS` doubled up to the last miss before
+    /// `MISSES_BEFORE_OFFLINE`; `None`: a world without them).
+    pub longest_cooldown_ms: Option<Ms>,
     /// Caller IDs the account verified besides its numbers
     /// (`CALLBACK_CALLER_ID`): a Calls create may present them.
     pub verified_caller_ids: Vec<String>,
@@ -399,6 +403,7 @@ impl World {
             transcription_first: false,
             epoch_secs: chrono::Utc::now().timestamp(),
             max_wait_ms: None,
+            longest_cooldown_ms: None,
             verified_caller_ids: Vec::new(),
             call_tokens: HashMap::new(),
             business_status_callback: None,

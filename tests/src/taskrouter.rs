@@ -265,6 +265,9 @@ pub struct TaskRouter {
     pub reservations: BTreeMap<String, Reservation>,
     /// Tasks offered more than `max_reservations_per_task` times.
     pub offer_loops: Vec<String>,
+    /// Each stretch a worker spent in the timeout (Unavailable) activity:
+    /// worker SID, from, and until (`None`: still there).
+    pub unavailable: Vec<(String, Ms, Option<Ms>)>,
     next_sid: u64,
 }
 
@@ -276,6 +279,7 @@ impl TaskRouter {
             tasks: BTreeMap::new(),
             reservations: BTreeMap::new(),
             offer_loops: Vec::new(),
+            unavailable: Vec::new(),
             next_sid: 0x1000,
         }
     }
@@ -510,6 +514,16 @@ impl TaskRouter {
         w.activity_sid = activity.to_string();
         if self.settings.is_available_activity(activity) {
             w.idle_since = now;
+        }
+        if let Some(open) = self
+            .unavailable
+            .iter_mut()
+            .find(|(sid, _, until)| sid == worker_sid && until.is_none())
+        {
+            open.2 = Some(now);
+        }
+        if activity == self.settings.timeout_activity {
+            self.unavailable.push((worker_sid.to_string(), now, None));
         }
         self.worker_event(fx, worker_sid, now);
     }
