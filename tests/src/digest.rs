@@ -77,8 +77,9 @@ impl Figures {
                 // The digest keeps a name's first 24 characters.
                 .map_or("?".to_string(), |w| w.name.chars().take(24).collect())
         };
-        // A callback that reached the customer answers their call when its
-        // `<Dial>` action comes (`service::callback::dialed`), first one wins.
+        // A callback that reached the customer answers their call when they
+        // picked up: its `<Dial>` action's time less its `DialCallDuration`
+        // (`service::callback::dialed`), first one wins.
         let mut called_back: BTreeMap<&str, (Ms, &Call)> = BTreeMap::new();
         for (original, worker, customer) in callback_legs(world) {
             let action = world
@@ -87,9 +88,14 @@ impl Figures {
                 .filter(|d| d.param("CallSid") == Some(worker.sid.as_str()))
                 .find(|d| d.param("DialCallStatus") == Some("completed"));
             if let (Some(_), Some(action)) = (customer.answered, action) {
-                let first = called_back.entry(original).or_insert((action.at, worker));
-                if action.at < first.0 {
-                    *first = (action.at, worker);
+                let talked = action
+                    .param("DialCallDuration")
+                    .and_then(|secs| secs.parse::<u64>().ok())
+                    .unwrap_or(0);
+                let at = action.at.saturating_sub(talked * 1000);
+                let first = called_back.entry(original).or_insert((at, worker));
+                if at < first.0 {
+                    *first = (at, worker);
                 }
             }
         }

@@ -212,13 +212,15 @@ pub enum Dialed {
 /// The callback's `<Dial action>`: the task is completed either way (the
 /// worker is free again); a customer not reached is noted on their call's
 /// record for the `scheduler`'s retry ([`retry_due`]), or after the retry
-/// becomes a follow-up. `None` when the attempt is not a callback.
+/// becomes a follow-up. `None` when the attempt is not a callback. `at`:
+/// when the customer answered (Unix seconds), or when the Dial ended
+/// unanswered.
 pub async fn dialed<S: Store>(
     app: &App<S>,
     task_sid: &str,
     reservation_sid: &str,
     reached: bool,
-    now: i64,
+    at: i64,
     deadline: Deadline,
 ) -> Result<Option<Dialed>, StoreError> {
     let Some(attempt) = app.store.get_attempt(task_sid, reservation_sid).await? else {
@@ -250,10 +252,10 @@ pub async fn dialed<S: Store>(
     match dialed {
         Dialed::Reached => {
             let step = Step::Answered { by: &attempt.phone };
-            call_record::note(app, call_sid, now, &[step], deadline).await;
+            call_record::note(app, call_sid, at, &[step], deadline).await;
         }
         Dialed::Retry => {
-            call_record::note(app, call_sid, now, &[Step::CallbackMissed], deadline).await;
+            call_record::note(app, call_sid, at, &[Step::CallbackMissed], deadline).await;
         }
         Dialed::FollowUp => {
             not_reached(app, call_sid, &callback.number, &attempt.skill, deadline).await?;

@@ -36,12 +36,20 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         let task_sid = request.query("TaskSid");
         let reservation_sid = request.query("ReservationSid");
         if let (Some(task_sid), Some(reservation_sid)) = (task_sid, reservation_sid) {
+            // The customer answered `DialCallDuration` seconds before the
+            // Dial ended: the record's answer time is theirs, not the end of
+            // the conversation (the digest's answer times read it).
+            let talked = request
+                .param("DialCallDuration")
+                .and_then(|secs| secs.trim().parse::<i64>().ok())
+                .unwrap_or(0)
+                .max(0);
             let dialed = callback::dialed(
                 &app,
                 task_sid,
                 reservation_sid,
                 reached,
-                now_secs(),
+                now_secs() - talked,
                 deadline,
             )
             .await;

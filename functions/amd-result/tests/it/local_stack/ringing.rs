@@ -1225,10 +1225,19 @@ async fn a_callback_rings_the_worker_with_the_wait_and_1_dials_the_customer_from
         rig.twilio.task_status(&rig.task_sid).as_deref(),
         Some("assigned")
     );
+    // They talked for 90 s: the Dial's action comes when they hang up.
+    let (status, after) = rig
+        .leg(
+            "/amd-result/after-bridge",
+            &[("DialCallStatus", "completed"), ("DialCallDuration", "90")],
+        )
+        .await;
+    assert_eq!(status, 200);
     assert_eq!(
-        rig.after_callback("completed").await,
+        after,
         r#"<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>"#
     );
+    let ended = now_secs();
     assert_eq!(
         rig.twilio.task_status(&rig.task_sid).as_deref(),
         Some("completed"),
@@ -1237,6 +1246,11 @@ async fn a_callback_rings_the_worker_with_the_wait_and_1_dials_the_customer_from
     let record = rig.original_record().await.expect("the call's record");
     assert_eq!(record.answered_by.as_deref(), Some(PHONE));
     assert_eq!(record.callback_missed_at, None);
+    let answered = record.answered_at.expect("the answer's time");
+    assert!(
+        (ended - 95..=ended - 89).contains(&answered),
+        "answered when the customer picked up, not when they hung up: {answered} vs {ended}"
+    );
     rig.twilio.assert_spec_valid();
 }
 
