@@ -148,6 +148,9 @@ pub fn taskrouter_settings(config: &Config) -> taskrouter::Settings {
         // STICKY_DAYS=0, with the default STICKY_SECS.
         sticky_timeout_ms: (config.sticky_days > 0)
             .then_some(u64::from(homeline_core::config::STICKY_SECS_DEFAULT) * 1000),
+        // The one expression `homeline provision` writes on each skill's
+        // queue target.
+        order_by: Some(homeline_core::domain::answers::ORDER_BY.to_string()),
         reservation_timeout_ms: 120_000,
         max_reservations_per_task: 40,
         events_filter: Some(
