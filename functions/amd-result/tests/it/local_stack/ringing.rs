@@ -166,6 +166,12 @@ impl Rig {
             .expect("profile")
     }
 
+    /// Stores `profile` over the worker's (as the test arranges it).
+    async fn put_profile(&self, profile: &WorkerProfile) {
+        let written = self.app.store.put_worker(profile).await.expect("store");
+        assert!(written.applied());
+    }
+
     /// Every reject sent, whatever Twilio answered.
     fn rejects(&self) -> Vec<RecordedRequest> {
         self.twilio
@@ -391,14 +397,7 @@ async fn an_answer_raises_the_answer_score_when_the_bridge_ends_before_the_task_
     let mut profile = rig.profile().await;
     profile.answers.recent = vec![false];
     profile.answers.last_miss_at = Some(now_secs());
-    assert!(
-        rig.app
-            .store
-            .put_worker(&profile)
-            .await
-            .expect("store")
-            .applied()
-    );
+    rig.put_profile(&profile).await;
     rig.assign().await;
     let (_, twiml) = rig.leg("/amd-result", &[("AnsweredBy", "human")]).await;
     assert_eq!(twiml, rig.expected_bridge());
@@ -713,14 +712,7 @@ async fn the_last_miss_allowed_takes_the_worker_off_duty_with_one_sms() {
     let rig = rig_with(&[("MISSES_BEFORE_OFFLINE", "3")]).await;
     let mut profile = rig.profile().await;
     profile.misses = 2;
-    assert!(
-        rig.app
-            .store
-            .put_worker(&profile)
-            .await
-            .expect("store")
-            .applied()
-    );
+    rig.put_profile(&profile).await;
     rig.assign().await;
     rig.status("no-answer", "487").await;
     rig.status("no-answer", "487").await;
@@ -775,14 +767,7 @@ async fn a_worker_who_went_offline_meanwhile_stays_offline_untold() {
     rig.assign().await;
     let mut profile = rig.profile().await;
     profile.activity = Some(Activity::Offline);
-    assert!(
-        rig.app
-            .store
-            .put_worker(&profile)
-            .await
-            .expect("store")
-            .applied()
-    );
+    rig.put_profile(&profile).await;
     rig.status("no-answer", "487").await;
     assert_eq!(rig.rejects().len(), 1);
     assert_eq!(
