@@ -361,3 +361,39 @@ impl Sim {
 
 #[cfg(test)]
 mod selftest;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stand-in orders a skill's workers as the workflow `homeline
+    /// provision` writes asks (plain and callback targets alike).
+    #[test]
+    fn the_stand_in_orders_by_what_provision_writes() {
+        let config = testkit::test_config(&[]);
+        let desired = homeline_provision::Desired {
+            workspace_name: "Homeline".into(),
+            base_url: "https://example.test".into(),
+            skills: config.skills.clone(),
+            customer_number: "+15550000001".into(),
+            worker_number: "+15550000001".into(),
+            reservation_timeout_secs: 120,
+            max_wait_secs: 180,
+            sticky_secs: None,
+            fallback_url: None,
+            fallback_number: None,
+        };
+        let workflow = desired.workflow_configuration(|skill| format!("WQ-{skill}"), "WQ-nobody");
+        let written: Vec<&str> = workflow["task_routing"]["filters"]
+            .as_array()
+            .expect("filters")
+            .iter()
+            .map(|filter| filter["targets"][0]["order_by"].as_str().expect("order_by"))
+            .collect();
+        let settings = taskrouter_settings(&config);
+        assert!(!written.is_empty());
+        for order_by in written {
+            assert_eq!(settings.order_by.as_deref(), Some(order_by));
+        }
+    }
+}
