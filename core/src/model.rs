@@ -123,6 +123,9 @@ pub struct WorkerProfile {
     /// `off until 1pm`); the scheduler makes it once the time has passed. A
     /// later plain `on` or `off` forgets it.
     pub duty_until: Option<DutyUntil>,
+    /// How the worker's last offers ended: what the workflow orders
+    /// workers by (`domain::answers`).
+    pub answers: AnswerRecord,
     /// Optimistic concurrency: 0 for a profile not yet stored; the store
     /// bumps it on every successful `put_worker`.
     pub version: u64,
@@ -145,8 +148,40 @@ impl WorkerProfile {
             pin_locked_until: None,
             cooldown_until: None,
             duty_until: None,
+            answers: AnswerRecord::default(),
             version: 0,
         }
+    }
+}
+
+/// The outcomes of a worker's last offers and when they last missed one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnswerRecord {
+    /// Oldest first: `true` a person answered, `false` a miss.
+    pub recent: Vec<bool>,
+    /// The last miss (Unix seconds).
+    pub last_miss_at: Option<i64>,
+}
+
+impl AnswerRecord {
+    /// `recent` as letters, oldest first: `a` answered, `m` missed.
+    pub fn letters(&self) -> String {
+        self.recent
+            .iter()
+            .map(|&answered| if answered { 'a' } else { 'm' })
+            .collect()
+    }
+
+    /// The outcomes [`AnswerRecord::letters`] wrote; `None` for any other letter.
+    pub fn parse_letters(letters: &str) -> Option<Vec<bool>> {
+        letters
+            .chars()
+            .map(|c| match c {
+                'a' => Some(true),
+                'm' => Some(false),
+                _ => None,
+            })
+            .collect()
     }
 }
 

@@ -17,6 +17,7 @@ use std::fmt;
 use homeline_core::Secret;
 use homeline_core::config::{DEFAULT_API_URL, DEFAULT_TASKROUTER_URL, TwilioConfig};
 use homeline_core::deadline::Deadline;
+use homeline_core::domain::answers;
 use homeline_core::domain::inbound;
 use homeline_core::domain::returning::{LAST_WORKER_ATTRIBUTE, RETURNING_ATTRIBUTE};
 use homeline_core::routes::{Budget, paths};
@@ -250,7 +251,9 @@ impl Desired {
     /// With returning callers on ([`Desired::sticky_secs`]), a returning
     /// caller's task (TaskAttributes `returning`) first tries the worker it
     /// names (`last_worker_sid`) in the skill's queue, then everyone:
-    /// docs/twilio.md, "Returning callers".
+    /// docs/twilio.md, "Returning callers". A skill's queue offers its
+    /// workers highest answer score first, then longest idle
+    /// ([`answers::ORDER_BY`]; docs/twilio.md, "Ordering workers").
     pub fn workflow_configuration(&self, queue: impl Fn(&str) -> String, nobody: &str) -> Value {
         let backstop = queue_backstop_secs(self.max_wait_secs);
         let everyone = |skill: &str| {
@@ -259,6 +262,7 @@ impl Desired {
                     "queue": queue(skill),
                     "timeout": backstop,
                     "skip_if": "workers.available == 0",
+                    "order_by": answers::ORDER_BY,
                 }),
                 json!({"queue": nobody, "timeout": nobody_timeout_secs(backstop)}),
             ]
@@ -275,7 +279,7 @@ impl Desired {
                 filter(
                     format!("{skill} (callback)"),
                     format!("type == '{CALLBACK_TYPE}' AND skill == '{skill}'"),
-                    vec![json!({"queue": queue(skill)})],
+                    vec![json!({"queue": queue(skill), "order_by": answers::ORDER_BY})],
                 )
             })
             .collect();
@@ -1160,7 +1164,8 @@ mod tests {
         assert_eq!(
             filters[3]["targets"],
             json!([
-                {"queue": "WQ-support", "timeout": 240, "skip_if": "workers.available == 0"},
+                {"queue": "WQ-support", "timeout": 240, "skip_if": "workers.available == 0",
+                 "order_by": "worker.answer_score DESC"},
                 {"queue": "WQ-nobody", "timeout": 360},
             ])
         );
@@ -1180,10 +1185,13 @@ mod tests {
             json!({
                 "filter_friendly_name": "sales (callback)",
                 "expression": "type == 'callback' AND skill == 'sales'",
-                "targets": [{"queue": "WQ-sales"}],
+                "targets": [{"queue": "WQ-sales", "order_by": "worker.answer_score DESC"}],
             })
         );
-        assert_eq!(filters[1]["targets"], json!([{"queue": "WQ-support"}]));
+        assert_eq!(
+            filters[1]["targets"],
+            json!([{"queue": "WQ-support", "order_by": "worker.answer_score DESC"}])
+        );
     }
 
     #[test]
@@ -1216,7 +1224,8 @@ mod tests {
                         "timeout": 20,
                         "skip_if": "1==1",
                     },
-                    {"queue": "WQ-support", "timeout": 240, "skip_if": "workers.available == 0"},
+                    {"queue": "WQ-support", "timeout": 240, "skip_if": "workers.available == 0",
+                     "order_by": "worker.answer_score DESC"},
                     {"queue": "WQ-nobody", "timeout": 360},
                 ],
             })

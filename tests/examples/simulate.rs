@@ -7,7 +7,9 @@
 //! duplicates and re-orders callbacks; `SIM_ANSWER_MODE=sync|screen|hybrid`
 //! overrides Homeline's answer mode (compare the worker's silence);
 //! `SIM_READINGS=convenient` reads what Twilio leaves open the convenient way
-//! (the default is the inconvenient reading).
+//! (the default is the inconvenient reading); `SIM_ORDER=idle` has the
+//! stand-in's skill queues offer longest idle first alone, without the
+//! answer score `homeline provision` orders them by (the comparison).
 
 use homeline_tests::Readings;
 use homeline_tests::load::{Plan, run};
@@ -39,13 +41,14 @@ async fn main() -> std::process::ExitCode {
             Ok("convenient") => Readings::convenient(),
             _ => Readings::inconvenient(),
         },
+        ordered: std::env::var("SIM_ORDER").as_deref() != Ok("idle"),
     };
     let started = std::time::Instant::now();
     let day = run(plan).await;
     let wall = started.elapsed().as_secs_f64();
     let outcome = &day.outcome;
     println!(
-        "{} callers ({} of them call again later) over {} simulated minutes, {} workers, skills {:?}, answer mode {}, {} readings (seed {}), in {:.1} s of real time\n",
+        "{} callers ({} of them call again later) over {} simulated minutes, {} workers, skills {:?}, answer mode {}, {} readings, {} (seed {}), in {:.1} s of real time\n",
         plan.callers,
         day.returning.calls,
         plan.span / 60_000,
@@ -57,6 +60,11 @@ async fn main() -> std::process::ExitCode {
         } else {
             "inconvenient"
         },
+        if plan.ordered {
+            "answer score then longest idle"
+        } else {
+            "longest idle alone"
+        },
         plan.seed,
         wall
     );
@@ -67,6 +75,7 @@ async fn main() -> std::process::ExitCode {
     println!("{}", outcome.table());
     println!("{}", day.follow_ups.table());
     println!("{}", day.time_to_human.table());
+    println!("{}", day.fairness.table());
     println!("{}\n", day.coverage.line());
     println!("{}\n", day.screening.line());
     println!("{}\n", day.estimates.line());

@@ -380,3 +380,32 @@ impl Sim {
 
 #[cfg(test)]
 mod selftest;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stand-in routes by the very workflow `homeline provision` writes
+    /// for its configuration, so its skill queues order workers as provision
+    /// asks (plain and callback targets alike; no returning filters here).
+    #[test]
+    fn the_stand_in_orders_by_what_provision_writes() {
+        let config = testkit::test_config(&[("STICKY_DAYS", "0")]);
+        let settings = taskrouter_settings(&config);
+        let written = provisioned(&config).workflow_configuration(
+            |skill| settings.queue_sid(skill).unwrap_or_default(),
+            &config.no_worker_queue_sid,
+        );
+        assert_eq!(settings.workflow, written);
+        let order_by: Vec<&str> = written["task_routing"]["filters"]
+            .as_array()
+            .expect("filters")
+            .iter()
+            .map(|filter| filter["targets"][0]["order_by"].as_str().expect("order_by"))
+            .collect();
+        assert!(!order_by.is_empty());
+        for written in order_by {
+            assert_eq!(written, homeline_core::domain::answers::ORDER_BY);
+        }
+    }
+}

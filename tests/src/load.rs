@@ -7,7 +7,7 @@ use crate::harness::Stage;
 use crate::oracle::TimeToHuman;
 use crate::phones::{Caller, Claims, Phone, PhoneProfile, WorkerScript};
 use crate::report::{
-    Callbacks, Coverage, Estimates, FollowUps, Returning, Screened, Screening, WITHHELD,
+    Callbacks, Coverage, Estimates, Fairness, FollowUps, Returning, Screened, Screening, WITHHELD,
 };
 use crate::{Chaos, Ms, Outcome, Readings};
 use homeline_core::service::blocklist;
@@ -29,6 +29,9 @@ pub struct Plan {
     pub answer_mode: Option<&'static str>,
     /// How the stand-in reads what Twilio leaves open.
     pub readings: Readings,
+    /// The skill queues order workers by answer score as `homeline
+    /// provision` writes them; `false`: longest idle alone (the comparison).
+    pub ordered: bool,
 }
 
 impl Plan {
@@ -42,6 +45,7 @@ impl Plan {
             chaos: false,
             answer_mode: None,
             readings: Readings::inconvenient(),
+            ordered: true,
         }
     }
 }
@@ -95,6 +99,8 @@ pub struct Day {
     pub returning: Returning,
     /// Callers who pressed 1 while waiting, and how soon they were called back.
     pub callbacks: Callbacks,
+    /// Each worker's share of offers against their share of on-duty time.
+    pub fairness: Fairness,
     /// What the day used, and its cost per 1,000 calls.
     pub cost: Cost,
 }
@@ -157,6 +163,9 @@ pub async fn run(plan: Plan) -> Day {
     }
     let stage = Stage::start(&overrides, plan.seed).await;
     stage.sim.world().tr.settings.readings = plan.readings;
+    if !plan.ordered {
+        stage.sim.world().tr.settings.drop_order_by();
+    }
     stage.sim.world().epoch_secs = epoch;
     let mut rng = fastrand::Rng::with_seed(plan.seed);
     for i in 0..plan.workers {
@@ -259,6 +268,7 @@ pub async fn run(plan: Plan) -> Day {
     let estimates = Estimates::of(&stage.sim.world());
     let returning = Returning::of(&stage.sim.world());
     let callbacks = Callbacks::of(&stage.sim.world());
+    let fairness = Fairness::of(&stage.sim.world());
     let cost = Cost {
         // Every customer call: the plan's, those who called again, the screened.
         calls: outcome.callers,
@@ -290,6 +300,7 @@ pub async fn run(plan: Plan) -> Day {
         estimates,
         returning,
         callbacks,
+        fairness,
         cost,
     }
 }

@@ -1068,3 +1068,124 @@ impl Screening {
         )
     }
 }
+
+/// Each worker's share of the day's offers (reservations) against their
+/// share of the day's time on duty (outside the offline activity): 1.00 is
+/// offered in proportion to time on duty.
+#[derive(Debug, Clone, Default)]
+pub struct Fairness {
+    /// Name (phone type and index), offers, time on duty.
+    pub workers: Vec<(String, usize, Ms)>,
+}
+
+impl Fairness {
+    pub fn of(world: &World) -> Self {
+        let mut offers: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in world.tr.reservations.values() {
+            *offers.entry(r.worker_sid.as_str()).or_default() += 1;
+        }
+        let workers = world
+            .tr
+            .workers
+            .values()
+            .map(|w| {
+                let name = world
+                    .workers
+                    .get(&w.friendly_name)
+                    .map_or_else(|| w.friendly_name.clone(), |s| s.name.clone());
+                let offered = offers.get(w.sid.as_str()).copied().unwrap_or(0);
+                (name, offered, w.on_duty_until(world.now))
+            })
+            .filter(|(_, _, on_duty)| *on_duty > 0)
+            .collect();
+        Self { workers }
+    }
+
+    /// Share of offers ÷ share of time on duty, of workers named `name` or
+    /// starting with it and a space (a phone type).
+    fn ratio(&self, of: impl Fn(&str) -> bool) -> Option<f64> {
+        let total = |pick: &dyn Fn(&(String, usize, Ms)) -> bool| {
+            self.workers
+                .iter()
+                .filter(|w| pick(w))
+                .fold((0usize, 0 as Ms), |(o, d), w| (o + w.1, d + w.2))
+        };
+        let (all_offers, all_on_duty) = total(&|_| true);
+        let (offers, on_duty) = total(&|w| of(&w.0));
+        (all_offers > 0 && on_duty > 0)
+            .then(|| (offers as f64 / all_offers as f64) / (on_duty as f64 / all_on_duty as f64))
+    }
+
+    /// Every worker's ratio, lowest first.
+    pub fn spread(&self) -> Vec<(String, f64)> {
+        let mut ratios: Vec<(String, f64)> = self
+            .workers
+            .iter()
+            .filter_map(|(name, _, _)| Some((name.clone(), self.ratio(|n| n == name)?)))
+            .collect();
+        ratios.sort_by(|a, b| a.1.total_cmp(&b.1));
+        ratios
+    }
+
+    pub fn table(&self) -> String {
+        let spread = self.spread();
+        let (Some(low), Some(high)) = (spread.first(), spread.last()) else {
+            return "fairness: no worker on duty\n".into();
+        };
+        let mut kinds: Vec<&str> = self
+            .workers
+            .iter()
+            .map(|(name, _, _)| {
+                name.rsplit_once(' ')
+                    .map_or(name.as_str(), |(kind, _)| kind)
+            })
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        let by_kind: Vec<String> = kinds
+            .iter()
+            .filter_map(|kind| {
+                let of_kind = |n: &str| n.rsplit_once(' ').is_some_and(|(k, _)| k == *kind);
+                Some(format!("{kind} {:.2}", self.ratio(of_kind)?))
+            })
+            .collect();
+        format!(
+            "fairness (share of offers ÷ share of time on duty; 1.00 = in proportion), {} workers: \
+             min {:.2} ({}), max {:.2} ({}); by phone: {}\n",
+            spread.len(),
+            low.1,
+            low.0,
+            high.1,
+            high.0,
+            by_kind.join(", ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod fairness_tests {
+    use super::*;
+
+    #[test]
+    fn ratios_compare_shares_of_offers_and_of_time_on_duty() {
+        let fairness = Fairness {
+            workers: vec![
+                ("reliable 0".into(), 30, 3_600_000),
+                ("reliable 1".into(), 10, 1_800_000),
+                ("flaky 2".into(), 20, 5_400_000),
+            ],
+        };
+        // Offers 30/60, time 1/3: 1.5.
+        let spread = fairness.spread();
+        assert_eq!(spread[0].0, "flaky 2");
+        assert!((spread[0].1 - (20.0 / 60.0) / 0.5).abs() < 1e-9);
+        assert!((spread[2].1 - 1.5).abs() < 1e-9);
+        let table = fairness.table();
+        assert!(
+            table.contains("min 0.67 (flaky 2), max 1.50 (reliable 0)"),
+            "{table}"
+        );
+        // Reliable: 40/60 of offers in 1/2 of the time.
+        assert!(table.contains("flaky 0.67, reliable 1.33"), "{table}");
+    }
+}

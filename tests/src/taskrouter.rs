@@ -49,6 +49,20 @@ impl Settings {
             .position(|s| s == skill)
             .map(|i| format!("WQ{:032x}", i + 1))
     }
+    /// The workflow without any target's `order_by`: longest idle alone
+    /// (`SIM_ORDER=idle` compares with it).
+    pub fn drop_order_by(&mut self) {
+        let filters = self.workflow["task_routing"]["filters"].as_array_mut();
+        for filter in filters.into_iter().flatten() {
+            let targets = filter["targets"].as_array_mut();
+            for target in targets.into_iter().flatten() {
+                if let Some(target) = target.as_object_mut() {
+                    target.remove("order_by");
+                }
+            }
+        }
+    }
+
     fn queue_name(&self, queue_sid: &str) -> String {
         if queue_sid == self.no_worker_queue_sid {
             return "Nobody".into();
@@ -81,9 +95,22 @@ pub struct Worker {
     pub idle_since: Ms,
     /// The reservation the worker holds (pending or accepted), if any.
     pub reservation: Option<String>,
+    /// Time spent on duty (in an activity other than offline) before
+    /// `on_duty_since`, for the fairness figures.
+    pub on_duty_ms: Ms,
+    /// On duty since then (`None`: offline).
+    pub on_duty_since: Option<Ms>,
 }
 
 impl Worker {
+    /// Time on duty up to `now`.
+    pub fn on_duty_until(&self, now: Ms) -> Ms {
+        self.on_duty_ms
+            + self
+                .on_duty_since
+                .map_or(0, |since| now.saturating_sub(since))
+    }
+
     pub fn skills(&self) -> Vec<String> {
         self.attributes["skills"]
             .as_array()
@@ -158,6 +185,8 @@ struct Target {
     skip_if: Option<String>,
     /// `known_worker_sid`: only this worker may be reserved.
     known_worker: Option<String>,
+    /// `order_by`: who of the queue's free workers is reserved first.
+    order_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,6 +444,7 @@ impl TaskRouter {
             ));
         }
         let sid = self.sid("WK");
+        let on_duty_since = (activity != self.settings.offline_activity).then_some(now);
         self.workers.insert(
             sid.clone(),
             Worker {
@@ -424,6 +454,8 @@ impl TaskRouter {
                 attributes,
                 idle_since: now,
                 reservation: None,
+                on_duty_ms: 0,
+                on_duty_since,
             },
         );
         self.dispatch(now, fx);
@@ -514,6 +546,15 @@ impl TaskRouter {
         w.activity_sid = activity.to_string();
         if self.settings.is_available_activity(activity) {
             w.idle_since = now;
+        }
+        let on_duty = activity != self.settings.offline_activity;
+        match (w.on_duty_since, on_duty) {
+            (None, true) => w.on_duty_since = Some(now),
+            (Some(since), false) => {
+                w.on_duty_ms += now.saturating_sub(since);
+                w.on_duty_since = None;
+            }
+            _ => {}
         }
         if let Some(open) = self
             .unavailable
@@ -610,6 +651,7 @@ impl TaskRouter {
                         .unwrap_or_default()
                         .to_string()
                 }),
+                order_by: target["order_by"].as_str().map(str::to_string),
             })
             .collect()
     }
@@ -773,7 +815,7 @@ impl TaskRouter {
     // ---- reservations ----
 
     /// Offers pending tasks (oldest first) to free, available, matching
-    /// workers (longest idle first).
+    /// workers (in the target's `order_by`, then longest idle first).
     pub fn dispatch(&mut self, now: Ms, fx: &mut Effects) {
         let pending: Vec<String> = self
             .tasks
@@ -792,6 +834,10 @@ impl TaskRouter {
                 continue;
             };
             let known_worker = task.known_worker.clone();
+            let order_by = self
+                .targets(task)
+                .get(task.target)
+                .and_then(|t| t.order_by.clone());
             if task.reservations.len() >= self.settings.max_reservations_per_task {
                 if !self.offer_loops.contains(&task_sid) {
                     self.offer_loops.push(task_sid.clone());
@@ -802,14 +848,12 @@ impl TaskRouter {
                 }
                 continue;
             }
-            let Some(worker_sid) = self
-                .workers
-                .values()
-                .filter(|w| {
-                    known_worker.as_ref().is_none_or(|k| *k == w.sid)
-                        && self.can_reserve(&queue, &w.sid)
-                })
-                .min_by_key(|w| (w.idle_since, w.sid.clone()))
+            let free = self.workers.values().filter(|w| {
+                known_worker.as_ref().is_none_or(|k| *k == w.sid)
+                    && self.can_reserve(&queue, &w.sid)
+            });
+            let Some(worker_sid) = order_candidates(order_by.as_deref(), free)
+                .first()
                 .map(|w| w.sid.clone())
             else {
                 continue;
@@ -1098,6 +1142,72 @@ impl TaskRouter {
     }
 }
 
+/// `workers` in the order TaskRouter reserves them under `order_by`
+/// (docs/twilio.md, "Ordering workers"): each clause (`worker.<path> ASC`
+/// or `DESC`) compares an integer of the worker's attributes, the next
+/// clause breaks a tie, and longest idle breaks the last. A worker without
+/// the integer (absent, or not an integer) is ordered after those with it,
+/// whatever the direction.
+///
+/// # Panics
+/// On an `order_by` TaskRouter would refuse: the stand-in's settings are wrong.
+pub fn order_candidates<'a>(
+    order_by: Option<&str>,
+    workers: impl IntoIterator<Item = &'a Worker>,
+) -> Vec<&'a Worker> {
+    let clauses = order_by.map_or_else(Vec::new, |expression| {
+        parse_order_by(expression).unwrap_or_else(|e| panic!("order_by {expression:?}: {e}"))
+    });
+    let key = |w: &Worker| {
+        let values: Vec<(bool, i64)> = clauses
+            .iter()
+            .map(|(path, descending)| {
+                let value = path
+                    .iter()
+                    .try_fold(&w.attributes, |v, key| v.get(key))
+                    .and_then(Value::as_i64);
+                match value {
+                    Some(v) if *descending => (false, -v),
+                    Some(v) => (false, v),
+                    None => (true, 0),
+                }
+            })
+            .collect();
+        (values, w.idle_since, w.sid.clone())
+    };
+    let mut ordered: Vec<&Worker> = workers.into_iter().collect();
+    ordered.sort_by_cached_key(|w| key(w));
+    ordered
+}
+
+/// The clauses of an `order_by` expression: each attribute's path below
+/// `worker.` and whether it is descending.
+pub fn parse_order_by(expression: &str) -> Result<Vec<(Vec<String>, bool)>, String> {
+    expression
+        .split(',')
+        .map(|clause| {
+            let mut words = clause.split_whitespace();
+            let (Some(attribute), Some(direction), None) =
+                (words.next(), words.next(), words.next())
+            else {
+                return Err(format!(
+                    "clause {clause:?} is not `worker.<attribute> ASC|DESC`"
+                ));
+            };
+            let path = attribute
+                .strip_prefix("worker.")
+                .filter(|p| !p.is_empty() && p.split('.').all(|k| !k.is_empty()))
+                .ok_or_else(|| format!("{attribute:?} is no worker attribute"))?;
+            let descending = match direction.to_ascii_uppercase().as_str() {
+                "ASC" => false,
+                "DESC" => true,
+                other => return Err(format!("direction {other:?} is neither ASC nor DESC")),
+            };
+            Ok((path.split('.').map(str::to_string).collect(), descending))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1162,6 +1272,116 @@ mod tests {
             &mut fx,
         )
         .unwrap()
+    }
+
+    fn scored(name: &str, attributes: Value, idle_since: Ms) -> Worker {
+        Worker {
+            sid: name.into(),
+            friendly_name: name.into(),
+            activity_sid: AVAIL.into(),
+            attributes,
+            idle_since,
+            reservation: None,
+            on_duty_ms: 0,
+            on_duty_since: Some(0),
+        }
+    }
+
+    fn names(order_by: Option<&str>, workers: &[Worker]) -> Vec<String> {
+        order_candidates(order_by, workers)
+            .into_iter()
+            .map(|w| w.sid.clone())
+            .collect()
+    }
+
+    #[test]
+    fn order_by_ranks_by_the_integer_then_longest_idle() {
+        let workers = [
+            scored("low", json!({"answer_score": 40}), 0),
+            scored("high_recent", json!({"answer_score": 90}), 500),
+            scored("high_idle", json!({"answer_score": 90}), 100),
+            scored("none", json!({}), 0),
+            scored("text", json!({"answer_score": "90"}), 0),
+        ];
+        let desc = Some("worker.answer_score DESC");
+        // A worker without the integer comes after those with it.
+        assert_eq!(
+            names(desc, &workers),
+            ["high_idle", "high_recent", "low", "none", "text"]
+        );
+        assert_eq!(
+            names(Some("worker.answer_score ASC"), &workers),
+            ["low", "high_idle", "high_recent", "none", "text"],
+            "last whatever the direction"
+        );
+        assert_eq!(
+            names(None, &workers),
+            ["low", "none", "text", "high_idle", "high_recent"],
+            "longest idle alone"
+        );
+    }
+
+    #[test]
+    fn a_later_clause_breaks_a_tie_and_paths_may_nest() {
+        let workers = [
+            scored("a", json!({"level": {"x": 1}, "y": 1}), 0),
+            scored("b", json!({"level": {"x": 1}, "y": 5}), 9),
+            scored("c", json!({"level": {"x": 2}}), 9),
+        ];
+        assert_eq!(
+            names(Some("worker.level.x DESC, worker.y desc"), &workers),
+            ["c", "b", "a"]
+        );
+        assert_eq!(
+            parse_order_by(homeline_core::domain::answers::ORDER_BY),
+            Ok(vec![(vec!["answer_score".to_string()], true)])
+        );
+        for bad in [
+            "answer_score DESC",
+            "worker.x",
+            "worker.x UP",
+            "worker. DESC",
+            "",
+        ] {
+            assert!(parse_order_by(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_skill_queue_offers_by_its_order_by() {
+        // The workflow provision writes orders by the answer score.
+        let mut tr = router();
+        let mut fx = Effects::default();
+        let mut add = |tr: &mut TaskRouter, name: &str, score: i64, now| {
+            tr.create_worker(
+                name,
+                json!({"skills": ["sales"], "contact_uri": "+15550000001", "answer_score": score}),
+                Some(AVAIL),
+                now,
+                &mut fx,
+            )
+            .unwrap()
+        };
+        let _idle_longest = add(&mut tr, "flaky", 20, 0);
+        let reliable = add(&mut tr, "reliable", 90, 10);
+        let task = tr.create_task(json!({"skill": "sales"}), 20, &mut fx);
+        let offered = &tr.reservations[&tr.tasks[&task].reservations[0]];
+        assert_eq!(offered.worker_sid, reliable);
+    }
+
+    #[test]
+    fn on_duty_time_runs_outside_the_offline_activity() {
+        let mut tr = router();
+        let w = worker(&mut tr, "ana", "sales", 1_000);
+        let mut fx = Effects::default();
+        tr.update_worker(&w, Some(UNAV), None, false, 3_000, &mut fx)
+            .unwrap();
+        tr.update_worker(&w, Some(OFF), None, false, 6_000, &mut fx)
+            .unwrap();
+        assert_eq!(tr.workers[&w].on_duty_until(9_000), 5_000);
+        tr.update_worker(&w, Some(AVAIL), None, false, 10_000, &mut fx)
+            .unwrap();
+        assert_eq!(tr.workers[&w].on_duty_until(12_000), 7_000);
     }
 
     #[test]

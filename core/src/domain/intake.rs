@@ -5,6 +5,7 @@
 //! asks [`decide_sms`] / [`decide_voice`] what to do, applies it to TaskRouter
 //! and the table, and answers with a text from [`replies`] or [`prompts`].
 
+use crate::domain::answers;
 use crate::domain::follow_up::{self, FollowUpCommand};
 use crate::domain::hours::{Clock, ClockTime};
 use crate::domain::pin::{Pin, PinError};
@@ -295,12 +296,19 @@ pub fn is_first_online(profile: &WorkerProfile) -> bool {
 }
 
 /// TaskRouter worker attributes: `contact_uri` is the phone the assignment
-/// rings, `skills` what the workflow matches on.
-pub fn worker_attributes(profile: &WorkerProfile, skills: &[String]) -> serde_json::Value {
+/// rings, `skills` what the workflow matches on, the answer score at `now`
+/// what it orders a skill's workers by. Every update that sets attributes
+/// replaces them all, so each one is built here.
+pub fn worker_attributes(
+    profile: &WorkerProfile,
+    skills: &[String],
+    now: i64,
+) -> serde_json::Value {
     serde_json::json!({
         "contact_uri": profile.phone,
         "skills": skills,
         "name": profile.name,
+        answers::SCORE_ATTRIBUTE: answers::score(&profile.answers, now),
     })
 }
 
@@ -1198,8 +1206,18 @@ mod tests {
         );
         assert_eq!(went_offline(&online, None).worker_sid, None);
         assert_eq!(
-            worker_attributes(&profile, &skills(&["sales"])),
-            serde_json::json!({"contact_uri": "+15551230001", "skills": ["sales"], "name": "Ana"})
+            worker_attributes(&profile, &skills(&["sales"]), 0),
+            serde_json::json!({"contact_uri": "+15551230001", "skills": ["sales"], "name": "Ana", "answer_score": 100})
+        );
+        let mut missed = profile.clone();
+        missed.answers = crate::domain::answers::noted(
+            &missed.answers,
+            crate::domain::answers::Offer::Missed { at: 1_000 },
+        );
+        assert_eq!(
+            worker_attributes(&missed, &skills(&["sales"]), 1_000)["answer_score"],
+            50,
+            "the score as of `now`"
         );
     }
 

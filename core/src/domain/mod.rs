@@ -3,6 +3,7 @@
 //! depends only on the model; `service` carries the intents out (`layers.rs`
 //! holds every file to that).
 
+pub mod answers;
 pub mod attempt;
 pub mod coverage;
 pub mod estimate;

@@ -33,6 +33,7 @@
 //! back on while the line is closed: an `off until` due then is dropped and
 //! the worker told to text ON, so availability never drifts overnight.
 
+use crate::domain::answers::{self, Offer};
 use crate::domain::pin;
 use crate::model::{Activity, Duty, DutyUntil, PinHash, WorkerProfile};
 
@@ -56,8 +57,9 @@ pub enum WorkerEvent<'a> {
     /// The worker missed an offered call at `now`.
     Missed { now: i64, rule: MissRule },
     /// The worker's phone could not be reached at all (no phone known, the
-    /// call could not be placed, a SIP "no such number"): off duty at once.
-    Unreachable,
+    /// call could not be placed, a SIP "no such number") at `now`: off duty
+    /// at once.
+    Unreachable { now: i64 },
     /// A scheduler run at `now`: a cooldown that has passed ends.
     CooldownEnded { now: i64 },
     /// A scheduler run at `now`: a pending `until` that has passed is made.
@@ -229,7 +231,7 @@ pub fn decide(profile: &WorkerProfile, event: &WorkerEvent<'_>) -> Decision {
             Decision::write(taken_off(profile), told(profile, Notice::OffAtClose))
         }
         WorkerEvent::Missed { now, rule } => missed(profile, *now, rule),
-        WorkerEvent::Unreachable => unreachable(profile),
+        WorkerEvent::Unreachable { now } => unreachable(profile, *now),
         WorkerEvent::CooldownEnded { now } => cooldown_ended(profile, *now),
         WorkerEvent::OptedOut | WorkerEvent::OptedIn => {
             let blocked = *event == WorkerEvent::OptedOut;
@@ -244,6 +246,7 @@ pub fn decide(profile: &WorkerProfile, event: &WorkerEvent<'_>) -> Decision {
             let mut next = profile.clone();
             next.misses = 0;
             next.answered_total = next.answered_total.saturating_add(1);
+            next.answers = answers::noted(&profile.answers, Offer::Answered);
             Decision::write(next, Vec::new())
         }
         WorkerEvent::PinSet { pin } => {
@@ -303,7 +306,7 @@ pub fn decide(profile: &WorkerProfile, event: &WorkerEvent<'_>) -> Decision {
 
 /// A miss, counted: a cooldown, or off duty at the limit.
 fn missed(profile: &WorkerProfile, now: i64, rule: &MissRule) -> Decision {
-    let mut next = counted(profile);
+    let mut next = counted(profile, now);
     // A worker who texted `off` meanwhile stays Offline, and is not told;
     // the reject's activity must not stick.
     if profile.activity == Some(Activity::Offline) {
@@ -324,8 +327,8 @@ fn missed(profile: &WorkerProfile, now: i64, rule: &MissRule) -> Decision {
 
 /// An unreachable phone: off duty at once; the admins hear of it when this
 /// changes the worker's state.
-fn unreachable(profile: &WorkerProfile) -> Decision {
-    let mut next = counted(profile);
+fn unreachable(profile: &WorkerProfile, now: i64) -> Decision {
+    let mut next = counted(profile, now);
     next.activity = Some(Activity::Offline);
     if profile.activity == Some(Activity::Offline) {
         return Decision::write(next, vec![moved(Activity::Offline, false)]);
@@ -339,11 +342,13 @@ fn unreachable(profile: &WorkerProfile) -> Decision {
     )
 }
 
-/// The miss counted, and any running cooldown replaced by what it decides.
-fn counted(profile: &WorkerProfile) -> WorkerProfile {
+/// The miss at `now` counted and noted in the answer record, and any
+/// running cooldown replaced by what it decides.
+fn counted(profile: &WorkerProfile, now: i64) -> WorkerProfile {
     let mut next = profile.clone();
     next.misses = next.misses.saturating_add(1);
     next.missed_total = next.missed_total.saturating_add(1);
+    next.answers = answers::noted(&profile.answers, Offer::Missed { at: now });
     next.cooldown_until = None;
     next
 }
@@ -743,9 +748,14 @@ mod tests {
         let cooling = decide(&ana(0, Some(Activity::Available)), &miss_at(1_000))
             .profile
             .expect("written");
-        let d = decide(&cooling, &WorkerEvent::Unreachable);
+        let d = decide(&cooling, &WorkerEvent::Unreachable { now: 1_100 });
         let next = d.profile.expect("written");
         assert_eq!((next.misses, next.missed_total), (2, 2));
+        assert_eq!(
+            (next.answers.letters().as_str(), next.answers.last_miss_at),
+            ("mm", Some(1_100)),
+            "both misses noted in the answer record"
+        );
         assert_eq!(
             (next.activity, next.cooldown_until),
             (Some(Activity::Offline), None)
@@ -758,7 +768,7 @@ mod tests {
             ]
         );
         assert_eq!(activity_after_miss(Some(&d.intents)), Activity::Offline);
-        let again = decide(&next, &WorkerEvent::Unreachable);
+        let again = decide(&next, &WorkerEvent::Unreachable { now: 1_200 });
         assert_eq!(again.intents, vec![moved(Activity::Offline, false)]);
     }
 
@@ -799,10 +809,18 @@ mod tests {
 
     #[test]
     fn answering_resets_the_misses() {
-        let next = decide(&ana(3, None), &WorkerEvent::Answered)
+        let missed = decide(&ana(2, None), &miss_at(1_000))
+            .profile
+            .expect("written");
+        let next = decide(&missed, &WorkerEvent::Answered)
             .profile
             .expect("written");
         assert_eq!((next.misses, next.answered_total), (0, 1));
+        assert_eq!(
+            (next.answers.letters().as_str(), next.answers.last_miss_at),
+            ("ma", Some(1_000)),
+            "the answer noted after the miss, whose time is kept"
+        );
     }
 
     #[test]

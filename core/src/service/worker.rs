@@ -7,9 +7,10 @@
 use crate::app::App;
 use crate::config::Config;
 use crate::deadline::Deadline;
+use crate::domain::answers;
 use crate::domain::intake;
 use crate::domain::pin::{self, Check, Pin};
-use crate::domain::worker::{self, Intent, MissRule, MoveWorker, WorkerEvent};
+use crate::domain::worker::{self, Intent, MissRule, WorkerEvent};
 use crate::model::{Activity, Attempt, WorkerProfile};
 use crate::store::{
     Marker, Round, Store, StoreError, WorkerStore, Write, at_most_once, read_modify_write,
@@ -106,8 +107,17 @@ pub async fn text<S: Store>(
     }
 }
 
+/// A miss counted on a worker's profile.
+#[derive(Debug)]
+pub struct Counted {
+    /// The profile as written (`None`: the worker has none).
+    pub profile: Option<WorkerProfile>,
+    /// What the miss rule asks for.
+    pub intents: Vec<Intent>,
+}
+
 /// Counts `attempt`'s miss on the worker's profile, once per attempt
-/// (`Ok(None)`: counted already), and returns what the miss rule asks for.
+/// (`Ok(None)`: counted already).
 /// `event` is [`WorkerEvent::Missed`] or [`WorkerEvent::Unreachable`].
 /// Store-only, so the assignment callback can use it inside its 5 s budget
 /// and put the activity in its reject instruction.
@@ -115,18 +125,24 @@ pub async fn count_miss<S: Store>(
     app: &App<S>,
     attempt: &Attempt,
     event: &WorkerEvent<'_>,
-) -> Result<Option<Vec<Intent>>, StoreError> {
+) -> Result<Option<Counted>, StoreError> {
     let marker = Marker::MissCounted {
         reservation_sid: &attempt.reservation_sid,
     };
     // Any failure gives the claim back, so a retry can count it.
     at_most_once(&app.store, &marker, |_: &StoreError| true, async {
         match apply(&app.store, &attempt.phone, event).await? {
-            Some((_, decision)) => Ok(decision.intents),
+            Some((profile, decision)) => Ok(Counted {
+                profile: Some(profile),
+                intents: decision.intents,
+            }),
             None => {
                 tracing::warn!(phone_known = false, reservation_sid = %attempt.reservation_sid,
                     "missed call by a worker without a profile");
-                Ok(worker::missed_without_profile())
+                Ok(Counted {
+                    profile: None,
+                    intents: worker::missed_without_profile(),
+                })
             }
         }
     })
@@ -144,55 +160,68 @@ pub fn miss_rule(config: &Config) -> MissRule {
 /// Records that `attempt`'s worker missed the call for `reason`
 /// (`machine_start`, `busy`, `no-answer`, `no-key`, `timeout`, `failed`, ...):
 /// counts it (a failed leg whose SIP answer says the number does not exist
-/// as unreachable), moves the worker over REST and sends the texts the
-/// change calls for. Idempotent per attempt.
+/// as unreachable), moves the worker over REST with their answer score
+/// lowered in the same update, and sends the texts the change calls for.
+/// Idempotent per attempt.
 pub async fn record_miss<S: Store>(
     app: &App<S>,
     attempt: &Attempt,
     reason: &str,
     deadline: Deadline,
 ) -> Result<(), MissError> {
+    let now = crate::store::now_secs();
     let event = if worker::unreachable_leg(reason, attempt.sip_response_code) {
-        WorkerEvent::Unreachable
+        WorkerEvent::Unreachable { now }
     } else {
         WorkerEvent::Missed {
-            now: crate::store::now_secs(),
+            now,
             rule: miss_rule(&app.config),
         }
     };
-    let Some(intents) = count_miss(app, attempt, &event).await? else {
+    let Some(counted) = count_miss(app, attempt, &event).await? else {
         return Ok(());
     };
     crate::metrics::emit(crate::metrics::Metric::Miss { reason });
     let mut result = Ok(());
-    for intent in &intents {
-        if let Intent::MoveWorker(move_to) = intent
-            && let Err(error) = move_worker(app, &attempt.worker_sid, *move_to, deadline).await
-        {
-            tracing::error!(%error, worker_sid = %attempt.worker_sid,
-                reservation_sid = %attempt.reservation_sid, "could not set the worker's activity after a miss");
-            result = Err(error.into());
+    for intent in &counted.intents {
+        if let Intent::MoveWorker(move_to) = intent {
+            let mut update = super::worker_update(
+                *move_to,
+                super::activity_sid(&app.config.activities, move_to.activity),
+            );
+            update.attributes = counted.profile.as_ref().map(|p| attributes(app, p, now));
+            match app
+                .twilio
+                .update_worker(&attempt.worker_sid, &update, deadline)
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(worker_sid = %attempt.worker_sid, reservation_sid = %attempt.reservation_sid,
+                    activity_sid = ?update.activity_sid, score = ?update.attributes.as_ref().map(|a| &a[answers::SCORE_ATTRIBUTE]),
+                    "worker moved after a miss")
+                }
+                Err(error) => {
+                    tracing::error!(%error, worker_sid = %attempt.worker_sid,
+                        reservation_sid = %attempt.reservation_sid, "could not set the worker's activity after a miss");
+                    result = Err(error.into());
+                }
+            }
         }
     }
-    tell_of_miss(app, attempt, reason, &intents, deadline).await?;
+    tell_of_miss(app, attempt, reason, &counted.intents, deadline).await?;
     result
 }
 
-/// Moves TaskRouter worker `worker_sid` as `decide` asked.
-async fn move_worker<S: Store>(
-    app: &App<S>,
-    worker_sid: &str,
-    move_to: MoveWorker,
-    deadline: Deadline,
-) -> Result<(), TwilioError> {
-    let update = super::worker_update(
-        move_to,
-        super::activity_sid(&app.config.activities, move_to.activity),
-    );
-    app.twilio
-        .update_worker(worker_sid, &update, deadline)
-        .await
-        .map(drop)
+/// The worker's TaskRouter attributes as `profile` makes them at `now`:
+/// the skills still configured and the answer score.
+fn attributes<S: Store>(app: &App<S>, profile: &WorkerProfile, now: i64) -> serde_json::Value {
+    let skills: Vec<String> = profile
+        .skills
+        .iter()
+        .filter(|s| app.config.has_skill(s))
+        .cloned()
+        .collect();
+    intake::worker_attributes(profile, &skills, now)
 }
 
 /// Sends the texts a miss's `intents` ask for: the worker's "off duty,
@@ -222,9 +251,12 @@ pub async fn miss_in_answer<S: Store>(
     reason: &str,
     deadline: Deadline,
 ) -> Activity {
-    let unreachable = WorkerEvent::Unreachable;
+    let unreachable = WorkerEvent::Unreachable {
+        now: crate::store::now_secs(),
+    };
     let intents = count_miss(app, attempt, &unreachable)
         .await
+        .map(|counted| counted.map(|c| c.intents))
         .unwrap_or_else(|error| {
             tracing::error!(%error, reservation_sid = %attempt.reservation_sid, "could not count the miss");
             None
@@ -274,6 +306,7 @@ pub async fn end_cooldowns<S: Store>(
         due,
         &WorkerEvent::CooldownEnded { now },
         None,
+        now,
         deadline,
     )
     .await
@@ -301,6 +334,7 @@ pub async fn make_untils<S: Store>(
         due,
         &WorkerEvent::UntilDue { now, closed },
         None,
+        now,
         deadline,
     )
     .await
@@ -325,16 +359,25 @@ pub async fn off_at_close<S: Store>(
     let Some(day) = closing else {
         return Ok(Sweep::default());
     };
-    sweep(app, |_| true, &WorkerEvent::Closed, Some(&day), deadline).await
+    sweep(
+        app,
+        |_| true,
+        &WorkerEvent::Closed,
+        Some(&day),
+        now,
+        deadline,
+    )
+    .await
 }
 
 /// Applies `event` to each profile that is `due` and carries out what it
-/// decides; with `closing`, once per profile and closing day.
+/// decides at `now`; with `closing`, once per profile and closing day.
 async fn sweep<S: Store>(
     app: &App<S>,
     due: impl Fn(&WorkerProfile) -> bool,
     event: &WorkerEvent<'_>,
     closing: Option<&str>,
+    now: i64,
     deadline: Deadline,
 ) -> Result<Sweep, StoreError> {
     let profiles = app.store.list_workers().await?;
@@ -369,7 +412,7 @@ async fn sweep<S: Store>(
             }
         };
         run.due += 1;
-        match carry_out(app, &written, &decision.intents, deadline).await {
+        match carry_out(app, &written, &decision.intents, now, deadline).await {
             Ok(moved) => run.moved += usize::from(moved),
             Err(()) => run.failed += 1,
         }
@@ -378,23 +421,32 @@ async fn sweep<S: Store>(
 }
 
 /// Carries out a scheduler job's `intents` for the worker `written` (the
-/// profile as written): the TaskRouter move first, then the text, so no
-/// worker is told of a move that failed. `Ok(true)`: moved.
+/// profile as written) at `now`: the TaskRouter move first, then the text,
+/// so no worker is told of a move that failed. `Ok(true)`: moved.
 async fn carry_out<S: Store>(
     app: &App<S>,
     written: &WorkerProfile,
     intents: &[Intent],
+    now: i64,
     deadline: Deadline,
 ) -> Result<bool, ()> {
     let phone = written.phone.as_str();
     let mut moved = false;
     for intent in intents {
         let update = match intent {
-            Intent::MoveWorker(move_to) => super::worker_update(
-                *move_to,
-                super::activity_sid(&app.config.activities, move_to.activity),
-            ),
-            Intent::PutOnDuty => on_duty_update(app, written),
+            Intent::MoveWorker(move_to) => {
+                let mut update = super::worker_update(
+                    *move_to,
+                    super::activity_sid(&app.config.activities, move_to.activity),
+                );
+                // Back in rotation (a cooldown's end): with the score as
+                // the time since the miss has forgiven it so far.
+                if move_to.activity == Activity::Available {
+                    update.attributes = Some(attributes(app, written, now));
+                }
+                update
+            }
+            Intent::PutOnDuty => on_duty_update(app, written, now),
             Intent::Tell(notice) => {
                 let body = worker::notice_sms(&app.config.business_name, *notice, &written.skills);
                 if let Err(error) = text(app, phone, &body, deadline).await {
@@ -425,16 +477,10 @@ async fn carry_out<S: Store>(
 
 /// Back on duty: Available, with the profile's skills (those still
 /// configured) as the attributes the workflow matches on.
-fn on_duty_update<S: Store>(app: &App<S>, profile: &WorkerProfile) -> WorkerUpdate {
-    let skills: Vec<String> = profile
-        .skills
-        .iter()
-        .filter(|s| app.config.has_skill(s))
-        .cloned()
-        .collect();
+fn on_duty_update<S: Store>(app: &App<S>, profile: &WorkerProfile, now: i64) -> WorkerUpdate {
     WorkerUpdate {
         activity_sid: Some(app.config.activities.available.clone()),
-        attributes: Some(intake::worker_attributes(profile, &skills)),
+        attributes: Some(attributes(app, profile, now)),
         reject_pending_reservations: false,
     }
 }
@@ -503,6 +549,53 @@ pub async fn record_answered<S: Store>(app: &App<S>, attempt: &Attempt) -> Resul
     apply(&app.store, &attempt.phone, &WorkerEvent::Answered)
         .await
         .map(drop)
+}
+
+/// The bridge of the reservation ended: the worker's TaskRouter attributes
+/// get the answer score their answer raised. Not at the answer itself,
+/// where a REST round trip would hold up the caller's bridge: the worker
+/// holds the task until it is completed, so no offer reads the score before
+/// this runs (`amd-result`'s bridge action, ahead of completing the task).
+/// Best effort: a failure is logged and the next update carries the score.
+pub async fn publish_score<S: Store>(
+    app: &App<S>,
+    task_sid: &str,
+    reservation_sid: &str,
+    deadline: Deadline,
+) {
+    let attempt = match app.store.get_attempt(task_sid, reservation_sid).await {
+        Ok(Some(attempt)) => attempt,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::error!(%error, task_sid, reservation_sid, "answer score not published: attempt not read");
+            return;
+        }
+    };
+    let profile = match app.store.get_worker(&attempt.phone).await {
+        Ok(Some(profile)) => profile,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::error!(%error, task_sid, reservation_sid, "answer score not published: profile not read");
+            return;
+        }
+    };
+    let update = WorkerUpdate {
+        activity_sid: None,
+        attributes: Some(attributes(app, &profile, crate::store::now_secs())),
+        reject_pending_reservations: false,
+    };
+    let worker_sid = &attempt.worker_sid;
+    match app
+        .twilio
+        .update_worker(worker_sid, &update, deadline)
+        .await
+    {
+        Ok(_) => tracing::info!(%worker_sid, task_sid, reservation_sid,
+            score = ?update.attributes.as_ref().map(|a| &a[answers::SCORE_ATTRIBUTE]),
+            "answer score published"),
+        Err(error) => tracing::error!(%error, %worker_sid, task_sid, reservation_sid,
+            "answer score not published"),
+    }
 }
 
 /// The phone of the profile whose TaskRouter worker is `worker_sid`

@@ -81,9 +81,9 @@ use super::{
     VoicemailStore, WaitStore, WorkerStore, Write, now_secs,
 };
 use crate::model::{
-    Activity, AnswerWait, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord,
-    Callback, Duty, DutyUntil, FollowUp, FollowUpReason, FollowUpState, LastWorker, PinHash,
-    RecentWaits, TaskKind, Voicemail, WorkerProfile,
+    Activity, AnswerRecord, AnswerWait, Attempt, AttemptChange, AttemptState, BlockedNumber,
+    CallRecord, Callback, Duty, DutyUntil, FollowUp, FollowUpReason, FollowUpState, LastWorker,
+    PinHash, RecentWaits, TaskKind, Voicemail, WorkerProfile,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -515,6 +515,13 @@ fn worker_item(profile: &WorkerProfile, version: u64) -> Item {
         "until_then",
         profile.duty_until.map(|u| s(u.then.as_str())),
     );
+    let answers = &profile.answers;
+    put_opt(
+        &mut item,
+        "answer_record",
+        (!answers.recent.is_empty()).then(|| s(answers.letters())),
+    );
+    put_opt(&mut item, "last_miss_at", answers.last_miss_at.map(n));
     item
 }
 
@@ -540,6 +547,16 @@ fn worker_from(item: &Item) -> Result<WorkerProfile, StoreError> {
         ) {
             (Some(at), Some(then)) => Some(DutyUntil { at, then }),
             _ => None,
+        },
+        // Absent for every profile written before the record existed: no offers yet.
+        answers: AnswerRecord {
+            recent: match f.opt_string("answer_record")? {
+                None => Vec::new(),
+                Some(letters) => AnswerRecord::parse_letters(&letters).ok_or_else(|| {
+                    f.malformed(format!("`answer_record` = {letters} is not a record"))
+                })?,
+            },
+            last_miss_at: f.opt_number("last_miss_at")?,
         },
         version: f.number("version")?,
     })

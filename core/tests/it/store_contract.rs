@@ -9,9 +9,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use homeline_core::model::{
-    Activity, AnswerWait, Attempt, AttemptChange, AttemptState, BlockedNumber, CallRecord,
-    Callback, Duty, DutyUntil, FollowUp, FollowUpReason, FollowUpState, LastWorker, RecentWaits,
-    TaskKind, Voicemail, WorkerProfile,
+    Activity, AnswerRecord, AnswerWait, Attempt, AttemptChange, AttemptState, BlockedNumber,
+    CallRecord, Callback, Duty, DutyUntil, FollowUp, FollowUpReason, FollowUpState, LastWorker,
+    RecentWaits, TaskKind, Voicemail, WorkerProfile,
 };
 use homeline_core::service::call_record::{Step, change};
 use homeline_core::store::{Store, StoreError, Write};
@@ -198,6 +198,19 @@ async fn worker_roundtrip<S: Store>(store: S) {
     assert_eq!(stored(store.put_worker(&plain).await), Write::Applied);
     let read = stored(store.get_worker(&phone(1)).await).expect("stored");
     assert_eq!(read.duty_until, None);
+
+    // The answer record (issue 17) is kept, oldest offer first.
+    let answers = AnswerRecord {
+        recent: vec![true, false, true],
+        last_miss_at: Some(1_800_000_000),
+    };
+    let recorded = WorkerProfile {
+        answers: answers.clone(),
+        ..read
+    };
+    assert_eq!(stored(store.put_worker(&recorded).await), Write::Applied);
+    let read = stored(store.get_worker(&phone(1)).await).expect("stored");
+    assert_eq!(read.answers, answers);
 }
 
 async fn workers_listed_by_phone_and_nothing_else<S: Store>(store: S) {

@@ -19,6 +19,7 @@ use homeline_core::routes::{Budget, paths};
 use homeline_core::service::attempt as service;
 use homeline_core::service::callback::{self, Dialed};
 use homeline_core::service::task;
+use homeline_core::service::worker;
 use homeline_core::store::Store;
 use homeline_core::store::now_secs;
 use homeline_core::twiml::{Dial, Gather, Queue, Response as Twiml};
@@ -36,6 +37,8 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
         let task_sid = request.query("TaskSid");
         let reservation_sid = request.query("ReservationSid");
         if let (Some(task_sid), Some(reservation_sid)) = (task_sid, reservation_sid) {
+            // Before the task completes and frees the worker for the next offer.
+            worker::publish_score(&app, task_sid, reservation_sid, deadline).await;
             // The customer answered `DialCallDuration` seconds before the
             // Dial ended: the record's answer time is theirs, not the end of
             // the conversation (the digest's answer times read it).

@@ -13,7 +13,7 @@ use homeline_core::domain::intake as domain;
 use homeline_core::domain::worker::{OFF_DUTY, WorkerEvent};
 use homeline_core::model::WorkerProfile;
 use homeline_core::service;
-use homeline_core::store::{Store, StoreError};
+use homeline_core::store::{Store, StoreError, now_secs};
 use homeline_core::twilio::{TwilioError, WorkerUpdate};
 
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +41,7 @@ pub async fn go_online<S: Store>(
     until: Option<i64>,
     deadline: Deadline,
 ) -> Result<(), IntakeError> {
-    let attributes = domain::worker_attributes(profile, skills);
+    let attributes = domain::worker_attributes(profile, skills, now_secs());
     let update = WorkerUpdate {
         activity_sid: Some(app.config.activities.available.clone()),
         attributes: Some(attributes.clone()),

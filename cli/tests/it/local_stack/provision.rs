@@ -175,6 +175,17 @@ async fn first_run_creates_everything_with_spec_valid_requests() {
     assert_eq!(filter["expression"], "skill == 'sales'");
     assert_eq!(filter["targets"][0]["queue"], sales);
     assert_eq!(filter["targets"][0]["skip_if"], "workers.available == 0");
+    // The most likely to answer first, then longest idle.
+    assert_eq!(filter["targets"][0]["order_by"], "worker.answer_score DESC");
+    assert_eq!(
+        named("sales (callback)").1["targets"][0]["order_by"],
+        "worker.answer_score DESC"
+    );
+    assert_eq!(
+        known["order_by"],
+        Value::Null,
+        "one worker: nothing to order"
+    );
     assert!(filter["targets"][0]["timeout"].as_u64().is_some());
     assert_eq!(filter["targets"][1]["queue"], nobody);
     assert_eq!(config["task_routing"]["default_filter"]["queue"], nobody);

@@ -24,6 +24,7 @@ async fn twenty_callers_over_ten_minutes(readings: Readings) {
         chaos: true,
         answer_mode: None,
         readings,
+        ordered: true,
     })
     .await;
     let outcome = &day.outcome;

@@ -166,6 +166,12 @@ impl Rig {
             .expect("profile")
     }
 
+    /// Stores `profile` over the worker's (as the test arranges it).
+    async fn put_profile(&self, profile: &WorkerProfile) {
+        let written = self.app.store.put_worker(profile).await.expect("store");
+        assert!(written.applied());
+    }
+
     /// Every reject sent, whatever Twilio answered.
     fn rejects(&self) -> Vec<RecordedRequest> {
         self.twilio
@@ -352,6 +358,77 @@ async fn the_bridge_ending_completes_the_task_once() {
     assert_eq!(updates.len(), 2, "each Dial action completes: {updates:?}");
     assert_eq!(updates[0].param("AssignmentStatus"), Some("completed"));
     assert_eq!(updates[1].status, 400, "the second finds it settled");
+    rig.twilio.assert_spec_valid();
+}
+
+/// The worker attributes as Homeline writes them, with `score`.
+fn scored(score: u32) -> Value {
+    json!({"contact_uri": PHONE, "skills": ["sales"], "name": "Ann", "answer_score": score})
+}
+
+/// Issue 17: the answer score the workflow orders a skill's workers by
+/// (`domain::answers`). A miss lowers it in the one worker update that
+/// starts the cooldown, keeping every other attribute.
+#[tokio::test]
+async fn a_miss_lowers_the_answer_score_in_the_update_that_cools_the_worker_down() {
+    let rig = setup("sync").await;
+    rig.assign().await;
+    rig.status("no-answer", "487").await;
+    rig.status("no-answer", "487").await;
+    rig.assert_one_miss("no-answer").await;
+    let updates = rig.twilio.worker_updates();
+    assert_eq!(updates.len(), 1, "one update moves and scores: {updates:?}");
+    assert_eq!(updates[0].param("ActivitySid"), Some(ACTIVITY_UNAVAILABLE));
+    let worker = rig.twilio.worker(&rig.worker_sid).expect("worker");
+    // One miss, the answer given in advance: 1 of 2.
+    assert_eq!(worker.attributes_json(), scored(50));
+    let profile = rig.profile().await;
+    assert_eq!(profile.answers.letters(), "m");
+    let missed_at = profile.answers.last_miss_at.expect("the miss's time");
+    assert!((now_secs() - missed_at).abs() <= 5, "{missed_at}");
+}
+
+/// An answer raises the score when the bridge ends, before the task is
+/// completed (the worker is offered nothing before that), never while the
+/// caller waits for the bridge.
+#[tokio::test]
+async fn an_answer_raises_the_answer_score_when_the_bridge_ends_before_the_task_completes() {
+    let rig = setup("sync").await;
+    let mut profile = rig.profile().await;
+    profile.answers.recent = vec![false];
+    profile.answers.last_miss_at = Some(now_secs());
+    rig.put_profile(&profile).await;
+    rig.assign().await;
+    let (_, twiml) = rig.leg("/amd-result", &[("AnsweredBy", "human")]).await;
+    assert_eq!(twiml, rig.expected_bridge());
+    assert!(
+        rig.twilio.worker_updates().is_empty(),
+        "nothing between the answer and the bridge"
+    );
+    assert_eq!(rig.profile().await.answers.letters(), "ma");
+    rig.twilio.set_task_status(&rig.task_sid, "wrapping");
+    rig.leg(
+        "/amd-result/after-bridge",
+        &[("DialCallStatus", "completed")],
+    )
+    .await;
+    let worker = rig.twilio.worker(&rig.worker_sid).expect("worker");
+    // 2 of 3 (the answer given in advance), the miss barely forgiven yet.
+    assert_eq!(worker.attributes_json(), scored(75));
+    let order: Vec<Route> = rig
+        .twilio
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.route)
+        .filter(|r| matches!(r, Route::UpdateWorker | Route::UpdateTask))
+        .collect();
+    assert_eq!(order, [Route::UpdateWorker, Route::UpdateTask]);
+    let update = &rig.twilio.worker_updates()[0];
+    assert_eq!(
+        update.param("ActivitySid"),
+        None,
+        "the activity is TaskRouter's"
+    );
     rig.twilio.assert_spec_valid();
 }
 
@@ -635,14 +712,7 @@ async fn the_last_miss_allowed_takes_the_worker_off_duty_with_one_sms() {
     let rig = rig_with(&[("MISSES_BEFORE_OFFLINE", "3")]).await;
     let mut profile = rig.profile().await;
     profile.misses = 2;
-    assert!(
-        rig.app
-            .store
-            .put_worker(&profile)
-            .await
-            .expect("store")
-            .applied()
-    );
+    rig.put_profile(&profile).await;
     rig.assign().await;
     rig.status("no-answer", "487").await;
     rig.status("no-answer", "487").await;
@@ -697,14 +767,7 @@ async fn a_worker_who_went_offline_meanwhile_stays_offline_untold() {
     rig.assign().await;
     let mut profile = rig.profile().await;
     profile.activity = Some(Activity::Offline);
-    assert!(
-        rig.app
-            .store
-            .put_worker(&profile)
-            .await
-            .expect("store")
-            .applied()
-    );
+    rig.put_profile(&profile).await;
     rig.status("no-answer", "487").await;
     assert_eq!(rig.rejects().len(), 1);
     assert_eq!(

@@ -179,9 +179,10 @@ async fn on_sales_creates_the_worker_available_with_the_right_attributes() {
     assert_eq!(request.param("FriendlyName"), Some(ANA));
     assert_eq!(request.param("ActivitySid"), Some(ACTIVITY_AVAILABLE));
     let attributes = attributes(request);
+    // No offers yet: the full answer score (issue 17).
     assert_eq!(
         attributes,
-        json!({"contact_uri": ANA, "skills": ["sales"], "name": "Ana"})
+        json!({"contact_uri": ANA, "skills": ["sales"], "name": "Ana", "answer_score": 100})
     );
 
     let worker_sid = request.sid.clone().expect("created SID");

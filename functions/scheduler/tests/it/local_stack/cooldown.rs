@@ -101,6 +101,29 @@ fn report(due: usize, moved: usize) -> serde_json::Value {
     json!({ "due": due, "moved": moved, "failed": 0, "cut_short": false })
 }
 
+/// Issue 17: the answer score the workflow orders by recovers with the time
+/// since the last miss; the update that ends the cooldown carries it, with
+/// the worker's other attributes.
+#[tokio::test]
+async fn the_cooldown_s_end_puts_the_worker_back_with_the_score_recovered_so_far() {
+    let rig = rig().await;
+    rig.missed(1, "no-answer").await;
+    rig.missed(2, "busy").await;
+    let attributes = |at: usize| -> serde_json::Value {
+        let updates = rig.twilio.worker_updates();
+        serde_json::from_str(updates[at].param("Attributes").expect("attributes")).expect("JSON")
+    };
+    let scored = |score: u32| json!({"contact_uri": PHONE, "skills": ["sales"], "name": "Ana", "answer_score": score});
+    // Two misses, the answer given in advance: 1 of 3.
+    assert_eq!(attributes(1), scored(25));
+    let until = rig.profile().await.cooldown_until.expect("cooling down");
+    assert_eq!(rig.tick(until).await, report(1, 1));
+    // 240 s of the 30 minutes that forgive every miss: the next step.
+    assert_eq!(attributes(2), scored(50));
+    assert_eq!(rig.activity_sid(), ACTIVITY_AVAILABLE);
+    rig.twilio.assert_spec_valid();
+}
+
 #[tokio::test]
 async fn a_miss_benches_the_worker_until_the_first_tick_after_the_cooldown_once() {
     let rig = rig().await;
