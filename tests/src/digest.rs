@@ -153,9 +153,18 @@ pub fn abandoned(world: &World, call: &Call, abandon_after_secs: u64) -> bool {
         (Some(queued), Some(ended)) => ended.saturating_sub(queued) / 1000,
         _ => return false,
     };
+    // A caller who booked a callback is owed that call, not a follow-up
+    // (`domain::inbound::abandoned_at_end`); one whose booking failed has
+    // no callback task and is counted here.
+    let booked = world
+        .tr
+        .tasks
+        .values()
+        .any(|t| crate::report::callback_of(t) == Some(call.sid.as_str()));
     call.bridged.is_none()
         && !call.voicemail_recorded
         && call.hung_up_self
+        && !booked
         && waited >= abandon_after_secs
 }
 

@@ -832,7 +832,7 @@ pub fn callback_legs(world: &World) -> impl Iterator<Item = (&str, &Call, &Call)
 }
 
 /// The call SID a callback task keeps the place of.
-fn callback_of(task: &Task) -> Option<&str> {
+pub(crate) fn callback_of(task: &Task) -> Option<&str> {
     (task.attributes["type"] == homeline_core::service::callback::CALLBACK_TYPE)
         .then(|| task.attributes["original_call_sid"].as_str())
         .flatten()
