@@ -277,9 +277,10 @@ pub struct Sweep {
     pub due: usize,
     /// TaskRouter workers this run moved.
     pub moved: usize,
-    /// Profiles not changed (the next run tries them again), or workers
-    /// not moved or not told after their profile changed (logged, not
-    /// retried: the profile's write is the once-key, as for a miss).
+    /// Profiles not changed, or workers not moved after their profile
+    /// changed (the profile is put back: the next run tries them again),
+    /// or not told after the move (logged, not retried: the profile's
+    /// write is the once-key, as for a miss).
     pub failed: usize,
     /// Stopped before the deadline with profiles left for the next run.
     pub cut_short: bool,
@@ -414,10 +415,52 @@ async fn sweep<S: Store>(
         run.due += 1;
         match carry_out(app, &written, &decision.intents, now, deadline).await {
             Ok(moved) => run.moved += usize::from(moved),
-            Err(()) => run.failed += 1,
+            Err(unfinished) => {
+                run.failed += 1;
+                if unfinished == Unfinished::NotMoved {
+                    put_back(app, profile, &written).await;
+                }
+            }
         }
     }
     Ok(run)
+}
+
+/// Where [`carry_out`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unfinished {
+    /// TaskRouter was not moved: the profile says what never happened.
+    NotMoved,
+    /// Moved, but the worker was not texted.
+    NotTold,
+    /// The profile names no TaskRouter worker: a retry would not help.
+    NoWorker,
+}
+
+/// Puts `before` (the profile as listed) back in place of `written` after
+/// the TaskRouter move failed, so the next run finds it due and tries
+/// again, rather than leaving a worker benched, or on duty, against what
+/// the profile says. Not when someone wrote the profile since: their write
+/// stands. (At closing the once-marker is spent: that worker stays on
+/// duty, the profile and TaskRouter agreeing.)
+async fn put_back<S: Store>(app: &App<S>, before: &WorkerProfile, written: &WorkerProfile) {
+    let phone = written.phone.as_str();
+    // `written` keeps the version it was written over; the store holds one more.
+    if before.version != written.version {
+        tracing::warn!(phone, "profile changed since it was listed; not put back");
+        return;
+    }
+    let back = WorkerProfile {
+        version: written.version + 1,
+        ..before.clone()
+    };
+    match app.store.put_worker(&back).await {
+        Ok(write) if write.applied() => {
+            tracing::info!(phone, "profile put back for the next run");
+        }
+        Ok(_) => tracing::warn!(phone, "profile changed since; not put back"),
+        Err(error) => tracing::error!(%error, phone, "profile not put back"),
+    }
 }
 
 /// Carries out a scheduler job's `intents` for the worker `written` (the
@@ -429,7 +472,7 @@ async fn carry_out<S: Store>(
     intents: &[Intent],
     now: i64,
     deadline: Deadline,
-) -> Result<bool, ()> {
+) -> Result<bool, Unfinished> {
     let phone = written.phone.as_str();
     let mut moved = false;
     for intent in intents {
@@ -451,7 +494,7 @@ async fn carry_out<S: Store>(
                 let body = worker::notice_sms(&app.config.business_name, *notice, &written.skills);
                 if let Err(error) = text(app, phone, &body, deadline).await {
                     tracing::error!(%error, phone, ?notice, "duty change not texted");
-                    return Err(());
+                    return Err(Unfinished::NotTold);
                 }
                 continue;
             }
@@ -459,7 +502,7 @@ async fn carry_out<S: Store>(
         };
         let Some(worker_sid) = written.worker_sid.as_deref() else {
             tracing::error!(phone, "no TaskRouter worker to move");
-            return Err(());
+            return Err(Unfinished::NoWorker);
         };
         if let Err(error) = app
             .twilio
@@ -467,7 +510,7 @@ async fn carry_out<S: Store>(
             .await
         {
             tracing::error!(%error, phone, worker_sid, "worker not moved");
-            return Err(());
+            return Err(Unfinished::NotMoved);
         }
         tracing::info!(phone, worker_sid, activity_sid = ?update.activity_sid, "worker moved");
         moved = true;

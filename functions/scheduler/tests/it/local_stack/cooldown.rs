@@ -10,7 +10,7 @@ use homeline_core::store::{DynamoStore, WorkerStore, now_secs};
 use homeline_core::{App, Deadline};
 use serde_json::json;
 use testkit::dynamo::fresh_store;
-use testkit::twilio_fake::TwilioFake;
+use testkit::twilio_fake::{Route, TwilioFake};
 use testkit::{ACTIVITY_AVAILABLE, ACTIVITY_OFFLINE, ACTIVITY_UNAVAILABLE};
 
 const PHONE: &str = "+15551230001";
@@ -194,6 +194,35 @@ async fn consecutive_misses_double_the_cooldown_and_the_third_takes_the_worker_o
     let updates = rig.twilio.worker_updates().len();
     assert_eq!(rig.tick(second + 3_600).await, report(0, 0));
     assert_eq!(rig.twilio.worker_updates().len(), updates);
+    rig.twilio.assert_spec_valid();
+}
+
+/// TaskRouter refuses the move back at the cooldown's end: the profile is
+/// put back as it was, so the next tick tries again, and the worker is not
+/// left benched while their profile says they are back.
+#[tokio::test]
+async fn a_move_back_that_failed_is_tried_again_at_the_next_tick() {
+    let rig = rig().await;
+    rig.missed(1, "no-answer").await;
+    let until = rig.profile().await.cooldown_until.expect("cooling down");
+    rig.twilio.fail_next(Route::UpdateWorker, 1, 400);
+    assert_eq!(
+        rig.tick(until).await,
+        json!({ "due": 1, "moved": 0, "failed": 1, "cut_short": false })
+    );
+    assert_eq!(rig.activity_sid(), ACTIVITY_UNAVAILABLE);
+    assert_eq!(
+        rig.profile().await.cooldown_until,
+        Some(until),
+        "put back, still due"
+    );
+    assert_eq!(rig.tick(until + 60).await, report(1, 1));
+    assert_eq!(rig.activity_sid(), ACTIVITY_AVAILABLE);
+    let profile = rig.profile().await;
+    assert_eq!(
+        (profile.activity, profile.cooldown_until),
+        (Some(Activity::Available), None)
+    );
     rig.twilio.assert_spec_valid();
 }
 
