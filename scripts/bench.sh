@@ -18,8 +18,8 @@ FUNCTIONS=(intake inbound assignment amd-result dial-status taskrouter-events)
 
 scripts/local-stack.sh install
 echo "== building release binaries"
-cargo build -q --release --workspace --bins
-cargo build -q --release -p homeline-core --example lambda_hello
+# One build, so lambda_hello shares the functions' dependency features.
+cargo build -q --release --workspace --bins --example lambda_hello
 
 echo "== sizes (stripped, LTO; zip as Lambda receives it)"
 python3 - "${FUNCTIONS[@]}" lambda_hello <<'PY'
