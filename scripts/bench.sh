@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: what a cold start and a webhook cost.
 #   1. release binaries (the profile Lambda runs) and their sizes, raw and zipped
-#   2. start-up until each asks the Lambda Runtime API for its first event,
-#      next to a minimal lambda_http binary and to node's require('twilio')
+#   2. cold start of each: until it asks the Lambda Runtime API for its first
+#      event, and until it has answered a signed events/ fixture on DynamoDB
+#      Local and the Twilio stand-in (tests/examples/cold_start.rs), next to a
+#      minimal lambda_http binary and to node's require('twilio')
 #   3. CPU per webhook (criterion: one request of each function through its
 #      real handler, and the pieces: signature check, form parsing, TwiML)
 #   4. under load: bursts of 50 concurrent signed webhooks to one in-process
@@ -11,13 +13,13 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-RUNS="${BENCH_RUNS:-20}"
+RUNS="${BENCH_RUNS:-11}"
 FUNCTIONS=(intake inbound assignment amd-result dial-status taskrouter-events)
 
 scripts/local-stack.sh install
 echo "== building release binaries"
-cargo build -q --release --workspace --bins
-cargo build -q --release -p homeline-core --example lambda_hello
+# One build, so lambda_hello shares the functions' dependency features.
+cargo build -q --release --workspace --bins --example lambda_hello
 
 echo "== sizes (stripped, LTO; zip as Lambda receives it)"
 python3 - "${FUNCTIONS[@]}" lambda_hello <<'PY'
@@ -38,16 +40,14 @@ if [ ! -d .local/bench-node/node_modules/twilio ]; then
     && npm install --no-audit --no-fund --loglevel=error twilio@5)
 fi
 
-echo "== start-up"
-set -a
-# shellcheck disable=SC1091
-source .env.example
-set +a
-export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
+echo "== cold start"
+cargo build -q -p homeline-tests --example cold_start
 commands=("lambda_hello=target/release/examples/lambda_hello")
 for f in "${FUNCTIONS[@]}"; do commands+=("$f=target/release/$f"); done
 commands+=("node_require_twilio=node -e require('$ROOT/.local/bench-node/node_modules/twilio')")
-python3 scripts/bench/startup.py "$RUNS" "${commands[@]}"
+# Without Prism's check of each Twilio request (see the example's comment).
+scripts/local-stack.sh run -- env -u HOMELINE_TEST_PRISM_API_URL -u HOMELINE_TEST_PRISM_TASKROUTER_URL \
+  target/debug/examples/cold_start "$RUNS" "${commands[@]}"
 
 echo "== CPU per webhook and per piece (criterion --quick; middle figure is the estimate)"
 for bench in "-p homeline-tests --bench webhooks" "-p homeline-core --bench webhook"; do

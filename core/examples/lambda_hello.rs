@@ -1,5 +1,5 @@
 //! The smallest lambda_http function: the baseline Homeline's start-up is
-//! compared against in `make bench` (`scripts/bench/startup.py`).
+//! compared against in `make bench` (`tests/examples/cold_start.rs`).
 
 use lambda_http::{Body, Error, Request, Response, run, service_fn};
 

@@ -23,6 +23,7 @@ pub mod deadline;
 pub mod domain;
 pub mod hold_music;
 pub mod http;
+pub mod https;
 #[cfg(test)]
 mod layers;
 pub mod metrics;

@@ -107,6 +107,7 @@ pub async fn client_from_env() -> Client {
         .operation_timeout(Duration::from_secs(5))
         .build();
     let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(crate::https::sdk_http_client())
         .timeout_config(timeouts)
         .load()
         .await;

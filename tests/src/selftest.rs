@@ -156,7 +156,7 @@ async fn sim_with(workers: &[(&str, Phone)]) -> Sim {
     let sim = Sim::start(world, None).await;
     sim.connect(Arc::new(Double {
         base: sim.base_url.clone(),
-        http: reqwest::Client::new(),
+        http: homeline_core::https::client(),
     }));
     for (i, (phone, behaviour)) in workers.iter().enumerate() {
         sim.add_worker(WorkerScript {
@@ -290,7 +290,7 @@ async fn a_caller_who_hangs_up_cancels_the_task_and_a_late_accept_fails() {
 async fn rest_faults_are_answered_and_recorded() {
     let sim = sim_with(&[]).await;
     sim.world().faults.extend([429, 500]);
-    let http = reqwest::Client::new();
+    let http = homeline_core::https::client();
     let url = format!(
         "{}/v1/Workspaces/{}/Activities",
         sim.base_url,

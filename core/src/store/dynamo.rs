@@ -178,6 +178,7 @@ impl DynamoStore {
             .operation_timeout(Duration::from_secs(3))
             .build();
         let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(crate::https::sdk_http_client())
             .timeout_config(timeouts)
             .load()
             .await;
@@ -249,6 +250,7 @@ pub fn local_client(endpoint: &str) -> Client {
             "homeline-local",
         ))
         .endpoint_url(endpoint)
+        .http_client(crate::https::sdk_http_client())
         .build();
     Client::from_conf(config)
 }

@@ -211,13 +211,13 @@ impl std::fmt::Debug for TwilioClient {
 impl TwilioClient {
     pub fn new(config: &TwilioConfig) -> Self {
         let (username, password) = config.rest_credentials();
-        let http = reqwest::Client::builder()
+        let http = crate::https::client_builder()
             .connect_timeout(transport::CONNECT_TIMEOUT)
             .build()
             .unwrap_or_else(|error| {
                 // Only a broken TLS set-up gets here; per-request timeouts still apply.
                 tracing::error!(%error, "Twilio HTTP client set-up failed; using defaults");
-                reqwest::Client::new()
+                crate::https::client()
             });
         Self {
             http,

@@ -1376,6 +1376,7 @@ mod local_stack_dynamodb_adapter {
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("AKIDEXAMPLE", secret, None, None, "test"))
             .endpoint_url(dynamodb_url())
+            .http_client(homeline_core::https::sdk_http_client())
             .build();
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), "no-such-table");
         match store.get_worker("+15550000001").await {

@@ -33,7 +33,7 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
     if let Err(why) = &setup {
         tracing::error!(%why, "provisioner set-up failed; every request is answered FAILED");
     }
-    let http = reqwest::Client::new();
+    let http = homeline_core::https::client();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (setup, http) = (&setup, &http);
         async move {
@@ -66,7 +66,10 @@ pub async fn setup(env: &dyn Fn(&str) -> Option<String>) -> Result<Setup, String
         None => homeline_provision::credentials(env),
     }
     .map_err(|var| format!("{var} is not set"))?;
-    let sdk = aws_config::load_from_env().await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(homeline_core::https::sdk_http_client())
+        .load()
+        .await;
     Ok(Setup {
         credentials,
         takeovers: Takeovers::new(aws_sdk_dynamodb::Client::new(&sdk), table),

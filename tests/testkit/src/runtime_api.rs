@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 use std::process::{ExitStatus, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -37,9 +37,18 @@ struct RuntimeApi {
     events: Mutex<mpsc::UnboundedReceiver<(String, String)>>,
     outcomes: mpsc::UnboundedSender<Outcome>,
     function: String,
+    /// When the function first asked for an event (its init was done), and
+    /// the CPU time it had used by then.
+    first_poll: OnceLock<(Instant, Option<Duration>)>,
+    /// The function's process id, once spawned.
+    pid: OnceLock<u32>,
 }
 
 async fn next_invocation(State(api): State<Arc<RuntimeApi>>) -> impl IntoResponse {
+    api.first_poll.get_or_init(|| {
+        let now = Instant::now();
+        (now, api.pid.get().and_then(|pid| cpu_time(*pid)))
+    });
     // Like Lambda, hold the poll open until there is an event.
     let Some((request_id, event)) = api.events.lock().await.recv().await else {
         return (StatusCode::GONE, HeaderMap::new(), String::new());
@@ -118,11 +127,15 @@ pub fn function_env(twilio: &TwilioFake, store: &DynamoStore) -> HashMap<String,
 
 /// One function process running against its own Runtime API.
 pub struct RunningFunction {
+    // First, so it is killed on drop before `events` closes: a closed
+    // Runtime API makes a polling function panic (a missing header).
+    process: Child,
     events: mpsc::UnboundedSender<(String, String)>,
     outcomes: mpsc::UnboundedReceiver<Outcome>,
-    process: Child,
     invocations: u32,
     function: String,
+    api: Arc<RuntimeApi>,
+    spawned_at: Instant,
 }
 
 impl RunningFunction {
@@ -140,6 +153,8 @@ impl RunningFunction {
             events: Mutex::new(events_rx),
             outcomes: outcomes_tx,
             function: function.to_string(),
+            first_poll: OnceLock::new(),
+            pid: OnceLock::new(),
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
@@ -152,7 +167,7 @@ impl RunningFunction {
                 post(reported_error),
             )
             .route("/2018-06-01/runtime/init/error", post(reported_error))
-            .with_state(api);
+            .with_state(api.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a port for the Runtime API");
@@ -161,6 +176,7 @@ impl RunningFunction {
             let _ = axum::serve(listener, app).await;
         });
 
+        let spawned_at = Instant::now();
         let process = command
             .env_clear()
             .envs(env)
@@ -179,13 +195,39 @@ impl RunningFunction {
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("{function}: {command:?} does not start ({e})"));
+        if let Some(pid) = process.id() {
+            let _ = api.pid.set(pid);
+        }
         Self {
             events,
             outcomes,
             process,
             invocations: 0,
             function: function.to_string(),
+            api,
+            spawned_at,
         }
+    }
+
+    /// When the process was spawned: the start of a cold start.
+    pub fn spawned_at(&self) -> Instant {
+        self.spawned_at
+    }
+
+    /// When the process first polled for an event (its init was done), if
+    /// it has.
+    pub fn first_poll(&self) -> Option<Instant> {
+        self.api.first_poll.get().map(|(at, _)| *at)
+    }
+
+    /// The CPU time the process had used when it first polled (Linux only).
+    pub fn first_poll_cpu(&self) -> Option<Duration> {
+        self.api.first_poll.get().and_then(|(_, cpu)| *cpu)
+    }
+
+    /// The CPU time the process has used so far (Linux only).
+    pub fn cpu_time(&self) -> Option<Duration> {
+        self.api.pid.get().and_then(|pid| cpu_time(*pid))
     }
 
     /// Hands the function one event and waits for what it posts back.
@@ -219,6 +261,23 @@ impl RunningFunction {
             Err(_) => panic!("{}: no answer within {ANSWER_TIMEOUT:?}", self.function),
         }
     }
+}
+
+/// CPU time (user and system) used by the live threads of process `pid`, in
+/// nanoseconds from Linux's `/proc/<pid>/task/*/schedstat`: on a busy machine
+/// it varies far less than the time on the clock.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        // A thread that ended meanwhile has no file any more.
+        if let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) {
+            total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
+    }
+    Some(Duration::from_nanos(total))
 }
 
 fn describe(exit: std::io::Result<ExitStatus>) -> String {

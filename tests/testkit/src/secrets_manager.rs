@@ -67,6 +67,7 @@ impl SecretsManagerStandIn {
                 "local", "local", None, None, "testkit",
             ))
             .endpoint_url(self.url())
+            .http_client(homeline_core::https::sdk_http_client())
             .build();
         aws_sdk_secretsmanager::Client::from_conf(config)
     }

@@ -71,7 +71,7 @@ impl SpecCheck {
                 // taken from the pool just then fails the send. Idle
                 // connections are dropped well before, and a failed send is
                 // tried again (Prism only validates: nothing is done twice).
-                http: reqwest::Client::builder()
+                http: homeline_core::https::client_builder()
                     .pool_idle_timeout(std::time::Duration::from_secs(1))
                     .build()
                     .map_err(|e| format!("HTTP client for Prism: {e}"))?,

@@ -917,7 +917,7 @@ async fn twilio_error_bodies_become_typed_errors() {
 #[tokio::test]
 async fn the_spec_check_reports_invalid_requests() {
     let twilio = TwilioFake::start().await;
-    let http = reqwest::Client::new();
+    let http = homeline_core::https::client();
     let url = format!(
         "{}/v1/Workspaces/{WORKSPACE_SID}/Tasks/{}/Reservations/{}",
         twilio.taskrouter_url(),

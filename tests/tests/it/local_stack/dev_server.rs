@@ -60,7 +60,7 @@ impl Drop for DevServer {
 
 async fn wait_until_up(url: &str, log: &Path) {
     let started = Instant::now();
-    let client = reqwest::Client::new();
+    let client = homeline_core::https::client();
     // The first start compiles every function.
     while started.elapsed() < Duration::from_secs(600) {
         if client.get(url).send().await.is_ok() {
@@ -91,7 +91,7 @@ async fn post_over_http(base: &str, fixture: &Fixture) -> (u16, String) {
             .as_bytes()
             .to_vec(),
     };
-    let mut request = reqwest::Client::new().post(url).body(body);
+    let mut request = homeline_core::https::client().post(url).body(body);
     for (name, value) in event["headers"].as_object().expect("headers") {
         if name != "host" {
             request = request.header(name.as_str(), value.as_str().expect("header value"));

@@ -48,7 +48,7 @@ impl World {
                 credentials,
                 takeovers,
             },
-            http: reqwest::Client::new(),
+            http: homeline_core::https::client(),
         }
     }
 
