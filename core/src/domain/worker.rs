@@ -88,6 +88,13 @@ pub enum WorkerEvent<'a> {
         worker_sid: &'a str,
         activity: Activity,
     },
+    /// A scheduler run wrote `written` over `before` and then could not
+    /// move the worker in TaskRouter: `before` goes back, so the next run
+    /// finds it due and tries again.
+    MoveFailed {
+        before: &'a WorkerProfile,
+        written: &'a WorkerProfile,
+    },
 }
 
 /// How misses take a worker out of rotation (`MISS_COOLDOWN_SECS`,
@@ -122,6 +129,24 @@ impl MissRule {
 /// "Calls"); any other failure is an ordinary miss.
 pub fn unreachable_leg(reason: &str, sip_response_code: Option<u16>) -> bool {
     reason == "failed" && matches!(sip_response_code, Some(404 | 410 | 484 | 604))
+}
+
+/// `before` back over `written`, only while the stored `profile` is the
+/// very one written (a write since stands: each write adds one to the
+/// version) and `before` is what was written over.
+fn move_failed(
+    profile: &WorkerProfile,
+    before: &WorkerProfile,
+    written: &WorkerProfile,
+) -> Decision {
+    if before.version != written.version || profile.version != written.version + 1 {
+        return Decision::keep("written over since; that write stands");
+    }
+    let back = WorkerProfile {
+        version: profile.version,
+        ..before.clone()
+    };
+    Decision::write(back, Vec::new())
 }
 
 /// Whether the scheduler at `now` ends `profile`'s cooldown.
@@ -233,6 +258,7 @@ pub fn decide(profile: &WorkerProfile, event: &WorkerEvent<'_>) -> Decision {
         WorkerEvent::Missed { now, rule } => missed(profile, *now, rule),
         WorkerEvent::Unreachable { now } => unreachable(profile, *now),
         WorkerEvent::CooldownEnded { now } => cooldown_ended(profile, *now),
+        WorkerEvent::MoveFailed { before, written } => move_failed(profile, before, written),
         WorkerEvent::OptedOut | WorkerEvent::OptedIn => {
             let blocked = *event == WorkerEvent::OptedOut;
             if profile.sms_blocked == blocked {
@@ -662,6 +688,47 @@ mod tests {
         assert!(!cooldown_over(&back, 9_999));
         let again = decide(&back, &WorkerEvent::CooldownEnded { now: 1_180 });
         assert_eq!((again.profile, again.intents), (None, Vec::new()));
+    }
+
+    /// The scheduler ended a cooldown (the profile written), then TaskRouter
+    /// refused the move: the cooling profile goes back, unless written
+    /// over since.
+    #[test]
+    fn a_failed_move_puts_the_profile_back_unless_written_over_since() {
+        let mut before = decide(&ana(0, Some(Activity::Available)), &miss_at(1_000))
+            .profile
+            .expect("cooling down");
+        before.version = 4;
+        let written = decide(&before, &WorkerEvent::CooldownEnded { now: 2_000 })
+            .profile
+            .expect("the cooldown ends");
+        assert_eq!(written.version, 4, "written over version 4");
+        let stored = WorkerProfile {
+            version: 5,
+            ..written.clone()
+        };
+        let failed = WorkerEvent::MoveFailed {
+            before: &before,
+            written: &written,
+        };
+        let back = decide(&stored, &failed).profile.expect("put back");
+        assert_eq!(back.cooldown_until, before.cooldown_until);
+        assert_eq!(
+            back,
+            WorkerProfile {
+                version: 5,
+                ..before.clone()
+            }
+        );
+        let later = WorkerProfile {
+            version: 6,
+            ..stored.clone()
+        };
+        assert_eq!(
+            decide(&later, &failed).profile,
+            None,
+            "a later write stands"
+        );
     }
 
     #[test]

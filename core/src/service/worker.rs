@@ -440,25 +440,17 @@ enum Unfinished {
 /// Puts `before` (the profile as listed) back in place of `written` after
 /// the TaskRouter move failed, so the next run finds it due and tries
 /// again, rather than leaving a worker benched, or on duty, against what
-/// the profile says. Not when someone wrote the profile since: their write
-/// stands. (At closing the once-marker is spent: that worker stays on
-/// duty, the profile and TaskRouter agreeing.)
+/// the profile says (`WorkerEvent::MoveFailed`: not over a later write).
+/// At closing the once-marker is spent: that worker stays on duty, the
+/// profile and TaskRouter agreeing.
 async fn put_back<S: Store>(app: &App<S>, before: &WorkerProfile, written: &WorkerProfile) {
     let phone = written.phone.as_str();
-    // `written` keeps the version it was written over; the store holds one more.
-    if before.version != written.version {
-        tracing::warn!(phone, "profile changed since it was listed; not put back");
-        return;
-    }
-    let back = WorkerProfile {
-        version: written.version + 1,
-        ..before.clone()
-    };
-    match app.store.put_worker(&back).await {
-        Ok(write) if write.applied() => {
+    let event = WorkerEvent::MoveFailed { before, written };
+    match apply(&app.store, phone, &event).await {
+        Ok(Some((_, decision))) if decision.profile.is_some() => {
             tracing::info!(phone, "profile put back for the next run");
         }
-        Ok(_) => tracing::warn!(phone, "profile changed since; not put back"),
+        Ok(_) => tracing::warn!(phone, "profile written over since; not put back"),
         Err(error) => tracing::error!(%error, phone, "profile not put back"),
     }
 }
