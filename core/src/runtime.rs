@@ -204,10 +204,18 @@ fn request_uri(
             return Err(bad("the Host header is not a host name"));
         }
         Some(host) => {
-            let scheme = headers
-                .get("x-forwarded-proto")
-                .and_then(|scheme| scheme.to_str().ok())
-                .unwrap_or("https");
+            // Only a scheme: anything else (a `#`, a `/`) would carry the
+            // host, path or query into another part of the URL.
+            let scheme = match headers.get("x-forwarded-proto").map(|s| s.to_str()) {
+                None => "https",
+                Some(Ok(scheme))
+                    if scheme.eq_ignore_ascii_case("https")
+                        || scheme.eq_ignore_ascii_case("http") =>
+                {
+                    scheme
+                }
+                Some(_) => return Err(bad("X-Forwarded-Proto is not http or https")),
+            };
             url::Url::parse(&format!("{scheme}://{host}{path}"))
                 .map_err(|_| bad("the Host or X-Forwarded-Proto header makes no URL"))?
                 .to_string()
@@ -445,6 +453,10 @@ mod tests {
             (
                 "a fragment in rawQueryString (found by fuzzing)",
                 edited(|e| e["rawQueryString"] = json!("a=1#b")),
+            ),
+            (
+                "an X-Forwarded-Proto that would hide the query in a fragment (found by fuzzing)",
+                edited(|e| e["headers"]["x-forwarded-proto"] = json!("x://h/#")),
             ),
             (
                 "a Host with a user part",
