@@ -159,6 +159,8 @@ pub struct Task {
     pub target_timeout_due: bool,
     /// The worker the current target names (a known-worker target).
     pub known_worker: Option<String>,
+    /// The current target's `order_by`.
+    pub order_by: Option<String>,
     pub created: Ms,
     /// `VirtualStartTime`: pending tasks are offered oldest first by it
     /// (`created` unless a REST create set it earlier).
@@ -607,6 +609,7 @@ impl TaskRouter {
                 target: 0,
                 target_timeout_due: false,
                 known_worker: None,
+                order_by: None,
                 created: now,
                 virtual_start: virtual_start.min(now),
                 reservations: Vec::new(),
@@ -666,6 +669,13 @@ impl TaskRouter {
         })
     }
 
+    /// Whether `worker_sid` could take a reservation of a target of
+    /// `queue` now: [`Self::can_reserve`], and the one a known-worker
+    /// target names, if any.
+    fn can_take(&self, queue_sid: &str, known_worker: Option<&str>, worker_sid: &str) -> bool {
+        known_worker.is_none_or(|k| k == worker_sid) && self.can_reserve(queue_sid, worker_sid)
+    }
+
     /// Workers a queue targets (`skills HAS '<skill>'`); the nobody queue targets none.
     fn queue_matches(&self, queue_sid: &str, worker: &Worker) -> bool {
         let skill = self.settings.queue_name(queue_sid);
@@ -710,10 +720,10 @@ impl TaskRouter {
             // known-worker target only under
             // [`Readings::known_worker_skips`]; otherwise the task waits
             // there for its timeout (docs/twilio.md, "Returning callers").
-            let reservable = self.workers.keys().any(|worker_sid| {
-                known_worker.as_ref().is_none_or(|k| k == worker_sid)
-                    && self.can_reserve(queue, worker_sid)
-            });
+            let reservable = self
+                .workers
+                .keys()
+                .any(|worker_sid| self.can_take(queue, known_worker.as_deref(), worker_sid));
             let skips = skip_if.as_deref().is_some_and(|expression| {
                 holds(expression, |name| {
                     (name == "workers.available").then(|| json!(self.available_in_queue(queue)))
@@ -739,6 +749,7 @@ impl TaskRouter {
             queue,
             timeout,
             known_worker,
+            order_by,
             ..
         } = targets[index].clone();
         let nobody = queue == self.settings.no_worker_queue_sid;
@@ -746,6 +757,7 @@ impl TaskRouter {
             task.target = index;
             task.queue_sid = Some(queue);
             task.known_worker = known_worker;
+            task.order_by = order_by;
             task.target_timeout_due = false;
             if nobody {
                 task.nobody_since.get_or_insert(now);
@@ -834,10 +846,7 @@ impl TaskRouter {
                 continue;
             };
             let known_worker = task.known_worker.clone();
-            let order_by = self
-                .targets(task)
-                .get(task.target)
-                .and_then(|t| t.order_by.clone());
+            let order_by = task.order_by.clone();
             if task.reservations.len() >= self.settings.max_reservations_per_task {
                 if !self.offer_loops.contains(&task_sid) {
                     self.offer_loops.push(task_sid.clone());
@@ -848,10 +857,10 @@ impl TaskRouter {
                 }
                 continue;
             }
-            let free = self.workers.values().filter(|w| {
-                known_worker.as_ref().is_none_or(|k| *k == w.sid)
-                    && self.can_reserve(&queue, &w.sid)
-            });
+            let free = self
+                .workers
+                .values()
+                .filter(|w| self.can_take(&queue, known_worker.as_deref(), &w.sid));
             let Some(worker_sid) = order_candidates(order_by.as_deref(), free)
                 .first()
                 .map(|w| w.sid.clone())
