@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use homeline_core::domain::report::{self, CallOutcome};
+use homeline_core::model::CallRecord;
+
 use crate::Ms;
 use crate::report::{callback_legs, percentile};
 use crate::sim::{Call, World};
@@ -65,77 +68,125 @@ impl Figures {
         Some(figures)
     }
 
-    /// The same figures counted from the stand-in's calls: `abandon_after`
-    /// is `ABANDON_SECS`; workers are named by their script.
+    /// The same figures counted from the stand-in's calls (see [`seen_calls`]).
     pub fn seen(world: &World, abandon_after_secs: u64) -> Self {
         let mut figures = Figures::default();
         let mut waits = Vec::new();
-        // Whole seconds on the functions' clock, as the records keep them.
-        let second = |ms: u64| i64::try_from(ms / 1000).unwrap_or(i64::MAX);
-        let name = |leg: Option<&Call>| {
-            leg.and_then(|leg| world.workers.get(&leg.to))
-                // The digest keeps a name's first 24 characters.
-                .map_or("?".to_string(), |w| w.name.chars().take(24).collect())
-        };
-        // A callback that reached the customer answers their call when they
-        // picked up: its `<Dial>` action's time less its `DialCallDuration`
-        // (`service::callback::dialed`), first one wins.
-        let mut called_back: BTreeMap<&str, (Ms, &Call)> = BTreeMap::new();
-        for (original, worker, customer) in callback_legs(world) {
-            let action = world
-                .delivered
-                .iter()
-                .filter(|d| d.param("CallSid") == Some(worker.sid.as_str()))
-                .find(|d| d.param("DialCallStatus") == Some("completed"));
-            if let (Some(_), Some(action)) = (customer.answered, action) {
-                let talked = action
-                    .param("DialCallDuration")
-                    .and_then(|secs| secs.parse::<u64>().ok())
-                    .unwrap_or(0);
-                let at = action.at.saturating_sub(talked * 1000);
-                let first = called_back.entry(original).or_insert((at, worker));
-                if at < first.0 {
-                    *first = (at, worker);
-                }
-            }
-        }
-        for call in world.calls.values().filter(|c| c.caller.is_some()) {
-            if call.rejected {
-                // Screened before the greeting: no call record.
-                continue;
-            }
+        for outcome in seen_calls(world, abandon_after_secs).values() {
             figures.calls += 1;
-            if let Some(bridged) = call.bridged {
-                figures.answered += 1;
-                let leg = call.peer.as_ref().and_then(|leg| world.calls.get(leg));
-                // A call is answered when the worker's webhook is answered
-                // with the bridge (the first time, under duplicates); the
-                // bridge itself follows once the whisper is said.
-                let answered = leg
-                    .and_then(|leg| {
-                        world
-                            .delivered
-                            .iter()
-                            .filter(|d| d.param("CallSid") == Some(leg.sid.as_str()))
-                            .find(|d| d.body.contains("<Queue"))
-                    })
-                    .map_or(bridged, |d| d.at);
-                waits.push(second(answered) - second(call.created));
-                *figures.answered_by.entry(name(leg)).or_default() += 1;
-            } else if let Some((answered, worker)) = called_back.get(call.sid.as_str()) {
-                figures.answered += 1;
-                waits.push(second(*answered) - second(call.created));
-                *figures.answered_by.entry(name(Some(worker))).or_default() += 1;
-            } else if call.voicemail_recorded {
-                figures.voicemail += 1;
-            } else if abandoned(world, call, abandon_after_secs) {
-                figures.abandoned += 1;
+            match outcome {
+                Seen::Answered { by, secs } => {
+                    figures.answered += 1;
+                    waits.push(*secs);
+                    *figures.answered_by.entry(by.name.clone()).or_default() += 1;
+                }
+                Seen::Voicemail => figures.voicemail += 1,
+                Seen::Abandoned => figures.abandoned += 1,
+                Seen::Other => {}
             }
         }
         figures.median_answer_secs = percentile(&waits, 50);
         figures.p95_answer_secs = percentile(&waits, 95);
         figures
     }
+}
+
+/// A worker as the stand-in knows them: their phone and their script's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worker {
+    pub phone: String,
+    /// The digest keeps a name's first 24 characters, and so does this.
+    pub name: String,
+}
+
+/// What the stand-in saw become of one customer call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// Answered by `by`, `secs` after the call came in.
+    Answered {
+        by: Worker,
+        secs: i64,
+    },
+    Voicemail,
+    Abandoned,
+    Other,
+}
+
+/// What became of each customer call that got a record (screened calls get
+/// none), by call SID: `abandon_after_secs` is `ABANDON_SECS`.
+pub fn seen_calls(world: &World, abandon_after_secs: u64) -> BTreeMap<&str, Seen> {
+    // Whole seconds on the functions' clock, as the records keep them.
+    let second = |ms: u64| i64::try_from(ms / 1000).unwrap_or(i64::MAX);
+    let worker = |leg: Option<&Call>| {
+        let phone = leg.map_or(String::new(), |leg| leg.to.clone());
+        let name = world
+            .workers
+            .get(&phone)
+            .map_or("?".to_string(), |w| w.name.chars().take(24).collect());
+        Worker { phone, name }
+    };
+    // A callback that reached the customer answers their call when they
+    // picked up: its `<Dial>` action's time less its `DialCallDuration`
+    // (`service::callback::dialed`), first one wins.
+    let mut called_back: BTreeMap<&str, (Ms, &Call)> = BTreeMap::new();
+    for (original, worker, customer) in callback_legs(world) {
+        let action = world
+            .delivered
+            .iter()
+            .filter(|d| d.param("CallSid") == Some(worker.sid.as_str()))
+            .find(|d| d.param("DialCallStatus") == Some("completed"));
+        if let (Some(_), Some(action)) = (customer.answered, action) {
+            let talked = action
+                .param("DialCallDuration")
+                .and_then(|secs| secs.parse::<u64>().ok())
+                .unwrap_or(0);
+            let at = action.at.saturating_sub(talked * 1000);
+            let first = called_back.entry(original).or_insert((at, worker));
+            if at < first.0 {
+                *first = (at, worker);
+            }
+        }
+    }
+    let mut outcomes = BTreeMap::new();
+    // Screened before the greeting: no call record.
+    for call in world
+        .calls
+        .values()
+        .filter(|c| c.caller.is_some() && !c.rejected)
+    {
+        let outcome = if let Some(bridged) = call.bridged {
+            let leg = call.peer.as_ref().and_then(|leg| world.calls.get(leg));
+            // A call is answered when the worker's webhook is answered
+            // with the bridge (the first time, under duplicates); the
+            // bridge itself follows once the whisper is said.
+            let answered = leg
+                .and_then(|leg| {
+                    world
+                        .delivered
+                        .iter()
+                        .filter(|d| d.param("CallSid") == Some(leg.sid.as_str()))
+                        .find(|d| d.body.contains("<Queue"))
+                })
+                .map_or(bridged, |d| d.at);
+            Seen::Answered {
+                by: worker(leg),
+                secs: second(answered) - second(call.created),
+            }
+        } else if let Some((answered, leg)) = called_back.get(call.sid.as_str()) {
+            Seen::Answered {
+                by: worker(Some(leg)),
+                secs: second(*answered) - second(call.created),
+            }
+        } else if call.voicemail_recorded {
+            Seen::Voicemail
+        } else if abandoned(world, call, abandon_after_secs) {
+            Seen::Abandoned
+        } else {
+            Seen::Other
+        };
+        outcomes.insert(call.sid.as_str(), outcome);
+    }
+    outcomes
 }
 
 /// Whether the stand-in counts the customer's `call` abandoned: never
@@ -178,8 +229,10 @@ pub struct DigestCheck {
 }
 
 impl DigestCheck {
-    /// The last digest texted to `admin`, checked against `world`.
-    pub fn of(world: &World, admin: &str, abandon_after_secs: u64) -> Self {
+    /// The last digest texted to `admin`, checked against `world`; when
+    /// they disagree, the calls whose `records` (the day's, as the digest
+    /// read them) tell another story than the stand-in are listed.
+    pub fn of(world: &World, admin: &str, abandon_after_secs: u64, records: &[CallRecord]) -> Self {
         let digests: Vec<&str> = world
             .messages
             .iter()
@@ -226,11 +279,60 @@ impl DigestCheck {
                 sent.answered_by, seen.answered_by
             ));
         }
+        if !disagreements.is_empty() {
+            disagreements.extend(differing_calls(
+                &seen_calls(world, abandon_after_secs),
+                records,
+            ));
+        }
         Self {
             text: Some((*text).to_string()),
             disagreements,
         }
     }
+}
+
+/// The calls whose record's outcome, worker or time to answer is not what
+/// the stand-in saw (the first dozen), one line each.
+fn differing_calls(seen: &BTreeMap<&str, Seen>, records: &[CallRecord]) -> Vec<String> {
+    let recorded = |record: &CallRecord| match report::outcome(record) {
+        CallOutcome::Answered => format!(
+            "answered by {} after {:?} s",
+            record.answer().map_or("?", |a| a.phone.as_str()),
+            report::time_to_answer(record)
+        ),
+        other => format!("{other:?}"),
+    };
+    let stood = |outcome: &Seen| match outcome {
+        Seen::Answered { by, secs } => {
+            format!("answered by {} after {:?} s", by.phone, Some(*secs))
+        }
+        other => format!("{other:?}"),
+    };
+    let mut lines = Vec::new();
+    for record in records {
+        let digest = recorded(record);
+        let stand_in = seen
+            .get(record.call_sid.as_str())
+            .map_or("no such call".to_string(), stood);
+        if digest != stand_in {
+            lines.push(format!(
+                "  {}: the record says {digest}, the stand-in saw {stand_in}",
+                record.call_sid
+            ));
+        }
+    }
+    for sid in seen.keys() {
+        if !records.iter().any(|r| r.call_sid == *sid) {
+            lines.push(format!("  {sid}: no record"));
+        }
+    }
+    let more = lines.len().saturating_sub(12);
+    lines.truncate(12);
+    if more > 0 {
+        lines.push(format!("  and {more} more"));
+    }
+    lines
 }
 
 #[cfg(test)]

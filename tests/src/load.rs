@@ -10,7 +10,8 @@ use crate::report::{
     Callbacks, Coverage, Estimates, Fairness, FollowUps, Returning, Screened, Screening, WITHHELD,
 };
 use crate::{Chaos, Ms, Outcome, Readings};
-use homeline_core::service::blocklist;
+use homeline_core::service::{blocklist, call_record};
+use homeline_core::store::CallRecordStore as _;
 
 pub const SKILLS: [&str; 3] = ["sales", "support", "billing"];
 /// Escalations go here (a manager, not a worker of the day).
@@ -277,13 +278,26 @@ pub async fn run(plan: Plan) -> Day {
         twilio: TwilioUnits::of(&stage.sim.world()),
     };
     let coverage = Coverage::of(&stage.sim.world(), |at| hours.is_some() && at < digest_due);
-    let digest = hours.map(|_| {
-        DigestCheck::of(
-            &stage.sim.world(),
-            ADMIN,
-            stage.app.config.abandon_after.as_secs(),
-        )
-    });
+    let digest = match hours {
+        Some(_) => {
+            // The day the digest was of, as the scheduler read it.
+            let at = stage.sim.world().epoch_secs + i64::try_from(digest_due / 1000).unwrap_or(0);
+            let day = call_record::day(stage.app.config.time_zone, at);
+            let records = stage
+                .app
+                .store
+                .list_call_records(&day)
+                .await
+                .expect("the day's call records");
+            Some(DigestCheck::of(
+                &stage.sim.world(),
+                ADMIN,
+                stage.app.config.abandon_after.as_secs(),
+                &records,
+            ))
+        }
+        None => None,
+    };
     let violations = stage.sim.spec_violations().await;
     assert!(
         violations.is_empty(),
