@@ -511,12 +511,30 @@ async fn report_shows_each_day_then_each_worker() {
         (
             "2026-12-03",
             "CA1",
-            vec![(0, arrived), (20, Step::Answered { by: ann })],
+            vec![
+                (0, arrived),
+                (
+                    20,
+                    Step::Answered {
+                        by: ann,
+                        reservation: "WR20",
+                    },
+                ),
+            ],
         ),
         (
             "2026-12-03",
             "CA2",
-            vec![(0, arrived), (40, Step::Answered { by: ann })],
+            vec![
+                (0, arrived),
+                (
+                    40,
+                    Step::Answered {
+                        by: ann,
+                        reservation: "WR40",
+                    },
+                ),
+            ],
         ),
         (
             "2026-12-03",

@@ -509,10 +509,14 @@ pub struct CallRecord {
     /// The skill the caller chose (or the line's only one).
     pub skill: Option<String>,
     pub queued_at: Option<i64>,
-    /// The worker (phone) who took the call (pressed 1, or was heard as a
-    /// person): the bridge follows unless the caller is gone by then.
-    pub answered_by: Option<String>,
-    pub answered_at: Option<i64>,
+    /// Every worker's answer to this call (pressed 1, or was heard as a
+    /// person), each once: the bridge follows unless the caller is gone by
+    /// then or the answer's reservation is [`Self::unbridged`].
+    pub answers: Vec<Answer>,
+    /// Reservations whose bridge did not happen: the `<Dial><Queue>` failed
+    /// (the caller had left the queue, or the reservation was no longer
+    /// pending), so their answer put nobody through.
+    pub unbridged: Vec<String>,
     /// Workers (phones) rung for this call who missed it, sorted, each once.
     pub missed_by: Vec<String>,
     /// The caller hung up in the queue, however long they waited: never
@@ -545,6 +549,27 @@ impl CallRecord {
             ..Self::default()
         }
     }
+
+    /// The answer that put the caller through: the first whose bridge did
+    /// not fail. A worker who answered just as the caller left, or as the
+    /// reservation went to another, did not take the call.
+    pub fn answer(&self) -> Option<&Answer> {
+        self.answers
+            .iter()
+            .filter(|a| !self.unbridged.contains(&a.reservation_sid))
+            .min_by_key(|a| (a.at, &a.reservation_sid))
+    }
+}
+
+/// A worker's answer to a customer's call.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Answer {
+    /// Unix seconds.
+    pub at: i64,
+    /// The worker's phone.
+    pub phone: String,
+    /// The reservation (the offer of the caller's task) they answered.
+    pub reservation_sid: String,
 }
 
 #[cfg(test)]

@@ -288,6 +288,7 @@ pub fn voicemail_apology(mailbox: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Answer;
 
     /// A call queued for sales at 1000 that left the queue unanswered.
     fn left_the_queue() -> CallRecord {
@@ -316,8 +317,19 @@ mod tests {
             ..left_the_queue()
         };
         let bridged = CallRecord {
-            answered_by: Some("+15550000001".into()),
-            answered_at: Some(1030),
+            answers: vec![answer(1030)],
+            ..left_the_queue()
+        };
+        // Taken, then put through by another after the first bridge failed.
+        let bridged_second = CallRecord {
+            answers: vec![
+                answer(1030),
+                Answer {
+                    reservation_sid: "WR2".into(),
+                    ..answer(1045)
+                },
+            ],
+            unbridged: vec!["WR1".into()],
             ..left_the_queue()
         };
         let voicemail = CallRecord {
@@ -343,6 +355,7 @@ mod tests {
         for record in [
             never_queued,
             bridged,
+            bridged_second,
             voicemail,
             abandoned,
             short_in_queue,
@@ -353,11 +366,31 @@ mod tests {
         // Taken by a worker, but the caller hung up in the queue first: not
         // bridged, and the Enqueue action's verdict is the one that counts.
         let gone_first = CallRecord {
-            answered_by: Some("+15550000001".into()),
+            answers: vec![answer(1025)],
             hung_up_in_queue_at: Some(1030),
             ..left_the_queue()
         };
         assert!(!abandoned_at_end(&gone_first, 1060, 10));
+    }
+
+    #[test]
+    fn a_caller_whose_only_answer_failed_to_bridge_is_owed_a_call() {
+        // A worker pressed 1 as the caller left the queue; the bridge failed
+        // and the caller hung up in voicemail without a message.
+        let unbridged = CallRecord {
+            answers: vec![answer(1030)],
+            unbridged: vec!["WR1".into()],
+            ..left_the_queue()
+        };
+        assert!(abandoned_at_end(&unbridged, 1060, 10));
+    }
+
+    fn answer(at: i64) -> Answer {
+        Answer {
+            at,
+            phone: "+15550000001".into(),
+            reservation_sid: "WR1".into(),
+        }
     }
 
     fn skills(list: &[&str]) -> Vec<String> {

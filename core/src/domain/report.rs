@@ -30,7 +30,7 @@ pub fn outcome(record: &CallRecord) -> CallOutcome {
         CallOutcome::Abandoned
     } else if record.hung_up_in_queue_at.is_some() || record.sent_to_voicemail_at.is_some() {
         CallOutcome::Other
-    } else if record.answered_by.is_some() {
+    } else if record.answer().is_some() {
         CallOutcome::Answered
     } else if record.after_hours {
         CallOutcome::AfterHours
@@ -46,7 +46,7 @@ pub fn time_to_answer(record: &CallRecord) -> Option<i64> {
         return None;
     }
     let start = record.arrived_at.or(record.queued_at)?;
-    record.answered_at.map(|at| (at - start).max(0))
+    record.answer().map(|answer| (answer.at - start).max(0))
 }
 
 /// One worker's day.
@@ -103,10 +103,10 @@ pub fn summarize(records: &[CallRecord], done_by: &[String]) -> DaySummary {
 fn per_worker(records: &[CallRecord], done_by: &[String]) -> Vec<WorkerDay> {
     let mut workers: BTreeMap<&str, WorkerDay> = BTreeMap::new();
     for record in records {
-        if let Some(by) = &record.answered_by
+        if let Some(answer) = record.answer()
             && outcome(record) == CallOutcome::Answered
         {
-            entry(&mut workers, by).answered += 1;
+            entry(&mut workers, &answer.phone).answered += 1;
         }
         for by in &record.missed_by {
             entry(&mut workers, by).missed += 1;
@@ -274,6 +274,7 @@ pub mod texts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Answer;
 
     const T0: i64 = 1_796_320_000;
     const ANN: &str = "+15550000001";
@@ -291,9 +292,16 @@ mod tests {
         let mut record = call(n);
         record.skill = Some("sales".into());
         record.queued_at = record.arrived_at.map(|at| at + 3);
-        record.answered_by = Some(by.into());
-        record.answered_at = record.arrived_at.map(|at| at + after);
+        record.answers = vec![answer(by, record.arrived_at.unwrap_or(T0) + after, n)];
         record
+    }
+
+    fn answer(by: &str, at: i64, n: u32) -> Answer {
+        Answer {
+            at,
+            phone: by.into(),
+            reservation_sid: format!("WR{n:032}"),
+        }
     }
 
     #[test]
@@ -302,7 +310,7 @@ mod tests {
         assert_eq!(outcome(&record), CallOutcome::Other);
         record.after_hours = true;
         assert_eq!(outcome(&record), CallOutcome::AfterHours);
-        record.answered_by = Some(ANN.into());
+        record.answers = vec![answer(ANN, T0 + 20, 1)];
         assert_eq!(outcome(&record), CallOutcome::Answered);
         record.abandoned_at = Some(T0 + 40);
         assert_eq!(outcome(&record), CallOutcome::Abandoned);
@@ -315,15 +323,15 @@ mod tests {
         // Ann pressed 1 as the caller hung up in the queue: her key is noted,
         // the caller is abandoned, and neither she nor the wait counts.
         let mut gone = answered(1, ANN, 40);
-        gone.abandoned_at = gone.answered_at;
+        gone.abandoned_at = Some(gone.answers[0].at);
         assert_eq!(outcome(&gone), CallOutcome::Abandoned);
         assert_eq!(time_to_answer(&gone), None);
         let mut quickly_gone = answered(3, ANN, 5);
-        quickly_gone.hung_up_in_queue_at = quickly_gone.answered_at;
+        quickly_gone.hung_up_in_queue_at = Some(quickly_gone.answers[0].at);
         assert_eq!(outcome(&quickly_gone), CallOutcome::Other);
         // Ann pressed 1 as the caller pressed 2 for voicemail.
         let mut to_voicemail = answered(4, ANN, 30);
-        to_voicemail.sent_to_voicemail_at = to_voicemail.answered_at;
+        to_voicemail.sent_to_voicemail_at = Some(to_voicemail.answers[0].at);
         assert_eq!(outcome(&to_voicemail), CallOutcome::Other);
         let summary = summarize(
             &[gone, quickly_gone, to_voicemail, answered(2, BOB, 12)],
@@ -339,6 +347,27 @@ mod tests {
                 ..WorkerDay::default()
             }]
         );
+    }
+
+    #[test]
+    fn an_answer_whose_bridge_failed_put_nobody_through() {
+        // Ann pressed 1 as the caller left the queue to book a callback (or
+        // as her reservation timed out): her bridge failed. Bob took the
+        // call 40 s later; then the caller's call is his, from then.
+        let mut record = answered(1, ANN, 30);
+        record.unbridged = vec![record.answers[0].reservation_sid.clone()];
+        assert_eq!(outcome(&record), CallOutcome::Other);
+        assert_eq!(time_to_answer(&record), None);
+        record.answers.push(answer(BOB, T0 + 600 + 70, 2));
+        assert_eq!(outcome(&record), CallOutcome::Answered);
+        assert_eq!(time_to_answer(&record), Some(70));
+        assert_eq!(per_worker(&[record.clone()], &[])[0].phone, BOB);
+        // The first answer that was put through counts, whatever order
+        // the steps were stored in.
+        record.answers.reverse();
+        record.answers.push(answer(ANN, T0 + 600 + 90, 3));
+        assert_eq!(record.answer().map(|a| a.phone.as_str()), Some(BOB));
+        assert_eq!(time_to_answer(&record), Some(70));
     }
 
     #[test]

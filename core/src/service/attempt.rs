@@ -5,6 +5,8 @@
 //! through [`execute`].
 
 use super::call_record::{self, Step};
+use super::callback::{self, Dialed};
+use super::task;
 use super::worker::{self, MissError};
 use crate::app::App;
 use crate::config::Config;
@@ -12,7 +14,7 @@ use crate::deadline::Deadline;
 use crate::domain::attempt::{
     self, AttemptEvent, Customer, Intent, LegCallback, LegEvent, NEW, Reply,
 };
-use crate::model::{Activity, AnswerMode, Attempt, AttemptState};
+use crate::model::{Activity, AnswerMode, Attempt, AttemptState, TaskKind};
 use crate::routes::paths;
 use crate::store::{Round, Store, StoreError, now_secs, read_modify_write};
 use crate::twilio::{CallUpdate, MachineDetection, NewCall, TwilioError};
@@ -204,13 +206,11 @@ async fn carry_out<S: Store>(
             Ok(Some(activity))
         }
         Intent::RecordAnswered => {
-            note(
-                app,
-                attempt,
-                Step::Answered { by: &attempt.phone },
-                deadline,
-            )
-            .await;
+            let answered = Step::Answered {
+                by: &attempt.phone,
+                reservation: &attempt.reservation_sid,
+            };
+            note(app, attempt, answered, deadline).await;
             tokio::join!(
                 super::returning::remember(app, attempt, deadline),
                 super::estimate::note_answer(&app.store, attempt, deadline)
@@ -219,6 +219,65 @@ async fn carry_out<S: Store>(
             Ok(None)
         }
     }
+}
+
+/// How the worker leg's bridge ended, by its `<Dial action>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BridgeEnd {
+    /// A callback's `<Dial><Number>` to the customer.
+    Callback(Dialed),
+    /// The `<Dial><Queue>` to the caller: `reached` when they talked.
+    Queue { reached: bool },
+}
+
+/// The `<Dial action>` on the worker leg of `task_sid`'s `reservation_sid`
+/// (`reached`: the worker talked to the other party, from `at`, Unix
+/// seconds). The worker's answer score is published before the task
+/// completes and frees them for the next offer; a callback's outcome goes
+/// to [`callback::dialed`]; a queue bridge that failed is noted on the
+/// caller's record, so the answer before it does not count as theirs.
+/// Then the task completes (reached), or is settled (not). Failures are
+/// logged: the bridge is over either way.
+pub async fn bridge_ended<S: Store>(
+    app: &App<S>,
+    task_sid: &str,
+    reservation_sid: &str,
+    reached: bool,
+    at: i64,
+    deadline: Deadline,
+) -> BridgeEnd {
+    let attempt = app
+        .store
+        .get_attempt(task_sid, reservation_sid)
+        .await
+        .inspect_err(|error| {
+            tracing::error!(%error, task_sid, reservation_sid, "bridge's end not recorded: attempt not read");
+        })
+        .ok()
+        .flatten();
+    if let Some(attempt) = &attempt {
+        worker::publish_score(app, attempt, deadline).await;
+        if let TaskKind::Callback(callback) = &attempt.kind {
+            match callback::dialed(app, attempt, callback, reached, at, deadline).await {
+                Ok(dialed) => return BridgeEnd::Callback(dialed),
+                Err(error) => tracing::error!(%error, task_sid, "callback's outcome not recorded"),
+            }
+        } else if !reached {
+            let unbridged = Step::Unbridged {
+                reservation: reservation_sid,
+            };
+            note(app, attempt, unbridged, deadline).await;
+        }
+    }
+    if reached {
+        // Failure is logged; `task.wrapup` completes it too.
+        let _ = task::complete(app, task_sid, "the call ended", deadline).await;
+    } else if let Err(error) =
+        task::settle_unbridged(app, task_sid, reservation_sid, deadline).await
+    {
+        tracing::error!(%error, task_sid, reservation_sid, "unbridged task not settled");
+    }
+    BridgeEnd::Queue { reached }
 }
 
 /// Notes `step` of the worker in the record of the caller's call, when the

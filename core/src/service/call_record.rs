@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use crate::app::App;
 use crate::deadline::Deadline;
 use crate::domain::report::{self, DaySummary};
-use crate::model::{CallRecord, FollowUpState};
+use crate::model::{Answer, CallRecord, FollowUpState};
 use crate::store::{CallRecordStore, FollowUpStore, StoreError};
 
 /// The most a record write may add to a webhook's answer.
@@ -25,8 +25,12 @@ pub enum Step<'a> {
     Arrived { caller: &'a str, after_hours: bool },
     /// The caller was queued for `skill` (chosen, or the line's only one).
     Queued { skill: &'a str },
-    /// A worker (phone) took the call (the bridge follows).
-    Answered { by: &'a str },
+    /// A worker (phone) took the call offered by `reservation` (the bridge
+    /// follows, unless it is [`Step::Unbridged`]).
+    Answered { by: &'a str, reservation: &'a str },
+    /// The bridge of `reservation`'s answer failed: that worker never
+    /// reached the caller.
+    Unbridged { reservation: &'a str },
     /// A worker (phone) rung for the caller missed them.
     Missed { by: &'a str },
     /// The caller hung up in the queue.
@@ -61,10 +65,12 @@ pub fn change(call_sid: &str, at: i64, steps: &[Step<'_>]) -> CallRecord {
                 record.skill = Some(skill.to_string());
                 record.queued_at = Some(at);
             }
-            Step::Answered { by } => {
-                record.answered_by = Some(by.to_string());
-                record.answered_at = Some(at);
-            }
+            Step::Answered { by, reservation } => record.answers.push(Answer {
+                at,
+                phone: by.to_string(),
+                reservation_sid: reservation.to_string(),
+            }),
+            Step::Unbridged { reservation } => record.unbridged.push(reservation.to_string()),
             Step::Missed { by } => record.missed_by.push(by.to_string()),
             Step::HungUpInQueue => record.hung_up_in_queue_at = Some(at),
             Step::SentToVoicemail => record.sent_to_voicemail_at = Some(at),
@@ -279,15 +285,24 @@ mod tests {
             noted(&store, BEFORE_MIDNIGHT, &[arrived]).await,
             "2026-12-03"
         );
-        let answered = Step::Answered { by: "+15550001111" };
+        let answered = Step::Answered {
+            by: "+15550001111",
+            reservation: "WR1",
+        };
         let later = BEFORE_MIDNIGHT + 180;
         assert_eq!(noted(&store, later, &[answered]).await, "2026-12-03");
 
         let stored = store.list_call_records("2026-12-03").await.expect("listed");
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].arrived_at, Some(BEFORE_MIDNIGHT));
-        assert_eq!(stored[0].answered_by.as_deref(), Some("+15550001111"));
-        assert_eq!(stored[0].answered_at, Some(later));
+        assert_eq!(
+            stored[0].answer(),
+            Some(&Answer {
+                at: later,
+                phone: "+15550001111".into(),
+                reservation_sid: "WR1".into()
+            })
+        );
         let next = store.list_call_records("2026-12-04").await.expect("listed");
         assert_eq!(next, Vec::new(), "no stub on the next day");
 

@@ -209,26 +209,20 @@ pub enum Dialed {
     FollowUp,
 }
 
-/// The callback's `<Dial action>`: the task is completed either way (the
-/// worker is free again); a customer not reached is noted on their call's
-/// record for the `scheduler`'s retry ([`retry_due`]), or after the retry
-/// becomes a follow-up. `None` when the attempt is not a callback. `at`:
-/// when the customer answered (Unix seconds), or when the Dial ended
-/// unanswered.
+/// The `<Dial action>` of `attempt`, a callback's: the task is completed
+/// either way (the worker is free again); a customer not reached is noted
+/// on their call's record for the `scheduler`'s retry ([`retry_due`]), or
+/// after the retry becomes a follow-up. `at`: when the customer answered
+/// (Unix seconds), or when the Dial ended unanswered.
 pub async fn dialed<S: Store>(
     app: &App<S>,
-    task_sid: &str,
-    reservation_sid: &str,
+    attempt: &Attempt,
+    callback: &Callback,
     reached: bool,
     at: i64,
     deadline: Deadline,
-) -> Result<Option<Dialed>, StoreError> {
-    let Some(attempt) = app.store.get_attempt(task_sid, reservation_sid).await? else {
-        return Ok(None);
-    };
-    let TaskKind::Callback(callback) = &attempt.kind else {
-        return Ok(None);
-    };
+) -> Result<Dialed, StoreError> {
+    let task_sid = attempt.task_sid.as_str();
     let why = if reached {
         "the customer was called back"
     } else {
@@ -251,7 +245,10 @@ pub async fn dialed<S: Store>(
     );
     match dialed {
         Dialed::Reached => {
-            let step = Step::Answered { by: &attempt.phone };
+            let step = Step::Answered {
+                by: &attempt.phone,
+                reservation: &attempt.reservation_sid,
+            };
             call_record::note(app, call_sid, at, &[step], deadline).await;
         }
         Dialed::Retry => {
@@ -261,7 +258,7 @@ pub async fn dialed<S: Store>(
             not_reached(app, call_sid, &callback.number, &attempt.skill, deadline).await?;
         }
     }
-    Ok(Some(dialed))
+    Ok(dialed)
 }
 
 /// TaskRouter canceled a task (`TaskAttributes` as the event carries them):

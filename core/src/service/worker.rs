@@ -592,20 +592,8 @@ pub async fn record_answered<S: Store>(app: &App<S>, attempt: &Attempt) -> Resul
 /// holds the task until it is completed, so no offer reads the score before
 /// this runs (`amd-result`'s bridge action, ahead of completing the task).
 /// Best effort: a failure is logged and the next update carries the score.
-pub async fn publish_score<S: Store>(
-    app: &App<S>,
-    task_sid: &str,
-    reservation_sid: &str,
-    deadline: Deadline,
-) {
-    let attempt = match app.store.get_attempt(task_sid, reservation_sid).await {
-        Ok(Some(attempt)) => attempt,
-        Ok(None) => return,
-        Err(error) => {
-            tracing::error!(%error, task_sid, reservation_sid, "answer score not published: attempt not read");
-            return;
-        }
-    };
+pub async fn publish_score<S: Store>(app: &App<S>, attempt: &Attempt, deadline: Deadline) {
+    let (task_sid, reservation_sid) = (&attempt.task_sid, &attempt.reservation_sid);
     let profile = match app.store.get_worker(&attempt.phone).await {
         Ok(Some(profile)) => profile,
         Ok(None) => return,

@@ -41,8 +41,9 @@
 //!   the day's call records; `version` guards its read-modify-write.
 //! - A day's call records share a partition, so a day's report is one
 //!   Query. Each step of a call is one UpdateItem that sets only fields not
-//!   set yet (`if_not_exists`) and adds to a string set, so steps commute
-//!   and a repeated one writes nothing new.
+//!   set yet (`if_not_exists`) and adds to string sets (`answers` as
+//!   `<at> <phone> <reservation>`, `unbridged`, `missed_by`), so steps
+//!   commute and a repeated one writes nothing new.
 //! - DynamoDB deletes expired items lazily (up to days late), so a marker
 //!   counts as claimed only while `expires_at` is in the future.
 //!
@@ -81,9 +82,9 @@ use super::{
     VoicemailStore, WaitStore, WorkerStore, Write, now_secs,
 };
 use crate::model::{
-    Activity, AnswerRecord, AnswerWait, Attempt, AttemptChange, AttemptState, BlockedNumber,
-    CallRecord, Callback, Duty, DutyUntil, FollowUp, FollowUpReason, FollowUpState, LastWorker,
-    PinHash, RecentWaits, TaskKind, Voicemail, WorkerProfile,
+    Activity, Answer, AnswerRecord, AnswerWait, Attempt, AttemptChange, AttemptState,
+    BlockedNumber, CallRecord, Callback, Duty, DutyUntil, FollowUp, FollowUpReason, FollowUpState,
+    LastWorker, PinHash, RecentWaits, TaskKind, Voicemail, WorkerProfile,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -1265,6 +1266,22 @@ impl BlocklistStore for DynamoStore {
     }
 }
 
+/// An answer as the `answers` set keeps it: `<at> <phone> <reservation>`
+/// (none of the three holds a space), so a repeated step adds nothing.
+fn answer_item(answer: &Answer) -> String {
+    format!("{} {} {}", answer.at, answer.phone, answer.reservation_sid)
+}
+
+fn answer_from(raw: &str) -> Option<Answer> {
+    let mut parts = raw.split(' ');
+    let answer = Answer {
+        at: parts.next()?.parse().ok()?,
+        phone: parts.next()?.to_string(),
+        reservation_sid: parts.next()?.to_string(),
+    };
+    parts.next().is_none().then_some(answer)
+}
+
 fn call_record_from(item: &Item) -> Result<CallRecord, StoreError> {
     let f = Fields { item };
     Ok(CallRecord {
@@ -1274,8 +1291,15 @@ fn call_record_from(item: &Item) -> Result<CallRecord, StoreError> {
         after_hours: f.opt_bool("after_hours")?.unwrap_or(false),
         skill: f.opt_string("skill")?,
         queued_at: f.opt_number("queued_at")?,
-        answered_by: f.opt_string("answered_by")?,
-        answered_at: f.opt_number("answered_at")?,
+        answers: f
+            .string_set("answers")?
+            .iter()
+            .map(|raw| {
+                answer_from(raw)
+                    .ok_or_else(|| f.malformed(format!("`answers` holds {raw:?}, not an answer")))
+            })
+            .collect::<Result<_, _>>()?,
+        unbridged: f.string_set("unbridged")?,
         missed_by: f.string_set("missed_by")?,
         hung_up_in_queue_at: f.opt_number("hung_up_in_queue_at")?,
         sent_to_voicemail_at: f.opt_number("sent_to_voicemail_at")?,
@@ -1311,8 +1335,6 @@ impl CallRecordStore for DynamoStore {
             ("arrived_at", record.arrived_at.map(n)),
             ("skill", record.skill.as_ref().map(s)),
             ("queued_at", record.queued_at.map(n)),
-            ("answered_by", record.answered_by.as_ref().map(s)),
-            ("answered_at", record.answered_at.map(n)),
             ("hung_up_in_queue_at", record.hung_up_in_queue_at.map(n)),
             ("sent_to_voicemail_at", record.sent_to_voicemail_at.map(n)),
             ("abandoned_at", record.abandoned_at.map(n)),
@@ -1335,13 +1357,22 @@ impl CallRecordStore for DynamoStore {
             update = update.expression_attribute_values(":after_hours", AttributeValue::Bool(true));
         }
         let mut expression = format!("SET {}", set.join(", "));
-        if !record.missed_by.is_empty() {
-            // ADD to a set is idempotent: a repeated miss adds nothing.
-            expression.push_str(" ADD missed_by :missed_by");
-            update = update.expression_attribute_values(
-                ":missed_by",
-                AttributeValue::Ss(record.missed_by.clone()),
-            );
+        // ADD to a set is idempotent: a repeated step adds nothing.
+        let sets = [
+            ("answers", record.answers.iter().map(answer_item).collect()),
+            ("unbridged", record.unbridged.clone()),
+            ("missed_by", record.missed_by.clone()),
+        ];
+        let mut added = Vec::new();
+        for (name, values) in sets {
+            if !values.is_empty() {
+                added.push(format!("{name} :{name}"));
+                update = update
+                    .expression_attribute_values(format!(":{name}"), AttributeValue::Ss(values));
+            }
+        }
+        if !added.is_empty() {
+            expression.push_str(&format!(" ADD {}", added.join(", ")));
         }
         update = update.update_expression(expression);
         if !create {

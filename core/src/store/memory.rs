@@ -276,6 +276,13 @@ fn keep_first<T: Clone>(field: &mut Option<T>, value: &Option<T>) {
     }
 }
 
+/// DynamoDB's `ADD` to a set: each value once, in order.
+fn add_to_set<T: Clone + Ord>(set: &mut Vec<T>, values: &[T]) {
+    set.extend(values.iter().cloned());
+    set.sort();
+    set.dedup();
+}
+
 impl CallRecordStore for MemoryStore {
     async fn merge_call_record(
         &self,
@@ -297,11 +304,9 @@ impl CallRecordStore for MemoryStore {
         stored.after_hours |= record.after_hours;
         keep_first(&mut stored.skill, &record.skill);
         keep_first(&mut stored.queued_at, &record.queued_at);
-        keep_first(&mut stored.answered_by, &record.answered_by);
-        keep_first(&mut stored.answered_at, &record.answered_at);
-        stored.missed_by.extend(record.missed_by.iter().cloned());
-        stored.missed_by.sort();
-        stored.missed_by.dedup();
+        add_to_set(&mut stored.answers, &record.answers);
+        add_to_set(&mut stored.unbridged, &record.unbridged);
+        add_to_set(&mut stored.missed_by, &record.missed_by);
         keep_first(&mut stored.hung_up_in_queue_at, &record.hung_up_in_queue_at);
         keep_first(
             &mut stored.sent_to_voicemail_at,

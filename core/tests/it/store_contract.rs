@@ -9,9 +9,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use homeline_core::model::{
-    Activity, AnswerRecord, AnswerWait, Attempt, AttemptChange, AttemptState, BlockedNumber,
-    CallRecord, Callback, Duty, DutyUntil, FollowUp, FollowUpReason, FollowUpState, LastWorker,
-    RecentWaits, TaskKind, Voicemail, WorkerProfile,
+    Activity, Answer, AnswerRecord, AnswerWait, Attempt, AttemptChange, AttemptState,
+    BlockedNumber, CallRecord, Callback, Duty, DutyUntil, FollowUp, FollowUpReason, FollowUpState,
+    LastWorker, RecentWaits, TaskKind, Voicemail, WorkerProfile,
 };
 use homeline_core::service::call_record::{Step, change};
 use homeline_core::store::{Store, StoreError, Write};
@@ -1029,6 +1029,14 @@ fn arrived(caller: &str) -> Step<'_> {
     }
 }
 
+fn answer(at: i64, phone: &str, reservation_sid: &str) -> Answer {
+    Answer {
+        at,
+        phone: phone.into(),
+        reservation_sid: reservation_sid.into(),
+    }
+}
+
 async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
     let customer = phone(901);
     let steps: [(i64, Vec<Step<'_>>); 7] = [
@@ -1042,7 +1050,13 @@ async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
             }],
         ),
         (T0 + 40, vec![Step::CallbackMissed]),
-        (T0 + 45, vec![Step::Answered { by: "+15550000001" }]),
+        (
+            T0 + 45,
+            vec![Step::Answered {
+                by: "+15550000001",
+                reservation: "WR1",
+            }],
+        ),
         (T0 + 50, vec![Step::SentToVoicemail]),
     ];
     for (at, step) in &steps {
@@ -1056,8 +1070,8 @@ async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
         after_hours: false,
         skill: Some("sales".into()),
         queued_at: Some(T0 + 4),
-        answered_by: Some("+15550000001".into()),
-        answered_at: Some(T0 + 45),
+        answers: vec![answer(T0 + 45, "+15550000001", "WR1")],
+        unbridged: Vec::new(),
         missed_by: vec!["+15550000002".into()],
         hung_up_in_queue_at: None,
         sent_to_voicemail_at: Some(T0 + 50),
@@ -1072,10 +1086,26 @@ async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
         std::slice::from_ref(&expected)
     );
 
-    // Repeated and late webhooks: set fields keep their first value, misses
-    // are a set, after hours once seen stays.
+    // Repeated and late webhooks: set fields keep their first value,
+    // answers, failed bridges and misses are sets, after hours once seen
+    // stays.
     let late = [
-        (T0 + 99, vec![Step::Answered { by: "+15550000003" }]),
+        (
+            T0 + 45,
+            vec![Step::Answered {
+                by: "+15550000001",
+                reservation: "WR1",
+            }],
+        ),
+        (
+            T0 + 99,
+            vec![Step::Answered {
+                by: "+15550000003",
+                reservation: "WR3",
+            }],
+        ),
+        (T0 + 99, vec![Step::Unbridged { reservation: "WR1" }]),
+        (T0 + 99, vec![Step::Unbridged { reservation: "WR1" }]),
         (T0 + 99, vec![Step::Queued { skill: "support" }]),
         (T0 + 99, vec![Step::Missed { by: "+15550000002" }]),
         (T0 + 99, vec![Step::Missed { by: "+15550000000" }]),
@@ -1099,8 +1129,18 @@ async fn call_record_steps_fill_fields_once<S: Store>(store: S) {
         assert!(stored(store.merge_call_record(DAY, &record, false).await).applied());
     }
     let mut expected = expected;
+    expected.answers = vec![
+        answer(T0 + 45, "+15550000001", "WR1"),
+        answer(T0 + 99, "+15550000003", "WR3"),
+    ];
+    expected.unbridged = vec!["WR1".into()];
     expected.missed_by = vec!["+15550000000".into(), "+15550000002".into()];
     expected.after_hours = true;
+    assert_eq!(
+        expected.answer(),
+        Some(&answer(T0 + 99, "+15550000003", "WR3")),
+        "the first answer whose bridge did not fail"
+    );
     assert_eq!(stored(store.list_call_records(DAY).await), [expected]);
 }
 
@@ -1176,7 +1216,10 @@ async fn race_call_record_steps<S: Store>(store: S) {
             tokio::spawn(async move {
                 let worker = phone(i as u64);
                 let step = match i {
-                    0 => Step::Answered { by: &worker },
+                    0 => Step::Answered {
+                        by: &worker,
+                        reservation: "WR0",
+                    },
                     _ => Step::Missed { by: &worker },
                 };
                 let record = call_step(1, T0 + i as i64, &[step]);
@@ -1190,7 +1233,7 @@ async fn race_call_record_steps<S: Store>(store: S) {
     }
     let records = stored(store.list_call_records(DAY).await);
     assert_eq!(records.len(), 1, "one record per call");
-    assert_eq!(records[0].answered_by, Some(phone(0)));
+    assert_eq!(records[0].answer().map(|a| a.phone.clone()), Some(phone(0)));
     let missed: Vec<String> = (1..RACERS as u64).map(phone).collect();
     assert_eq!(records[0].missed_by, missed, "every concurrent miss kept");
 }

@@ -16,10 +16,8 @@ use homeline_core::domain::attempt::{self, AnsweredBy, LegEvent, Reply, whole_se
 use homeline_core::http::{self, Rejection, TwilioRequest};
 use homeline_core::model::{Attempt, TaskKind};
 use homeline_core::routes::{Budget, paths};
-use homeline_core::service::attempt as service;
+use homeline_core::service::attempt::{self as service, BridgeEnd};
 use homeline_core::service::callback::{self, Dialed};
-use homeline_core::service::task;
-use homeline_core::service::worker;
 use homeline_core::store::Store;
 use homeline_core::store::now_secs;
 use homeline_core::twiml::{Dial, Gather, Queue, Response as Twiml};
@@ -34,12 +32,10 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
     if request.path == paths::LEG_AFTER_BRIDGE {
         let dial_call_status = request.param("DialCallStatus");
         let reached = attempt::bridge_happened(dial_call_status);
-        let task_sid = request.query("TaskSid");
-        let reservation_sid = request.query("ReservationSid");
-        if let (Some(task_sid), Some(reservation_sid)) = (task_sid, reservation_sid) {
-            // Before the task completes and frees the worker for the next offer.
-            worker::publish_score(&app, task_sid, reservation_sid, deadline).await;
-            // The customer answered `DialCallDuration` seconds before the
+        if let (Some(task_sid), Some(reservation_sid)) =
+            (request.query("TaskSid"), request.query("ReservationSid"))
+        {
+            // The other party answered `DialCallDuration` seconds before the
             // Dial ended: the record's answer time is theirs, not the end of
             // the conversation (the digest's answer times read it).
             let talked = request
@@ -47,7 +43,7 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
                 .and_then(|secs| secs.trim().parse::<i64>().ok())
                 .unwrap_or(0)
                 .max(0);
-            let dialed = callback::dialed(
+            let ended = service::bridge_ended(
                 &app,
                 task_sid,
                 reservation_sid,
@@ -56,22 +52,9 @@ pub async fn handle<S: Store>(app: App<S>, event: Request) -> Response<Body> {
                 deadline,
             )
             .await;
-            match dialed {
-                Ok(Some(dialed)) => return http::twiml(after_callback(dialed)),
-                Ok(None) => {}
-                Err(error) => {
-                    tracing::error!(%error, task_sid, "callback's outcome not recorded");
-                }
+            if let BridgeEnd::Callback(dialed) = ended {
+                return http::twiml(after_callback(dialed));
             }
-        }
-        if reached && let Some(task_sid) = task_sid {
-            // Failure is logged; `task.wrapup` completes it too.
-            let _ = task::complete(&app, task_sid, "the call ended", deadline).await;
-        } else if let (Some(task_sid), Some(reservation_sid)) = (task_sid, reservation_sid)
-            && let Err(error) =
-                task::settle_unbridged(&app, task_sid, reservation_sid, deadline).await
-        {
-            tracing::error!(%error, task_sid, reservation_sid, "unbridged task not settled");
         }
         return http::twiml(after_bridge(dial_call_status));
     }

@@ -31,7 +31,13 @@ async fn app() -> App<MemoryStore> {
                 after_hours: false,
             },
         ),
-        (12, Step::Answered { by: ANA }),
+        (
+            12,
+            Step::Answered {
+                by: ANA,
+                reservation: "WR00000000000000000000000000000c01",
+            },
+        ),
     ];
     for (after, step) in steps {
         let record = change("CA00000000000000000000000000000c01", now + after, &[step]);

@@ -1014,11 +1014,13 @@ async fn the_caller_s_record_names_who_answered_and_who_missed_once() {
         rig.leg("/amd-result/key", &[("Digits", "1")]).await;
     }
     let record = caller_record(&rig).await;
-    assert_eq!(record.answered_by.as_deref(), Some(PHONE));
-    assert!(
-        record.answered_at.is_some_and(|at| at >= before),
-        "{record:?}"
+    let answer = record.answer().expect("answered");
+    assert_eq!(
+        (answer.phone.as_str(), answer.reservation_sid.as_str()),
+        (PHONE, rig.reservation_sid.as_str())
     );
+    assert!(answer.at >= before, "{record:?}");
+    assert_eq!(record.answers.len(), 1, "noted once: {record:?}");
     assert_eq!(record.missed_by, Vec::<String>::new());
 
     let rig = setup("sync").await;
@@ -1029,7 +1031,38 @@ async fn the_caller_s_record_names_who_answered_and_who_missed_once() {
     }
     let record = caller_record(&rig).await;
     assert_eq!(record.missed_by, [PHONE]);
-    assert_eq!(record.answered_by, None);
+    assert_eq!(record.answers, []);
+}
+
+/// The worker pressed 1 as the caller left the queue (or as the reservation
+/// went elsewhere): the bridge's `<Dial>` failed, so the caller's record
+/// does not count that answer as theirs; the next worker's may.
+#[tokio::test]
+async fn an_answer_whose_bridge_failed_does_not_answer_the_caller() {
+    let rig = setup("sync").await;
+    rig.assign().await;
+    let (_, twiml) = rig.leg("/amd-result", &[("AnsweredBy", "human")]).await;
+    assert_eq!(twiml, rig.expected_bridge());
+    let record = caller_record(&rig).await;
+    assert_eq!(record.answer().map(|a| a.phone.as_str()), Some(PHONE));
+    for _ in 0..2 {
+        let (status, _) = rig
+            .leg("/amd-result/after-bridge", &[("DialCallStatus", "failed")])
+            .await;
+        assert_eq!(status, 200);
+    }
+    let record = caller_record(&rig).await;
+    assert_eq!(
+        record.unbridged,
+        std::slice::from_ref(&rig.reservation_sid),
+        "once"
+    );
+    assert_eq!(record.answer(), None, "{record:?}");
+    assert_eq!(
+        homeline_core::domain::report::outcome(&record),
+        homeline_core::domain::report::CallOutcome::Other
+    );
+    rig.twilio.assert_spec_valid();
 }
 
 // ---- what the worker's phone shows (WORKER_CALLER_ID) ----
@@ -1307,9 +1340,10 @@ async fn a_callback_rings_the_worker_with_the_wait_and_1_dials_the_customer_from
         "the customer reached: the task is done"
     );
     let record = rig.original_record().await.expect("the call's record");
-    assert_eq!(record.answered_by.as_deref(), Some(PHONE));
+    let answer = record.answer().expect("answered");
+    assert_eq!(answer.phone, PHONE);
     assert_eq!(record.callback_missed_at, None);
-    let answered = record.answered_at.expect("the answer's time");
+    let answered = answer.at;
     assert!(
         (ended - 95..=ended - 89).contains(&answered),
         "answered when the customer picked up, not when they hung up: {answered} vs {ended}"

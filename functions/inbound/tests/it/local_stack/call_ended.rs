@@ -210,7 +210,10 @@ async fn every_other_ending_changes_nothing() {
     let (app, twilio) = line().await;
     // 1: bridged to a worker.
     queued(&app, T0, 1).await;
-    let answered = [Step::Answered { by: WORKER }];
+    let answered = [Step::Answered {
+        by: WORKER,
+        reservation: "WR1",
+    }];
     let deadline = Deadline::after(Duration::from_secs(5));
     call_record::note(&app, &call_sid(1), T0 + 20, &answered, deadline).await;
     // 2: a voicemail left.

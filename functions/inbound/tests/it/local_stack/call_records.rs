@@ -79,8 +79,8 @@ async fn an_abandoned_call_is_recorded_once_whatever_is_repeated() {
     assert!(around_now(record.abandoned_at), "{record:?}");
     assert!(around_now(record.hung_up_in_queue_at), "{record:?}");
     assert_eq!(
-        (record.answered_by.as_ref(), record.voicemail_at),
-        (None, None)
+        (record.answers.as_slice(), record.voicemail_at),
+        ([].as_slice(), None)
     );
 }
 

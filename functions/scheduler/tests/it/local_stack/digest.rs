@@ -49,7 +49,17 @@ async fn a_day_of_calls(app: &App<DynamoStore>) {
         (
             "CA1",
             10 * HOUR,
-            vec![(0, arrived), (3, sales), (20, Step::Answered { by: ANN })],
+            vec![
+                (0, arrived),
+                (3, sales),
+                (
+                    20,
+                    Step::Answered {
+                        by: ANN,
+                        reservation: "WR1",
+                    },
+                ),
+            ],
         ),
         (
             "CA2",
@@ -58,7 +68,23 @@ async fn a_day_of_calls(app: &App<DynamoStore>) {
                 (0, arrived),
                 (3, sales),
                 (25, Step::Missed { by: BOB }),
-                (40, Step::Answered { by: ANN }),
+                // Offered to Bob again, he pressed 1 as that reservation
+                // timed out: his bridge failed; the call is Ann's from 40 s.
+                (
+                    30,
+                    Step::Answered {
+                        by: BOB,
+                        reservation: "WR2",
+                    },
+                ),
+                (31, Step::Unbridged { reservation: "WR2" }),
+                (
+                    40,
+                    Step::Answered {
+                        by: ANN,
+                        reservation: "WR3",
+                    },
+                ),
             ],
         ),
         (
