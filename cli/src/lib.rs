@@ -20,6 +20,7 @@ use homeline_core::Deadline;
 use homeline_core::config::{TwilioConfig, parse_skills};
 use homeline_core::domain::report::{self, DaySummary};
 use homeline_core::domain::worker::OFF_DUTY;
+use homeline_core::domain::zone::Zone;
 use homeline_core::model::Activity;
 use homeline_core::model::WorkerProfile;
 use homeline_core::model::{Duty, DutyUntil};
@@ -467,9 +468,9 @@ pub async fn run_voicemails<S: VoicemailStore>(
 }
 
 /// `TIME_ZONE` (the business's, as for its hours), else UTC.
-fn time_zone(env: Env<'_>) -> Result<chrono_tz::Tz, CliError> {
+fn time_zone(env: Env<'_>) -> Result<Zone, CliError> {
     match var(env, "TIME_ZONE") {
-        None => Ok(chrono_tz::UTC),
+        None => Ok(Zone::UTC),
         Some(name) => name.parse().map_err(|_| {
             CliError::Invalid(format!(
                 "environment variable TIME_ZONE: {name:?} is not a time zone (e.g. America/New_York)"
@@ -551,7 +552,7 @@ pub async fn run_report<S: CallRecordStore + FollowUpStore + WorkerStore>(
 }
 
 /// Unix seconds as `2026-12-03 09:15 EST` in `zone`.
-fn local_time(secs: i64, zone: chrono_tz::Tz) -> String {
+fn local_time(secs: i64, zone: Zone) -> String {
     chrono::DateTime::from_timestamp(secs, 0).map_or_else(
         || secs.to_string(),
         |at| {
@@ -564,7 +565,7 @@ fn local_time(secs: i64, zone: chrono_tz::Tz) -> String {
 
 /// Unix seconds in `zone` as `format` gives it (`%H:%M` for a cooldown,
 /// which ends within the hour; `%a %H:%M` for an until, maybe tomorrow's).
-fn clock(secs: i64, zone: chrono_tz::Tz, format: &str) -> String {
+fn clock(secs: i64, zone: Zone, format: &str) -> String {
     chrono::DateTime::from_timestamp(secs, 0).map_or_else(
         || secs.to_string(),
         |at| at.with_timezone(&zone).format(format).to_string(),

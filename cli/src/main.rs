@@ -5,6 +5,7 @@ use homeline_cli::{
     Cli, Command, TableCommand, provision, run_blocklist, run_report, run_voicemails, run_workers,
     table_name,
 };
+use homeline_core::aws::AwsEnv;
 use homeline_core::store::DynamoStore;
 use homeline_core::store::dynamo::create_table;
 
@@ -15,24 +16,24 @@ async fn main() -> ExitCode {
     let result = async {
         match cli.command {
             Command::Workers(command) => {
-                let store = DynamoStore::from_env(table_name(&env)?).await;
+                let store = DynamoStore::from_env(AwsEnv::Standard, table_name(&env)?).await;
                 run_workers(command, &store, &env, &mut std::io::stdout()).await
             }
             Command::Voicemails(args) => {
-                let store = DynamoStore::from_env(table_name(&env)?).await;
+                let store = DynamoStore::from_env(AwsEnv::Standard, table_name(&env)?).await;
                 run_voicemails(args, &store, &env, &mut std::io::stdout()).await
             }
             Command::Blocklist(command) => {
-                let store = DynamoStore::from_env(table_name(&env)?).await;
+                let store = DynamoStore::from_env(AwsEnv::Standard, table_name(&env)?).await;
                 run_blocklist(command, &store, &env, &mut std::io::stdout()).await
             }
             Command::Report(args) => {
-                let store = DynamoStore::from_env(table_name(&env)?).await;
+                let store = DynamoStore::from_env(AwsEnv::Standard, table_name(&env)?).await;
                 let now = homeline_core::store::now_secs();
                 run_report(args, &store, &env, now, &mut std::io::stdout()).await
             }
             Command::Table(TableCommand::Create) => {
-                let store = DynamoStore::from_env(table_name(&env)?).await;
+                let store = DynamoStore::from_env(AwsEnv::Standard, table_name(&env)?).await;
                 create_table(store.client(), store.table()).await?;
                 println!("Table {} is ready.", store.table());
                 Ok(())

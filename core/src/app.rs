@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::aws::AwsEnv;
 use crate::config::{Config, ConfigError};
 use crate::secrets::{self, TwilioSecret};
 use crate::store::{DynamoStore, Store};
@@ -33,15 +34,16 @@ impl App<DynamoStore> {
     /// the ARN of a secret it could not read.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let env = |name: &str| std::env::var(name).ok();
+        let aws = AwsEnv::detect();
         let config = match env(secrets::SECRET_ARN_VAR).filter(|arn| !arn.trim().is_empty()) {
             Some(arn) => {
-                let client = secrets::client_from_env().await;
+                let client = secrets::client_from_env(aws).await;
                 let secret = TwilioSecret::read(&client, arn.trim()).await?;
                 Config::from_lookup(secret.over(env))?
             }
             None => Config::from_env()?,
         };
-        let store = DynamoStore::from_env(config.table_name.clone()).await;
+        let store = DynamoStore::from_env(aws, config.table_name.clone()).await;
         Ok(Self::new(config, store))
     }
 }

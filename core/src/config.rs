@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::domain::hours::BusinessHours;
 use crate::domain::screening::AnonymousCallers;
+use crate::domain::zone::Zone;
 use crate::model::{AnswerMode, WorkerCallerId};
 use crate::phone;
 use crate::secret::Secret;
@@ -136,7 +137,7 @@ pub struct Config {
     /// or hung up in the queue; `None`: off.
     pub caller_text_back: Option<String>,
     /// `TIME_ZONE`: the business's, for business hours and the times in texts.
-    pub time_zone: chrono_tz::Tz,
+    pub time_zone: Zone,
     /// `CALLBACK_CALLER_ID`: the number a customer sees when a worker calls
     /// them back (defaults to `TWILIO_CALLER_ID`; it may be the business's
     /// main number once verified in Twilio as an outgoing caller ID).
@@ -732,7 +733,7 @@ pub(crate) mod tests {
         assert_eq!(config.max_wait, Duration::from_secs(180));
         assert_eq!(config.escalate_after, Duration::from_secs(30 * 60));
         assert_eq!(config.caller_text_back, None);
-        assert_eq!(config.time_zone, chrono_tz::UTC);
+        assert_eq!(config.time_zone, Zone::UTC);
         env.insert("ABANDON_SECS", "25".into());
         env.insert("MAX_WAIT_SECS", "300".into());
         env.insert("FOLLOW_UP_ESCALATE_MINS", "45".into());
@@ -749,7 +750,7 @@ pub(crate) mod tests {
             config.caller_text_back.as_deref(),
             Some("Sorry we missed you; we will call you back.")
         );
-        assert_eq!(config.time_zone, chrono_tz::America::Chicago);
+        assert_eq!(config.time_zone.name(), "America/Chicago");
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! call a service, render what it returns.
 
 pub mod app;
+pub mod aws;
 pub mod config;
 pub mod deadline;
 pub mod domain;

@@ -11,10 +11,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 
+use crate::aws::AwsEnv;
 use crate::config::ConfigError;
 use crate::secret::Secret;
 
@@ -97,19 +97,17 @@ impl TwilioSecret {
     }
 }
 
-/// A Secrets Manager client from the standard AWS environment (`AWS_REGION`,
+/// A Secrets Manager client from `aws`'s environment (`AWS_REGION`,
 /// `AWS_ENDPOINT_URL_SECRETS_MANAGER` for a local stand-in, ...), bounded so
 /// a slow answer fails init instead of eating the first webhook's budget.
-pub async fn client_from_env() -> Client {
+pub async fn client_from_env(aws: AwsEnv) -> Client {
     let timeouts = aws_sdk_secretsmanager::config::timeout::TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(1))
         .operation_attempt_timeout(Duration::from_secs(2))
         .operation_timeout(Duration::from_secs(5))
         .build();
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(crate::https::sdk_http_client())
-        .timeout_config(timeouts)
-        .load()
+    let sdk = aws
+        .sdk_config("AWS_ENDPOINT_URL_SECRETS_MANAGER", timeouts)
         .await;
     Client::new(&sdk)
 }

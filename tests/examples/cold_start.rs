@@ -22,6 +22,8 @@
 //! to its exit (`node -e "require('twilio')"`).
 //!
 //! usage: cold_start RUNS NAME=COMMAND [NAME=COMMAND ...]
+//! A NAME may end in `@label` (`intake@before=...`): two builds of one
+//! function timed side by side.
 //! (run under `scripts/local-stack.sh run --`; `scripts/bench.sh` does)
 
 use std::time::{Duration, Instant};
@@ -53,6 +55,8 @@ fn first_fixture(name: &str) -> Option<&'static str> {
 
 struct Subject {
     name: String,
+    /// The name without its label: the function, or [`HELLO`].
+    function: String,
     argv: Vec<String>,
     fixture: Option<Fixture>,
     /// Start-up and first response, on the clock and in CPU time.
@@ -64,7 +68,8 @@ impl Subject {
         let (name, command) = spec
             .split_once('=')
             .unwrap_or_else(|| panic!("{spec:?} is not NAME=COMMAND"));
-        let fixture = first_fixture(name).map(|wanted| {
+        let function = name.split('@').next().unwrap_or(name);
+        let fixture = first_fixture(function).map(|wanted| {
             catalogue
                 .iter()
                 .find(|f| f.name == wanted)
@@ -77,6 +82,7 @@ impl Subject {
         );
         Self {
             name: name.to_string(),
+            function: function.to_string(),
             argv: command.split_whitespace().map(String::from).collect(),
             fixture,
             figures: Default::default(),
@@ -91,7 +97,7 @@ impl Subject {
         let env = function_env(&twilio, &store);
         let mut command = Command::new(&self.argv[0]);
         command.args(&self.argv[1..]);
-        let mut function = RunningFunction::start(command, &self.name, &env).await;
+        let mut function = RunningFunction::start(command, &self.function, &env).await;
         let outcome = function.invoke(fixture.webhook.event()).await;
         let answered = Instant::now();
         let answered_cpu = function.cpu_time();
@@ -106,7 +112,7 @@ impl Subject {
             answered_cpu,
         ];
         match outcome {
-            Outcome::Response(response) if self.name == HELLO => {
+            Outcome::Response(response) if self.function == HELLO => {
                 let (status, body) = testkit::events::decode_response(&response);
                 assert_eq!((status, body.as_str()), (200, "hello"), "{HELLO}");
             }
@@ -197,7 +203,7 @@ async fn main() {
     );
     for subject in &subjects {
         let fixture = match &subject.fixture {
-            Some(_) if subject.name == HELLO => "its own \"hello\"".to_string(),
+            Some(_) if subject.function == HELLO => "its own \"hello\"".to_string(),
             Some(fixture) => format!("{} ({})", fixture.name, fixture.status),
             None => "(to exit)".to_string(),
         };

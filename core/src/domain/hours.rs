@@ -12,7 +12,8 @@
 //! and when they fall next ([`Clock`]).
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc, Weekday};
-use chrono_tz::Tz;
+
+use super::zone::Zone;
 
 const MINUTES_PER_DAY: u32 = 24 * 60;
 
@@ -26,7 +27,7 @@ struct Window {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BusinessHours {
-    zone: Tz,
+    zone: Zone,
     windows: Vec<Window>,
 }
 
@@ -34,7 +35,7 @@ impl BusinessHours {
     /// Parses a schedule such as `mon-fri 09:00-17:00; sat 10:00-14:00` in an
     /// IANA time zone such as `America/New_York`.
     pub fn parse(spec: &str, time_zone: &str) -> Result<Self, String> {
-        let zone: Tz = time_zone
+        let zone: Zone = time_zone
             .trim()
             .parse()
             .map_err(|_| format!("{time_zone:?} is not an IANA time zone (TIME_ZONE)"))?;
@@ -173,12 +174,12 @@ fn number(s: &str) -> Option<u32> {
 /// A moment (Unix seconds) in the business's time zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Clock {
-    pub zone: Tz,
+    pub zone: Zone,
     pub now: i64,
 }
 
 impl Clock {
-    pub fn new(zone: Tz, now: i64) -> Self {
+    pub fn new(zone: Zone, now: i64) -> Self {
         Self { zone, now }
     }
 
@@ -221,7 +222,7 @@ impl Clock {
 /// `zone` (`minute` may be 1440, the next midnight). A time the clocks skip
 /// when daylight saving starts is taken an hour later; a time they repeat
 /// when it ends, the first time.
-fn local_instant(zone: Tz, day: NaiveDate, minute: u32) -> i64 {
+fn local_instant(zone: Zone, day: NaiveDate, minute: u32) -> i64 {
     let naive = day.and_time(chrono::NaiveTime::MIN) + chrono::Duration::minutes(minute.into());
     zone.from_local_datetime(&naive)
         .earliest()
@@ -354,7 +355,9 @@ mod tests {
         }
     }
 
-    const NEW_YORK: Tz = chrono_tz::America::New_York;
+    fn new_york() -> Zone {
+        "America/New_York".parse().expect("a zone")
+    }
 
     fn ts(s: &str) -> i64 {
         utc(s).timestamp()
@@ -363,7 +366,7 @@ mod tests {
     #[test]
     fn a_time_already_past_today_means_tomorrow() {
         // Wednesday 2026-11-25 10:00 in New York (UTC-5).
-        let clock = Clock::new(NEW_YORK, ts("2026-11-25T15:00:00Z"));
+        let clock = Clock::new(new_york(), ts("2026-11-25T15:00:00Z"));
         let five = ClockTime::parse("5pm").expect("read");
         assert_eq!(clock.next(five), ts("2026-11-25T22:00:00Z"));
         assert_eq!(clock.label(clock.next(five)), "5:00 PM");
@@ -383,14 +386,14 @@ mod tests {
     #[test]
     fn times_across_daylight_saving_changes_are_local() {
         // Saturday 2026-03-07 18:00 EST; clocks spring forward overnight.
-        let clock = Clock::new(NEW_YORK, ts("2026-03-07T23:00:00Z"));
+        let clock = Clock::new(new_york(), ts("2026-03-07T23:00:00Z"));
         let nine = ClockTime::parse("9am").expect("read");
         assert_eq!(clock.next(nine), ts("2026-03-08T13:00:00Z"), "9:00 EDT");
         // 2:30 does not exist that night: an hour later.
         let gap = ClockTime::parse("2:30am").expect("read");
         assert_eq!(clock.next(gap), ts("2026-03-08T07:30:00Z"), "3:30 EDT");
         // Saturday 2026-10-31 18:00 EDT; 1:30 happens twice overnight: the first.
-        let clock = Clock::new(NEW_YORK, ts("2026-10-31T22:00:00Z"));
+        let clock = Clock::new(new_york(), ts("2026-10-31T22:00:00Z"));
         let twice = ClockTime::parse("1:30am").expect("read");
         assert_eq!(clock.next(twice), ts("2026-11-01T05:30:00Z"), "1:30 EDT");
         assert_eq!(clock.label(clock.next(twice)), "1:30 AM tomorrow");

@@ -787,7 +787,7 @@ mod tests {
 
     /// Wednesday 2026-12-02 10:00 in UTC.
     const CLOCK: Clock = Clock {
-        zone: chrono_tz::UTC,
+        zone: crate::domain::zone::Zone::UTC,
         now: 1_796_205_600,
     };
 

@@ -17,3 +17,5 @@ pub mod report;
 pub mod returning;
 pub mod screening;
 pub mod worker;
+pub mod zone;
+mod zones;

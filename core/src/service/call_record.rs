@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use chrono::TimeZone as _;
 
-use chrono_tz::Tz;
-
 use crate::app::App;
 use crate::deadline::Deadline;
 use crate::domain::report::{self, DaySummary};
+use crate::domain::zone::Zone;
 use crate::model::{Answer, CallRecord, FollowUpState};
 use crate::store::{CallRecordStore, FollowUpStore, StoreError};
 
@@ -88,11 +87,11 @@ pub fn change(call_sid: &str, at: i64, steps: &[Step<'_>]) -> CallRecord {
 
 /// The local day (`YYYY-MM-DD`) of `at` (Unix seconds) in the business's
 /// time zone: the partition of the calls that arrived then.
-pub fn day(zone: Tz, at: i64) -> String {
+pub fn day(zone: Zone, at: i64) -> String {
     local_date(zone, at).format("%Y-%m-%d").to_string()
 }
 
-fn local_date(zone: Tz, at: i64) -> chrono::NaiveDate {
+fn local_date(zone: Zone, at: i64) -> chrono::NaiveDate {
     let utc = chrono::DateTime::from_timestamp(at, 0).unwrap_or_default();
     zone.from_utc_datetime(&utc.naive_utc()).date_naive()
 }
@@ -123,7 +122,7 @@ pub async fn note<S: CallRecordStore>(
 /// under the day of `at`. The day written to.
 async fn merge<S: CallRecordStore>(
     store: &S,
-    zone: Tz,
+    zone: Zone,
     at: i64,
     record: &CallRecord,
     arrival: bool,
@@ -147,7 +146,7 @@ async fn merge<S: CallRecordStore>(
 
 /// Where a step seen at `at` looks for its call's record: the day of `at`,
 /// then the day before (a call that began before midnight).
-fn later_step_days(zone: Tz, at: i64) -> Vec<String> {
+fn later_step_days(zone: Zone, at: i64) -> Vec<String> {
     let today = local_date(zone, at);
     [Some(today), today.pred_opt()]
         .into_iter()
@@ -160,7 +159,7 @@ fn later_step_days(zone: Tz, at: i64) -> Vec<String> {
 /// step: under the day of `at`, else the day before.
 pub async fn find<S: CallRecordStore>(
     store: &S,
-    zone: Tz,
+    zone: Zone,
     at: i64,
     call_sid: &str,
 ) -> Result<Option<CallRecord>, StoreError> {
@@ -174,7 +173,7 @@ pub async fn find<S: CallRecordStore>(
 
 /// The local days (`YYYY-MM-DD`) from `days - 1` days before `at` to the
 /// day of `at`, oldest first.
-pub fn days_until(zone: Tz, at: i64, days: u32) -> Vec<String> {
+pub fn days_until(zone: Zone, at: i64, days: u32) -> Vec<String> {
     let last = local_date(zone, at);
     (0..days)
         .rev()
@@ -210,14 +209,16 @@ mod tests {
     use super::*;
     use crate::store::MemoryStore;
 
-    const CHICAGO: Tz = chrono_tz::America::Chicago;
+    fn chicago() -> Zone {
+        "America/Chicago".parse().expect("a zone")
+    }
     const CALL: &str = "CA0000000000000000000000000000c001";
     // 2026-12-03T23:58:00-06:00 (Chicago), 05:58Z on the 4th.
     const BEFORE_MIDNIGHT: i64 = 1_796_363_880;
 
     async fn noted(store: &MemoryStore, at: i64, steps: &[Step<'_>]) -> String {
         let arrival = steps.iter().any(|s| matches!(s, Step::Arrived { .. }));
-        merge(store, CHICAGO, at, &change(CALL, at, steps), arrival)
+        merge(store, chicago(), at, &change(CALL, at, steps), arrival)
             .await
             .expect("merged")
     }
@@ -225,10 +226,10 @@ mod tests {
     #[test]
     fn a_range_of_days_ends_today() {
         assert_eq!(
-            days_until(CHICAGO, BEFORE_MIDNIGHT, 3),
+            days_until(chicago(), BEFORE_MIDNIGHT, 3),
             ["2026-12-01", "2026-12-02", "2026-12-03"]
         );
-        assert_eq!(days_until(CHICAGO, BEFORE_MIDNIGHT, 1), ["2026-12-03"]);
+        assert_eq!(days_until(chicago(), BEFORE_MIDNIGHT, 1), ["2026-12-03"]);
     }
 
     #[tokio::test]
@@ -269,9 +270,9 @@ mod tests {
 
     #[test]
     fn days_are_local() {
-        assert_eq!(day(CHICAGO, BEFORE_MIDNIGHT), "2026-12-03");
-        assert_eq!(day(CHICAGO, BEFORE_MIDNIGHT + 120), "2026-12-04");
-        assert_eq!(day(chrono_tz::UTC, BEFORE_MIDNIGHT), "2026-12-04");
+        assert_eq!(day(chicago(), BEFORE_MIDNIGHT), "2026-12-03");
+        assert_eq!(day(chicago(), BEFORE_MIDNIGHT + 120), "2026-12-04");
+        assert_eq!(day(Zone::UTC, BEFORE_MIDNIGHT), "2026-12-04");
     }
 
     #[tokio::test]
@@ -306,10 +307,10 @@ mod tests {
         let next = store.list_call_records("2026-12-04").await.expect("listed");
         assert_eq!(next, Vec::new(), "no stub on the next day");
 
-        let found = find(&store, CHICAGO, later, CALL).await.expect("read");
+        let found = find(&store, chicago(), later, CALL).await.expect("read");
         assert_eq!(found.as_ref(), stored.first(), "found the next day");
         let two_days_on = BEFORE_MIDNIGHT + 2 * 86_400;
-        let gone = find(&store, CHICAGO, two_days_on, CALL)
+        let gone = find(&store, chicago(), two_days_on, CALL)
             .await
             .expect("read");
         assert_eq!(gone, None, "two days on, not looked for");

@@ -13,6 +13,7 @@ use crate::domain::follow_up::{
     self, Decision, FollowUpCommand, FollowUpEvent, Outcome, announce_to, texts,
 };
 use crate::domain::inbound::GENERAL_MAILBOX;
+use crate::domain::zone::Zone;
 use crate::model::{Activity, FollowUp, FollowUpReason, FollowUpState, WorkerProfile};
 use crate::phone;
 use crate::routes::paths;
@@ -415,7 +416,7 @@ pub fn call_back_path(path: &str, follow_up: &FollowUp) -> String {
 }
 
 /// `at` (Unix seconds) in the business's time zone.
-fn local(config: &Config, at: i64) -> chrono::DateTime<chrono_tz::Tz> {
+fn local(config: &Config, at: i64) -> chrono::DateTime<Zone> {
     config.time_zone.from_utc_datetime(
         &chrono::DateTime::from_timestamp(at, 0)
             .unwrap_or_default()

@@ -65,7 +65,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
@@ -81,6 +81,7 @@ use super::{
     FOLLOW_UP_TTL_SECS, FollowUpStore, LastWorkerStore, OnceStore, RMW_ROUNDS, StoreError,
     VoicemailStore, WaitStore, WorkerStore, Write, now_secs,
 };
+use crate::aws::AwsEnv;
 use crate::model::{
     Activity, Answer, AnswerRecord, AnswerWait, Attempt, AttemptChange, AttemptState,
     BlockedNumber, CallRecord, Callback, Duty, DutyUntil, FollowUp, FollowUpReason, FollowUpState,
@@ -168,9 +169,9 @@ impl DynamoStore {
         self.meter.as_ref().map(|m| m.reading())
     }
 
-    /// A client from the standard AWS environment (`AWS_REGION`,
+    /// A client from `aws`'s environment (`AWS_REGION`,
     /// `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local, ...).
-    pub async fn from_env(table: impl Into<String>) -> Self {
+    pub async fn from_env(aws: AwsEnv, table: impl Into<String>) -> Self {
         // Bounded so one slow call cannot eat a callback's whole 5 s budget;
         // the SDK retries within these bounds.
         let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
@@ -178,11 +179,7 @@ impl DynamoStore {
             .operation_attempt_timeout(Duration::from_millis(1500))
             .operation_timeout(Duration::from_secs(3))
             .build();
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(crate::https::sdk_http_client())
-            .timeout_config(timeouts)
-            .load()
-            .await;
+        let sdk = aws.sdk_config("AWS_ENDPOINT_URL_DYNAMODB", timeouts).await;
         Self::new(Client::new(&sdk), table)
     }
 

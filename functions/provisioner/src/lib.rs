@@ -10,6 +10,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use homeline_core::Deadline;
+use homeline_core::aws::AwsEnv;
 use homeline_core::secrets::{self, SECRET_ARN_VAR, TwilioSecret};
 use homeline_provision::custom_resource::{self, Request, Setup};
 use homeline_provision::takeover::Takeovers;
@@ -57,9 +58,10 @@ pub async fn setup(env: &dyn Fn(&str) -> Option<String>) -> Result<Setup, String
     let table = env("TABLE_NAME").ok_or("TABLE_NAME is not set")?;
     let credentials = match env(SECRET_ARN_VAR) {
         Some(arn) => {
-            let secret = TwilioSecret::read(&secrets::client_from_env().await, &arn)
-                .await
-                .map_err(|e| e.to_string())?;
+            let secret =
+                TwilioSecret::read(&secrets::client_from_env(AwsEnv::Standard).await, &arn)
+                    .await
+                    .map_err(|e| e.to_string())?;
             let lookup = secret.over(env);
             homeline_provision::credentials(&|name| lookup(name).filter(|v| !v.is_empty()))
         }

@@ -4,6 +4,7 @@
 //! posts back (its response, or an error it reports) collected.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -100,6 +101,33 @@ async fn reported_error(State(api): State<Arc<RuntimeApi>>, body: Bytes) -> Stat
         .outcomes
         .send(Outcome::Error(String::from_utf8_lossy(&body).into_owned()));
     StatusCode::ACCEPTED
+}
+
+/// The folder holding release builds of `functions`: the one named by
+/// `HOMELINE_FUNCTION_BINARIES`, or the workspace's release build, brought
+/// up to date first.
+pub fn release_binaries(functions: &[&str]) -> PathBuf {
+    if let Some(dir) = std::env::var_os("HOMELINE_FUNCTION_BINARIES") {
+        return PathBuf::from(dir);
+    }
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("tests/testkit is inside the workspace")
+        .to_path_buf();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build
+        .current_dir(&workspace)
+        .args(["build", "--release", "--bins"]);
+    for function in functions {
+        build.args(["-p", function]);
+    }
+    let status = build.status().expect("cargo runs");
+    assert!(status.success(), "cargo build --release failed: {status}");
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace.join("target"), PathBuf::from)
+        .join("release")
 }
 
 /// The environment a function needs besides the `AWS_LAMBDA_*` variables:

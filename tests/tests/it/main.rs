@@ -11,6 +11,7 @@ mod local_stack {
     mod fixtures;
     mod follow_ups;
     mod keywords;
+    mod lambda_env;
     mod load;
     mod odd_events;
     mod readings;

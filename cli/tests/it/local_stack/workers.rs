@@ -329,7 +329,7 @@ async fn report_reads_today_s_call_records() {
     use homeline_core::store::{CallRecordStore, now_secs};
     let store = fresh_store().await;
     let now = now_secs();
-    let today = call_record::day(chrono_tz::UTC, now);
+    let today = call_record::day(homeline_core::domain::zone::Zone::UTC, now);
     let steps = [Step::Arrived {
         caller: "+15557654321",
         after_hours: false,

@@ -16,16 +16,14 @@
 //! `HOMELINE_FUNCTION_BINARIES` names a folder of already built ones.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use testkit::events::decode_response;
 use testkit::fixtures::{self, Fixture};
-use testkit::runtime_api::{Outcome, RunningFunction, function_env};
+use testkit::runtime_api::{Outcome, RunningFunction, function_env, release_binaries};
 use testkit::twilio_fake::TwilioFake;
 use tokio::process::Command;
 
-const BINARIES_VAR: &str = "HOMELINE_FUNCTION_BINARIES";
 const FUNCTIONS: [&str; 6] = [
     "intake",
     "inbound",
@@ -36,31 +34,6 @@ const FUNCTIONS: [&str; 6] = [
 ];
 /// The most Lambda hands a function synchronously is 6 MB (payload and all).
 const LARGE_BODY_BYTES: usize = 6_000_000;
-
-/// The folder holding the six binaries: `HOMELINE_FUNCTION_BINARIES`, or
-/// the workspace's release build, brought up to date first.
-fn binaries() -> PathBuf {
-    if let Some(dir) = std::env::var_os(BINARIES_VAR) {
-        return PathBuf::from(dir);
-    }
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ is inside the workspace")
-        .to_path_buf();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = std::process::Command::new(cargo);
-    build
-        .current_dir(&workspace)
-        .args(["build", "--release", "--bins"]);
-    for function in FUNCTIONS {
-        build.args(["-p", function]);
-    }
-    let status = build.status().expect("cargo runs");
-    assert!(status.success(), "cargo build --release failed: {status}");
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace.join("target"), PathBuf::from)
-        .join("release")
-}
 
 /// An event Twilio never sends (as the text the Runtime API delivers), and
 /// the status the function must answer it with: `None` for text that is not
@@ -199,7 +172,7 @@ async fn answer(function: &mut RunningFunction, event: String) -> Result<(u16, S
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_function_process_survives_odd_events_then_answers_its_fixtures() {
-    let binaries = binaries();
+    let binaries = release_binaries(&FUNCTIONS);
     let twilio = TwilioFake::start().await;
     let store = testkit::dynamo::fresh_store().await;
     fixtures::seed_world(&store, &twilio).await;
