@@ -1279,8 +1279,33 @@ fn answer_from(raw: &str) -> Option<Answer> {
     parts.next().is_none().then_some(answer)
 }
 
+/// The answer a record written before answers were kept by reservation
+/// holds (`answered_by`, `answered_at`; records are kept 90 days), with no
+/// reservation: no failed bridge can name it.
+fn first_answer(f: &Fields<'_>) -> Result<Option<Answer>, StoreError> {
+    Ok(
+        match (f.opt_string("answered_by")?, f.opt_number("answered_at")?) {
+            (Some(phone), Some(at)) => Some(Answer {
+                at,
+                phone,
+                reservation_sid: String::new(),
+            }),
+            _ => None,
+        },
+    )
+}
+
 fn call_record_from(item: &Item) -> Result<CallRecord, StoreError> {
     let f = Fields { item };
+    let mut answers: Vec<Answer> = f
+        .string_set("answers")?
+        .iter()
+        .map(|raw| {
+            answer_from(raw)
+                .ok_or_else(|| f.malformed(format!("`answers` holds {raw:?}, not an answer")))
+        })
+        .collect::<Result<_, _>>()?;
+    answers.extend(first_answer(&f)?);
     Ok(CallRecord {
         call_sid: f.string("call_sid")?,
         caller: f.opt_string("caller")?,
@@ -1288,14 +1313,7 @@ fn call_record_from(item: &Item) -> Result<CallRecord, StoreError> {
         after_hours: f.opt_bool("after_hours")?.unwrap_or(false),
         skill: f.opt_string("skill")?,
         queued_at: f.opt_number("queued_at")?,
-        answers: f
-            .string_set("answers")?
-            .iter()
-            .map(|raw| {
-                answer_from(raw)
-                    .ok_or_else(|| f.malformed(format!("`answers` holds {raw:?}, not an answer")))
-            })
-            .collect::<Result<_, _>>()?,
+        answers,
         unbridged: f.string_set("unbridged")?,
         missed_by: f.string_set("missed_by")?,
         hung_up_in_queue_at: f.opt_number("hung_up_in_queue_at")?,

@@ -1323,6 +1323,52 @@ mod local_stack_dynamodb_adapter {
         AttributeValue::N(v.into())
     }
 
+    /// Records written before answers were kept by reservation (kept 90
+    /// days) still read as answered; an `answers` entry that is not one is
+    /// Malformed, never a guess.
+    #[tokio::test]
+    async fn a_call_record_s_answers_read_back_old_and_new() {
+        use homeline_core::model::Answer;
+        use homeline_core::store::CallRecordStore;
+        let store = fresh_store().await;
+        let (day, call) = ("2026-12-03", "CA0000000000000000000000000000c002");
+        let key = [
+            ("pk", s(&format!("CALLS#{day}"))),
+            ("sk", s(&format!("CALL#{call}"))),
+            ("call_sid", s(call)),
+        ];
+        let old = [
+            ("answered_by", s("+15551000001")),
+            ("answered_at", n("1700000040")),
+        ];
+        put_raw(&store, &[key.as_slice(), old.as_slice()].concat()).await;
+        let record = store
+            .get_call_record(day, call)
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(
+            record.answer(),
+            Some(&Answer {
+                at: 1_700_000_040,
+                phone: "+15551000001".into(),
+                reservation_sid: String::new(),
+            })
+        );
+        let bad = [(
+            "answers",
+            AttributeValue::Ss(vec!["1700000040 +15551000001".into()]),
+        )];
+        put_raw(&store, &[key.as_slice(), bad.as_slice()].concat()).await;
+        assert!(
+            matches!(
+                store.get_call_record(day, call).await,
+                Err(StoreError::Malformed { .. })
+            ),
+            "an answer without its reservation"
+        );
+    }
+
     #[tokio::test]
     async fn call_records_expire_90_days_after_their_first_step() {
         use homeline_core::service::call_record::{Step, change};
