@@ -68,11 +68,12 @@ impl Figures {
         Some(figures)
     }
 
-    /// The same figures counted from the stand-in's calls (see [`seen_calls`]).
-    pub fn seen(world: &World, abandon_after_secs: u64) -> Self {
+    /// The same figures counted from what the stand-in saw of each call
+    /// ([`seen_calls`]).
+    pub fn seen(outcomes: &BTreeMap<&str, Seen>) -> Self {
         let mut figures = Figures::default();
         let mut waits = Vec::new();
-        for outcome in seen_calls(world, abandon_after_secs).values() {
+        for outcome in outcomes.values() {
             figures.calls += 1;
             match outcome {
                 Seen::Answered { by, secs } => {
@@ -250,7 +251,8 @@ impl DigestCheck {
             disagreements.push(format!("{} digests for one day", digests.len()));
         }
         let sent = Figures::parse(text).unwrap_or_default();
-        let seen = Figures::seen(world, abandon_after_secs);
+        let outcomes = seen_calls(world, abandon_after_secs);
+        let seen = Figures::seen(&outcomes);
         for (what, digest, stand_in) in [
             ("calls", sent.calls, seen.calls),
             ("answered", sent.answered, seen.answered),
@@ -280,10 +282,7 @@ impl DigestCheck {
             ));
         }
         if !disagreements.is_empty() {
-            disagreements.extend(differing_calls(
-                &seen_calls(world, abandon_after_secs),
-                records,
-            ));
+            disagreements.extend(differing_calls(&outcomes, records));
         }
         Self {
             text: Some((*text).to_string()),
